@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the system packages the tests use, only when missing.
+set -euo pipefail
+need=()
+command -v ip >/dev/null || need+=(iproute2)
+command -v iptables >/dev/null || need+=(iptables)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "install-test-deps: missing ${need[*]} (run as root to install); tests that need them will say they skipped" >&2
+  fi
+fi

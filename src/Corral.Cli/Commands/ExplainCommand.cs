@@ -1,0 +1,112 @@
+using System.CommandLine;
+using System.Net;
+using System.Text.Json;
+using Corral.Policy;
+using Corral.Policy.Addressing;
+using Corral.Policy.Compilation;
+using Corral.Policy.Model;
+
+namespace Corral.Cli.Commands;
+
+/// <summary><c>corral explain</c>: which rule decides a flow, and why each rule before it did not.</summary>
+internal static class ExplainCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var policy = CommonOptions.PolicyArgument();
+        var src = new Option<string>("--src") { Description = "The agent's source address", Required = true };
+        var dst = new Option<string>("--dst") { Description = "The destination host name or IP address", Required = true };
+        var port = new Option<int>("--port") { Description = "The destination port", DefaultValueFactory = _ => 443 };
+        var resolved = new Option<string[]>("--resolved") { Description = "An address the name resolves to (repeatable); without it, a public address is assumed" };
+        var path = new Option<string?>("--path") { Description = "The request path, as seen in plain HTTP or decrypted TLS (for URL filters)" };
+        var protocol = new Option<string>("--protocol") { Description = "tcp, udp or icmp", DefaultValueFactory = _ => "tcp" };
+        protocol.AcceptOnlyFromAmong("tcp", "udp", "icmp");
+        var plain = new Option<bool>("--plain") { Description = "The flow is not TLS (default: TLS on port 443)" };
+        var json = new Option<bool>("--json") { Description = "Print the verdict as JSON" };
+        var command = new Command("explain", "Explain which rule decides a flow") { policy, src, dst, port, resolved, path, protocol, plain, json };
+        command.SetAction(parse =>
+        {
+            if (!TryBuildFlow(parse.GetValue(src)!, parse.GetValue(dst)!, parse.GetValue(port), parse.GetValue(resolved) ?? [], parse.GetValue(path),
+                    parse.GetValue(protocol)!, parse.GetValue(plain), out var flow, out var error))
+            {
+                stderr.WriteLine($"corral explain: {error}");
+                return CorralCommand.UsageError;
+            }
+            var policyPath = parse.GetValue(policy)!;
+            var result = PolicyChecker.CheckFile(policyPath);
+            if (!result.Succeeded)
+            {
+                CommonOptions.WriteDiagnostics(stderr, result.Diagnostics.Where(d => d.IsError));
+                stderr.WriteLine($"{policyPath}: {result.ErrorCount} error(s); fix them with 'corral check' first");
+                return CorralCommand.InputError;
+            }
+            var explanation = result.Compiled!.Explain(flow);
+            if (parse.GetValue(json)) WriteJson(stdout, explanation);
+            else WriteText(stdout, explanation);
+            return CorralCommand.Ok;
+        });
+        return command;
+    }
+
+    private static bool TryBuildFlow(string src, string dst, int port, string[] resolved, string? path, string protocol, bool plain, out Flow flow, out string? error)
+    {
+        flow = default;
+        if (!IpLiteral.TryParse(src, out var source)) { error = $"--src '{src}' is not an IP address"; return false; }
+        if (!Destination.TryParse(dst, out var destination, out error)) { error = $"--dst '{dst}': {error}"; return false; }
+        if (port is < 0 or > 65535) { error = $"--port {port} is out of range (1-65535)"; return false; }
+        var addresses = new List<IPAddress>();
+        foreach (var r in resolved)
+        {
+            if (!IpLiteral.TryParse(r, out var a)) { error = $"--resolved '{r}' is not an IP address"; return false; }
+            addresses.Add(a);
+        }
+        if (destination.Address is { } literal)
+        {
+            if (addresses.Count > 0) { error = "--resolved applies to host names; --dst is already an address"; return false; }
+            addresses.Add(literal);
+        }
+        string? normalizedPath = null;
+        if (path is not null && !UrlPath.TryNormalize(path, out normalizedPath, out error)) { error = $"--path: {error}"; return false; }
+        flow = new Flow
+        {
+            Source = source,
+            Host = destination.Host,
+            Destinations = addresses,
+            Port = port,
+            Protocol = protocol switch { "udp" => FlowProtocol.Udp, "icmp" => FlowProtocol.Icmp, _ => FlowProtocol.Tcp },
+            Path = normalizedPath,
+            IsTls = !plain && port == 443 && protocol == "tcp",
+        };
+        error = null;
+        return true;
+    }
+
+    private static void WriteText(TextWriter o, Explanation e)
+    {
+        var f = e.Flow;
+        var target = f.Host ?? f.Destinations[0].ToString();
+        o.WriteLine($"flow: {f.Source} -> {target}:{f.Port} ({f.Protocol.ToString().ToLowerInvariant()}{(f.IsTls == true ? ", tls" : "")}{(f.Path is null ? "" : ", path " + f.Path)})");
+        foreach (var a in e.Addresses)
+        {
+            var address = a.Address?.ToString() ?? "unresolved (taken as a public address in no smart group)";
+            o.WriteLine($"address {address}: in {string.Join(", ", a.Groups)}{(a.GuardedBecause is null ? "" : $"; {a.GuardedBecause}")}");
+            foreach (var step in a.Steps)
+                o.WriteLine($"  {(step.Matched ? "match" : "  -  ")} {step.Rule.Priority,4} {step.Rule.Name,-28} {step.Detail}");
+            if (a.Verdict.Rule is null) o.WriteLine($"  match    - (defaultAction)                {DescribeAction(a.Verdict)}");
+        }
+        var v = e.Verdict;
+        o.WriteLine($"verdict: {DescribeAction(v)}{(v.Rule is null ? " (default action)" : $" by {v.Rule.Name} (priority {v.Rule.Priority})")}" +
+                    $"{(v.Enforced ? "" : ", NOT enforced (watch mode)")}{(v.Decrypt ? ", decrypted" : ", not decrypted")}");
+        o.WriteLine($"reason: {v.ReasonText}");
+    }
+
+    private static string DescribeAction(Verdict v) => v.Action == RuleAction.Permit ? "permit" : "deny";
+
+    private static void WriteJson(TextWriter o, Explanation e)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+            VerdictJson.Write(w, e.Verdict);
+        o.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+    }
+}

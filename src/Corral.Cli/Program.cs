@@ -1,0 +1,3 @@
+using Corral.Cli;
+
+return CorralCommand.Run(args, Console.Out, Console.Error);

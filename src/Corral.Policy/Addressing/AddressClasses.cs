@@ -1,0 +1,47 @@
+namespace Corral.Policy.Addressing;
+
+/// <summary>
+/// The fixed address classes of the match semantics: what is not "public-internet", and what a hostname
+/// permit may never reach (the internal-address guard).
+/// </summary>
+public static class AddressClasses
+{
+    /// <summary>Outside the public internet: private, loopback, link-local, CGNAT, ULA, unspecified, multicast, reserved.</summary>
+    public static readonly IReadOnlyList<IpPrefix> NotPublic = Parse(
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+        "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
+        "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8");
+
+    /// <summary>
+    /// Beyond <see cref="NotPublic"/>, addresses a hostname permit must not authorize: Azure's platform address,
+    /// and IPv6 forms that embed an IPv4 address (NAT64, 6to4, Teredo, IPv4-compatible) or discard traffic.
+    /// </summary>
+    public static readonly IReadOnlyList<IpPrefix> GuardedBeyondNotPublic = Parse(
+        "168.63.129.16/32", "::/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32", "100::/64");
+
+    /// <summary>Why an address is guarded, for explanations.</summary>
+    public static string? DescribeGuarded(IpPrefix host)
+    {
+        foreach (var (prefix, label) in Labels)
+            if (prefix.Contains(host)) return label;
+        return null;
+    }
+
+    private static readonly (IpPrefix, string)[] Labels =
+    [
+        (P("127.0.0.0/8"), "loopback"), (P("::1/128"), "loopback"),
+        (P("10.0.0.0/8"), "private (RFC 1918)"), (P("172.16.0.0/12"), "private (RFC 1918)"), (P("192.168.0.0/16"), "private (RFC 1918)"),
+        (P("169.254.169.254/32"), "cloud instance metadata"), (P("169.254.0.0/16"), "link-local"), (P("fe80::/10"), "link-local"),
+        (P("100.64.0.0/10"), "carrier-grade NAT"), (P("fc00::/7"), "unique local (ULA)"),
+        (P("168.63.129.16/32"), "Azure platform address"),
+        (P("224.0.0.0/4"), "multicast"), (P("ff00::/8"), "multicast"),
+        (P("0.0.0.0/8"), "unspecified"), (P("::/128"), "unspecified"), (P("240.0.0.0/4"), "reserved"),
+        (P("64:ff9b::/96"), "NAT64 (embeds IPv4)"), (P("64:ff9b:1::/48"), "NAT64 (embeds IPv4)"),
+        (P("2002::/16"), "6to4 (embeds IPv4)"), (P("2001::/32"), "Teredo (embeds IPv4)"),
+        (P("::/96"), "IPv4-compatible IPv6"), (P("100::/64"), "discard-only"),
+    ];
+
+    private static IpPrefix P(string s) => IpPrefix.TryParse(s, out var p, out var e) ? p : throw new InvalidOperationException(e);
+
+    private static IReadOnlyList<IpPrefix> Parse(params string[] cidrs) => cidrs.Select(P).ToArray();
+}

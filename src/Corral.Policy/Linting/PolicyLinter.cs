@@ -1,0 +1,269 @@
+using System.Net;
+using Corral.Policy.Addressing;
+using Corral.Policy.Compilation;
+using Corral.Policy.Diagnostics;
+using Corral.Policy.Model;
+
+namespace Corral.Policy.Linting;
+
+/// <summary>
+/// Warnings about a policy that loads but would break the agent runtime or leave a hole: shadowed rules,
+/// permits after a catch-all deny, decryption of certificate-pinned Microsoft names, platform names that
+/// the catch-all would block, and a catch-all left in watch mode.
+/// </summary>
+public static class PolicyLinter
+{
+    /// <summary>Names Microsoft's clients pin or that carry tokens; decrypting them breaks the runtime.</summary>
+    public static readonly IReadOnlyList<string> PinnedPlatformNames =
+    [
+        "login.microsoftonline.com", "tenant.login.microsoftonline.com", "login.microsoft.com", "tenant.login.microsoft.com",
+        "login.windows.net", "myidentity.identity.azure.net", "mcr.microsoft.com", "eastus.data.mcr.microsoft.com",
+        "management.azure.com", "packages.aks.azure.com", "acs-mirror.azureedge.net",
+    ];
+
+    /// <summary>Names every Azure Container Apps environment (and so every Foundry hosted agent) needs (Microsoft's ACA firewall guidance).</summary>
+    public static readonly IReadOnlyList<string> ContainerAppsPlatformNames =
+    [
+        "mcr.microsoft.com", "eastus.data.mcr.microsoft.com", "packages.aks.azure.com", "acs-mirror.azureedge.net",
+        "myidentity.identity.azure.net", "login.microsoftonline.com", "tenant.login.microsoftonline.com", "tenant.login.microsoft.com",
+    ];
+
+    public static IReadOnlyList<Diagnostic> Lint(PolicyDocument document, CompiledPolicy compiled)
+    {
+        var diagnostics = new List<Diagnostic>();
+        var groups = new GroupRanges(document);
+        var rules = compiled.Rules;
+
+        for (var i = 0; i < rules.Count; i++)
+        {
+            var rule = rules[i].Source;
+            for (var j = 0; j < i; j++)
+            {
+                var earlier = rules[j].Source;
+                if (!Covers(earlier, rule, groups)) continue;
+                if (IsCatchAllDeny(earlier) && rule.Action == RuleAction.Permit)
+                    diagnostics.Add(new Diagnostic(Severity.Warning, "permit-after-catch-all", rule.Location,
+                        $"permit rule '{rule.Name}' comes after catch-all deny '{earlier.Name}' (priority {earlier.Priority}) and can never match",
+                        $"give it a priority below {earlier.Priority}"));
+                else
+                    diagnostics.Add(new Diagnostic(Severity.Warning, "shadowed-rule", rule.Location,
+                        $"rule '{rule.Name}' can never match: rule '{earlier.Name}' (priority {earlier.Priority}) matches every flow it would",
+                        "remove it, or move it before the broader rule"));
+                break;
+            }
+
+            if (IsCatchAllDeny(rule) && rule.Mode == RuleMode.Watch)
+                diagnostics.Add(new Diagnostic(Severity.Warning, "catch-all-watch", rule.LocationOf("mode"),
+                    $"catch-all deny '{rule.Name}' is in watch mode: every flow it would block goes through",
+                    "fine while validating; set 'mode: enforce' (or remove 'mode') to contain the agent"));
+
+            if (rule.Action == RuleAction.Permit && rule.Decrypt == DecryptPolicy.Allowed)
+                LintDecryptOfPinnedNames(document, compiled, rules[i], diagnostics);
+        }
+
+        LintPlatformNamesReachable(document, compiled, groups, diagnostics);
+        return diagnostics;
+    }
+
+    /// <summary>A deny for all internet destinations: no web groups, any port, destination anywhere or public-internet.</summary>
+    public static bool IsCatchAllDeny(Rule rule) =>
+        rule.Action == RuleAction.Deny && rule.WebGroups.Count == 0 && rule.Ports.Count == 0 &&
+        rule.Protocol is RuleProtocol.Any or RuleProtocol.Tcp && !rule.RequireTls &&
+        (rule.Destination.Count == 0 || rule.Destination.Any(d => d.Value is PolicyDocument.Anywhere or PolicyDocument.PublicInternet));
+
+    private static void LintDecryptOfPinnedNames(PolicyDocument document, CompiledPolicy compiled, CompiledRule rule, List<Diagnostic> diagnostics)
+    {
+        var patterns = PatternsOf(document, rule.Source);
+        foreach (var name in PinnedPlatformNames)
+        {
+            var covered = rule.HasWebGroups ? patterns.Any(p => p.Matches(name)) : CoversPublicInternet(rule.Source);
+            if (!covered) continue;
+            // Only a problem if no earlier rule takes the name first.
+            var earlierTakesIt = compiled.Rules.Take(rule.Index).Any(r => r.HasWebGroups && PatternsOf(document, r.Source).Any(p => p.Matches(name)));
+            if (earlierTakesIt) continue;
+            diagnostics.Add(new Diagnostic(Severity.Warning, "decrypt-pinned", rule.Source.LocationOf("decrypt"),
+                $"rule '{rule.Name}' may decrypt {Display(name)}, which Microsoft's clients pin: token acquisition and image pulls would fail",
+                "permit Microsoft platform names in an earlier rule with 'decrypt: not-allowed'"));
+            return;
+        }
+    }
+
+    private static void LintPlatformNamesReachable(PolicyDocument document, CompiledPolicy compiled, GroupRanges groups, List<Diagnostic> diagnostics)
+    {
+        // Only for policies that target Azure agents: they name Microsoft platform domains or service tags.
+        var looksAzure = document.SmartGroups.Any(g => g.ServiceTag is not null) ||
+                         document.WebGroups.Any(w => w.Domains.Any(d => ContainerAppsPlatformNames.Any(n => d.Value.Matches(n) || d.Value.Suffix == n)));
+        if (!looksAzure) return;
+        foreach (var catchAll in compiled.Rules.Where(r => IsCatchAllDeny(r.Source)))
+        {
+            var source = RepresentativeSource(catchAll.Source, groups);
+            if (source is null) continue;
+            var blocked = new List<string>();
+            foreach (var name in ContainerAppsPlatformNames)
+            {
+                var verdict = compiled.Decide(new Flow { Source = source, Host = name, Port = 443, IsTls = true });
+                if (verdict.Action == RuleAction.Deny && verdict.Rule == catchAll) blocked.Add(Display(name));
+            }
+            if (blocked.Count > 0)
+                diagnostics.Add(new Diagnostic(Severity.Warning, "platform-not-permitted", catchAll.Source.Location,
+                    $"catch-all deny '{catchAll.Name}' blocks Azure Container Apps platform names the agent runtime needs: {string.Join(", ", blocked)}",
+                    "permit them in an earlier rule with 'decrypt: not-allowed' (see 'corral init --template azure-foundry')"));
+        }
+    }
+
+    private static IPAddress? RepresentativeSource(Rule rule, GroupRanges groups)
+    {
+        if (rule.Source.Count == 0) return IPAddress.Parse("10.0.0.4");
+        foreach (var s in rule.Source)
+        {
+            if (s.Value is PolicyDocument.Anywhere) return IPAddress.Parse("10.0.0.4");
+            var prefix = groups.PrefixesOf(s.Value).FirstOrDefault();
+            if (prefix.Length > 0 || prefix.Bits != UInt128.Zero) return IpBits.ToAddress(prefix.Bits + (prefix.Last > prefix.First ? UInt128.One : UInt128.Zero), prefix.IsV4);
+        }
+        return null;
+    }
+
+    private static string Display(string sample) =>
+        sample.StartsWith("tenant.", StringComparison.Ordinal) || sample.StartsWith("myidentity.", StringComparison.Ordinal) || sample.StartsWith("eastus.", StringComparison.Ordinal)
+            ? "*." + sample[(sample.IndexOf('.') + 1)..]
+            : sample;
+
+    private static List<DomainPattern> PatternsOf(PolicyDocument document, Rule rule) =>
+        rule.WebGroups.Select(w => document.WebGroups.First(g => g.Name == w.Value))
+            .SelectMany(g => g.Domains.Select(d => d.Value).Concat(g.Urls.Select(u => u.Value.Host))).ToList();
+
+    private static bool CoversPublicInternet(Rule rule) =>
+        rule.Destination.Count == 0 || rule.Destination.Any(d => d.Value is PolicyDocument.Anywhere or PolicyDocument.PublicInternet);
+
+    // ---- coverage: does rule `e` match every flow rule `r` would? (conservative: false when unsure) ----
+
+    private static bool Covers(Rule e, Rule r, GroupRanges groups)
+    {
+        if (e.Protocol != RuleProtocol.Any && e.Protocol != r.Protocol) return false;
+        if (e.Ports.Count > 0 && (r.Ports.Count == 0 || !r.Ports.All(p => e.Ports.Any(q => q.Contains(p))))) return false;
+        if (e.RequireTls && !r.RequireTls) return false;
+        if (!GroupsCover(e.Source, r.Source, groups, rGuardedToPublic: false)) return false;
+        var eNamePermit = e.Action == RuleAction.Permit && e.WebGroups.Count > 0;
+        var rNamePermit = r.Action == RuleAction.Permit && r.WebGroups.Count > 0;
+        if (eNamePermit && !rNamePermit) return false; // the guard lets internal addresses fall through e
+        // A name permit only ever reaches public addresses, so a public-internet destination covers it.
+        if (!GroupsCover(e.Destination, r.Destination, groups, rGuardedToPublic: rNamePermit && r.Destination.Count == 0)) return false;
+        if (e.WebGroups.Count == 0) return true;
+        if (r.WebGroups.Count == 0) return false;
+        var eGroups = e.WebGroups.Select(w => groups.Web(w.Value)).ToList();
+        if (eGroups.Any(g => g.Urls.Count > 0)) return false;
+        var ePatterns = eGroups.SelectMany(g => g.Domains.Select(d => d.Value)).ToList();
+        var rPatterns = r.WebGroups.Select(w => groups.Web(w.Value))
+            .SelectMany(g => g.Domains.Select(d => d.Value).Concat(g.Urls.Select(u => u.Value.Host))).ToList();
+        return rPatterns.All(p => ePatterns.Any(p.IsCoveredBy));
+    }
+
+    private static bool GroupsCover(IReadOnlyList<Located<string>> e, IReadOnlyList<Located<string>> r, GroupRanges groups, bool rGuardedToPublic)
+    {
+        if (e.Count == 0 || e.Any(g => g.Value == PolicyDocument.Anywhere)) return true;
+        var eNames = e.Select(g => g.Value).ToHashSet(StringComparer.Ordinal);
+        if (r.Count == 0) return rGuardedToPublic && eNames.Contains(PolicyDocument.PublicInternet);
+        foreach (var group in r.Select(g => g.Value))
+        {
+            if (eNames.Contains(group)) continue;
+            if (group == PolicyDocument.Anywhere || groups.HasDomains(group)) return false;
+            if (group == PolicyDocument.PublicInternet) return false;
+            var prefixes = groups.PrefixesOf(group);
+            if (prefixes.Count == 0) return false;
+            var eRanges = groups.Union(eNames);
+            if (!prefixes.All(p => eRanges.Contains(p))) return false;
+        }
+        return true;
+    }
+
+    /// <summary>Each group's prefixes, and merged unions of several groups for containment checks.</summary>
+    private sealed class GroupRanges(PolicyDocument document)
+    {
+        private readonly Dictionary<string, MergedRanges> _unions = new(StringComparer.Ordinal);
+
+        public IReadOnlyList<IpPrefix> PrefixesOf(string group) =>
+            document.SmartGroups.FirstOrDefault(g => g.Name == group)?.AllPrefixes.ToList()
+            ?? document.ThreatGroups.FirstOrDefault(g => g.Name == group)?.AllPrefixes.ToList()
+            ?? (IReadOnlyList<IpPrefix>)[];
+
+        public bool HasDomains(string group) => document.ThreatGroups.FirstOrDefault(g => g.Name == group)?.AllDomains.Any() ?? false;
+
+        public WebGroup Web(string name) => document.WebGroups.First(w => w.Name == name);
+
+        public MergedRanges Union(IEnumerable<string> groups)
+        {
+            var key = string.Join('\n', groups.Order(StringComparer.Ordinal));
+            if (_unions.TryGetValue(key, out var union)) return union;
+            var prefixes = new List<IpPrefix>();
+            foreach (var g in key.Split('\n'))
+            {
+                if (g == PolicyDocument.PublicInternet)
+                    prefixes.AddRange(IntervalMath.Complement(AddressClasses.NotPublic).SelectMany(RangeToPrefixes));
+                else prefixes.AddRange(PrefixesOf(g));
+            }
+            return _unions[key] = new MergedRanges(prefixes);
+        }
+
+        private static IEnumerable<IpPrefix> RangeToPrefixes(IntervalMath.Range range)
+        {
+            // Cover a range exactly with prefixes (largest aligned blocks first).
+            var width = range.IsV4 ? 32 : 128;
+            var start = range.First;
+            while (true)
+            {
+                var length = width;
+                while (length > 0)
+                {
+                    var size = IpPrefix.HostMask(length - 1, range.IsV4);
+                    if ((start & size) != 0 || start + size > range.Last || start + size < start) break;
+                    length--;
+                }
+                var prefix = new IpPrefix(start, (byte)length, range.IsV4);
+                yield return prefix;
+                if (prefix.Last >= range.Last) yield break;
+                start = prefix.Last + 1;
+            }
+        }
+    }
+
+    /// <summary>Sorted, merged ranges per family with a binary-search containment test.</summary>
+    private sealed class MergedRanges
+    {
+        private readonly (UInt128 First, UInt128 Last)[] _v4, _v6;
+
+        public MergedRanges(IEnumerable<IpPrefix> prefixes)
+        {
+            var list = prefixes.ToList();
+            _v4 = Merge(list.Where(p => p.IsV4));
+            _v6 = Merge(list.Where(p => !p.IsV4));
+        }
+
+        public bool Contains(IpPrefix p)
+        {
+            var ranges = p.IsV4 ? _v4 : _v6;
+            int lo = 0, hi = ranges.Length - 1;
+            while (lo <= hi)
+            {
+                var mid = (lo + hi) >>> 1;
+                if (ranges[mid].Last < p.First) lo = mid + 1;
+                else if (ranges[mid].First > p.First) hi = mid - 1;
+                else return ranges[mid].Last >= p.Last;
+            }
+            return false;
+        }
+
+        private static (UInt128, UInt128)[] Merge(IEnumerable<IpPrefix> prefixes)
+        {
+            var merged = new List<(UInt128 First, UInt128 Last)>();
+            foreach (var p in prefixes.OrderBy(p => p.First))
+            {
+                if (merged.Count > 0 && (merged[^1].Last == UInt128.MaxValue || p.First <= merged[^1].Last + 1))
+                {
+                    if (p.Last > merged[^1].Last) merged[^1] = (merged[^1].First, p.Last);
+                }
+                else merged.Add((p.First, p.Last));
+            }
+            return merged.ToArray();
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using System.Text;
+using Corral.Policy.Addressing;
+using Corral.Policy.Diagnostics;
+
+namespace Corral.Policy.Loading;
+
+/// <summary>
+/// Reads a threat feed: one IP, CIDR or domain a line; <c>#</c> and <c>;</c> start comments (so Spamhaus DROP's
+/// <c>CIDR ; SBLnnn</c> works); hosts-file lines (<c>0.0.0.0 evil.example</c>) give their name.
+/// </summary>
+internal static class FeedReader
+{
+    public const long MaxBytes = 512L * 1024 * 1024;
+    private const int MaxErrorsPerFile = 20;
+
+    public static (List<IpPrefix> Prefixes, List<string> Domains) Read(string fullPath, string displayPath, DiagnosticBag diagnostics)
+    {
+        var prefixes = new List<IpPrefix>();
+        var domains = new List<string>();
+        var length = new FileInfo(fullPath).Length;
+        if (length > MaxBytes)
+        {
+            diagnostics.Error("file-too-large", SourceLocation.None(displayPath), $"feed is {length:N0} bytes; the limit is {MaxBytes:N0}");
+            return (prefixes, domains);
+        }
+        var errors = 0;
+        using var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        using var reader = new StreamReader(stream, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true);
+        var lineNumber = 0;
+        try
+        {
+            while (reader.ReadLine() is { } line)
+            {
+                lineNumber++;
+                if (line.Contains('\0'))
+                {
+                    diagnostics.Error("not-text", new SourceLocation(displayPath, lineNumber, 1), "feed contains NUL bytes: this is not a text feed");
+                    return (prefixes, domains);
+                }
+                var content = StripComment(line, out var column);
+                if (content.IsEmpty) continue;
+                if (!TryParseEntry(content, prefixes, domains, out var error))
+                {
+                    if (++errors <= MaxErrorsPerFile)
+                        diagnostics.Error("bad-feed-entry", new SourceLocation(displayPath, lineNumber, column),
+                            $"'{Shorten(content)}' is not an IP address, CIDR or domain: {error}");
+                }
+            }
+        }
+        catch (DecoderFallbackException)
+        {
+            diagnostics.Error("not-text", new SourceLocation(displayPath, lineNumber + 1, 1), "feed is not valid UTF-8 text");
+        }
+        if (errors > MaxErrorsPerFile)
+            diagnostics.Error("bad-feed-entry", SourceLocation.None(displayPath), $"{errors - MaxErrorsPerFile:N0} more bad entries not shown");
+        return (prefixes, domains);
+    }
+
+    private static ReadOnlySpan<char> StripComment(string line, out int column)
+    {
+        var span = line.AsSpan();
+        var cut = span.IndexOfAny('#', ';');
+        if (cut >= 0) span = span[..cut];
+        var trimmedStart = span.TrimStart();
+        column = span.Length - trimmedStart.Length + 1;
+        return trimmedStart.TrimEnd();
+    }
+
+    private static bool TryParseEntry(ReadOnlySpan<char> content, List<IpPrefix> prefixes, List<string> domains, out string? error)
+    {
+        var space = content.IndexOfAny(' ', '\t');
+        if (space >= 0)
+        {
+            // hosts-file form: "0.0.0.0 evil.example" or "127.0.0.1 evil.example"
+            var first = content[..space];
+            var rest = content[(space + 1)..].Trim();
+            if ((first is "0.0.0.0" or "127.0.0.1" or "::" or "::1") && !rest.IsEmpty && rest.IndexOfAny(' ', '\t') < 0)
+                content = rest;
+            else
+            {
+                error = "one entry a line";
+                return false;
+            }
+        }
+        if (IpPrefix.TryParse(content, out var prefix, out error))
+        {
+            prefixes.Add(prefix);
+            return true;
+        }
+        if (content.IndexOfAny(':', '/') >= 0 || IpLiteral.TryParse(content.ToString(), out _)) return false;
+        var name = content.ToString();
+        if (name.StartsWith("*.", StringComparison.Ordinal)) name = name[2..]; // a listed domain covers its subdomains anyway
+        if (!HostName.TryNormalize(name, out var normalized, out error)) return false;
+        domains.Add(normalized);
+        return true;
+    }
+
+    private static string Shorten(ReadOnlySpan<char> s) => s.Length <= 60 ? s.ToString() : s[..57].ToString() + "...";
+}

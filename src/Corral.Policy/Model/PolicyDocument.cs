@@ -1,0 +1,108 @@
+using Corral.Policy.Addressing;
+using Corral.Policy.Diagnostics;
+
+namespace Corral.Policy.Model;
+
+/// <summary>What a rule does with a flow it matches.</summary>
+public enum RuleAction { Permit, Deny }
+
+/// <summary>The transport a rule applies to.</summary>
+public enum RuleProtocol { Any, Tcp, Udp, Icmp }
+
+/// <summary>Watch (log what would happen) or enforce.</summary>
+public enum RuleMode { Enforce, Watch }
+
+/// <summary>Whether a permitted flow may be decrypted (Aviatrix decrypt_policy).</summary>
+public enum DecryptPolicy { NotAllowed, Allowed }
+
+/// <summary>A value with the place in the file it came from.</summary>
+public sealed record Located<T>(T Value, SourceLocation Location);
+
+/// <summary>An inclusive port range; a single port has Low == High.</summary>
+public readonly record struct PortRange(int Low, int High)
+{
+    public bool Contains(int port) => port >= Low && port <= High;
+    public bool Contains(PortRange other) => other.Low >= Low && other.High <= High;
+    public override string ToString() => Low == High ? Low.ToString() : $"{Low}-{High}";
+}
+
+/// <summary>A set of addresses: CIDRs written in the policy and/or an Azure service tag.</summary>
+/// <param name="ServicePrefixes">The tag's prefixes from the Service Tags file; empty when no file is configured.</param>
+/// <param name="ServiceTagResolvedName">The tag name actually used (a regional one when the policy pins a region).</param>
+public sealed record SmartGroup(
+    string Name,
+    SourceLocation Location,
+    IReadOnlyList<Located<IpPrefix>> Cidrs,
+    Located<string>? ServiceTag,
+    string? ServiceTagResolvedName,
+    IReadOnlyList<IpPrefix> ServicePrefixes)
+{
+    public IEnumerable<IpPrefix> AllPrefixes => Cidrs.Select(c => c.Value).Concat(ServicePrefixes);
+}
+
+/// <summary>A URL filter <c>host/path</c>, where the path may end in or contain <c>*</c>.</summary>
+public sealed record UrlPattern(DomainPattern Host, string PathGlob)
+{
+    public override string ToString() => Host + PathGlob;
+}
+
+/// <summary>An FQDN allowlist (Aviatrix WebGroup): SNI/Host domains and URL filters.</summary>
+public sealed record WebGroup(
+    string Name,
+    SourceLocation Location,
+    IReadOnlyList<Located<DomainPattern>> Domains,
+    IReadOnlyList<Located<UrlPattern>> Urls);
+
+/// <summary>One feed file of a threat group, already read.</summary>
+public sealed record ThreatFeed(string Path, SourceLocation Location, IReadOnlyList<IpPrefix> Prefixes, IReadOnlyList<string> Domains);
+
+/// <summary>Known-bad destinations from feed files: addresses, CIDRs and domains (a domain covers everything below it).</summary>
+public sealed record ThreatGroup(string Name, SourceLocation Location, IReadOnlyList<ThreatFeed> Feeds)
+{
+    public IEnumerable<IpPrefix> AllPrefixes => Feeds.SelectMany(f => f.Prefixes);
+    public IEnumerable<string> AllDomains => Feeds.SelectMany(f => f.Domains);
+}
+
+/// <summary>Where service tags come from: Microsoft's weekly JSON file, optionally pinned to a region.</summary>
+public sealed record ServiceTagsSource(string? File, string? Region, SourceLocation Location, string? ChangeNumber, string? Cloud);
+
+/// <summary>One first-match rule.</summary>
+public sealed record Rule(
+    string Name,
+    SourceLocation Location,
+    int Priority,
+    IReadOnlyList<Located<string>> Source,
+    IReadOnlyList<Located<string>> Destination,
+    IReadOnlyList<Located<string>> WebGroups,
+    RuleAction Action,
+    RuleProtocol Protocol,
+    IReadOnlyList<PortRange> Ports,
+    DecryptPolicy Decrypt,
+    RuleMode Mode,
+    bool Logging,
+    bool RequireTls,
+    IReadOnlyDictionary<string, SourceLocation> FieldLocations)
+{
+    public SourceLocation LocationOf(string field) => FieldLocations.TryGetValue(field, out var l) ? l : Location;
+}
+
+/// <summary>A loaded, validated policy file with its feeds and service tags read.</summary>
+public sealed record PolicyDocument(
+    string FilePath,
+    int Version,
+    string Name,
+    RuleAction DefaultAction,
+    IReadOnlyList<SmartGroup> SmartGroups,
+    IReadOnlyList<WebGroup> WebGroups,
+    IReadOnlyList<ThreatGroup> ThreatGroups,
+    ServiceTagsSource? ServiceTags,
+    IReadOnlyList<Rule> Rules,
+    string ContentHash)
+{
+    public const string Anywhere = "anywhere";
+    public const string PublicInternet = "public-internet";
+    public static readonly IReadOnlyList<string> BuiltInGroups = [Anywhere, PublicInternet];
+
+    /// <summary>Rules in evaluation order (ascending priority).</summary>
+    public IEnumerable<Rule> RulesInOrder => Rules.OrderBy(r => r.Priority);
+}
