@@ -22,7 +22,8 @@ public static class HostName
         if (s.Length == 0) { error = "empty host name"; return false; }
         if (!IsAscii(s))
         {
-            try { s = Idn.GetAscii(s); }
+            // Lower-case first: the IDN mapping alone does not fold every upper-case letter.
+            try { s = Idn.GetAscii(s.ToLowerInvariant()); }
             catch (ArgumentException) { error = "not a valid internationalized domain name"; return false; }
         }
         s = s.ToLowerInvariant();

@@ -216,7 +216,7 @@ public static partial class PolicyLoader
                 if (UrlPatterns.TryParse(text, out var url, out var error)) urls.Add(new(url!, item.Location));
                 else Error("bad-url", item, $"'{text}' is not a URL filter: {error}", "write host/path, e.g. api.github.com/repos/contoso/*");
             }
-            if (domains.Count == 0 && urls.Count == 0)
+            if (!Has(body, "domains") && !Has(body, "urls"))
                 Error("empty-group", body, $"web group '{name}' needs 'domains' or 'urls'");
             return new WebGroup(name, body.Location, domains, urls);
         }
