@@ -96,7 +96,7 @@ internal static class ExplainCommand
         }
         var v = e.Verdict;
         o.WriteLine($"verdict: {DescribeAction(v)}{(v.Rule is null ? " (default action)" : $" by {v.Rule.Name} (priority {v.Rule.Priority})")}" +
-                    $"{(v.Enforced ? "" : ", NOT enforced (watch mode)")}{(v.Decrypt ? ", decrypted" : ", not decrypted")}");
+                    $"{(v.Enforced ? "" : ", NOT enforced (watch mode)")}{(v.Decrypt ? ", decrypted (when a CA is configured)" : ", not decrypted")}");
         o.WriteLine($"reason: {v.ReasonText}");
     }
 
