@@ -105,4 +105,25 @@ public sealed class CliTests : IDisposable
         Assert.Equal(0, help.Code);
         foreach (var command in new[] { "init", "check", "explain" }) Assert.Contains(command, help.Out);
     }
+
+    [Fact]
+    public void Ca_init_writes_an_owner_only_key_export_prints_the_certificate_and_constraints_come_from_the_policy()
+    {
+        Assert.Equal(0, Run("init", "-o", "corral.yaml").Code);
+        var init = Run("ca", "init", "--constrain-to", "corral.yaml");
+        Assert.Equal(0, init.Code);
+        Assert.Contains("constrained to: api.github.com, mcp.contoso.com", init.Out);
+        var key = Path.Combine(_temp.Directory, "corral-ca", "corral-ca.key");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(key));
+        Assert.Equal(1, Run("ca", "init").Code); // never overwrites silently
+
+        var export = Run("ca", "export");
+        Assert.Equal(0, export.Code);
+        Assert.StartsWith("-----BEGIN CERTIFICATE-----", export.Out);
+
+        File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+        var refused = Run("ca", "export");
+        Assert.Equal(1, refused.Code);
+        Assert.Contains("chmod 600", refused.Err);
+    }
 }
