@@ -19,7 +19,9 @@ public sealed record LoadResult(PolicyDocument? Policy, IReadOnlyList<Diagnostic
 /// </summary>
 public static partial class PolicyLoader
 {
-    private static readonly string[] TopKeys = ["version", "name", "defaultAction", "smartGroups", "webGroups", "threatGroups", "serviceTags", "rules"];
+    private static readonly string[] TopKeys = ["version", "name", "defaultAction", "smartGroups", "webGroups", "threatGroups", "serviceTags", "rules", "inspection"];
+    private static readonly string[] InspectionKeys = ["patterns", "custom", "scanAuthorizationHeader"];
+    private static readonly string[] CustomPatternKeys = ["name", "regex"];
     private static readonly string[] SmartGroupKeys = ["cidrs", "serviceTag"];
     private static readonly string[] WebGroupKeys = ["domains", "urls"];
     private static readonly string[] ThreatGroupKeys = ["feeds"];
@@ -107,8 +109,10 @@ public static partial class PolicyLoader
             CheckRuleReferences(rules);
             CheckUrlFiltersCanBeSeen(rules, webGroups);
 
+            var inspection = ReadInspection(Get(top, "inspection"));
+
             return new PolicyDocument(file, version, name, defaultAction, smartGroups, webGroups, threatGroups, serviceTags,
-                rules, Convert.ToHexStringLower(hash.GetHashAndReset()));
+                rules, Convert.ToHexStringLower(hash.GetHashAndReset())) { Inspection = inspection };
         }
 
         // ---- groups -------------------------------------------------------------------------------------
@@ -284,6 +288,57 @@ public static partial class PolicyLoader
                 }
             }
             return new ServiceTagsSource(relative, region?.ToLowerInvariant(), map.Location, tagsFile?.ChangeNumber, tagsFile?.Cloud);
+        }
+
+        // ---- payload inspection -------------------------------------------------------------------------
+
+        private InspectionSettings ReadInspection(YNode? node)
+        {
+            if (node is null || node is YScalar { IsNull: true }) return InspectionSettings.Default;
+            if (node is not YMapping map)
+            {
+                Error("bad-type", node, "'inspection' is a mapping", "inspection: { patterns: [private-key, jwt], custom: [{ name: x, regex: '...' }] }");
+                return InspectionSettings.Default;
+            }
+            CheckKeys(map, InspectionKeys, "inspection");
+            var builtIns = BuiltInPatterns.Names;
+            if (Get(map, "patterns") is { } patternsNode)
+            {
+                var chosen = new List<string>();
+                foreach (var item in List(patternsNode, "patterns"))
+                {
+                    if (String(item, "a pattern name") is not { } patternName) continue;
+                    if (BuiltInPatterns.All.ContainsKey(patternName)) chosen.Add(patternName);
+                    else Error("unknown-pattern", item, $"unknown built-in pattern '{patternName}'",
+                        Suggest.DidYouMean(patternName, BuiltInPatterns.Names) ?? $"built-ins: {string.Join(", ", BuiltInPatterns.Names)}; add your own under 'custom'");
+                }
+                builtIns = chosen.Distinct().ToList();
+            }
+            var custom = new List<SecretPattern>();
+            foreach (var item in List(Get(map, "custom"), "custom"))
+            {
+                if (item is not YMapping entry)
+                {
+                    Error("bad-type", item, "a custom pattern is { name: ..., regex: ... }");
+                    continue;
+                }
+                CheckKeys(entry, CustomPatternKeys, "a custom pattern");
+                var patternName = Get(entry, "name") is { } n ? String(n, "name") : null;
+                var regex = Get(entry, "regex") is { } r ? String(r, "regex") : null;
+                if (patternName is null || regex is null)
+                {
+                    Error("missing-key", entry, "a custom pattern needs 'name' and 'regex'");
+                    continue;
+                }
+                if (BuiltInPatterns.All.ContainsKey(patternName) || custom.Any(c => c.Name == patternName))
+                    Error("duplicate-pattern", Get(entry, "name")!, $"pattern name '{patternName}' is already used");
+                else if (Inspection.PayloadInspector.ValidatePattern(regex) is { } problem)
+                    Error("bad-regex", Get(entry, "regex")!, $"pattern '{patternName}' is not a usable regular expression: {problem}",
+                        "patterns run without backtracking: no lookarounds or backreferences");
+                else custom.Add(new SecretPattern(patternName, regex, entry.Location));
+            }
+            var scanAuthorization = Get(map, "scanAuthorizationHeader") is { } sa && (Bool(sa, "scanAuthorizationHeader") ?? false);
+            return new InspectionSettings(builtIns, custom, scanAuthorization);
         }
 
         // ---- rules --------------------------------------------------------------------------------------

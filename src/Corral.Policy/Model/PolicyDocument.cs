@@ -99,6 +99,9 @@ public sealed record PolicyDocument(
     IReadOnlyList<Rule> Rules,
     string ContentHash)
 {
+    /// <summary>Payload inspection of cleartext requests; every built-in pattern unless the policy says otherwise.</summary>
+    public InspectionSettings Inspection { get; init; } = InspectionSettings.Default;
+
     public const string Anywhere = "anywhere";
     public const string PublicInternet = "public-internet";
     public static readonly IReadOnlyList<string> BuiltInGroups = [Anywhere, PublicInternet];
