@@ -195,6 +195,7 @@ public sealed class LoaderErrorTests : IDisposable
         Assert.Equal("(default)", compiled.Decide(Flows.To("10.0.0.1", null, 443, "20.38.0.9")).RuleOf());
         Assert.Equal("MicrosoftContainerRegistry.EastUS", compiled.Document.SmartGroups[1].ServiceTagResolvedName);
         Assert.Equal("321", compiled.Document.ServiceTags!.ChangeNumber);
+        Assert.Equal([Path.Combine(_temp.Directory, "corral.yaml"), Path.Combine(_temp.Directory, "tags", "st.json")], compiled.Document.InputFiles);
     }
 
     [Fact]

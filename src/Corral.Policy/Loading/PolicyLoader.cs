@@ -77,6 +77,8 @@ public static partial class PolicyLoader
         hash.AppendData(bytes);
         var reader = new DocumentReader(displayPath, baseDirectory, diagnostics, hash);
         var document = reader.Read(top);
+        if (document is not null)
+            document = document with { InputFiles = [Path.GetFullPath(Path.Combine(baseDirectory, Path.GetFileName(displayPath))), .. reader.InputFiles] };
         return new LoadResult(diagnostics.HasErrors ? null : document, diagnostics.Items);
     }
 
@@ -84,6 +86,9 @@ public static partial class PolicyLoader
     private sealed class DocumentReader(string file, string baseDirectory, DiagnosticBag diagnostics, IncrementalHash hash)
     {
         private readonly Dictionary<string, (string Kind, SourceLocation At)> _groupNames = new(StringComparer.Ordinal);
+
+        /// <summary>Full paths of the feed and service-tag files read.</summary>
+        public List<string> InputFiles { get; } = [];
         private readonly Dictionary<string, (string Kind, SourceLocation At)> _webGroupNames = new(StringComparer.Ordinal);
 
         public PolicyDocument? Read(YMapping top)
@@ -246,6 +251,7 @@ public static partial class PolicyLoader
                 {
                     var (prefixes, domains) = FeedReader.Read(full, display, diagnostics);
                     hash.AppendData(File.ReadAllBytes(full));
+                    InputFiles.Add(full);
                     feeds.Add(new ThreatFeed(relative, item.Location, prefixes, domains));
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -280,6 +286,7 @@ public static partial class PolicyLoader
                     {
                         tagsFile = ServiceTagsReader.Read(full, DisplayPath(full), diagnostics);
                         hash.AppendData(File.ReadAllBytes(full));
+                        InputFiles.Add(full);
                     }
                     catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                     {

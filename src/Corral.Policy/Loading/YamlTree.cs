@@ -6,7 +6,12 @@ using YamlDotNet.Core.Events;
 namespace Corral.Policy.Loading;
 
 /// <summary>A YAML node with its position; the loader walks these instead of a deserializer so every error has a place.</summary>
-internal abstract record YNode(SourceLocation Location);
+internal abstract record YNode(SourceLocation Location)
+{
+    /// <summary>Character offsets of the node in the text (end exclusive), for edits that keep the rest of the file as written.</summary>
+    public int StartIndex { get; init; }
+    public int EndIndex { get; init; }
+}
 
 internal sealed record YScalar(string Value, bool IsPlain, SourceLocation Location) : YNode(Location)
 {
@@ -15,7 +20,11 @@ internal sealed record YScalar(string Value, bool IsPlain, SourceLocation Locati
 
 internal sealed record YSequence(IReadOnlyList<YNode> Items, SourceLocation Location) : YNode(Location);
 
-internal sealed record YMapping(IReadOnlyList<KeyValuePair<YScalar, YNode>> Entries, SourceLocation Location) : YNode(Location);
+internal sealed record YMapping(IReadOnlyList<KeyValuePair<YScalar, YNode>> Entries, SourceLocation Location) : YNode(Location)
+{
+    /// <summary>Written as <c>{ a: 1, b: 2 }</c> rather than as indented lines.</summary>
+    public bool IsFlow { get; init; }
+}
 
 /// <summary>
 /// Reads untrusted YAML into a position-carrying tree within fixed bounds: size, nesting depth, node count,
@@ -108,24 +117,26 @@ internal static class YamlTree
                     throw new YamlException(tagged.Start, tagged.End, $"custom tag {tagged.Tag.Value} is not supported");
                 case Scalar scalar:
                     parser.MoveNext();
-                    return new YScalar(scalar.Value, scalar.Style == ScalarStyle.Plain, At(scalar));
+                    return new YScalar(scalar.Value, scalar.Style == ScalarStyle.Plain, At(scalar)) { StartIndex = (int)scalar.Start.Index, EndIndex = (int)scalar.End.Index };
                 case SequenceStart seqStart:
                 {
                     parser.MoveNext();
                     var items = new List<YNode>();
-                    while (!parser.TryConsume<SequenceEnd>(out _))
+                    SequenceEnd seqEnd;
+                    while (!parser.TryConsume<SequenceEnd>(out seqEnd!))
                     {
                         var item = ReadNode(depth + 1);
                         if (item is not null) items.Add(item);
                     }
-                    return new YSequence(items, At(seqStart));
+                    return new YSequence(items, At(seqStart)) { StartIndex = (int)seqStart.Start.Index, EndIndex = (int)seqEnd.End.Index };
                 }
                 case MappingStart mapStart:
                 {
                     parser.MoveNext();
                     var entries = new List<KeyValuePair<YScalar, YNode>>();
                     var seen = new Dictionary<string, SourceLocation>(StringComparer.Ordinal);
-                    while (!parser.TryConsume<MappingEnd>(out _))
+                    MappingEnd mapEnd;
+                    while (!parser.TryConsume<MappingEnd>(out mapEnd!))
                     {
                         var keyEvent = parser.Current!;
                         var key = ReadNode(depth + 1);
@@ -143,7 +154,7 @@ internal static class YamlTree
                         seen[keyScalar.Value] = keyScalar.Location;
                         entries.Add(new(keyScalar, value ?? new YScalar("", true, keyScalar.Location)));
                     }
-                    return new YMapping(entries, At(mapStart));
+                    return new YMapping(entries, At(mapStart)) { StartIndex = (int)mapStart.Start.Index, EndIndex = (int)mapEnd.End.Index, IsFlow = mapStart.Style == MappingStyle.Flow };
                 }
                 default:
                     throw new YamlException(current.Start, current.End, $"unexpected {current.GetType().Name}");

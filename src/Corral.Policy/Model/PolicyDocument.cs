@@ -102,6 +102,9 @@ public sealed record PolicyDocument(
     /// <summary>Payload inspection of cleartext requests; every built-in pattern unless the policy says otherwise.</summary>
     public InspectionSettings Inspection { get; init; } = InspectionSettings.Default;
 
+    /// <summary>Full paths of every file the policy was read from (itself, feeds, service tags): what a reload watches.</summary>
+    public IReadOnlyList<string> InputFiles { get; init; } = [];
+
     public const string Anywhere = "anywhere";
     public const string PublicInternet = "public-internet";
     public static readonly IReadOnlyList<string> BuiltInGroups = [Anywhere, PublicInternet];
