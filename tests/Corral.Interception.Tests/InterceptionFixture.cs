@@ -1,0 +1,244 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Corral.Certificates;
+using Corral.Policy;
+using Corral.Policy.Addressing;
+using Corral.Policy.Compilation;
+using Corral.Policy.Inspection;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Logging;
+
+namespace Corral.Interception.Tests;
+
+/// <summary>
+/// A real upstream HTTPS server (Kestrel, certificate from its own test CA), the interceptor in front of it on a
+/// loopback listener, and clients that trust the interception CA. Every byte goes over real sockets and real TLS.
+/// </summary>
+public sealed class InterceptionFixture : IAsyncDisposable
+{
+    public const string Policy = """
+        version: 1
+        smartGroups:
+          agents: { cidrs: [127.0.0.0/8] }
+        webGroups:
+          tools:
+            domains: [mcp.contoso.com]
+            urls: ["api.github.com/repos/contoso/*"]
+        rules:
+          - { name: allow-tool-calls, priority: 1, source: [agents], webGroups: [tools], action: permit, decrypt: allowed, ports: [443] }
+          - { name: default-deny-internet, priority: 2, source: [agents], destination: [public-internet], action: deny }
+        """;
+
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "corral-int-" + Guid.NewGuid().ToString("N"));
+    private readonly TcpListener _front = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _sessions = [];
+    private WebApplication? _upstream;
+    private Task? _acceptLoop;
+
+    public CertificateAuthority InterceptionCa { get; } = CertificateAuthority.Create(new CaOptions());
+    public CertificateAuthority UpstreamCa { get; } = CertificateAuthority.Create(new CaOptions { CommonName = "Test Upstream CA" });
+    public CompiledPolicy Compiled { get; private set; } = null!;
+    public ConcurrentQueue<InspectedRequest> Records { get; } = new();
+    public ConcurrentQueue<string> UpstreamSaw { get; } = new();
+    public ConcurrentQueue<int> EchoCompleted { get; } = new();
+    public int UpstreamConnections => _upstreamConnections;
+    public int FrontPort => ((IPEndPoint)_front.LocalEndpoint).Port;
+    private int _upstreamConnections;
+    private int _upstreamPort;
+
+    /// <summary>Which certificate the upstream presents; tests swap in bad ones.</summary>
+    public X509Certificate2 UpstreamCertificate { get; set; } = null!;
+
+    public static async Task<InterceptionFixture> StartAsync()
+    {
+        var f = new InterceptionFixture();
+        await f.InitAsync();
+        return f;
+    }
+
+    private async Task InitAsync()
+    {
+        Directory.CreateDirectory(_dir);
+        File.WriteAllText(Path.Combine(_dir, "corral.yaml"), Policy);
+        Assert.True(IpPrefix.TryParse("127.0.0.1/32", out var standIn, out _));
+        var check = PolicyChecker.CheckFile(Path.Combine(_dir, "corral.yaml"), options: new CompileOptions { PublicStandIns = [standIn] });
+        Assert.True(check.Succeeded, string.Join("\n", check.Diagnostics));
+        Compiled = check.Compiled!;
+        var upstreamMinter = new LeafMinter(UpstreamCa);
+        UpstreamCertificate = upstreamMinter.Mint("mcp.contoso.com");
+        var github = upstreamMinter.Mint("api.github.com");
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(IPAddress.Loopback, 0, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                listen.UseHttps(https => https.ServerCertificateSelector = (_, name) => name == "api.github.com" ? github : UpstreamCertificate);
+            });
+        });
+        var app = builder.Build();
+        app.Use(async (context, next) =>
+        {
+            UpstreamSaw.Enqueue($"{context.Request.Method} {context.Request.Host}{context.Request.Path}");
+            await next();
+        });
+        app.MapGet("/hello", () => "hi");
+        app.MapGet("/repos/{owner}/{repo}", (string owner, string repo) => $"repo {owner}/{repo}");
+        app.MapPost("/echo", async (HttpRequest request) =>
+        {
+            using var reader = new StreamReader(request.Body);
+            var body = await reader.ReadToEndAsync();
+            EchoCompleted.Enqueue(body.Length);
+            return $"got {body.Length}";
+        });
+        app.MapGet("/chunked", async (HttpResponse response) =>
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                await response.WriteAsync($"part{i};");
+                await response.Body.FlushAsync();
+            }
+        });
+        _upstream = app;
+        await app.StartAsync();
+        _upstreamPort = new Uri(app.Urls.First()).Port;
+
+        _front.Start();
+        var inspector = new PayloadInspector(Compiled.Document.Inspection);
+        var interceptor = new TlsInterceptor(new LeafCertificateCache(new LeafMinter(InterceptionCa)), inspector,
+            new InterceptionOptions { UpstreamTrust = [UpstreamCa.Certificate] });
+        _acceptLoop = Task.Run(async () =>
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                Socket socket;
+                try { socket = await _front.AcceptSocketAsync(_stop.Token); }
+                catch (OperationCanceledException) { return; }
+                lock (_sessions) _sessions.Add(Task.Run(() => ServeAsync(socket, interceptor)));
+            }
+        });
+    }
+
+    /// <summary>The gateway's part, simplified: the client's first bytes name the server (a test header line), then interception.</summary>
+    private async Task ServeAsync(Socket socket, TlsInterceptor interceptor)
+    {
+        await using var stream = new NetworkStream(socket, ownsSocket: true);
+        try
+        {
+            var name = await ReadServerNameAsync(stream);
+            await interceptor.RunAsync(stream, name, async ct =>
+            {
+                Interlocked.Increment(ref _upstreamConnections);
+                var upstream = new TcpClient();
+                await upstream.ConnectAsync(IPAddress.Loopback, _upstreamPort, ct);
+                return upstream.GetStream();
+            }, new Decider(this, name), _stop.Token);
+        }
+        catch (Exception e) when (e is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException) { }
+    }
+
+    // Tests prefix each connection with "name\n" so the fixture knows the SNI without a ClientHello parser.
+    private static async Task<string> ReadServerNameAsync(Stream stream)
+    {
+        var bytes = new List<byte>();
+        var one = new byte[1];
+        while (await stream.ReadAsync(one) == 1 && one[0] != '\n') bytes.Add(one[0]);
+        return System.Text.Encoding.ASCII.GetString(bytes.ToArray());
+    }
+
+    private sealed class Decider(InterceptionFixture fixture, string host) : IRequestPolicy
+    {
+        public Verdict Decide(string path) => fixture.Compiled.Decide(new Flow
+        {
+            Source = IPAddress.Loopback, Host = host, Port = 443, IsTls = true, Path = path, Destinations = [IPAddress.Loopback],
+        });
+
+        public void OnRequest(InspectedRequest request) => fixture.Records.Enqueue(request);
+    }
+
+    /// <summary>A raw TLS connection through the interceptor, trusting only the interception CA.</summary>
+    public async Task<SslStream> ConnectRawAsync(string serverName)
+    {
+        var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, FrontPort);
+        var stream = client.GetStream();
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(serverName + "\n"));
+        var tls = new SslStream(stream, false);
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = serverName, CertificateChainPolicy = TrustOnly(InterceptionCa.Certificate) });
+        return tls;
+    }
+
+    /// <summary>An HttpClient whose every connection goes through the interceptor, trusting only the interception CA.</summary>
+    public HttpClient Client(Action<X509Certificate2>? seen = null)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (context, ct) =>
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                await socket.ConnectAsync(IPAddress.Loopback, FrontPort, ct);
+                var stream = new NetworkStream(socket, true);
+                await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(context.DnsEndPoint.Host + "\n"), ct);
+                return stream;
+            },
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                CertificateChainPolicy = TrustOnly(InterceptionCa.Certificate),
+                RemoteCertificateValidationCallback = (_, cert, _, errors) =>
+                {
+                    if (cert is not null) seen?.Invoke(new X509Certificate2(cert));
+                    return errors == SslPolicyErrors.None;
+                },
+            },
+        };
+        return new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public static X509ChainPolicy TrustOnly(X509Certificate2 root)
+    {
+        var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+        policy.CustomTrustStore.Add(root);
+        return policy;
+    }
+
+    /// <summary>A certificate for mcp.contoso.com that is expired, self-signed, or for another name.</summary>
+    public X509Certificate2 BadUpstreamCertificate(string kind)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var name = kind == "wrong-name" ? "other.example" : "mcp.contoso.com";
+        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddDnsName(name);
+        request.CertificateExtensions.Add(san.Build());
+        var now = DateTimeOffset.UtcNow;
+        if (kind == "self-signed") return request.CreateSelfSigned(now.AddDays(-1), now.AddDays(1));
+        var (from, to) = kind == "expired" ? (now.AddDays(-10), now.AddDays(-1)) : (now.AddDays(-1), now.AddDays(1));
+        using var signer = UpstreamCa.Certificate.GetECDsaPrivateKey()!;
+        using var cert = request.Create(UpstreamCa.Certificate.SubjectName, X509SignatureGenerator.CreateForECDsa(signer), from, to, RandomNumberGenerator.GetBytes(12));
+        return cert.CopyWithPrivateKey(key);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _front.Stop();
+        if (_acceptLoop is not null) await _acceptLoop;
+        Task[] sessions;
+        lock (_sessions) sessions = [.. _sessions];
+        await Task.WhenAll(sessions).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
+        if (_upstream is not null) await _upstream.DisposeAsync();
+        InterceptionCa.Dispose();
+        UpstreamCa.Dispose();
+        Directory.Delete(_dir, true);
+    }
+}
