@@ -1,0 +1,22 @@
+namespace Corral.Lab;
+
+/// <summary>A scenario of the reference architecture's lab, with the outcome the policy must produce.</summary>
+public sealed record Scenario(int Number, string Id, string Title, string Expected, string? ExpectedRule, IReadOnlyList<string> Owasp);
+
+/// <summary>The scenarios `corral lab` replays, in order.</summary>
+public static class Scenarios
+{
+    public static readonly IReadOnlyList<Scenario> All =
+    [
+        new(1, "runtime-startup", "runtime start-up: token + image manifest", "permit, spliced, pinned certificate seen", "allow-aca-fqdn", []),
+        new(2, "approved-tool-call", "approved MCP tool call", "permit, decrypted, URL logged", "allow-tool-calls", []),
+        new(3, "prompt-injected-exfiltration", "prompt-injected exfiltration to the collector", "deny, collector gets 0 bytes", "default-deny-internet", ["LLM01", "LLM02"]),
+        new(4, "secret-to-approved-destination", "secret in a body to the approved MCP server", "deny by payload inspection", "allow-tool-calls", ["LLM02"]),
+        new(5, "lateral-movement", "lateral movement to the spoke database", "deny, database gets 0 bytes", "deny-east-west", ["LLM06"]),
+        new(6, "c2-callback", "command-and-control callback", "deny, C2 host gets 0 bytes", "deny-threat-intel", ["LLM06"]),
+        new(7, "supply-chain-download", "download from an unapproved registry", "deny, registry gets 0 bytes", "default-deny-internet", ["LLM03"]),
+        new(8, "domain-fronting", "domain fronting (approved SNI, attacker Host)", "deny, collector gets 0 bytes", null, ["LLM02"]),
+        new(9, "dns-rebinding", "DNS rebinding (approved name -> spoke address)", "deny, database gets 0 bytes", "deny-east-west", ["LLM06"]),
+        new(10, "watch-then-enforce", "watch mode, then promotion to enforce", "watched: through, enforced=false; promoted: deny", "default-deny-internet", ["LLM01", "LLM02"]),
+    ];
+}

@@ -1,0 +1,161 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+
+namespace Corral.Lab;
+
+/// <summary>A request as a stand-in saw it.</summary>
+public sealed record StandInRequest(string Method, string Path, string Host, string Body);
+
+/// <summary>What a stand-in answers: status, content type and body.</summary>
+public sealed record StandInResponse(int Status, string ContentType, string Body);
+
+/// <summary>
+/// A small server for one stand-in host: a raw TCP listener that counts every byte it receives (before TLS, so even
+/// a handshake counts), optional TLS with the stand-in's own certificate, and one HTTP/1.1 request per connection.
+/// </summary>
+public sealed class StandInServer : IAsyncDisposable
+{
+    private readonly TcpListener _listener;
+    private readonly X509Certificate2? _certificate;
+    private readonly Func<StandInRequest, StandInResponse>? _handler;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private long _bytesReceived;
+    private int _connections;
+    private readonly List<StandInRequest> _requests = [];
+
+    /// <param name="certificate">TLS certificate, or null for a plain TCP service (which only counts bytes).</param>
+    /// <param name="handler">The HTTP behaviour, or null for a service that reads and never answers.</param>
+    public StandInServer(IPEndPoint endpoint, X509Certificate2? certificate, Func<StandInRequest, StandInResponse>? handler)
+    {
+        _certificate = certificate;
+        _handler = handler;
+        _listener = new TcpListener(endpoint);
+        _listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        _listener.Start();
+        _loop = AcceptLoopAsync();
+    }
+
+    /// <summary>Where the stand-in listens (its port is chosen by the system when asked for port 0).</summary>
+    public IPEndPoint LocalEndPoint => (IPEndPoint)_listener.LocalEndpoint;
+
+    public long BytesReceived => Interlocked.Read(ref _bytesReceived);
+    public int Connections => Volatile.Read(ref _connections);
+
+    public IReadOnlyList<StandInRequest> Requests
+    {
+        get { lock (_requests) return [.. _requests]; }
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        var sessions = new List<Task>();
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket socket;
+            try { socket = await _listener.AcceptSocketAsync(_stop.Token); }
+            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException) { break; }
+            Interlocked.Increment(ref _connections);
+            sessions.Add(ServeAsync(socket));
+        }
+        await Task.WhenAll(sessions);
+    }
+
+    private async Task ServeAsync(Socket socket)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        try
+        {
+            await using var raw = new CountingStream(new NetworkStream(socket, ownsSocket: true), n => Interlocked.Add(ref _bytesReceived, n));
+            if (_handler is null)
+            {
+                var sink = new byte[4096];
+                while (await raw.ReadAsync(sink, timeout.Token) > 0) { }
+                return;
+            }
+            Stream stream = raw;
+            if (_certificate is not null)
+            {
+                var tls = new SslStream(raw);
+                await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = _certificate }, timeout.Token);
+                stream = tls;
+            }
+            var request = await ReadRequestAsync(stream, timeout.Token);
+            if (request is null) return;
+            lock (_requests) _requests.Add(request);
+            var response = _handler(request);
+            var body = Encoding.UTF8.GetBytes(response.Body);
+            var head = $"HTTP/1.1 {response.Status} OK\r\nContent-Type: {response.ContentType}\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n";
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(head), timeout.Token);
+            await stream.WriteAsync(body, timeout.Token);
+            await stream.FlushAsync(timeout.Token);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or System.Security.Authentication.AuthenticationException or SocketException) { }
+    }
+
+    private static async Task<StandInRequest?> ReadRequestAsync(Stream stream, CancellationToken ct)
+    {
+        var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int headEnd;
+        while ((headEnd = IndexOfHeadEnd(buffer)) < 0)
+        {
+            var n = await stream.ReadAsync(chunk, ct);
+            if (n == 0 || buffer.Length > 64 * 1024) return null;
+            buffer.Write(chunk, 0, n);
+        }
+        var all = buffer.ToArray();
+        var head = Encoding.Latin1.GetString(all, 0, headEnd);
+        var lines = head.Split("\r\n");
+        var requestLine = lines[0].Split(' ');
+        if (requestLine.Length != 3) return null;
+        var headers = lines.Skip(1).Select(l => l.Split(':', 2)).Where(p => p.Length == 2)
+            .ToDictionary(p => p[0].Trim(), p => p[1].Trim(), StringComparer.OrdinalIgnoreCase);
+        var length = headers.TryGetValue("Content-Length", out var cl) && int.TryParse(cl, out var parsed) ? Math.Min(parsed, 16 << 20) : 0;
+        var body = new MemoryStream();
+        body.Write(all, headEnd + 4, all.Length - headEnd - 4);
+        while (body.Length < length)
+        {
+            var n = await stream.ReadAsync(chunk, ct);
+            if (n == 0) break;
+            body.Write(chunk, 0, n);
+        }
+        return new StandInRequest(requestLine[0], requestLine[1], headers.GetValueOrDefault("Host") ?? "", Encoding.UTF8.GetString(body.ToArray()));
+    }
+
+    private static int IndexOfHeadEnd(MemoryStream buffer) =>
+        buffer.GetBuffer().AsSpan(0, (int)buffer.Length).IndexOf("\r\n\r\n"u8);
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _listener.Stop();
+        await _loop;
+    }
+
+    /// <summary>Counts bytes read from the wire.</summary>
+    private sealed class CountingStream(Stream inner, Action<int> counted) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override Task FlushAsync(CancellationToken ct) => inner.FlushAsync(ct);
+        public override int Read(byte[] buffer, int offset, int count) { var n = inner.Read(buffer, offset, count); counted(n); return n; }
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) { var n = await inner.ReadAsync(buffer, ct); counted(n); return n; }
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) => ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
+        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default) => inner.WriteAsync(buffer, ct);
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken ct) => inner.WriteAsync(buffer, offset, count, ct);
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        protected override void Dispose(bool disposing) { if (disposing) inner.Dispose(); base.Dispose(disposing); }
+        public override ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+}
