@@ -27,6 +27,12 @@ public sealed record GatewayOptions
     public string? HostsFile { get; init; }
 
     public GatewayLimits Limits { get; init; } = new();
+
+    /// <summary>
+    /// Tests only: a last check before any dial, so that a gateway bug in a test can never send a packet to an address
+    /// outside the test's own (loopback) world. A refused dial fails like an unreachable upstream.
+    /// </summary>
+    internal Func<IPEndPoint, bool>? DialGuard { get; init; }
 }
 
 /// <summary>Bounds on what one client may make the gateway hold or wait for.</summary>

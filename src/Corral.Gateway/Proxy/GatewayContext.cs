@@ -6,12 +6,13 @@ using Microsoft.Extensions.Logging;
 namespace Corral.Gateway.Proxy;
 
 /// <summary>What every connection handler shares: limits, the decider, the flow log, logging, flow ids and metrics.</summary>
-internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, IFlowLog flowLog, ILogger logger, Meter meter)
+internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, IFlowLog flowLog, ILogger logger, Meter meter, Func<System.Net.IPEndPoint, bool>? dialGuard)
 {
     private readonly string _idPrefix = Convert.ToHexStringLower(BitConverter.GetBytes(Environment.TickCount64 ^ Environment.ProcessId))[..8];
     private long _nextId;
 
     public GatewayLimits Limits { get; } = limits;
+    public Func<System.Net.IPEndPoint, bool>? DialGuard { get; } = dialGuard;
     public FlowDecider Decider { get; } = decider;
     public IFlowLog FlowLog { get; } = flowLog;
     public ILogger Logger { get; } = logger;

@@ -68,7 +68,7 @@ internal sealed class HttpForwarder(ClientConnection client) : IAsyncDisposable
                 await _upstream.DisposeAsync().ConfigureAwait(false);
                 _upstream = null;
             }
-            _upstream ??= await Upstream.ConnectAsync(destination, ctx.Limits.ConnectTimeout, ct).ConfigureAwait(false);
+            _upstream ??= await Upstream.ConnectAsync(destination, ctx.Limits.ConnectTimeout, ctx.DialGuard, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or TimeoutException)
         {

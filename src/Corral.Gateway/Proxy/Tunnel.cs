@@ -36,7 +36,7 @@ internal static class Tunnel
         Socket upstream;
         try
         {
-            upstream = await Dialer.ConnectAsync(destination, ctx.Limits.ConnectTimeout, ct).ConfigureAwait(false);
+            upstream = await Dialer.ConnectAsync(destination, ctx.Limits.ConnectTimeout, ctx.DialGuard, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or TimeoutException or OperationCanceledException)
         {

@@ -20,8 +20,8 @@ internal sealed class Upstream : IAsyncDisposable
     public NetworkStream Stream { get; }
     public PipeReader Reader { get; }
 
-    public static async Task<Upstream> ConnectAsync(IPEndPoint endpoint, TimeSpan timeout, CancellationToken ct) =>
-        new(await Dialer.ConnectAsync(endpoint, timeout, ct).ConfigureAwait(false), endpoint);
+    public static async Task<Upstream> ConnectAsync(IPEndPoint endpoint, TimeSpan timeout, Func<IPEndPoint, bool>? guard, CancellationToken ct) =>
+        new(await Dialer.ConnectAsync(endpoint, timeout, guard, ct).ConfigureAwait(false), endpoint);
 
     public async ValueTask DisposeAsync()
     {
