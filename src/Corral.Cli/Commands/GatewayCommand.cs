@@ -1,0 +1,120 @@
+using System.CommandLine;
+using System.Net;
+using System.Runtime.InteropServices;
+using Corral.Gateway;
+using Corral.Gateway.Hosting;
+using Corral.Policy;
+using Corral.Policy.Addressing;
+using Corral.Policy.Compilation;
+using Microsoft.Extensions.Logging;
+
+namespace Corral.Cli.Commands;
+
+/// <summary><c>corral gateway</c>: run the egress proxy (explicit and/or transparent) that enforces the policy until SIGTERM.</summary>
+internal static class GatewayCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var policy = CommonOptions.PolicyArgument();
+        var listen = new Option<string?>("--listen") { Description = "Explicit proxy listener ADDR:PORT (HTTP_PROXY/HTTPS_PROXY); default 127.0.0.1:3128 when --transparent is not given" };
+        var transparent = new Option<string?>("--transparent") { Description = "Transparent listener ADDR:PORT for connections redirected by iptables/nftables REDIRECT" };
+        var flowLog = new Option<string?>("--flow-log") { Description = "Write flow records (JSON lines) to FILE, rotated by size" };
+        var flowLogMax = new Option<long>("--flow-log-max-bytes") { Description = "Rotate the flow log past this size", DefaultValueFactory = _ => 64L * 1024 * 1024 };
+        var hosts = new Option<string?>("--hosts") { Description = "Static name -> address map (/etc/hosts format), consulted before DNS" };
+        var standIns = new Option<string[]>("--public-standin")
+        {
+            Description = "LAB/TEST ONLY: treat addresses in this CIDR (e.g. 127.0.0.0/8) as public internet, so loopback stand-ins can play internet hosts. Opens the internal-address guard for them; never use in production. Repeatable.",
+        };
+        var maxConnections = new Option<int>("--max-connections") { Description = "Connections served at once", DefaultValueFactory = _ => 4096 };
+        var maxHead = new Option<int>("--max-head-bytes") { Description = "Largest HTTP request head", DefaultValueFactory = _ => 32 * 1024 };
+        var helloTimeout = new Option<double>("--client-hello-timeout") { Description = "Seconds to wait for a complete TLS ClientHello (or a tunnel's first byte)", DefaultValueFactory = _ => 5 };
+        var headTimeout = new Option<double>("--head-timeout") { Description = "Seconds a client may take to send a request head", DefaultValueFactory = _ => 10 };
+        var connectTimeout = new Option<double>("--connect-timeout") { Description = "Seconds to wait when dialling an upstream", DefaultValueFactory = _ => 10 };
+        var idleTimeout = new Option<double>("--idle-timeout") { Description = "Seconds without traffic before a connection is closed", DefaultValueFactory = _ => 300 };
+        var drainTimeout = new Option<double>("--drain-timeout") { Description = "Seconds SIGTERM waits for open connections before cutting them", DefaultValueFactory = _ => 30 };
+        var command = new Command("gateway", "Run the egress gateway that enforces the policy")
+        {
+            policy, listen, transparent, flowLog, flowLogMax, hosts, standIns, maxConnections, maxHead, helloTimeout, headTimeout, connectTimeout, idleTimeout, drainTimeout,
+        };
+        command.SetAction(parse =>
+        {
+            string? Usage(string message)
+            {
+                stderr.WriteLine($"corral gateway: {message}");
+                return message;
+            }
+            var prefixes = new List<IpPrefix>();
+            foreach (var text in parse.GetValue(standIns) ?? [])
+            {
+                if (!IpPrefix.TryParse(text, out var prefix, out var e)) { Usage($"--public-standin '{text}': {e}"); return CorralCommand.UsageError; }
+                prefixes.Add(prefix);
+            }
+            IPEndPoint? listenAt = null, transparentAt = null;
+            var listenText = parse.GetValue(listen);
+            var transparentText = parse.GetValue(transparent);
+            if (listenText is null && transparentText is null) listenText = "127.0.0.1:3128";
+            if (listenText is not null && !IPEndPoint.TryParse(listenText, out listenAt)) { Usage($"--listen '{listenText}' is not ADDR:PORT"); return CorralCommand.UsageError; }
+            if (transparentText is not null && !IPEndPoint.TryParse(transparentText, out transparentAt)) { Usage($"--transparent '{transparentText}' is not ADDR:PORT"); return CorralCommand.UsageError; }
+            foreach (var (name, value) in new[] { ("--client-hello-timeout", parse.GetValue(helloTimeout)), ("--head-timeout", parse.GetValue(headTimeout)),
+                         ("--connect-timeout", parse.GetValue(connectTimeout)), ("--idle-timeout", parse.GetValue(idleTimeout)), ("--drain-timeout", parse.GetValue(drainTimeout)) })
+                if (value is <= 0 or > 86_400) { Usage($"{name} must be between 0 and 86400 seconds"); return CorralCommand.UsageError; }
+            if (parse.GetValue(maxConnections) < 1 || parse.GetValue(maxHead) < 1024) { Usage("--max-connections must be >= 1 and --max-head-bytes >= 1024"); return CorralCommand.UsageError; }
+
+            var policyPath = parse.GetValue(policy)!;
+            var result = PolicyChecker.CheckFile(policyPath, options: new CompileOptions { PublicStandIns = prefixes });
+            if (!result.Succeeded)
+            {
+                CommonOptions.WriteDiagnostics(stderr, result.Diagnostics.Where(d => d.IsError));
+                stderr.WriteLine($"{policyPath}: {result.ErrorCount} error(s); the gateway does not start with a policy that fails to load");
+                return CorralCommand.InputError;
+            }
+            var options = new GatewayOptions
+            {
+                Listen = listenAt, Transparent = transparentAt, FlowLogPath = parse.GetValue(flowLog), FlowLogMaxBytes = parse.GetValue(flowLogMax), HostsFile = parse.GetValue(hosts),
+                Limits = new GatewayLimits
+                {
+                    MaxConnections = parse.GetValue(maxConnections), MaxHeadBytes = parse.GetValue(maxHead),
+                    ClientHelloTimeout = TimeSpan.FromSeconds(parse.GetValue(helloTimeout)), HeadTimeout = TimeSpan.FromSeconds(parse.GetValue(headTimeout)),
+                    ConnectTimeout = TimeSpan.FromSeconds(parse.GetValue(connectTimeout)), IdleTimeout = TimeSpan.FromSeconds(parse.GetValue(idleTimeout)),
+                    DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drainTimeout)),
+                },
+            };
+            return Run(result.Compiled!, options, prefixes, stderr);
+        });
+        return command;
+    }
+
+    private static int Run(CompiledPolicy policy, GatewayOptions options, IReadOnlyList<IpPrefix> standIns, TextWriter stderr)
+    {
+        using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
+            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
+        var logger = loggerFactory.CreateLogger("corral");
+        GatewayServer server;
+        try
+        {
+            server = new GatewayServer(policy, options, loggerFactory);
+            server.Start();
+        }
+        catch (Exception e) when (e is FormatException or IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"corral gateway: {e.Message}");
+            return CorralCommand.InputError;
+        }
+        if (standIns.Count > 0)
+            logger.LogWarning("Treating {StandIns} as public internet (--public-standin): lab/test setting, never for production", string.Join(", ", standIns));
+        logger.LogInformation("Policy {Name} ({Hash}) in force", policy.Document.Name, policy.Hash);
+
+        using var stop = new ManualResetEventSlim();
+        void OnSignal(PosixSignalContext c)
+        {
+            c.Cancel = true; // we shut down ourselves, after draining
+            stop.Set();
+        }
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        stop.Wait();
+        logger.LogInformation("Shutting down: draining connections");
+        server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        return CorralCommand.Ok;
+    }
+}

@@ -1,0 +1,49 @@
+using System.Net;
+using Corral.Gateway.Resolution;
+using Corral.Policy.Compilation;
+
+namespace Corral.Gateway.Decision;
+
+/// <summary>A flow's facts and the verdict on them; Refusal is set when the facts could not be gathered.</summary>
+internal readonly record struct FlowDecision(Flow Flow, Verdict Verdict, string? Refusal)
+{
+    public bool LetsThrough => Refusal is null && Verdict.LetsThrough;
+
+    /// <summary>The address to dial: the one the verdict chose.</summary>
+    public IPAddress DialAddress => Flow.Destinations[Verdict.AddressIndex];
+}
+
+/// <summary>
+/// Gathers the facts of a flow (the gateway's own resolution of the name, every address) and asks the compiled
+/// policy. This is the only place the gateway obtains verdicts; it never reads a rule itself.
+/// </summary>
+internal sealed class FlowDecider(PolicySource policy, IResolver resolver)
+{
+    public async ValueTask<FlowDecision> DecideAsync(IPAddress source, Destination destination, int port, string? path, bool? isTls, CancellationToken ct)
+    {
+        IReadOnlyList<IPAddress> addresses;
+        if (destination.Address is { } literal)
+        {
+            addresses = [literal];
+        }
+        else
+        {
+            addresses = await resolver.ResolveAsync(destination.Host!, ct).ConfigureAwait(false);
+            // Never hand Decide an empty list: to Decide that means "some public address" (explain's convention).
+            if (addresses.Count == 0)
+            {
+                var unresolved = new Flow { Source = source, Host = destination.Host, Port = port, Path = path, IsTls = isTls };
+                return new FlowDecision(unresolved, default, $"'{destination.Host}' did not resolve");
+            }
+        }
+        var flow = new Flow { Source = source, Host = destination.Host, Destinations = addresses, Port = port, Path = path, IsTls = isTls };
+        return new FlowDecision(flow, policy.Current.Decide(flow), null);
+    }
+
+    /// <summary>Decides again with one fact corrected (e.g. the stream turned out not to be TLS); no new resolution.</summary>
+    public FlowDecision Redecide(in FlowDecision earlier, bool? isTls)
+    {
+        var flow = earlier.Flow with { IsTls = isTls };
+        return new FlowDecision(flow, policy.Current.Decide(flow), null);
+    }
+}

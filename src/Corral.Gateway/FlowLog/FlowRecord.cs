@@ -1,0 +1,33 @@
+using System.Net;
+using Corral.Policy.Compilation;
+
+namespace Corral.Gateway.FlowLog;
+
+/// <summary>Which kind of flow-log line a record is.</summary>
+public enum FlowEvent { Decision, Close }
+
+/// <summary>
+/// One flow-log line. A decision record is queued before any byte goes upstream; a close record follows with the
+/// byte counts and the duration. The verdict fields use the shape shared with <c>corral explain --json</c>.
+/// </summary>
+public sealed record FlowRecord
+{
+    public required FlowEvent Event { get; init; }
+    public required DateTimeOffset Time { get; init; }
+    public required string FlowId { get; init; }
+    /// <summary>"explicit" or "transparent".</summary>
+    public required string Listener { get; init; }
+    public required IPEndPoint Source { get; init; }
+    /// <summary>The address and port dialled (or that would have been); null when nothing was resolved.</summary>
+    public IPEndPoint? Destination { get; init; }
+    public string? Host { get; init; }
+    public string? Method { get; init; }
+    public string? Url { get; init; }
+    /// <summary>The verdict as carried out; null only on a close record.</summary>
+    public Verdict? Verdict { get; init; }
+    /// <summary>Why the gateway refused before or beside the policy (domain fronting, malformed input); overrides the verdict.</summary>
+    public string? Refusal { get; init; }
+    public long BytesUp { get; init; }
+    public long BytesDown { get; init; }
+    public double? DurationMs { get; init; }
+}

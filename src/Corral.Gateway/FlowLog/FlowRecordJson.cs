@@ -1,0 +1,48 @@
+using System.Text.Json;
+using Corral.Policy.Compilation;
+
+namespace Corral.Gateway.FlowLog;
+
+/// <summary>Writes a <see cref="FlowRecord"/> as one JSON object (the flow-log line format).</summary>
+public static class FlowRecordJson
+{
+    public static void Write(Utf8JsonWriter w, FlowRecord r)
+    {
+        w.WriteStartObject();
+        w.WriteString("time", r.Time.UtcDateTime.ToString("O"));
+        w.WriteString("event", r.Event == FlowEvent.Decision ? "decision" : "close");
+        w.WriteString("flow", r.FlowId);
+        w.WriteString("listener", r.Listener);
+        w.WriteString("src", r.Source.ToString());
+        if (r.Destination is null) w.WriteNull("dst"); else w.WriteString("dst", r.Destination.ToString());
+        if (r.Host is null) w.WriteNull("host"); else w.WriteString("host", r.Host);
+        if (r.Method is not null) w.WriteString("method", r.Method);
+        if (r.Url is not null) w.WriteString("url", r.Url);
+        if (r.Event == FlowEvent.Decision)
+        {
+            if (r.Refusal is not null)
+            {
+                // A refusal the gateway makes on its own (bad input, fronting): the same shape, no rule.
+                w.WriteString("action", "deny");
+                w.WriteNull("rule");
+                w.WriteNull("priority");
+                w.WriteBoolean("enforced", true);
+                w.WriteBoolean("decrypt", false);
+                w.WriteString("reason", r.Refusal);
+            }
+            else if (r.Verdict is { } v)
+            {
+                // Nothing is decrypted before TLS interception exists: the log says what happened, not what was allowed.
+                VerdictJson.WriteProperties(w, v with { Decrypt = false });
+            }
+        }
+        else
+        {
+            if (r.Refusal is not null) w.WriteString("reason", r.Refusal);
+            w.WriteNumber("bytes_up", r.BytesUp);
+            w.WriteNumber("bytes_down", r.BytesDown);
+            w.WriteNumber("duration_ms", Math.Round(r.DurationMs ?? 0, 3));
+        }
+        w.WriteEndObject();
+    }
+}

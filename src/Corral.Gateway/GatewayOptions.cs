@@ -1,0 +1,64 @@
+using System.Net;
+
+namespace Corral.Gateway;
+
+/// <summary>Where the gateway listens, where it logs, and the limits that bound each connection. Defaults are safe.</summary>
+public sealed record GatewayOptions
+{
+    /// <summary>The explicit proxy listener (HTTP_PROXY/HTTPS_PROXY); null for none.</summary>
+    public IPEndPoint? Listen { get; init; }
+
+    /// <summary>The transparent listener that iptables/nftables REDIRECT sends connections to; null for none.</summary>
+    public IPEndPoint? Transparent { get; init; }
+
+    /// <summary>The flow-log file (JSON lines); null to keep no flow log.</summary>
+    public string? FlowLogPath { get; init; }
+
+    /// <summary>The flow log is rotated to FILE.1 … FILE.N when it grows past this many bytes.</summary>
+    public long FlowLogMaxBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>How many rotated flow-log files are kept.</summary>
+    public int FlowLogMaxFiles { get; init; } = 5;
+
+    /// <summary>Records queued for the flow-log writer before new ones are dropped (and counted).</summary>
+    public int FlowLogQueueCapacity { get; init; } = 16_384;
+
+    /// <summary>A static name → address map in /etc/hosts format, consulted before DNS.</summary>
+    public string? HostsFile { get; init; }
+
+    public GatewayLimits Limits { get; init; } = new();
+
+    /// <summary>
+    /// Tests only: a last check before any dial, so that a gateway bug in a test can never send a packet to an address
+    /// outside the test's own (loopback) world. A refused dial fails like an unreachable upstream.
+    /// </summary>
+    internal Func<IPEndPoint, bool>? DialGuard { get; init; }
+}
+
+/// <summary>Bounds on what one client may make the gateway hold or wait for.</summary>
+public sealed record GatewayLimits
+{
+    /// <summary>Connections served at once; further clients are accepted and closed at once, with a log line.</summary>
+    public int MaxConnections { get; init; } = 4096;
+
+    /// <summary>The largest HTTP request (or response) head, in bytes.</summary>
+    public int MaxHeadBytes { get; init; } = 32 * 1024;
+
+    /// <summary>How long a client may take to send a complete request head.</summary>
+    public TimeSpan HeadTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The largest TLS ClientHello the gateway will buffer to find the SNI.</summary>
+    public int MaxClientHelloBytes { get; init; } = 64 * 1024;
+
+    /// <summary>How long the gateway waits for a complete ClientHello (or a first byte) before giving up.</summary>
+    public TimeSpan ClientHelloTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long dialling the upstream may take.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A connection with no bytes either way for this long is closed.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long a graceful shutdown waits for open connections before cutting them.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+}

@@ -1,0 +1,180 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
+using Corral.Gateway.Decision;
+using Corral.Gateway.FlowLog;
+using Corral.Gateway.Proxy;
+using Corral.Gateway.Resolution;
+using Corral.Gateway.Transparent;
+using Corral.Policy.Compilation;
+using Microsoft.Extensions.Logging;
+
+namespace Corral.Gateway.Hosting;
+
+/// <summary>
+/// Runs the gateway's listeners: accepts connections within the concurrency limit, hands each to its handler, and on
+/// stop drains open connections (up to the drain timeout) before cutting what is left.
+/// </summary>
+public sealed class GatewayServer : IAsyncDisposable
+{
+    private readonly GatewayOptions _options;
+    private readonly ILogger _logger;
+    private readonly Meter _meter = new("Corral.Gateway");
+    private readonly IFlowLog _flowLog;
+    private readonly FlowLogWriter? _ownedFlowLog;
+    private readonly GatewayContext _context;
+    private readonly CancellationTokenSource _stopAccepting = new();
+    private readonly CancellationTokenSource _abort = new();
+    private readonly ConcurrentDictionary<long, Task> _connections = new();
+    private readonly List<Socket> _listeners = [];
+    private readonly List<Task> _acceptLoops = [];
+    private long _nextConnection;
+    private int _active;
+    private int _stopped;
+
+    public GatewayServer(CompiledPolicy policy, GatewayOptions options, ILoggerFactory loggerFactory, IResolver? resolver = null, IFlowLog? flowLog = null)
+    {
+        _options = options;
+        _logger = loggerFactory.CreateLogger("Corral.Gateway");
+        Policy = new PolicySource(policy);
+        resolver ??= new Resolver(options.HostsFile is null ? HostsFile.Empty : HostsFile.Load(options.HostsFile));
+        if (flowLog is null && options.FlowLogPath is not null)
+            flowLog = _ownedFlowLog = new FlowLogWriter(options.FlowLogPath, options.FlowLogMaxBytes, options.FlowLogMaxFiles, options.FlowLogQueueCapacity, _meter, loggerFactory.CreateLogger("Corral.Gateway.FlowLog"));
+        _flowLog = flowLog ?? new NullFlowLog();
+        _context = new GatewayContext(options.Limits, new FlowDecider(Policy, resolver), _flowLog, _logger, _meter, options.DialGuard);
+    }
+
+    /// <summary>The policy in force; swap it to reload.</summary>
+    public PolicySource Policy { get; }
+
+    /// <summary>The bound explicit endpoint (with the real port when 0 was asked for).</summary>
+    public IPEndPoint? ListenEndPoint { get; private set; }
+    public IPEndPoint? TransparentEndPoint { get; private set; }
+
+    /// <summary>Connections being served now.</summary>
+    public int ActiveConnections => Volatile.Read(ref _active);
+
+    public void Start()
+    {
+        if (_options.Listen is null && _options.Transparent is null) throw new InvalidOperationException("no listener configured");
+        if (_options.Listen is { } listen)
+        {
+            var socket = Bind(listen);
+            ListenEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+            var handler = new ExplicitProxyHandler(_context);
+            _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(socket, "explicit", handler.HandleAsync)));
+            _logger.LogInformation("Explicit proxy listening on {EndPoint}", ListenEndPoint);
+        }
+        if (_options.Transparent is { } transparent)
+        {
+            var socket = Bind(transparent);
+            TransparentEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+            var handler = new TransparentHandler(_context, TransparentEndPoint);
+            _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(socket, "transparent", handler.HandleAsync)));
+            _logger.LogInformation("Transparent listener on {EndPoint}", TransparentEndPoint);
+        }
+    }
+
+    private Socket Bind(IPEndPoint endpoint)
+    {
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            socket.Bind(endpoint);
+            socket.Listen(1024);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        _listeners.Add(socket);
+        return socket;
+    }
+
+    private async Task AcceptLoopAsync(Socket listener, string name, Func<Socket, CancellationToken, Task> handle)
+    {
+        while (!_stopAccepting.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(_stopAccepting.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                _logger.LogWarning("{Listener} accept failed: {Error}", name, e.Message);
+                continue;
+            }
+            client.NoDelay = true;
+            if (Interlocked.Increment(ref _active) > _options.Limits.MaxConnections)
+            {
+                Interlocked.Decrement(ref _active);
+                _logger.LogWarning("{Listener}: {Max} connections open; refusing {Client}", name, _options.Limits.MaxConnections, client.RemoteEndPoint);
+                client.Dispose();
+                continue;
+            }
+            var id = Interlocked.Increment(ref _nextConnection);
+            _connections[id] = Task.Run(async () =>
+            {
+                try
+                {
+                    await handle(client, _abort.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+                {
+                    _logger.LogDebug("{Listener} connection ended: {Error}", name, e.Message);
+                }
+                catch (Exception e)
+                {
+                    // Fail closed: a bug in one connection closes that connection, never the gateway.
+                    _logger.LogError(e, "{Listener} connection failed", name);
+                }
+                finally
+                {
+                    client.Dispose();
+                    Interlocked.Decrement(ref _active);
+                    _connections.TryRemove(id, out _);
+                }
+            });
+        }
+    }
+
+    /// <summary>Stops accepting, lets open connections finish for up to the drain timeout, then cuts the rest.</summary>
+    public async Task StopAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1) return;
+        _context.Stopping = true;
+        _stopAccepting.Cancel();
+        foreach (var l in _listeners) l.Dispose();
+        await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
+        var open = _connections.Values.ToArray();
+        if (open.Length > 0)
+        {
+            _logger.LogInformation("Draining {Count} open connection(s), up to {Seconds} s", open.Length, _options.Limits.DrainTimeout.TotalSeconds);
+            var drained = Task.WhenAll(open);
+            if (await Task.WhenAny(drained, Task.Delay(_options.Limits.DrainTimeout)).ConfigureAwait(false) != drained)
+            {
+                _logger.LogWarning("Drain timeout: cutting {Count} connection(s)", _connections.Count);
+                _abort.Cancel();
+                await Task.WhenAll(_connections.Values.ToArray()).ConfigureAwait(false);
+            }
+        }
+        if (_ownedFlowLog is not null) await _ownedFlowLog.DisposeAsync().ConfigureAwait(false);
+        _logger.LogInformation("Gateway stopped");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stopAccepting.Dispose();
+        _abort.Dispose();
+        _meter.Dispose();
+    }
+}

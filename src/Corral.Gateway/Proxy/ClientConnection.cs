@@ -1,0 +1,73 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Corral.Gateway.FlowLog;
+using Corral.Policy.Addressing;
+using Corral.Policy.Compilation;
+using Microsoft.Extensions.Logging;
+
+namespace Corral.Gateway.Proxy;
+
+/// <summary>One accepted client: its socket, a pipe over what it sends (so prefixes can be peeked), and where it came from.</summary>
+internal sealed class ClientConnection : IAsyncDisposable
+{
+    private readonly NetworkStream _stream;
+
+    public ClientConnection(Socket socket, string listener, GatewayContext context)
+    {
+        Socket = socket;
+        Listener = listener;
+        Context = context;
+        var remote = (IPEndPoint)socket.RemoteEndPoint!;
+        Source = new IPEndPoint(IpBits.Canonical(remote.Address), remote.Port);
+        _stream = new NetworkStream(socket, ownsSocket: false);
+        Reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4096, leaveOpen: true));
+    }
+
+    public Socket Socket { get; }
+    public PipeReader Reader { get; }
+    public Stream Stream => _stream;
+    public IPEndPoint Source { get; }
+    public string Listener { get; }
+    public GatewayContext Context { get; }
+
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> bytes, CancellationToken ct) =>
+        await _stream.WriteAsync(bytes, ct).ConfigureAwait(false);
+
+    /// <summary>Records a decision (before any byte goes upstream) and counts it.</summary>
+    public void LogDecision(string flowId, in Flow flow, Verdict? verdict, IPEndPoint? destination, string? method, string? url, string? refusal)
+    {
+        Context.Flows.Add(1);
+        var letsThrough = refusal is null && verdict is { LetsThrough: true };
+        if (!letsThrough) Context.Denied.Add(1);
+        Context.FlowLog.Write(new FlowRecord
+        {
+            Event = FlowEvent.Decision, Time = DateTimeOffset.UtcNow, FlowId = flowId, Listener = Listener, Source = Source,
+            Destination = destination, Host = flow.Host, Method = method, Url = url, Verdict = verdict, Refusal = refusal,
+        });
+    }
+
+    /// <summary>Records a refusal of input the gateway could not make sense of, in both logs, with no verdict.</summary>
+    public void LogRefusal(string what, IPEndPoint? destination = null, string? host = null)
+    {
+        Context.Logger.LogWarning("{Listener} client {Source}: {What}; refused", Listener, Source, what);
+        var id = Context.NewFlowId();
+        LogDecision(id, new Flow { Source = Source.Address, Host = host }, null, destination, null, null, what);
+        LogClose(id, destination, host, 0, 0, 0, what);
+    }
+
+    public void LogClose(string flowId, IPEndPoint? destination, string? host, long up, long down, double durationMs, string? note = null) =>
+        Context.FlowLog.Write(new FlowRecord
+        {
+            Event = FlowEvent.Close, Time = DateTimeOffset.UtcNow, FlowId = flowId, Listener = Listener, Source = Source,
+            Destination = destination, Host = host, BytesUp = up, BytesDown = down, DurationMs = durationMs, Refusal = note,
+        });
+
+    public async ValueTask DisposeAsync()
+    {
+        await Reader.CompleteAsync().ConfigureAwait(false);
+        await _stream.DisposeAsync().ConfigureAwait(false);
+        try { Socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { } catch (ObjectDisposedException) { }
+        Socket.Dispose();
+    }
+}

@@ -1,0 +1,31 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Corral.Gateway.Proxy;
+
+/// <summary>Opens the upstream connection to the one address the verdict chose, within the connect timeout.</summary>
+internal static class Dialer
+{
+    public static async Task<Socket> ConnectAsync(IPEndPoint endpoint, TimeSpan timeout, Func<IPEndPoint, bool>? guard, CancellationToken ct)
+    {
+        if (guard is not null && !guard(endpoint)) throw new SocketException((int)SocketError.AccessDenied);
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timer.CancelAfter(timeout);
+        try
+        {
+            await socket.ConnectAsync(endpoint, timer.Token).ConfigureAwait(false);
+            return socket;
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new TimeoutException($"connecting to {endpoint} took longer than {timeout.TotalSeconds:0.#} s");
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+}

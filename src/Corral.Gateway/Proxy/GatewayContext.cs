@@ -1,0 +1,26 @@
+using System.Diagnostics.Metrics;
+using Corral.Gateway.Decision;
+using Corral.Gateway.FlowLog;
+using Microsoft.Extensions.Logging;
+
+namespace Corral.Gateway.Proxy;
+
+/// <summary>What every connection handler shares: limits, the decider, the flow log, logging, flow ids and metrics.</summary>
+internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, IFlowLog flowLog, ILogger logger, Meter meter, Func<System.Net.IPEndPoint, bool>? dialGuard)
+{
+    private readonly string _idPrefix = Convert.ToHexStringLower(BitConverter.GetBytes(Environment.TickCount64 ^ Environment.ProcessId))[..8];
+    private long _nextId;
+
+    public GatewayLimits Limits { get; } = limits;
+    public Func<System.Net.IPEndPoint, bool>? DialGuard { get; } = dialGuard;
+    public FlowDecider Decider { get; } = decider;
+    public IFlowLog FlowLog { get; } = flowLog;
+    public ILogger Logger { get; } = logger;
+    public Counter<long> Flows { get; } = meter.CreateCounter<long>("corral.gateway.flows", description: "Flows decided");
+    public Counter<long> Denied { get; } = meter.CreateCounter<long>("corral.gateway.flows.denied", description: "Flows denied (by policy or refused as bad input)");
+
+    /// <summary>Set when a graceful shutdown starts: kept-alive connections finish their current request and close.</summary>
+    public volatile bool Stopping;
+
+    public string NewFlowId() => $"{_idPrefix}-{Interlocked.Increment(ref _nextId):x}";
+}

@@ -1,0 +1,31 @@
+using Corral.Cli;
+
+namespace Corral.Gateway.Tests;
+
+/// <summary><c>corral gateway</c>'s exit codes: 1 for a policy that fails to load (with FILE:LINE:COL), 2 for usage errors.</summary>
+public sealed class GatewayCommandTests
+{
+    [Fact]
+    public void A_bad_policy_exits_1_with_file_line_column_errors()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"corral-bad-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(path, "version: 1\nname: bad\ndefaultAction: maybe\nrules: []\n");
+        try
+        {
+            var stderr = new StringWriter();
+            Assert.Equal(1, CorralCommand.Run(["gateway", path, "--listen", "127.0.0.1:0"], new StringWriter(), stderr));
+            Assert.Matches(@"corral-bad-[0-9a-f]+\.yaml:\d+:\d+: error", stderr.ToString());
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Theory]
+    [InlineData("--listen", "not-an-endpoint")]
+    [InlineData("--public-standin", "300.0.0.0/8")]
+    [InlineData("--idle-timeout", "-1")]
+    [InlineData("--no-such-option", "x")]
+    public void Usage_errors_exit_2(string option, string value)
+    {
+        Assert.Equal(2, CorralCommand.Run(["gateway", "missing.yaml", option, value], new StringWriter(), new StringWriter()));
+    }
+}

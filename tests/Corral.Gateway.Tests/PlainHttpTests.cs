@@ -1,0 +1,84 @@
+using System.Text;
+using Corral.Gateway.Tests.Support;
+
+namespace Corral.Gateway.Tests;
+
+/// <summary>Absolute-form HTTP through the explicit proxy: keep-alive with each request decided on its own.</summary>
+public sealed class PlainHttpTests
+{
+    [Fact]
+    public async Task HttpClient_gets_a_permitted_url_and_the_flow_log_has_method_and_url()
+    {
+        await using var upstream = TestUpstream.Start(80);
+        await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test\n");
+        using (var client = gw.Client())
+        {
+            var body = await client.GetStringAsync("http://www.example.test/index.html?q=1");
+            Assert.Contains("GET /index.html?q=1 HTTP/1.1", body);
+        }
+        var (decision, close) = await gw.FlowAsync(r => r.GetProperty("host").GetString() == "www.example.test");
+        Assert.Equal("GET", decision.GetProperty("method").GetString());
+        Assert.Equal("http://www.example.test/index.html?q=1", decision.GetProperty("url").GetString());
+        Assert.Equal("allow-web", decision.GetProperty("rule").GetString());
+        Assert.True(close.GetProperty("bytes_down").GetInt64() > 0);
+    }
+
+    [Fact]
+    public async Task Each_request_on_a_kept_alive_connection_is_decided_on_its_own()
+    {
+        await using var upstream = TestUpstream.Start(80);
+        await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test other.example.test blocked.example.test\n");
+        using var tcp = await gw.RawAsync();
+        var stream = tcp.GetStream();
+
+        await stream.WriteAsync("GET http://www.example.test/a HTTP/1.1\r\nHost: www.example.test\r\n\r\n"u8.ToArray());
+        var first = await RawHttp.ReadResponseAsync(stream);
+        await stream.WriteAsync("POST http://other.example.test/b HTTP/1.1\r\nHost: other.example.test\r\nContent-Length: 5\r\n\r\nhello"u8.ToArray());
+        var second = await RawHttp.ReadResponseAsync(stream);
+        await stream.WriteAsync("GET http://blocked.example.test/c HTTP/1.1\r\nHost: blocked.example.test\r\n\r\n"u8.ToArray());
+        var third = await RawHttp.ReadResponseAsync(stream);
+
+        Assert.Equal(200, first.Status);
+        Assert.Equal(200, second.Status);
+        Assert.Contains("POST /b", second.Body);
+        Assert.Equal(403, third.Status);
+        Assert.Contains("X-Corral-Rule: deny-internet", third.Head);
+        Assert.Equal(2, upstream.Requests.Count);
+        var records = await gw.WaitForRecordsAsync(rs => rs.Count(r => r.GetProperty("event").GetString() == "decision") >= 3);
+        Assert.Equal(new[] { "allow-web", "allow-web", "deny-internet" },
+            records.Where(r => r.GetProperty("event").GetString() == "decision").Select(r => r.GetProperty("rule").GetString()!).ToArray());
+    }
+
+    [Fact]
+    public async Task A_host_header_that_differs_from_the_url_is_domain_fronting_and_is_denied()
+    {
+        await using var upstream = TestUpstream.Start(80);
+        await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test evil.example.test\n");
+        using var tcp = await gw.RawAsync();
+        var stream = tcp.GetStream();
+        await stream.WriteAsync("GET http://www.example.test/ HTTP/1.1\r\nHost: evil.example.test\r\n\r\n"u8.ToArray());
+
+        var (status, head, body) = await RawHttp.ReadResponseAsync(stream);
+
+        Assert.Equal(403, status);
+        Assert.Contains("X-Corral-Rule: (gateway)", head);
+        Assert.Contains("domain fronting", body);
+        Assert.Equal(0, upstream.Connections);
+    }
+
+    [Fact]
+    public async Task A_name_that_does_not_resolve_gets_502_and_a_record()
+    {
+        await using var gw = GatewayHarness.PlainHttp("");
+        using var tcp = await gw.RawAsync();
+        var stream = tcp.GetStream();
+        await stream.WriteAsync("GET http://www.example.test.invalid/ HTTP/1.1\r\n\r\n"u8.ToArray());
+
+        var (status, _, _) = await RawHttp.ReadResponseAsync(stream);
+
+        Assert.Equal(502, status);
+        var (decision, _) = await gw.FlowAsync(r => r.GetProperty("host").GetString() == "www.example.test.invalid");
+        Assert.Equal("deny", decision.GetProperty("action").GetString());
+        Assert.Contains("did not resolve", decision.GetProperty("reason").GetString());
+    }
+}

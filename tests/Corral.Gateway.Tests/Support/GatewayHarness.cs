@@ -1,0 +1,213 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Corral.Cli;
+using Corral.Gateway.Hosting;
+using Corral.Policy;
+using Corral.Policy.Addressing;
+using Corral.Policy.Compilation;
+
+namespace Corral.Gateway.Tests.Support;
+
+/// <summary>
+/// A gateway in-process on 127.0.0.1 with its own temp folder (policy, hosts file, flow log), loopback treated as
+/// public stand-ins, and a dial guard that refuses anything but loopback so a bug can never send traffic off the box.
+/// </summary>
+public sealed class GatewayHarness : IAsyncDisposable
+{
+    public string Folder { get; }
+    public string PolicyPath { get; }
+    public string FlowLogPath { get; }
+    public CompiledPolicy Policy { get; }
+    public GatewayServer Server { get; }
+    public CollectingLoggerProvider Logs { get; } = new();
+    public IPEndPoint Proxy => Server.ListenEndPoint!;
+    public static readonly CompileOptions StandIns = new() { PublicStandIns = [Prefix("127.0.0.0/8")] };
+
+    private GatewayHarness(string folder, string policyPath, string hosts, GatewayLimits? limits, bool transparent)
+    {
+        Folder = folder;
+        PolicyPath = policyPath;
+        FlowLogPath = Path.Combine(folder, "flows.jsonl");
+        var hostsPath = Path.Combine(folder, "hosts");
+        File.WriteAllText(hostsPath, hosts);
+        var check = PolicyChecker.CheckFile(policyPath, options: StandIns);
+        Assert.True(check.Succeeded, string.Join("\n", check.Diagnostics));
+        Policy = check.Compiled!;
+        Server = new GatewayServer(Policy, new GatewayOptions
+        {
+            Listen = new IPEndPoint(IPAddress.Loopback, 0),
+            Transparent = transparent ? new IPEndPoint(IPAddress.Any, 0) : null,
+            FlowLogPath = FlowLogPath,
+            HostsFile = hostsPath,
+            Limits = limits ?? new GatewayLimits(),
+            DialGuard = e => IPAddress.IsLoopback(e.Address) || IsTestNamespaceAddress(e.Address),
+        }, Logs);
+        Server.Start();
+    }
+
+    /// <summary>198.18.0.0/15: the stand-in "internet" addresses a namespace test creates itself.</summary>
+    public static bool IsTestNamespaceAddress(IPAddress a) => Prefix("198.18.0.0/15").Contains(a);
+
+    /// <summary>The Foundry pack from <c>corral init</c>, agent subnet = loopback, optionally all in watch mode.</summary>
+    public static GatewayHarness Foundry(string hosts, bool watch = false, GatewayLimits? limits = null, bool transparent = false, string agentSubnet = "127.0.0.0/8")
+    {
+        var folder = NewFolder();
+        var policy = Path.Combine(folder, "p.yaml");
+        var args = new List<string> { "init", "--template", "azure-foundry", "-o", policy, "--agent-subnet", agentSubnet };
+        if (watch) args.Add("--watch");
+        var output = new StringWriter();
+        Assert.Equal(0, CorralCommand.Run([.. args], output, output));
+        return new GatewayHarness(folder, policy, hosts, limits, transparent);
+    }
+
+    /// <summary>A small policy for plain HTTP: www.example.test permitted on 80 and 8080, the rest of the internet denied.</summary>
+    public static GatewayHarness PlainHttp(string hosts, GatewayLimits? limits = null)
+    {
+        var folder = NewFolder();
+        var policy = Path.Combine(folder, "p.yaml");
+        File.WriteAllText(policy, """
+            version: 1
+            name: plain-http-test
+            defaultAction: deny
+            smartGroups:
+              agents: { cidrs: [127.0.0.0/8] }
+            webGroups:
+              web: { domains: [www.example.test, other.example.test] }
+            rules:
+              - { name: allow-web, priority: 1, source: [agents], webGroups: [web], action: permit, ports: [80, 8080] }
+              - { name: deny-internet, priority: 2, source: [agents], destination: [public-internet], action: deny }
+            """);
+        return new GatewayHarness(folder, policy, hosts, limits, false);
+    }
+
+    private static string NewFolder()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "corral-gw-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(folder);
+        return folder;
+    }
+
+    private static IpPrefix Prefix(string text)
+    {
+        IpPrefix.TryParse(text, out var p, out _);
+        return p;
+    }
+
+    /// <summary>An HttpClient that goes through the explicit proxy and trusts the given test certificate.</summary>
+    public HttpClient Client(System.Security.Cryptography.X509Certificates.X509Certificate2? trust = null) =>
+        new(new SocketsHttpHandler
+        {
+            Proxy = new WebProxy($"http://{Proxy}"),
+            UseProxy = true,
+            SslOptions = { RemoteCertificateValidationCallback = (_, cert, _, errors) => trust is not null && cert is not null && cert.GetCertHashString() == trust.GetCertHashString() },
+        }) { Timeout = TimeSpan.FromSeconds(30) };
+
+    /// <summary>Opens a raw TCP connection to the explicit proxy.</summary>
+    public async Task<TcpClient> RawAsync()
+    {
+        var c = new TcpClient();
+        await c.ConnectAsync(Proxy);
+        c.ReceiveTimeout = 30_000;
+        return c;
+    }
+
+    /// <summary>Waits (generously) until the flow log holds records matching the filter, and returns every record.</summary>
+    public async Task<List<JsonElement>> WaitForRecordsAsync(Func<List<JsonElement>, bool> ready, int seconds = 20)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        List<JsonElement> records = [];
+        while (DateTime.UtcNow < deadline)
+        {
+            records = ReadRecords();
+            if (ready(records)) return records;
+            await Task.Delay(50);
+        }
+        return records;
+    }
+
+    public List<JsonElement> ReadRecords()
+    {
+        if (!File.Exists(FlowLogPath)) return [];
+        using var stream = new FileStream(FlowLogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        var list = new List<JsonElement>();
+        while (reader.ReadLine() is { } line)
+            if (line.EndsWith('}')) list.Add(JsonDocument.Parse(line).RootElement.Clone());
+        return list;
+    }
+
+    /// <summary>The decision and close records of the flow whose decision matches.</summary>
+    public async Task<(JsonElement Decision, JsonElement Close)> FlowAsync(Func<JsonElement, bool> decision)
+    {
+        string? id = null;
+        var records = await WaitForRecordsAsync(rs =>
+        {
+            var d = rs.FirstOrDefault(r => r.GetProperty("event").GetString() == "decision" && decision(r));
+            if (d.ValueKind == JsonValueKind.Undefined) return false;
+            id = d.GetProperty("flow").GetString();
+            return rs.Any(r => r.GetProperty("event").GetString() == "close" && r.GetProperty("flow").GetString() == id);
+        });
+        var dec = records.First(r => r.GetProperty("event").GetString() == "decision" && decision(r));
+        id = dec.GetProperty("flow").GetString();
+        var close = records.FirstOrDefault(r => r.GetProperty("event").GetString() == "close" && r.GetProperty("flow").GetString() == id);
+        Assert.True(close.ValueKind != JsonValueKind.Undefined, $"no close record for flow {id}");
+        return (dec, close);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        try { Directory.Delete(Folder, recursive: true); } catch (IOException) { }
+    }
+}
+
+/// <summary>Reads an HTTP response head (and a Content-Length body) from a raw stream.</summary>
+public static class RawHttp
+{
+    public static async Task<(int Status, string Head, string Body)> ReadResponseAsync(Stream stream)
+    {
+        var buffer = new List<byte>();
+        var one = new byte[1];
+        while (true)
+        {
+            var n = await stream.ReadAsync(one);
+            if (n == 0) break;
+            buffer.Add(one[0]);
+            if (buffer.Count >= 4 && buffer[^4] == '\r' && buffer[^3] == '\n' && buffer[^2] == '\r' && buffer[^1] == '\n') break;
+        }
+        var head = Encoding.Latin1.GetString(buffer.ToArray());
+        if (head.Length < 12) return (0, head, "");
+        var status = int.Parse(head.Substring(9, 3));
+        var lengthLine = head.Split("\r\n").FirstOrDefault(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase));
+        var body = "";
+        if (lengthLine is not null)
+        {
+            var length = int.Parse(lengthLine.Split(':')[1].Trim());
+            var bytes = new byte[length];
+            await stream.ReadExactlyAsync(bytes);
+            body = Encoding.UTF8.GetString(bytes);
+        }
+        return (status, head, body);
+    }
+
+    /// <summary>Reads until the peer closes (or the timeout passes); returns what arrived.</summary>
+    public static async Task<byte[]> ReadToCloseAsync(Stream stream, int seconds = 30)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        var ms = new MemoryStream();
+        var buffer = new byte[4096];
+        try
+        {
+            while (true)
+            {
+                var n = await stream.ReadAsync(buffer, cts.Token);
+                if (n == 0) break;
+                ms.Write(buffer, 0, n);
+            }
+        }
+        catch (IOException) { }
+        return ms.ToArray();
+    }
+}
