@@ -1,4 +1,6 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Corral.Certificates;
 
 namespace Corral.Gateway;
 
@@ -27,6 +29,9 @@ public sealed record GatewayOptions
     public string? HostsFile { get; init; }
 
     public GatewayLimits Limits { get; init; } = new();
+
+    /// <summary>TLS interception for decrypt-allowed permits; null means every permitted flow is spliced.</summary>
+    public GatewayInterception? Interception { get; init; }
 
     /// <summary>
     /// Tests only: a last check before any dial, so that a gateway bug in a test can never send a packet to an address
@@ -62,3 +67,6 @@ public sealed record GatewayLimits
     /// <summary>How long a graceful shutdown waits for open connections before cutting them.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }
+
+/// <summary>The interception CA, and the roots upstream certificates must chain to (null: the system's trust store).</summary>
+public sealed record GatewayInterception(CertificateAuthority Authority, X509Certificate2Collection? UpstreamTrust);

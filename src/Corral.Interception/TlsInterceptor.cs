@@ -45,12 +45,14 @@ public sealed record InspectedRequest(string Method, string Url, Verdict Verdict
 /// HTTP/1.1 request by request: Host must equal the SNI, each request is decided on its own path, and its head and
 /// body are scanned for secrets before they are forwarded. The client is offered ALPN http/1.1 only.
 /// </summary>
-public sealed class TlsInterceptor(LeafCertificateCache leaves, PayloadInspector inspector, InterceptionOptions options)
+public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOptions options)
 {
     private static readonly List<SslApplicationProtocol> Http11Only = [SslApplicationProtocol.Http11];
 
     /// <summary>Runs one intercepted connection to completion. <paramref name="connectUpstream"/> opens the raw TCP stream to the permitted address.</summary>
-    public async Task RunAsync(Stream client, string serverName, Func<CancellationToken, ValueTask<Stream>> connectUpstream, IRequestPolicy policy, CancellationToken ct)
+    /// <param name="inspector">The payload patterns of the policy in force when the flow started.</param>
+    public async Task RunAsync(Stream client, string serverName, Func<CancellationToken, ValueTask<Stream>> connectUpstream, IRequestPolicy policy,
+        PayloadInspector inspector, CancellationToken ct)
     {
         await using var clientTls = new SslStream(client, leaveInnerStreamOpen: false);
         using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(ct))
@@ -69,7 +71,7 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, PayloadInspector
         {
             while (!ct.IsCancellationRequested)
             {
-                var keepGoing = await RelayOneAsync(clientReader, clientTls, serverName, () => upstream, u => upstream = u, connectUpstream, policy, ct);
+                var keepGoing = await RelayOneAsync(clientReader, clientTls, serverName, () => upstream, u => upstream = u, connectUpstream, policy, inspector, ct);
                 if (!keepGoing) break;
             }
         }
@@ -81,7 +83,7 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, PayloadInspector
     }
 
     private async Task<bool> RelayOneAsync(PipeReader clientReader, Stream clientTls, string serverName, Func<Upstream?> current, Action<Upstream?> set,
-        Func<CancellationToken, ValueTask<Stream>> connectUpstream, IRequestPolicy policy, CancellationToken ct)
+        Func<CancellationToken, ValueTask<Stream>> connectUpstream, IRequestPolicy policy, PayloadInspector inspector, CancellationToken ct)
     {
         // ---- the request head ----
         HttpRequestHead request;
@@ -125,7 +127,7 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, PayloadInspector
         }
         var inspect = verdict.Enforced && !inspector.IsEmpty;
         var scan = inspect ? inspector.StartStream() : null;
-        if (scan?.Feed(ScannableHead(request)) is { } headSecret)
+        if (scan?.Feed(ScannableHead(request, inspector)) is { } headSecret)
         {
             await DenyAsync(clientTls, policy, request.Method, url, verdict, 403, $"payload inspection: {headSecret}", ct);
             return false;
@@ -264,7 +266,7 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, PayloadInspector
     }
 
     // What payload inspection sees of a head: everything but the credentials meant for the destination itself.
-    private ReadOnlySpan<byte> ScannableHead(HttpRequestHead request)
+    private static ReadOnlySpan<byte> ScannableHead(HttpRequestHead request, PayloadInspector inspector)
     {
         var sb = new StringBuilder();
         sb.Append(request.Method).Append(' ').Append(request.Target).Append("\r\n");

@@ -115,7 +115,7 @@ public sealed class InterceptionFixture : IAsyncDisposable
 
         _front.Start();
         var inspector = new PayloadInspector(Compiled.Document.Inspection);
-        var interceptor = new TlsInterceptor(new LeafCertificateCache(new LeafMinter(InterceptionCa)), inspector,
+        var interceptor = new TlsInterceptor(new LeafCertificateCache(new LeafMinter(InterceptionCa)),
             new InterceptionOptions { UpstreamTrust = [UpstreamCa.Certificate] });
         _acceptLoop = Task.Run(async () =>
         {
@@ -124,13 +124,13 @@ public sealed class InterceptionFixture : IAsyncDisposable
                 Socket socket;
                 try { socket = await _front.AcceptSocketAsync(_stop.Token); }
                 catch (OperationCanceledException) { return; }
-                lock (_sessions) _sessions.Add(Task.Run(() => ServeAsync(socket, interceptor)));
+                lock (_sessions) _sessions.Add(Task.Run(() => ServeAsync(socket, interceptor, inspector)));
             }
         });
     }
 
     /// <summary>The gateway's part, simplified: the client's first bytes name the server (a test header line), then interception.</summary>
-    private async Task ServeAsync(Socket socket, TlsInterceptor interceptor)
+    private async Task ServeAsync(Socket socket, TlsInterceptor interceptor, PayloadInspector inspector)
     {
         await using var stream = new NetworkStream(socket, ownsSocket: true);
         try
@@ -142,7 +142,7 @@ public sealed class InterceptionFixture : IAsyncDisposable
                 var upstream = new TcpClient();
                 await upstream.ConnectAsync(IPAddress.Loopback, _upstreamPort, ct);
                 return upstream.GetStream();
-            }, new Decider(this, name), _stop.Token);
+            }, new Decider(this, name), inspector, _stop.Token);
         }
         catch (Exception e) when (e is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException) { }
     }

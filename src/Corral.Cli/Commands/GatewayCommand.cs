@@ -32,9 +32,13 @@ internal static class GatewayCommand
         var connectTimeout = new Option<double>("--connect-timeout") { Description = "Seconds to wait when dialling an upstream", DefaultValueFactory = _ => 10 };
         var idleTimeout = new Option<double>("--idle-timeout") { Description = "Seconds without traffic before a connection is closed", DefaultValueFactory = _ => 300 };
         var drainTimeout = new Option<double>("--drain-timeout") { Description = "Seconds SIGTERM waits for open connections before cutting them", DefaultValueFactory = _ => 30 };
+        var caCert = new Option<string?>("--ca-cert") { Description = "Interception CA certificate (PEM), from 'corral ca init' or your own CA; enables decryption for 'decrypt: allowed' rules" };
+        var caKey = new Option<string?>("--ca-key") { Description = "Interception CA private key (PEM, mode 600)" };
+        var upstreamCa = new Option<string?>("--upstream-ca") { Description = "Trust upstream certificates that chain to these PEM roots instead of the system store (private CAs, tests)" };
         var command = new Command("gateway", "Run the egress gateway that enforces the policy")
         {
             policy, listen, transparent, flowLog, flowLogMax, hosts, standIns, maxConnections, maxHead, helloTimeout, headTimeout, connectTimeout, idleTimeout, drainTimeout,
+            caCert, caKey, upstreamCa,
         };
         command.SetAction(parse =>
         {
@@ -68,8 +72,30 @@ internal static class GatewayCommand
                 stderr.WriteLine($"{policyPath}: {result.ErrorCount} error(s); the gateway does not start with a policy that fails to load");
                 return CorralCommand.InputError;
             }
+            if ((parse.GetValue(caCert) is null) != (parse.GetValue(caKey) is null)) { Usage("--ca-cert and --ca-key go together"); return CorralCommand.UsageError; }
+            GatewayInterception? interception = null;
+            try
+            {
+                if (parse.GetValue(caCert) is { } certPath)
+                {
+                    System.Security.Cryptography.X509Certificates.X509Certificate2Collection? trust = null;
+                    if (parse.GetValue(upstreamCa) is { } bundle)
+                    {
+                        trust = [];
+                        trust.ImportFromPemFile(bundle);
+                        if (trust.Count == 0) throw new Certificates.CaException($"--upstream-ca {bundle} holds no certificate");
+                    }
+                    interception = new GatewayInterception(Certificates.CertificateAuthority.Load(certPath, parse.GetValue(caKey)!), trust);
+                }
+            }
+            catch (Exception e) when (e is Certificates.CaException or IOException or System.Security.Cryptography.CryptographicException)
+            {
+                stderr.WriteLine($"corral gateway: {e.Message}");
+                return CorralCommand.InputError;
+            }
             var options = new GatewayOptions
             {
+                Interception = interception,
                 Listen = listenAt, Transparent = transparentAt, FlowLogPath = parse.GetValue(flowLog), FlowLogMaxBytes = parse.GetValue(flowLogMax), HostsFile = parse.GetValue(hosts),
                 Limits = new GatewayLimits
                 {

@@ -40,6 +40,18 @@ internal sealed class FlowDecider(PolicySource policy, IResolver resolver)
         return new FlowDecision(flow, policy.Current.Decide(flow), null);
     }
 
+    /// <summary>Decides one request inside a decrypted flow: the same facts, the request's path, and only the address dialled.</summary>
+    public Verdict DecideRequest(in FlowDecision earlier, string path)
+    {
+        var flow = earlier.Flow with { Path = path, Destinations = [earlier.DialAddress] };
+        return policy.Current.Decide(flow);
+    }
+
+    /// <summary>The payload patterns of the policy in force (compiled once per policy).</summary>
+    public Corral.Policy.Inspection.PayloadInspector CurrentInspector() => _inspectors.GetValue(policy.Current, p => new Corral.Policy.Inspection.PayloadInspector(p.Document.Inspection));
+
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<CompiledPolicy, Corral.Policy.Inspection.PayloadInspector> _inspectors = new();
+
     /// <summary>Decides again with one fact corrected (e.g. the stream turned out not to be TLS); no new resolution.</summary>
     public FlowDecision Redecide(in FlowDecision earlier, bool? isTls)
     {

@@ -4,7 +4,7 @@ using Corral.Policy.Compilation;
 namespace Corral.Gateway.FlowLog;
 
 /// <summary>Which kind of flow-log line a record is.</summary>
-public enum FlowEvent { Decision, Close }
+public enum FlowEvent { Decision, Close, Request }
 
 /// <summary>
 /// One flow-log line. A decision record is queued before any byte goes upstream; a close record follows with the
@@ -27,6 +27,10 @@ public sealed record FlowRecord
     public Verdict? Verdict { get; init; }
     /// <summary>Why the gateway refused before or beside the policy (domain fronting, malformed input); overrides the verdict.</summary>
     public string? Refusal { get; init; }
+    /// <summary>Whether the flow is (or, on a request record, was) decrypted by the gateway.</summary>
+    public bool Decrypted { get; init; }
+    /// <summary>On a request record: the status answered to the client.</summary>
+    public int? Status { get; init; }
     public long BytesUp { get; init; }
     public long BytesDown { get; init; }
     public double? DurationMs { get; init; }

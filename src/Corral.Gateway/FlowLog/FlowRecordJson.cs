@@ -10,7 +10,7 @@ public static class FlowRecordJson
     {
         w.WriteStartObject();
         w.WriteString("time", r.Time.UtcDateTime.ToString("O"));
-        w.WriteString("event", r.Event == FlowEvent.Decision ? "decision" : "close");
+        w.WriteString("event", r.Event switch { FlowEvent.Decision => "decision", FlowEvent.Request => "request", _ => "close" });
         w.WriteString("flow", r.FlowId);
         w.WriteString("listener", r.Listener);
         w.WriteString("src", r.Source.ToString());
@@ -18,7 +18,7 @@ public static class FlowRecordJson
         if (r.Host is null) w.WriteNull("host"); else w.WriteString("host", r.Host);
         if (r.Method is not null) w.WriteString("method", r.Method);
         if (r.Url is not null) w.WriteString("url", r.Url);
-        if (r.Event == FlowEvent.Decision)
+        if (r.Event is FlowEvent.Decision or FlowEvent.Request)
         {
             if (r.Refusal is not null)
             {
@@ -27,13 +27,19 @@ public static class FlowRecordJson
                 w.WriteNull("rule");
                 w.WriteNull("priority");
                 w.WriteBoolean("enforced", true);
-                w.WriteBoolean("decrypt", false);
+                w.WriteBoolean("decrypt", r.Decrypted);
                 w.WriteString("reason", r.Refusal);
             }
             else if (r.Verdict is { } v)
             {
-                // Nothing is decrypted before TLS interception exists: the log says what happened, not what was allowed.
-                VerdictJson.WriteProperties(w, v with { Decrypt = false });
+                // The log says what happened, not what the rule allowed: decrypt is true only when the gateway decrypted.
+                VerdictJson.WriteProperties(w, v with { Decrypt = r.Decrypted });
+            }
+            if (r.Event == FlowEvent.Request)
+            {
+                if (r.Status is { } status) w.WriteNumber("status", status);
+                w.WriteNumber("bytes_up", r.BytesUp);
+                w.WriteNumber("bytes_down", r.BytesDown);
             }
         }
         else

@@ -42,7 +42,16 @@ public sealed class GatewayServer : IAsyncDisposable
         if (flowLog is null && options.FlowLogPath is not null)
             flowLog = _ownedFlowLog = new FlowLogWriter(options.FlowLogPath, options.FlowLogMaxBytes, options.FlowLogMaxFiles, options.FlowLogQueueCapacity, _meter, loggerFactory.CreateLogger("Corral.Gateway.FlowLog"));
         _flowLog = flowLog ?? new NullFlowLog();
-        _context = new GatewayContext(options.Limits, new FlowDecider(Policy, resolver), _flowLog, _logger, _meter, options.DialGuard);
+        var interceptor = options.Interception is { } interception
+            ? new Interception.TlsInterceptor(new Certificates.LeafCertificateCache(new Certificates.LeafMinter(interception.Authority)),
+                new Interception.InterceptionOptions
+                {
+                    UpstreamTrust = interception.UpstreamTrust,
+                    Limits = new Interception.Http.HttpLimits { MaxHeadBytes = options.Limits.MaxHeadBytes },
+                    HandshakeTimeout = options.Limits.ConnectTimeout,
+                })
+            : null;
+        _context = new GatewayContext(options.Limits, new FlowDecider(Policy, resolver), _flowLog, _logger, _meter, options.DialGuard, interceptor);
     }
 
     /// <summary>The policy in force; swap it to reload.</summary>

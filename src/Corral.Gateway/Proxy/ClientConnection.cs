@@ -35,7 +35,7 @@ internal sealed class ClientConnection : IAsyncDisposable
         await _stream.WriteAsync(bytes, ct).ConfigureAwait(false);
 
     /// <summary>Records a decision (before any byte goes upstream) and counts it.</summary>
-    public void LogDecision(string flowId, in Flow flow, Verdict? verdict, IPEndPoint? destination, string? method, string? url, string? refusal)
+    public void LogDecision(string flowId, in Flow flow, Verdict? verdict, IPEndPoint? destination, string? method, string? url, string? refusal, bool decrypted = false)
     {
         Context.Flows.Add(1);
         var letsThrough = refusal is null && verdict is { LetsThrough: true };
@@ -43,7 +43,21 @@ internal sealed class ClientConnection : IAsyncDisposable
         Context.FlowLog.Write(new FlowRecord
         {
             Event = FlowEvent.Decision, Time = DateTimeOffset.UtcNow, FlowId = flowId, Listener = Listener, Source = Source,
-            Destination = destination, Host = flow.Host, Method = method, Url = url, Verdict = verdict, Refusal = refusal,
+            Destination = destination, Host = flow.Host, Method = method, Url = url, Verdict = verdict, Refusal = refusal, Decrypted = decrypted,
+        });
+    }
+
+    /// <summary>Records one request seen inside a decrypted flow, with its own verdict.</summary>
+    public void LogRequest(string flowId, IPEndPoint destination, string? host, Interception.InspectedRequest request)
+    {
+        if (!request.Forwarded) Context.Denied.Add(1);
+        Context.FlowLog.Write(new FlowRecord
+        {
+            Event = FlowEvent.Request, Time = DateTimeOffset.UtcNow, FlowId = flowId, Listener = Listener, Source = Source,
+            Destination = destination, Host = host, Method = request.Method, Url = request.Url,
+            Verdict = request.Verdict.Rule is null && request.DeniedBy is not null ? null : request.Verdict,
+            Refusal = request.Forwarded ? null : request.DeniedBy, Decrypted = true, Status = request.Status,
+            BytesUp = request.BytesUp, BytesDown = request.BytesDown,
         });
     }
 

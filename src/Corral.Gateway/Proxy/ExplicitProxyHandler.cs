@@ -106,8 +106,10 @@ internal sealed class ExplicitProxyHandler(GatewayContext context)
             client.LogClose(flowId, dialTo, name, 0, 0, Elapsed(started), refusal);
             return;
         }
-        client.LogDecision(flowId, decision.Flow, decision.Verdict, dialTo, "CONNECT", head.Second, null);
-        await Tunnel.SpliceAsync(client, flowId, decision, port, started, ct).ConfigureAwait(false);
+        var intercept = Tunnel.ShouldIntercept(context, decision, sniffed);
+        client.LogDecision(flowId, decision.Flow, decision.Verdict, dialTo, "CONNECT", head.Second, null, decrypted: intercept);
+        if (intercept) await Tunnel.InterceptAsync(client, flowId, decision, port, started, ct).ConfigureAwait(false);
+        else await Tunnel.SpliceAsync(client, flowId, decision, port, started, ct).ConfigureAwait(false);
     }
 
     /// <summary>"http://host[:port]/path?query" → where to go; anything else is refused (a proxy only takes absolute-form).</summary>

@@ -6,8 +6,12 @@ using Microsoft.Extensions.Logging;
 namespace Corral.Gateway.Proxy;
 
 /// <summary>What every connection handler shares: limits, the decider, the flow log, logging, flow ids and metrics.</summary>
-internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, IFlowLog flowLog, ILogger logger, Meter meter, Func<System.Net.IPEndPoint, bool>? dialGuard)
+internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, IFlowLog flowLog, ILogger logger, Meter meter, Func<System.Net.IPEndPoint, bool>? dialGuard,
+    Interception.TlsInterceptor? interceptor = null)
 {
+    /// <summary>Decrypts decrypt-allowed permits; null when no CA is configured (every flow is spliced).</summary>
+    public Interception.TlsInterceptor? Interceptor { get; } = interceptor;
+
     private readonly string _idPrefix = Convert.ToHexStringLower(BitConverter.GetBytes(Environment.TickCount64 ^ Environment.ProcessId))[..8];
     private long _nextId;
 

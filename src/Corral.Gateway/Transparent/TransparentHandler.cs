@@ -81,7 +81,8 @@ internal sealed class TransparentHandler(GatewayContext context, IPEndPoint list
             return;
         }
         var dialTo = new IPEndPoint(decision.DialAddress, original.Port);
-        client.LogDecision(flowId, decision.Flow, decision.Verdict, dialTo, null, null, null);
+        var intercept = Tunnel.ShouldIntercept(context, decision, sniffed);
+        client.LogDecision(flowId, decision.Flow, decision.Verdict, dialTo, null, null, null, decrypted: intercept);
         if (!decision.LetsThrough)
         {
             context.Logger.LogInformation("Flow {FlowId} {Source} -> {Host} {Destination} denied: {Reason}", flowId, client.Source, sniffed.Name, dialTo, decision.Verdict.ReasonText);
@@ -89,7 +90,8 @@ internal sealed class TransparentHandler(GatewayContext context, IPEndPoint list
             client.LogClose(flowId, dialTo, sniffed.Name, 0, 0, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             return;
         }
-        await Tunnel.SpliceAsync(client, flowId, decision, original.Port, started, ct).ConfigureAwait(false);
+        if (intercept) await Tunnel.InterceptAsync(client, flowId, decision, original.Port, started, ct).ConfigureAwait(false);
+        else await Tunnel.SpliceAsync(client, flowId, decision, original.Port, started, ct).ConfigureAwait(false);
     }
 
     private bool IsSelf(IPEndPoint original) =>

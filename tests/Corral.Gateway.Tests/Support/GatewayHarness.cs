@@ -25,7 +25,7 @@ public sealed class GatewayHarness : IAsyncDisposable
     public IPEndPoint Proxy => Server.ListenEndPoint!;
     public static readonly CompileOptions StandIns = new() { PublicStandIns = [Prefix("127.0.0.0/8")] };
 
-    private GatewayHarness(string folder, string policyPath, string hosts, GatewayLimits? limits, bool transparent)
+    private GatewayHarness(string folder, string policyPath, string hosts, GatewayLimits? limits, bool transparent, GatewayInterception? interception = null)
     {
         Folder = folder;
         PolicyPath = policyPath;
@@ -42,6 +42,7 @@ public sealed class GatewayHarness : IAsyncDisposable
             FlowLogPath = FlowLogPath,
             HostsFile = hostsPath,
             Limits = limits ?? new GatewayLimits(),
+            Interception = interception,
             DialGuard = e => IPAddress.IsLoopback(e.Address) || IsTestNamespaceAddress(e.Address),
         }, Logs);
         Server.Start();
@@ -51,7 +52,8 @@ public sealed class GatewayHarness : IAsyncDisposable
     public static bool IsTestNamespaceAddress(IPAddress a) => Prefix("198.18.0.0/15").Contains(a);
 
     /// <summary>The Foundry pack from <c>corral init</c>, agent subnet = loopback, optionally all in watch mode.</summary>
-    public static GatewayHarness Foundry(string hosts, bool watch = false, GatewayLimits? limits = null, bool transparent = false, string agentSubnet = "127.0.0.0/8")
+    public static GatewayHarness Foundry(string hosts, bool watch = false, GatewayLimits? limits = null, bool transparent = false, string agentSubnet = "127.0.0.0/8",
+        GatewayInterception? interception = null)
     {
         var folder = NewFolder();
         var policy = Path.Combine(folder, "p.yaml");
@@ -59,7 +61,7 @@ public sealed class GatewayHarness : IAsyncDisposable
         if (watch) args.Add("--watch");
         var output = new StringWriter();
         Assert.Equal(0, CorralCommand.Run([.. args], output, output));
-        return new GatewayHarness(folder, policy, hosts, limits, transparent);
+        return new GatewayHarness(folder, policy, hosts, limits, transparent, interception);
     }
 
     /// <summary>A small policy for plain HTTP: www.example.test permitted on 80 and 8080, the rest of the internet denied.</summary>

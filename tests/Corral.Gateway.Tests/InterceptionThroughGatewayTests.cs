@@ -1,0 +1,104 @@
+using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Corral.Certificates;
+using Corral.Gateway.Tests.Support;
+
+namespace Corral.Gateway.Tests;
+
+/// <summary>
+/// Per-rule decryption through the gateway: decrypt-allowed tool calls are intercepted with a Corral-minted
+/// certificate, platform names are spliced (a pinning client still works), and secrets in bodies are denied.
+/// </summary>
+public sealed class InterceptionThroughGatewayTests
+{
+    [Fact]
+    public async Task Tool_calls_are_intercepted_platform_names_spliced_and_a_private_key_in_a_body_is_denied()
+    {
+        using var ca = CertificateAuthority.Create(new CaOptions());
+        await using var tool = TestUpstream.Start(443, "mcp.contoso.com");
+        await using var mcr = TestUpstream.Start(443, "mcr.microsoft.com");
+        var hosts = $"{tool.EndPoint.Address} mcp.contoso.com\n{mcr.EndPoint.Address} mcr.microsoft.com\n";
+        await using var gateway = GatewayHarness.Foundry(hosts, interception: new GatewayInterception(ca, [tool.Certificate!, mcr.Certificate!]));
+
+        var seen = new Dictionary<string, X509Certificate2>();
+        using var client = new HttpClient(new SocketsHttpHandler
+        {
+            Proxy = new WebProxy($"http://{gateway.Proxy}"),
+            UseProxy = true,
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                // The agent trusts Corral's CA, and pins the platform's own certificate for mcr.microsoft.com.
+                RemoteCertificateValidationCallback = (sender, cert, _, errors) =>
+                {
+                    var target = ((SslStream)sender).TargetHostName;
+                    var presented = new X509Certificate2(cert!);
+                    lock (seen) seen[target] = presented;
+                    if (target == "mcr.microsoft.com") return presented.Thumbprint == mcr.Certificate!.Thumbprint;
+                    using var chain = new X509Chain { ChainPolicy = { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck } };
+                    chain.ChainPolicy.CustomTrustStore.Add(ca.Certificate);
+                    return chain.Build(presented) && (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) == SslPolicyErrors.None;
+                },
+            },
+        }) { Timeout = TimeSpan.FromSeconds(30) };
+
+        var hello = await client.GetStringAsync("https://mcp.contoso.com/hello");
+        Assert.StartsWith("hello from upstream: GET /hello", hello);
+        Assert.Equal(ca.Certificate.Subject, seen["mcp.contoso.com"].Issuer);
+
+        var manifest = await client.GetStringAsync("https://mcr.microsoft.com/v2/");
+        Assert.StartsWith("hello from upstream: GET /v2/", manifest);
+        Assert.Equal(mcr.Certificate!.Thumbprint, seen["mcr.microsoft.com"].Thumbprint); // the pinned certificate: not decrypted
+
+        var secret = new StringContent("{\"notes\":\"-----BEGIN OPENSSH PRIVATE KEY-----\\nb3BlbnNzaC1rZXktdjEAAAAA\"}", Encoding.UTF8, "application/json");
+        var denied = await client.PostAsync("https://mcp.contoso.com/upload", secret);
+        Assert.Equal(HttpStatusCode.Forbidden, denied.StatusCode);
+        lock (tool.Requests) Assert.DoesNotContain(tool.Requests, r => r.StartsWith("POST"));
+
+        var records = await gateway.WaitForRecordsAsync(rs =>
+            rs.Any(r => r.GetProperty("event").GetString() == "request" && r.TryGetProperty("reason", out var reason) && reason.GetString()!.Contains("private-key")));
+        var request = records.First(r => r.GetProperty("event").GetString() == "request" && r.GetProperty("url").GetString() == "mcp.contoso.com/hello");
+        Assert.True(request.GetProperty("decrypt").GetBoolean());
+        Assert.Equal("allow-tool-calls", request.GetProperty("rule").GetString());
+        Assert.Equal("GET", request.GetProperty("method").GetString());
+        var platform = records.First(r => r.GetProperty("event").GetString() == "decision" && r.GetProperty("host").GetString() == "mcr.microsoft.com");
+        Assert.False(platform.GetProperty("decrypt").GetBoolean());
+        Assert.Equal("allow-aca-fqdn", platform.GetProperty("rule").GetString());
+        Assert.DoesNotContain(records, r => r.ToString().Contains("b3BlbnNzaC1rZXktdjEAAAAA")); // the value is never logged
+    }
+
+    [Fact]
+    public async Task Without_a_CA_a_decrypt_allowed_permit_is_spliced()
+    {
+        await using var tool = TestUpstream.Start(443, "mcp.contoso.com");
+        await using var gateway = GatewayHarness.Foundry($"{tool.EndPoint.Address} mcp.contoso.com\n");
+        using var client = gateway.Client(tool.Certificate);
+        Assert.StartsWith("hello from upstream", await client.GetStringAsync("https://mcp.contoso.com/hello"));
+        var records = await gateway.WaitForRecordsAsync(rs => rs.Any(r => r.GetProperty("event").GetString() == "decision"));
+        Assert.False(records.First(r => r.GetProperty("event").GetString() == "decision").GetProperty("decrypt").GetBoolean());
+    }
+
+    [Fact]
+    public void The_gateway_refuses_a_CA_key_that_others_can_read()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "corral-gwca-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            using var ca = CertificateAuthority.Create(new CaOptions());
+            var (cert, key) = ca.Save(folder);
+            File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+            var output = new StringWriter();
+            var policy = Path.Combine(folder, "p.yaml");
+            Assert.Equal(0, Corral.Cli.CorralCommand.Run(["init", "-o", policy], output, output));
+            var errors = new StringWriter();
+            Assert.Equal(1, Corral.Cli.CorralCommand.Run(["gateway", policy, "--listen", "127.0.0.1:0", "--ca-cert", cert, "--ca-key", key], output, errors));
+            Assert.Contains("chmod 600", errors.ToString());
+            Assert.Equal(2, Corral.Cli.CorralCommand.Run(["gateway", policy, "--ca-cert", cert], output, errors));
+        }
+        finally
+        {
+            Directory.Delete(folder, true);
+        }
+    }
+}
