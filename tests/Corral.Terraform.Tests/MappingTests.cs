@@ -77,7 +77,7 @@ public sealed class MappingTests
         Assert.Matches("src_smart_groups += \\[local.anywhere_uuid\\]", dcf);
         Assert.Matches("dst_smart_groups += \\[local.anywhere_uuid\\]", dcf);
         Assert.Matches("logging += false", dcf);
-        Assert.Contains("action  = \"PERMIT\"", dcf);
+        Assert.Matches("default\" \\{\\n  action += \"PERMIT\"", dcf);
         Assert.True(dcf.IndexOf("\"dns\"", StringComparison.Ordinal) < dcf.IndexOf("\"tls-only\"", StringComparison.Ordinal));
         Assert.True(dcf.IndexOf("\"tls-only\"", StringComparison.Ordinal) < dcf.IndexOf("\"ping\"", StringComparison.Ordinal));
         Assert.DoesNotContain(module.Warnings, w => w.Code == "internal-address-guard");

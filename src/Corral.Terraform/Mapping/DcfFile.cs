@@ -13,6 +13,9 @@ public static class DcfFile
     public const string FileName = "dcf.tf";
     public const string AttachmentPoint = "TERRAFORM_BEFORE_UI_MANAGED";
 
+    // Rules need DCF switched on first (when this module is the one that switches it on).
+    private const string DependsOnDcf = "[aviatrix_distributed_firewalling_config.dcf]";
+
     public static string Write(ModuleContext context)
     {
         var document = context.Document;
@@ -34,6 +37,7 @@ public static class DcfFile
             {
                 b.Expression("attach_to", "data.aviatrix_dcf_attachment_point.terraform_before_ui.id");
                 b.Attribute("name", document.Name);
+                b.Expression("depends_on", DependsOnDcf);
                 foreach (var rule in context.Policy.Rules) Rule(b, context, rule, "rules");
             });
         }
@@ -41,6 +45,8 @@ public static class DcfFile
         {
             file.TopBlock("resource", ["aviatrix_distributed_firewalling_policy_list", context.PolicyResourceName], b =>
             {
+                b.Expression("depends_on", DependsOnDcf);
+                b.Blank();
                 var first = true;
                 foreach (var rule in context.Policy.Rules)
                 {
@@ -54,7 +60,8 @@ public static class DcfFile
         var action = document.DefaultAction == RuleAction.Permit ? "PERMIT" : "DENY";
         file.TopBlock("resource", ["aviatrix_distributed_firewalling_default_action_rule", "default"], b => b
             .Attribute("action", action)
-            .Attribute("logging", true),
+            .Attribute("logging", true)
+            .Expression("depends_on", DependsOnDcf),
             $"defaultAction: {document.DefaultAction.ToString().ToLowerInvariant()}: what happens when no rule matches " +
             "(once DCF is on, Aviatrix's own default is PERMIT without logging).");
         return HclWriter.Write(file);

@@ -61,6 +61,8 @@ public static class ModuleReadme
         sb.Append("Checked against the providers' published documentation (AviatrixSystems/terraform-provider-aviatrix `docs/`, ");
         sb.Append("hashicorp/terraform-provider-azurerm `website/docs/`):\n\n");
         foreach (var fact in ProviderFacts.All) sb.Append($"- {fact.Statement} — `{fact.Source}`\n");
+        sb.Append("\nNot settled by those docs (confirm before relying on them):\n\n");
+        foreach (var item in ProviderFacts.Unconfirmed) sb.Append($"- {item}\n");
         return sb.ToString();
     }
 }

@@ -39,4 +39,18 @@ public static class ProviderFacts
         new("`azurerm_subnet_route_table_association`: `subnet_id`, `route_table_id`", Azr + "website/docs/r/subnet_route_table_association.html.markdown"),
         new("`data \"azurerm_virtual_network\"`: `name`, `resource_group_name`; exports `location`, `guid`", Azr + "website/docs/d/virtual_network.html.markdown"),
     ];
+
+    /// <summary>What the module relies on that the docs above do not settle; a deployment should confirm these first.</summary>
+    public static readonly IReadOnlyList<string> Unconfirmed =
+    [
+        "Built-in smart group UUIDs (Anywhere `def000ad-0000-0000-0000-000000000000`, Public Internet `def000ad-0000-0000-0000-000000000001`): " +
+            "from the provider's tests and community blueprints, not from Aviatrix's docs.",
+        "Azure `vpc_id` as `vnet_name:resource_group:vnet_guid`: what Aviatrix's community modules pass; the spoke gateway doc's own Azure example shows `vnet_name:resource_group`.",
+        "`attach_to` of `aviatrix_dcf_ruleset` appears in the doc's example, not in its argument list.",
+        "`watch`: newer providers may offer `enforcement` (ENFORCE|MONITOR|DISABLE) instead; the docs read here have `watch` only, so the module writes `watch`.",
+        "`external = \"threatiq\"` without `ext_args`: the doc's example narrows it (protocol, type, severity); whether the controller takes it bare is not documented.",
+        "The delegation action `Microsoft.Network/virtualNetworks/subnets/join/action` is what Azure sets for Microsoft.App/environments (written to avoid a diff); " +
+            "the azurerm doc only says Azure may add default actions.",
+        "The azurerm provider block's `subscription_id` and `features {}` follow azurerm 4.x's provider documentation, not read here.",
+    ];
 }

@@ -14,8 +14,9 @@ data "aviatrix_dcf_attachment_point" "terraform_before_ui" {
 }
 
 resource "aviatrix_dcf_ruleset" "foundry_agents_eastus" {
-  attach_to = data.aviatrix_dcf_attachment_point.terraform_before_ui.id
-  name      = "foundry-agents-eastus"
+  attach_to  = data.aviatrix_dcf_attachment_point.terraform_before_ui.id
+  name       = "foundry-agents-eastus"
+  depends_on = [aviatrix_distributed_firewalling_config.dcf]
 
   # deny-threat-intel (corral.yaml:43)
   rules {
@@ -106,6 +107,7 @@ resource "aviatrix_dcf_ruleset" "foundry_agents_eastus" {
 
 # defaultAction: deny: what happens when no rule matches (once DCF is on, Aviatrix's own default is PERMIT without logging).
 resource "aviatrix_distributed_firewalling_default_action_rule" "default" {
-  action  = "DENY"
-  logging = true
+  action     = "DENY"
+  logging    = true
+  depends_on = [aviatrix_distributed_firewalling_config.dcf]
 }
