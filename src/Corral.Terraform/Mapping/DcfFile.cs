@@ -63,7 +63,8 @@ public static class DcfFile
             .Attribute("logging", true)
             .Expression("depends_on", DependsOnDcf),
             $"defaultAction: {document.DefaultAction.ToString().ToLowerInvariant()}: what happens when no rule matches " +
-            "(once DCF is on, Aviatrix's own default is PERMIT without logging).");
+            "(once DCF is on, Aviatrix's own default is PERMIT without logging).\n" +
+            "Controller-wide: it also decides unmatched flows of every other DCF-enforcing gateway on this controller.");
         return HclWriter.Write(file);
     }
 

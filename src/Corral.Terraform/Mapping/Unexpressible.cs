@@ -64,6 +64,10 @@ public static class Unexpressible
                     "without a serviceTags file Corral cannot tell which tags have regional ranges, and a global tag pinned to a region may match nothing"));
         }
 
+        var defaultAction = document.DefaultAction == RuleAction.Permit ? "PERMIT" : "DENY";
+        warnings.Add(new("default-action-scope", file,
+            $"defaultAction becomes Aviatrix's default action rule ({defaultAction}), which is controller-wide: it decides unmatched flows on every " +
+            "DCF-enforcing gateway of the controller, not only this spoke's; on a shared controller make sure other workloads have their permits first"));
         warnings.Add(new("gateway-only", file,
             "the Corral gateway's own checks have no Aviatrix equivalent and are not in the module: payload patterns and per-request inspection " +
             "of decrypted traffic, Host/SNI/CONNECT agreement (domain fronting), static hosts overrides (--hosts), and its 403 body telling agents not to retry"));

@@ -106,6 +106,7 @@ resource "aviatrix_dcf_ruleset" "foundry_agents_eastus" {
 }
 
 # defaultAction: deny: what happens when no rule matches (once DCF is on, Aviatrix's own default is PERMIT without logging).
+# Controller-wide: it also decides unmatched flows of every other DCF-enforcing gateway on this controller.
 resource "aviatrix_distributed_firewalling_default_action_rule" "default" {
   action     = "DENY"
   logging    = true
