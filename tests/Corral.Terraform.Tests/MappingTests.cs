@@ -117,3 +117,40 @@ public sealed class MappingTests
         Assert.Contains("dst_smart_groups = [aviatrix_smart_group.a_b_2.uuid]", FileOf(module, DcfFile.FileName));
     }
 }
+
+/// <summary>What Aviatrix cannot express is reported with the policy line it comes from.</summary>
+public sealed class UnexpressibleTests
+{
+    [Fact]
+    public void WebGroupRuleWithDestinationsIsReported()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("corral.yaml");
+        File.WriteAllText(path, """
+            version: 1
+            name: odd
+            smartGroups:
+              agents: { cidrs: [10.1.0.0/24] }
+              partners: { cidrs: [198.51.100.0/24] }
+            webGroups:
+              partner-api: { domains: [api.partner.example] }
+            rules:
+              - { name: partner, priority: 1, source: [agents], destination: [partners], webGroups: [partner-api], action: permit, ports: [443] }
+              - { name: ping, priority: 2, source: [agents], protocol: icmp, action: deny }
+            """);
+        var result = Corral.Policy.PolicyChecker.CheckFile(path);
+        Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics));
+        var module = TerraformExporter.Export(result.Compiled!);
+        var codes = module.Warnings.Select(w => w.Code).ToList();
+        Assert.Contains("internal-address-guard", codes);
+        Assert.Contains("web-group-destination", codes);
+        Assert.Contains("default-action-scope", codes);
+        Assert.Contains("gateway-only", codes);
+        var guard = module.Warnings.First(w => w.Code == "internal-address-guard");
+        Assert.StartsWith("corral.yaml:9:", guard.ToString().Replace(dir.Path + Path.DirectorySeparatorChar, ""));
+        var dcf = module.Files.Single(f => f.Key == "dcf.tf").Value;
+        Assert.Contains("dst_smart_groups = [aviatrix_smart_group.partners.uuid]", dcf);
+        var readme = module.Files.Single(f => f.Key == "README.md").Value;
+        Assert.All(module.Warnings, w => Assert.Contains($"`{w.Code}`", readme));
+    }
+}

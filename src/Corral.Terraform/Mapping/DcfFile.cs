@@ -90,19 +90,21 @@ public static class DcfFile
             if (rule.RequireTls) b.Attribute("flow_app_requirement", "TLS_REQUIRED");
             b.Attribute("watch", rule.Mode == RuleMode.Watch);
             b.Attribute("logging", rule.Logging);
-            if (rule.Protocol != RuleProtocol.Icmp || compiled.HasWebGroups)
-            {
-                foreach (var range in rule.Ports)
-                    b.Block("port_ranges", p =>
-                    {
-                        p.Attribute("lo", range.Low);
-                        if (range.High != range.Low) p.Attribute("hi", range.High);
-                    });
-            }
+            // The policy core refuses ports on ICMP rules, as Aviatrix does; a single port is lo alone (the docs: hi defaults to lo).
+            foreach (var range in rule.Ports)
+                b.Block("port_ranges", p =>
+                {
+                    p.Attribute("lo", range.Low);
+                    if (range.High != range.Low) p.Attribute("hi", range.High);
+                });
         });
     }
 
-    /// <summary>Upper case, as the provider stores it (lower case gives a perpetual diff); web-group rules are TCP, as Aviatrix requires.</summary>
+    /// <summary>
+    /// Upper case, as the provider stores it (lower case gives a perpetual diff). Web-group rules are TCP, as Aviatrix
+    /// requires; the policy core already refuses web groups on UDP or ICMP, so this only narrows ANY, which for a
+    /// hostname match means TCP anyway.
+    /// </summary>
     private static string Protocol(CompiledRule rule) =>
         rule.HasWebGroups ? "TCP" : rule.Source.Protocol switch
         {

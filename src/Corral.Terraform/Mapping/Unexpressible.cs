@@ -6,7 +6,9 @@ namespace Corral.Terraform.Mapping;
 /// <summary>
 /// Lists what Corral enforces but the Aviatrix module cannot express, in policy order, before any file is written:
 /// the internal-address guard of hostname permits, local threat-feed entries, gateway-only inspection and overrides,
-/// and rule shapes Aviatrix constrains (web groups need TCP and Public Internet; decryption needs TCP or ANY).
+/// web-group rules that name destinations (Aviatrix expects Public Internet), and the default action's wider scope.
+/// Rule shapes Aviatrix refuses outright (ICMP with ports, web groups or decryption on UDP/ICMP) never get here:
+/// the policy core rejects them.
 /// </summary>
 public static class Unexpressible
 {
@@ -30,15 +32,6 @@ public static class Unexpressible
                 warnings.Add(new("web-group-destination", r.LocationOf("destination"),
                     $"rule '{r.Name}' has web groups and destination groups; Aviatrix expects web-group rules to target Public Internet, " +
                     "so the module keeps the policy's destinations but the controller may refuse or narrow the rule"));
-            if (rule.HasWebGroups && r.Protocol is RuleProtocol.Udp or RuleProtocol.Icmp)
-                warnings.Add(new("web-group-protocol", r.LocationOf("protocol"),
-                    $"rule '{r.Name}' is {r.Protocol.ToString().ToUpperInvariant()} with web groups; Aviatrix web groups apply to TLS over TCP only, so the module writes TCP"));
-            if (r.Decrypt == DecryptPolicy.Allowed && rule.Action == RuleAction.Permit && r.Protocol is RuleProtocol.Udp or RuleProtocol.Icmp && !rule.HasWebGroups)
-                warnings.Add(new("decrypt-protocol", r.LocationOf("decrypt"),
-                    $"rule '{r.Name}' allows decryption on {r.Protocol.ToString().ToUpperInvariant()}; Aviatrix decrypts only TCP or ANY rules"));
-            if (r.Protocol == RuleProtocol.Icmp && r.Ports.Count > 0)
-                warnings.Add(new("icmp-ports", r.LocationOf("ports"),
-                    $"rule '{r.Name}' is ICMP with ports; Aviatrix refuses port_ranges on ICMP rules, so the module leaves them out"));
         }
 
         foreach (var threat in document.ThreatGroups)
