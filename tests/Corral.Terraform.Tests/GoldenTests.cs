@@ -10,14 +10,18 @@ public sealed class GoldenTests
 {
     private const string UpdateVariable = "CORRAL_UPDATE_GOLDEN";
 
-    public static TheoryData<string> Modes => new() { "standalone", "transit" };
+    /// <summary>The two gateway modes the issue asks for, and the policy-list variant of the rules.</summary>
+    public static TheoryData<string> Modes => new() { "standalone", "transit", "transit-policy-list" };
 
     internal static TerraformModule Generate(string mode, TempDir dir)
     {
         var policy = FoundryPack.Compile(FoundryPack.Write(dir));
-        var options = mode == "transit"
-            ? new TerraformOptions { Gateway = GatewayMode.Transit, TransitGatewayName = "transit-eastus" }
-            : new TerraformOptions();
+        var options = mode switch
+        {
+            "transit" => new TerraformOptions { Gateway = GatewayMode.Transit, TransitGatewayName = "transit-eastus" },
+            "transit-policy-list" => new TerraformOptions { Gateway = GatewayMode.Transit, Ruleset = RulesetKind.PolicyList },
+            _ => new TerraformOptions(),
+        };
         return TerraformExporter.Export(policy, options);
     }
 

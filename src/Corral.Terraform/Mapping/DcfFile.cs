@@ -46,14 +46,7 @@ public static class DcfFile
             file.TopBlock("resource", ["aviatrix_distributed_firewalling_policy_list", context.PolicyResourceName], b =>
             {
                 b.Expression("depends_on", DependsOnDcf);
-                b.Blank();
-                var first = true;
-                foreach (var rule in context.Policy.Rules)
-                {
-                    if (!first) b.Blank();
-                    first = false;
-                    Rule(b, context, rule, "policies", blankBefore: false);
-                }
+                foreach (var rule in context.Policy.Rules) Rule(b, context, rule, "policies");
             }, "This resource owns the controller's whole DCF policy list: rules made elsewhere are replaced on apply.");
         }
 
@@ -68,10 +61,10 @@ public static class DcfFile
         return HclWriter.Write(file);
     }
 
-    private static void Rule(HclBody parent, ModuleContext context, CompiledRule compiled, string blockType, bool blankBefore = true)
+    private static void Rule(HclBody parent, ModuleContext context, CompiledRule compiled, string blockType)
     {
         var rule = compiled.Source;
-        if (blankBefore) parent.Blank();
+        parent.Blank();
         parent.Comment($"{rule.Name} ({context.Cite(rule.Location)})");
         parent.Block(blockType, b =>
         {
