@@ -12,3 +12,15 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "install-test-deps: missing ${need[*]} (run as root to install); tests that need them will say they skipped" >&2
   fi
 fi
+
+# ---- HCL parser for the Terraform export's tests (tests/Corral.Terraform.Tests) --------------------------
+# A real HCL parser (@cdktf/hcl2json: HashiCorp's hcl library compiled to WebAssembly), installed from the
+# committed package-lock.json into tools/hcl/node_modules. Idempotent: skipped when already installed.
+hcl_dir="$(cd "$(dirname "$0")/.." && pwd)/tools/hcl"
+if [ ! -f "$hcl_dir/node_modules/@cdktf/hcl2json/package.json" ]; then
+  if command -v npm >/dev/null; then
+    (cd "$hcl_dir" && npm ci --no-audit --no-fund --silent)
+  else
+    echo "install-test-deps: npm is missing; the Terraform export's HCL parse tests will fail until Node.js and npm are installed" >&2
+  fi
+fi

@@ -16,6 +16,7 @@ public static class CorralCommand
         root.Subcommands.Add(ExplainCommand.Create(stdout, stderr));
         root.Subcommands.Add(CaCommand.Create(stdout, stderr));
         root.Subcommands.Add(GatewayCommand.Create(stdout, stderr));
+        root.Subcommands.Add(TerraformCommand.Create(stdout, stderr));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -1,0 +1,56 @@
+namespace Corral.Terraform.Mapping;
+
+/// <summary>A fact about a provider's schema the module relies on, and the documentation file it was checked against.</summary>
+public sealed record ProviderFact(string Statement, string Source);
+
+/// <summary>The provider facts behind every resource and argument the module writes (listed in the module README).</summary>
+public static class ProviderFacts
+{
+    private const string Avx = "AviatrixSystems/terraform-provider-aviatrix ";
+    private const string Azr = "hashicorp/terraform-provider-azurerm ";
+
+    public static readonly IReadOnlyList<ProviderFact> All =
+    [
+        new("`aviatrix_smart_group`: `name`, `selector { match_expressions { … } }` (blocks are ORed); `cidr` stands alone in its block; " +
+            "`type` = \"subnet\" with `name`, `account_name`; `external` = \"azureips\" with `ext_args` { `service_name`, `region` }; " +
+            "`external` = \"threatiq\"; exports `uuid`", Avx + "docs/resources/aviatrix_smart_group.md"),
+        new("`aviatrix_web_group`: `name`, `selector { match_expressions { snifilter | urlfilter } }`, never both in one block; exports `uuid`",
+            Avx + "docs/resources/aviatrix_web_group.md"),
+        new("`aviatrix_dcf_ruleset`: `name`, `attach_to`, `rules { name, action (PERMIT|DENY), priority, protocol (TCP|UDP|ICMP|ANY), " +
+            "src_smart_groups, dst_smart_groups, web_groups, flow_app_requirement (TLS_REQUIRED), decrypt_policy (DECRYPT_ALLOWED|DECRYPT_NOT_ALLOWED), " +
+            "watch, logging, port_ranges { lo, hi } }`; `port_ranges` not with ICMP; `hi` optional (then `lo` is the only port)",
+            Avx + "docs/resources/aviatrix_dcf_ruleset.md"),
+        new("`data \"aviatrix_dcf_attachment_point\"` { `name` = \"TERRAFORM_BEFORE_UI_MANAGED\" } exports `id`",
+            Avx + "docs/data-sources/aviatrix_dcf_attachment_point.md"),
+        new("`aviatrix_distributed_firewalling_policy_list`: `policies { … }` with the same rule arguments (web_groups, decrypt_policy, " +
+            "flow_app_requirement since provider 3.1.0)", Avx + "docs/resources/aviatrix_distributed_firewalling_policy_list.md"),
+        new("`aviatrix_distributed_firewalling_default_action_rule`: `action` (PERMIT|DENY), `logging`; with DCF on, the implicit default is PERMIT, logging off",
+            Avx + "docs/resources/aviatrix_distributed_firewalling_default_action_rule.md"),
+        new("`aviatrix_distributed_firewalling_config`: `enable_distributed_firewalling`", Avx + "docs/resources/aviatrix_distributed_firewalling_config.md"),
+        new("`aviatrix_spoke_gateway`: `cloud_type` = 8 (Azure), `account_name`, `gw_name`, `vpc_id`, `vpc_reg` (\"East US\"), `gw_size`, `subnet`, " +
+            "`zone` (\"az-n\", Azure only), `ha_subnet`, `ha_zone`, `ha_gw_size`, `single_ip_snat`, `manage_transit_gateway_attachment`; " +
+            "exports `private_ip`, `ha_private_ip`", Avx + "docs/resources/aviatrix_spoke_gateway.md"),
+        new("`aviatrix_spoke_transit_attachment`: `spoke_gw_name`, `transit_gw_name`; the HA gateway's attachment is handled by the backend",
+            Avx + "docs/resources/aviatrix_spoke_transit_attachment.md"),
+        new("`azurerm_subnet`: `name`, `resource_group_name`, `virtual_network_name`, `address_prefixes`, `delegation { name, service_delegation { name, actions } }`; " +
+            "`Microsoft.App/environments` is an accepted delegation", Azr + "website/docs/r/subnet.html.markdown"),
+        new("`azurerm_route_table`: `name`, `location`, `resource_group_name`, `route { name, address_prefix, next_hop_type (VirtualAppliance), next_hop_in_ip_address }`",
+            Azr + "website/docs/r/route_table.html.markdown"),
+        new("`azurerm_subnet_route_table_association`: `subnet_id`, `route_table_id`", Azr + "website/docs/r/subnet_route_table_association.html.markdown"),
+        new("`data \"azurerm_virtual_network\"`: `name`, `resource_group_name`; exports `location`, `guid`", Azr + "website/docs/d/virtual_network.html.markdown"),
+    ];
+
+    /// <summary>What the module relies on that the docs above do not settle; a deployment should confirm these first.</summary>
+    public static readonly IReadOnlyList<string> Unconfirmed =
+    [
+        "Built-in smart group UUIDs (Anywhere `def000ad-0000-0000-0000-000000000000`, Public Internet `def000ad-0000-0000-0000-000000000001`): " +
+            "from the provider's tests and community blueprints, not from Aviatrix's docs.",
+        "Azure `vpc_id` as `vnet_name:resource_group:vnet_guid`: what Aviatrix's community modules pass; the spoke gateway doc's own Azure example shows `vnet_name:resource_group`.",
+        "`attach_to` of `aviatrix_dcf_ruleset` appears in the doc's example, not in its argument list.",
+        "`watch`: newer providers may offer `enforcement` (ENFORCE|MONITOR|DISABLE) instead; the docs read here have `watch` only, so the module writes `watch`.",
+        "`external = \"threatiq\"` without `ext_args`: the doc's example narrows it (protocol, type, severity); whether the controller takes it bare is not documented.",
+        "The delegation action `Microsoft.Network/virtualNetworks/subnets/join/action` is what Azure sets for Microsoft.App/environments (written to avoid a diff); " +
+            "the azurerm doc only says Azure may add default actions.",
+        "The azurerm provider block's `subscription_id` and `features {}` follow azurerm 4.x's provider documentation, not read here.",
+    ];
+}

@@ -1,0 +1,72 @@
+using Corral.Policy.Diagnostics;
+using Corral.Policy.Model;
+
+namespace Corral.Terraform.Mapping;
+
+/// <summary>
+/// Lists what Corral enforces but the Aviatrix module cannot express, in policy order, before any file is written:
+/// the internal-address guard of hostname permits, local threat-feed entries, gateway-only inspection and overrides,
+/// web-group rules that name destinations (Aviatrix expects Public Internet), and the default action's wider scope.
+/// Rule shapes Aviatrix refuses outright (ICMP with ports, web groups or decryption on UDP/ICMP) never get here:
+/// the policy core rejects them.
+/// </summary>
+public static class Unexpressible
+{
+    private const int SampleSize = 3;
+
+    public static IReadOnlyList<ExportWarning> Find(ModuleContext context)
+    {
+        var warnings = new List<ExportWarning>();
+        var document = context.Document;
+        var file = SourceLocation.None(document.FilePath);
+
+        foreach (var rule in context.Policy.Rules)
+        {
+            var r = rule.Source;
+            if (rule.Action == RuleAction.Permit && rule.HasWebGroups)
+                warnings.Add(new("internal-address-guard", r.Location,
+                    $"rule '{r.Name}' permits by host name: the Corral gateway never lets such a permit reach a private, loopback, link-local, " +
+                    "CGNAT or platform address (168.63.129.16, 169.254.169.254, IPv6 forms embedding IPv4); Aviatrix matches the SNI and its " +
+                    "Public Internet smart group, which is not the same list, so keep internal destinations denied by address (as deny-east-west does)"));
+            if (rule.HasWebGroups && r.Destination.Count > 0)
+                warnings.Add(new("web-group-destination", r.LocationOf("destination"),
+                    $"rule '{r.Name}' has web groups and destination groups; Aviatrix expects web-group rules to target Public Internet, " +
+                    "so the module keeps the policy's destinations but the controller may refuse or narrow the rule"));
+        }
+
+        foreach (var threat in document.ThreatGroups)
+        {
+            warnings.Add(new("threat-group-threatiq", threat.Location,
+                $"threat group '{threat.Name}' becomes a smart group on Aviatrix's ThreatIQ feed (external = \"threatiq\"): Aviatrix has no " +
+                "threat-group resource, and ThreatIQ's list is Aviatrix's, not the local feed files"));
+            var domains = threat.AllDomains.Distinct(StringComparer.Ordinal).ToList();
+            if (domains.Count > 0)
+                warnings.Add(new("threat-feed-domains", threat.Location,
+                    $"threat group '{threat.Name}': {domains.Count} local feed domain(s) ({Sample(domains)}) cannot be given to Aviatrix " +
+                    "(ThreatIQ takes no local entries, and an fqdn smart group would not cover subdomains); the feeds' addresses are included as CIDRs"));
+        }
+
+        if (document.ServiceTags?.Region is { } region)
+        {
+            var unsure = document.SmartGroups
+                .Where(g => g.ServiceTag is not null && g.ServiceTagResolvedName is null)
+                .Select(g => g.ServiceTag!.Value).ToList();
+            if (unsure.Count > 0)
+                warnings.Add(new("service-tag-region", document.ServiceTags.Location,
+                    $"service tags {string.Join(", ", unsure)} are pinned to region {region} in Aviatrix (ext_args.region), as the policy says; " +
+                    "without a serviceTags file Corral cannot tell which tags have regional ranges, and a global tag pinned to a region may match nothing"));
+        }
+
+        var defaultAction = document.DefaultAction == RuleAction.Permit ? "PERMIT" : "DENY";
+        warnings.Add(new("default-action-scope", file,
+            $"defaultAction becomes Aviatrix's default action rule ({defaultAction}), which is controller-wide: it decides unmatched flows on every " +
+            "DCF-enforcing gateway of the controller, not only this spoke's; on a shared controller make sure other workloads have their permits first"));
+        warnings.Add(new("gateway-only", file,
+            "the Corral gateway's own checks have no Aviatrix equivalent and are not in the module: payload patterns and per-request inspection " +
+            "of decrypted traffic, Host/SNI/CONNECT agreement (domain fronting), static hosts overrides (--hosts), and its 403 body telling agents not to retry"));
+        return warnings;
+    }
+
+    private static string Sample(IReadOnlyList<string> items) =>
+        string.Join(", ", items.Take(SampleSize)) + (items.Count > SampleSize ? ", …" : "");
+}

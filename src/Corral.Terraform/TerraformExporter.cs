@@ -1,0 +1,40 @@
+using Corral.Policy.Compilation;
+using Corral.Terraform.Mapping;
+
+namespace Corral.Terraform;
+
+/// <summary>A generated module: file name → content (in a fixed order), and what could not be carried over.</summary>
+public sealed record TerraformModule(IReadOnlyList<KeyValuePair<string, string>> Files, IReadOnlyList<ExportWarning> Warnings)
+{
+    /// <summary>Writes every file into <paramref name="directory"/> (created if needed), replacing files of the same name.</summary>
+    public void WriteTo(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        foreach (var (name, content) in Files)
+            File.WriteAllText(Path.Combine(directory, name), content, new System.Text.UTF8Encoding(false));
+    }
+}
+
+/// <summary>Compiles a checked policy into the Terraform module that deploys it on Aviatrix DCF in front of an Azure AI Foundry agent subnet.</summary>
+public static class TerraformExporter
+{
+    /// <summary>Builds the whole module in memory; nothing touches the disk, so a failure leaves no half-written module.</summary>
+    public static TerraformModule Export(CompiledPolicy policy, TerraformOptions? options = null)
+    {
+        var context = new ModuleContext(policy, options ?? new TerraformOptions());
+        var warnings = Unexpressible.Find(context);
+        var files = new List<KeyValuePair<string, string>>
+        {
+            new(VersionsFile.FileName, VersionsFile.Write(context)),
+            new(VariablesFile.FileName, VariablesFile.Write(context)),
+            new(SmartGroupsFile.FileName, SmartGroupsFile.Write(context)),
+            new(WebGroupsFile.FileName, WebGroupsFile.Write(context)),
+            new(DcfFile.FileName, DcfFile.Write(context)),
+            new(NetworkFile.FileName, NetworkFile.Write(context)),
+            new(GatewayFile.FileName, GatewayFile.Write(context)),
+            new(OutputsFile.FileName, OutputsFile.Write(context)),
+            new(ModuleReadme.FileName, ModuleReadme.Write(context, warnings)),
+        };
+        return new TerraformModule(files, warnings);
+    }
+}

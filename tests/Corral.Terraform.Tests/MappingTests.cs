@@ -1,0 +1,156 @@
+using Corral.Policy;
+using Corral.Policy.Templates;
+using Corral.Terraform.Mapping;
+
+namespace Corral.Terraform.Tests;
+
+/// <summary>Mapping details beyond the Foundry pack: watch mode, feeds, other rule shapes and their warnings.</summary>
+public sealed class MappingTests
+{
+    private static TerraformModule Export(TempDir dir, string yaml, TerraformOptions? options = null)
+    {
+        var path = dir.File("corral.yaml");
+        File.WriteAllText(path, yaml);
+        var result = PolicyChecker.CheckFile(path);
+        Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics));
+        return TerraformExporter.Export(result.Compiled!, options);
+    }
+
+    private static string FileOf(TerraformModule module, string name) => module.Files.Single(f => f.Key == name).Value;
+
+    [Fact]
+    public void WatchModePackWritesWatchTrueOnEveryRule()
+    {
+        using var dir = new TempDir();
+        var policy = FoundryPack.Compile(FoundryPack.Write(dir, new AzureFoundryOptions { Watch = true }));
+        var dcf = FileOf(TerraformExporter.Export(policy), DcfFile.FileName);
+        Assert.Equal(6, dcf.Split("watch            = true").Length - 1);
+        Assert.DoesNotContain("watch            = false", dcf);
+    }
+
+    [Fact]
+    public void FeedAddressesBecomeCidrsAndFeedDomainsAreReported()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("bad.txt"), "203.0.113.7\n198.51.100.0/24\nevil.example\n0.0.0.0 c2.example\n");
+        var module = Export(dir, """
+            version: 1
+            name: feeds
+            smartGroups:
+              agents: { cidrs: [10.1.0.0/24] }
+            threatGroups:
+              bad: { feeds: [bad.txt] }
+            rules:
+              - { name: deny-bad, priority: 1, source: [agents], destination: [bad], action: deny }
+            """);
+        var smart = FileOf(module, SmartGroupsFile.FileName);
+        Assert.Contains("external = \"threatiq\"", smart);
+        Assert.Contains("cidr = \"203.0.113.7/32\"", smart);
+        Assert.Contains("cidr = \"198.51.100.0/24\"", smart);
+        var domains = Assert.Single(module.Warnings, w => w.Code == "threat-feed-domains");
+        Assert.Contains("evil.example", domains.Message);
+        Assert.Contains("c2.example", domains.Message);
+        Assert.Contains("threat-feed-domains", FileOf(module, ModuleReadme.FileName));
+    }
+
+    [Fact]
+    public void RuleShapesMapToAviatrixValues()
+    {
+        using var dir = new TempDir();
+        var module = Export(dir, """
+            version: 1
+            name: shapes
+            defaultAction: permit
+            smartGroups:
+              agents: { cidrs: [10.1.0.0/24] }
+              dns: { cidrs: [10.9.0.4/32] }
+            rules:
+              - { name: dns, priority: 10, source: [agents], destination: [dns], protocol: udp, ports: [53], action: permit, requireTls: false, logging: false }
+              - { name: tls-only, priority: 20, source: [agents], destination: [public-internet], protocol: tcp, ports: ["8000-8443"], action: permit, requireTls: true }
+              - { name: ping, priority: 30, destination: [anywhere], protocol: icmp, action: deny, mode: watch }
+            """);
+        var dcf = FileOf(module, DcfFile.FileName);
+        Assert.Matches("protocol += \"UDP\"", dcf);
+        Assert.Matches("flow_app_requirement += \"TLS_REQUIRED\"", dcf);
+        Assert.Contains("lo = 8000\n      hi = 8443", dcf);
+        Assert.Matches("protocol += \"ICMP\"", dcf);
+        Assert.Matches("src_smart_groups += \\[local.anywhere_uuid\\]", dcf);
+        Assert.Matches("dst_smart_groups += \\[local.anywhere_uuid\\]", dcf);
+        Assert.Matches("logging += false", dcf);
+        Assert.Matches("default\" \\{\\n  action += \"PERMIT\"", dcf);
+        Assert.True(dcf.IndexOf("\"dns\"", StringComparison.Ordinal) < dcf.IndexOf("\"tls-only\"", StringComparison.Ordinal));
+        Assert.True(dcf.IndexOf("\"tls-only\"", StringComparison.Ordinal) < dcf.IndexOf("\"ping\"", StringComparison.Ordinal));
+        Assert.DoesNotContain(module.Warnings, w => w.Code == "internal-address-guard");
+    }
+
+    [Fact]
+    public void WithoutAnAgentSmartGroupTheSubnetRangeIsAVariable()
+    {
+        using var dir = new TempDir();
+        var module = Export(dir, """
+            version: 1
+            name: no-agents
+            rules:
+              - { name: deny-all, priority: 1, destination: [public-internet], action: deny }
+            """);
+        Assert.Contains("[var.agent_subnet_cidr]", FileOf(module, NetworkFile.FileName));
+        Assert.Contains("variable \"agent_subnet_cidr\"", FileOf(module, VariablesFile.FileName));
+        Assert.Contains("The policy defines no web groups.", FileOf(module, WebGroupsFile.FileName));
+    }
+
+    [Fact]
+    public void NamesThatClashAfterSanitizingStayDistinct()
+    {
+        using var dir = new TempDir();
+        var module = Export(dir, """
+            version: 1
+            name: clash
+            smartGroups:
+              a-b: { cidrs: [10.1.0.0/24] }
+              a.b: { cidrs: [10.2.0.0/24] }
+            rules:
+              - { name: r, priority: 1, source: [a-b], destination: [a.b], action: deny }
+            """);
+        var smart = FileOf(module, SmartGroupsFile.FileName);
+        Assert.Contains("resource \"aviatrix_smart_group\" \"a_b\"", smart);
+        Assert.Contains("resource \"aviatrix_smart_group\" \"a_b_2\"", smart);
+        Assert.Contains("dst_smart_groups = [aviatrix_smart_group.a_b_2.uuid]", FileOf(module, DcfFile.FileName));
+    }
+}
+
+/// <summary>What Aviatrix cannot express is reported with the policy line it comes from.</summary>
+public sealed class UnexpressibleTests
+{
+    [Fact]
+    public void WebGroupRuleWithDestinationsIsReported()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("corral.yaml");
+        File.WriteAllText(path, """
+            version: 1
+            name: odd
+            smartGroups:
+              agents: { cidrs: [10.1.0.0/24] }
+              partners: { cidrs: [198.51.100.0/24] }
+            webGroups:
+              partner-api: { domains: [api.partner.example] }
+            rules:
+              - { name: partner, priority: 1, source: [agents], destination: [partners], webGroups: [partner-api], action: permit, ports: [443] }
+              - { name: ping, priority: 2, source: [agents], protocol: icmp, action: deny }
+            """);
+        var result = Corral.Policy.PolicyChecker.CheckFile(path);
+        Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics));
+        var module = TerraformExporter.Export(result.Compiled!);
+        var codes = module.Warnings.Select(w => w.Code).ToList();
+        Assert.Contains("internal-address-guard", codes);
+        Assert.Contains("web-group-destination", codes);
+        Assert.Contains("default-action-scope", codes);
+        Assert.Contains("gateway-only", codes);
+        var guard = module.Warnings.First(w => w.Code == "internal-address-guard");
+        Assert.StartsWith("corral.yaml:9:", guard.ToString().Replace(dir.Path + Path.DirectorySeparatorChar, ""));
+        var dcf = module.Files.Single(f => f.Key == "dcf.tf").Value;
+        Assert.Contains("dst_smart_groups = [aviatrix_smart_group.partners.uuid]", dcf);
+        var readme = module.Files.Single(f => f.Key == "README.md").Value;
+        Assert.All(module.Warnings, w => Assert.Contains($"`{w.Code}`", readme));
+    }
+}
