@@ -17,6 +17,7 @@ public static class CorralCommand
         root.Subcommands.Add(CaCommand.Create(stdout, stderr));
         root.Subcommands.Add(GatewayCommand.Create(stdout, stderr));
         root.Subcommands.Add(TerraformCommand.Create(stdout, stderr));
+        root.Subcommands.Add(LabCommand.Create(stdout, stderr));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
