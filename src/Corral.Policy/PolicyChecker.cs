@@ -19,10 +19,25 @@ public static class PolicyChecker
 {
     /// <param name="strict">Treat lint warnings as errors.</param>
     public static CheckResult CheckFile(string path, bool strict = false, CompileOptions? options = null) =>
-        Finish(PolicyLoader.LoadFile(path), strict, options);
+        Guarded(path, () => Finish(PolicyLoader.LoadFile(path), strict, options));
 
     public static CheckResult CheckText(string displayPath, string text, string baseDirectory, bool strict = false, CompileOptions? options = null) =>
-        Finish(PolicyLoader.LoadText(displayPath, text, baseDirectory), strict, options);
+        Guarded(displayPath, () => Finish(PolicyLoader.LoadText(displayPath, text, baseDirectory), strict, options));
+
+    // A policy is untrusted input: whatever goes wrong while reading it is a refusal with a message, never a crash
+    // (a reload keeps the policy in force when this returns no compiled policy).
+    private static CheckResult Guarded(string path, Func<CheckResult> check)
+    {
+        try
+        {
+            return check();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return new CheckResult(null, null, [new Diagnostic(Severity.Error, "internal-error", SourceLocation.None(path),
+                $"the policy could not be read: {ex.GetType().Name}: {ex.Message}")]);
+        }
+    }
 
     private static CheckResult Finish(LoadResult load, bool strict, CompileOptions? options)
     {

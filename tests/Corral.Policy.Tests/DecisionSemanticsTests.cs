@@ -62,6 +62,7 @@ public sealed class DecisionSemanticsTests : IDisposable
         {
             Source = IPAddress.Parse(source), Host = d.Host, Port = port, IsTls = true,
             Destinations = d.Address is null ? [] : [d.Address],
+            AssumePublicIfUnresolved = d.Address is null,
         });
     }
 
@@ -145,8 +146,9 @@ public sealed class DecisionSemanticsTests : IDisposable
     [InlineData("168.63.129.16", "deny-internet")]   // Azure platform address: public range, still guarded
     [InlineData("100.64.0.1", "(default)")]          // CGNAT
     [InlineData("fd00:1::1", "(default)")]           // ULA
-    [InlineData("64:ff9b::a1e:5", "deny-internet")]  // NAT64 embedding 10.30.0.5
-    [InlineData("2002:a1e:5::1", "deny-internet")]   // 6to4
+    [InlineData("64:ff9b::a1e:5", "(default)")]      // NAT64 embedding 10.30.0.5: not internet either
+    [InlineData("2002:a1e:5::1", "(default)")]       // 6to4 embedding 10.30.0.5
+    [InlineData("64:ff9b::808:808", "deny-internet")] // NAT64 of a public address
     [InlineData("2001:0:a1e:5::1", "deny-internet")] // Teredo
     public void A_hostname_permit_never_authorizes_an_internal_or_platform_address(string address, string rule)
     {

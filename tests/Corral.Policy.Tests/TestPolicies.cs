@@ -45,6 +45,7 @@ internal static class Flows
         Destinations = addresses.Select(IPAddress.Parse).ToArray(),
         Port = port,
         IsTls = port == 443,
+        AssumePublicIfUnresolved = addresses.Length == 0,
     };
 
     public static string RuleOf(this Verdict verdict) => verdict.Rule?.Name ?? "(default)";

@@ -76,6 +76,7 @@ internal static class ExplainCommand
             Protocol = protocol switch { "udp" => FlowProtocol.Udp, "icmp" => FlowProtocol.Icmp, _ => FlowProtocol.Tcp },
             Path = normalizedPath,
             IsTls = !plain && port == 443 && protocol == "tcp",
+            AssumePublicIfUnresolved = true,
         };
         error = null;
         return true;

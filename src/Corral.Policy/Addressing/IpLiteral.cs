@@ -63,7 +63,7 @@ public static class IpLiteral
     private static bool TryParsePart(ReadOnlySpan<char> part, out ulong value)
     {
         value = 0;
-        if (part.IsEmpty || part.Length > 34) return false;
+        if (part.IsEmpty) return false;
         int radix = 10;
         if (part.Length >= 2 && part[0] == '0' && (part[1] == 'x' || part[1] == 'X'))
         {

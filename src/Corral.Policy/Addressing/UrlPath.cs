@@ -44,7 +44,8 @@ public static class UrlPath
     public static bool TryNormalize(string target, out string path, out string? error)
     {
         path = "/";
-        var end = target.IndexOfAny(['?', '#']);
+        if (target.Contains('#')) { error = "fragment ('#') in a request target"; return false; }
+        var end = target.IndexOf('?');
         var raw = end >= 0 ? target[..end] : target;
         if (raw.Length == 0) raw = "/";
         if (raw.Length > MaxLength) { error = "path too long"; return false; }
@@ -59,6 +60,8 @@ public static class UrlPath
                 if (i + 2 >= raw.Length || !IsHex(raw[i + 1]) || !IsHex(raw[i + 2])) { error = "bad percent-escape in path"; return false; }
                 var b = (char)Convert.ToByte(raw.Substring(i + 1, 2), 16);
                 if (b is '/' or '\\' or '\0' or '.') { error = "encoded '/', '\\', '.' or NUL in path"; return false; }
+                if (b == '%' && i + 4 < raw.Length && IsHex(raw[i + 3]) && IsHex(raw[i + 4])) { error = "double percent-encoding in path"; return false; }
+                if (b >= 0x80 && !IsValidUtf8Run(raw, i)) { error = "percent-encoded bytes that are not UTF-8 in path"; return false; }
                 if (char.IsAsciiLetterOrDigit(b) || b is '-' or '_' or '~')
                 {
                     decoded.Append(b);
@@ -72,9 +75,39 @@ public static class UrlPath
             }
             decoded.Append(c);
         }
-        path = RemoveDotSegments(decoded.ToString());
+        var text = decoded.ToString();
+        var segments = text.Split('/');
+        for (var s = 1; s < segments.Length; s++)
+        {
+            if (segments[s].Length == 0 && s < segments.Length - 1) { error = "empty path segment ('//')"; return false; }
+            var beforeParams = segments[s].Split(';')[0];
+            if (segments[s].Contains(';') && beforeParams is "." or "..") { error = "dot segment with parameters ('..;')"; return false; }
+        }
+        path = RemoveDotSegments(text);
         error = null;
         return true;
+    }
+
+    // A run of %XX escapes starting at i whose bytes are 0x80 or above must be one valid UTF-8 sequence (no overlongs).
+    private static bool IsValidUtf8Run(string raw, int i)
+    {
+        var bytes = new List<byte>();
+        while (i + 2 < raw.Length && raw[i] == '%' && IsHex(raw[i + 1]) && IsHex(raw[i + 2]))
+        {
+            var b = Convert.ToByte(raw.Substring(i + 1, 2), 16);
+            if (b < 0x80) break;
+            bytes.Add(b);
+            i += 3;
+        }
+        try
+        {
+            _ = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes.ToArray());
+            return true;
+        }
+        catch (DecoderFallbackException)
+        {
+            return false;
+        }
     }
 
     private static bool IsHex(char c) => char.IsAsciiHexDigit(c);

@@ -12,14 +12,14 @@ namespace Corral.Policy.Compilation;
 public sealed partial class CompiledPolicy
 {
     // Address-group ids: three fixed ones, then smart groups, then threat groups.
-    internal const int AnywhereGroup = 0, PublicInternetGroup = 1, GuardedGroup = 2, FirstUserGroup = 3;
+    internal const int AnywhereGroup = 0, PublicInternetGroup = 1, GuardedGroup = 2, HardGuardedGroup = 3, FirstUserGroup = 4;
 
     private readonly RangeMap<uint> _v4;
     private readonly RangeMap<UInt128> _v6;
     private readonly DomainTrie _names;
     private readonly int _ruleWords, _webWords, _threatWords;
     private readonly ulong[] _sourceRules, _destinationRules, _explicitRules; // [set * _ruleWords + w]
-    private readonly bool[] _guardedSets;
+    private readonly bool[] _guardedSets, _hardGuardedSets;
     private readonly int _unknownPublicSet;
     private readonly ulong[] _rulesByWebGroup, _rulesByThreatDomain; // [group * _ruleWords + w]
     private readonly ulong[] _rulesWithoutWebGroups;
@@ -53,7 +53,7 @@ public sealed partial class CompiledPolicy
         Options = options;
 
         // ---- group numbering ----
-        var groupNames = new List<string> { PolicyDocument.Anywhere, PolicyDocument.PublicInternet, "(internal or platform address)" };
+        var groupNames = new List<string> { PolicyDocument.Anywhere, PolicyDocument.PublicInternet, "(internal or platform address)", "(never reachable by name)" };
         var addressGroupIds = new Dictionary<string, int>(StringComparer.Ordinal)
         {
             [PolicyDocument.Anywhere] = AnywhereGroup,
@@ -103,6 +103,8 @@ public sealed partial class CompiledPolicy
         foreach (var p in options.PublicStandIns) AddPrefix(p, PublicInternetGroup);
         var guarded = AddressClasses.NotPublic.Concat(AddressClasses.GuardedBeyondNotPublic).Concat(options.ExtraGuarded);
         foreach (var p in IntervalMath.Subtract(guarded, options.PublicStandIns)) AddPrefixRange(p, GuardedGroup);
+        var hard = IntervalMath.Subtract(guarded, options.PublicStandIns.Concat(AddressClasses.OpenableByExplicitGroup));
+        foreach (var p in hard) AddPrefixRange(p, HardGuardedGroup);
         foreach (var g in document.SmartGroups)
             foreach (var p in g.AllPrefixes) AddPrefix(p, addressGroupIds[g.Name]);
         foreach (var t in document.ThreatGroups)
@@ -125,10 +127,12 @@ public sealed partial class CompiledPolicy
         _destinationRules = new ulong[setCount * _ruleWords];
         _explicitRules = new ulong[setCount * _ruleWords];
         _guardedSets = new bool[setCount];
+        _hardGuardedSets = new bool[setCount];
         for (var s = 0; s < setCount; s++)
         {
             var members = _sets.Sets[s];
             _guardedSets[s] = Has(members, GuardedGroup);
+            _hardGuardedSets[s] = Has(members, HardGuardedGroup);
             foreach (var rule in rules)
             {
                 if (rule.SourceGroups.Length == 0 || rule.SourceGroups.Any(g => Has(members, g)))
@@ -194,6 +198,13 @@ public sealed partial class CompiledPolicy
 
     internal Verdict Evaluate(in Flow flow, DecisionTrace? trace)
     {
+        // Fail closed on facts the caller should never hand over: an unnormalized name could miss a threat-listed
+        // domain, and "no address" is only meaningful to explain.
+        if (flow.Host is { } name && !IsNormalized(name))
+            return new Verdict(RuleAction.Deny, null, true, false, DecisionReason.HostNotNormalized, -1, false, null);
+        if (flow.Destinations.Count == 0 && !flow.AssumePublicIfUnresolved)
+            return new Verdict(RuleAction.Deny, null, true, false, DecisionReason.NoDestinationAddress, -1, false, null);
+
         Span<ulong> web = stackalloc ulong[_webWords];
         Span<ulong> urlHosts = stackalloc ulong[_webWords];
         Span<ulong> threat = stackalloc ulong[_threatWords];
@@ -247,6 +258,7 @@ public sealed partial class CompiledPolicy
         var destination = _destinationRules.AsSpan(set * _ruleWords, _ruleWords);
         var explicitRules = _explicitRules.AsSpan(set * _ruleWords, _ruleWords);
         var guarded = _guardedSets[set];
+        var hardGuarded = _hardGuardedSets[set];
         CompiledRule? guardSkipped = null;
         trace?.BeginAddress(addressIndex, set);
 
@@ -267,9 +279,10 @@ public sealed partial class CompiledPolicy
                     ((destination[w] | threatNameRules[w]) & bit) == 0 ? RuleCheck.Destination :
                     (nameRules[w] & bit) == 0 ? RuleCheck.WebGroup :
                     rule.CheckTransport(flow);
-                // The internal-address guard: a name-based permit never authorizes an internal or platform address,
-                // unless the rule's own smart groups name that address explicitly.
-                if (check == RuleCheck.Ok && guarded && rule.Action == RuleAction.Permit && rule.HasWebGroups && (explicitRules[w] & bit) == 0)
+                // The internal-address guard: a name-based permit never authorizes an internal or platform address.
+                // Private, CGNAT and ULA addresses may be opened by the rule's own smart groups naming them; loopback,
+                // link-local/metadata, platform and embedded forms never.
+                if (check == RuleCheck.Ok && guarded && rule.Action == RuleAction.Permit && rule.HasWebGroups && (hardGuarded || (explicitRules[w] & bit) == 0))
                 {
                     check = RuleCheck.Guard;
                     guardSkipped ??= rule;
@@ -289,6 +302,14 @@ public sealed partial class CompiledPolicy
         var fallback = new Verdict(Document.DefaultAction, null, true, false, DecisionReason.DefaultAction, addressIndex, false, guardSkipped);
         trace?.Decided(fallback);
         return fallback;
+    }
+
+    private static bool IsNormalized(string host)
+    {
+        if (host.Length is 0 or > HostName.MaxLength || host[^1] == '.' || host[0] == '.') return false;
+        foreach (var c in host)
+            if (!(c is >= 'a' and <= 'z' or >= '0' and <= '9' or '-' or '_' or '.')) return false;
+        return true;
     }
 
     private bool UrlFilterMatches(int webGroup, string host, string path)

@@ -46,7 +46,7 @@ internal sealed class DecisionTrace(CompiledPolicy policy, Flow flow)
         var members = policy.MembersOfSet(_set);
         var groups = new List<string>();
         for (var g = 0; g < policy.AddressGroupNames.Count; g++)
-            if (g != CompiledPolicy.GuardedGroup && Has(members, g)) groups.Add(policy.AddressGroupNames[g]);
+            if (g != CompiledPolicy.GuardedGroup && g != CompiledPolicy.HardGuardedGroup && Has(members, g)) groups.Add(policy.AddressGroupNames[g]);
         string? guardedBecause = null;
         if (policy.IsGuardedSet(_set) && address is not null)
             guardedBecause = AddressClasses.DescribeGuarded(IpPrefix.Host(address)) ?? "internal";

@@ -19,8 +19,14 @@ public readonly record struct Flow
     /// <summary>Normalized host name (see <see cref="HostName.TryNormalize"/>), or null for an address-only flow.</summary>
     public string? Host { get; init; }
 
-    /// <summary>Candidate destination addresses; empty means "a public address we have not resolved" (explain only).</summary>
+    /// <summary>Candidate destination addresses. Empty is denied unless <see cref="AssumePublicIfUnresolved"/> is set.</summary>
     public IReadOnlyList<IPAddress> Destinations { get; init; }
+
+    /// <summary>
+    /// For <c>explain</c> and lints only: decide a name with no addresses as if it resolved to a public address in no
+    /// smart group. The gateway never sets it, so a flow it could not resolve is denied.
+    /// </summary>
+    public bool AssumePublicIfUnresolved { get; init; }
 
     public int Port { get; init; }
     public FlowProtocol Protocol { get; init; }
@@ -56,6 +62,15 @@ public readonly record struct Destination(string? Host, IPAddress? Address)
             error = "not a host name or IP address";
             return false;
         }
+        // As browsers do (WHATWG URL): a name whose last label is a number must be an IPv4 address, or nothing.
+        var lastLabel = text.TrimEnd('.');
+        lastLabel = lastLabel[(lastLabel.LastIndexOf('.') + 1)..];
+        if (lastLabel.Length > 0 && (lastLabel.All(char.IsAsciiDigit) ||
+            (lastLabel.Length > 1 && lastLabel[0] == '0' && (lastLabel[1] is 'x' or 'X') && lastLabel[2..].All(char.IsAsciiHexDigit))))
+        {
+            error = "looks like an IP address but is not a valid one";
+            return false;
+        }
         if (!HostName.TryNormalize(text, out var host, out error)) return false;
         if (IpLiteral.TryParse(host, out address))
         {
@@ -76,6 +91,10 @@ public enum DecisionReason
     WatchedRuleMatched,
     /// <summary>No rule matched; the policy's defaultAction applies.</summary>
     DefaultAction,
+    /// <summary>The flow had no destination address to decide on; denied.</summary>
+    NoDestinationAddress,
+    /// <summary>The host name was not in normalized form (a caller bug); denied rather than risk a mismatch.</summary>
+    HostNotNormalized,
 }
 
 /// <summary>The outcome of <see cref="CompiledPolicy.Decide"/>: what to do with a flow and why.</summary>
@@ -103,6 +122,8 @@ public readonly record struct Verdict(
             {
                 DecisionReason.RuleMatched => $"matched rule '{Rule!.Name}'",
                 DecisionReason.WatchedRuleMatched => $"matched rule '{Rule!.Name}' in watch mode: logged, not enforced",
+                DecisionReason.NoDestinationAddress => "no destination address to decide on: denied",
+                DecisionReason.HostNotNormalized => "host name not in normalized form: denied",
                 _ => $"no rule matched: default action {(Action == RuleAction.Permit ? "permit" : "deny")}",
             };
             if (UrlFiltersPending) text += "; URL filters apply to each request";

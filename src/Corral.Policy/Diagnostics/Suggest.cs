@@ -7,14 +7,19 @@ public static class Suggest
     public static string? Closest(string input, IEnumerable<string> candidates)
     {
         string? best = null;
-        var bestDistance = int.MaxValue;
+        var allowed = Math.Max(2, input.Length / 3);
+        var bestDistance = allowed + 1;
+        var lowered = input.ToLowerInvariant();
+        var examined = 0;
         foreach (var candidate in candidates)
         {
-            var d = Distance(input.ToLowerInvariant(), candidate.ToLowerInvariant());
+            // Bounded work on hostile input: only names of a similar length, and at most 10,000 of them.
+            if (Math.Abs(candidate.Length - input.Length) > allowed || candidate.Length > 256) continue;
+            if (++examined > 10_000) break;
+            var d = Distance(lowered, candidate.ToLowerInvariant());
             if (d < bestDistance) { bestDistance = d; best = candidate; }
         }
-        var allowed = Math.Max(2, input.Length / 3);
-        return bestDistance <= allowed ? best : null;
+        return best;
     }
 
     public static string? DidYouMean(string input, IEnumerable<string> candidates) =>

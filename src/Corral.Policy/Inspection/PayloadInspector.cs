@@ -21,7 +21,7 @@ public sealed class PayloadInspector
         Settings = settings;
         _patterns = settings.BuiltIns.Select(n => (n, BuiltInPatterns.All[n]))
             .Concat(settings.Custom.Select(c => (c.Name, c.Regex)))
-            .Select(p => (p.Item1, new Regex(p.Item2, RegexOptions.NonBacktracking | RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1))))
+            .Select(p => (p.Item1, new Regex(p.Item2, RegexOptions.NonBacktracking | RegexOptions.CultureInvariant, Regex.InfiniteMatchTimeout)))
             .ToArray();
     }
 

@@ -59,6 +59,13 @@ public static class PolicyLinter
 
             if (rule.Action == RuleAction.Permit && rule.Decrypt == DecryptPolicy.Allowed)
                 LintDecryptOfPinnedNames(document, compiled, rules[i], diagnostics);
+
+            // A watched permit is never decrypted, so its URL filters cannot be checked: every path of the host passes.
+            if (rule.Action == RuleAction.Permit && rule.Mode == RuleMode.Watch &&
+                rule.WebGroups.Any(w => document.WebGroups.First(g => g.Name == w.Value).Urls.Count > 0))
+                diagnostics.Add(new Diagnostic(Severity.Warning, "watch-url-filter", rule.LocationOf("mode"),
+                    $"rule '{rule.Name}' is a watched permit with URL filters: watched rules are not decrypted, so every path of those hosts passes",
+                    "enforce the rule to apply its URL filters"));
         }
 
         LintPlatformNamesReachable(document, compiled, groups, diagnostics);
@@ -101,7 +108,7 @@ public static class PolicyLinter
             var blocked = new List<string>();
             foreach (var name in ContainerAppsPlatformNames)
             {
-                var verdict = compiled.Decide(new Flow { Source = source, Host = name, Port = 443, IsTls = true });
+                var verdict = compiled.Decide(new Flow { Source = source, Host = name, Port = 443, IsTls = true, AssumePublicIfUnresolved = true });
                 if (verdict.Action == RuleAction.Deny && verdict.Rule == catchAll) blocked.Add(Display(name));
             }
             if (blocked.Count > 0)
@@ -132,6 +139,8 @@ public static class PolicyLinter
         rule.WebGroups.Select(w => document.WebGroups.First(g => g.Name == w.Value))
             .SelectMany(g => g.Domains.Select(d => d.Value).Concat(g.Urls.Select(u => u.Value.Host))).ToList();
 
+    private static bool IsBuiltIn(string group) => group is PolicyDocument.Anywhere or PolicyDocument.PublicInternet;
+
     private static bool CoversPublicInternet(Rule rule) =>
         rule.Destination.Count == 0 || rule.Destination.Any(d => d.Value is PolicyDocument.Anywhere or PolicyDocument.PublicInternet);
 
@@ -146,6 +155,9 @@ public static class PolicyLinter
         var eNamePermit = e.Action == RuleAction.Permit && e.WebGroups.Count > 0;
         var rNamePermit = r.Action == RuleAction.Permit && r.WebGroups.Count > 0;
         if (eNamePermit && !rNamePermit) return false; // the guard lets internal addresses fall through e
+        // r opens internal addresses through its own smart groups; e does so only if it names the same groups.
+        if (eNamePermit && rNamePermit && r.Destination.Any(d => !IsBuiltIn(d.Value)) &&
+            !r.Destination.Where(d => !IsBuiltIn(d.Value)).All(d => e.Destination.Any(x => x.Value == d.Value))) return false;
         // A name permit only ever reaches public addresses, so a public-internet destination covers it.
         if (!GroupsCover(e.Destination, r.Destination, groups, rGuardedToPublic: rNamePermit && r.Destination.Count == 0)) return false;
         if (e.WebGroups.Count == 0) return true;

@@ -6,50 +6,59 @@ namespace Corral.Policy.Loading;
 
 /// <summary>
 /// Reads a threat feed: one IP, CIDR or domain a line; <c>#</c> and <c>;</c> start comments (so Spamhaus DROP's
-/// <c>CIDR ; SBLnnn</c> works); hosts-file lines (<c>0.0.0.0 evil.example</c>) give their name.
+/// <c>CIDR ; SBLnnn</c> works); hosts-file lines (<c>0.0.0.0 evil.example</c>) give their name. Bounded: line length,
+/// and entries (per feed and, through the caller's budget, across feeds).
 /// </summary>
 internal static class FeedReader
 {
     public const long MaxBytes = 512L * 1024 * 1024;
+    public const int MaxLineLength = 4096;
+    public const int MaxEntries = 10_000_000;
     private const int MaxErrorsPerFile = 20;
 
-    public static (List<IpPrefix> Prefixes, List<string> Domains) Read(string fullPath, string displayPath, DiagnosticBag diagnostics)
+    /// <param name="entryBudget">Entries still allowed across all feeds; decreased by what this feed adds.</param>
+    public static (List<IpPrefix> Prefixes, List<string> Domains) Parse(byte[] bytes, string displayPath, DiagnosticBag diagnostics, ref int entryBudget)
     {
         var prefixes = new List<IpPrefix>();
         var domains = new List<string>();
-        var length = new FileInfo(fullPath).Length;
-        if (length > MaxBytes)
+        if (Array.IndexOf(bytes, (byte)0) >= 0)
         {
-            diagnostics.Error("file-too-large", SourceLocation.None(displayPath), $"feed is {length:N0} bytes; the limit is {MaxBytes:N0}");
+            diagnostics.Error("not-text", SourceLocation.None(displayPath), "feed contains NUL bytes: this is not a text feed");
             return (prefixes, domains);
         }
+        var utf8 = new UTF8Encoding(false, throwOnInvalidBytes: true);
+        ReadOnlySpan<byte> rest = bytes;
+        if (rest.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) rest = rest[3..];
         var errors = 0;
-        using var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        using var reader = new StreamReader(stream, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true);
         var lineNumber = 0;
-        try
+        while (!rest.IsEmpty)
         {
-            while (reader.ReadLine() is { } line)
+            lineNumber++;
+            var newline = rest.IndexOf((byte)'\n');
+            var lineBytes = newline < 0 ? rest : rest[..newline];
+            rest = newline < 0 ? [] : rest[(newline + 1)..];
+            if (lineBytes.Length > MaxLineLength)
             {
-                lineNumber++;
-                if (line.Contains('\0'))
-                {
-                    diagnostics.Error("not-text", new SourceLocation(displayPath, lineNumber, 1), "feed contains NUL bytes: this is not a text feed");
-                    return (prefixes, domains);
-                }
-                var content = StripComment(line, out var column);
-                if (content.IsEmpty) continue;
-                if (!TryParseEntry(content, prefixes, domains, out var error))
-                {
-                    if (++errors <= MaxErrorsPerFile)
-                        diagnostics.Error("bad-feed-entry", new SourceLocation(displayPath, lineNumber, column),
-                            $"'{Shorten(content)}' is not an IP address, CIDR or domain: {error}");
-                }
+                if (++errors <= MaxErrorsPerFile)
+                    diagnostics.Error("bad-feed-entry", new SourceLocation(displayPath, lineNumber, 1), $"line longer than {MaxLineLength} bytes");
+                continue;
             }
-        }
-        catch (DecoderFallbackException)
-        {
-            diagnostics.Error("not-text", new SourceLocation(displayPath, lineNumber + 1, 1), "feed is not valid UTF-8 text");
+            string line;
+            try { line = utf8.GetString(lineBytes); }
+            catch (DecoderFallbackException)
+            {
+                diagnostics.Error("not-text", new SourceLocation(displayPath, lineNumber, 1), "feed is not valid UTF-8 text");
+                return (prefixes, domains);
+            }
+            var content = StripComment(line, out var column);
+            if (content.IsEmpty) continue;
+            if (--entryBudget < 0)
+            {
+                diagnostics.Error("feed-too-large", new SourceLocation(displayPath, lineNumber, column), $"more than {MaxEntries:N0} feed entries in all");
+                return (prefixes, domains);
+            }
+            if (!TryParseEntry(content, prefixes, domains, out var error) && ++errors <= MaxErrorsPerFile)
+                diagnostics.Error("bad-feed-entry", new SourceLocation(displayPath, lineNumber, column), $"not an IP address, CIDR or domain: {error}");
         }
         if (errors > MaxErrorsPerFile)
             diagnostics.Error("bad-feed-entry", SourceLocation.None(displayPath), $"{errors - MaxErrorsPerFile:N0} more bad entries not shown");
@@ -58,7 +67,7 @@ internal static class FeedReader
 
     private static ReadOnlySpan<char> StripComment(string line, out int column)
     {
-        var span = line.AsSpan();
+        var span = line.AsSpan().TrimEnd('\r');
         var cut = span.IndexOfAny('#', ';');
         if (cut >= 0) span = span[..cut];
         var trimmedStart = span.TrimStart();
@@ -94,6 +103,4 @@ internal static class FeedReader
         domains.Add(normalized);
         return true;
     }
-
-    private static string Shorten(ReadOnlySpan<char> s) => s.Length <= 60 ? s.ToString() : s[..57].ToString() + "...";
 }

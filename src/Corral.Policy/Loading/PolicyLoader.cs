@@ -35,25 +35,15 @@ public static partial class PolicyLoader
     public static LoadResult LoadFile(string path)
     {
         var diagnostics = new DiagnosticBag();
-        byte[] bytes;
-        try
+        if (!File.Exists(path) && !Directory.Exists(path))
         {
-            var info = new FileInfo(path);
-            if (!info.Exists)
-            {
-                diagnostics.Error("file-not-found", SourceLocation.None(path), "policy file not found", "create one with 'corral init --template azure-foundry'");
-                return new LoadResult(null, diagnostics.Items);
-            }
-            if (info.Length > YamlTree.MaxBytes)
-            {
-                diagnostics.Error("file-too-large", SourceLocation.None(path), $"file is {info.Length:N0} bytes; the limit is {YamlTree.MaxBytes:N0}");
-                return new LoadResult(null, diagnostics.Items);
-            }
-            bytes = File.ReadAllBytes(path);
+            diagnostics.Error("file-not-found", SourceLocation.None(path), "policy file not found", "create one with 'corral init --template azure-foundry'");
+            return new LoadResult(null, diagnostics.Items);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        if (!BoundedFile.TryRead(Path.GetFullPath(path), YamlTree.MaxBytes, out var bytes, out var problem))
         {
-            diagnostics.Error("file-unreadable", SourceLocation.None(path), ex.Message);
+            diagnostics.Error(problem!.StartsWith("is ", StringComparison.Ordinal) && problem.Contains("limit") ? "file-too-large" : "file-unreadable",
+                SourceLocation.None(path), $"policy file {problem}");
             return new LoadResult(null, diagnostics.Items);
         }
         return Load(path, bytes, Path.GetDirectoryName(Path.GetFullPath(path))!, diagnostics);
@@ -86,6 +76,13 @@ public static partial class PolicyLoader
     private sealed class DocumentReader(string file, string baseDirectory, DiagnosticBag diagnostics, IncrementalHash hash)
     {
         private readonly Dictionary<string, (string Kind, SourceLocation At)> _groupNames = new(StringComparer.Ordinal);
+
+        private int _feedEntryBudget = FeedReader.MaxEntries;
+        private int _suggestions;
+
+        /// <summary>"Did you mean" for the first hundred mistakes; past that, a file of typos would make suggestions the slow part.</summary>
+        private string? Hint(string input, IEnumerable<string> candidates) =>
+            ++_suggestions <= 100 ? Suggest.DidYouMean(input, candidates) : null;
 
         /// <summary>Full paths of the feed and service-tag files read.</summary>
         public List<string> InputFiles { get; } = [];
@@ -199,7 +196,7 @@ public static partial class PolicyLoader
                     else
                     {
                         Error("unknown-service-tag", tagNode, $"service tag '{tagName}' is not in {source.File}",
-                            Suggest.DidYouMean(tagName, tagsFile.Tags.Keys) ?? "check the spelling against the file's values[].name");
+                            Hint(tagName, tagsFile.Tags.Keys) ?? "check the spelling against the file's values[].name");
                     }
                 }
             }
@@ -247,17 +244,15 @@ public static partial class PolicyLoader
                         "create it: one IP, CIDR or domain a line, '#' for comments");
                     continue;
                 }
-                try
+                if (!BoundedFile.TryRead(full, FeedReader.MaxBytes, out var bytes, out var problem))
                 {
-                    var (prefixes, domains) = FeedReader.Read(full, display, diagnostics);
-                    hash.AppendData(File.ReadAllBytes(full));
-                    InputFiles.Add(full);
-                    feeds.Add(new ThreatFeed(relative, item.Location, prefixes, domains));
+                    Error("feed-unreadable", item, $"feed file '{relative}' {problem}");
+                    continue;
                 }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-                {
-                    Error("feed-unreadable", item, $"feed file '{relative}' cannot be read: {ex.Message}");
-                }
+                var (prefixes, domains) = FeedReader.Parse(bytes, display, diagnostics, ref _feedEntryBudget);
+                hash.AppendData(bytes); // the bytes parsed are the bytes hashed
+                InputFiles.Add(full);
+                feeds.Add(new ThreatFeed(relative, item.Location, prefixes, domains));
             }
             return new ThreatGroup(name, body.Location, feeds);
         }
@@ -282,15 +277,13 @@ public static partial class PolicyLoader
                         "download ServiceTags_Public_*.json from Microsoft, or remove 'file' to let only Aviatrix resolve tags");
                 else
                 {
-                    try
+                    if (!BoundedFile.TryRead(full, ServiceTagsReader.MaxBytes, out var bytes, out var problem))
+                        Error("service-tags-unreadable", Get(map, "file")!, $"service tags file '{relative}' {problem}");
+                    else
                     {
-                        tagsFile = ServiceTagsReader.Read(full, DisplayPath(full), diagnostics);
-                        hash.AppendData(File.ReadAllBytes(full));
+                        tagsFile = ServiceTagsReader.Parse(bytes, DisplayPath(full), diagnostics);
+                        hash.AppendData(bytes);
                         InputFiles.Add(full);
-                    }
-                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-                    {
-                        Error("service-tags-unreadable", Get(map, "file")!, ex.Message);
                     }
                 }
             }
@@ -317,7 +310,7 @@ public static partial class PolicyLoader
                     if (String(item, "a pattern name") is not { } patternName) continue;
                     if (BuiltInPatterns.All.ContainsKey(patternName)) chosen.Add(patternName);
                     else Error("unknown-pattern", item, $"unknown built-in pattern '{patternName}'",
-                        Suggest.DidYouMean(patternName, BuiltInPatterns.Names) ?? $"built-ins: {string.Join(", ", BuiltInPatterns.Names)}; add your own under 'custom'");
+                        Hint(patternName, BuiltInPatterns.Names) ?? $"built-ins: {string.Join(", ", BuiltInPatterns.Names)}; add your own under 'custom'");
                 }
                 builtIns = chosen.Distinct().ToList();
             }
@@ -376,7 +369,10 @@ public static partial class PolicyLoader
                 if (names.TryGetValue(rule.Name, out var firstName))
                     Error("duplicate-rule", rule.LocationOf("name"), $"rule name '{rule.Name}' is used twice", $"first at {firstName}");
                 else names[rule.Name] = rule.LocationOf("name");
-                if (priorities.TryGetValue(rule.Priority, out var other))
+                var priorityUsable = rule.FieldLocations.ContainsKey("priority") &&
+                                     !diagnostics.Items.Any(d => d.Code == "bad-priority" && d.Location == rule.LocationOf("priority"));
+                if (!priorityUsable) { } // already reported; a second error about priority 0 would only confuse
+                else if (priorities.TryGetValue(rule.Priority, out var other))
                     Error("duplicate-priority", rule.LocationOf("priority"), $"priority {rule.Priority} is also rule '{other.Name}''s",
                         $"at {other.At}; priorities decide the order, so each must be unique");
                 else priorities[rule.Priority] = (rule.Name, rule.LocationOf("priority"));
@@ -473,7 +469,7 @@ public static partial class PolicyLoader
                     if (_groupNames.TryGetValue(w.Value, out var g) || PolicyDocument.BuiltInGroups.Contains(w.Value))
                         diagnostics.Error("wrong-group-kind", w.Location, $"'{w.Value}' is a {(g.Kind ?? "built-in group")}, not a web group", "move it to 'destination'");
                     else
-                        diagnostics.Error("unknown-group", w.Location, $"unknown web group '{w.Value}'", Suggest.DidYouMean(w.Value, _webGroupNames.Keys));
+                        diagnostics.Error("unknown-group", w.Location, $"unknown web group '{w.Value}'", Hint(w.Value, _webGroupNames.Keys));
                 }
             }
         }
@@ -512,7 +508,7 @@ public static partial class PolicyLoader
                 return;
             }
             diagnostics.Error("unknown-group", reference.Location, $"unknown group '{name}' in {field}",
-                Suggest.DidYouMean(name, groups.Keys.Concat(PolicyDocument.BuiltInGroups)) ?? "define it under smartGroups or threatGroups");
+                Hint(name, groups.Keys.Concat(PolicyDocument.BuiltInGroups)) ?? "define it under smartGroups or threatGroups");
         }
 
         // ---- node helpers -------------------------------------------------------------------------------
@@ -528,7 +524,7 @@ public static partial class PolicyLoader
             foreach (var (word, value) in words)
                 if (string.Equals(text, word, StringComparison.Ordinal)) return value;
             var choices = string.Join(" | ", words.Select(w => w.Word));
-            var hint = text is null ? null : Suggest.DidYouMean(text, words.Select(w => w.Word));
+            var hint = text is null ? null : Hint(text, words.Select(w => w.Word));
             Error("bad-value", node, $"'{field}' must be {choices}, not '{ScalarText(node)}'", hint);
             return null;
         }
@@ -586,7 +582,7 @@ public static partial class PolicyLoader
             {
                 if (known.Contains(key.Value)) continue;
                 Error("unknown-key", key, $"unknown key '{key.Value}' in {what}",
-                    Suggest.DidYouMean(key.Value, known) ?? $"expected one of: {string.Join(", ", known)}");
+                    Hint(key.Value, known) ?? $"expected one of: {string.Join(", ", known)}");
             }
         }
 

@@ -26,19 +26,14 @@ internal static class ServiceTagsReader
 {
     public const long MaxBytes = 128L * 1024 * 1024;
 
-    public static ServiceTagsFile? Read(string fullPath, string displayPath, DiagnosticBag diagnostics)
+    public static ServiceTagsFile? Parse(byte[] bytes, string displayPath, DiagnosticBag diagnostics)
     {
-        var length = new FileInfo(fullPath).Length;
-        if (length > MaxBytes)
-        {
-            diagnostics.Error("file-too-large", SourceLocation.None(displayPath), $"service tags file is {length:N0} bytes; the limit is {MaxBytes:N0}");
-            return null;
-        }
-        var bytes = File.ReadAllBytes(fullPath);
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 16, CommentHandling = JsonCommentHandling.Skip });
+            var json = bytes.AsMemory();
+            if (json.Span.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) json = json[3..];
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 16, CommentHandling = JsonCommentHandling.Skip });
         }
         catch (JsonException ex)
         {

@@ -34,7 +34,7 @@ internal static class YamlTree
 {
     public const long MaxBytes = 64L * 1024 * 1024;
     public const int MaxDepth = 32;
-    public const int MaxNodes = 5_000_000;
+    public const int MaxNodes = 2_000_000;
 
     public static YNode? Read(string displayPath, byte[] bytes, DiagnosticBag diagnostics)
     {
@@ -61,15 +61,22 @@ internal static class YamlTree
         }
         if (text.Length > 0 && text[0] == '\uFEFF') text = text[1..];
 
+        var parser = new Parser(new StringReader(text));
+        var builder = new Builder(parser, displayPath, diagnostics);
         try
         {
-            var parser = new Parser(new StringReader(text));
-            return new Builder(parser, displayPath, diagnostics).ReadStream();
+            return builder.ReadStream();
         }
         catch (YamlException ex)
         {
             var at = new SourceLocation(displayPath, (int)ex.Start.Line, (int)ex.Start.Column);
             diagnostics.Error("yaml-syntax", at, Clean(ex.Message));
+            return null;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException or IndexOutOfRangeException)
+        {
+            // YamlDotNet's scanner throws these on some malformed input (aaubry/YamlDotNet#541): still a syntax error.
+            diagnostics.Error("yaml-syntax", builder.LastLocation, "YAML syntax error near here (an unterminated '{' or '['?)");
             return null;
         }
     }
@@ -84,6 +91,9 @@ internal static class YamlTree
     private sealed class Builder(Parser parser, string file, DiagnosticBag diagnostics)
     {
         private int _nodes;
+
+        /// <summary>Where the last event the parser produced started: the best place to point at when it fails.</summary>
+        public SourceLocation LastLocation => parser.Current is { } e ? At(e) : new SourceLocation(file, 1, 1);
 
         private SourceLocation At(ParsingEvent e) => new(file, (int)e.Start.Line, (int)e.Start.Column);
 
