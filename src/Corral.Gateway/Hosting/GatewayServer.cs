@@ -42,7 +42,7 @@ public sealed class GatewayServer : IAsyncDisposable
         if (flowLog is null && options.FlowLogPath is not null)
             flowLog = _ownedFlowLog = new FlowLogWriter(options.FlowLogPath, options.FlowLogMaxBytes, options.FlowLogMaxFiles, options.FlowLogQueueCapacity, _meter, loggerFactory.CreateLogger("Corral.Gateway.FlowLog"));
         _flowLog = flowLog ?? new NullFlowLog();
-        _context = new GatewayContext(options.Limits, new FlowDecider(Policy, resolver), _flowLog, _logger, _meter, options.DialGuard);
+        _context = new GatewayContext(options.Limits, new FlowDecider(Policy, resolver), _flowLog, _logger, _meter, options.DialGuard, _stopAccepting.Token);
     }
 
     /// <summary>The policy in force; swap it to reload.</summary>

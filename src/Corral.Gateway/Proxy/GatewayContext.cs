@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 namespace Corral.Gateway.Proxy;
 
 /// <summary>What every connection handler shares: limits, the decider, the flow log, logging, flow ids and metrics.</summary>
-internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, IFlowLog flowLog, ILogger logger, Meter meter, Func<System.Net.IPEndPoint, bool>? dialGuard)
+internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, IFlowLog flowLog, ILogger logger, Meter meter, Func<System.Net.IPEndPoint, bool>? dialGuard, CancellationToken stoppingToken)
 {
     private readonly string _idPrefix = Convert.ToHexStringLower(BitConverter.GetBytes(Environment.TickCount64 ^ Environment.ProcessId))[..8];
     private long _nextId;
@@ -21,6 +21,9 @@ internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, 
 
     /// <summary>Set when a graceful shutdown starts: kept-alive connections finish their current request and close.</summary>
     public volatile bool Stopping;
+
+    /// <summary>Cancelled when a graceful shutdown starts; cuts only waits for a next request, never a transfer.</summary>
+    public CancellationToken StoppingToken { get; } = stoppingToken;
 
     public string NewFlowId() => $"{_idPrefix}-{Interlocked.Increment(ref _nextId):x}";
 }

@@ -31,7 +31,7 @@ internal sealed class TransparentHandler(GatewayContext context, IPEndPoint list
 
         var sniffed = await StreamSniffer.SniffAsync(client, ct).ConfigureAwait(false);
         if (sniffed.Kind == StreamKind.Closed) return;
-        var refusal = Tunnel.Check(sniffed, sniffed.Name, original.Port);
+        var refusal = Tunnel.Check(sniffed, sniffed.Name ?? "", original.Port);
         if (refusal is not null)
         {
             client.LogRefusal(refusal, original, sniffed.Name);
@@ -42,6 +42,7 @@ internal sealed class TransparentHandler(GatewayContext context, IPEndPoint list
         if (sniffed.Kind == StreamKind.Http)
         {
             await using var http = new HttpForwarder(client);
+            using var betweenRequests = CancellationTokenSource.CreateLinkedTokenSource(ct, context.StoppingToken);
             for (var head = sniffed.Head!; ;)
             {
                 await ExplicitProxyHandler.ConsumeAsync(client, head.Length, ct).ConfigureAwait(false);
@@ -58,7 +59,7 @@ internal sealed class TransparentHandler(GatewayContext context, IPEndPoint list
                 }
                 if (context.Stopping) return;
                 var parser = new Http.HttpHeadParser(isRequest: true);
-                var outcome = await Http.PipePeek.PeekAsync(client.Reader, parser, context.Limits.MaxHeadBytes, context.Limits.IdleTimeout, ct).ConfigureAwait(false);
+                var outcome = await Http.PipePeek.PeekAsync(client.Reader, parser, context.Limits.MaxHeadBytes, context.Limits.IdleTimeout, betweenRequests.Token).ConfigureAwait(false);
                 if (outcome != Http.PeekOutcome.Done)
                 {
                     if (outcome is Http.PeekOutcome.Invalid or Http.PeekOutcome.TooLarge)

@@ -1,0 +1,44 @@
+using System.Diagnostics;
+using System.Text;
+using Corral.Gateway.Tests.Support;
+
+namespace Corral.Gateway.Tests;
+
+/// <summary>Graceful shutdown, and plain HTTP inside a CONNECT tunnel to an address.</summary>
+public sealed class ShutdownAndTunnelTests
+{
+    [Fact]
+    public async Task Stop_drains_a_connection_that_waits_between_requests_without_waiting_for_the_idle_timeout()
+    {
+        await using var upstream = TestUpstream.Start(80);
+        var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test\n");
+        await using var _ = gw;
+        using var tcp = await gw.RawAsync();
+        var stream = tcp.GetStream();
+        await stream.WriteAsync("GET http://www.example.test/ HTTP/1.1\r\nHost: www.example.test\r\n\r\n"u8.ToArray());
+        Assert.Equal(200, (await RawHttp.ReadResponseAsync(stream)).Status);
+        Assert.Equal(1, gw.Server.ActiveConnections);
+
+        var watch = Stopwatch.StartNew();
+        await gw.Server.StopAsync();
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"stop took {watch.Elapsed}"); // idle timeout is 5 min, drain 30 s
+        Assert.Empty(await RawHttp.ReadToCloseAsync(stream));
+        Assert.Equal(0, gw.Server.ActiveConnections);
+    }
+
+    [Fact]
+    public async Task Plain_http_in_a_tunnel_to_an_address_must_name_that_address_in_host()
+    {
+        await using var upstream = TestUpstream.Start(80);
+        await using var gw = GatewayHarness.PlainHttp("");
+        // allow-web permits names only; a tunnel to a bare address is denied by policy before any byte moves.
+        using var tcp = await gw.RawAsync();
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"CONNECT {upstream.EndPoint.Address}:80 HTTP/1.1\r\n\r\n"));
+        var (status, head, _) = await RawHttp.ReadResponseAsync(stream);
+        Assert.Equal(403, status);
+        Assert.Contains("X-Corral-Rule: deny-internet", head);
+        Assert.Equal(0, upstream.Connections);
+    }
+}
