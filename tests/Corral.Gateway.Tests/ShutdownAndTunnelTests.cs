@@ -41,4 +41,22 @@ public sealed class ShutdownAndTunnelTests
         Assert.Contains("X-Corral-Rule: deny-internet", head);
         Assert.Equal(0, upstream.Connections);
     }
+
+    [Fact]
+    public async Task A_client_first_protocol_that_is_not_http_is_spliced_at_once_not_after_the_head_timeout()
+    {
+        await using var upstream = TestUpstream.Start(8080);
+        await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test\n", new GatewayLimits { HeadTimeout = TimeSpan.FromSeconds(60) });
+        using var tcp = await gw.RawAsync();
+        var stream = tcp.GetStream();
+        await stream.WriteAsync("CONNECT www.example.test:8080 HTTP/1.1\r\n\r\n"u8.ToArray());
+        Assert.Equal(200, (await RawHttp.ReadResponseAsync(stream)).Status);
+
+        var watch = Stopwatch.StartNew();
+        await stream.WriteAsync("SSH-2.0-OpenSSH_9.2\r\n"u8.ToArray());
+        while (upstream.BytesReceived < 21 && watch.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(20);
+
+        Assert.Equal(21, upstream.BytesReceived);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"took {watch.Elapsed}; the head timeout is 60 s");
+    }
 }
