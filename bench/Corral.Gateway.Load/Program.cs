@@ -46,6 +46,16 @@ Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OS
 // Warm-up: JIT, pools, first flow-log write.
 for (var i = 0; i < 200; i++) { await PingAsync(proxy, sink.EndPoint); await PingAsync(null, sink.EndPoint); }
 
+// Allocation per tunnelled MiB: the whole process's allocations during a tunnelled download minus a direct one.
+var before = GC.GetTotalAllocatedBytes(precise: true);
+await ThroughputAsync(null, sink.EndPoint, mib);
+var directAllocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+before = GC.GetTotalAllocatedBytes(precise: true);
+await ThroughputAsync(proxy, sink.EndPoint, mib);
+var tunnelAllocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+Console.WriteLine($"allocated during a {mib} MiB download: direct {directAllocated / 1024.0:F0} KiB, tunnelled {tunnelAllocated / 1024.0:F0} KiB " +
+                  $"({(tunnelAllocated - directAllocated) / (double)mib:F0} bytes per tunnelled MiB added by the gateway)");
+
 var direct = new List<double>(); var tunnel = new List<double>();
 var directRate = new List<double>(); var tunnelRate = new List<double>();
 var p50 = new List<double>(); var p99 = new List<double>(); var directP50 = new List<double>(); var directP99 = new List<double>();
