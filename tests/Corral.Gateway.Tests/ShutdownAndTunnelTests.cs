@@ -59,4 +59,35 @@ public sealed class ShutdownAndTunnelTests
         Assert.Equal(21, upstream.BytesReceived);
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"took {watch.Elapsed}; the head timeout is 60 s");
     }
+
+    [Theory]
+    [InlineData("CONNECT")]
+    [InlineData("GET")]
+    public async Task A_permitted_flow_that_would_dial_the_gateway_itself_is_refused_as_a_loop(string method)
+    {
+        await using var gw = GatewayHarness.Custom("""
+            version: 1
+            name: loop-test
+            defaultAction: deny
+            smartGroups:
+              agents: { cidrs: [127.0.0.0/8] }
+              loopback: { cidrs: [127.0.0.0/8] }
+            rules:
+              - { name: allow-loopback, priority: 1, source: [agents], destination: [loopback], action: permit }
+            """, "127.0.0.1 self.example.test\n");
+        using var tcp = await gw.RawAsync();
+        var stream = tcp.GetStream();
+        var port = gw.Proxy.Port;
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(method == "CONNECT"
+            ? $"CONNECT self.example.test:{port} HTTP/1.1\r\n\r\n"
+            : $"GET http://self.example.test:{port}/ HTTP/1.1\r\nHost: self.example.test:{port}\r\n\r\n"));
+
+        var (status, head, body) = await RawHttp.ReadResponseAsync(stream);
+
+        Assert.Equal(403, status);
+        Assert.Contains("X-Corral-Rule: (gateway)", head);
+        Assert.Contains("proxy loop", body);
+        Assert.True(gw.Logs.Contains("proxy loop", Microsoft.Extensions.Logging.LogLevel.Warning));
+        Assert.True(gw.Server.ActiveConnections <= 1, $"{gw.Server.ActiveConnections} connections: the request looped");
+    }
 }

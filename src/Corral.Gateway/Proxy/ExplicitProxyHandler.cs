@@ -73,6 +73,15 @@ internal sealed class ExplicitProxyHandler(GatewayContext context)
             return;
         }
         var dialTo = new IPEndPoint(decision.DialAddress, port);
+        if (decision.LetsThrough && context.Self.IsSelf(dialTo))
+        {
+            var loop = $"{dialTo} is the gateway itself: refusing a proxy loop";
+            client.LogDecision(flowId, decision.Flow, null, dialTo, "CONNECT", head.Second, loop);
+            context.Logger.LogWarning("Flow {FlowId} CONNECT {Target} from {Source} refused: {Refusal}", flowId, head.Second, client.Source, loop);
+            await SendQuietlyAsync(client, Responses.Denied($"{name ?? dialTo.Address.ToString()}:{port}", null, loop)).ConfigureAwait(false);
+            client.LogClose(flowId, dialTo, name, 0, 0, Elapsed(started), loop);
+            return;
+        }
         if (!decision.LetsThrough)
         {
             client.LogDecision(flowId, decision.Flow, decision.Verdict, dialTo, "CONNECT", head.Second, null);

@@ -25,5 +25,8 @@ internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, 
     /// <summary>Cancelled when a graceful shutdown starts; cuts only waits for a next request, never a transfer.</summary>
     public CancellationToken StoppingToken { get; } = stoppingToken;
 
+    /// <summary>The gateway's own endpoints, never dialled.</summary>
+    public SelfGuard Self { get; } = new();
+
     public string NewFlowId() => $"{_idPrefix}-{Interlocked.Increment(ref _nextId):x}";
 }

@@ -82,6 +82,12 @@ internal sealed class TransparentHandler(GatewayContext context, IPEndPoint list
             return;
         }
         var dialTo = new IPEndPoint(decision.DialAddress, original.Port);
+        if (decision.LetsThrough && context.Self.IsSelf(dialTo))
+        {
+            client.LogRefusal($"{dialTo} is the gateway itself: refusing a proxy loop", dialTo, sniffed.Name);
+            await RefuseAsync(client, sniffed, original, null, "proxy loop").ConfigureAwait(false);
+            return;
+        }
         client.LogDecision(flowId, decision.Flow, decision.Verdict, dialTo, null, null, null);
         if (!decision.LetsThrough)
         {
