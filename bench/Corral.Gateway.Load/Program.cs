@@ -12,6 +12,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 //   2. new tunnels per second (connect, CONNECT, one byte each way, close) with concurrent clients;
 //   3. added latency per new connection: (proxy connect + CONNECT + first byte round trip) minus the direct equivalent.
 // Each figure is the median over several rounds. Usage: dotnet run -c Release -- [--rounds N] [--mib N] [--seconds N]
+//   [--concurrency N] [--samples N] [--sink-port N] [--proxy ADDR:PORT] [--write-policy FILE]
 var rounds = Arg("--rounds", 5);
 var mib = Arg("--mib", 1024);
 var seconds = Arg("--seconds", 3);
@@ -33,14 +34,20 @@ File.WriteAllText(policyPath, """
 var check = PolicyChecker.CheckFile(policyPath);
 if (!check.Succeeded) { Console.Error.WriteLine(string.Join("\n", check.Diagnostics)); return 1; }
 
-await using var sink = new SinkServer(mib * 1024L * 1024);
+// --sink-port N fixes the sink's port; --proxy ADDR:PORT measures a gateway running elsewhere (e.g. `corral gateway
+// bench.yaml` in its own process, with the policy this program writes to --write-policy FILE) instead of in-process.
+var sinkPort = Arg("--sink-port", 0);
+var external = Array.IndexOf(args, "--proxy") is var pi and >= 0 ? IPEndPoint.Parse(args[pi + 1]) : null;
+if (Array.IndexOf(args, "--write-policy") is var wi and >= 0) { File.Copy(policyPath, args[wi + 1], overwrite: true); Console.WriteLine($"policy written to {args[wi + 1]}"); return 0; }
+
+await using var sink = new SinkServer(mib * 1024L * 1024, sinkPort);
 await using var gateway = new GatewayServer(check.Compiled!, new GatewayOptions
 {
     Listen = new IPEndPoint(IPAddress.Loopback, 0),
     FlowLogPath = Path.Combine(folder, "flows.jsonl"), // on, as in production: the flow log is part of the cost
 }, NullLoggerFactory.Instance);
-gateway.Start();
-var proxy = gateway.ListenEndPoint!;
+if (external is null) gateway.Start();
+var proxy = external ?? gateway.ListenEndPoint!;
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}; sink {sink.EndPoint}, gateway {proxy}");
 
 // Warm-up: JIT, pools, first flow-log write.
@@ -76,7 +83,7 @@ Console.WriteLine($"  throughput   direct {Median(direct):F0} MiB/s, CONNECT tun
 Console.WriteLine($"  new conns/s  direct {Median(directRate):F0}, through the gateway {Median(tunnelRate):F0} ({concurrency} concurrent clients)");
 Console.WriteLine($"  latency      direct connect+round trip p50 {Median(directP50) * 1000:F0} us, p99 {Median(directP99) * 1000:F0} us");
 Console.WriteLine($"  added by the gateway per new connection: p50 {Median(p50) * 1000:F0} us, p99 {Median(p99) * 1000:F0} us");
-await gateway.StopAsync();
+if (external is null) await gateway.StopAsync();
 Directory.Delete(folder, true);
 return 0;
 
@@ -184,10 +191,10 @@ sealed class SinkServer : IAsyncDisposable
     private readonly long _bytes;
     private readonly Task _loop;
 
-    public SinkServer(long bytes)
+    public SinkServer(long bytes, int port)
     {
         _bytes = bytes;
-        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _listener.Bind(new IPEndPoint(IPAddress.Loopback, port));
         _listener.Listen(4096);
         _loop = Task.Run(AcceptAsync);
     }
