@@ -90,4 +90,24 @@ public sealed class ShutdownAndTunnelTests
         Assert.True(gw.Logs.Contains("proxy loop", Microsoft.Extensions.Logging.LogLevel.Warning));
         Assert.True(gw.Server.ActiveConnections <= 1, $"{gw.Server.ActiveConnections} connections: the request looped");
     }
+
+    [Fact]
+    public async Task Past_the_connection_limit_a_client_is_closed_with_a_log_line_and_served_again_once_there_is_room()
+    {
+        await using var upstream = TestUpstream.Start(80);
+        await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test\n", new GatewayLimits { MaxConnections = 1 });
+        using (var holder = await gw.RawAsync())
+        {
+            var held = holder.GetStream();
+            await held.WriteAsync("GET http://www.example.test/ HTTP/1.1\r\nHost: www.example.test\r\n\r\n"u8.ToArray());
+            Assert.Equal(200, (await RawHttp.ReadResponseAsync(held)).Status); // now one connection is open and kept alive
+
+            using var extra = await gw.RawAsync();
+            Assert.Empty(await RawHttp.ReadToCloseAsync(extra.GetStream()));
+            Assert.True(gw.Logs.Contains("connections open", Microsoft.Extensions.Logging.LogLevel.Warning));
+        }
+        for (var i = 0; i < 200 && gw.Server.ActiveConnections > 0; i++) await Task.Delay(50);
+        using var client = gw.Client();
+        Assert.Contains("GET /again", await client.GetStringAsync("http://www.example.test/again"));
+    }
 }
