@@ -51,12 +51,13 @@ internal sealed class TransparentHandler(GatewayContext context, IPEndPoint list
                     await http.RefuseAsync(400, "Bad Request", "request without a valid Host header", null).ConfigureAwait(false);
                     return;
                 }
-                var url = $"http://{head.Get("Host")}{head.Second}";
-                if (!head.Second.StartsWith('/') || !await http.ForwardAsync(head, new RequestTarget(destination, original.Port, head.Second, url), ct).ConfigureAwait(false))
+                if (!head.Second.StartsWith('/'))
                 {
-                    if (!head.Second.StartsWith('/')) await http.RefuseAsync(400, "Bad Request", "request target is not origin-form", null).ConfigureAwait(false);
+                    await http.RefuseAsync(400, "Bad Request", "request target is not origin-form", null).ConfigureAwait(false);
                     return;
                 }
+                var url = $"http://{head.Get("Host")}{head.Second}";
+                if (!await http.ForwardAsync(head, new RequestTarget(destination, original.Port, head.Second, url), ct).ConfigureAwait(false)) return;
                 if (context.Stopping) return;
                 var parser = new Http.HttpHeadParser(isRequest: true);
                 var outcome = await Http.PipePeek.PeekAsync(client.Reader, parser, context.Limits.MaxHeadBytes, context.Limits.IdleTimeout, betweenRequests.Token).ConfigureAwait(false);
