@@ -38,7 +38,7 @@ if (!check.Succeeded) { Console.Error.WriteLine(string.Join("\n", check.Diagnost
 // bench.yaml` in its own process, with the policy this program writes to --write-policy FILE) instead of in-process.
 var sinkPort = Arg("--sink-port", 0);
 var external = Array.IndexOf(args, "--proxy") is var pi and >= 0 ? IPEndPoint.Parse(args[pi + 1]) : null;
-if (Array.IndexOf(args, "--write-policy") is var wi and >= 0) { File.Copy(policyPath, args[wi + 1], overwrite: true); Console.WriteLine($"policy written to {args[wi + 1]}"); return 0; }
+if (Array.IndexOf(args, "--write-policy") is var wi and >= 0) { File.Copy(policyPath, args[wi + 1], overwrite: true); Directory.Delete(folder, true); Console.WriteLine($"policy written to {args[wi + 1]}"); return 0; }
 
 await using var sink = new SinkServer(mib * 1024L * 1024, sinkPort);
 await using var gateway = new GatewayServer(check.Compiled!, new GatewayOptions
