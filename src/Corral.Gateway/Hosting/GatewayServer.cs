@@ -51,7 +51,7 @@ public sealed class GatewayServer : IAsyncDisposable
                     HandshakeTimeout = options.Limits.ConnectTimeout,
                 })
             : null;
-        _context = new GatewayContext(options.Limits, new FlowDecider(Policy, resolver), _flowLog, _logger, _meter, options.DialGuard, interceptor);
+        _context = new GatewayContext(options.Limits, new FlowDecider(Policy, resolver), _flowLog, _logger, _meter, options.DialGuard, _stopAccepting.Token, interceptor);
     }
 
     /// <summary>The policy in force; swap it to reload.</summary>
@@ -71,6 +71,7 @@ public sealed class GatewayServer : IAsyncDisposable
         {
             var socket = Bind(listen);
             ListenEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+            _context.Self.Add(ListenEndPoint);
             var handler = new ExplicitProxyHandler(_context);
             _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(socket, "explicit", handler.HandleAsync)));
             _logger.LogInformation("Explicit proxy listening on {EndPoint}", ListenEndPoint);
@@ -79,6 +80,7 @@ public sealed class GatewayServer : IAsyncDisposable
         {
             var socket = Bind(transparent);
             TransparentEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+            _context.Self.Add(TransparentEndPoint);
             var handler = new TransparentHandler(_context, TransparentEndPoint);
             _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(socket, "transparent", handler.HandleAsync)));
             _logger.LogInformation("Transparent listener on {EndPoint}", TransparentEndPoint);

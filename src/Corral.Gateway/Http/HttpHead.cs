@@ -56,7 +56,16 @@ internal sealed class HttpHeadParser(bool isRequest) : IPrefixParser
     public ParseStatus TryParse(in ReadOnlySequence<byte> buffer)
     {
         var reader = new SequenceReader<byte>(buffer);
-        if (!reader.TryReadTo(out ReadOnlySequence<byte> body, EndOfHead, advancePastDelimiter: true)) return ParseStatus.NeedMore;
+        if (!reader.TryReadTo(out ReadOnlySequence<byte> body, EndOfHead, advancePastDelimiter: true))
+        {
+            // Judge the start line as soon as it is complete: a stream that is not HTTP (an SSH banner, garbage) is
+            // told apart at once instead of after the head timeout.
+            var lineReader = new SequenceReader<byte>(buffer);
+            if (lineReader.TryReadTo(out ReadOnlySequence<byte> firstLine, "\r\n"u8, advancePastDelimiter: false) &&
+                !StartLineLooksValid(Encoding.Latin1.GetString(firstLine)))
+                return Fail("malformed start line");
+            return ParseStatus.NeedMore;
+        }
         var length = (int)reader.Consumed;
         var text = Encoding.Latin1.GetString(body);
         var lines = text.Split("\r\n");
@@ -86,6 +95,15 @@ internal sealed class HttpHeadParser(bool isRequest) : IPrefixParser
         }
         Head = new HttpHead { First = start[0], Second = start[1], Third = start[2], Headers = headers, Length = length };
         return ParseStatus.Done;
+    }
+
+    private bool StartLineLooksValid(string line)
+    {
+        var parts = line.Split(' ', 3);
+        if (parts.Length != 3 || parts[0].Length == 0 || parts[1].Length == 0) return false;
+        return isRequest
+            ? IsToken(parts[0]) && parts[2] is "HTTP/1.1" or "HTTP/1.0"
+            : parts[0] is "HTTP/1.1" or "HTTP/1.0";
     }
 
     private ParseStatus Fail(string error)

@@ -17,11 +17,14 @@ internal sealed class ExplicitProxyHandler(GatewayContext context)
         await using var client = new ClientConnection(socket, "explicit", context);
         await using var http = new HttpForwarder(client);
         var limits = context.Limits;
+        using var betweenRequests = CancellationTokenSource.CreateLinkedTokenSource(ct, context.StoppingToken);
         for (var first = true; ; first = false)
         {
             if (!first && context.Stopping) return;
             var parser = new HttpHeadParser(isRequest: true);
-            var outcome = await PipePeek.PeekAsync(client.Reader, parser, limits.MaxHeadBytes, first ? limits.HeadTimeout : limits.IdleTimeout, ct).ConfigureAwait(false);
+            // Between requests a graceful shutdown need not wait for the idle timeout: stop waiting for the next one.
+            var outcome = await PipePeek.PeekAsync(client.Reader, parser, limits.MaxHeadBytes, first ? limits.HeadTimeout : limits.IdleTimeout,
+                first ? ct : betweenRequests.Token).ConfigureAwait(false);
             switch (outcome)
             {
                 case PeekOutcome.Done: break;
@@ -70,6 +73,15 @@ internal sealed class ExplicitProxyHandler(GatewayContext context)
             return;
         }
         var dialTo = new IPEndPoint(decision.DialAddress, port);
+        if (decision.LetsThrough && context.Self.IsSelf(dialTo))
+        {
+            var loop = $"{dialTo} is the gateway itself: refusing a proxy loop";
+            client.LogDecision(flowId, decision.Flow, null, dialTo, "CONNECT", head.Second, loop);
+            context.Logger.LogWarning("Flow {FlowId} CONNECT {Target} from {Source} refused: {Refusal}", flowId, head.Second, client.Source, loop);
+            await SendQuietlyAsync(client, Responses.Denied($"{name ?? dialTo.Address.ToString()}:{port}", null, loop)).ConfigureAwait(false);
+            client.LogClose(flowId, dialTo, name, 0, 0, Elapsed(started), loop);
+            return;
+        }
         if (!decision.LetsThrough)
         {
             client.LogDecision(flowId, decision.Flow, decision.Verdict, dialTo, "CONNECT", head.Second, null);
@@ -84,7 +96,7 @@ internal sealed class ExplicitProxyHandler(GatewayContext context)
         await client.SendAsync(Responses.ConnectEstablished, ct).ConfigureAwait(false);
         var sniffed = await StreamSniffer.SniffAsync(client, ct).ConfigureAwait(false);
         var expected = name ?? Policy.Addressing.IpBits.Canonical(destination.Address!).ToString();
-        var refusal = Tunnel.Check(sniffed, name, port);
+        var refusal = Tunnel.Check(sniffed, expected, port);
         if (refusal is null && sniffed.Kind == StreamKind.Closed)
         {
             client.LogDecision(flowId, decision.Flow, decision.Verdict, dialTo, "CONNECT", head.Second, null);

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 namespace Corral.Gateway.Proxy;
 
 /// <summary>What every connection handler shares: limits, the decider, the flow log, logging, flow ids and metrics.</summary>
-internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, IFlowLog flowLog, ILogger logger, Meter meter, Func<System.Net.IPEndPoint, bool>? dialGuard,
+internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, IFlowLog flowLog, ILogger logger, Meter meter, Func<System.Net.IPEndPoint, bool>? dialGuard, CancellationToken stoppingToken,
     Interception.TlsInterceptor? interceptor = null)
 {
     /// <summary>Decrypts decrypt-allowed permits; null when no CA is configured (every flow is spliced).</summary>
@@ -25,6 +25,12 @@ internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, 
 
     /// <summary>Set when a graceful shutdown starts: kept-alive connections finish their current request and close.</summary>
     public volatile bool Stopping;
+
+    /// <summary>Cancelled when a graceful shutdown starts; cuts only waits for a next request, never a transfer.</summary>
+    public CancellationToken StoppingToken { get; } = stoppingToken;
+
+    /// <summary>The gateway's own endpoints, never dialled.</summary>
+    public SelfGuard Self { get; } = new();
 
     public string NewFlowId() => $"{_idPrefix}-{Interlocked.Increment(ref _nextId):x}";
 }

@@ -52,6 +52,8 @@ internal sealed class HttpForwarder(ClientConnection client) : IAsyncDisposable
             return false;
         }
         var destination = new IPEndPoint(decision.DialAddress, target.Port);
+        if (decision.LetsThrough && ctx.Self.IsSelf(destination))
+            return await DenyAsync(flowId, target, head, null, $"{destination} is the gateway itself: refusing a proxy loop").ConfigureAwait(false);
         client.LogDecision(flowId, decision.Flow, decision.Verdict, destination, head.First, target.Url, null);
         if (!decision.LetsThrough)
         {

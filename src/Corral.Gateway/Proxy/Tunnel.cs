@@ -17,13 +17,12 @@ internal static class Tunnel
     /// A gateway refusal for what the stream's start says, or null: names must agree (domain fronting), a stream on
     /// port 443 must be TLS (nothing else may hide on the HTTPS port), and bad input is refused.
     /// </summary>
-    public static string? Check(in Sniffed sniffed, string? expectedName, int port)
+    /// <param name="expected">The requested host name, or the canonical text of the requested IP address.</param>
+    public static string? Check(in Sniffed sniffed, string expected, int port)
     {
         if (sniffed.Kind == StreamKind.Bad) return sniffed.Problem;
-        if (sniffed.Name is { } seen && expectedName is not null && seen != expectedName)
-            return $"domain fronting: the {(sniffed.IsTls ? "TLS SNI" : "HTTP Host")} '{seen}' differs from the requested '{expectedName}'";
-        if (sniffed.Name is { } seenName && expectedName is null)
-            return $"domain fronting: the {(sniffed.IsTls ? "TLS SNI" : "HTTP Host")} '{seenName}' names a host but the connection was to an address";
+        if (sniffed.Name is { } seen && seen != expected)
+            return $"domain fronting: the {(sniffed.IsTls ? "TLS SNI" : "HTTP Host")} '{seen}' differs from the requested '{expected}'";
         if (port == 443 && !sniffed.IsTls && sniffed.Kind != StreamKind.Closed) return "not TLS on port 443";
         return null;
     }

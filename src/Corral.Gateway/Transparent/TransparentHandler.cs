@@ -31,7 +31,7 @@ internal sealed class TransparentHandler(GatewayContext context, IPEndPoint list
 
         var sniffed = await StreamSniffer.SniffAsync(client, ct).ConfigureAwait(false);
         if (sniffed.Kind == StreamKind.Closed) return;
-        var refusal = Tunnel.Check(sniffed, sniffed.Name, original.Port);
+        var refusal = Tunnel.Check(sniffed, sniffed.Name ?? "", original.Port);
         if (refusal is not null)
         {
             client.LogRefusal(refusal, original, sniffed.Name);
@@ -42,6 +42,7 @@ internal sealed class TransparentHandler(GatewayContext context, IPEndPoint list
         if (sniffed.Kind == StreamKind.Http)
         {
             await using var http = new HttpForwarder(client);
+            using var betweenRequests = CancellationTokenSource.CreateLinkedTokenSource(ct, context.StoppingToken);
             for (var head = sniffed.Head!; ;)
             {
                 await ExplicitProxyHandler.ConsumeAsync(client, head.Length, ct).ConfigureAwait(false);
@@ -50,15 +51,16 @@ internal sealed class TransparentHandler(GatewayContext context, IPEndPoint list
                     await http.RefuseAsync(400, "Bad Request", "request without a valid Host header", null).ConfigureAwait(false);
                     return;
                 }
-                var url = $"http://{head.Get("Host")}{head.Second}";
-                if (!head.Second.StartsWith('/') || !await http.ForwardAsync(head, new RequestTarget(destination, original.Port, head.Second, url), ct).ConfigureAwait(false))
+                if (!head.Second.StartsWith('/'))
                 {
-                    if (!head.Second.StartsWith('/')) await http.RefuseAsync(400, "Bad Request", "request target is not origin-form", null).ConfigureAwait(false);
+                    await http.RefuseAsync(400, "Bad Request", "request target is not origin-form", null).ConfigureAwait(false);
                     return;
                 }
+                var url = $"http://{head.Get("Host")}{head.Second}";
+                if (!await http.ForwardAsync(head, new RequestTarget(destination, original.Port, head.Second, url), ct).ConfigureAwait(false)) return;
                 if (context.Stopping) return;
                 var parser = new Http.HttpHeadParser(isRequest: true);
-                var outcome = await Http.PipePeek.PeekAsync(client.Reader, parser, context.Limits.MaxHeadBytes, context.Limits.IdleTimeout, ct).ConfigureAwait(false);
+                var outcome = await Http.PipePeek.PeekAsync(client.Reader, parser, context.Limits.MaxHeadBytes, context.Limits.IdleTimeout, betweenRequests.Token).ConfigureAwait(false);
                 if (outcome != Http.PeekOutcome.Done)
                 {
                     if (outcome is Http.PeekOutcome.Invalid or Http.PeekOutcome.TooLarge)
@@ -81,6 +83,12 @@ internal sealed class TransparentHandler(GatewayContext context, IPEndPoint list
             return;
         }
         var dialTo = new IPEndPoint(decision.DialAddress, original.Port);
+        if (decision.LetsThrough && context.Self.IsSelf(dialTo))
+        {
+            client.LogRefusal($"{dialTo} is the gateway itself: refusing a proxy loop", dialTo, sniffed.Name);
+            await RefuseAsync(client, sniffed, original, null, "proxy loop").ConfigureAwait(false);
+            return;
+        }
         var intercept = Tunnel.ShouldIntercept(context, decision, sniffed);
         client.LogDecision(flowId, decision.Flow, decision.Verdict, dialTo, null, null, null, decrypted: intercept);
         if (!decision.LetsThrough)

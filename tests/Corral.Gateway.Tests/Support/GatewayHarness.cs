@@ -84,6 +84,15 @@ public sealed class GatewayHarness : IAsyncDisposable
         return new GatewayHarness(folder, policy, hosts, limits, false);
     }
 
+    /// <summary>A policy given as YAML text.</summary>
+    public static GatewayHarness Custom(string yaml, string hosts, GatewayLimits? limits = null)
+    {
+        var folder = NewFolder();
+        var policy = Path.Combine(folder, "p.yaml");
+        File.WriteAllText(policy, yaml);
+        return new GatewayHarness(folder, policy, hosts, limits, false);
+    }
+
     private static string NewFolder()
     {
         var folder = Path.Combine(Path.GetTempPath(), "corral-gw-" + Guid.NewGuid().ToString("N")[..12]);

@@ -1,0 +1,243 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Corral.Gateway;
+using Corral.Gateway.Hosting;
+using Corral.Policy;
+using Microsoft.Extensions.Logging.Abstractions;
+
+// Measures the gateway on loopback against the same work done directly:
+//   1. CONNECT tunnel throughput vs a direct loopback copy (one stream, download);
+//   2. new tunnels per second (connect, CONNECT, one byte each way, close) with concurrent clients;
+//   3. added latency per new connection: (proxy connect + CONNECT + first byte round trip) minus the direct equivalent.
+// Each figure is the median over several rounds. Usage: dotnet run -c Release -- [--rounds N] [--mib N] [--seconds N]
+//   [--concurrency N] [--samples N] [--sink-port N] [--proxy ADDR:PORT] [--write-policy FILE]
+var rounds = Arg("--rounds", 5);
+var mib = Arg("--mib", 1024);
+var seconds = Arg("--seconds", 3);
+var concurrency = Arg("--concurrency", 16);
+var latencySamples = Arg("--samples", 2000);
+
+var folder = Directory.CreateTempSubdirectory("corral-load-").FullName;
+var policyPath = Path.Combine(folder, "bench.yaml");
+File.WriteAllText(policyPath, """
+    version: 1
+    name: bench
+    defaultAction: deny
+    smartGroups:
+      agents: { cidrs: [127.0.0.0/8] }
+      sink: { cidrs: [127.0.0.0/8] }
+    rules:
+      - { name: allow-sink, priority: 1, source: [agents], destination: [sink], action: permit }
+    """);
+var check = PolicyChecker.CheckFile(policyPath);
+if (!check.Succeeded) { Console.Error.WriteLine(string.Join("\n", check.Diagnostics)); return 1; }
+
+// --sink-port N fixes the sink's port; --proxy ADDR:PORT measures a gateway running elsewhere (e.g. `corral gateway
+// bench.yaml` in its own process, with the policy this program writes to --write-policy FILE) instead of in-process.
+var sinkPort = Arg("--sink-port", 0);
+var external = Array.IndexOf(args, "--proxy") is var pi and >= 0 ? IPEndPoint.Parse(args[pi + 1]) : null;
+if (Array.IndexOf(args, "--write-policy") is var wi and >= 0) { File.Copy(policyPath, args[wi + 1], overwrite: true); Directory.Delete(folder, true); Console.WriteLine($"policy written to {args[wi + 1]}"); return 0; }
+
+await using var sink = new SinkServer(mib * 1024L * 1024, sinkPort);
+await using var gateway = new GatewayServer(check.Compiled!, new GatewayOptions
+{
+    Listen = new IPEndPoint(IPAddress.Loopback, 0),
+    FlowLogPath = Path.Combine(folder, "flows.jsonl"), // on, as in production: the flow log is part of the cost
+}, NullLoggerFactory.Instance);
+if (external is null) gateway.Start();
+var proxy = external ?? gateway.ListenEndPoint!;
+Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}; sink {sink.EndPoint}, gateway {proxy}");
+
+// Warm-up: JIT, pools, first flow-log write.
+for (var i = 0; i < 200; i++) { await PingAsync(proxy, sink.EndPoint); await PingAsync(null, sink.EndPoint); }
+
+// Allocation per tunnelled MiB: the whole process's allocations during a tunnelled download minus a direct one.
+var before = GC.GetTotalAllocatedBytes(precise: true);
+await ThroughputAsync(null, sink.EndPoint, mib);
+var directAllocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+before = GC.GetTotalAllocatedBytes(precise: true);
+await ThroughputAsync(proxy, sink.EndPoint, mib);
+var tunnelAllocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+Console.WriteLine($"allocated during a {mib} MiB download: direct {directAllocated / 1024.0:F0} KiB, tunnelled {tunnelAllocated / 1024.0:F0} KiB " +
+                  $"({(tunnelAllocated - directAllocated) / (double)mib:F0} bytes per tunnelled MiB added by the gateway)");
+
+var direct = new List<double>(); var tunnel = new List<double>();
+var directRate = new List<double>(); var tunnelRate = new List<double>();
+var p50 = new List<double>(); var p99 = new List<double>(); var directP50 = new List<double>(); var directP99 = new List<double>();
+for (var r = 1; r <= rounds; r++)
+{
+    direct.Add(await ThroughputAsync(null, sink.EndPoint, mib));
+    tunnel.Add(await ThroughputAsync(proxy, sink.EndPoint, mib));
+    directRate.Add(await RateAsync(null, sink.EndPoint, seconds, concurrency));
+    tunnelRate.Add(await RateAsync(proxy, sink.EndPoint, seconds, concurrency));
+    var (d50, d99, t50, t99) = await LatencyAsync(proxy, sink.EndPoint, latencySamples);
+    directP50.Add(d50); directP99.Add(d99); p50.Add(t50 - d50); p99.Add(t99 - d99);
+    Console.WriteLine($"round {r}: direct {direct[^1]:F0} MiB/s, tunnel {tunnel[^1]:F0} MiB/s ({tunnel[^1] / direct[^1]:F2}x); " +
+                      $"new conns/s direct {directRate[^1]:F0}, tunnels/s {tunnelRate[^1]:F0}; added latency p50 {p50[^1] * 1000:F0} us, p99 {p99[^1] * 1000:F0} us");
+}
+Console.WriteLine();
+Console.WriteLine($"median over {rounds} rounds:");
+Console.WriteLine($"  throughput   direct {Median(direct):F0} MiB/s, CONNECT tunnel {Median(tunnel):F0} MiB/s, ratio {Median(tunnel.Zip(direct, (t, d) => t / d).ToList()):F2}x");
+Console.WriteLine($"  new conns/s  direct {Median(directRate):F0}, through the gateway {Median(tunnelRate):F0} ({concurrency} concurrent clients)");
+Console.WriteLine($"  latency      direct connect+round trip p50 {Median(directP50) * 1000:F0} us, p99 {Median(directP99) * 1000:F0} us");
+Console.WriteLine($"  added by the gateway per new connection: p50 {Median(p50) * 1000:F0} us, p99 {Median(p99) * 1000:F0} us");
+if (external is null) await gateway.StopAsync();
+Directory.Delete(folder, true);
+return 0;
+
+int Arg(string name, int fallback)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : fallback;
+}
+
+static double Median(List<double> values)
+{
+    var s = values.Order().ToList();
+    return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
+}
+
+// Opens a connection to the sink, directly or through a CONNECT tunnel.
+static async Task<Socket> OpenAsync(IPEndPoint? proxy, IPEndPoint target)
+{
+    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+    await socket.ConnectAsync(proxy ?? target);
+    if (proxy is null) return socket;
+    await socket.SendAsync(Encoding.ASCII.GetBytes($"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n"));
+    // "HTTP/1.1 200 Connection Established\r\n\r\n" is 39 bytes.
+    var head = new byte[39];
+    var got = 0;
+    while (got < head.Length)
+    {
+        var n = await socket.ReceiveAsync(head.AsMemory(got));
+        if (n == 0) throw new IOException("proxy closed");
+        got += n;
+    }
+    if (head[9] != (byte)'2') throw new IOException("proxy refused: " + Encoding.ASCII.GetString(head));
+    return socket;
+}
+
+static async Task<double> ThroughputAsync(IPEndPoint? proxy, IPEndPoint target, int mib)
+{
+    using var socket = await OpenAsync(proxy, target);
+    var buffer = new byte[256 * 1024];
+    var watch = Stopwatch.StartNew();
+    await socket.SendAsync(new byte[] { SinkServer.Download });
+    long total = 0;
+    while (true)
+    {
+        var n = await socket.ReceiveAsync(buffer);
+        if (n == 0) break;
+        total += n;
+    }
+    if (total != mib * 1024L * 1024) throw new IOException($"short download: {total}");
+    return total / 1024.0 / 1024.0 / watch.Elapsed.TotalSeconds;
+}
+
+static async Task<double> PingAsync(IPEndPoint? proxy, IPEndPoint target)
+{
+    var watch = Stopwatch.StartNew();
+    using var socket = await OpenAsync(proxy, target);
+    await socket.SendAsync(new byte[] { SinkServer.Ping });
+    var one = new byte[1];
+    if (await socket.ReceiveAsync(one) != 1) throw new IOException("no pong");
+    var elapsed = watch.Elapsed.TotalMilliseconds;
+    socket.Shutdown(SocketShutdown.Send);
+    await socket.ReceiveAsync(one); // wait for the far side to close too, so connections do not pile up
+    return elapsed;
+}
+
+static async Task<double> RateAsync(IPEndPoint? proxy, IPEndPoint target, int seconds, int concurrency)
+{
+    var until = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+    long done = 0;
+    var watch = Stopwatch.StartNew();
+    await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+    {
+        while (Stopwatch.GetTimestamp() < until)
+        {
+            await PingAsync(proxy, target);
+            Interlocked.Increment(ref done);
+        }
+    })));
+    return done / watch.Elapsed.TotalSeconds;
+}
+
+static async Task<(double D50, double D99, double T50, double T99)> LatencyAsync(IPEndPoint proxy, IPEndPoint target, int samples)
+{
+    var d = new List<double>(samples);
+    var t = new List<double>(samples);
+    for (var i = 0; i < samples; i++)
+    {
+        d.Add(await PingAsync(null, target));
+        t.Add(await PingAsync(proxy, target));
+    }
+    return (Percentile(d, 0.50), Percentile(d, 0.99), Percentile(t, 0.50), Percentile(t, 0.99));
+}
+
+static double Percentile(List<double> values, double p)
+{
+    var s = values.Order().ToList();
+    return s[Math.Min(s.Count - 1, (int)Math.Ceiling(p * s.Count) - 1)];
+}
+
+/// <summary>The far end: on byte 1 streams the configured amount and closes; on byte 2 answers one byte.</summary>
+sealed class SinkServer : IAsyncDisposable
+{
+    public const byte Download = 1, Ping = 2;
+    private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+    private readonly long _bytes;
+    private readonly Task _loop;
+
+    public SinkServer(long bytes, int port)
+    {
+        _bytes = bytes;
+        _listener.Bind(new IPEndPoint(IPAddress.Loopback, port));
+        _listener.Listen(4096);
+        _loop = Task.Run(AcceptAsync);
+    }
+
+    public IPEndPoint EndPoint => (IPEndPoint)_listener.LocalEndPoint!;
+
+    private async Task AcceptAsync()
+    {
+        while (true)
+        {
+            Socket s;
+            try { s = await _listener.AcceptAsync(); } catch (Exception) { return; }
+            s.NoDelay = true;
+            _ = Task.Run(() => ServeAsync(s));
+        }
+    }
+
+    private async Task ServeAsync(Socket s)
+    {
+        using (s)
+        {
+            try
+            {
+                var one = new byte[1];
+                if (await s.ReceiveAsync(one) != 1) return;
+                if (one[0] == Download)
+                {
+                    var chunk = new byte[256 * 1024];
+                    for (var left = _bytes; left > 0; left -= chunk.Length)
+                        await s.SendAsync(chunk.AsMemory(0, (int)Math.Min(chunk.Length, left)));
+                    s.Shutdown(SocketShutdown.Send);
+                    return;
+                }
+                await s.SendAsync(one);
+                await s.ReceiveAsync(one); // until the client closes
+            }
+            catch (SocketException) { }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _listener.Dispose();
+        try { await _loop; } catch (Exception) { }
+    }
+}
