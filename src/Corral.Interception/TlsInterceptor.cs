@@ -166,6 +166,11 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOpti
                 await DenyAsync(clientTls, policy, request.Method, url, verdict, 502, ex.Message, ct);
                 return false;
             }
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException or IOException)
+            {
+                await DenyAsync(clientTls, policy, request.Method, url, verdict, 502, $"upstream {serverName} unreachable: {ex.Message}", ct);
+                return false;
+            }
         }
 
         long up = headBytes.Length, down = 0;
