@@ -177,6 +177,9 @@ internal sealed class BigPolicyFixture
     /// <summary>Many different flows of all kinds, so lookups miss caches as real traffic does.</summary>
     public Flow[] Mixed { get; }
 
+    /// <summary>The same flows grouped by kind, for the rough per-kind figures of <c>quick-decide</c>.</summary>
+    public (string Kind, Flow[] Flows)[] MixedByKind { get; }
+
     public BigPolicyFixture(int mixedCount = 4096)
     {
         var samples = BigPolicy.Ensure();
@@ -214,9 +217,10 @@ internal sealed class BigPolicyFixture
         Check.Verdict(Policy.Decide(DenyPublicIp), DenyPublicIp, "default-deny-internet", RuleAction.Deny);
         CheckPermitWeb(MultiAddress, 3);
 
-        Func<Flow>[] kinds = [Exact, Wild, Unknown, ThreatIp, PublicIp, Multi];
+        (string, Func<Flow>)[] kinds = [("exact", Exact), ("wildcard", Wild), ("unknown", Unknown), ("threat-ip", ThreatIp), ("public-ip", PublicIp), ("multi", Multi)];
         Mixed = new Flow[mixedCount];
-        for (var i = 0; i < Mixed.Length; i++) Mixed[i] = kinds[i % kinds.Length]();
+        for (var i = 0; i < Mixed.Length; i++) Mixed[i] = kinds[i % kinds.Length].Item2();
+        MixedByKind = kinds.Select((k, i) => (k.Item1, Mixed.Where((_, j) => j % kinds.Length == i).ToArray())).ToArray();
         random.Shuffle(Mixed);
     }
 

@@ -9,25 +9,47 @@ namespace Corral.Policy.Compilation;
 /// </summary>
 internal sealed class RangeMap<T> where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>, IMinMaxValue<T>
 {
+    // The top BucketBits bits of an address pick a bucket; _bucketFirst[b] is the index of the first range start in
+    // bucket b or later (so bucket b's starts are _starts[_bucketFirst[b] .. _bucketFirst[b + 1])). A lookup then
+    // binary-searches only its bucket: with a million ranges that is a few entries on one or two cache lines instead
+    // of twenty probes across the whole array, most of them cache misses. The index costs 256 KiB per family.
+    private const int BucketBits = 16;
+    private static readonly int Shift = System.Runtime.CompilerServices.Unsafe.SizeOf<T>() * 8 - BucketBits;
+
     private readonly T[] _starts;
     private readonly int[] _setIds;
+    private readonly int[] _bucketFirst;
 
     private RangeMap(T[] starts, int[] setIds)
     {
         _starts = starts;
         _setIds = setIds;
+        _bucketFirst = new int[(1 << BucketBits) + 1];
+        var i = 0;
+        for (var b = 0; b <= 1 << BucketBits; b++)
+        {
+            while (i < starts.Length && Bucket(starts[i]) < b) i++;
+            _bucketFirst[b] = i;
+        }
     }
+
+    private static int Bucket(T address) => int.CreateTruncating(address >>> Shift);
 
     public int RangeCount => _starts.Length;
 
-    public long ApproximateBytes => (long)_starts.Length * (System.Runtime.CompilerServices.Unsafe.SizeOf<T>() + sizeof(int));
+    public long ApproximateBytes =>
+        (long)_starts.Length * (System.Runtime.CompilerServices.Unsafe.SizeOf<T>() + sizeof(int)) + (long)_bucketFirst.Length * sizeof(int);
 
     /// <summary>The id of the group set that covers <paramref name="address"/>.</summary>
     public int Lookup(T address)
     {
-        var index = _starts.AsSpan().BinarySearch(address);
+        var bucket = Bucket(address);
+        var first = _bucketFirst[bucket];
+        var index = _starts.AsSpan(first, _bucketFirst[bucket + 1] - first).BinarySearch(address);
         if (index < 0) index = ~index - 1;
-        return _setIds[index];
+        // index == -1: the address is before its bucket's first start, so the range that covers it began earlier.
+        // _starts[0] is zero, so bucket 0 always holds a start <= address and first + index never goes below 0.
+        return _setIds[first + index];
     }
 
     /// <summary>One labelled interval, inclusive at both ends.</summary>
