@@ -84,6 +84,11 @@ internal static class VerdictDump
                     .Append(' ').Append(v.GuardSkippedRule?.Name ?? "-").Append('\n');
             }
         }
+        // The loaded feed itself, entry by entry (hashed): a parser change must read every line the same way.
+        var prefixes = big.Policy.Document.ThreatGroups.SelectMany(t => t.AllPrefixes).ToList();
+        var fnv = 14695981039346656037UL;
+        foreach (var p in prefixes) foreach (var c in p.ToString()) fnv = (fnv ^ c) * 1099511628211UL;
+        output.Append("big feed: ").Append(prefixes.Count).Append(" prefixes, fnv ").Append(fnv.ToString("x16")).Append('\n');
         File.WriteAllText(path, output.ToString());
         Console.WriteLine($"wrote {output.Length:N0} characters to {path}");
         return 0;
