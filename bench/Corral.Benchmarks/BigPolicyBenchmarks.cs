@@ -10,7 +10,7 @@ namespace Corral.Benchmarks;
 /// decision. The single-flow benchmarks repeat one flow (caches warm); <see cref="Decide_Mixed"/> walks 4,096 different
 /// flows of all kinds so address and name lookups miss caches as real traffic does, and reports the mean per decision.
 /// </summary>
-[MemoryDiagnoser]
+[MemoryDiagnoser, MedianColumn, MinColumn]
 public class BigPolicyDecideBenchmarks
 {
     private const int MixedCount = 4096;
@@ -50,7 +50,7 @@ public class BigPolicyDecideBenchmarks
 /// (no pilot, a few measured iterations) rather than microbenchmark statistics. The memory diagnoser reports the bytes
 /// allocated by one load+compile; the retained size and working set come from <c>compile-stats</c>.
 /// </summary>
-[MemoryDiagnoser]
+[MemoryDiagnoser, MedianColumn, MinColumn]
 [SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 1, iterationCount: 5)]
 public class BigPolicyCompileBenchmarks
 {

@@ -7,7 +7,7 @@ namespace Corral.Benchmarks;
 /// Item 9(a): one decision of the Azure Foundry reference pack per flow kind. Target: ≤ 100 ns and zero bytes
 /// allocated per decision. <see cref="Decide_Mix"/> decides all six kinds in turn and reports the mean per decision.
 /// </summary>
-[MemoryDiagnoser]
+[MemoryDiagnoser, MedianColumn, MinColumn]
 public class FoundryDecideBenchmarks
 {
     private CompiledPolicy _policy = null!;

@@ -139,9 +139,9 @@ internal sealed class DomainTrie
     private int Find(Edge[] table, int parent, ReadOnlySpan<char> label)
     {
         var tag = parent + ParentTagOffset;
-        var slot = Hash(parent, label) & _mask;
         if (TryPack(label, out var l0, out var l1))
         {
+            var slot = HashCode.Combine(parent, l0, l1) & _mask; // = Hash(parent, label), packing once
             while (true)
             {
                 ref readonly var edge = ref table[slot];
@@ -150,6 +150,11 @@ internal sealed class DomainTrie
                 slot = (slot + 1) & _mask;
             }
         }
+        return FindPooled(table, tag, Hash(parent, label) & _mask, label);
+    }
+
+    private int FindPooled(Edge[] table, int tag, int slot, ReadOnlySpan<char> label)
+    {
         while (true)
         {
             ref readonly var edge = ref table[slot];
