@@ -25,6 +25,7 @@ public sealed partial class CompiledPolicy
     private readonly ulong[] _rulesWithoutWebGroups;
     private readonly UrlPattern[][] _urlFiltersByWebGroup;
     private readonly GroupSetInterner _sets;
+    private readonly CompiledRule[] _rules; // Rules as an array: no interface dispatch on the hot path
 
     public PolicyDocument Document { get; }
     public CompileOptions Options { get; }
@@ -84,6 +85,7 @@ public sealed partial class CompiledPolicy
                 r.WebGroups.Select(w => webIds[w.Value]).Distinct().ToArray());
         }
         Rules = rules;
+        _rules = rules;
         _ruleWords = Math.Max(1, (rules.Length + 63) >> 6);
         _webWords = Math.Max(1, (document.WebGroups.Count + 63) >> 6);
         _threatWords = Math.Max(1, (document.ThreatGroups.Count + 63) >> 6);
@@ -180,6 +182,13 @@ public sealed partial class CompiledPolicy
 
     internal int LookupSet(IPAddress address)
     {
+        if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+        {
+            // The common case without the UInt128 round trip of IpBits.From.
+            Span<byte> v4 = stackalloc byte[4];
+            address.TryWriteBytes(v4, out _);
+            return _v4.Lookup(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(v4));
+        }
         var (bits, isV4) = IpBits.From(address);
         return isV4 ? _v4.Lookup((uint)bits) : _v6.Lookup(bits);
     }
@@ -205,13 +214,15 @@ public sealed partial class CompiledPolicy
         if (flow.Destinations.Count == 0 && !flow.AssumePublicIfUnresolved)
             return new Verdict(RuleAction.Deny, null, true, false, DecisionReason.NoDestinationAddress, -1, false, null);
 
-        Span<ulong> web = stackalloc ulong[_webWords];
-        Span<ulong> urlHosts = stackalloc ulong[_webWords];
-        Span<ulong> threat = stackalloc ulong[_threatWords];
-        Span<ulong> nameRules = stackalloc ulong[_ruleWords];       // web-group condition holds
-        Span<ulong> domainOnlyRules = stackalloc ulong[_ruleWords]; // ... through a domain entry, no URL filter for this host
-        Span<ulong> threatNameRules = stackalloc ulong[_ruleWords]; // destination holds through a threat-listed name
-        web.Clear(); urlHosts.Clear(); threat.Clear(); nameRules.Clear(); domainOnlyRules.Clear(); threatNameRules.Clear();
+        // One stack buffer for all six bitsets (stackalloc zero-fills it): one stack probe and one clear, not six.
+        Span<ulong> scratch = stackalloc ulong[2 * _webWords + _threatWords + 3 * _ruleWords];
+        var web = scratch[.._webWords];
+        var urlHosts = scratch.Slice(_webWords, _webWords);
+        var threat = scratch.Slice(2 * _webWords, _threatWords);
+        var rulesAt = 2 * _webWords + _threatWords;
+        var nameRules = scratch.Slice(rulesAt, _ruleWords);                        // web-group condition holds
+        var domainOnlyRules = scratch.Slice(rulesAt + _ruleWords, _ruleWords);     // ... through a domain entry, no URL filter for this host
+        var threatNameRules = scratch.Slice(rulesAt + 2 * _ruleWords, _ruleWords); // destination holds through a threat-listed name
 
         _rulesWithoutWebGroups.CopyTo(nameRules);
         if (flow.Host is { } host)
@@ -271,8 +282,8 @@ public sealed partial class CompiledPolicy
             {
                 var index = (w << 6) + BitOperations.TrailingZeroCount(candidates);
                 candidates &= candidates - 1;
-                if (index >= Rules.Count) break;
-                var rule = Rules[index];
+                if (index >= _rules.Length) break;
+                var rule = _rules[index];
                 var bit = 1UL << index;
                 var check =
                     (source[w] & bit) == 0 ? RuleCheck.Source :

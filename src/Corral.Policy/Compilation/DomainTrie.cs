@@ -34,10 +34,70 @@ internal sealed class DomainTrie
             end = dot < 0 ? 0 : dot;
         }
         node.Add(slot, group);
+        if (slot == Slot.ThreatSelfAndBelow) _maxThreatGroup = Math.Max(_maxThreatGroup, group);
+        else _maxWebGroup = Math.Max(_maxWebGroup, group);
     }
 
-    /// <summary>Freezes children for span lookups; call once after the last Add.</summary>
-    public void Seal() => _root.Seal();
+    /// <summary>
+    /// Freezes the trie into its lookup form; call once after the last Add. The node objects and their per-node
+    /// dictionaries are only a build structure: a lookup through them touches five or six objects per label (node,
+    /// dictionary, buckets, entries, key string, group arrays), each a likely cache miss in a large policy. Sealing
+    /// flattens every edge (parent node, label) into one open-addressing table whose slot index is the child's node
+    /// id. Labels of up to 16 ASCII characters (nearly all DNS labels) are stored inside the edge, so a label costs one
+    /// probe of one 32-byte entry; longer or non-ASCII labels are compared against a shared character pool. A node's
+    /// memberships become group bitsets in one array, laid out so a node's five bitsets are adjacent.
+    /// </summary>
+    public void Seal()
+    {
+        var capacity = 8;
+        while (capacity < NodeCount * 2) capacity <<= 1; // load factor <= 1/2: short linear-probe runs
+        _table = new Edge[capacity];
+        _mask = capacity - 1;
+        _webWords = (_maxWebGroup >> 6) + 1;
+        _threatWords = (_maxThreatGroup >> 6) + 1;
+        _stride = 4 * _webWords + _threatWords;
+        var pool = new System.Text.StringBuilder();
+        var bits = new List<ulong>();
+        var dataCount = 0;
+        // Breadth-first, so a parent's slot (its node id) is known before its children are placed.
+        var queue = new Queue<(Node Node, int Id)>();
+        queue.Enqueue((_root, RootId));
+        while (queue.Count > 0)
+        {
+            var (node, id) = queue.Dequeue();
+            if (node.Children is null) continue;
+            foreach (var (label, child) in node.Children)
+            {
+                var tag = id + ParentTagOffset;
+                Edge edge;
+                if (TryPack(label, out var l0, out var l1)) edge = new Edge(l0, l1, tag, -1, label.Length);
+                else
+                {
+                    edge = new Edge((ulong)pool.Length, 0, tag, -1, -label.Length);
+                    pool.Append(label);
+                }
+                if (child.WebExact is not null || child.WebBelow is not null || child.UrlExact is not null ||
+                    child.UrlBelow is not null || child.Threat is not null)
+                {
+                    edge = edge with { Data = dataCount++ * _stride };
+                    var row = new ulong[_stride];
+                    SetBits(row.AsSpan(0, _webWords), child.WebExact);
+                    SetBits(row.AsSpan(_webWords, _webWords), child.WebBelow);
+                    SetBits(row.AsSpan(2 * _webWords, _webWords), child.UrlExact);
+                    SetBits(row.AsSpan(3 * _webWords, _webWords), child.UrlBelow);
+                    SetBits(row.AsSpan(4 * _webWords, _threatWords), child.Threat);
+                    bits.AddRange(row);
+                }
+                var slot = Hash(id, label) & _mask;
+                while (_table[slot].ParentTag != 0) slot = (slot + 1) & _mask;
+                _table[slot] = edge;
+                queue.Enqueue((child, slot));
+            }
+            node.Children = null; // the dictionaries are not needed any more
+        }
+        _labels = pool.ToString();
+        _bits = bits.ToArray();
+    }
 
     /// <summary>
     /// Sets, for <paramref name="host"/>, the bits of the web groups it matches (domain entries, URL-filter hosts)
@@ -45,39 +105,120 @@ internal sealed class DomainTrie
     /// </summary>
     public void Lookup(ReadOnlySpan<char> host, Span<ulong> web, Span<ulong> urlHosts, Span<ulong> threat)
     {
-        var node = _root;
+        var table = _table;
+        var node = RootId;
         var end = host.Length;
         while (end > 0)
         {
             var dot = host[..end].LastIndexOf('.');
             var label = host[(dot + 1)..end];
-            if (node.Lookup is not { } lookup || !lookup.TryGetValue(label, out var child)) return;
-            node = child;
-            var below = dot >= 0; // more labels remain: the host is strictly below this node's name
-            if (node.Threat is { } t) Set(threat, t);
-            if (below)
+            var slot = Find(table, node, label);
+            if (slot < 0) return;
+            node = slot;
+            var data = table[slot].Data;
+            if (data >= 0)
             {
-                if (node.WebBelow is { } wb) Set(web, wb);
-                if (node.UrlBelow is { } ub) Set(urlHosts, ub);
-            }
-            else
-            {
-                if (node.WebExact is { } we) Set(web, we);
-                if (node.UrlExact is { } ue) Set(urlHosts, ue);
+                var row = _bits.AsSpan(data, _stride);
+                Or(row.Slice(4 * _webWords, _threatWords), threat);
+                if (dot >= 0) // more labels remain: the host is strictly below this node's name
+                {
+                    Or(row.Slice(_webWords, _webWords), web);
+                    Or(row.Slice(3 * _webWords, _webWords), urlHosts);
+                }
+                else
+                {
+                    Or(row[.._webWords], web);
+                    Or(row.Slice(2 * _webWords, _webWords), urlHosts);
+                }
             }
             end = dot < 0 ? 0 : dot;
         }
     }
 
-    private static void Set(Span<ulong> bits, int[] groups)
+    /// <summary>The slot of <paramref name="parent"/>'s child named <paramref name="label"/>, or -1.</summary>
+    private int Find(Edge[] table, int parent, ReadOnlySpan<char> label)
     {
+        var tag = parent + ParentTagOffset;
+        if (TryPack(label, out var l0, out var l1))
+        {
+            var slot = HashCode.Combine(parent, l0, l1) & _mask; // = Hash(parent, label), packing once
+            while (true)
+            {
+                ref readonly var edge = ref table[slot];
+                if (edge.ParentTag == 0) return -1; // an empty slot ends the probe run: no such child
+                if (edge.L0 == l0 && edge.L1 == l1 && edge.ParentTag == tag && edge.LabelLength == label.Length) return slot;
+                slot = (slot + 1) & _mask;
+            }
+        }
+        return FindPooled(table, tag, Hash(parent, label) & _mask, label);
+    }
+
+    private int FindPooled(Edge[] table, int tag, int slot, ReadOnlySpan<char> label)
+    {
+        while (true)
+        {
+            ref readonly var edge = ref table[slot];
+            if (edge.ParentTag == 0) return -1;
+            if (edge.ParentTag == tag && edge.LabelLength == -label.Length &&
+                _labels.AsSpan((int)edge.L0, label.Length).SequenceEqual(label))
+                return slot;
+            slot = (slot + 1) & _mask;
+        }
+    }
+
+    /// <summary>Packs a label of at most 16 ASCII characters into two words, one byte a character.</summary>
+    private static bool TryPack(ReadOnlySpan<char> label, out ulong l0, out ulong l1)
+    {
+        l0 = l1 = 0;
+        if (label.Length > 16) return false;
+        for (var i = 0; i < label.Length; i++)
+        {
+            var c = label[i];
+            if (c > 0x7F) return false;
+            if (i < 8) l0 |= (ulong)c << (8 * i);
+            else l1 |= (ulong)c << (8 * (i - 8));
+        }
+        return true;
+    }
+
+    private static void Or(ReadOnlySpan<ulong> from, Span<ulong> into)
+    {
+        for (var i = 0; i < from.Length; i++) into[i] |= from[i];
+    }
+
+    private static void SetBits(Span<ulong> bits, int[]? groups)
+    {
+        if (groups is null) return;
         foreach (var g in groups) bits[g >> 6] |= 1UL << g;
     }
+
+    private const int RootId = -1, ParentTagOffset = 2; // ParentTag 0 marks an empty slot; the root's children carry 1
+
+    private Edge[] _table = [];
+    private int _mask, _webWords = 1, _threatWords = 1, _stride, _maxWebGroup, _maxThreatGroup;
+    private string _labels = "";
+    private ulong[] _bits = [];
+
+    /// <summary>Bytes held by the sealed lookup form, roughly.</summary>
+    public long ApproximateBytes =>
+        (long)_table.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<Edge>() + _labels.Length * 2L + _bits.Length * 8L;
+
+    // Seeded per process (HashCode, string.GetHashCode), so a crafted host name cannot aim at a known probe run.
+    private static int Hash(int parent, ReadOnlySpan<char> label) =>
+        TryPack(label, out var l0, out var l1)
+            ? HashCode.Combine(parent, l0, l1)
+            : HashCode.Combine(parent, string.GetHashCode(label));
+
+    /// <summary>
+    /// One edge of the trie: the child of node <c>ParentTag - 2</c> whose label is packed in L0/L1 (LabelLength &gt; 0)
+    /// or is in the pool at offset L0 (LabelLength = -length). The edge's slot is the child's node id; Data is the
+    /// offset of its membership bitsets in _bits, or -1.
+    /// </summary>
+    private readonly record struct Edge(ulong L0, ulong L1, int ParentTag, int Data, int LabelLength);
 
     private sealed class Node
     {
         public Dictionary<string, Node>? Children;
-        public Dictionary<string, Node>.AlternateLookup<ReadOnlySpan<char>>? Lookup;
         public int[]? WebExact, WebBelow, UrlExact, UrlBelow, Threat;
 
         public void Add(Slot slot, int group)
@@ -92,13 +233,6 @@ internal sealed class DomainTrie
             }
             if (list is not null && Array.IndexOf(list, group) >= 0) return;
             list = list is null ? [group] : [.. list, group];
-        }
-
-        public void Seal()
-        {
-            if (Children is null) return;
-            Lookup = Children.GetAlternateLookup<ReadOnlySpan<char>>();
-            foreach (var child in Children.Values) child.Seal();
         }
     }
 }
