@@ -315,13 +315,13 @@ public sealed partial class CompiledPolicy
         return fallback;
     }
 
-    private static bool IsNormalized(string host)
-    {
-        if (host.Length is 0 or > HostName.MaxLength || host[^1] == '.' || host[0] == '.') return false;
-        foreach (var c in host)
-            if (!(c is >= 'a' and <= 'z' or >= '0' and <= '9' or '-' or '_' or '.')) return false;
-        return true;
-    }
+    private static readonly System.Buffers.SearchValues<char> NormalizedNameChars =
+        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyz0123456789-_.");
+
+    // Vectorized: a few nanoseconds on the hot path.
+    private static bool IsNormalized(string host) =>
+        host.Length is > 0 and <= HostName.MaxLength && host[^1] != '.' && host[0] != '.' &&
+        !host.AsSpan().ContainsAnyExcept(NormalizedNameChars);
 
     private bool UrlFilterMatches(int webGroup, string host, string path)
     {
