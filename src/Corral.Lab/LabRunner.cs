@@ -1,211 +1,253 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Cryptography.X509Certificates;
-using System.Text;
-using System.Text.Json;
-using Corral.Certificates;
 using Corral.Gateway;
 using Corral.Gateway.FlowLog;
 using Corral.Gateway.Hosting;
+using Corral.Lab.Agents;
+using Corral.Lab.Namespaces;
 using Corral.Policy;
 using Corral.Policy.Addressing;
 using Corral.Policy.Compilation;
-using Corral.Policy.Loading;
-using Corral.Policy.Model;
 using Corral.Policy.Templates;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Corral.Lab;
 
 /// <summary>
-/// Runs the lab: the Foundry pack in Corral's gateway (explicit proxy, interception CA), real HTTPS stand-ins on
-/// loopback, and an agent that plays each attack scenario and checks what reached the far end.
+/// Runs the lab: the Foundry pack in Corral's gateway (with an interception CA), real HTTPS stand-ins, and an agent
+/// that plays each attack scenario and checks what reached the far end — once through the explicit proxy with
+/// loopback stand-ins, and once in transparent mode, where the agent lives in a network namespace whose route leads
+/// through the gateway and the stand-ins live in namespaces of their own.
 /// </summary>
 public sealed class LabRunner(TextWriter progress)
 {
-    private readonly ConcurrentQueue<FlowRecord> _records = new();
-
-    public async Task<LabReport> RunAsync(CancellationToken ct = default)
+    public async Task<LabReport> RunAsync(LabModes modes = LabModes.Both, CancellationToken ct = default)
     {
         var started = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
-        var folder = Path.Combine(Path.GetTempPath(), "corral-lab-" + Guid.NewGuid().ToString("N")[..10]);
-        Directory.CreateDirectory(folder);
-        var notes = new List<string>();
+        using var pki = new LabPki();
+        var passes = new List<LabPass>();
+        foreach (var mode in modes.Passes())
+        {
+            ct.ThrowIfCancellationRequested();
+            passes.Add(mode == LabMode.Explicit
+                ? await RunExplicitAsync(pki, ct)
+                : await RunTransparentAsync(pki, required: modes == LabModes.Transparent, ct));
+        }
+        return new LabReport(started, clock.Elapsed, passes);
+    }
+
+    private async Task<LabPass> RunExplicitAsync(LabPki pki, CancellationToken ct)
+    {
+        const string description = "explicit proxy, HTTPS_PROXY, loopback stand-ins";
+        var clock = Stopwatch.StartNew();
+        progress.WriteLine($"lab: explicit pass ({description})");
+        using var folder = new LabFolder();
+        var network = LabNetwork.Loopback;
+        var policy = WritePolicy(folder.Path, network);
+        await using var servers = new StandIns();
         try
         {
-            // ---- the policy: the Foundry pack, agent = 127.0.0.1, spoke = 127.0.1.0/24 ----
-            var policyPath = Path.Combine(folder, "corral.yaml");
-            File.WriteAllText(policyPath, AzureFoundryTemplate.Render(new AzureFoundryOptions { AgentSubnet = LabNetwork.AgentSubnet, SpokeCidrs = [LabNetwork.SpokeCidr] }));
-            Directory.CreateDirectory(Path.Combine(folder, "feeds"));
-            File.WriteAllText(Path.Combine(folder, "feeds", "threat-ips.txt"), $"# lab threat feed\n{LabNetwork.CommandAndControl.Address}\n");
-            File.WriteAllText(Path.Combine(folder, "feeds", "threat-domains.txt"), $"# lab threat feed\n{LabNetwork.CommandAndControl.Name}\n");
-            var hostsPath = Path.Combine(folder, "hosts");
-            File.WriteAllText(hostsPath, LabNetwork.HostsFile());
-            var compileOptions = new CompileOptions { PublicStandIns = LabNetwork.PublicStandIns.Split(',').Select(Prefix).ToArray() };
-            var check = PolicyChecker.CheckFile(policyPath, options: compileOptions);
-            if (!check.Succeeded) throw new InvalidOperationException("the lab's policy does not check: " + string.Join("; ", check.Diagnostics.Where(d => d.IsError)));
-            progress.WriteLine($"lab: Foundry pack loaded ({check.Compiled!.Rules.Count} rules, policy {check.Compiled.Hash[..12]})");
+            foreach (var s in LabHosts.HttpsStandIns)
+                servers.Add(s.Name, new StandInServer(new IPEndPoint(network.AddressOf(s), LabHosts.HttpsPort), pki.Leaves[s.Name], Handler(s)));
+            servers.Add("database", new StandInServer(network.SpokeDatabase, null, null));
+            servers.Add("spoke-https", new StandInServer(network.SpokeHttps, null, null));
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AccessDenied)
+        {
+            throw new InvalidOperationException($"the lab binds port {LabHosts.HttpsPort} on loopback stand-in addresses: run it as root, " +
+                                                "or allow it with: sudo sysctl net.ipv4.ip_unprivileged_port_start=443");
+        }
+        progress.WriteLine($"lab: {LabHosts.HttpsStandIns.Count} HTTPS stand-ins on 127.0.0.2-7:443, spoke host {network.SpokeHost} (:5432, :443)");
 
-            // ---- certificates: a public CA for internet stand-ins, Microsoft's (pinned), and Corral's interception CA ----
-            using var publicCa = CertificateAuthority.Create(new CaOptions { CommonName = "Lab Public Root CA" });
-            using var microsoftCa = CertificateAuthority.Create(new CaOptions { CommonName = "Lab Microsoft Root CA" });
-            using var interceptionCa = CertificateAuthority.Create(new CaOptions { CommonName = "Corral Lab Interception CA" });
-            var publicMinter = new LeafMinter(publicCa);
-            var microsoftMinter = new LeafMinter(microsoftCa);
-            var leaves = LabNetwork.HttpsStandIns.ToDictionary(s => s.Name,
-                s => s == LabNetwork.Login || s == LabNetwork.Registry ? microsoftMinter.Mint(s.Name) : publicMinter.Mint(s.Name));
+        var records = new ConcurrentQueue<FlowRecord>();
+        await using var gateway = StartGateway(policy, pki, records, new GatewayOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0) });
+        progress.WriteLine($"lab: gateway on {gateway.ListenEndPoint} (loopback stand-ins treated as public inside the lab only)");
 
-            // ---- stand-ins ----
-            var servers = new Dictionary<string, StandInServer>();
-            try
-            {
-                foreach (var s in LabNetwork.HttpsStandIns)
-                    servers[s.Name] = new StandInServer(new IPEndPoint(s.Address, LabNetwork.HttpsPort), leaves[s.Name], Handler(s));
-            }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.AccessDenied)
-            {
-                throw new InvalidOperationException($"the lab binds port {LabNetwork.HttpsPort} on loopback stand-in addresses: run it as root, " +
-                                                    "or allow it with: sudo sysctl net.ipv4.ip_unprivileged_port_start=443");
-            }
-            await using var database = new StandInServer(LabNetwork.SpokeDatabase, null, null);
-            progress.WriteLine($"lab: {servers.Count} HTTPS stand-ins on 127.0.0.2-7:443, spoke database on {LabNetwork.SpokeDatabase}");
+        var promoter = new PolicySwapPromoter(policy.Path, policy.Options, gateway.Policy);
+        var context = new ScenarioContext(LabMode.Explicit, new ExplicitAgent(gateway.ListenEndPoint!, pki), network, servers.Https,
+            servers["database"], servers["spoke-https"], records, promoter, pki.InterceptionCa.Certificate);
+        var results = await PlayAllAsync(context, ct);
+        return new LabPass(LabMode.Explicit, description, clock.Elapsed, results, [promoter.Description]);
+    }
 
-            // ---- the gateway ----
-            await using var gateway = new GatewayServer(check.Compiled, new GatewayOptions
-            {
-                Listen = new IPEndPoint(IPAddress.Loopback, 0),
-                HostsFile = hostsPath,
-                Interception = new GatewayInterception(interceptionCa, [publicCa.Certificate, microsoftCa.Certificate]),
-            }, NullLoggerFactory.Instance, flowLog: new CollectingFlowLog(_records));
-            gateway.Start();
-            progress.WriteLine($"lab: gateway on {gateway.ListenEndPoint} (loopback stand-ins treated as public inside the lab only)");
+    private async Task<LabPass> RunTransparentAsync(LabPki pki, bool required, CancellationToken ct)
+    {
+        const string description = "transparent, agent namespace routed through the gateway, iptables REDIRECT";
+        var clock = Stopwatch.StartNew();
+        progress.WriteLine($"lab: transparent pass ({description})");
+        if (await TransparentCapability.MissingAsync() is { } missing)
+        {
+            progress.WriteLine($"lab: transparent pass skipped: {missing}");
+            return new LabPass(LabMode.Transparent, description, clock.Elapsed, [], [], missing, required);
+        }
+        var notes = new List<string>();
+        var swept = await LabTopology.SweepAsync();
+        if (swept.Count > 0)
+        {
+            progress.WriteLine($"lab: removed {swept.Count} leftover(s) of an earlier run that ended without cleaning up: {string.Join("; ", swept)}");
+            notes.Add($"removed leftovers of an earlier run: {string.Join("; ", swept)}");
+        }
 
-            var agent = new Agent(gateway.ListenEndPoint!, interceptionCa.Certificate, publicCa.Certificate,
-                new Dictionary<string, string> { [LabNetwork.Login.Name] = leaves[LabNetwork.Login.Name].Thumbprint, [LabNetwork.Registry.Name] = leaves[LabNetwork.Registry.Name].Thumbprint });
-            var context = new ScenarioContext(agent, servers, database, _records, gateway, policyPath, compileOptions, interceptionCa.Certificate);
-            var results = new List<ScenarioResult>();
-            foreach (var scenario in Scenarios.All)
-            {
-                progress.Write($"lab: [{scenario.Number,2}/{Scenarios.All.Count}] {scenario.Title} ... ");
-                ScenarioResult result;
-                try
-                {
-                    result = await ScenarioPlays.PlayAsync(scenario, context, ct);
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-                {
-                    result = new ScenarioResult(scenario.Number, scenario.Id, scenario.Title, scenario.Expected, $"error: {e.Message}", null, false, scenario.Owasp, 0, false);
-                }
-                progress.WriteLine(result.Passed ? "pass" : $"FAIL ({result.Observed})");
-                results.Add(result);
-            }
-            foreach (var server in servers.Values) await server.DisposeAsync();
-            notes.Add("explicit-proxy mode (HTTPS_PROXY); transparent-mode replay is not part of this lab yet");
-            notes.Add("watch -> enforce promotion is applied by swapping the compiled policy in the running gateway (no restart)");
-            return new LabReport(started, clock.Elapsed, "explicit proxy", results, notes);
+        LabTopology topology;
+        try
+        {
+            topology = await LabTopology.CreateAsync(ct);
+        }
+        catch (LabSetupException e)
+        {
+            // The probe said the machine can do this, so a failure here is an error, not a skip.
+            progress.WriteLine($"lab: transparent pass FAILED: the namespace network could not be built: {e.Message}");
+            return new LabPass(LabMode.Transparent, description, clock.Elapsed, [], notes, Error: $"the namespace network could not be built: {e.Message}");
+        }
+        LabPass pass;
+        try
+        {
+            progress.WriteLine($"lab: {topology}");
+            pass = await RunInTopologyAsync(topology, pki, description, ct);
+        }
+        catch (LabSetupException e)
+        {
+            progress.WriteLine($"lab: transparent pass FAILED: {e.Message}");
+            pass = new LabPass(LabMode.Transparent, description, TimeSpan.Zero, [], [], Error: e.Message);
         }
         finally
         {
-            try { Directory.Delete(folder, true); } catch (IOException) { }
+            await topology.DisposeAsync();
+            foreach (var e in topology.CleanupErrors) progress.WriteLine($"lab: warning: clean-up: {e}");
         }
+        notes.AddRange(pass.Notes);
+        notes.AddRange(topology.CleanupErrors.Select(e => $"clean-up could not remove: {e}"));
+        return pass with { Duration = clock.Elapsed, Notes = notes };
+    }
+
+    private async Task<LabPass> RunInTopologyAsync(LabTopology topology, LabPki pki, string description, CancellationToken ct)
+    {
+        using var folder = new LabFolder();
+        var network = topology.Network;
+        var policy = WritePolicy(folder.Path, network);
+        await using var servers = new StandIns();
+        foreach (var s in LabHosts.HttpsStandIns)
+            servers.Add(s.Name, new StandInServer(new IPEndPoint(network.AddressOf(s), LabHosts.HttpsPort), pki.Leaves[s.Name], Handler(s), () => topology.Internet.CreateTcpSocket()));
+        servers.Add("database", new StandInServer(network.SpokeDatabase, null, null, () => topology.Spoke.CreateTcpSocket()));
+        servers.Add("spoke-https", new StandInServer(network.SpokeHttps, null, null, () => topology.Spoke.CreateTcpSocket()));
+
+        var records = new ConcurrentQueue<FlowRecord>();
+        await using var gateway = StartGateway(policy, pki, records, new GatewayOptions { Transparent = new IPEndPoint(topology.GatewayAddress, 0) });
+        await topology.RedirectAgentTcpAsync(gateway.TransparentEndPoint!.Port);
+        progress.WriteLine($"lab: gateway's transparent listener on {gateway.TransparentEndPoint}; the agent's TCP is REDIRECTed to it, nothing else is forwarded");
+
+        var promoter = new PolicySwapPromoter(policy.Path, policy.Options, gateway.Policy);
+        var context = new ScenarioContext(LabMode.Transparent, new TransparentAgent(topology.Agent, network, pki), network, servers.Https,
+            servers["database"], servers["spoke-https"], records, promoter, pki.InterceptionCa.Certificate);
+        var results = await PlayAllAsync(context, ct);
+        return new LabPass(LabMode.Transparent, description, TimeSpan.Zero, results,
+        [
+            $"agent {topology.AgentAddress} connects straight to the stand-ins' addresses (names from the lab's DNS, no proxy settings); its only route leads through the gateway",
+            promoter.Description,
+        ]);
+    }
+
+    private async Task<IReadOnlyList<ScenarioResult>> PlayAllAsync(ScenarioContext context, CancellationToken ct)
+    {
+        var results = new List<ScenarioResult>();
+        foreach (var scenario in Scenarios.All)
+        {
+            ct.ThrowIfCancellationRequested();
+            progress.Write($"lab: {context.Mode.Name()} [{scenario.Number,2}/{Scenarios.All.Count}] {scenario.Title} ... ");
+            ScenarioResult result;
+            try
+            {
+                result = await ScenarioPlays.PlayAsync(scenario, context, ct);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                result = new ScenarioResult(scenario.Number, scenario.Id, scenario.Title, context.Mode.Name(), scenario.Expected, $"error: {e.Message}", null, false,
+                    scenario.Owasp, 0, ScenarioOutcome.Fail);
+            }
+            progress.WriteLine(result.Outcome switch { ScenarioOutcome.Pass => "pass", ScenarioOutcome.NotApplicable => $"n/a ({result.Observed})", _ => $"FAIL ({result.Observed})" });
+            results.Add(result);
+        }
+        return results;
+    }
+
+    /// <summary>The Foundry pack with the pass's agent subnet and spoke, its threat feeds, and the hosts map.</summary>
+    private LabPolicy WritePolicy(string folder, LabNetwork network)
+    {
+        var path = Path.Combine(folder, "corral.yaml");
+        File.WriteAllText(path, AzureFoundryTemplate.Render(new AzureFoundryOptions { AgentSubnet = network.AgentSubnet, SpokeCidrs = [network.SpokeCidr] }));
+        Directory.CreateDirectory(Path.Combine(folder, "feeds"));
+        File.WriteAllText(Path.Combine(folder, "feeds", "threat-ips.txt"), $"# lab threat feed\n{network.AddressOf(LabHosts.CommandAndControl)}\n");
+        File.WriteAllText(Path.Combine(folder, "feeds", "threat-domains.txt"), $"# lab threat feed\n{LabHosts.CommandAndControl.Name}\n");
+        var hostsPath = Path.Combine(folder, "hosts");
+        File.WriteAllText(hostsPath, network.HostsFile());
+        // The public-standin setting exists only here, for the loopback pass; the transparent pass's 198.18.0.0/15 is public already.
+        var options = new CompileOptions { PublicStandIns = network.PublicStandIns.Select(Prefix).ToArray() };
+        var check = PolicyChecker.CheckFile(path, options: options);
+        if (!check.Succeeded) throw new InvalidOperationException("the lab's policy does not check: " + string.Join("; ", check.Diagnostics.Where(d => d.IsError)));
+        progress.WriteLine($"lab: Foundry pack loaded ({check.Compiled!.Rules.Count} rules, policy {check.Compiled.Hash[..12]}; agent {network.AgentSubnet}, spoke {network.SpokeCidr})");
+        return new LabPolicy(path, hostsPath, check.Compiled, options);
+    }
+
+    private static GatewayServer StartGateway(LabPolicy policy, LabPki pki, ConcurrentQueue<FlowRecord> records, GatewayOptions listeners)
+    {
+        var gateway = new GatewayServer(policy.Compiled, listeners with
+        {
+            HostsFile = policy.HostsPath,
+            Interception = new GatewayInterception(pki.InterceptionCa, pki.UpstreamRoots),
+            // A Ctrl-C or a failed scenario should not wait long for the agent's last connection.
+            Limits = new GatewayLimits { DrainTimeout = TimeSpan.FromSeconds(2) },
+        }, NullLoggerFactory.Instance, flowLog: new CollectingFlowLog(records));
+        gateway.Start();
+        return gateway;
     }
 
     private static Func<StandInRequest, StandInResponse> Handler(StandIn standIn) => standIn.Name switch
     {
-        var n when n == LabNetwork.Mcp.Name => McpStandIn.Handle,
-        var n when n == LabNetwork.Login.Name => _ => new StandInResponse(200, "application/json", "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":\"lab-token\"}"),
-        var n when n == LabNetwork.Registry.Name => _ => new StandInResponse(200, "application/vnd.oci.image.manifest.v1+json", "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\"}"),
+        var n when n == LabHosts.Mcp.Name => McpStandIn.Handle,
+        var n when n == LabHosts.Login.Name => _ => new StandInResponse(200, "application/json", "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":\"lab-token\"}"),
+        var n when n == LabHosts.Registry.Name => _ => new StandInResponse(200, "application/vnd.oci.image.manifest.v1+json", "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\"}"),
         _ => r => new StandInResponse(200, "text/plain", $"received {r.Body.Length} bytes"),
     };
 
     private static IpPrefix Prefix(string text) => IpPrefix.TryParse(text, out var p, out var e) ? p : throw new InvalidOperationException(e);
+
+    private sealed record LabPolicy(string Path, string HostsPath, CompiledPolicy Compiled, CompileOptions Options);
 
     /// <summary>Keeps every flow record in memory so each scenario can name its deciding rule.</summary>
     private sealed class CollectingFlowLog(ConcurrentQueue<FlowRecord> records) : IFlowLog
     {
         public void Write(FlowRecord record) => records.Enqueue(record);
     }
-}
 
-/// <summary>What scenarios share: the agent, the stand-ins, the flow records, and the running gateway.</summary>
-internal sealed record ScenarioContext(Agent Agent, IReadOnlyDictionary<string, StandInServer> Servers, StandInServer Database,
-    ConcurrentQueue<FlowRecord> Records, GatewayServer Gateway, string PolicyPath, CompileOptions CompileOptions, X509Certificate2 InterceptionCa)
-{
-    public StandInServer Server(StandIn s) => Servers[s.Name];
-
-    /// <summary>Where the MCP tool response told the agent to send its data (set by the tool-call scenario).</summary>
-    public string? InjectedUrl { get; set; }
-
-    /// <summary>The last record about a host (the request record inside a decrypted flow, else the decision).</summary>
-    public FlowRecord? LastRecordFor(string host, FlowEvent? kind = null) =>
-        Records.Where(r => r.Host == host && r.Event != FlowEvent.Close && (kind is null || r.Event == kind)).LastOrDefault();
-
-    public FlowRecord? LastDecisionTo(IPEndPoint destination) =>
-        Records.Where(r => r.Event == FlowEvent.Decision && Equals(r.Destination, destination)).LastOrDefault();
-
-    /// <summary>Sets one rule's mode in the policy file and swaps the recompiled policy into the running gateway.</summary>
-    public void SetMode(string rule, RuleMode mode)
+    /// <summary>A pass's stand-in servers, stopped together.</summary>
+    private sealed class StandIns : IAsyncDisposable
     {
-        var text = File.ReadAllText(PolicyPath);
-        var (edited, error) = PolicyEditor.SetRuleMode(PolicyPath, text, rule, mode);
-        if (error is not null) throw new InvalidOperationException(error);
-        File.WriteAllText(PolicyPath, edited);
-        var check = PolicyChecker.CheckFile(PolicyPath, options: CompileOptions);
-        if (!check.Succeeded) throw new InvalidOperationException("edited policy does not check");
-        Gateway.Policy.Swap(check.Compiled!);
-    }
-}
+        private readonly Dictionary<string, StandInServer> _servers = [];
 
-/// <summary>
-/// The agent: an HTTP client that goes through the gateway as HTTPS_PROXY, trusts the public roots and Corral's CA,
-/// and pins Microsoft's platform certificates the way the real runtime does.
-/// </summary>
-internal sealed class Agent(IPEndPoint proxy, X509Certificate2 interceptionCa, X509Certificate2 publicCa, IReadOnlyDictionary<string, string> pins)
-{
-    public readonly ConcurrentDictionary<string, X509Certificate2> SeenCertificates = new();
+        public void Add(string name, StandInServer server) => _servers[name] = server;
 
-    public HttpClient Client() => new(new SocketsHttpHandler
-    {
-        Proxy = new WebProxy($"http://{proxy}"),
-        UseProxy = true,
-        PooledConnectionLifetime = TimeSpan.Zero,
-        SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = Validate },
-    }) { Timeout = TimeSpan.FromSeconds(20) };
+        public StandInServer this[string name] => _servers[name];
 
-    private bool Validate(object sender, X509Certificate? certificate, X509Chain? _, SslPolicyErrors errors)
-    {
-        if (certificate is null) return false;
-        var host = ((SslStream)sender).TargetHostName;
-        var presented = new X509Certificate2(certificate);
-        SeenCertificates[host] = presented;
-        if (pins.TryGetValue(host, out var pin)) return presented.Thumbprint == pin;
-        if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0) return false;
-        using var chain = new X509Chain { ChainPolicy = { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck } };
-        chain.ChainPolicy.CustomTrustStore.Add(interceptionCa);
-        chain.ChainPolicy.CustomTrustStore.Add(publicCa);
-        return chain.Build(presented);
-    }
+        /// <summary>The HTTPS stand-ins, by host name.</summary>
+        public IReadOnlyDictionary<string, StandInServer> Https => LabHosts.HttpsStandIns.ToDictionary(s => s.Name, s => _servers[s.Name]);
 
-    /// <summary>Opens a raw CONNECT tunnel and returns the proxy's status code.</summary>
-    public async Task<(int Status, string Head)> ConnectAsync(string authority, byte[]? send = null)
-    {
-        using var client = new TcpClient();
-        await client.ConnectAsync(proxy);
-        var stream = client.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes($"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n"));
-        var buffer = new byte[4096];
-        var n = await stream.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
-        var head = Encoding.ASCII.GetString(buffer, 0, n);
-        var status = head.Length >= 12 && int.TryParse(head.AsSpan(9, 3), out var s) ? s : 0;
-        if (status == 200 && send is not null)
+        public async ValueTask DisposeAsync()
         {
-            await stream.WriteAsync(send);
-            try { await stream.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(5)); } catch (Exception e) when (e is IOException or TimeoutException) { }
+            foreach (var server in _servers.Values) await server.DisposeAsync();
         }
-        return (status, head);
+    }
+
+    /// <summary>A temporary folder for a pass's policy, feeds and hosts map, removed afterwards.</summary>
+    private sealed class LabFolder : IDisposable
+    {
+        public string Path { get; } = Directory.CreateTempSubdirectory("corral-lab-").FullName;
+
+        public void Dispose()
+        {
+            try { Directory.Delete(Path, true); } catch (IOException) { }
+        }
     }
 }

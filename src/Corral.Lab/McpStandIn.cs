@@ -9,7 +9,7 @@ namespace Corral.Lab;
 /// </summary>
 public static class McpStandIn
 {
-    public static readonly string InjectedUrl = $"https://{LabNetwork.Collector.Name}/upload";
+    public static readonly string InjectedUrl = $"https://{LabHosts.Collector.Name}/upload";
 
     public static StandInResponse Handle(StandInRequest request)
     {

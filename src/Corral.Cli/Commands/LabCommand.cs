@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Corral.Lab;
 
 namespace Corral.Cli.Commands;
@@ -6,19 +7,47 @@ namespace Corral.Cli.Commands;
 /// <summary><c>corral lab</c>: replay the reference architecture's attack scenarios on this machine and report.</summary>
 internal static class LabCommand
 {
+    /// <summary>Exit status after Ctrl-C / SIGTERM (128 + SIGINT), once the lab has cleaned up.</summary>
+    public const int Interrupted = 130;
+
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var json = new Option<string?>("--json") { Description = "Also write the report as JSON to FILE" };
         var markdown = new Option<string?>("--markdown") { Description = "Also write the report as Markdown to FILE" };
-        var command = new Command("lab", "Replay the Foundry attack scenarios through the gateway on this machine") { json, markdown };
+        var mode = new Option<string>("--mode")
+        {
+            Description = "explicit: the agent uses the gateway as HTTPS_PROXY (loopback stand-ins); transparent: the agent runs in a network " +
+                          "namespace whose route leads through the gateway (iptables REDIRECT; needs root, ip, iptables); both: explicit, then " +
+                          "transparent, which is skipped with the reason where the machine cannot do it",
+            DefaultValueFactory = _ => "both",
+        };
+        mode.AcceptOnlyFromAmong("both", "explicit", "transparent");
+        var command = new Command("lab", "Replay the Foundry attack scenarios through the gateway on this machine (as root), in explicit and transparent mode") { json, markdown, mode };
         command.SetAction(parse =>
         {
+            LabModeNames.TryParse(parse.GetValue(mode)!, out var modes);
+            // Ctrl-C or SIGTERM: stop after the current step and remove the namespaces and rules; a second one ends at once.
+            using var stop = new CancellationTokenSource();
+            void OnSignal(PosixSignalContext c)
+            {
+                if (stop.IsCancellationRequested) return;
+                c.Cancel = true;
+                stderr.WriteLine("corral lab: interrupted; cleaning up (again to quit at once)");
+                stop.Cancel();
+            }
+            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
             LabReport report;
             try
             {
-                report = new LabRunner(stdout).RunAsync().GetAwaiter().GetResult();
+                report = new LabRunner(stdout).RunAsync(modes, stop.Token).GetAwaiter().GetResult();
             }
-            catch (InvalidOperationException e)
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                stderr.WriteLine("corral lab: interrupted; cleaned up");
+                return Interrupted;
+            }
+            catch (Exception e) when (e is InvalidOperationException or Corral.Lab.Namespaces.LabSetupException)
             {
                 stderr.WriteLine($"corral lab: {e.Message}");
                 return CorralCommand.InputError;

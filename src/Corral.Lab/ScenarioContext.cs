@@ -1,0 +1,33 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Corral.Gateway.FlowLog;
+using Corral.Lab.Agents;
+
+namespace Corral.Lab;
+
+/// <summary>What one pass's scenarios share: the mode, the agent, where the hosts are, the stand-ins, the flow records and the promoter.</summary>
+internal sealed class ScenarioContext(LabMode mode, LabAgent agent, LabNetwork network, IReadOnlyDictionary<string, StandInServer> servers,
+    StandInServer database, StandInServer spokeHttps, ConcurrentQueue<FlowRecord> records, IRulePromoter promoter, X509Certificate2 interceptionCa)
+{
+    public LabMode Mode => mode;
+    public LabAgent Agent => agent;
+    public LabNetwork Network => network;
+    public ConcurrentQueue<FlowRecord> Records => records;
+    public IRulePromoter Promoter => promoter;
+    public X509Certificate2 InterceptionCa => interceptionCa;
+
+    public StandInServer Server(StandIn s) => servers[s.Name];
+
+    /// <summary>The spoke's database port.</summary>
+    public StandInServer Database => database;
+
+    /// <summary>Every byte the spoke host received, on its database port and its HTTPS port.</summary>
+    public long SpokeBytes => database.BytesReceived + spokeHttps.BytesReceived;
+
+    /// <summary>Where the MCP tool response told the agent to send its data (set by the tool-call scenario).</summary>
+    public string? InjectedUrl { get; set; }
+
+    public FlowRecord? LastDecisionTo(IPEndPoint destination) =>
+        Records.Where(r => r.Event == FlowEvent.Decision && Equals(r.Destination, destination)).LastOrDefault();
+}
