@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job on its built-in default: replay the Azure AI Foundry attack scenarios through Corral's gateway on this
-# machine and print the report (also written to artifacts/lab-report.json and .md). Binds loopback port 443: run as root.
+# machine, explicit proxy and transparent mode, and print the report (also written to artifacts/lab-report.json and
+# .md). Run as root: it binds loopback port 443 and, for transparent mode, makes network namespaces, veth pairs and
+# iptables rules, all removed when it ends (docs/lab.md). Extra arguments go to `corral lab` (e.g. --mode explicit).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 mkdir -p "$root/artifacts"

@@ -86,7 +86,7 @@ internal static class ScenarioPlays
         var attempt = await c.Agent.SendRawAsync(database, [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f], ct);
         var record = await WaitFor(() => c.LastDecisionTo(database));
         var bytes = c.Database.BytesReceived - before;
-        return Result(s, c, $"{(c.Mode == LabMode.Explicit ? "CONNECT " : "TCP to ")}{database}: {attempt.Describe()}", Rule(record), false, bytes,
+        return Result(s, c, $"{database}: {attempt.Describe()}", Rule(record), false, bytes,
             attempt.Refused && bytes == 0 && Rule(record) == s.ExpectedRule);
     }
 

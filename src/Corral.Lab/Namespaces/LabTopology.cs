@@ -192,7 +192,8 @@ internal sealed class LabTopology : IAsyncDisposable
     {
         public static async Task<HostLock> AcquireAsync(CancellationToken ct)
         {
-            var path = Path.Combine(Path.GetTempPath(), "corral-lab-network.lock");
+            // Beside iptables' own /run/xtables.lock: the transparent pass runs as root, and /run is emptied at boot.
+            var path = "/run/corral-lab.lock";
             for (var attempt = 0; ; attempt++)
             {
                 try
