@@ -96,6 +96,11 @@ public sealed class LabRunner(TextWriter progress)
         {
             topology = await LabTopology.CreateAsync(ct);
         }
+        catch (LabSetupException e) when (e.MachineCannot)
+        {
+            progress.WriteLine($"lab: transparent pass skipped: {e.Message}");
+            return new LabPass(LabMode.Transparent, description, clock.Elapsed, [], notes, e.Message, required);
+        }
         catch (LabSetupException e)
         {
             // The probe said the machine can do this, so a failure here is an error, not a skip.
@@ -108,7 +113,7 @@ public sealed class LabRunner(TextWriter progress)
             progress.WriteLine($"lab: {topology}");
             pass = await RunInTopologyAsync(topology, pki, description, ct);
         }
-        catch (LabSetupException e)
+        catch (Exception e) when (e is LabSetupException or SocketException or IOException)
         {
             progress.WriteLine($"lab: transparent pass FAILED: {e.Message}");
             pass = new LabPass(LabMode.Transparent, description, TimeSpan.Zero, [], [], Error: e.Message);

@@ -28,7 +28,10 @@ internal static class HostCommand
         };
         foreach (var a in args) info.ArgumentList.Add(a);
         // Clean-up must finish even after Ctrl-C, so these commands take no cancellation token; they are bounded instead.
-        using var process = Process.Start(info) ?? throw new LabSetupException($"cannot start {program}");
+        Process? started;
+        try { started = Process.Start(info); }
+        catch (System.ComponentModel.Win32Exception e) { return new CommandResult(-1, "", $"cannot start {program}: {e.Message}"); }
+        using var process = started ?? throw new LabSetupException($"cannot start {program}");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (stdin is not null)
@@ -61,4 +64,8 @@ internal static class HostCommand
 }
 
 /// <summary>The transparent pass's network could not be built or removed; the message names the command and its error.</summary>
-public sealed class LabSetupException(string message) : Exception(message);
+public sealed class LabSetupException(string message, bool machineCannot = false) : Exception(message)
+{
+    /// <summary>The machine cannot host the pass safely (not a fault of the lab): report a skip, not a failure.</summary>
+    public bool MachineCannot { get; } = machineCannot;
+}

@@ -65,7 +65,9 @@ internal sealed class LabTopology : IAsyncDisposable
         var routed = await RoutedPrefixesAsync();
         var k = Enumerable.Range(1, 254).OrderBy(_ => Random.Shared.Next())
             .FirstOrDefault(c => !Candidates(c).Any(p => routed.Any(r => r.Contains(p) || p.Contains(r))));
-        if (k == 0) throw new LabSetupException("no free 10.20.k.0/30, 198.19.k.0/24 and 10.30.k.0/24 ranges on this host");
+        if (k == 0)
+            throw new LabSetupException("every candidate for the lab's ranges (10.20.k.0/30, 198.19.k.0/24, 10.30.k.0/24) overlaps a route this host has; " +
+                                        "the lab will not shadow the host's networks", machineCannot: true);
         var topology = new LabTopology(k, Convert.ToHexStringLower(BitConverter.GetBytes(Random.Shared.Next()))[..6]);
         try
         {
