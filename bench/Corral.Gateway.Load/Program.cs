@@ -15,8 +15,22 @@ using Microsoft.Extensions.Logging.Abstractions;
 //   5. with --idle N: memory per idle tunnel: N tunnels opened (one byte each way, then left idle), the gateway's
 //      VmRSS read from /proc before and after (--gateway-pid PID when the gateway runs in its own process).
 // Each figure is the median over several rounds. Usage: dotnet run -c Release -- [--rounds N] [--mib N] [--seconds N]
-//   [--concurrency N] [--samples N] [--parallel N] [--sink-port N] [--proxy ADDR:PORT] [--gateway-pid PID] [--idle N]
+//   [--concurrency N] [--samples N] [--warmup N] [--parallel N] [--only throughput|parallel|rate|latency] [--sink-port N] [--proxy ADDR:PORT] [--gateway-pid PID] [--idle N]
 //   [--write-policy FILE]
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine("""
+        Corral.Gateway.Load: the gateway on loopback against the same work done directly (medians of --rounds).
+          --rounds N (5)  --mib N (1024, per throughput run)  --seconds N (3, per rate run)  --concurrency N (16)
+          --samples N (2000 latency pairs)  --warmup N (200 pings)  --parallel N (64 tunnels)
+          --only throughput|parallel|rate|latency   run one measure (while profiling)
+          --proxy ADDR:PORT      measure a gateway in its own process (corral gateway POLICY --listen ADDR:PORT)
+          --write-policy FILE    write the policy that gateway needs, and exit
+          --idle N [--gateway-pid PID]   memory and CPU per idle tunnel: open N tunnels, read the gateway's VmRSS
+          --sink-port N          fix the sink's port
+        """);
+    return 0;
+}
 var rounds = Arg("--rounds", 5);
 var mib = Arg("--mib", 1024);
 var seconds = Arg("--seconds", 3);
@@ -25,6 +39,9 @@ var latencySamples = Arg("--samples", 2000);
 var parallel = Arg("--parallel", 64);
 var idleTunnels = Arg("--idle", 0);
 var gatewayPid = Arg("--gateway-pid", 0);
+// --only throughput|parallel|rate|latency runs one measure (e.g. while profiling the gateway); the others print 0.
+var only = Array.IndexOf(args, "--only") is var oi and >= 0 ? args[oi + 1] : null;
+bool Runs(string measure) => only is null || only == measure;
 
 var folder = Directory.CreateTempSubdirectory("corral-load-").FullName;
 var policyPath = Path.Combine(folder, "bench.yaml");
@@ -57,8 +74,10 @@ if (external is null) gateway.Start();
 var proxy = external ?? gateway.ListenEndPoint!;
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}; sink {sink.EndPoint}, gateway {proxy}");
 
-// Warm-up: JIT, pools, first flow-log write.
-for (var i = 0; i < 200; i++) { await PingAsync(proxy, sink.EndPoint); await PingAsync(null, sink.EndPoint); }
+// Warm-up: JIT (tiered compilation keeps recompiling the connection path for the first few hundred connections), pools,
+// first flow-log write.
+var warmup = Arg("--warmup", 200);
+for (var i = 0; i < warmup; i++) { await PingAsync(proxy, sink.EndPoint); await PingAsync(null, sink.EndPoint); }
 
 if (idleTunnels > 0)
 {
@@ -72,6 +91,8 @@ if (idleTunnels > 0)
 }
 
 // Allocation per tunnelled MiB: the whole process's allocations during a tunnelled download minus a direct one.
+if (only is null)
+{
 var before = GC.GetTotalAllocatedBytes(precise: true);
 await ThroughputAsync(null, sink.EndPoint, mib);
 var directAllocated = GC.GetTotalAllocatedBytes(precise: true) - before;
@@ -80,6 +101,7 @@ await ThroughputAsync(proxy, sink.EndPoint, mib);
 var tunnelAllocated = GC.GetTotalAllocatedBytes(precise: true) - before;
 Console.WriteLine($"allocated during a {mib} MiB download: direct {directAllocated / 1024.0:F0} KiB, tunnelled {tunnelAllocated / 1024.0:F0} KiB " +
                   $"({(tunnelAllocated - directAllocated) / (double)mib:F0} bytes per tunnelled MiB added by the gateway)");
+}
 
 var direct = new List<double>(); var tunnel = new List<double>();
 var directRate = new List<double>(); var tunnelRate = new List<double>();
@@ -87,13 +109,13 @@ var directPar = new List<double>(); var tunnelPar = new List<double>();
 var p50 = new List<double>(); var p99 = new List<double>(); var directP50 = new List<double>(); var directP99 = new List<double>();
 for (var r = 1; r <= rounds; r++)
 {
-    direct.Add(await ThroughputAsync(null, sink.EndPoint, mib));
-    tunnel.Add(await ThroughputAsync(proxy, sink.EndPoint, mib));
-    directPar.Add(await ParallelThroughputAsync(null, sink.EndPoint, mib, parallel));
-    tunnelPar.Add(await ParallelThroughputAsync(proxy, sink.EndPoint, mib, parallel));
-    directRate.Add(await RateAsync(null, sink.EndPoint, seconds, concurrency));
-    tunnelRate.Add(await RateAsync(proxy, sink.EndPoint, seconds, concurrency));
-    var (d50, d99, t50, t99) = await LatencyAsync(proxy, sink.EndPoint, latencySamples);
+    direct.Add(Runs("throughput") ? await ThroughputAsync(null, sink.EndPoint, mib) : 1);
+    tunnel.Add(Runs("throughput") ? await ThroughputAsync(proxy, sink.EndPoint, mib) : 0);
+    directPar.Add(Runs("parallel") ? await ParallelThroughputAsync(null, sink.EndPoint, mib, parallel) : 1);
+    tunnelPar.Add(Runs("parallel") ? await ParallelThroughputAsync(proxy, sink.EndPoint, mib, parallel) : 0);
+    directRate.Add(Runs("rate") ? await RateAsync(null, sink.EndPoint, seconds, concurrency) : 1);
+    tunnelRate.Add(Runs("rate") ? await RateAsync(proxy, sink.EndPoint, seconds, concurrency) : 0);
+    var (d50, d99, t50, t99) = Runs("latency") ? await LatencyAsync(proxy, sink.EndPoint, latencySamples) : default;
     directP50.Add(d50); directP99.Add(d99); p50.Add(t50 - d50); p99.Add(t99 - d99);
     Console.WriteLine($"round {r}: direct {direct[^1]:F0} MiB/s, tunnel {tunnel[^1]:F0} MiB/s ({tunnel[^1] / direct[^1]:F2}x); " +
                       $"{parallel} streams direct {directPar[^1]:F0} MiB/s, tunnels {tunnelPar[^1]:F0} MiB/s ({tunnelPar[^1] / directPar[^1]:F2}x); " +
