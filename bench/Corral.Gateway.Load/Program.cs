@@ -103,6 +103,11 @@ Console.WriteLine($"allocated during a {mib} MiB download: direct {directAllocat
                   $"({(tunnelAllocated - directAllocated) / (double)mib:F0} bytes per tunnelled MiB added by the gateway)");
 }
 
+// With the gateway in its own process, its CPU time (user + system, from /proc) per unit of work: far steadier than
+// rates on a shared machine, since it does not count the time the gateway waited for a core.
+var cpuPid = external is null ? 0 : gatewayPid;
+long connectionsMade = 0;
+var cpuPerGiB = new List<double>(); var cpuPerConn = new List<double>();
 var direct = new List<double>(); var tunnel = new List<double>();
 var directRate = new List<double>(); var tunnelRate = new List<double>();
 var directPar = new List<double>(); var tunnelPar = new List<double>();
@@ -110,11 +115,16 @@ var p50 = new List<double>(); var p99 = new List<double>(); var directP50 = new 
 for (var r = 1; r <= rounds; r++)
 {
     direct.Add(Runs("throughput") ? await ThroughputAsync(null, sink.EndPoint, mib) : 1);
+    var cpu0 = GatewayCpuMs(cpuPid);
     tunnel.Add(Runs("throughput") ? await ThroughputAsync(proxy, sink.EndPoint, mib) : 0);
+    if (cpuPid != 0 && Runs("throughput")) cpuPerGiB.Add((GatewayCpuMs(cpuPid) - cpu0) * 1024.0 / mib);
     directPar.Add(Runs("parallel") ? await ParallelThroughputAsync(null, sink.EndPoint, mib, parallel) : 1);
     tunnelPar.Add(Runs("parallel") ? await ParallelThroughputAsync(proxy, sink.EndPoint, mib, parallel) : 0);
     directRate.Add(Runs("rate") ? await RateAsync(null, sink.EndPoint, seconds, concurrency) : 1);
+    cpu0 = GatewayCpuMs(cpuPid);
+    var connsBefore = Volatile.Read(ref connectionsMade);
     tunnelRate.Add(Runs("rate") ? await RateAsync(proxy, sink.EndPoint, seconds, concurrency) : 0);
+    if (cpuPid != 0 && Runs("rate")) cpuPerConn.Add((GatewayCpuMs(cpuPid) - cpu0) * 1000.0 / (Volatile.Read(ref connectionsMade) - connsBefore));
     var (d50, d99, t50, t99) = Runs("latency") ? await LatencyAsync(proxy, sink.EndPoint, latencySamples) : default;
     directP50.Add(d50); directP99.Add(d99); p50.Add(t50 - d50); p99.Add(t99 - d99);
     Console.WriteLine($"round {r}: direct {direct[^1]:F0} MiB/s, tunnel {tunnel[^1]:F0} MiB/s ({tunnel[^1] / direct[^1]:F2}x); " +
@@ -126,11 +136,21 @@ Console.WriteLine($"median over {rounds} rounds:");
 Console.WriteLine($"  throughput   direct {Median(direct):F0} MiB/s, CONNECT tunnel {Median(tunnel):F0} MiB/s, ratio {Median(tunnel.Zip(direct, (t, d) => t / d).ToList()):F2}x");
 Console.WriteLine($"  {parallel} streams   direct {Median(directPar):F0} MiB/s, {parallel} tunnels {Median(tunnelPar):F0} MiB/s, ratio {Median(tunnelPar.Zip(directPar, (t, d) => t / d).ToList()):F2}x");
 Console.WriteLine($"  new conns/s  direct {Median(directRate):F0}, through the gateway {Median(tunnelRate):F0} ({concurrency} concurrent clients), ratio {Median(tunnelRate.Zip(directRate, (t, d) => t / d).ToList()):F2}x");
+if (cpuPerGiB.Count > 0) Console.WriteLine($"  gateway CPU  {Median(cpuPerGiB):F0} ms per tunnelled GiB (one stream)");
+if (cpuPerConn.Count > 0) Console.WriteLine($"  gateway CPU  {Median(cpuPerConn):F0} us per new tunnelled connection");
 Console.WriteLine($"  latency      direct connect+round trip p50 {Median(directP50) * 1000:F0} us, p99 {Median(directP99) * 1000:F0} us");
 Console.WriteLine($"  added by the gateway per new connection: p50 {Median(p50) * 1000:F0} us, p99 {Median(p99) * 1000:F0} us");
 if (external is null) await gateway.StopAsync();
 Directory.Delete(folder, true);
 return 0;
+
+// User + system CPU time of a process in ms (clock ticks of 10 ms); 0 without a pid.
+static double GatewayCpuMs(int pid)
+{
+    if (pid == 0) return 0;
+    var f = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+    return (long.Parse(f[11]) + long.Parse(f[12])) * 10.0;
+}
 
 int Arg(string name, int fallback)
 {
@@ -247,7 +267,7 @@ static async Task<double> PingAsync(IPEndPoint? proxy, IPEndPoint target)
     return elapsed;
 }
 
-static async Task<double> RateAsync(IPEndPoint? proxy, IPEndPoint target, int seconds, int concurrency)
+async Task<double> RateAsync(IPEndPoint? proxy, IPEndPoint target, int seconds, int concurrency)
 {
     var until = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
     long done = 0;
@@ -258,6 +278,7 @@ static async Task<double> RateAsync(IPEndPoint? proxy, IPEndPoint target, int se
         {
             await PingAsync(proxy, target);
             Interlocked.Increment(ref done);
+            if (proxy is not null) Interlocked.Increment(ref connectionsMade);
         }
     })));
     return done / watch.Elapsed.TotalSeconds;

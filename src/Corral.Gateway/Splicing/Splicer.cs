@@ -79,8 +79,7 @@ internal static class Splicer
             toHandle.DangerousAddRef(ref toRef);
             var fromFd = (int)fromHandle.DangerousGetHandle();
             var toFd = (int)toHandle.DangerousGetHandle();
-            LinuxSplice.EnsureNonBlocking(fromFd);
-            LinuxSplice.EnsureNonBlocking(toFd);
+            LinuxSplice.EnsureNonBlocking(fromFd); // each socket is the source of one direction: checked once
             var token = watch.Token;
             while (true)
             {
@@ -95,6 +94,7 @@ internal static class Splicer
                         await DrainAsync(pipe, (int)moved, to, toFd, token).ConfigureAwait(false);
                         total += moved;
                         watch.Touch();
+                        if (moved < engine.ChunkSize) break; // most likely drained: wait again rather than spend a splice on EAGAIN
                         continue;
                     }
                     if (moved == 0)
