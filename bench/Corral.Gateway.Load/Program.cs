@@ -11,13 +11,37 @@ using Microsoft.Extensions.Logging.Abstractions;
 //   1. CONNECT tunnel throughput vs a direct loopback copy (one stream, download);
 //   2. new tunnels per second (connect, CONNECT, one byte each way, close) with concurrent clients;
 //   3. added latency per new connection: (proxy connect + CONNECT + first byte round trip) minus the direct equivalent.
+//   4. the same download split over --parallel N tunnels at once (64 by default), against N direct streams;
+//   5. with --idle N: memory per idle tunnel: N tunnels opened (one byte each way, then left idle), the gateway's
+//      VmRSS read from /proc before and after (--gateway-pid PID when the gateway runs in its own process).
 // Each figure is the median over several rounds. Usage: dotnet run -c Release -- [--rounds N] [--mib N] [--seconds N]
-//   [--concurrency N] [--samples N] [--sink-port N] [--proxy ADDR:PORT] [--write-policy FILE]
+//   [--concurrency N] [--samples N] [--warmup N] [--parallel N] [--only throughput|parallel|rate|latency] [--sink-port N] [--proxy ADDR:PORT] [--gateway-pid PID] [--idle N]
+//   [--write-policy FILE]
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine("""
+        Corral.Gateway.Load: the gateway on loopback against the same work done directly (medians of --rounds).
+          --rounds N (5)  --mib N (1024, per throughput run)  --seconds N (3, per rate run)  --concurrency N (16)
+          --samples N (2000 latency pairs)  --warmup N (200 pings)  --parallel N (64 tunnels)
+          --only throughput|parallel|rate|latency   run one measure (while profiling)
+          --proxy ADDR:PORT      measure a gateway in its own process (corral gateway POLICY --listen ADDR:PORT)
+          --write-policy FILE    write the policy that gateway needs, and exit
+          --idle N [--gateway-pid PID]   memory and CPU per idle tunnel: open N tunnels, read the gateway's VmRSS
+          --sink-port N          fix the sink's port
+        """);
+    return 0;
+}
 var rounds = Arg("--rounds", 5);
 var mib = Arg("--mib", 1024);
 var seconds = Arg("--seconds", 3);
 var concurrency = Arg("--concurrency", 16);
 var latencySamples = Arg("--samples", 2000);
+var parallel = Arg("--parallel", 64);
+var idleTunnels = Arg("--idle", 0);
+var gatewayPid = Arg("--gateway-pid", 0);
+// --only throughput|parallel|rate|latency runs one measure (e.g. while profiling the gateway); the others print 0.
+var only = Array.IndexOf(args, "--only") is var oi and >= 0 ? args[oi + 1] : null;
+bool Runs(string measure) => only is null || only == measure;
 
 var folder = Directory.CreateTempSubdirectory("corral-load-").FullName;
 var policyPath = Path.Combine(folder, "bench.yaml");
@@ -40,7 +64,7 @@ var sinkPort = Arg("--sink-port", 0);
 var external = Array.IndexOf(args, "--proxy") is var pi and >= 0 ? IPEndPoint.Parse(args[pi + 1]) : null;
 if (Array.IndexOf(args, "--write-policy") is var wi and >= 0) { File.Copy(policyPath, args[wi + 1], overwrite: true); Directory.Delete(folder, true); Console.WriteLine($"policy written to {args[wi + 1]}"); return 0; }
 
-await using var sink = new SinkServer(mib * 1024L * 1024, sinkPort);
+await using var sink = new SinkServer(sinkPort);
 await using var gateway = new GatewayServer(check.Compiled!, new GatewayOptions
 {
     Listen = new IPEndPoint(IPAddress.Loopback, 0),
@@ -50,10 +74,25 @@ if (external is null) gateway.Start();
 var proxy = external ?? gateway.ListenEndPoint!;
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}; sink {sink.EndPoint}, gateway {proxy}");
 
-// Warm-up: JIT, pools, first flow-log write.
-for (var i = 0; i < 200; i++) { await PingAsync(proxy, sink.EndPoint); await PingAsync(null, sink.EndPoint); }
+// Warm-up: JIT (tiered compilation keeps recompiling the connection path for the first few hundred connections), pools,
+// first flow-log write.
+var warmup = Arg("--warmup", 200);
+for (var i = 0; i < warmup; i++) { await PingAsync(proxy, sink.EndPoint); await PingAsync(null, sink.EndPoint); }
+
+if (idleTunnels > 0)
+{
+    // Idle memory only: the gateway's resident memory grows by this much per open, idle tunnel.
+    var pid = external is null ? Environment.ProcessId : gatewayPid;
+    if (pid == 0) { Console.Error.WriteLine("--idle with --proxy needs --gateway-pid PID"); return 2; }
+    await IdleMemoryAsync(proxy, sink.EndPoint, idleTunnels, pid, external is null);
+    if (external is null) await gateway.StopAsync();
+    Directory.Delete(folder, true);
+    return 0;
+}
 
 // Allocation per tunnelled MiB: the whole process's allocations during a tunnelled download minus a direct one.
+if (only is null)
+{
 var before = GC.GetTotalAllocatedBytes(precise: true);
 await ThroughputAsync(null, sink.EndPoint, mib);
 var directAllocated = GC.GetTotalAllocatedBytes(precise: true) - before;
@@ -62,30 +101,56 @@ await ThroughputAsync(proxy, sink.EndPoint, mib);
 var tunnelAllocated = GC.GetTotalAllocatedBytes(precise: true) - before;
 Console.WriteLine($"allocated during a {mib} MiB download: direct {directAllocated / 1024.0:F0} KiB, tunnelled {tunnelAllocated / 1024.0:F0} KiB " +
                   $"({(tunnelAllocated - directAllocated) / (double)mib:F0} bytes per tunnelled MiB added by the gateway)");
+}
 
+// With the gateway in its own process, its CPU time (user + system, from /proc) per unit of work: far steadier than
+// rates on a shared machine, since it does not count the time the gateway waited for a core.
+var cpuPid = external is null ? 0 : gatewayPid;
+long connectionsMade = 0;
+var cpuPerGiB = new List<double>(); var cpuPerConn = new List<double>();
 var direct = new List<double>(); var tunnel = new List<double>();
 var directRate = new List<double>(); var tunnelRate = new List<double>();
+var directPar = new List<double>(); var tunnelPar = new List<double>();
 var p50 = new List<double>(); var p99 = new List<double>(); var directP50 = new List<double>(); var directP99 = new List<double>();
 for (var r = 1; r <= rounds; r++)
 {
-    direct.Add(await ThroughputAsync(null, sink.EndPoint, mib));
-    tunnel.Add(await ThroughputAsync(proxy, sink.EndPoint, mib));
-    directRate.Add(await RateAsync(null, sink.EndPoint, seconds, concurrency));
-    tunnelRate.Add(await RateAsync(proxy, sink.EndPoint, seconds, concurrency));
-    var (d50, d99, t50, t99) = await LatencyAsync(proxy, sink.EndPoint, latencySamples);
+    direct.Add(Runs("throughput") ? await ThroughputAsync(null, sink.EndPoint, mib) : 1);
+    var cpu0 = GatewayCpuMs(cpuPid);
+    tunnel.Add(Runs("throughput") ? await ThroughputAsync(proxy, sink.EndPoint, mib) : 0);
+    if (cpuPid != 0 && Runs("throughput")) cpuPerGiB.Add((GatewayCpuMs(cpuPid) - cpu0) * 1024.0 / mib);
+    directPar.Add(Runs("parallel") ? await ParallelThroughputAsync(null, sink.EndPoint, mib, parallel) : 1);
+    tunnelPar.Add(Runs("parallel") ? await ParallelThroughputAsync(proxy, sink.EndPoint, mib, parallel) : 0);
+    directRate.Add(Runs("rate") ? await RateAsync(null, sink.EndPoint, seconds, concurrency) : 1);
+    cpu0 = GatewayCpuMs(cpuPid);
+    var connsBefore = Volatile.Read(ref connectionsMade);
+    tunnelRate.Add(Runs("rate") ? await RateAsync(proxy, sink.EndPoint, seconds, concurrency) : 0);
+    if (cpuPid != 0 && Runs("rate")) cpuPerConn.Add((GatewayCpuMs(cpuPid) - cpu0) * 1000.0 / (Volatile.Read(ref connectionsMade) - connsBefore));
+    var (d50, d99, t50, t99) = Runs("latency") ? await LatencyAsync(proxy, sink.EndPoint, latencySamples) : default;
     directP50.Add(d50); directP99.Add(d99); p50.Add(t50 - d50); p99.Add(t99 - d99);
     Console.WriteLine($"round {r}: direct {direct[^1]:F0} MiB/s, tunnel {tunnel[^1]:F0} MiB/s ({tunnel[^1] / direct[^1]:F2}x); " +
+                      $"{parallel} streams direct {directPar[^1]:F0} MiB/s, tunnels {tunnelPar[^1]:F0} MiB/s ({tunnelPar[^1] / directPar[^1]:F2}x); " +
                       $"new conns/s direct {directRate[^1]:F0}, tunnels/s {tunnelRate[^1]:F0}; added latency p50 {p50[^1] * 1000:F0} us, p99 {p99[^1] * 1000:F0} us");
 }
 Console.WriteLine();
 Console.WriteLine($"median over {rounds} rounds:");
 Console.WriteLine($"  throughput   direct {Median(direct):F0} MiB/s, CONNECT tunnel {Median(tunnel):F0} MiB/s, ratio {Median(tunnel.Zip(direct, (t, d) => t / d).ToList()):F2}x");
-Console.WriteLine($"  new conns/s  direct {Median(directRate):F0}, through the gateway {Median(tunnelRate):F0} ({concurrency} concurrent clients)");
+Console.WriteLine($"  {parallel} streams   direct {Median(directPar):F0} MiB/s, {parallel} tunnels {Median(tunnelPar):F0} MiB/s, ratio {Median(tunnelPar.Zip(directPar, (t, d) => t / d).ToList()):F2}x");
+Console.WriteLine($"  new conns/s  direct {Median(directRate):F0}, through the gateway {Median(tunnelRate):F0} ({concurrency} concurrent clients), ratio {Median(tunnelRate.Zip(directRate, (t, d) => t / d).ToList()):F2}x");
+if (cpuPerGiB.Count > 0) Console.WriteLine($"  gateway CPU  {Median(cpuPerGiB):F0} ms per tunnelled GiB (one stream)");
+if (cpuPerConn.Count > 0) Console.WriteLine($"  gateway CPU  {Median(cpuPerConn):F0} us per new tunnelled connection");
 Console.WriteLine($"  latency      direct connect+round trip p50 {Median(directP50) * 1000:F0} us, p99 {Median(directP99) * 1000:F0} us");
 Console.WriteLine($"  added by the gateway per new connection: p50 {Median(p50) * 1000:F0} us, p99 {Median(p99) * 1000:F0} us");
 if (external is null) await gateway.StopAsync();
 Directory.Delete(folder, true);
 return 0;
+
+// User + system CPU time of a process in ms (clock ticks of 10 ms); 0 without a pid.
+static double GatewayCpuMs(int pid)
+{
+    if (pid == 0) return 0;
+    var f = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+    return (long.Parse(f[11]) + long.Parse(f[12])) * 10.0;
+}
 
 int Arg(string name, int fallback)
 {
@@ -121,10 +186,28 @@ static async Task<Socket> OpenAsync(IPEndPoint? proxy, IPEndPoint target)
 
 static async Task<double> ThroughputAsync(IPEndPoint? proxy, IPEndPoint target, int mib)
 {
+    var watch = Stopwatch.StartNew();
+    var total = await DownloadAsync(proxy, target, mib * 1024L * 1024);
+    return total / 1024.0 / 1024.0 / watch.Elapsed.TotalSeconds;
+}
+
+// N streams at once share the same total; the figure is total bytes over the time until the last one finished.
+static async Task<double> ParallelThroughputAsync(IPEndPoint? proxy, IPEndPoint target, int mib, int streams)
+{
+    var each = mib * 1024L * 1024 / streams;
+    var watch = Stopwatch.StartNew();
+    var totals = await Task.WhenAll(Enumerable.Range(0, streams).Select(_ => Task.Run(() => DownloadAsync(proxy, target, each))));
+    return totals.Sum() / 1024.0 / 1024.0 / watch.Elapsed.TotalSeconds;
+}
+
+static async Task<long> DownloadAsync(IPEndPoint? proxy, IPEndPoint target, long bytes)
+{
     using var socket = await OpenAsync(proxy, target);
     var buffer = new byte[256 * 1024];
-    var watch = Stopwatch.StartNew();
-    await socket.SendAsync(new byte[] { SinkServer.Download });
+    var request = new byte[9];
+    request[0] = SinkServer.Download;
+    BitConverter.TryWriteBytes(request.AsSpan(1), bytes);
+    await socket.SendAsync(request);
     long total = 0;
     while (true)
     {
@@ -132,8 +215,43 @@ static async Task<double> ThroughputAsync(IPEndPoint? proxy, IPEndPoint target, 
         if (n == 0) break;
         total += n;
     }
-    if (total != mib * 1024L * 1024) throw new IOException($"short download: {total}");
-    return total / 1024.0 / 1024.0 / watch.Elapsed.TotalSeconds;
+    if (total != bytes) throw new IOException($"short download: {total} of {bytes}");
+    return total;
+}
+
+// Opens N tunnels (8 at a time), each exchanging one byte, and leaves them open and idle; reports the gateway's
+// resident memory per tunnel. Memory the kernel holds for sockets is not in VmRSS (it is the same direct or not).
+static async Task IdleMemoryAsync(IPEndPoint proxy, IPEndPoint target, int count, int pid, bool inProcess)
+{
+    static long Rss(int pid) => long.Parse(File.ReadAllLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:"))
+        .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+    if (inProcess) { GC.Collect(); GC.WaitForPendingFinalizers(); }
+    await Task.Delay(1000);
+    var before = Rss(pid);
+    var sockets = new Socket[count];
+    var next = -1;
+    await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+    {
+        for (var i = Interlocked.Increment(ref next); i < count; i = Interlocked.Increment(ref next))
+        {
+            var s = await OpenAsync(proxy, target);
+            await s.SendAsync(new byte[] { SinkServer.Ping });
+            var one = new byte[1];
+            if (await s.ReceiveAsync(one) != 1) throw new IOException("no pong");
+            sockets[i] = s;
+        }
+    })));
+    await Task.Delay(3000); // let the gateway settle (buffers returned, timers idle)
+    if (inProcess) { GC.Collect(); GC.WaitForPendingFinalizers(); }
+    var after = Rss(pid);
+    // An idle tunnel must cost no CPU either: the gateway's CPU time over 3 s with all of them open.
+    static long CpuTicks(int pid) => File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries) is var f ? long.Parse(f[11]) + long.Parse(f[12]) : 0;
+    var cpuBefore = CpuTicks(pid);
+    await Task.Delay(3000);
+    Console.WriteLine($"gateway CPU while {count} tunnels sat idle for 3 s: {(CpuTicks(pid) - cpuBefore) * 10} ms");
+    Console.WriteLine($"idle tunnels: {count} open; gateway (pid {pid}{(inProcess ? ", in-process with client and sink" : "")}) VmRSS {before / 1048576.0:F1} MiB -> {after / 1048576.0:F1} MiB: " +
+                      $"{(after - before) / 1024.0 / count:F1} KiB per idle tunnel");
+    foreach (var s in sockets) s.Dispose();
 }
 
 static async Task<double> PingAsync(IPEndPoint? proxy, IPEndPoint target)
@@ -149,7 +267,7 @@ static async Task<double> PingAsync(IPEndPoint? proxy, IPEndPoint target)
     return elapsed;
 }
 
-static async Task<double> RateAsync(IPEndPoint? proxy, IPEndPoint target, int seconds, int concurrency)
+async Task<double> RateAsync(IPEndPoint? proxy, IPEndPoint target, int seconds, int concurrency)
 {
     var until = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
     long done = 0;
@@ -160,6 +278,7 @@ static async Task<double> RateAsync(IPEndPoint? proxy, IPEndPoint target, int se
         {
             await PingAsync(proxy, target);
             Interlocked.Increment(ref done);
+            if (proxy is not null) Interlocked.Increment(ref connectionsMade);
         }
     })));
     return done / watch.Elapsed.TotalSeconds;
@@ -183,17 +302,15 @@ static double Percentile(List<double> values, double p)
     return s[Math.Min(s.Count - 1, (int)Math.Ceiling(p * s.Count) - 1)];
 }
 
-/// <summary>The far end: on byte 1 streams the configured amount and closes; on byte 2 answers one byte.</summary>
+/// <summary>The far end: on byte 1 and an 8-byte length streams that many bytes and closes; on byte 2 answers one byte.</summary>
 sealed class SinkServer : IAsyncDisposable
 {
     public const byte Download = 1, Ping = 2;
     private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-    private readonly long _bytes;
     private readonly Task _loop;
 
-    public SinkServer(long bytes, int port)
+    public SinkServer(int port)
     {
-        _bytes = bytes;
         _listener.Bind(new IPEndPoint(IPAddress.Loopback, port));
         _listener.Listen(4096);
         _loop = Task.Run(AcceptAsync);
@@ -222,8 +339,15 @@ sealed class SinkServer : IAsyncDisposable
                 if (await s.ReceiveAsync(one) != 1) return;
                 if (one[0] == Download)
                 {
+                    var length = new byte[8];
+                    for (var got = 0; got < 8;)
+                    {
+                        var n = await s.ReceiveAsync(length.AsMemory(got));
+                        if (n == 0) return;
+                        got += n;
+                    }
                     var chunk = new byte[256 * 1024];
-                    for (var left = _bytes; left > 0; left -= chunk.Length)
+                    for (var left = BitConverter.ToInt64(length); left > 0; left -= chunk.Length)
                         await s.SendAsync(chunk.AsMemory(0, (int)Math.Min(chunk.Length, left)));
                     s.Shutdown(SocketShutdown.Send);
                     return;

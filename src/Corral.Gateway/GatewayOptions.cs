@@ -66,6 +66,9 @@ public sealed record GatewayLimits
 
     /// <summary>How long a graceful shutdown waits for open connections before cutting them.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Tests force the managed copy with this; splice(2) is used where it works.</summary>
+    internal Splicing.CopyMode CopyMode { get; init; }
 }
 
 /// <summary>The interception CA, and the roots upstream certificates must chain to (null: the system's trust store).</summary>

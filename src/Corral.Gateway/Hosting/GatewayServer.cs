@@ -186,6 +186,7 @@ public sealed class GatewayServer : IAsyncDisposable
         await StopAsync().ConfigureAwait(false);
         _stopAccepting.Dispose();
         _abort.Dispose();
+        _context.Splice.Dispose();
         _meter.Dispose();
     }
 }

@@ -16,6 +16,9 @@ internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, 
     private long _nextId;
 
     public GatewayLimits Limits { get; } = limits;
+
+    /// <summary>How tunnels move bytes: kernel pipes, the idle sweeper; disposed with the server.</summary>
+    public Splicing.SpliceEngine Splice { get; } = new(limits.IdleTimeout, limits.CopyMode);
     public Func<System.Net.IPEndPoint, bool>? DialGuard { get; } = dialGuard;
     public FlowDecider Decider { get; } = decider;
     public IFlowLog FlowLog { get; } = flowLog;

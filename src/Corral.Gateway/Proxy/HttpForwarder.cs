@@ -110,7 +110,7 @@ internal sealed class HttpForwarder(ClientConnection client) : IAsyncDisposable
             if (response.Second == "101")
             {
                 // Protocol switch (e.g. WebSocket) on a permitted request: the rest is an opaque splice.
-                var spliced = await Splicing.Splicer.RunAsync(client.Socket, client.Reader, _upstream.Socket, ctx.Limits.IdleTimeout, ct).ConfigureAwait(false);
+                var spliced = await Splicing.Splicer.RunAsync(ctx.Splice, client.Socket, client.Reader, _upstream.Socket, _upstream.Reader, ctx.Limits.IdleTimeout, ct).ConfigureAwait(false);
                 up += spliced.BytesUp;
                 down += spliced.BytesDown;
                 return false;

@@ -52,7 +52,7 @@ internal static class Tunnel
         }
         using (upstream)
         {
-            var result = await Splicer.RunAsync(client.Socket, client.Reader, upstream, ctx.Limits.IdleTimeout, ct).ConfigureAwait(false);
+            var result = await Splicer.RunAsync(ctx.Splice, client.Socket, client.Reader, upstream, null, ctx.Limits.IdleTimeout, ct).ConfigureAwait(false);
             client.LogClose(flowId, destination, decision.Flow.Host, result.BytesUp, result.BytesDown, Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds);
         }
     }

@@ -8,98 +8,199 @@ namespace Corral.Gateway.Splicing;
 public readonly record struct SpliceResult(long BytesUp, long BytesDown);
 
 /// <summary>
-/// Copies bytes both ways between a client and an upstream until both sides have finished, without looking at them.
-/// Backpressure comes from awaiting each write before the next read; an end of stream on one side is passed on as a
-/// half-close (shutdown of sending) so request/response protocols that half-close still work; buffers are pooled and
-/// a read allocates nothing. A connection idle both ways for the idle timeout is cut.
+/// Moves bytes both ways between a client and an upstream until both sides have finished, without looking at them.
+/// On Linux the bytes go socket → kernel pipe → socket with splice(2) and never enter user space; elsewhere (or when
+/// forced) a managed copy through pooled buffers does the same. Either way a direction waits for data with a
+/// zero-byte receive and holds no buffer or pipe while idle. Backpressure comes from finishing each write before the
+/// next read; an end of stream on one side is passed on as a half-close (shutdown of sending); an error either way
+/// ends both ways; a tunnel idle both ways for the idle timeout is cut by the engine's shared sweeper.
 /// </summary>
 internal static class Splicer
 {
-    private const int BufferSize = 64 * 1024;
+    /// <summary>What the copy moves through user space when the destination is full (the wait for room).</summary>
+    private const int WaitSlice = 16 * 1024;
 
-    /// <param name="clientReader">The client side, which may still hold bytes the gateway peeked at.</param>
-    public static async Task<SpliceResult> RunAsync(Socket client, PipeReader clientReader, Socket upstream, TimeSpan idleTimeout, CancellationToken cancellationToken)
+    /// <param name="clientReader">The client side, which may still hold bytes the gateway peeked at: they go first.</param>
+    /// <param name="upstreamReader">The upstream side's reader when the gateway read from it (a 101 response), else null.</param>
+    public static async Task<SpliceResult> RunAsync(SpliceEngine engine, Socket client, PipeReader clientReader, Socket upstream, PipeReader? upstreamReader,
+        TimeSpan idleTimeout, CancellationToken cancellationToken)
     {
-        using var cut = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var activity = new Activity();
-        using var idleTimer = new Timer(static s =>
-        {
-            var (a, c, limit) = ((Activity, CancellationTokenSource, long))s!;
-            if (Environment.TickCount64 - Volatile.Read(ref a.LastTick) > limit) c.Cancel();
-        }, (activity, cut, (long)idleTimeout.TotalMilliseconds), Period(idleTimeout), Period(idleTimeout));
-
-        var up = UpAsync(clientReader, upstream, activity, cut);
-        var down = DownAsync(upstream, client, activity, cut);
+        using var watch = engine.Sweeper.Watch(idleTimeout, cancellationToken);
+        var up = DirectionAsync(engine, clientReader, client, upstream, watch);
+        var down = upstreamReader is null ? PumpAsync(engine, upstream, client, watch, 0) : DirectionAsync(engine, upstreamReader, upstream, client, watch);
         await Task.WhenAll(up, down).ConfigureAwait(false);
         return new SpliceResult(up.Result, down.Result);
     }
 
-    private static TimeSpan Period(TimeSpan idle) => TimeSpan.FromMilliseconds(Math.Clamp(idle.TotalMilliseconds / 4, 50, 30_000));
-
-    private static async Task<long> UpAsync(PipeReader from, Socket to, Activity activity, CancellationTokenSource cut)
+    private static async Task<long> DirectionAsync(SpliceEngine engine, PipeReader reader, Socket from, Socket to, IdleSweeper.Entry watch)
     {
-        long total = 0;
+        long sent = 0;
         try
         {
-            while (true)
+            // Bytes the gateway peeked at (a ClientHello, an HTTP head) still sit in the pipe: send them before anything
+            // read from the socket. The pipe never reads ahead, so after this the socket holds everything else.
+            if (reader.TryRead(out var result))
             {
-                var result = await from.ReadAsync(cut.Token).ConfigureAwait(false);
-                var buffer = result.Buffer;
-                foreach (var segment in buffer)
+                foreach (var segment in result.Buffer)
                 {
-                    var sent = 0;
-                    while (sent < segment.Length) sent += await to.SendAsync(segment[sent..], SocketFlags.None, cut.Token).ConfigureAwait(false);
-                    total += segment.Length;
+                    await SendAllAsync(to, segment, watch.Token).ConfigureAwait(false);
+                    sent += segment.Length;
                 }
-                from.AdvanceTo(buffer.End);
-                Volatile.Write(ref activity.LastTick, Environment.TickCount64);
-                if (result.IsCompleted || result.IsCanceled) break;
+                reader.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    ShutdownSend(to);
+                    return sent;
+                }
             }
-            ShutdownSend(to);
         }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or IOException or ObjectDisposedException)
+        catch (Exception e) when (IsEnd(e))
         {
-            cut.Cancel(); // an error one way ends both ways: never leave a half-dead tunnel behind
+            watch.Cut();
+            return sent;
         }
-        return total;
+        return await PumpAsync(engine, from, to, watch, sent).ConfigureAwait(false);
     }
 
-    private static async Task<long> DownAsync(Socket from, Socket to, Activity activity, CancellationTokenSource cut)
+    private static Task<long> PumpAsync(SpliceEngine engine, Socket from, Socket to, IdleSweeper.Entry watch, long total) =>
+        engine.UseSplice ? SpliceAsync(engine, from, to, watch, total) : CopyAsync(engine, from, to, watch, total);
+
+    /// <summary>One direction through a kernel pipe rented from the pool only while bytes are ready.</summary>
+    private static async Task<long> SpliceAsync(SpliceEngine engine, Socket from, Socket to, IdleSweeper.Entry watch, long total)
     {
-        long total = 0;
-        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        var fromHandle = from.SafeHandle;
+        var toHandle = to.SafeHandle;
+        bool fromRef = false, toRef = false;
+        KernelPipe? pipe = null;
         try
         {
+            // Held for the whole loop so a concurrent dispose cannot close (and the process reuse) a descriptor we splice.
+            fromHandle.DangerousAddRef(ref fromRef);
+            toHandle.DangerousAddRef(ref toRef);
+            var fromFd = (int)fromHandle.DangerousGetHandle();
+            var toFd = (int)toHandle.DangerousGetHandle();
+            LinuxSplice.EnsureNonBlocking(fromFd); // each socket is the source of one direction: checked once
+            var token = watch.Token;
             while (true)
             {
-                var read = await from.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, cut.Token).ConfigureAwait(false);
-                if (read == 0) break;
-                var sent = 0;
-                while (sent < read) sent += await to.SendAsync(buffer.AsMemory(sent, read - sent), SocketFlags.None, cut.Token).ConfigureAwait(false);
-                total += read;
-                Volatile.Write(ref activity.LastTick, Environment.TickCount64);
+                // Readable, at its end, or failed: a zero-byte receive waits for any of these without a buffer.
+                await from.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, token).ConfigureAwait(false);
+                pipe = engine.Pipes.Rent();
+                while (true)
+                {
+                    var moved = LinuxSplice.Splice(fromFd, pipe.WriteFd, engine.ChunkSize, out var errno);
+                    if (moved > 0)
+                    {
+                        await DrainAsync(pipe, (int)moved, to, toFd, token).ConfigureAwait(false);
+                        total += moved;
+                        watch.Touch();
+                        if (moved < engine.ChunkSize) break; // most likely drained: wait again rather than spend a splice on EAGAIN
+                        continue;
+                    }
+                    if (moved == 0)
+                    {
+                        engine.Pipes.Return(pipe);
+                        pipe = null;
+                        ShutdownSend(to);
+                        return total;
+                    }
+                    if (errno == LinuxSplice.EAGAIN) break; // drained what was there: back to waiting, without the pipe
+                    throw new IOException($"splice from socket failed: errno {errno}");
+                }
+                engine.Pipes.Return(pipe);
+                pipe = null;
             }
-            ShutdownSend(to);
         }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or IOException or ObjectDisposedException)
+        catch (Exception e) when (IsEnd(e))
         {
-            cut.Cancel();
+            watch.Cut(); // an error one way ends both ways: never leave a half-dead tunnel behind
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            pipe?.Close(); // may still hold bytes: never pooled
+            if (fromRef) fromHandle.DangerousRelease();
+            if (toRef) toHandle.DangerousRelease();
         }
         return total;
     }
+
+    /// <summary>Moves all <paramref name="count"/> bytes in the pipe to the destination socket.</summary>
+    private static async ValueTask DrainAsync(KernelPipe pipe, int count, Socket to, int toFd, CancellationToken token)
+    {
+        var left = count;
+        while (left > 0)
+        {
+            var moved = LinuxSplice.Splice(pipe.ReadFd, toFd, left, out var errno);
+            if (moved > 0)
+            {
+                left -= (int)moved;
+                continue;
+            }
+            if (moved < 0 && errno == LinuxSplice.EAGAIN)
+            {
+                // The destination's send buffer is full. .NET has no "wait until writable", so wait the managed way:
+                // take a small slice out of the pipe and send it asynchronously, then splice the rest.
+                var slice = Math.Min(left, WaitSlice);
+                var buffer = ArrayPool<byte>.Shared.Rent(slice);
+                try
+                {
+                    var got = LinuxSplice.Read(pipe.ReadFd, buffer.AsSpan(0, slice), out errno);
+                    if (got <= 0) throw new IOException($"reading the splice pipe failed: errno {errno}");
+                    await SendAllAsync(to, buffer.AsMemory(0, got), token).ConfigureAwait(false);
+                    left -= got;
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+                continue;
+            }
+            throw new IOException($"splice to socket failed: errno {errno}");
+        }
+    }
+
+    /// <summary>One direction through a pooled buffer rented only once bytes are ready (the portable fallback).</summary>
+    private static async Task<long> CopyAsync(SpliceEngine engine, Socket from, Socket to, IdleSweeper.Entry watch, long total)
+    {
+        var token = watch.Token;
+        try
+        {
+            while (true)
+            {
+                await from.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, token).ConfigureAwait(false);
+                var buffer = ArrayPool<byte>.Shared.Rent(engine.ChunkSize);
+                try
+                {
+                    var read = await from.ReceiveAsync(buffer.AsMemory(0, engine.ChunkSize), SocketFlags.None, token).ConfigureAwait(false);
+                    if (read == 0) break;
+                    await SendAllAsync(to, buffer.AsMemory(0, read), token).ConfigureAwait(false);
+                    total += read;
+                    watch.Touch();
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+            ShutdownSend(to);
+        }
+        catch (Exception e) when (IsEnd(e))
+        {
+            watch.Cut();
+        }
+        return total;
+    }
+
+    private static async ValueTask SendAllAsync(Socket to, ReadOnlyMemory<byte> bytes, CancellationToken token)
+    {
+        while (!bytes.IsEmpty) bytes = bytes[await to.SendAsync(bytes, SocketFlags.None, token).ConfigureAwait(false)..];
+    }
+
+    private static bool IsEnd(Exception e) => e is OperationCanceledException or SocketException or IOException or ObjectDisposedException;
 
     private static void ShutdownSend(Socket socket)
     {
         try { socket.Shutdown(SocketShutdown.Send); }
         catch (Exception e) when (e is SocketException or ObjectDisposedException) { /* peer already gone */ }
-    }
-
-    private sealed class Activity
-    {
-        public long LastTick = Environment.TickCount64;
     }
 }

@@ -1,0 +1,37 @@
+namespace Corral.Gateway.Splicing;
+
+/// <summary>How a tunnel's bytes are moved.</summary>
+internal enum CopyMode
+{
+    /// <summary>splice(2) through kernel pipes where supported, else the managed copy.</summary>
+    Auto,
+    /// <summary>Always the managed copy through pooled buffers (the fallback, kept testable).</summary>
+    Managed,
+}
+
+/// <summary>What all tunnels of one gateway share: the copy mode, the pool of kernel pipes and the idle sweeper.</summary>
+internal sealed class SpliceEngine : IDisposable
+{
+    /// <summary>Pipe capacity asked for with F_SETPIPE_SZ; 0 keeps the kernel default (64 KiB).</summary>
+    public const int DefaultPipeSize = 0;
+
+    public SpliceEngine(TimeSpan idleTimeout, CopyMode mode = CopyMode.Auto, int pipeSize = DefaultPipeSize)
+    {
+        UseSplice = mode == CopyMode.Auto && LinuxSplice.IsSupported;
+        Pipes = new KernelPipePool(pipeSize, maxPooled: 256);
+        Sweeper = new IdleSweeper(IdleSweeper.PeriodFor(idleTimeout));
+    }
+
+    public bool UseSplice { get; }
+    public KernelPipePool Pipes { get; }
+    public IdleSweeper Sweeper { get; }
+
+    /// <summary>Bytes a direction moves per splice(2) call, and the managed copy's buffer size.</summary>
+    public int ChunkSize => 64 * 1024;
+
+    public void Dispose()
+    {
+        Sweeper.Dispose();
+        Pipes.Dispose();
+    }
+}
