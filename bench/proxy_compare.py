@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Driver for bench/run.sh: runs each measurement of bench/Corral.ProxyBench against Corral, Squid and direct,
+interleaved per round (the order rotates every round), then writes a Markdown table and JSON with medians, spread,
+ratios to direct and to Squid, the issue's targets, and the machine. Started by run.sh, which owns the processes."""
+import argparse, json, os, platform, statistics, subprocess, sys, time
+from datetime import datetime, timezone
+
+UPSTREAM_CA = "Corral Bench Upstream CA"
+TOOL, SPLICE = "tool.bench.example", "splice.bench.example"
+
+# name -> (title, client arguments per mode, proxies only?, how a connection must look: 'bump' | 'splice' | None)
+def measures(mode):
+    q = mode == "quick"
+    rate = ["--concurrency", "16", "--seconds", "0.5" if q else "5", "--warmup", "0.3" if q else "1"]
+    return [
+        ("tunnel_1", "CONNECT tunnel throughput, one tunnel (TLS download)", ["throughput", "--streams", "1", "--mib", "32" if q else "1024"], False, None),
+        ("tunnel_64", "CONNECT tunnel throughput, 64 tunnels at once (aggregate)", ["throughput", "--streams", "8" if q else "64", "--mib", "32" if q else "1024"], False, None),
+        ("splice_connect", "new CONNECT + TLS connections/s, spliced (16 clients)", ["connect", "--host", SPLICE] + rate, False, "splice"),
+        ("splice_latency", "time per new spliced connection, one at a time", ["latency", "--host", SPLICE, "--samples", "50" if q else "1000", "--warmup", "0.2" if q else "0.5"], False, "splice"),
+        ("http_keepalive", "plain HTTP requests/s, keep-alive (16 connections)", ["http"] + rate, False, None),
+        ("bump_connect", "new intercepted (bumped) connections/s, warm cert cache (16 clients)", ["connect", "--host", TOOL] + rate, False, "bump"),
+        ("bump_keepalive", "requests/s on kept-alive intercepted connections (16 connections)", ["keepalive", "--host", TOOL] + rate, False, "bump"),
+        ("idle", "memory per idle tunnel (RSS above baseline)", ["idle", "--count", "200" if q else "10000", "--concurrency", "64", "--settle", "0.5" if q else "3"], True, None),
+    ]
+
+def sh(cmd):
+    try: return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
+    except Exception: return ""
+
+def machine():
+    model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    mem = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal")), "0")
+    return {"nproc": os.cpu_count(), "cpu_model": model, "mem_gib": round(int(mem) / 1024 / 1024, 1),
+            "kernel": platform.release(), "dotnet": sh(["dotnet", "--version"]), "load_average": os.getloadavg()}
+
+def run_one(args, bench, name, argv, target, pid, timeout):
+    cmd = ["dotnet", bench] + argv + ["--tls-port", str(args.tls_port), "--http-port", str(args.http_port)]
+    cmd += ["--direct"] if target == "direct" else ["--proxy", getattr(args, target), "--pid", str(pid)]
+    start = time.monotonic()
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {timeout} s"
+    if p.returncode != 0:
+        return None, (p.stderr.strip() or p.stdout.strip())[-400:]
+    try:
+        r = json.loads(p.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None, "no JSON line: " + p.stdout[-200:]
+    r["wall_s"] = round(time.monotonic() - start, 2)
+    return r, None
+
+def check_path(kind, target, r):
+    """A bumped measurement must see a minted leaf (not the upstream's), a spliced or direct one the upstream's own."""
+    issuer = r.get("issuer") or ""
+    if kind is None: return None
+    upstream = UPSTREAM_CA in issuer
+    if target == "direct" or kind == "splice":
+        return None if upstream else f"expected the upstream's certificate, saw issuer '{issuer}'"
+    return None if not upstream else f"expected a bumped connection, saw the upstream's certificate ('{issuer}')"
+
+def med(xs): return statistics.median(xs) if xs else None
+
+def summary(values):
+    return {"median": med(values), "min": min(values) if values else None, "max": max(values) if values else None, "n": len(values)}
+
+def main():
+    ap = argparse.ArgumentParser()
+    for a in ["--mode", "--bench", "--corral", "--squid", "--squid-version", "--command", "--out", "--corral-flows", "--squid-log"]: ap.add_argument(a, required=True)
+    for a in ["--rounds", "--tls-port", "--http-port", "--corral-pid", "--squid-pid"]: ap.add_argument(a, type=int, required=True)
+    args = ap.parse_args()
+    pids = {"corral": args.corral_pid, "squid": args.squid_pid, "direct": None}
+    targets = ["corral", "squid", "direct"]
+    info = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "command": args.command, "mode": args.mode,
+            "rounds": args.rounds, "commit": sh(["git", "rev-parse", "--short", "HEAD"]) + ("-dirty" if sh(["git", "status", "--porcelain", "--untracked-files=no"]) else ""),
+            "squid": args.squid_version, "machine": machine()}
+    ms = measures(args.mode)
+    timeout = 90 if args.mode == "quick" else 600
+    raw, failures = [], []
+    started = time.monotonic()
+    for rnd in range(args.rounds):
+        order = targets[rnd % 3:] + targets[:rnd % 3]
+        for name, title, argv, proxies_only, kind in ms:
+            for target in order:
+                if proxies_only and target == "direct": continue
+                r, err = run_one(args, args.bench, name, argv, target, pids[target], timeout)
+                if r is not None:
+                    err = check_path(kind, target, r)
+                if err:
+                    failures.append({"round": rnd + 1, "measure": name, "target": target, "error": err})
+                    print(f"round {rnd + 1} {name:15} {target:6} FAILED: {err}", file=sys.stderr)
+                    continue
+                r.update(round=rnd + 1, name=name, who=target)
+                raw.append(r)
+                extra = f" p99 {r['p99_ms']:.3f} ms" if "p99_ms" in r else ""
+                print(f"round {rnd + 1} {name:15} {target:6} {r['value']:>12.3f} {r['unit']}{extra}", file=sys.stderr)
+    info["measure_seconds"] = round(time.monotonic() - started, 1)
+    info["load_average_end"] = os.getloadavg()
+    info["log_lines"] = {"corral_flow_log": count_lines(args.corral_flows), "squid_access_log": count_lines(args.squid_log)}
+
+    results = {}
+    for name, title, argv, proxies_only, kind in ms:
+        rows = [r for r in raw if r["name"] == name]
+        by = {t: {r["round"]: r for r in rows if r["who"] == t} for t in targets}
+        entry = {"title": title, "unit": rows[0]["unit"] if rows else None, "client_args": " ".join(argv)}
+        for t in targets:
+            entry[t] = summary([r["value"] for r in by[t].values()])
+            cpu_key = "proxy_cpu_s_per_gib" if name.startswith("tunnel") else "proxy_cpu_ms_per_op"
+            cpus = [r[cpu_key] for r in by[t].values() if r.get(cpu_key) is not None]
+            if cpus: entry[t]["cpu"] = {"key": cpu_key, "median": med(cpus)}
+        def ratio(a, b, f=lambda r: r["value"]):
+            xs = [f(by[a][k]) / f(by[b][k]) for k in by[a] if k in by[b] and f(by[b][k])]
+            return summary(xs)
+        entry["corral_vs_direct"] = ratio("corral", "direct")
+        entry["squid_vs_direct"] = ratio("squid", "direct")
+        entry["corral_vs_squid"] = ratio("corral", "squid")
+        if name == "splice_latency":
+            for t in ["corral", "squid"]:
+                for p in ["p50_ms", "p99_ms"]:
+                    entry[f"{t}_added_{p}"] = summary([by[t][k][p] - by["direct"][k][p] for k in by[t] if k in by["direct"]])
+            entry["direct_p99_ms"] = summary([r["p99_ms"] for r in by["direct"].values()])
+        if name == "idle":
+            entry["count"] = rows[0]["count"] if rows else None
+        results[name] = entry
+    verdicts = judge(results)
+    doc = {"info": info, "results": results, "targets": verdicts, "failures": failures, "raw": raw}
+    with open(args.out + ".json", "w") as f: json.dump(doc, f, indent=1)
+    md = markdown(doc)
+    with open(args.out + ".md", "w") as f: f.write(md)
+    print(md)
+    print(f"wrote {args.out}.md and {args.out}.json", file=sys.stderr)
+    if failures:
+        print(f"bench/run.sh: {len(failures)} measurement(s) failed (see above)", file=sys.stderr)
+        sys.exit(1)
+
+def count_lines(path):
+    try:
+        with open(path, "rb") as f: return sum(1 for _ in f)
+    except OSError: return None
+
+def judge(res):
+    def get(name, key, sub="median"):
+        v = res.get(name, {}).get(key, {})
+        return v.get(sub) if isinstance(v, dict) else None
+    out = []
+    def add(target, value, ok, shown):
+        out.append({"target": target, "value": value, "met": None if value is None else ok(value), "shown": shown})
+    for n in ["tunnel_1", "tunnel_64"]:
+        v = get(n, "corral_vs_direct"); add(f"{n}: tunnel throughput >= 0.95x direct", v, lambda x: x >= 0.95, v and f"{v:.2f}x")
+    v = get("splice_connect", "corral_vs_direct"); add("new spliced connections/s >= 0.9x direct", v, lambda x: x >= 0.9, v and f"{v:.2f}x")
+    v = get("splice_latency", "corral_added_p50_ms"); add("added latency p50 <= 0.2 ms", v, lambda x: x <= 0.2, v is not None and f"{v:.3f} ms")
+    v = get("splice_latency", "corral_added_p99_ms"); add("added latency p99 <= 1 ms", v, lambda x: x <= 1.0, v is not None and f"{v:.3f} ms")
+    v = get("bump_connect", "corral_vs_squid"); add("new intercepted connections/s >= 3x Squid bump", v, lambda x: x >= 3, v and f"{v:.2f}x")
+    v = get("idle", "corral"); add("<= 32 KiB per idle tunnel", v, lambda x: x <= 32, v is not None and f"{v:.1f} KiB")
+    return out
+
+def fmt(s, digits=0):
+    if not s or s.get("median") is None: return "—"
+    f = lambda x: f"{x:,.{digits}f}"
+    return f"{f(s['median'])} ({f(s['min'])}–{f(s['max'])})" if s["n"] > 1 else f(s["median"])
+
+def markdown(doc):
+    i, m, res = doc["info"], doc["info"]["machine"], doc["results"]
+    la = lambda t: " / ".join(f"{x:.2f}" for x in t)
+    lines = [f"# Corral vs Squid vs direct — {i['mode']} run",
+             "",
+             f"- date: {i['date']}; commit `{i['commit']}`; command: `{i['command']}`",
+             f"- machine: {m['nproc']} cores, {m['cpu_model']}, {m['mem_gib']} GiB, kernel {m['kernel']}, .NET SDK {m['dotnet']}; {i['squid']}",
+             f"- load average (1/5/15 min) at start {la(m['load_average'])}, at end {la(i['load_average_end'])} — the machine is shared with other builds",
+             f"- {i['rounds']} round(s), targets interleaved (order rotates per round); median (min–max over rounds); ratios are medians of per-round ratios",
+             f"- client, upstream and proxy share the machine; every target is measured by bench/Corral.ProxyBench",
+             f"- log lines written: Corral flow log {i['log_lines']['corral_flow_log']}, Squid access log {i['log_lines']['squid_access_log']}",
+             "",
+             "| measure | unit | Corral | Squid | direct | Corral / direct | Squid / direct | Corral / Squid |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for name, e in res.items():
+        d = 1 if e["unit"] in ("MiB/s",) else (3 if e["unit"] == "ms" else (1 if e["unit"] == "KiB/tunnel" else 0))
+        if name == "splice_latency":
+            lines.append(f"| {e['title']}, p50 | ms | {fmt(e['corral'], 3)} | {fmt(e['squid'], 3)} | {fmt(e['direct'], 3)} | {fmt(e['corral_vs_direct'], 2)} | {fmt(e['squid_vs_direct'], 2)} | {fmt(e['corral_vs_squid'], 2)} |")
+            lines.append(f"| added per new spliced connection, p50 | ms | {fmt(e['corral_added_p50_ms'], 3)} | {fmt(e['squid_added_p50_ms'], 3)} | 0 | | | |")
+            lines.append(f"| added per new spliced connection, p99 | ms | {fmt(e['corral_added_p99_ms'], 3)} | {fmt(e['squid_added_p99_ms'], 3)} | 0 (p99 {fmt(e['direct_p99_ms'], 3)}) | | | |")
+            continue
+        lines.append(f"| {e['title']} | {e['unit']} | {fmt(e['corral'], d)} | {fmt(e['squid'], d)} | {fmt(e['direct'], d)} | {fmt(e['corral_vs_direct'], 2)} | {fmt(e['squid_vs_direct'], 2)} | {fmt(e['corral_vs_squid'], 2)} |")
+    lines += ["", "Proxy CPU (user + system, the proxy process and its children) per unit of work, median over rounds:", "",
+              "| measure | Corral | Squid |", "|---|---:|---:|"]
+    for name, e in res.items():
+        c, s = e["corral"].get("cpu"), e["squid"].get("cpu")
+        if not c and not s: continue
+        unit = "CPU s per GiB" if (c or s)["key"] == "proxy_cpu_s_per_gib" else "CPU ms per connection/request"
+        lines.append(f"| {e['title']} ({unit}) | {c['median'] if c else '—'} | {s['median'] if s else '—'} |")
+    lines += ["", "Against the issue's targets:", "", "| target | Corral | met? |", "|---|---:|---|"]
+    for t in doc["targets"]:
+        lines.append(f"| {t['target']} | {t['shown'] or '—'} | {'—' if t['met'] is None else ('yes' if t['met'] else '**no**')} |")
+    if doc["failures"]:
+        lines += ["", "Failed measurements:", ""] + [f"- round {f['round']} {f['measure']} {f['target']}: {f['error']}" for f in doc["failures"]]
+    return "\n".join(lines) + "\n"
+
+if __name__ == "__main__":
+    main()
