@@ -13,6 +13,8 @@ def measures(mode):
     q = mode == "quick"
     rate = ["--concurrency", "16", "--seconds", "0.5" if q else "5", "--warmup", "0.3" if q else "1"]
     return [
+        # first in each round, so the baseline is least disturbed by the garbage of the other measurements
+        ("idle", "memory per idle tunnel (RSS above baseline)", ["idle", "--count", "200" if q else "10000", "--concurrency", "64", "--settle", "0.5" if q else "3"], True, None),
         ("tunnel_1", "CONNECT tunnel throughput, one tunnel (TLS download)", ["throughput", "--streams", "1", "--mib", "32" if q else "1024"], False, None),
         ("tunnel_64", "CONNECT tunnel throughput, 64 tunnels at once (aggregate)", ["throughput", "--streams", "8" if q else "64", "--mib", "32" if q else "1024"], False, None),
         ("splice_connect", "new CONNECT + TLS connections/s, spliced (16 clients)", ["connect", "--host", SPLICE] + rate, False, "splice"),
@@ -20,7 +22,6 @@ def measures(mode):
         ("http_keepalive", "plain HTTP requests/s, keep-alive (16 connections)", ["http"] + rate, False, None),
         ("bump_connect", "new intercepted (bumped) connections/s, warm cert cache (16 clients)", ["connect", "--host", TOOL] + rate, False, "bump"),
         ("bump_keepalive", "requests/s on kept-alive intercepted connections (16 connections)", ["keepalive", "--host", TOOL] + rate, False, "bump"),
-        ("idle", "memory per idle tunnel (RSS above baseline)", ["idle", "--count", "200" if q else "10000", "--concurrency", "64", "--settle", "0.5" if q else "3"], True, None),
     ]
 
 def sh(cmd):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Corral side by side with Squid (issue 8): the same loopback upstream, the same allowlist, the same client
 # (bench/Corral.ProxyBench) against `corral gateway`, Squid (squid-openssl, ssl_bump) and the upstream directly,
-# interleaved per round. Writes artifacts/bench/proxy-compare.{md,json}.
+# interleaved per round. Writes artifacts/bench/proxy-compare.{md,json} (--quick: proxy-compare-quick.*).
 #
 #   bash bench/run.sh             full run: 5 rounds, 1 GiB tunnels, 10,000 idle tunnels (~15 min on 2 cores)
 #   bash bench/run.sh --quick     CI smoke run: tiny sizes, 1 round (keeps the harness working; figures not judged)
@@ -175,4 +175,4 @@ python3 bench/proxy_compare.py --mode "$mode" --rounds "$rounds" --bench "$bench
   --squid "127.0.0.1:$squid_port" --squid-pid "$squid_pid" \
   --squid-version "$(squid -v | head -1)" --command "$command_line" \
   --corral-flows "$tmp/corral-flows.jsonl" --squid-log "$sq/access.log" \
-  --out artifacts/bench/proxy-compare
+  --out "artifacts/bench/proxy-compare$([ "$mode" = quick ] && echo -quick)"
