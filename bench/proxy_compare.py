@@ -2,19 +2,19 @@
 """Driver for bench/run.sh: runs each measurement of bench/Corral.ProxyBench against Corral, Squid and direct,
 interleaved per round (the order rotates every round), then writes a Markdown table and JSON with medians, spread,
 ratios to direct and to Squid, the issue's targets, and the machine. Started by run.sh, which owns the processes."""
-import argparse, json, os, platform, statistics, subprocess, sys, time
+import argparse, json, os, platform, signal, statistics, subprocess, sys, time
 from datetime import datetime, timezone
 
 UPSTREAM_CA = "Corral Bench Upstream CA"
 TOOL, SPLICE = "tool.bench.example", "splice.bench.example"
 
 # name -> (title, client arguments per mode, proxies only?, how a connection must look: 'bump' | 'splice' | None)
-def measures(mode):
+def measures(mode, idle_count):
     q = mode == "quick"
     rate = ["--concurrency", "16", "--seconds", "0.5" if q else "5", "--warmup", "0.3" if q else "1"]
     return [
         # first in each round, so the baseline is least disturbed by the garbage of the other measurements
-        ("idle", "memory per idle tunnel (RSS above baseline)", ["idle", "--count", "200" if q else "10000", "--concurrency", "64", "--settle", "0.5" if q else "3"], True, None),
+        ("idle", "memory per idle tunnel (RSS above baseline)", ["idle", "--count", "200" if q else str(idle_count), "--concurrency", "64", "--settle", "0.5" if q else "3"], True, None),
         ("tunnel_1", "CONNECT tunnel throughput, one tunnel (TLS download)", ["throughput", "--streams", "1", "--mib", "32" if q else "1024"], False, None),
         ("tunnel_64", "CONNECT tunnel throughput, 64 tunnels at once (aggregate)", ["throughput", "--streams", "8" if q else "64", "--mib", "32" if q else "1024"], False, None),
         ("splice_connect", "new CONNECT + TLS connections/s, spliced (16 clients)", ["connect", "--host", SPLICE] + rate, False, "splice"),
@@ -68,14 +68,16 @@ def summary(values):
 def main():
     ap = argparse.ArgumentParser()
     for a in ["--mode", "--bench", "--corral", "--squid", "--squid-version", "--command", "--out", "--corral-flows", "--squid-log"]: ap.add_argument(a, required=True)
-    for a in ["--rounds", "--tls-port", "--http-port", "--corral-pid", "--squid-pid"]: ap.add_argument(a, type=int, required=True)
+    for a in ["--idle-count", "--nofile", "--rounds", "--tls-port", "--http-port", "--corral-pid", "--squid-pid"]: ap.add_argument(a, type=int, required=True)
     args = ap.parse_args()
+    # SIGTERM from run.sh's trap: exit through SystemExit, which makes subprocess.run kill the running client
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     pids = {"corral": args.corral_pid, "squid": args.squid_pid, "direct": None}
     targets = ["corral", "squid", "direct"]
     info = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "command": args.command, "mode": args.mode,
             "rounds": args.rounds, "commit": sh(["git", "rev-parse", "--short", "HEAD"]) + ("-dirty" if sh(["git", "status", "--porcelain", "--untracked-files=no"]) else ""),
-            "squid": args.squid_version, "machine": machine()}
-    ms = measures(args.mode)
+            "squid": args.squid_version, "machine": machine(), "open_files_limit": args.nofile}
+    ms = measures(args.mode, args.idle_count)
     timeout = 90 if args.mode == "quick" else 600
     raw, failures = [], []
     started = time.monotonic()
@@ -169,7 +171,7 @@ def markdown(doc):
              f"- machine: {m['nproc']} cores, {m['cpu_model']}, {m['mem_gib']} GiB, kernel {m['kernel']}, .NET SDK {m['dotnet']}; {i['squid']}",
              f"- load average (1/5/15 min) at start {la(m['load_average'])}, at end {la(i['load_average_end'])} — the machine is shared with other builds",
              f"- {i['rounds']} round(s), targets interleaved (order rotates per round); median (min–max over rounds); ratios are medians of per-round ratios",
-             f"- client, upstream and proxy share the machine; every target is measured by bench/Corral.ProxyBench",
+             f"- client, upstream and proxy share the machine; every target is measured by bench/Corral.ProxyBench; open-files limit {i['open_files_limit']}",
              f"- log lines written: Corral flow log {i['log_lines']['corral_flow_log']}, Squid access log {i['log_lines']['squid_access_log']}",
              "",
              "| measure | unit | Corral | Squid | direct | Corral / direct | Squid / direct | Corral / Squid |",
@@ -181,7 +183,8 @@ def markdown(doc):
             lines.append(f"| added per new spliced connection, p50 | ms | {fmt(e['corral_added_p50_ms'], 3)} | {fmt(e['squid_added_p50_ms'], 3)} | 0 | | | |")
             lines.append(f"| added per new spliced connection, p99 | ms | {fmt(e['corral_added_p99_ms'], 3)} | {fmt(e['squid_added_p99_ms'], 3)} | 0 (p99 {fmt(e['direct_p99_ms'], 3)}) | | | |")
             continue
-        lines.append(f"| {e['title']} | {e['unit']} | {fmt(e['corral'], d)} | {fmt(e['squid'], d)} | {fmt(e['direct'], d)} | {fmt(e['corral_vs_direct'], 2)} | {fmt(e['squid_vs_direct'], 2)} | {fmt(e['corral_vs_squid'], 2)} |")
+        title = e['title'] + (f", {e['count']:,} tunnels" if name == "idle" and e.get("count") else "")
+        lines.append(f"| {title} | {e['unit']} | {fmt(e['corral'], d)} | {fmt(e['squid'], d)} | {fmt(e['direct'], d)} | {fmt(e['corral_vs_direct'], 2)} | {fmt(e['squid_vs_direct'], 2)} | {fmt(e['corral_vs_squid'], 2)} |")
     lines += ["", "Proxy CPU (user + system, the proxy process and its children) per unit of work, median over rounds:", "",
               "| measure | Corral | Squid |", "|---|---:|---:|"]
     for name, e in res.items():

@@ -68,8 +68,15 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# 10,000 idle tunnels are 20,000+ descriptors in a proxy; the children inherit this limit.
+# 10,000 idle tunnels are 20,000+ descriptors in a proxy (client side + upstream side); the children inherit this
+# limit. Where the hard limit is lower (raising it needs CAP_SYS_RESOURCE), fewer idle tunnels are opened and the
+# report says how many.
+ulimit -Hn 65536 2>/dev/null || true
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+nofile="$(ulimit -n)"
+idle_count=$(( (nofile - 1500) / 2 / 1000 * 1000 ))
+[ "$idle_count" -gt 10000 ] && idle_count=10000
+[ "$idle_count" -lt 1000 ] && idle_count=1000
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { # wait_port PORT PID NAME: until something listens on 127.0.0.1:PORT, or the process died
@@ -169,10 +176,13 @@ log "squid $(squid -v | head -1 | awk '{print $4}') pid $squid_pid on 127.0.0.1:
 
 # ---- measure, interleaved per round, and write the report -------------------------------------------------------
 mkdir -p artifacts/bench
-python3 bench/proxy_compare.py --mode "$mode" --rounds "$rounds" --bench "$bench_dll" \
+python3 bench/proxy_compare.py --mode "$mode" --idle-count "$idle_count" --nofile "$nofile" --rounds "$rounds" --bench "$bench_dll" \
   --tls-port "$tls_port" --http-port "$http_port" \
   --corral "127.0.0.1:$corral_port" --corral-pid "$corral_pid" \
   --squid "127.0.0.1:$squid_port" --squid-pid "$squid_pid" \
   --squid-version "$(squid -v | head -1)" --command "$command_line" \
   --corral-flows "$tmp/corral-flows.jsonl" --squid-log "$sq/access.log" \
-  --out "artifacts/bench/proxy-compare$([ "$mode" = quick ] && echo -quick)"
+  --out "artifacts/bench/proxy-compare$([ "$mode" = quick ] && echo -quick)" &
+# In the background and waited for, so a Ctrl-C or SIGTERM reaches the trap at once (the driver stops its client).
+pids+=($!)
+wait $!
