@@ -65,7 +65,20 @@ def med(xs): return statistics.median(xs) if xs else None
 def summary(values):
     return {"median": med(values), "min": min(values) if values else None, "max": max(values) if values else None, "n": len(values)}
 
+def render(path):
+    """Recomputes the summary and the Markdown of a finished run from its JSON (after a change to the report)."""
+    doc = json.load(open(path))
+    info = doc["info"]
+    idle = next((r["count"] for r in doc["raw"] if r["name"] == "idle"), 10000)
+    doc["results"] = aggregate(doc["raw"], measures(info["mode"], idle))
+    doc["targets"] = judge(doc["results"])
+    json.dump(doc, open(path, "w"), indent=1)
+    md = markdown(doc)
+    open(path[:-5] + ".md", "w").write(md)
+    print(md)
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--render": return render(sys.argv[2])
     ap = argparse.ArgumentParser()
     for a in ["--mode", "--bench", "--corral", "--squid", "--squid-version", "--command", "--out", "--corral-flows", "--squid-log"]: ap.add_argument(a, required=True)
     for a in ["--idle-count", "--nofile", "--rounds", "--tls-port", "--http-port", "--corral-pid", "--squid-pid"]: ap.add_argument(a, type=int, required=True)
@@ -101,6 +114,20 @@ def main():
     info["load_average_end"] = os.getloadavg()
     info["log_lines"] = {"corral_flow_log": count_lines(args.corral_flows), "squid_access_log": count_lines(args.squid_log)}
 
+    results = aggregate(raw, ms)
+    verdicts = judge(results)
+    doc = {"info": info, "results": results, "targets": verdicts, "failures": failures, "raw": raw}
+    with open(args.out + ".json", "w") as f: json.dump(doc, f, indent=1)
+    md = markdown(doc)
+    with open(args.out + ".md", "w") as f: f.write(md)
+    print(md)
+    print(f"wrote {args.out}.md and {args.out}.json", file=sys.stderr)
+    if failures:
+        print(f"bench/run.sh: {len(failures)} measurement(s) failed (see above)", file=sys.stderr)
+        sys.exit(1)
+
+def aggregate(raw, ms):
+    targets = ["corral", "squid", "direct"]
     results = {}
     for name, title, argv, proxies_only, kind in ms:
         rows = [r for r in raw if r["name"] == name]
@@ -124,17 +151,13 @@ def main():
             entry["direct_p99_ms"] = summary([r["p99_ms"] for r in by["direct"].values()])
         if name == "idle":
             entry["count"] = rows[0]["count"] if rows else None
+            # Round 1 fills a fresh process; later rounds refill memory the first fill left committed (a GC heap
+            # keeps it), so they read lower. The target is judged on the first fill.
+            for t in ["corral", "squid"]:
+                first = by[t].get(min(by[t])) if by[t] else None
+                entry[t + "_first_fill"] = first["value"] if first else None
         results[name] = entry
-    verdicts = judge(results)
-    doc = {"info": info, "results": results, "targets": verdicts, "failures": failures, "raw": raw}
-    with open(args.out + ".json", "w") as f: json.dump(doc, f, indent=1)
-    md = markdown(doc)
-    with open(args.out + ".md", "w") as f: f.write(md)
-    print(md)
-    print(f"wrote {args.out}.md and {args.out}.json", file=sys.stderr)
-    if failures:
-        print(f"bench/run.sh: {len(failures)} measurement(s) failed (see above)", file=sys.stderr)
-        sys.exit(1)
+    return results
 
 def count_lines(path):
     try:
@@ -154,7 +177,7 @@ def judge(res):
     v = get("splice_latency", "corral_added_p50_ms"); add("added latency p50 <= 0.2 ms", v, lambda x: x <= 0.2, v is not None and f"{v:.3f} ms")
     v = get("splice_latency", "corral_added_p99_ms"); add("added latency p99 <= 1 ms", v, lambda x: x <= 1.0, v is not None and f"{v:.3f} ms")
     v = get("bump_connect", "corral_vs_squid"); add("new intercepted connections/s >= 3x Squid bump", v, lambda x: x >= 3, v and f"{v:.2f}x")
-    v = get("idle", "corral"); add("<= 32 KiB per idle tunnel", v, lambda x: x <= 32, v is not None and f"{v:.1f} KiB")
+    v = res.get("idle", {}).get("corral_first_fill"); add("<= 32 KiB per idle tunnel (first fill of a fresh process)", v, lambda x: x <= 32, v is not None and f"{v:.1f} KiB")
     return out
 
 def fmt(s, digits=0):
@@ -171,7 +194,7 @@ def markdown(doc):
              f"- machine: {m['nproc']} cores, {m['cpu_model']}, {m['mem_gib']} GiB, kernel {m['kernel']}, .NET SDK {m['dotnet']}; {i['squid']}",
              f"- load average (1/5/15 min) at start {la(m['load_average'])}, at end {la(i['load_average_end'])} — the machine is shared with other builds",
              f"- {i['rounds']} round(s), targets interleaved (order rotates per round); median (min–max over rounds); ratios are medians of per-round ratios",
-             f"- client, upstream and proxy share the machine; every target is measured by bench/Corral.ProxyBench; open-files limit {i['open_files_limit']}",
+             f"- client, upstream and proxy share the machine; every target is measured by bench/Corral.ProxyBench; open-files limit {i.get('open_files_limit', '?')}",
              f"- log lines written: Corral flow log {i['log_lines']['corral_flow_log']}, Squid access log {i['log_lines']['squid_access_log']}",
              "",
              "| measure | unit | Corral | Squid | direct | Corral / direct | Squid / direct | Corral / Squid |",
@@ -183,7 +206,12 @@ def markdown(doc):
             lines.append(f"| added per new spliced connection, p50 | ms | {fmt(e['corral_added_p50_ms'], 3)} | {fmt(e['squid_added_p50_ms'], 3)} | 0 | | | |")
             lines.append(f"| added per new spliced connection, p99 | ms | {fmt(e['corral_added_p99_ms'], 3)} | {fmt(e['squid_added_p99_ms'], 3)} | 0 (p99 {fmt(e['direct_p99_ms'], 3)}) | | | |")
             continue
-        title = e['title'] + (f", {e['count']:,} tunnels" if name == "idle" and e.get("count") else "")
+        title = e['title'] + (f", {e['count']:,} tunnels, median of all rounds" if name == "idle" and e.get("count") else "")
+        if name == "idle" and e.get("corral_first_fill") is not None:
+            co, sq = e["corral_first_fill"], e.get("squid_first_fill")
+            sq_text = "—" if sq is None else f"{sq:.1f}"
+            ratio_text = f"{co / sq:.2f}" if sq else "—"
+            lines.append(f"| memory per idle tunnel, first fill of a fresh process (round 1) | KiB/tunnel | {co:.1f} | {sq_text} | — | — | — | {ratio_text} |")
         lines.append(f"| {title} | {e['unit']} | {fmt(e['corral'], d)} | {fmt(e['squid'], d)} | {fmt(e['direct'], d)} | {fmt(e['corral_vs_direct'], 2)} | {fmt(e['squid_vs_direct'], 2)} | {fmt(e['corral_vs_squid'], 2)} |")
     lines += ["", "Proxy CPU (user + system, the proxy process and its children) per unit of work, median over rounds:", "",
               "| measure | Corral | Squid |", "|---|---:|---:|"]
