@@ -80,7 +80,7 @@ def render(path):
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--render": return render(sys.argv[2])
     ap = argparse.ArgumentParser()
-    for a in ["--mode", "--bench", "--corral", "--squid", "--squid-version", "--command", "--out", "--corral-flows", "--squid-log"]: ap.add_argument(a, required=True)
+    for a in ["--corral-err", "--mode", "--bench", "--corral", "--squid", "--squid-version", "--command", "--out", "--corral-flows", "--squid-log"]: ap.add_argument(a, required=True)
     for a in ["--idle-count", "--nofile", "--rounds", "--tls-port", "--http-port", "--corral-pid", "--squid-pid"]: ap.add_argument(a, type=int, required=True)
     args = ap.parse_args()
     # SIGTERM from run.sh's trap: exit through SystemExit, which makes subprocess.run kill the running client
@@ -94,6 +94,11 @@ def main():
     timeout = 90 if args.mode == "quick" else 600
     raw, failures = [], []
     started = time.monotonic()
+    # Equivalent allowlists: a name outside them (that both proxies could reach) is refused by both, before measuring.
+    for target in ["corral", "squid"]:
+        r, err = run_one(args, args.bench, "denied", ["denied", "--host", "denied.bench.example"], target, pids[target], timeout)
+        if err: failures.append({"round": 0, "measure": "denied", "target": target, "error": err})
+        print(f"allowlist check {target:6} " + ("FAILED: " + err if err else "refused denied.bench.example: " + r.get("how", "")), file=sys.stderr)
     for rnd in range(args.rounds):
         order = targets[rnd % 3:] + targets[:rnd % 3]
         for name, title, argv, proxies_only, kind in ms:
@@ -112,7 +117,8 @@ def main():
                 print(f"round {rnd + 1} {name:15} {target:6} {r['value']:>12.3f} {r['unit']}{extra}", file=sys.stderr)
     info["measure_seconds"] = round(time.monotonic() - started, 1)
     info["load_average_end"] = os.getloadavg()
-    info["log_lines"] = {"corral_flow_log": count_lines(args.corral_flows), "squid_access_log": count_lines(args.squid_log)}
+    info["log_lines"] = {"corral_flow_log": count_lines(args.corral_flows), "squid_access_log": count_lines(args.squid_log),
+                         "corral_flow_log_dropped": dropped_records(args.corral_err)}
 
     results = aggregate(raw, ms)
     verdicts = judge(results)
@@ -159,25 +165,44 @@ def aggregate(raw, ms):
         results[name] = entry
     return results
 
+def dropped_records(path):
+    """The last 'N record(s) dropped' the gateway reported: flow records lost because the writer fell behind."""
+    import re
+    found = 0
+    try:
+        for line in open(path, errors="replace"):
+            m = re.search(r"(\d+) record\(s\) dropped", line)
+            if m: found = int(m.group(1))
+    except OSError: return None
+    return found
+
 def count_lines(path):
     try:
         with open(path, "rb") as f: return sum(1 for _ in f)
     except OSError: return None
 
 def judge(res):
-    def get(name, key, sub="median"):
-        v = res.get(name, {}).get(key, {})
-        return v.get(sub) if isinstance(v, dict) else None
+    """Each target against the median, and against every round: 'yes'/'no' only when all rounds agree with the
+    median's verdict, otherwise 'inconclusive' (the rounds straddle the target: the machine was too noisy to tell)."""
     out = []
-    def add(target, value, ok, shown):
-        out.append({"target": target, "value": value, "met": None if value is None else ok(value), "shown": shown})
+    def add(target, name, key, ok, shown):
+        s = res.get(name, {}).get(key)
+        value = s.get("median") if isinstance(s, dict) else s
+        if value is None:
+            out.append({"target": target, "value": None, "met": None, "shown": None}); return
+        rounds = [s["min"], s["max"]] if isinstance(s, dict) and s.get("min") is not None else [value]
+        verdict = ok(value)
+        agree = all(ok(x) == verdict for x in rounds)
+        out.append({"target": target, "value": value, "met": verdict, "conclusive": agree, "shown": shown(value)})
+    x2 = lambda v: f"{v:.2f}x"
+    ms3 = lambda v: f"{v:.3f} ms"
     for n in ["tunnel_1", "tunnel_64"]:
-        v = get(n, "corral_vs_direct"); add(f"{n}: tunnel throughput >= 0.95x direct", v, lambda x: x >= 0.95, v and f"{v:.2f}x")
-    v = get("splice_connect", "corral_vs_direct"); add("new spliced connections/s >= 0.9x direct", v, lambda x: x >= 0.9, v and f"{v:.2f}x")
-    v = get("splice_latency", "corral_added_p50_ms"); add("added latency p50 <= 0.2 ms", v, lambda x: x <= 0.2, v is not None and f"{v:.3f} ms")
-    v = get("splice_latency", "corral_added_p99_ms"); add("added latency p99 <= 1 ms", v, lambda x: x <= 1.0, v is not None and f"{v:.3f} ms")
-    v = get("bump_connect", "corral_vs_squid"); add("new intercepted connections/s >= 3x Squid bump", v, lambda x: x >= 3, v and f"{v:.2f}x")
-    v = res.get("idle", {}).get("corral_first_fill"); add("<= 32 KiB per idle tunnel (first fill of a fresh process)", v, lambda x: x <= 32, v is not None and f"{v:.1f} KiB")
+        add(f"{n}: tunnel throughput >= 0.95x direct", n, "corral_vs_direct", lambda x: x >= 0.95, x2)
+    add("new spliced connections/s >= 0.9x direct", "splice_connect", "corral_vs_direct", lambda x: x >= 0.9, x2)
+    add("added latency p50 <= 0.2 ms", "splice_latency", "corral_added_p50_ms", lambda x: x <= 0.2, ms3)
+    add("added latency p99 <= 1 ms", "splice_latency", "corral_added_p99_ms", lambda x: x <= 1.0, ms3)
+    add("new intercepted connections/s >= 3x Squid bump", "bump_connect", "corral_vs_squid", lambda x: x >= 3, x2)
+    add("<= 32 KiB per idle tunnel (first fill of a fresh process)", "idle", "corral_first_fill", lambda x: x <= 32, lambda v: f"{v:.1f} KiB")
     return out
 
 def fmt(s, digits=0):
@@ -195,7 +220,7 @@ def markdown(doc):
              f"- load average (1/5/15 min) at start {la(m['load_average'])}, at end {la(i['load_average_end'])} — the machine is shared with other builds",
              f"- {i['rounds']} round(s), targets interleaved (order rotates per round); median (min–max over rounds); ratios are medians of per-round ratios",
              f"- client, upstream and proxy share the machine; every target is measured by bench/Corral.ProxyBench; open-files limit {i.get('open_files_limit', '?')}",
-             f"- log lines written: Corral flow log {i['log_lines']['corral_flow_log']}, Squid access log {i['log_lines']['squid_access_log']}",
+             f"- log lines written: Corral flow log {i['log_lines']['corral_flow_log']} (records it reported dropped: {i['log_lines'].get('corral_flow_log_dropped', '?')}), Squid access log {i['log_lines']['squid_access_log']}",
              "",
              "| measure | unit | Corral | Squid | direct | Corral / direct | Squid / direct | Corral / Squid |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
@@ -220,9 +245,11 @@ def markdown(doc):
         if not c and not s: continue
         unit = "CPU s per GiB" if (c or s)["key"] == "proxy_cpu_s_per_gib" else "CPU ms per connection/request"
         lines.append(f"| {e['title']} ({unit}) | {c['median'] if c else '—'} | {s['median'] if s else '—'} |")
-    lines += ["", "Against the issue's targets:", "", "| target | Corral | met? |", "|---|---:|---|"]
+    lines += ["", "Against the issue's targets (median; 'yes'/'no' only when every round agrees):", "", "| target | Corral | met? |", "|---|---:|---|"]
     for t in doc["targets"]:
-        lines.append(f"| {t['target']} | {t['shown'] or '—'} | {'—' if t['met'] is None else ('yes' if t['met'] else '**no**')} |")
+        met = "—" if t["met"] is None else ("yes" if t["met"] else "**no**")
+        if t["met"] is not None and not t.get("conclusive", True): met = f"inconclusive (median says {met}; rounds straddle the target)"
+        lines.append(f"| {t['target']} | {t['shown'] or '—'} | {met} |")
     if doc["failures"]:
         lines += ["", "Failed measurements:", ""] + [f"- round {f['round']} {f['measure']} {f['target']}: {f['error']}" for f in doc["failures"]]
     return "\n".join(lines) + "\n"

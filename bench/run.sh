@@ -96,7 +96,7 @@ read -r tls_port http_port <"$tmp/upstream.ready"
 log "upstream https 127.0.0.1:$tls_port, http 127.0.0.1:$http_port"
 
 cat >"$tmp/hosts" <<EOF
-127.0.0.1 tool.bench.example splice.bench.example plain.bench.example
+127.0.0.1 tool.bench.example splice.bench.example plain.bench.example denied.bench.example
 EOF
 
 # ---- Corral: interception CA from `corral ca init`, the allowlist as a policy, the real CLI with its flow log ----
@@ -116,7 +116,7 @@ rules:
 EOF
 corral_port="$(free_port)"
 dotnet "$corral_dll" gateway "$tmp/bench.yaml" --listen "127.0.0.1:$corral_port" --flow-log "$tmp/corral-flows.jsonl" \
-  --hosts "$tmp/hosts" --public-standin 127.0.0.1/32 --max-connections 30000 \
+  --hosts "$tmp/hosts" --public-standin 127.0.0.1/32 --max-connections 30000 --flow-log-max-bytes 8589934592 \
   --ca-cert "$tmp/corral-ca/corral-ca.crt" --ca-key "$tmp/corral-ca/corral-ca.key" --upstream-ca "$tmp/upstream-ca.crt" \
   >"$tmp/corral.out" 2>"$tmp/corral.err" &
 pids+=($!); corral_pid=$!
@@ -181,7 +181,7 @@ python3 bench/proxy_compare.py --mode "$mode" --idle-count "$idle_count" --nofil
   --corral "127.0.0.1:$corral_port" --corral-pid "$corral_pid" \
   --squid "127.0.0.1:$squid_port" --squid-pid "$squid_pid" \
   --squid-version "$(squid -v | head -1)" --command "$command_line" \
-  --corral-flows "$tmp/corral-flows.jsonl" --squid-log "$sq/access.log" \
+  --corral-flows "$tmp/corral-flows.jsonl" --squid-log "$sq/access.log" --corral-err "$tmp/corral.err" \
   --out "artifacts/bench/proxy-compare$([ "$mode" = quick ] && echo -quick)" &
 # In the background and waited for, so a Ctrl-C or SIGTERM reaches the trap at once (the driver stops its client).
 pids+=($!)

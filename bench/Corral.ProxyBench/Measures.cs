@@ -114,6 +114,26 @@ sealed class Measures(Target target, BenchArgs a)
         return Result("req/s", rate, extra);
     }
 
+    /// <summary>
+    /// The allowlist holds: a name outside it (--host, which the proxy's hosts file maps to the upstream) must be
+    /// refused, by an error answer to CONNECT or a cut TLS handshake. Value 1 when refused; an error when let through.
+    /// </summary>
+    public async Task<JsonObject> DeniedAsync()
+    {
+        var host = a.Text("--host", "denied.bench.example");
+        try
+        {
+            await using var c = await BenchConnection.OpenTlsAsync(target, host);
+            await c.SendGetAsync("/", $"{host}:{target.TlsPort}");
+            await c.ReadResponseAsync();
+        }
+        catch (Exception e) when (e is IOException or System.Security.Authentication.AuthenticationException or System.Net.Sockets.SocketException)
+        {
+            return Result("refused", 1, new() { ["host"] = host, ["how"] = e.Message });
+        }
+        throw new IOException($"{host} is outside the allowlist but was let through");
+    }
+
     /// <summary>Opens --count spliced TLS tunnels, leaves them idle, and reads the proxy's RSS (--pid, with descendants) before and after.</summary>
     public async Task<JsonObject> IdleTunnelsAsync()
     {

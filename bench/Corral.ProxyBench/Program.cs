@@ -5,7 +5,8 @@ using Corral.ProxyBench;
 //   serve     --write-ca FILE --ready FILE [--tls-port N] [--http-port N]   the loopback upstream (HTTPS + plain HTTP)
 //   MEASURE   (--proxy ADDR:PORT | --direct) --tls-port N --http-port N [options]   one measurement, one JSON line
 // MEASURE is one of: throughput (--mib, --streams), connect (--host, --seconds, --concurrency, --warmup),
-//   latency (--host, --samples), http (--seconds, --concurrency), keepalive (--host, ...), idle (--count, --pid).
+//   latency (--host, --samples), http (--seconds, --concurrency), keepalive (--host, ...), idle (--count, --pid),
+//   denied (--host: a name outside the allowlist must be refused).
 // --pid PID adds the proxy's CPU time (with its child processes) per operation to the result.
 var a = new BenchArgs(args);
 var verb = args.Length > 0 ? args[0] : "";
@@ -27,7 +28,8 @@ try
         "http" => await m.PlainKeepAliveAsync(),
         "keepalive" => await m.TlsKeepAliveAsync(),
         "idle" => await m.IdleTunnelsAsync(),
-        _ => throw new ArgumentException($"unknown measurement '{verb}'; one of: serve, throughput, connect, latency, http, keepalive, idle"),
+        "denied" => await m.DeniedAsync(),
+        _ => throw new ArgumentException($"unknown measurement '{verb}'; one of: serve, throughput, connect, latency, http, keepalive, idle, denied"),
     };
     result["measure"] = verb;
     Console.WriteLine(result.ToJsonString());
