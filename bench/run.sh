@@ -3,7 +3,8 @@
 # (bench/Corral.ProxyBench) against `corral gateway`, Squid (squid-openssl, ssl_bump) and the upstream directly,
 # interleaved per round. Writes artifacts/bench/proxy-compare.{md,json} (--quick: proxy-compare-quick.*).
 #
-#   bash bench/run.sh             full run: 5 rounds, 1 GiB tunnels, 10,000 idle tunnels (~15 min on 2 cores)
+#   bash bench/run.sh             full run: 5 rounds, 1 GiB tunnels, 10,000 idle tunnels (fewer when the open-files
+#                                 limit is under ~21,500); ~30 min on a busy 2-core machine
 #   bash bench/run.sh --quick     CI smoke run: tiny sizes, 1 round (keeps the harness working; figures not judged)
 #   bash bench/run.sh --rounds N  full sizes, N rounds
 #
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) mode=quick; rounds=1 ;;
     --rounds) rounds="${2:?--rounds needs a number}"; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -71,7 +72,8 @@ trap 'exit 143' TERM
 # 10,000 idle tunnels are 20,000+ descriptors in a proxy (client side + upstream side); the children inherit this
 # limit. Where the hard limit is lower (raising it needs CAP_SYS_RESOURCE), fewer idle tunnels are opened and the
 # report says how many.
-ulimit -Hn 65536 2>/dev/null || true
+hard="$(ulimit -Hn)"
+if [ "$hard" != unlimited ] && [ "$hard" -lt 65536 ]; then ulimit -Hn 65536 2>/dev/null || true; fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 nofile="$(ulimit -n)"
 idle_count=$(( (nofile - 1500) / 2 / 1000 * 1000 ))
