@@ -245,7 +245,7 @@ def markdown(doc):
             co, sq = e["corral_first_fill"], e.get("squid_first_fill")
             sq_text = "—" if sq is None else f"{sq:.1f}"
             ratio_text = f"{co / sq:.2f}" if sq else "—"
-            lines.append(f"| memory per idle tunnel, first fill of a fresh process (round 1) | KiB/tunnel | {co:.1f} | {sq_text} | — | — | — | {ratio_text} |")
+            lines.append(f"| memory per idle tunnel, first fill (round 1) | KiB/tunnel | {co:.1f} | {sq_text} | — | — | — | {ratio_text} |")
         lines.append(f"| {title} | {e['unit']} | {fmt(e['corral'], d)} | {fmt(e['squid'], d)} | {fmt(e['direct'], d)} | {fmt(e['corral_vs_direct'], 2)} | {fmt(e['squid_vs_direct'], 2)} | {fmt(e['corral_vs_squid'], 2)} |")
     lines += ["", "Proxy CPU (user + system, the proxy process and its children) per unit of work, median over rounds:", "",
               "| measure | Corral | Squid |", "|---|---:|---:|"]

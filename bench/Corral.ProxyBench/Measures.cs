@@ -182,7 +182,7 @@ sealed class Measures(Target target, BenchArgs a)
     // and failures; more than 1 % failures fails the measurement.
     private async Task<(double Rate, JsonObject Extra)> RateAsync(Func<int, CancellationToken, Task> perWorker)
     {
-        long done = 0, errors = 0;
+        long done = 0, errors = 0, everDone = 0;
         string? firstError = null;
         var measuring = false;
         using var stop = new CancellationTokenSource();
@@ -194,6 +194,7 @@ sealed class Measures(Target target, BenchArgs a)
                 try
                 {
                     await perWorker(w, stop.Token);
+                    Interlocked.Increment(ref everDone);
                     if (Volatile.Read(ref measuring)) Interlocked.Increment(ref done);
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
@@ -204,12 +205,16 @@ sealed class Measures(Target target, BenchArgs a)
                 }
             }
         })).ToArray();
+        // The warm-up lasts at least until every worker could have finished one operation (a starved machine can
+        // take seconds to JIT a first handshake), and the window until one operation completed; both capped.
         await Task.Delay(TimeSpan.FromSeconds(_warmup));
+        for (var w = Stopwatch.StartNew(); Interlocked.Read(ref everDone) < _concurrency && w.Elapsed < SlowStartCap;) await Task.Delay(50);
         var cpuStart = Cpu();
         Interlocked.Exchange(ref done, 0);
         Volatile.Write(ref measuring, true);
         watch.Start();
         await Task.Delay(TimeSpan.FromSeconds(_seconds));
+        while (Interlocked.Read(ref done) == 0 && watch.Elapsed < SlowStartCap) await Task.Delay(50);
         var count = Interlocked.Read(ref done);
         var elapsed = watch.Elapsed.TotalSeconds;
         var cpu = Cpu() - cpuStart;
@@ -224,6 +229,8 @@ sealed class Measures(Target target, BenchArgs a)
             ["proxy_cpu_ms_per_op"] = PerUnit(cpu * 1000, count), ["first_error"] = firstError,
         });
     }
+
+    private static readonly TimeSpan SlowStartCap = TimeSpan.FromSeconds(60);
 
     private double Cpu() => _pid is { } p ? ProcessTree.CpuSeconds(p) : 0;
 
