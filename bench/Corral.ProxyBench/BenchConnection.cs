@@ -71,7 +71,7 @@ sealed class BenchConnection : IAsyncDisposable
             await socket.SendAsync(Encoding.ASCII.GetBytes($"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n"), ct);
             var head = new byte[1024];
             var got = 0;
-            while (got < 4 || !head.AsSpan(0, got).EndsWith("\r\n\r\n"u8))
+            while (head.AsSpan(0, got).IndexOf("\r\n\r\n"u8) < 0) // a refusal may carry a body after its head
             {
                 if (got == head.Length) throw new IOException("CONNECT answer head too long");
                 var n = await socket.ReceiveAsync(head.AsMemory(got), ct);
