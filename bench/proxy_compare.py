@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""Driver for bench/run.sh: runs each measurement of bench/Corral.ProxyBench against Corral, Squid and direct,
+interleaved per round (the order rotates every round), then writes a Markdown table and JSON with medians, spread,
+ratios to direct and to Squid, the issue's targets, and the machine. Started by run.sh, which owns the processes."""
+import argparse, json, os, platform, signal, statistics, subprocess, sys, time
+from datetime import datetime, timezone
+
+UPSTREAM_CA = "Corral Bench Upstream CA"
+TOOL, SPLICE = "tool.bench.example", "splice.bench.example"
+
+# name -> (title, client arguments per mode, proxies only?, how a connection must look: 'bump' | 'splice' | None)
+def measures(mode, idle_count):
+    q = mode == "quick"
+    rate = ["--concurrency", "16", "--seconds", "0.5" if q else "5", "--warmup", "0.3" if q else "1"]
+    return [
+        # first in each round, so the baseline is least disturbed by the garbage of the other measurements
+        ("idle", "memory per idle tunnel (RSS above baseline)", ["idle", "--count", "200" if q else str(idle_count), "--concurrency", "64", "--settle", "0.5" if q else "3"], True, None),
+        ("tunnel_1", "CONNECT tunnel throughput, one tunnel (TLS download)", ["throughput", "--streams", "1", "--mib", "32" if q else "1024"], False, None),
+        ("tunnel_64", "CONNECT tunnel throughput, 64 tunnels at once (aggregate)", ["throughput", "--streams", "8" if q else "64", "--mib", "32" if q else "1024"], False, None),
+        ("splice_connect", "new CONNECT + TLS connections/s, spliced (16 clients)", ["connect", "--host", SPLICE] + rate, False, "splice"),
+        ("splice_latency", "time per new spliced connection, one at a time", ["latency", "--host", SPLICE, "--samples", "50" if q else "1000", "--warmup", "0.2" if q else "0.5"], False, "splice"),
+        ("http_keepalive", "plain HTTP requests/s, keep-alive (16 connections)", ["http"] + rate, False, None),
+        ("bump_connect", "new intercepted (bumped) connections/s, warm cert cache (16 clients)", ["connect", "--host", TOOL] + rate, False, "bump"),
+        ("bump_keepalive", "requests/s on kept-alive intercepted connections (16 connections)", ["keepalive", "--host", TOOL] + rate, False, "bump"),
+    ]
+
+def sh(cmd):
+    try: return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
+    except Exception: return ""
+
+def machine():
+    model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    mem = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal")), "0")
+    return {"nproc": os.cpu_count(), "cpu_model": model, "mem_gib": round(int(mem) / 1024 / 1024, 1),
+            "kernel": platform.release(), "dotnet": sh(["dotnet", "--version"]), "load_average": os.getloadavg()}
+
+def run_one(args, bench, name, argv, target, pid, timeout):
+    cmd = ["dotnet", bench] + argv + ["--tls-port", str(args.tls_port), "--http-port", str(args.http_port)]
+    cmd += ["--direct"] if target == "direct" else ["--proxy", getattr(args, target), "--pid", str(pid)]
+    start = time.monotonic()
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {timeout} s"
+    if p.returncode != 0:
+        return None, (p.stderr.strip() or p.stdout.strip())[-400:]
+    try:
+        r = json.loads(p.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None, "no JSON line: " + p.stdout[-200:]
+    r["wall_s"] = round(time.monotonic() - start, 2)
+    return r, None
+
+def check_path(kind, target, r):
+    """A bumped measurement must see a minted leaf (not the upstream's), a spliced or direct one the upstream's own."""
+    issuer = r.get("issuer") or ""
+    if kind is None: return None
+    upstream = UPSTREAM_CA in issuer
+    if target == "direct" or kind == "splice":
+        return None if upstream else f"expected the upstream's certificate, saw issuer '{issuer}'"
+    return None if not upstream else f"expected a bumped connection, saw the upstream's certificate ('{issuer}')"
+
+def med(xs): return statistics.median(xs) if xs else None
+
+def summary(values):
+    return {"median": med(values), "min": min(values) if values else None, "max": max(values) if values else None, "n": len(values)}
+
+def render(path):
+    """Recomputes the summary and the Markdown of a finished run from its JSON (after a change to the report)."""
+    doc = json.load(open(path))
+    info = doc["info"]
+    idle = next((r["count"] for r in doc["raw"] if r["name"] == "idle"), 10000)
+    doc["results"] = aggregate(doc["raw"], measures(info["mode"], idle))
+    doc["targets"] = judge(doc["results"])
+    json.dump(doc, open(path, "w"), indent=1)
+    md = markdown(doc)
+    open(path[:-5] + ".md", "w").write(md)
+    print(md)
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--render": return render(sys.argv[2])
+    ap = argparse.ArgumentParser()
+    for a in ["--corral-err", "--mode", "--bench", "--corral", "--squid", "--squid-version", "--command", "--out", "--corral-flows", "--squid-log"]: ap.add_argument(a, required=True)
+    for a in ["--idle-count", "--nofile", "--rounds", "--tls-port", "--http-port", "--corral-pid", "--squid-pid"]: ap.add_argument(a, type=int, required=True)
+    args = ap.parse_args()
+    # SIGTERM from run.sh's trap: exit through SystemExit, which makes subprocess.run kill the running client
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    pids = {"corral": args.corral_pid, "squid": args.squid_pid, "direct": None}
+    targets = ["corral", "squid", "direct"]
+    info = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "command": args.command, "mode": args.mode,
+            "rounds": args.rounds, "commit": sh(["git", "rev-parse", "--short", "HEAD"]) + ("-dirty" if sh(["git", "status", "--porcelain", "--untracked-files=no"]) else ""),
+            "squid": args.squid_version, "machine": machine(), "open_files_limit": args.nofile}
+    ms = measures(args.mode, args.idle_count)
+    timeout = 90 if args.mode == "quick" else 600
+    raw, failures = [], []
+    started = time.monotonic()
+    # Equivalent allowlists: a name outside them (that both proxies could reach) is refused by both, before measuring.
+    for target in ["corral", "squid"]:
+        r, err = run_one(args, args.bench, "denied", ["denied", "--host", "denied.bench.example"], target, pids[target], timeout)
+        if err: failures.append({"round": 0, "measure": "denied", "target": target, "error": err})
+        print(f"allowlist check {target:6} " + ("FAILED: " + err if err else "refused denied.bench.example: " + r.get("how", "")), file=sys.stderr)
+    # Full mode: warm both proxies before round 1 (Corral's tiered JIT takes thousands of connections to settle on
+    # a busy 2-core machine; Squid's certificate cache fills), results discarded. Idle memory is then measured on
+    # warm processes, so JIT code and caches sit in the baseline rather than in the per-tunnel figure.
+    if args.mode == "full":
+        for target in ["corral", "squid"]:
+            for verb, host in [("connect", SPLICE), ("connect", TOOL), ("http", None), ("keepalive", TOOL)]:
+                argv = [verb, "--concurrency", "16", "--seconds", "8", "--warmup", "0"] + (["--host", host] if host else [])
+                _, err = run_one(args, args.bench, "warm-up", argv, target, pids[target], timeout)
+                print(f"warm-up {target:6} {verb} {host or ''}: {'ok' if not err else 'FAILED: ' + err}", file=sys.stderr)
+    for rnd in range(args.rounds):
+        order = targets[rnd % 3:] + targets[:rnd % 3]
+        for name, title, argv, proxies_only, kind in ms:
+            for target in order:
+                if proxies_only and target == "direct": continue
+                r, err = run_one(args, args.bench, name, argv, target, pids[target], timeout)
+                if r is not None:
+                    err = check_path(kind, target, r)
+                if err:
+                    failures.append({"round": rnd + 1, "measure": name, "target": target, "error": err})
+                    print(f"round {rnd + 1} {name:15} {target:6} FAILED: {err}", file=sys.stderr)
+                    continue
+                r.update(round=rnd + 1, name=name, who=target)
+                raw.append(r)
+                extra = f" p99 {r['p99_ms']:.3f} ms" if "p99_ms" in r else ""
+                print(f"round {rnd + 1} {name:15} {target:6} {r['value']:>12.3f} {r['unit']}{extra}", file=sys.stderr)
+    info["measure_seconds"] = round(time.monotonic() - started, 1)
+    info["load_average_end"] = os.getloadavg()
+    info["log_lines"] = {"corral_flow_log": count_lines(args.corral_flows), "squid_access_log": count_lines(args.squid_log),
+                         "corral_flow_log_dropped": dropped_records(args.corral_err)}
+
+    results = aggregate(raw, ms)
+    verdicts = judge(results)
+    doc = {"info": info, "results": results, "targets": verdicts, "failures": failures, "raw": raw}
+    with open(args.out + ".json", "w") as f: json.dump(doc, f, indent=1)
+    md = markdown(doc)
+    with open(args.out + ".md", "w") as f: f.write(md)
+    print(md)
+    print(f"wrote {args.out}.md and {args.out}.json", file=sys.stderr)
+    if failures:
+        print(f"bench/run.sh: {len(failures)} measurement(s) failed (see above)", file=sys.stderr)
+        sys.exit(1)
+
+def aggregate(raw, ms):
+    targets = ["corral", "squid", "direct"]
+    results = {}
+    for name, title, argv, proxies_only, kind in ms:
+        rows = [r for r in raw if r["name"] == name]
+        by = {t: {r["round"]: r for r in rows if r["who"] == t} for t in targets}
+        entry = {"title": title, "unit": rows[0]["unit"] if rows else None, "client_args": " ".join(argv)}
+        for t in targets:
+            entry[t] = summary([r["value"] for r in by[t].values()])
+            cpu_key = "proxy_cpu_s_per_gib" if name.startswith("tunnel") else "proxy_cpu_ms_per_op"
+            cpus = [r[cpu_key] for r in by[t].values() if r.get(cpu_key) is not None]
+            if cpus: entry[t]["cpu"] = {"key": cpu_key, "median": med(cpus)}
+        def ratio(a, b, f=lambda r: r["value"]):
+            xs = [f(by[a][k]) / f(by[b][k]) for k in by[a] if k in by[b] and f(by[b][k])]
+            return summary(xs)
+        entry["corral_vs_direct"] = ratio("corral", "direct")
+        entry["squid_vs_direct"] = ratio("squid", "direct")
+        entry["corral_vs_squid"] = ratio("corral", "squid")
+        if name == "splice_latency":
+            for t in ["corral", "squid"]:
+                for p in ["p50_ms", "p99_ms"]:
+                    entry[f"{t}_added_{p}"] = summary([by[t][k][p] - by["direct"][k][p] for k in by[t] if k in by["direct"]])
+            entry["direct_p99_ms"] = summary([r["p99_ms"] for r in by["direct"].values()])
+        if name == "idle":
+            entry["count"] = rows[0]["count"] if rows else None
+            # Round 1 fills the process for the first time; later rounds refill memory the first fill left committed (a GC heap
+            # keeps it), so they read lower. The target is judged on the first fill.
+            for t in ["corral", "squid"]:
+                first = by[t].get(min(by[t])) if by[t] else None
+                entry[t + "_first_fill"] = first["value"] if first else None
+        results[name] = entry
+    return results
+
+def dropped_records(path):
+    """The last 'N record(s) dropped' the gateway reported: flow records lost because the writer fell behind."""
+    import re
+    found = 0
+    try:
+        for line in open(path, errors="replace"):
+            m = re.search(r"(\d+) record\(s\) dropped", line)
+            if m: found = int(m.group(1))
+    except OSError: return None
+    return found
+
+def count_lines(path):
+    try:
+        with open(path, "rb") as f: return sum(1 for _ in f)
+    except OSError: return None
+
+def judge(res):
+    """Each target against the median, and against every round: 'yes'/'no' only when all rounds agree with the
+    median's verdict, otherwise 'inconclusive' (the rounds straddle the target: the machine was too noisy to tell)."""
+    out = []
+    def add(target, name, key, ok, shown):
+        s = res.get(name, {}).get(key)
+        value = s.get("median") if isinstance(s, dict) else s
+        if value is None:
+            out.append({"target": target, "value": None, "met": None, "shown": None}); return
+        rounds = [s["min"], s["max"]] if isinstance(s, dict) and s.get("min") is not None else [value]
+        verdict = ok(value)
+        agree = all(ok(x) == verdict for x in rounds)
+        out.append({"target": target, "value": value, "met": verdict, "conclusive": agree, "shown": shown(value)})
+    x2 = lambda v: f"{v:.2f}x"
+    ms3 = lambda v: f"{v:.3f} ms"
+    for n in ["tunnel_1", "tunnel_64"]:
+        add(f"{n}: tunnel throughput >= 0.95x direct", n, "corral_vs_direct", lambda x: x >= 0.95, x2)
+    add("new spliced connections/s >= 0.9x direct", "splice_connect", "corral_vs_direct", lambda x: x >= 0.9, x2)
+    add("added latency p50 <= 0.2 ms", "splice_latency", "corral_added_p50_ms", lambda x: x <= 0.2, ms3)
+    add("added latency p99 <= 1 ms", "splice_latency", "corral_added_p99_ms", lambda x: x <= 1.0, ms3)
+    add("new intercepted connections/s >= 3x Squid bump", "bump_connect", "corral_vs_squid", lambda x: x >= 3, x2)
+    add("<= 32 KiB per idle tunnel (first fill)", "idle", "corral_first_fill", lambda x: x <= 32, lambda v: f"{v:.1f} KiB")
+    return out
+
+def fmt(s, digits=0):
+    if not s or s.get("median") is None: return "—"
+    f = lambda x: f"{x:,.{digits}f}"
+    return f"{f(s['median'])} ({f(s['min'])}–{f(s['max'])})" if s["n"] > 1 else f(s["median"])
+
+def markdown(doc):
+    i, m, res = doc["info"], doc["info"]["machine"], doc["results"]
+    la = lambda t: " / ".join(f"{x:.2f}" for x in t)
+    lines = [f"# Corral vs Squid vs direct — {i['mode']} run",
+             "",
+             f"- date: {i['date']}; commit `{i['commit']}`; command: `{i['command']}`",
+             f"- machine: {m['nproc']} cores, {m['cpu_model']}, {m['mem_gib']} GiB, kernel {m['kernel']}, .NET SDK {m['dotnet']}; {i['squid']}",
+             f"- load average (1/5/15 min) at start {la(m['load_average'])}, at end {la(i['load_average_end'])} — the machine is shared with other builds",
+             f"- {i['rounds']} round(s), targets interleaved (order rotates per round); median (min–max over rounds); ratios are medians of per-round ratios",
+             f"- client, upstream and proxy share the machine; every target is measured by bench/Corral.ProxyBench; open-files limit {i.get('open_files_limit', '?')}",
+             f"- log lines written: Corral flow log {i['log_lines']['corral_flow_log']} (records it reported dropped: {i['log_lines'].get('corral_flow_log_dropped', '?')}), Squid access log {i['log_lines']['squid_access_log']}",
+             "",
+             "| measure | unit | Corral | Squid | direct | Corral / direct | Squid / direct | Corral / Squid |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for name, e in res.items():
+        d = 1 if e["unit"] in ("MiB/s",) else (3 if e["unit"] == "ms" else (1 if e["unit"] == "KiB/tunnel" else 0))
+        if name == "splice_latency":
+            lines.append(f"| {e['title']}, p50 | ms | {fmt(e['corral'], 3)} | {fmt(e['squid'], 3)} | {fmt(e['direct'], 3)} | {fmt(e['corral_vs_direct'], 2)} | {fmt(e['squid_vs_direct'], 2)} | {fmt(e['corral_vs_squid'], 2)} |")
+            lines.append(f"| added per new spliced connection, p50 | ms | {fmt(e['corral_added_p50_ms'], 3)} | {fmt(e['squid_added_p50_ms'], 3)} | 0 | | | |")
+            lines.append(f"| added per new spliced connection, p99 | ms | {fmt(e['corral_added_p99_ms'], 3)} | {fmt(e['squid_added_p99_ms'], 3)} | 0 (p99 {fmt(e['direct_p99_ms'], 3)}) | | | |")
+            continue
+        title = e['title'] + (f", {e['count']:,} tunnels, median of all rounds" if name == "idle" and e.get("count") else "")
+        if name == "idle" and e.get("corral_first_fill") is not None:
+            co, sq = e["corral_first_fill"], e.get("squid_first_fill")
+            sq_text = "—" if sq is None else f"{sq:.1f}"
+            ratio_text = f"{co / sq:.2f}" if sq else "—"
+            lines.append(f"| memory per idle tunnel, first fill (round 1) | KiB/tunnel | {co:.1f} | {sq_text} | — | — | — | {ratio_text} |")
+        lines.append(f"| {title} | {e['unit']} | {fmt(e['corral'], d)} | {fmt(e['squid'], d)} | {fmt(e['direct'], d)} | {fmt(e['corral_vs_direct'], 2)} | {fmt(e['squid_vs_direct'], 2)} | {fmt(e['corral_vs_squid'], 2)} |")
+    lines += ["", "Proxy CPU (user + system, the proxy process and its children) per unit of work, median over rounds:", "",
+              "| measure | Corral | Squid |", "|---|---:|---:|"]
+    for name, e in res.items():
+        c, s = e["corral"].get("cpu"), e["squid"].get("cpu")
+        if not c and not s: continue
+        unit = "CPU s per GiB" if (c or s)["key"] == "proxy_cpu_s_per_gib" else "CPU ms per connection/request"
+        lines.append(f"| {e['title']} ({unit}) | {c['median'] if c else '—'} | {s['median'] if s else '—'} |")
+    lines += ["", "Against the issue's targets (median; 'yes'/'no' only when every round agrees):", "", "| target | Corral | met? |", "|---|---:|---|"]
+    for t in doc["targets"]:
+        met = "—" if t["met"] is None else ("yes" if t["met"] else "**no**")
+        if t["met"] is not None and not t.get("conclusive", True): met = f"inconclusive (median says {met}; rounds straddle the target)"
+        lines.append(f"| {t['target']} | {t['shown'] or '—'} | {met} |")
+    if doc["failures"]:
+        lines += ["", "Failed measurements:", ""] + [f"- round {f['round']} {f['measure']} {f['target']}: {f['error']}" for f in doc["failures"]]
+    return "\n".join(lines) + "\n"
+
+if __name__ == "__main__":
+    main()
