@@ -75,6 +75,9 @@ public sealed class GatewayServer : IAsyncDisposable
     public IPEndPoint? ListenEndPoint { get; private set; }
     public IPEndPoint? TransparentEndPoint { get; private set; }
 
+    /// <summary>True while at least one listener is bound and the gateway is not stopping (readiness).</summary>
+    public bool IsAccepting => Volatile.Read(ref _stopped) == 0 && _listeners.Count > 0;
+
     /// <summary>Connections being served now.</summary>
     public int ActiveConnections => Volatile.Read(ref _active);
 
