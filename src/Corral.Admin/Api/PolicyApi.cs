@@ -78,7 +78,7 @@ internal static class PolicyApi
             return (null, Problem.Of(StatusCodes.Status413PayloadTooLarge, $"request body larger than {max} bytes"));
         try
         {
-            using var reader = new StreamReader(context.Request.Body, new UTF8Encoding(false, throwOnInvalidBytes: true));
+            using var reader = new StreamReader(context.Request.Body, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: false);
             return (await reader.ReadToEndAsync(context.RequestAborted).ConfigureAwait(false), null);
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)

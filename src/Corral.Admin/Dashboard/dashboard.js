@@ -1,5 +1,5 @@
 // Corral dashboard: polls the admin API and renders with textContent only. Host names come from whoever makes the
-// flows (attackers included), so no data ever goes through innerHTML.
+// flows (attackers included), so data is only ever set as text, never parsed as HTML.
 "use strict";
 
 const TOKEN_KEY = "corral-admin-token";
