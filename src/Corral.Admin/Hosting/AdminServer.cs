@@ -43,7 +43,12 @@ public sealed class AdminServer : IAsyncDisposable
             throw new ArgumentException($"admin listener {options.Listen} is not loopback: configure an admin token (--admin-token-file or {AdminToken.EnvironmentVariable}) first");
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
         builder.Logging.ClearProviders();
-        if (loggerFactory is not null) builder.Services.AddSingleton(loggerFactory);
+        if (loggerFactory is not null)
+        {
+            // ASP.NET Core's own lines go to the gateway's log, but only warnings and worse (no per-request chatter).
+            builder.Logging.AddProvider(new ForwardingLoggerProvider(loggerFactory));
+            builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        }
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -88,4 +93,11 @@ public sealed class AdminServer : IAsyncDisposable
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
     }
+}
+
+/// <summary>Hands ASP.NET Core's loggers to the caller's logger factory.</summary>
+internal sealed class ForwardingLoggerProvider(ILoggerFactory factory) : ILoggerProvider
+{
+    public ILogger CreateLogger(string categoryName) => factory.CreateLogger(categoryName);
+    public void Dispose() { }
 }
