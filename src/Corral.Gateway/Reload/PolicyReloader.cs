@@ -69,11 +69,7 @@ public sealed class PolicyReloader : IAsyncDisposable
 
     /// <summary>Reloads the policy file (and the files it names) from disk.</summary>
     public Task<ReloadOutcome> ReloadFileAsync(ReloadSource source = ReloadSource.File, CancellationToken ct = default) =>
-        SerializedAsync(() =>
-        {
-            var check = PolicyChecker.CheckFile(PolicyPath, options: Options);
-            return (check, (string?)null);
-        }, source, persist: null, ct);
+        SerializedAsync(() => PolicyChecker.CheckFile(PolicyPath, options: Options), source, persist: null, ct);
 
     /// <summary>
     /// Puts new policy text in force (relative paths resolve against the policy file's directory) and writes it to
@@ -81,36 +77,39 @@ public sealed class PolicyReloader : IAsyncDisposable
     /// difference is reported as drift.
     /// </summary>
     public Task<ReloadOutcome> ApplyTextAsync(string text, CancellationToken ct = default) =>
-        SerializedAsync(() => (Check(text), text), ReloadSource.Api, persist: text, ct);
+        SerializedAsync(() => Check(text), ReloadSource.Api, persist: text, ct);
 
     /// <summary>Sets one rule's mode (watch or enforce), written back to the file when it is writable.</summary>
+    /// <remarks>Read, edit, compile and swap happen under one hold of the reload lock, so no other change slips in between.</remarks>
     public async Task<(ModeChangeResult Result, ReloadOutcome? Outcome, string? Error)> SetRuleModeAsync(string rule, RuleMode mode, CancellationToken ct = default)
     {
         await _gate.WaitAsync(ct).ConfigureAwait(false);
-        string text;
         try
         {
             if (_target.Current.Document.Rules.All(r => r.Name != rule)) return (ModeChangeResult.UnknownRule, null, $"no rule named '{rule}' in the policy in force");
-            if (_driftText is { } inMemory) text = inMemory;
-            else
+            string text;
+            try
             {
-                var length = new FileInfo(PolicyPath).Length;
-                if (length > MaxPolicyBytes) return (ModeChangeResult.Failed, null, $"{PolicyPath} is larger than {MaxPolicyBytes} bytes");
-                text = await File.ReadAllTextAsync(PolicyPath, ct).ConfigureAwait(false);
+                if (_driftText is { } inMemory) text = inMemory;
+                else
+                {
+                    if (new FileInfo(PolicyPath).Length > MaxPolicyBytes) return (ModeChangeResult.Failed, null, $"{PolicyPath} is larger than {MaxPolicyBytes} bytes");
+                    text = await File.ReadAllTextAsync(PolicyPath, ct).ConfigureAwait(false);
+                }
             }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return (ModeChangeResult.Failed, null, $"cannot read {PolicyPath}: {e.Message}");
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return (ModeChangeResult.Failed, null, $"cannot read {PolicyPath}: {e.Message}");
+            }
+            var (edited, error) = PolicyEditor.SetRuleMode(PolicyPath, text, rule, mode);
+            if (error is not null) return (ModeChangeResult.Failed, null, error);
+            var outcome = await ApplyLockedAsync(() => Check(edited!), ReloadSource.Promotion, persist: edited, ct).ConfigureAwait(false);
+            return (outcome.Applied ? ModeChangeResult.Applied : ModeChangeResult.Failed, outcome, outcome.Applied ? null : "the edited policy does not compile");
         }
         finally
         {
             _gate.Release();
         }
-        var (edited, error) = PolicyEditor.SetRuleMode(PolicyPath, text, rule, mode);
-        if (error is not null) return (ModeChangeResult.Failed, null, error);
-        var outcome = await SerializedAsync(() => (Check(edited!), edited), ReloadSource.Promotion, persist: edited, ct).ConfigureAwait(false);
-        return (outcome.Applied ? ModeChangeResult.Applied : ModeChangeResult.Failed, outcome, outcome.Applied ? null : "the edited policy does not compile");
     }
 
     private CheckResult Check(string text) =>
@@ -118,44 +117,50 @@ public sealed class PolicyReloader : IAsyncDisposable
             ? new CheckResult(null, null, [new Diagnostic(Severity.Error, "file-too-large", SourceLocation.None(PolicyPath), $"policy text is larger than {MaxPolicyBytes} bytes")])
             : PolicyChecker.CheckText(PolicyPath, text, Path.GetDirectoryName(PolicyPath)!, options: Options);
 
-    private async Task<ReloadOutcome> SerializedAsync(Func<(CheckResult Check, string? Text)> load, ReloadSource source, string? persist, CancellationToken ct)
+    private async Task<ReloadOutcome> SerializedAsync(Func<CheckResult> load, ReloadSource source, string? persist, CancellationToken ct)
     {
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            // Compile on a pool thread: a million-entry policy takes a while, and the caller may be a request thread.
-            var (check, _) = await Task.Run(load, ct).ConfigureAwait(false);
-            var before = _status;
-            if (!check.Succeeded)
-            {
-                var failure = new ReloadFailure(DateTimeOffset.UtcNow, source, check.Diagnostics);
-                _failures?.Add(1, new KeyValuePair<string, object?>("source", Name(source)));
-                _logger.LogError("Policy reload from {Source} failed; {Hash} stays in force: {Error}", Name(source), before.Hash, failure.Message);
-                Publish(before with { Failures = before.Failures + 1, Failing = true, LastError = failure });
-                return ReloadOutcome.Failed(before.Hash, check.Diagnostics);
-            }
-            var compiled = check.Compiled!;
-            var changed = compiled.Hash != _target.Current.Hash;
-            string? drift = source == ReloadSource.File ? null : before.Drift;
-            if (changed)
-            {
-                _target.Swap(compiled);
-                _reloads?.Add(1, new KeyValuePair<string, object?>("source", Name(source)));
-            }
-            if (source == ReloadSource.File) _driftText = null; // the file is the truth again
-            if (persist is not null) drift = Persist(persist);
-            var status = new ReloadStatus(compiled.Hash, compiled.Document.Name, changed ? DateTimeOffset.UtcNow : before.LoadedAt, changed ? source : before.Source,
-                before.Reloads + (changed ? 1 : 0), before.Failures, false, before.LastError, drift, compiled.Document.Rules.Count, compiled.Document.InputFiles.Count);
-            Publish(status);
-            if (changed) _logger.LogInformation("Policy {Name} ({Hash}) in force, from {Source}", compiled.Document.Name, compiled.Hash, Name(source));
-            if (drift is not null) _logger.LogWarning("Policy drift: {Drift}", drift);
-            _watcher?.Watch(WatchedFiles(compiled));
-            return new ReloadOutcome(true, changed, compiled.Hash, check.Diagnostics, drift);
+            return await ApplyLockedAsync(load, source, persist, ct).ConfigureAwait(false);
         }
         finally
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>Compiles and, when sound, swaps in; the caller holds the reload lock.</summary>
+    private async Task<ReloadOutcome> ApplyLockedAsync(Func<CheckResult> load, ReloadSource source, string? persist, CancellationToken ct)
+    {
+        // Compile on a pool thread: a million-entry policy takes a while, and the caller may be a request thread.
+        var check = await Task.Run(load, ct).ConfigureAwait(false);
+        var before = _status;
+        if (!check.Succeeded)
+        {
+            var failure = new ReloadFailure(DateTimeOffset.UtcNow, source, check.Diagnostics);
+            _failures?.Add(1, new KeyValuePair<string, object?>("source", Name(source)));
+            _logger.LogError("Policy reload from {Source} failed; {Hash} stays in force: {Error}", Name(source), before.Hash, failure.Message);
+            Publish(before with { Failures = before.Failures + 1, Failing = true, LastError = failure });
+            return ReloadOutcome.Failed(before.Hash, check.Diagnostics);
+        }
+        var compiled = check.Compiled!;
+        var changed = compiled.Hash != _target.Current.Hash;
+        string? drift = source == ReloadSource.File ? null : before.Drift;
+        if (changed)
+        {
+            _target.Swap(compiled);
+            _reloads?.Add(1, new KeyValuePair<string, object?>("source", Name(source)));
+        }
+        if (source == ReloadSource.File) _driftText = null; // the file is the truth again
+        if (persist is not null) drift = Persist(persist);
+        var status = new ReloadStatus(compiled.Hash, compiled.Document.Name, changed ? DateTimeOffset.UtcNow : before.LoadedAt, changed ? source : before.Source,
+            before.Reloads + (changed ? 1 : 0), before.Failures, false, before.LastError, drift, compiled.Document.Rules.Count, compiled.Document.InputFiles.Count);
+        Publish(status);
+        if (changed) _logger.LogInformation("Policy {Name} ({Hash}) in force, from {Source}", compiled.Document.Name, compiled.Hash, Name(source));
+        if (drift is not null) _logger.LogWarning("Policy drift: {Drift}", drift);
+        _watcher?.Watch(WatchedFiles(compiled));
+        return new ReloadOutcome(true, changed, compiled.Hash, check.Diagnostics, drift);
     }
 
     /// <summary>Writes the text in force to the policy file (temp file + rename); returns the drift when it cannot.</summary>
