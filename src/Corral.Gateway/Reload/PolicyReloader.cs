@@ -63,13 +63,17 @@ public sealed class PolicyReloader : IAsyncDisposable
     public void StartWatching(TimeSpan? debounce = null)
     {
         if (_watcher is not null) return;
-        _watcher = new PolicyWatcher(debounce ?? TimeSpan.FromMilliseconds(2), ct => ReloadFileAsync(ReloadSource.File, ct), _logger);
+        _watcher = new PolicyWatcher(debounce ?? TimeSpan.FromMilliseconds(2), (quiet, ct) => ReloadFileAsync(ReloadSource.File, quiet, ct), _logger);
         _watcher.Watch(WatchedFiles(_target.Current));
     }
 
     /// <summary>Reloads the policy file (and the files it names) from disk.</summary>
     public Task<ReloadOutcome> ReloadFileAsync(ReloadSource source = ReloadSource.File, CancellationToken ct = default) =>
-        SerializedAsync(() => PolicyChecker.CheckFile(PolicyPath, options: Options), source, persist: null, ct);
+        ReloadFileAsync(source, quietFailure: false, ct);
+
+    /// <param name="quietFailure">Do not report a failure: the watcher's first look at a file may catch it half-written.</param>
+    internal Task<ReloadOutcome> ReloadFileAsync(ReloadSource source, bool quietFailure, CancellationToken ct) =>
+        SerializedAsync(() => PolicyChecker.CheckFile(PolicyPath, options: Options), source, persist: null, ct, quietFailure);
 
     /// <summary>
     /// Puts new policy text in force (relative paths resolve against the policy file's directory) and writes it to
@@ -117,12 +121,12 @@ public sealed class PolicyReloader : IAsyncDisposable
             ? new CheckResult(null, null, [new Diagnostic(Severity.Error, "file-too-large", SourceLocation.None(PolicyPath), $"policy text is larger than {MaxPolicyBytes} bytes")])
             : PolicyChecker.CheckText(PolicyPath, text, Path.GetDirectoryName(PolicyPath)!, options: Options);
 
-    private async Task<ReloadOutcome> SerializedAsync(Func<CheckResult> load, ReloadSource source, string? persist, CancellationToken ct)
+    private async Task<ReloadOutcome> SerializedAsync(Func<CheckResult> load, ReloadSource source, string? persist, CancellationToken ct, bool quietFailure = false)
     {
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            return await ApplyLockedAsync(load, source, persist, ct).ConfigureAwait(false);
+            return await ApplyLockedAsync(load, source, persist, ct, quietFailure).ConfigureAwait(false);
         }
         finally
         {
@@ -131,11 +135,12 @@ public sealed class PolicyReloader : IAsyncDisposable
     }
 
     /// <summary>Compiles and, when sound, swaps in; the caller holds the reload lock.</summary>
-    private async Task<ReloadOutcome> ApplyLockedAsync(Func<CheckResult> load, ReloadSource source, string? persist, CancellationToken ct)
+    private async Task<ReloadOutcome> ApplyLockedAsync(Func<CheckResult> load, ReloadSource source, string? persist, CancellationToken ct, bool quietFailure = false)
     {
         // Compile on a pool thread: a million-entry policy takes a while, and the caller may be a request thread.
         var check = await Task.Run(load, ct).ConfigureAwait(false);
         var before = _status;
+        if (!check.Succeeded && quietFailure) return ReloadOutcome.Failed(before.Hash, check.Diagnostics);
         if (!check.Succeeded)
         {
             var failure = new ReloadFailure(DateTimeOffset.UtcNow, source, check.Diagnostics);

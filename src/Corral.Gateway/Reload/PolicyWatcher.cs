@@ -6,14 +6,18 @@ namespace Corral.Gateway.Reload;
 /// Watches a set of files (inotify via FileSystemWatcher, one watcher per directory, so editors that save by writing
 /// a new file and renaming it over the old one are seen) and calls the reload once per burst of changes: the first
 /// change wakes the loop, which waits until the files have been quiet for the debounce interval (capped), then reloads.
-/// Changes that arrive during a reload cause one more reload after it.
+/// Changes that arrive during a reload cause one more reload after it. A file caught half-written (an editor or a
+/// script that truncates and then writes) fails to load; such a failure is reported only if no further change
+/// arrives within the settle interval, so a save in progress never shows up as a failed reload.
 /// </summary>
 internal sealed class PolicyWatcher : IAsyncDisposable
 {
     private static readonly TimeSpan MaxDelay = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(100);
+    private const int MaxQuietAttempts = 20;
 
     private readonly TimeSpan _debounce;
-    private readonly Func<CancellationToken, Task<ReloadOutcome>> _reload;
+    private readonly Func<bool, CancellationToken, Task<ReloadOutcome>> _reload;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, FileSystemWatcher> _watchers = new(StringComparer.Ordinal);
@@ -23,7 +27,8 @@ internal sealed class PolicyWatcher : IAsyncDisposable
     private readonly Task _loop;
     private long _lastPoke;
 
-    public PolicyWatcher(TimeSpan debounce, Func<CancellationToken, Task<ReloadOutcome>> reload, ILogger logger)
+    /// <param name="reload">Reloads; its flag asks it not to report a failure (a later attempt will).</param>
+    public PolicyWatcher(TimeSpan debounce, Func<bool, CancellationToken, Task<ReloadOutcome>> reload, ILogger logger)
     {
         _debounce = debounce;
         _reload = reload;
@@ -96,6 +101,7 @@ internal sealed class PolicyWatcher : IAsyncDisposable
     private async Task LoopAsync()
     {
         var ct = _stop.Token;
+        var quietFailures = 0;
         while (!ct.IsCancellationRequested)
         {
             try
@@ -110,7 +116,21 @@ internal sealed class PolicyWatcher : IAsyncDisposable
                     if (quiet >= _debounce || System.Diagnostics.Stopwatch.GetElapsedTime(first) >= MaxDelay) break;
                     await Task.Delay(_debounce - quiet, ct).ConfigureAwait(false);
                 }
-                await _reload(ct).ConfigureAwait(false);
+                var outcome = await _reload(quietFailures < MaxQuietAttempts, ct).ConfigureAwait(false);
+                if (outcome.Applied || quietFailures >= MaxQuietAttempts)
+                {
+                    quietFailures = 0;
+                    continue;
+                }
+                // Failed quietly: if the file is still being written, another change is on its way.
+                quietFailures++;
+                if (await _signal.WaitAsync(Settle, ct).ConfigureAwait(false))
+                {
+                    Poke(); // put the signal back: the loop's next turn debounces and retries
+                    continue;
+                }
+                await _reload(false, ct).ConfigureAwait(false); // nothing more came: this failure is real, report it
+                quietFailures = 0;
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
