@@ -25,6 +25,9 @@ public sealed record GatewayOptions
     /// <summary>Records queued for the flow-log writer before new ones are dropped (and counted).</summary>
     public int FlowLogQueueCapacity { get; init; } = 16_384;
 
+    /// <summary>Decision records kept in memory for the admin API's recent flows.</summary>
+    public int RecentFlowsCapacity { get; init; } = 2048;
+
     /// <summary>A static name → address map in /etc/hosts format, consulted before DNS.</summary>
     public string? HostsFile { get; init; }
 

@@ -3,6 +3,7 @@ using System.Net;
 using System.Runtime.InteropServices;
 using Corral.Gateway;
 using Corral.Gateway.Hosting;
+using Corral.Gateway.Reload;
 using Corral.Policy;
 using Corral.Policy.Addressing;
 using Corral.Policy.Compilation;
@@ -35,10 +36,13 @@ internal static class GatewayCommand
         var caCert = new Option<string?>("--ca-cert") { Description = "Interception CA certificate (PEM), from 'corral ca init' or your own CA; enables decryption for 'decrypt: allowed' rules" };
         var caKey = new Option<string?>("--ca-key") { Description = "Interception CA private key (PEM, mode 600)" };
         var upstreamCa = new Option<string?>("--upstream-ca") { Description = "Trust upstream certificates that chain to these PEM roots instead of the system store (private CAs, tests)" };
+        var admin = new Option<string?>("--admin") { Description = "Serve the admin API, /metrics and the dashboard on ADDR:PORT (e.g. 127.0.0.1:9901); off when not given. A non-loopback address needs a token" };
+        var adminTokenFile = new Option<string?>("--admin-token-file") { Description = $"Bearer token for changes through the admin API (first line; mode 600). Default: ${Corral.Admin.AdminToken.EnvironmentVariable}; without either, changes are refused" };
+        var noWatch = new Option<bool>("--no-watch") { Description = "Do not reload the policy when it or a file it reads changes" };
         var command = new Command("gateway", "Run the egress gateway that enforces the policy")
         {
             policy, listen, transparent, flowLog, flowLogMax, hosts, standIns, maxConnections, maxHead, helloTimeout, headTimeout, connectTimeout, idleTimeout, drainTimeout,
-            caCert, caKey, upstreamCa,
+            caCert, caKey, upstreamCa, admin, adminTokenFile, noWatch,
         };
         command.SetAction(parse =>
         {
@@ -64,8 +68,27 @@ internal static class GatewayCommand
                 if (value is <= 0 or > 86_400) { Usage($"{name} must be between 0 and 86400 seconds"); return CorralCommand.UsageError; }
             if (parse.GetValue(maxConnections) < 1 || parse.GetValue(maxHead) < 1024) { Usage("--max-connections must be >= 1 and --max-head-bytes >= 1024"); return CorralCommand.UsageError; }
 
+            IPEndPoint? adminAt = null;
+            if (parse.GetValue(admin) is { } adminText && !IPEndPoint.TryParse(adminText, out adminAt)) { Usage($"--admin '{adminText}' is not ADDR:PORT"); return CorralCommand.UsageError; }
+            Corral.Admin.AdminToken? token;
+            try
+            {
+                token = parse.GetValue(adminTokenFile) is { } tokenPath ? Corral.Admin.AdminToken.FromFile(tokenPath) : Corral.Admin.AdminToken.FromEnvironment();
+            }
+            catch (Exception e) when (e is Corral.Admin.AdminTokenException or IOException or UnauthorizedAccessException)
+            {
+                stderr.WriteLine($"corral gateway: {e.Message}");
+                return CorralCommand.InputError;
+            }
+            if (adminAt is not null && !IPAddress.IsLoopback(adminAt.Address) && token is null)
+            {
+                Usage($"--admin {adminAt} is not loopback: give --admin-token-file (or ${Corral.Admin.AdminToken.EnvironmentVariable}) so the API is never open on a network");
+                return CorralCommand.UsageError;
+            }
+
             var policyPath = parse.GetValue(policy)!;
-            var result = PolicyChecker.CheckFile(policyPath, options: new CompileOptions { PublicStandIns = prefixes });
+            var compileOptions = new CompileOptions { PublicStandIns = prefixes };
+            var result = PolicyChecker.CheckFile(policyPath, options: compileOptions);
             if (!result.Succeeded)
             {
                 CommonOptions.WriteDiagnostics(stderr, result.Diagnostics.Where(d => d.IsError));
@@ -105,23 +128,33 @@ internal static class GatewayCommand
                     DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drainTimeout)),
                 },
             };
-            return Run(result.Compiled!, options, prefixes, stderr);
+            var live = new LiveSettings(policyPath, compileOptions, !parse.GetValue(noWatch), adminAt, token);
+            return Run(result.Compiled!, options, prefixes, live, stderr);
         });
         return command;
     }
 
-    private static int Run(CompiledPolicy policy, GatewayOptions options, IReadOnlyList<IpPrefix> standIns, TextWriter stderr)
+    /// <summary>How the policy is kept current while the gateway runs.</summary>
+    private sealed record LiveSettings(string PolicyPath, CompileOptions CompileOptions, bool Watch, IPEndPoint? Admin, Corral.Admin.AdminToken? Token);
+
+    private static int Run(CompiledPolicy policy, GatewayOptions options, IReadOnlyList<IpPrefix> standIns, LiveSettings live, TextWriter stderr)
     {
         using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
             .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
         var logger = loggerFactory.CreateLogger("corral");
         GatewayServer server;
+        PolicyReloader reloader;
+        Corral.Admin.AdminServer? adminServer = null;
         try
         {
             server = new GatewayServer(policy, options, loggerFactory);
             server.Start();
+            reloader = new PolicyReloader(server, live.PolicyPath, live.CompileOptions, loggerFactory.CreateLogger("Corral.Reload"));
+            if (live.Watch) reloader.StartWatching();
+            if (live.Admin is { } adminAt)
+                adminServer = Corral.Admin.AdminServer.StartAsync(server, reloader, new Corral.Admin.AdminOptions { Listen = adminAt, Token = live.Token }, loggerFactory).GetAwaiter().GetResult();
         }
-        catch (Exception e) when (e is FormatException or IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+        catch (Exception e) when (e is FormatException or IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException or ArgumentException)
         {
             stderr.WriteLine($"corral gateway: {e.Message}");
             return CorralCommand.InputError;
@@ -140,6 +173,8 @@ internal static class GatewayCommand
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         stop.Wait();
         logger.LogInformation("Shutting down: draining connections");
+        adminServer?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        reloader.DisposeAsync().AsTask().GetAwaiter().GetResult();
         server.DisposeAsync().AsTask().GetAwaiter().GetResult();
         return CorralCommand.Ok;
     }

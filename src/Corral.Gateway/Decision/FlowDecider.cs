@@ -17,8 +17,17 @@ internal readonly record struct FlowDecision(Flow Flow, Verdict Verdict, string?
 /// Gathers the facts of a flow (the gateway's own resolution of the name, every address) and asks the compiled
 /// policy. This is the only place the gateway obtains verdicts; it never reads a rule itself.
 /// </summary>
-internal sealed class FlowDecider(PolicySource policy, IResolver resolver)
+internal sealed class FlowDecider(PolicySource policy, IResolver resolver, System.Diagnostics.Metrics.Histogram<double>? decisionSeconds = null)
 {
+    /// <summary>Asks the policy in force, timing only the policy's own work (not name resolution).</summary>
+    private Verdict Decide(in Flow flow)
+    {
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
+        var verdict = policy.Current.Decide(flow);
+        decisionSeconds?.Record(System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds);
+        return verdict;
+    }
+
     public async ValueTask<FlowDecision> DecideAsync(IPAddress source, Destination destination, int port, string? path, bool? isTls, CancellationToken ct)
     {
         IReadOnlyList<IPAddress> addresses;
@@ -37,14 +46,14 @@ internal sealed class FlowDecider(PolicySource policy, IResolver resolver)
             }
         }
         var flow = new Flow { Source = source, Host = destination.Host, Destinations = addresses, Port = port, Path = path, IsTls = isTls };
-        return new FlowDecision(flow, policy.Current.Decide(flow), null);
+        return new FlowDecision(flow, Decide(flow), null);
     }
 
     /// <summary>Decides one request inside a decrypted flow: the same facts, the request's path, and only the address dialled.</summary>
     public Verdict DecideRequest(in FlowDecision earlier, string path)
     {
         var flow = earlier.Flow with { Path = path, Destinations = [earlier.DialAddress] };
-        return policy.Current.Decide(flow);
+        return Decide(flow);
     }
 
     /// <summary>The payload patterns of the policy in force (compiled once per policy).</summary>
@@ -56,6 +65,6 @@ internal sealed class FlowDecider(PolicySource policy, IResolver resolver)
     public FlowDecision Redecide(in FlowDecision earlier, bool? isTls)
     {
         var flow = earlier.Flow with { IsTls = isTls };
-        return new FlowDecision(flow, policy.Current.Decide(flow), null);
+        return new FlowDecision(flow, Decide(flow), null);
     }
 }

@@ -41,7 +41,15 @@ public sealed class GatewayServer : IAsyncDisposable
         resolver ??= new Resolver(options.HostsFile is null ? HostsFile.Empty : HostsFile.Load(options.HostsFile));
         if (flowLog is null && options.FlowLogPath is not null)
             flowLog = _ownedFlowLog = new FlowLogWriter(options.FlowLogPath, options.FlowLogMaxBytes, options.FlowLogMaxFiles, options.FlowLogQueueCapacity, _meter, loggerFactory.CreateLogger("Corral.Gateway.FlowLog"));
-        _flowLog = flowLog ?? new NullFlowLog();
+        RecentFlows = new RecentFlows(options.RecentFlowsCapacity);
+        _flowLog = new TeeFlowLog(flowLog ?? new NullFlowLog(), RecentFlows);
+        // Observed at scrape time only: nothing on the flow path.
+        _meter.CreateObservableUpDownCounter("corral.gateway.connections.active", () => ActiveConnections, description: "Client connections being served");
+        _meter.CreateObservableGauge("corral.gateway.policy.info", () => new Measurement<int>(1,
+            new KeyValuePair<string, object?>("hash", Policy!.Current.Hash), new KeyValuePair<string, object?>("name", Policy.Current.Document.Name)),
+            description: "The policy in force (value 1; its hash and name are labels)");
+        var decisionSeconds = _meter.CreateHistogram("corral.gateway.decision.duration", unit: "s", description: "Time CompiledPolicy.Decide takes per flow",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [1e-7, 2.5e-7, 5e-7, 1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 1e-3, 1e-2] });
         var interceptor = options.Interception is { } interception
             ? new Interception.TlsInterceptor(new Certificates.LeafCertificateCache(new Certificates.LeafMinter(interception.Authority)),
                 new Interception.InterceptionOptions
@@ -51,15 +59,24 @@ public sealed class GatewayServer : IAsyncDisposable
                     HandshakeTimeout = options.Limits.ConnectTimeout,
                 })
             : null;
-        _context = new GatewayContext(options.Limits, new FlowDecider(Policy, resolver), _flowLog, _logger, _meter, options.DialGuard, _stopAccepting.Token, interceptor);
+        _context = new GatewayContext(options.Limits, new FlowDecider(Policy, resolver, decisionSeconds), _flowLog, _logger, _meter, options.DialGuard, _stopAccepting.Token, interceptor);
     }
 
     /// <summary>The policy in force; swap it to reload.</summary>
     public PolicySource Policy { get; }
 
+    /// <summary>The most recent decisions, for the admin API.</summary>
+    public RecentFlows RecentFlows { get; }
+
+    /// <summary>The gateway's meter ("Corral.Gateway"): the policy reloader adds its instruments here.</summary>
+    public Meter Meter => _meter;
+
     /// <summary>The bound explicit endpoint (with the real port when 0 was asked for).</summary>
     public IPEndPoint? ListenEndPoint { get; private set; }
     public IPEndPoint? TransparentEndPoint { get; private set; }
+
+    /// <summary>True while at least one listener is bound and the gateway is not stopping (readiness).</summary>
+    public bool IsAccepting => Volatile.Read(ref _stopped) == 0 && _listeners.Count > 0;
 
     /// <summary>Connections being served now.</summary>
     public int ActiveConnections => Volatile.Read(ref _active);

@@ -37,8 +37,10 @@ internal sealed class ClientConnection : IAsyncDisposable
     /// <summary>Records a decision (before any byte goes upstream) and counts it.</summary>
     public void LogDecision(string flowId, in Flow flow, Verdict? verdict, IPEndPoint? destination, string? method, string? url, string? refusal, bool decrypted = false)
     {
-        Context.Flows.Add(1);
         var letsThrough = refusal is null && verdict is { LetsThrough: true };
+        Context.Flows.Add(1, new KeyValuePair<string, object?>("rule", refusal is not null ? "(refused)" : verdict?.Rule?.Name ?? "(default)"),
+            new KeyValuePair<string, object?>("action", refusal is not null || verdict is not { Action: Policy.Model.RuleAction.Permit } ? "deny" : "permit"),
+            new KeyValuePair<string, object?>("enforced", refusal is not null || verdict is not { Enforced: false } ? "true" : "false"));
         if (!letsThrough) Context.Denied.Add(1);
         Context.FlowLog.Write(new FlowRecord
         {
@@ -70,12 +72,16 @@ internal sealed class ClientConnection : IAsyncDisposable
         LogClose(id, destination, host, 0, 0, 0, what);
     }
 
-    public void LogClose(string flowId, IPEndPoint? destination, string? host, long up, long down, double durationMs, string? note = null) =>
+    public void LogClose(string flowId, IPEndPoint? destination, string? host, long up, long down, double durationMs, string? note = null)
+    {
+        if (up > 0) Context.BytesUp.Add(up);
+        if (down > 0) Context.BytesDown.Add(down);
         Context.FlowLog.Write(new FlowRecord
         {
             Event = FlowEvent.Close, Time = DateTimeOffset.UtcNow, FlowId = flowId, Listener = Listener, Source = Source,
             Destination = destination, Host = host, BytesUp = up, BytesDown = down, DurationMs = durationMs, Refusal = note,
         });
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -23,7 +23,10 @@ internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, 
     public FlowDecider Decider { get; } = decider;
     public IFlowLog FlowLog { get; } = flowLog;
     public ILogger Logger { get; } = logger;
-    public Counter<long> Flows { get; } = meter.CreateCounter<long>("corral.gateway.flows", description: "Flows decided");
+    /// <summary>Flows decided, tagged with rule, action and enforced.</summary>
+    public Counter<long> Flows { get; } = meter.CreateCounter<long>("corral.gateway.flows", description: "Flows decided, by rule, action and enforced");
+    public Counter<long> BytesUp { get; } = meter.CreateCounter<long>("corral.gateway.traffic.up", unit: "By", description: "Bytes sent upstream by clients");
+    public Counter<long> BytesDown { get; } = meter.CreateCounter<long>("corral.gateway.traffic.down", unit: "By", description: "Bytes sent to clients from upstream");
     public Counter<long> Denied { get; } = meter.CreateCounter<long>("corral.gateway.flows.denied", description: "Flows denied (by policy or refused as bad input)");
 
     /// <summary>Set when a graceful shutdown starts: kept-alive connections finish their current request and close.</summary>

@@ -1,0 +1,293 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+using Corral.Admin;
+using Corral.Benchmarks;
+using Corral.Gateway;
+using Corral.Gateway.Hosting;
+using Corral.Gateway.Reload;
+using Corral.Policy;
+using Corral.Policy.Addressing;
+using Corral.Policy.Compilation;
+using Corral.Policy.Loading;
+using Corral.Policy.Model;
+using Corral.Policy.Templates;
+using Microsoft.Extensions.Logging.Abstractions;
+
+// Usage: Corral.Propagation [foundry|big|load|all] [--changes N] [--reloads N]
+// Everything runs in this process on loopback: a stand-in upstream, the gateway, the reloader and the admin server.
+var mode = args.FirstOrDefault(a => !a.StartsWith("--")) ?? "all";
+int Arg(string name, int fallback) { var i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : fallback; }
+var changes = Arg("--changes", 100);
+var reloads = Arg("--reloads", 100);
+Console.WriteLine($"# Corral propagation harness — {DateTime.UtcNow:u}, {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
+
+if (mode is "foundry" or "all") await Propagation("foundry", Foundry(), changes);
+if (mode is "big" or "all") await Propagation("big (1,000,000 feed entries + 100,000 domains)", Big(), Arg("--big-changes", Math.Min(changes, 20)));
+if (mode is "load" or "all") await UnderLoad(Foundry(), reloads);
+return 0;
+
+static string Foundry()
+{
+    var folder = Directory.CreateTempSubdirectory("corral-prop-foundry-").FullName;
+    Directory.CreateDirectory(Path.Combine(folder, "feeds"));
+    foreach (var feed in AzureFoundryTemplate.ThreatFeedFiles) File.WriteAllText(Path.Combine(folder, feed), AzureFoundryTemplate.FeedFileText(Path.GetFileName(feed)));
+    var text = AzureFoundryTemplate.Render(new AzureFoundryOptions { AgentSubnet = "127.0.0.0/8" });
+    // default-deny-internet starts in watch mode: the probe host passes; promoting it makes the probe host 403.
+    text = text.Replace("destination: [public-internet], action: deny }", "destination: [public-internet], action: deny, mode: watch }");
+    File.WriteAllText(Path.Combine(folder, "corral.yaml"), text);
+    return Path.Combine(folder, "corral.yaml");
+}
+
+static string Big()
+{
+    BigPolicy.Ensure();
+    var folder = Directory.CreateTempSubdirectory("corral-prop-big-").FullName;
+    Directory.CreateDirectory(Path.Combine(folder, "feeds"));
+    File.Copy(BigPolicy.FeedPath, Path.Combine(folder, "feeds", "threat-ips.txt"));
+    var text = File.ReadAllText(BigPolicy.PolicyPath)
+        .Replace("agents: { cidrs: [10.20.0.0/16] }", "agents: { cidrs: [10.20.0.0/16, 127.0.0.0/8] }")
+        .Replace("destination: [public-internet], action: deny }", "destination: [public-internet], action: deny, mode: watch }");
+    File.WriteAllText(Path.Combine(folder, "corral.yaml"), text);
+    return Path.Combine(folder, "corral.yaml");
+}
+
+static async Task Propagation(string label, string policyPath, int changes)
+{
+    await using var world = await World.StartAsync(policyPath);
+    Console.WriteLine($"\n## {label}: {changes} changes each way (compile of this policy: {world.CompileMs:F0} ms)");
+    var api = new List<double>();
+    var file = new List<double>();
+    var enforce = false;
+    for (var i = 0; i < changes * 2; i++)
+    {
+        enforce = !enforce;
+        var expected = enforce ? 403 : 200;
+        var viaApi = i % 2 == 0;
+        var text = world.Edited("default-deny-internet", enforce ? RuleMode.Enforce : RuleMode.Watch);
+        var probe = world.ProbeUntilAsync(expected);
+        var t0 = Stopwatch.GetTimestamp();
+        world.ProbeStart = t0;
+        if (viaApi)
+        {
+            using var response = await world.SetModeAsync("default-deny-internet", enforce ? "enforce" : "watch");
+            if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"API answered {(int)response.StatusCode}");
+        }
+        else
+        {
+            await File.WriteAllTextAsync(policyPath, text);
+        }
+        var seenAt = await probe;
+        (viaApi ? api : file).Add(Stopwatch.GetElapsedTime(t0, seenAt).TotalMilliseconds);
+        // Let the watcher see our own write-back settle before the next change (it reloads to the same hash).
+        await Task.Delay(world.SettleMs);
+    }
+    Report("API call → first new flow decided by it", api);
+    Report("file write → first new flow decided by it", file);
+}
+
+static async Task UnderLoad(string policyPath, int reloads)
+{
+    await using var world = await World.StartAsync(policyPath);
+    Console.WriteLine($"\n## {reloads} reloads under continuous load (Foundry pack; 8 kept-alive clients + 4 new-connection clients)");
+    using var stop = new CancellationTokenSource();
+    long ok = 0, failed = 0;
+    var clients = new List<Task>();
+    for (var c = 0; c < 8; c++) clients.Add(Task.Run(async () =>
+    {
+        using var http = world.ProxyClient(keepAlive: true);
+        while (!stop.IsCancellationRequested)
+        {
+            try { using var r = await http.GetAsync(world.ProbeUrl); if (r.StatusCode == HttpStatusCode.OK) Interlocked.Increment(ref ok); else Interlocked.Increment(ref failed); }
+            catch (Exception) when (!stop.IsCancellationRequested) { Interlocked.Increment(ref failed); }
+            catch (Exception) { }
+        }
+    }));
+    for (var c = 0; c < 4; c++) clients.Add(Task.Run(async () =>
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            try { if (await world.FlowAsync() == 200) Interlocked.Increment(ref ok); else Interlocked.Increment(ref failed); }
+            catch (Exception) when (!stop.IsCancellationRequested) { Interlocked.Increment(ref failed); }
+            catch (Exception) { }
+        }
+    }));
+    await Task.Delay(500);
+    var enforce = false;
+    var sw = Stopwatch.StartNew();
+    for (var i = 0; i < reloads; i++)
+    {
+        enforce = !enforce; // deny-east-west does not touch the load's destination: every request must still succeed
+        if (i % 2 == 0)
+        {
+            using var r = await world.SetModeAsync("deny-east-west", enforce ? "enforce" : "watch");
+            if (!r.IsSuccessStatusCode) throw new InvalidOperationException($"API answered {(int)r.StatusCode}");
+        }
+        else
+        {
+            var before = world.Reloader.Status.Reloads;
+            await File.WriteAllTextAsync(policyPath, world.Edited("deny-east-west", enforce ? RuleMode.Enforce : RuleMode.Watch));
+            while (world.Reloader.Status.Reloads == before) await Task.Delay(1);
+        }
+        await Task.Delay(20);
+    }
+    var elapsed = sw.Elapsed;
+    stop.Cancel();
+    await Task.WhenAll(clients);
+    var status = world.Reloader.Status;
+    Console.WriteLine($"reloads applied: {status.Reloads} (failures {status.Failures}) in {elapsed.TotalSeconds:F1} s; requests: {ok} ok, {failed} failed");
+}
+
+static void Report(string what, List<double> ms)
+{
+    if (ms.Count == 0) return;
+    ms.Sort();
+    double P(double q) => ms[Math.Min(ms.Count - 1, (int)Math.Ceiling(q * ms.Count) - 1)];
+    Console.WriteLine($"{what}: n={ms.Count} p50={P(0.5):F2} ms p90={P(0.9):F2} ms p99={P(0.99):F2} ms max={ms[^1]:F2} ms");
+}
+
+/// <summary>Upstream, gateway, reloader (watching) and admin server on loopback, and a prober that makes new flows.</summary>
+sealed class World : IAsyncDisposable
+{
+    private const string Token = "propagation-harness-token-0123456789";
+    private readonly TcpListener _upstream = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new();
+    public required GatewayServer Gateway { get; init; }
+    public required PolicyReloader Reloader { get; init; }
+    public required AdminServer Admin { get; init; }
+    public required HttpClient Api { get; init; }
+    public required string PolicyPath { get; init; }
+    public double CompileMs { get; init; }
+    public int SettleMs => (int)Math.Clamp(CompileMs * 2 + 10, 10, 30_000);
+    public long ProbeStart;
+    private int UpstreamPort => ((IPEndPoint)_upstream.LocalEndpoint).Port;
+    public Uri ProbeUrl => new($"http://probe.test:{UpstreamPort}/");
+
+    public static async Task<World> StartAsync(string policyPath)
+    {
+        var folder = Path.GetDirectoryName(policyPath)!;
+        File.WriteAllText(Path.Combine(folder, "hosts"), "127.0.0.1 probe.test\n");
+        var options = new CompileOptions { PublicStandIns = [IpPrefix.TryParse("127.0.0.0/8", out var p, out _) ? p : throw new InvalidOperationException()] };
+        var check = PolicyChecker.CheckFile(policyPath, options: options);
+        // Warm compile time (median of a few), for the report and to pace changes.
+        var times = new List<double>();
+        for (var i = 0; i < 5; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            PolicyChecker.CheckFile(policyPath, options: options);
+            times.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+        var compileMs = times[2];
+        if (!check.Succeeded) throw new InvalidOperationException(string.Join("\n", check.Diagnostics.Where(d => d.IsError).Take(5)));
+        var gateway = new GatewayServer(check.Compiled!, new GatewayOptions
+        {
+            Listen = new IPEndPoint(IPAddress.Loopback, 0), HostsFile = Path.Combine(folder, "hosts"),
+            Limits = new GatewayLimits { MaxConnections = 100_000 },
+        }, NullLoggerFactory.Instance);
+        gateway.Start();
+        var reloader = new PolicyReloader(gateway, policyPath, options, NullLogger.Instance);
+        reloader.StartWatching();
+        var admin = await AdminServer.StartAsync(gateway, reloader, new AdminOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), Token = AdminToken.FromText(Token) });
+        var api = new HttpClient { BaseAddress = admin.BaseAddress };
+        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+        var world = new World { Gateway = gateway, Reloader = reloader, Admin = admin, Api = api, PolicyPath = policyPath, CompileMs = compileMs };
+        world._upstream.Start(4096);
+        _ = Task.Run(world.ServeUpstreamAsync);
+        return world;
+    }
+
+    public Task<HttpResponseMessage> SetModeAsync(string rule, string mode) =>
+        Api.PostAsync($"/api/rules/{rule}/mode", new StringContent(mode));
+
+    /// <summary>The policy file's text with one rule's mode set (the edit an operator makes).</summary>
+    public string Edited(string rule, RuleMode mode)
+    {
+        var (text, error) = PolicyEditor.SetRuleMode(PolicyPath, File.ReadAllText(PolicyPath), rule, mode);
+        return text ?? throw new InvalidOperationException(error);
+    }
+
+    /// <summary>Makes new flows back to back until one gets <paramref name="expected"/>; returns when that answer arrived.</summary>
+    public async Task<long> ProbeUntilAsync(int expected)
+    {
+        var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 120;
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            var started = Stopwatch.GetTimestamp();
+            var status = await FlowAsync();
+            // Only a flow that began after the change counts as a "new flow".
+            if (status == expected && started >= Volatile.Read(ref ProbeStart)) return Stopwatch.GetTimestamp();
+        }
+        throw new TimeoutException($"no flow got {expected} within 120 s");
+    }
+
+    public async Task<int> FlowAsync()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(Gateway.ListenEndPoint!);
+        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {ProbeUrl} HTTP/1.1\r\nHost: probe.test:{UpstreamPort}\r\nConnection: close\r\n\r\n"));
+        var buffer = new byte[64];
+        var n = 0;
+        while (n < 12)
+        {
+            var read = await stream.ReadAsync(buffer.AsMemory(n));
+            if (read == 0) break;
+            n += read;
+        }
+        return n >= 12 ? int.Parse(Encoding.ASCII.GetString(buffer, 9, 3)) : -1;
+    }
+
+    public HttpClient ProxyClient(bool keepAlive) => new(new SocketsHttpHandler
+    {
+        Proxy = new WebProxy($"http://{Gateway.ListenEndPoint}"), UseProxy = true,
+        PooledConnectionLifetime = keepAlive ? Timeout.InfiniteTimeSpan : TimeSpan.Zero,
+    }) { Timeout = TimeSpan.FromSeconds(30) };
+
+    private async Task ServeUpstreamAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket client;
+            try { client = await _upstream.AcceptSocketAsync(_stop.Token); }
+            catch (Exception) { return; }
+            _ = Task.Run(async () =>
+            {
+                using (client)
+                {
+                    var buffer = new byte[8192];
+                    var pending = "";
+                    try
+                    {
+                        while (true)
+                        {
+                            var n = await client.ReceiveAsync(buffer, _stop.Token);
+                            if (n == 0) return;
+                            pending += Encoding.Latin1.GetString(buffer, 0, n);
+                            int end;
+                            while ((end = pending.IndexOf("\r\n\r\n", StringComparison.Ordinal)) >= 0)
+                            {
+                                pending = pending[(end + 4)..];
+                                await client.SendAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"u8.ToArray(), _stop.Token);
+                            }
+                        }
+                    }
+                    catch (Exception) { }
+                }
+            });
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _upstream.Stop();
+        Api.Dispose();
+        await Admin.DisposeAsync();
+        await Reloader.DisposeAsync();
+        await Gateway.DisposeAsync();
+        try { Directory.Delete(Path.GetDirectoryName(PolicyPath)!, recursive: true); } catch (IOException) { }
+    }
+}

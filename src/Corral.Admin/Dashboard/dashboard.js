@@ -1,0 +1,175 @@
+// Corral dashboard: polls the admin API and renders with textContent only. Host names come from whoever makes the
+// flows (attackers included), so data is only ever set as text, never parsed as HTML.
+"use strict";
+
+const TOKEN_KEY = "corral-admin-token";
+const FLOW_LIMIT = 200;
+let pendingPromotion = null;
+
+function el(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (className) node.className = className;
+  return node;
+}
+
+function replaceChildren(parent, children) {
+  parent.replaceChildren(...children);
+}
+
+async function getJson(path) {
+  const response = await fetch(path, { cache: "no-store" });
+  if (!response.ok) throw new Error(path + ": HTTP " + response.status);
+  return response.json();
+}
+
+function renderPolicy(policy) {
+  document.getElementById("policy-name").textContent = policy.name;
+  document.getElementById("policy-hash").textContent = policy.hash;
+  document.getElementById("policy-loaded").textContent = new Date(policy.loadedAt).toLocaleString();
+  document.getElementById("policy-source").textContent = policy.source + " (" + policy.reloads + " reloads, " + policy.failures + " failed)";
+  const error = document.getElementById("reload-error");
+  if (policy.lastError) {
+    error.hidden = false;
+    error.textContent = (policy.failing ? "Last reload FAILED (previous policy still in force): " : "An earlier reload failed: ")
+      + new Date(policy.lastError.at).toLocaleString() + " from " + policy.lastError.source + "\n" + policy.lastError.message;
+  } else {
+    error.hidden = true;
+  }
+  const drift = document.getElementById("drift");
+  drift.hidden = !policy.drift;
+  drift.textContent = policy.drift ? "Drift: " + policy.drift : "";
+}
+
+function isDenied(flow) { return flow.action === "deny"; }
+
+function renderWatchRules(policy, flows) {
+  const container = document.getElementById("watch-rules");
+  const watched = policy.rules.filter(r => r.mode === "watch");
+  if (watched.length === 0) {
+    replaceChildren(container, [el("p", "No rule is in watch mode.", "muted")]);
+    return;
+  }
+  replaceChildren(container, watched.map(rule => {
+    const box = el("div", null, "watch-rule");
+    box.dataset.rule = rule.name;
+    const title = el("h3");
+    title.append(el("span", rule.name, "rule-name"), el("span", " (" + rule.action + ", priority " + rule.priority + ")", "muted"));
+    const would = flows.filter(f => f.rule === rule.name && isDenied(f) && f.enforced === false);
+    const list = el("ul", null, "would-deny");
+    for (const f of would.slice(0, 20)) {
+      const item = el("li", (f.host || f.dst || "?") + " — " + new Date(f.time).toLocaleTimeString());
+      item.dataset.flow = f.flow;
+      list.append(item);
+    }
+    const count = el("p", rule.action === "deny"
+      ? would.length + " flow(s) in the last " + flows.length + " would have been denied"
+      : "permit rule in watch mode", "muted would-deny-count");
+    const button = el("button", "Promote to enforce", "promote");
+    button.type = "button";
+    button.dataset.rule = rule.name;
+    button.addEventListener("click", () => promote(rule.name));
+    box.append(title, count, list, button);
+    return box;
+  }));
+}
+
+function renderDenials(flows) {
+  const byRule = new Map();
+  for (const f of flows) {
+    if (!isDenied(f)) continue;
+    const name = f.rule === null ? "(" + (f.reason || "default") + ")" : f.rule;
+    const entry = byRule.get(name) || { denied: 0, would: 0 };
+    if (f.enforced === false) entry.would++; else entry.denied++;
+    byRule.set(name, entry);
+  }
+  document.getElementById("denials-window").textContent = "(last " + flows.length + " flows)";
+  const rows = [...byRule.entries()].sort((a, b) => (b[1].denied + b[1].would) - (a[1].denied + a[1].would)).map(([name, e]) => {
+    const row = el("tr");
+    row.dataset.rule = name;
+    row.append(el("td", name), el("td", e.denied, "denied"), el("td", e.would, "would"));
+    return row;
+  });
+  replaceChildren(document.querySelector("#denials tbody"), rows);
+}
+
+function renderFlows(flows) {
+  const rows = flows.map(f => {
+    const row = el("tr");
+    row.dataset.flow = f.flow;
+    row.dataset.rule = f.rule === null ? "" : f.rule;
+    row.dataset.action = f.action;
+    row.dataset.enforced = String(f.enforced);
+    row.append(
+      el("td", new Date(f.time).toLocaleTimeString()),
+      el("td", f.host || "", "host"),
+      el("td", f.dst || ""),
+      el("td", f.rule === null ? "—" : f.rule, "rule"),
+      el("td", f.action, f.action),
+      el("td", f.enforced ? "enforced" : "watch", "enforced"),
+      el("td", f.reason || ""));
+    return row;
+  });
+  replaceChildren(document.querySelector("#flows tbody"), rows);
+}
+
+async function refresh() {
+  try {
+    const [policy, flows] = await Promise.all([getJson("/api/policy"), getJson("/api/flows?limit=" + FLOW_LIMIT)]);
+    const decisions = flows.flows.filter(f => f.event === "decision" || f.event === "request");
+    renderPolicy(policy);
+    renderWatchRules(policy, decisions);
+    renderDenials(decisions);
+    renderFlows(decisions);
+    document.getElementById("status").textContent = "Updated " + new Date().toLocaleTimeString();
+  } catch (e) {
+    document.getElementById("status").textContent = "Cannot reach the admin API: " + e.message;
+  }
+}
+
+function askToken(ruleName) {
+  pendingPromotion = ruleName;
+  document.getElementById("token-box").hidden = false;
+  document.getElementById("token-input").focus();
+}
+
+async function promote(ruleName) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (!token) { askToken(ruleName); return; }
+  const status = document.getElementById("status");
+  const response = await fetch("/api/rules/" + encodeURIComponent(ruleName) + "/mode", {
+    method: "POST",
+    headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json" },
+    body: JSON.stringify({ mode: "enforce" }),
+  });
+  if (response.status === 401) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    askToken(ruleName);
+    status.textContent = "The token was refused; enter it again.";
+    return;
+  }
+  const body = await response.json().catch(() => ({}));
+  status.textContent = response.ok
+    ? "Rule " + ruleName + " now enforced" + (body.drift ? " (not written back: " + body.drift + ")" : "")
+    : "Promotion failed: " + (body.error || ("HTTP " + response.status));
+  await refresh();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("token-save").addEventListener("click", () => {
+    const value = document.getElementById("token-input").value.trim();
+    if (!value) return;
+    sessionStorage.setItem(TOKEN_KEY, value);
+    document.getElementById("token-input").value = "";
+    document.getElementById("token-box").hidden = true;
+    const rule = pendingPromotion;
+    pendingPromotion = null;
+    if (rule) promote(rule);
+  });
+  document.getElementById("token-cancel").addEventListener("click", () => {
+    pendingPromotion = null;
+    document.getElementById("token-box").hidden = true;
+  });
+  refresh();
+  setInterval(refresh, 1000);
+});

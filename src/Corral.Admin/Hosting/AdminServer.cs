@@ -1,0 +1,103 @@
+using System.Net;
+using Corral.Admin.Api;
+using Corral.Gateway.Hosting;
+using Corral.Gateway.Reload;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+
+namespace Corral.Admin;
+
+/// <summary>
+/// The admin HTTP server on Kestrel: <c>/healthz</c>, <c>/readyz</c>, <c>/metrics</c> (Prometheus), the policy and
+/// flows API and the dashboard. Start it in-process next to a running <see cref="GatewayServer"/>.
+/// </summary>
+public sealed class AdminServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private AdminServer(WebApplication app, IPEndPoint endPoint)
+    {
+        _app = app;
+        EndPoint = endPoint;
+    }
+
+    /// <summary>The bound endpoint (with the real port when 0 was asked for).</summary>
+    public IPEndPoint EndPoint { get; }
+
+    /// <summary>http://ADDR:PORT/ of the admin server.</summary>
+    public Uri BaseAddress => new($"http://{EndPoint}/");
+
+    /// <summary>
+    /// Starts the admin server for <paramref name="gateway"/>, changing its policy through <paramref name="reloader"/>.
+    /// Refuses a non-loopback listener without a token: the API must never be open on a network.
+    /// </summary>
+    public static async Task<AdminServer> StartAsync(GatewayServer gateway, PolicyReloader reloader, AdminOptions options, ILoggerFactory? loggerFactory = null, CancellationToken ct = default)
+    {
+        if (!IPAddress.IsLoopback(options.Listen.Address) && options.Token is null)
+            throw new ArgumentException($"admin listener {options.Listen} is not loopback: configure an admin token (--admin-token-file or {AdminToken.EnvironmentVariable}) first");
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
+        builder.Logging.ClearProviders();
+        if (loggerFactory is not null)
+        {
+            // ASP.NET Core's own lines go to the gateway's log, but only warnings and worse (no per-request chatter).
+            builder.Logging.AddProvider(new ForwardingLoggerProvider(loggerFactory));
+            builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        }
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            k.Listen(options.Listen);
+        });
+        // The gateway's own meter, exported by OpenTelemetry's Prometheus exporter (no cached scrapes: tests and the
+        // dashboard want what is true now).
+        builder.Services.AddOpenTelemetry().WithMetrics(m => m
+            .AddMeter(gateway.Meter.Name)
+            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
+        var app = builder.Build();
+        var logger = (loggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger("Corral.Admin");
+        app.Use(async (context, next) =>
+        {
+            var headers = context.Response.Headers;
+            headers.XContentTypeOptions = "nosniff";
+            headers.CacheControl = "no-store";
+            headers["Referrer-Policy"] = "no-referrer";
+            headers["X-Frame-Options"] = "DENY";
+            headers.ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+            await next(context).ConfigureAwait(false);
+        });
+        app.MapGet("/healthz", () => Results.Text("ok\n"));
+        app.MapGet("/readyz", () => gateway.IsAccepting
+            ? Results.Text("ready\n")
+            : Results.Text("not ready: the gateway is not accepting connections\n", statusCode: 503));
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        PolicyApi.Map(app, reloader, options.Token, logger);
+        FlowsApi.Map(app, gateway.RecentFlows, options.MaxFlows);
+        DashboardFiles.Map(app);
+        await app.StartAsync(ct).ConfigureAwait(false);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var uri = new Uri(address);
+        var endPoint = new IPEndPoint(options.Listen.Address, uri.Port);
+        logger.LogInformation("Admin server on http://{EndPoint}/ (mutating calls {Auth})", endPoint, options.Token is null ? "disabled: no token" : "need the bearer token");
+        return new AdminServer(app, endPoint);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+}
+
+/// <summary>Hands ASP.NET Core's loggers to the caller's logger factory.</summary>
+internal sealed class ForwardingLoggerProvider(ILoggerFactory factory) : ILoggerProvider
+{
+    public ILogger CreateLogger(string categoryName) => factory.CreateLogger(categoryName);
+    public void Dispose() { }
+}

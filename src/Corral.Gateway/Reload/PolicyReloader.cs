@@ -1,0 +1,221 @@
+using System.Diagnostics.Metrics;
+using System.Text;
+using Corral.Gateway.Decision;
+using Corral.Policy;
+using Corral.Policy.Compilation;
+using Corral.Policy.Diagnostics;
+using Corral.Policy.Loading;
+using Corral.Policy.Model;
+using Microsoft.Extensions.Logging;
+
+namespace Corral.Gateway.Reload;
+
+/// <summary>
+/// Owns the policy file and its compile options, and replaces the gateway's policy while it runs: from file changes,
+/// from new text (the admin API), and rule by rule (watch ↔ enforce). A new policy compiles off the flow path and is
+/// swapped in atomically, so established flows keep going and every new flow sees it at once. A policy that fails to
+/// compile leaves the previous one in force; the failure is logged, counted and kept in <see cref="Status"/>.
+/// Reloads run one at a time.
+/// </summary>
+public sealed class PolicyReloader : IAsyncDisposable
+{
+    /// <summary>The largest policy text accepted from the API or read back for an edit (the loader's own bound).</summary>
+    public const int MaxPolicyBytes = 8 * 1024 * 1024;
+
+    private readonly PolicySource _target;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Counter<long>? _reloads;
+    private readonly Counter<long>? _failures;
+    private PolicyWatcher? _watcher;
+    private ReloadStatus _status;
+    // The text in force when it differs from the file (the file was read-only): what a later edit starts from.
+    private string? _driftText;
+
+    public PolicyReloader(PolicySource target, string policyPath, CompileOptions options, ILogger logger, Meter? meter = null)
+    {
+        _target = target;
+        PolicyPath = Path.GetFullPath(policyPath);
+        Options = options;
+        _logger = logger;
+        _reloads = meter?.CreateCounter<long>("corral.gateway.policy.reloads", description: "Policies put in force after start, by source");
+        _failures = meter?.CreateCounter<long>("corral.gateway.policy.reload_failures", description: "Reloads refused because the new policy failed to load or compile, by source");
+        var current = target.Current;
+        _status = new ReloadStatus(current.Hash, current.Document.Name, DateTimeOffset.UtcNow, ReloadSource.Startup, 0, 0, false, null, null,
+            current.Document.Rules.Count, current.Document.InputFiles.Count);
+    }
+
+    /// <summary>Builds a reloader for a gateway server.</summary>
+    public PolicyReloader(Hosting.GatewayServer server, string policyPath, CompileOptions options, ILogger logger)
+        : this(server.Policy, policyPath, options, logger, server.Meter) { }
+
+    public string PolicyPath { get; }
+    public CompileOptions Options { get; }
+    public PolicySource Target => _target;
+
+    /// <summary>The policy in force and the story of reloads so far.</summary>
+    public ReloadStatus Status => Volatile.Read(ref _status);
+
+    /// <summary>Raised after each attempt (success or failure), off the flow path.</summary>
+    public event Action<ReloadStatus>? StatusChanged;
+
+    /// <summary>Starts reloading on changes to the policy file and every file it reads. <paramref name="debounce"/> coalesces bursts.</summary>
+    public void StartWatching(TimeSpan? debounce = null)
+    {
+        if (_watcher is not null) return;
+        _watcher = new PolicyWatcher(debounce ?? TimeSpan.FromMilliseconds(2), (quiet, ct) => ReloadFileAsync(ReloadSource.File, quiet, ct), _logger);
+        _watcher.Watch(WatchedFiles(_target.Current));
+    }
+
+    /// <summary>Reloads the policy file (and the files it names) from disk.</summary>
+    public Task<ReloadOutcome> ReloadFileAsync(ReloadSource source = ReloadSource.File, CancellationToken ct = default) =>
+        ReloadFileAsync(source, quietFailure: false, ct);
+
+    /// <param name="quietFailure">Do not report a failure: the watcher's first look at a file may catch it half-written.</param>
+    internal Task<ReloadOutcome> ReloadFileAsync(ReloadSource source, bool quietFailure, CancellationToken ct) =>
+        SerializedAsync(() => PolicyChecker.CheckFile(PolicyPath, options: Options), source, persist: null, ct, quietFailure);
+
+    /// <summary>
+    /// Puts new policy text in force (relative paths resolve against the policy file's directory) and writes it to
+    /// the policy file atomically, so the file stays the source of truth; a read-only file is left alone and the
+    /// difference is reported as drift.
+    /// </summary>
+    public Task<ReloadOutcome> ApplyTextAsync(string text, CancellationToken ct = default) =>
+        SerializedAsync(() => Check(text), ReloadSource.Api, persist: text, ct);
+
+    /// <summary>Sets one rule's mode (watch or enforce), written back to the file when it is writable.</summary>
+    /// <remarks>Read, edit, compile and swap happen under one hold of the reload lock, so no other change slips in between.</remarks>
+    public async Task<(ModeChangeResult Result, ReloadOutcome? Outcome, string? Error)> SetRuleModeAsync(string rule, RuleMode mode, CancellationToken ct = default)
+    {
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (_target.Current.Document.Rules.All(r => r.Name != rule)) return (ModeChangeResult.UnknownRule, null, $"no rule named '{rule}' in the policy in force");
+            string text;
+            try
+            {
+                if (_driftText is { } inMemory) text = inMemory;
+                else
+                {
+                    if (new FileInfo(PolicyPath).Length > MaxPolicyBytes) return (ModeChangeResult.Failed, null, $"{PolicyPath} is larger than {MaxPolicyBytes} bytes");
+                    text = await File.ReadAllTextAsync(PolicyPath, ct).ConfigureAwait(false);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return (ModeChangeResult.Failed, null, $"cannot read {PolicyPath}: {e.Message}");
+            }
+            var (edited, error) = PolicyEditor.SetRuleMode(PolicyPath, text, rule, mode);
+            if (error is not null) return (ModeChangeResult.Failed, null, error);
+            var outcome = await ApplyLockedAsync(() => Check(edited!), ReloadSource.Promotion, persist: edited, ct).ConfigureAwait(false);
+            return (outcome.Applied ? ModeChangeResult.Applied : ModeChangeResult.Failed, outcome, outcome.Applied ? null : "the edited policy does not compile");
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private CheckResult Check(string text) =>
+        Encoding.UTF8.GetByteCount(text) > MaxPolicyBytes
+            ? new CheckResult(null, null, [new Diagnostic(Severity.Error, "file-too-large", SourceLocation.None(PolicyPath), $"policy text is larger than {MaxPolicyBytes} bytes")])
+            : PolicyChecker.CheckText(PolicyPath, text, Path.GetDirectoryName(PolicyPath)!, options: Options);
+
+    private async Task<ReloadOutcome> SerializedAsync(Func<CheckResult> load, ReloadSource source, string? persist, CancellationToken ct, bool quietFailure = false)
+    {
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return await ApplyLockedAsync(load, source, persist, ct, quietFailure).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Compiles and, when sound, swaps in; the caller holds the reload lock.</summary>
+    private async Task<ReloadOutcome> ApplyLockedAsync(Func<CheckResult> load, ReloadSource source, string? persist, CancellationToken ct, bool quietFailure = false)
+    {
+        // Compile on a pool thread: a million-entry policy takes a while, and the caller may be a request thread.
+        var check = await Task.Run(load, ct).ConfigureAwait(false);
+        var before = _status;
+        if (!check.Succeeded && quietFailure) return ReloadOutcome.Failed(before.Hash, check.Diagnostics);
+        if (!check.Succeeded)
+        {
+            var failure = new ReloadFailure(DateTimeOffset.UtcNow, source, check.Diagnostics);
+            _failures?.Add(1, new KeyValuePair<string, object?>("source", Name(source)));
+            _logger.LogError("Policy reload from {Source} failed; {Hash} stays in force: {Error}", Name(source), before.Hash, failure.Message);
+            Publish(before with { Failures = before.Failures + 1, Failing = true, LastError = failure });
+            return ReloadOutcome.Failed(before.Hash, check.Diagnostics);
+        }
+        var compiled = check.Compiled!;
+        var changed = compiled.Hash != _target.Current.Hash;
+        string? drift = source == ReloadSource.File ? null : before.Drift;
+        if (changed)
+        {
+            _target.Swap(compiled);
+            _reloads?.Add(1, new KeyValuePair<string, object?>("source", Name(source)));
+        }
+        if (source == ReloadSource.File) _driftText = null; // the file is the truth again
+        if (persist is not null) drift = Persist(persist);
+        var status = new ReloadStatus(compiled.Hash, compiled.Document.Name, changed ? DateTimeOffset.UtcNow : before.LoadedAt, changed ? source : before.Source,
+            before.Reloads + (changed ? 1 : 0), before.Failures, false, before.LastError, drift, compiled.Document.Rules.Count, compiled.Document.InputFiles.Count);
+        Publish(status);
+        if (changed) _logger.LogInformation("Policy {Name} ({Hash}) in force, from {Source}", compiled.Document.Name, compiled.Hash, Name(source));
+        if (drift is not null) _logger.LogWarning("Policy drift: {Drift}", drift);
+        _watcher?.Watch(WatchedFiles(compiled));
+        return new ReloadOutcome(true, changed, compiled.Hash, check.Diagnostics, drift);
+    }
+
+    /// <summary>Writes the text in force to the policy file (temp file + rename); returns the drift when it cannot.</summary>
+    private string? Persist(string text)
+    {
+        try
+        {
+            var mode = OperatingSystem.IsWindows() ? (UnixFileMode?)null : File.GetUnixFileMode(PolicyPath);
+            // We may run as root, which writes anything: honour the file's mode as the operator's intent.
+            if ((OperatingSystem.IsWindows() && new FileInfo(PolicyPath).IsReadOnly) || (mode is { } m && (m & UnixFileMode.UserWrite) == 0)) return Drifted(text, $"{PolicyPath} is read-only; the policy in force was not written back");
+            var temp = Path.Combine(Path.GetDirectoryName(PolicyPath)!, $".{Path.GetFileName(PolicyPath)}.{Environment.ProcessId}.tmp");
+            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.WriteThrough))
+            {
+                stream.Write(Encoding.UTF8.GetBytes(text));
+                stream.Flush(flushToDisk: true);
+            }
+            if (mode is { } keep && !OperatingSystem.IsWindows()) File.SetUnixFileMode(temp, keep);
+            File.Move(temp, PolicyPath, overwrite: true);
+            _driftText = null;
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Drifted(text, $"{PolicyPath} could not be written ({e.Message}); the policy in force was not written back");
+        }
+    }
+
+    private string Drifted(string text, string why)
+    {
+        _driftText = text;
+        return why;
+    }
+
+    private void Publish(ReloadStatus status)
+    {
+        Volatile.Write(ref _status, status);
+        try { StatusChanged?.Invoke(status); }
+        catch (Exception e) { _logger.LogWarning(e, "Reload status listener failed"); }
+    }
+
+    private IEnumerable<string> WatchedFiles(CompiledPolicy policy) => policy.Document.InputFiles.Append(PolicyPath);
+
+    private static string Name(ReloadSource source) => source switch
+    {
+        ReloadSource.File => "file", ReloadSource.Api => "api", ReloadSource.Promotion => "promotion", _ => "startup",
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_watcher is not null) await _watcher.DisposeAsync().ConfigureAwait(false);
+        _gate.Dispose();
+    }
+}

@@ -1,0 +1,158 @@
+using Microsoft.Extensions.Logging;
+
+namespace Corral.Gateway.Reload;
+
+/// <summary>
+/// Watches a set of files (inotify via FileSystemWatcher, one watcher per directory, so editors that save by writing
+/// a new file and renaming it over the old one are seen) and calls the reload once per burst of changes: the first
+/// change wakes the loop, which waits until the files have been quiet for the debounce interval (capped), then reloads.
+/// Changes that arrive during a reload cause one more reload after it. A file caught half-written (an editor or a
+/// script that truncates and then writes) fails to load; such a failure is reported only if no further change
+/// arrives within the settle interval, so a save in progress never shows up as a failed reload.
+/// </summary>
+internal sealed class PolicyWatcher : IAsyncDisposable
+{
+    private static readonly TimeSpan MaxDelay = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(100);
+    private const int MaxQuietAttempts = 20;
+
+    private readonly TimeSpan _debounce;
+    private readonly Func<bool, CancellationToken, Task<ReloadOutcome>> _reload;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, FileSystemWatcher> _watchers = new(StringComparer.Ordinal);
+    private HashSet<string> _files = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _signal = new(0, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private long _lastPoke;
+
+    /// <param name="reload">Reloads; its flag asks it not to report a failure (a later attempt will).</param>
+    public PolicyWatcher(TimeSpan debounce, Func<bool, CancellationToken, Task<ReloadOutcome>> reload, ILogger logger)
+    {
+        _debounce = debounce;
+        _reload = reload;
+        _logger = logger;
+        _loop = Task.Run(LoopAsync);
+    }
+
+    /// <summary>Sets the files to watch; directories no longer needed stop being watched.</summary>
+    public void Watch(IEnumerable<string> files)
+    {
+        var set = new HashSet<string>(files.Select(Path.GetFullPath), StringComparer.Ordinal);
+        lock (_lock)
+        {
+            if (_stop.IsCancellationRequested || set.SetEquals(_files)) return;
+            _files = set;
+            var directories = set.Select(f => Path.GetDirectoryName(f)!).ToHashSet(StringComparer.Ordinal);
+            foreach (var gone in _watchers.Keys.Where(d => !directories.Contains(d)).ToList())
+            {
+                _watchers[gone].Dispose();
+                _watchers.Remove(gone);
+            }
+            foreach (var directory in directories.Where(d => !_watchers.ContainsKey(d)))
+            {
+                if (!Directory.Exists(directory))
+                {
+                    _logger.LogWarning("Cannot watch {Directory}: it does not exist", directory);
+                    continue;
+                }
+                var watcher = new FileSystemWatcher(directory)
+                {
+                    NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.CreationTime,
+                    IncludeSubdirectories = false,
+                    InternalBufferSize = 64 * 1024,
+                };
+                watcher.Changed += OnEvent;
+                watcher.Created += OnEvent;
+                watcher.Deleted += OnEvent;
+                watcher.Renamed += OnRenamed;
+                watcher.Error += (_, e) =>
+                {
+                    // Overflowed events: we may have missed a change, so reload to be sure.
+                    _logger.LogWarning("File watcher for {Directory}: {Error}; reloading to be safe", directory, e.GetException().Message);
+                    Poke();
+                };
+                watcher.EnableRaisingEvents = true;
+                _watchers[directory] = watcher;
+            }
+        }
+    }
+
+    private void OnEvent(object sender, FileSystemEventArgs e)
+    {
+        if (Volatile.Read(ref _files).Contains(e.FullPath)) Poke();
+    }
+
+    private void OnRenamed(object sender, RenamedEventArgs e)
+    {
+        var files = Volatile.Read(ref _files);
+        if (files.Contains(e.FullPath) || files.Contains(e.OldFullPath)) Poke();
+    }
+
+    private void Poke()
+    {
+        Volatile.Write(ref _lastPoke, System.Diagnostics.Stopwatch.GetTimestamp());
+        try { _signal.Release(); }
+        catch (SemaphoreFullException) { } // a reload is already pending
+        catch (ObjectDisposedException) { }
+    }
+
+    private async Task LoopAsync()
+    {
+        var ct = _stop.Token;
+        var quietFailures = 0;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await _signal.WaitAsync(ct).ConfigureAwait(false);
+                // Trailing-edge debounce: wait until nothing has changed for the debounce interval (bounded), so a
+                // burst (truncate + write, or many feed files at once) becomes one reload.
+                var first = System.Diagnostics.Stopwatch.GetTimestamp();
+                while (true)
+                {
+                    var quiet = System.Diagnostics.Stopwatch.GetElapsedTime(Volatile.Read(ref _lastPoke));
+                    if (quiet >= _debounce || System.Diagnostics.Stopwatch.GetElapsedTime(first) >= MaxDelay) break;
+                    await Task.Delay(_debounce - quiet, ct).ConfigureAwait(false);
+                }
+                var outcome = await _reload(quietFailures < MaxQuietAttempts, ct).ConfigureAwait(false);
+                if (outcome.Applied || quietFailures >= MaxQuietAttempts)
+                {
+                    quietFailures = 0;
+                    continue;
+                }
+                // Failed quietly: if the file is still being written, another change is on its way.
+                quietFailures++;
+                if (await _signal.WaitAsync(Settle, ct).ConfigureAwait(false))
+                {
+                    Poke(); // put the signal back: the loop's next turn debounces and retries
+                    continue;
+                }
+                await _reload(false, ct).ConfigureAwait(false); // nothing more came: this failure is real, report it
+                quietFailures = 0;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "Policy reload after a file change failed");
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        lock (_lock)
+        {
+            _stop.Cancel();
+            foreach (var w in _watchers.Values) w.Dispose();
+            _watchers.Clear();
+        }
+        try { await _loop.ConfigureAwait(false); }
+        catch (OperationCanceledException) { }
+        _stop.Dispose();
+    }
+}

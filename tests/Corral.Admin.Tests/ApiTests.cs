@@ -1,0 +1,186 @@
+using System.Net;
+using System.Text;
+using Corral.Admin.Tests.Support;
+
+namespace Corral.Admin.Tests;
+
+/// <summary>Health, metrics, flows, and every refusal: each bad call gets a clear 4xx and leaves the policy's hash as it was.</summary>
+public sealed class ApiTests
+{
+    [Fact]
+    public async Task HealthReadinessAndMetricsAnswer()
+    {
+        await using var live = await LiveHarness.StartAsync();
+        Assert.Equal(200, await live.FlowAsync("www.example.test"));
+        Assert.Equal(403, await live.FlowAsync("evil.test"));
+        Assert.Equal(200, await live.FlowAsync("other.test"));
+        Assert.Equal("ok\n", await live.Http.GetStringAsync("/healthz"));
+        Assert.Equal("ready\n", await live.Http.GetStringAsync("/readyz"));
+
+        var metrics = await live.Http.GetStringAsync("/metrics");
+        Assert.Matches(@"corral_gateway_flows_total\{[^}]*action=""permit""[^}]*enforced=""true""[^}]*rule=""allow-web""[^}]*\} [1-9]", metrics);
+        Assert.Matches(@"corral_gateway_flows_total\{[^}]*action=""deny""[^}]*enforced=""true""[^}]*rule=""deny-threats""[^}]*\} [1-9]", metrics);
+        Assert.Matches(@"corral_gateway_flows_total\{[^}]*action=""deny""[^}]*enforced=""false""[^}]*rule=""deny-internet""[^}]*\} [1-9]", metrics);
+        Assert.Matches(@"corral_gateway_decision_duration_seconds_bucket\{[^}]*le=""1E-05""[^}]*\} \d+|corral_gateway_decision_duration_seconds_bucket\{[^}]*le=""1e-05""[^}]*\} \d+", metrics);
+        Assert.Contains("corral_gateway_decision_duration_seconds_count", metrics);
+        Assert.Matches($@"corral_gateway_policy_info\{{[^}}]*hash=""{live.Hash}""", metrics);
+        Assert.Contains("corral_gateway_connections_active", metrics);
+        Assert.Matches(@"corral_gateway_traffic_down_bytes_total(\{[^}]*\})? [1-9]", metrics);
+        Assert.Matches(@"corral_gateway_traffic_up_bytes_total(\{[^}]*\})? [1-9]", metrics);
+
+        // A reload is counted.
+        using var put = await live.Http.SendAsync(live.Authorized(HttpMethod.Put, "/api/policy", new StringContent(LiveHarness.PolicyText.Replace("mode: watch", "mode: enforce"))));
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        Assert.Matches(@"corral_gateway_policy_reloads_total\{[^}]*source=""api""[^}]*\} [1-9]", await live.Http.GetStringAsync("/metrics"));
+    }
+
+    [Fact]
+    public async Task RecentFlowsAreFilterable()
+    {
+        await using var live = await LiveHarness.StartAsync();
+        await live.FlowAsync("www.example.test");
+        await live.FlowAsync("evil.test");
+        await live.FlowAsync("other.test");
+        var denied = (await live.GetJsonAsync("/api/flows?action=deny")).GetProperty("flows").EnumerateArray().ToList();
+        Assert.Equal(2, denied.Count);
+        Assert.Equal("other.test", denied[0].GetProperty("host").GetString()); // newest first
+        Assert.False(denied[0].GetProperty("enforced").GetBoolean());
+        var byRule = (await live.GetJsonAsync("/api/flows?rule=allow-web")).GetProperty("flows").EnumerateArray().ToList();
+        Assert.Single(byRule);
+        Assert.Equal("permit", byRule[0].GetProperty("action").GetString());
+        Assert.Single((await live.GetJsonAsync("/api/flows?host=EVIL")).GetProperty("flows").EnumerateArray());
+        Assert.Single((await live.GetJsonAsync("/api/flows?limit=1")).GetProperty("flows").EnumerateArray());
+        using var bad = await live.Http.GetAsync("/api/flows?action=maybe");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+    }
+
+    [Theory]
+    [InlineData(null, "missing bearer token")]
+    [InlineData("wrong-token-wrong-token-wrong", "wrong bearer token")]
+    public async Task AMissingOrWrongTokenIs401(string? token, string reason)
+    {
+        await using var live = await LiveHarness.StartAsync();
+        var before = live.Hash;
+        foreach (var request in new[]
+                 {
+                     live.Authorized(HttpMethod.Put, "/api/policy", new StringContent("version: 1"), token),
+                     live.Authorized(HttpMethod.Post, "/api/rules/deny-internet/mode", new StringContent("enforce"), token),
+                 })
+        {
+            using var response = await live.Http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
+            Assert.Contains(reason, await response.Content.ReadAsStringAsync());
+        }
+        Assert.Equal(before, live.Hash);
+        Assert.Equal(LiveHarness.PolicyText, File.ReadAllText(live.PolicyPath));
+    }
+
+    [Fact]
+    public async Task WithoutAConfiguredTokenChangesAreRefused()
+    {
+        await using var live = await LiveHarness.StartAsync(withToken: false);
+        var before = live.Hash;
+        using var response = await live.Http.SendAsync(live.Authorized(HttpMethod.Post, "/api/rules/deny-internet/mode", new StringContent("enforce")));
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Contains("no admin token is configured", await response.Content.ReadAsStringAsync());
+        Assert.Equal(before, live.Hash);
+    }
+
+    [Fact]
+    public async Task BadInputGetsAClear4xxAndLeavesThePolicyAlone()
+    {
+        await using var live = await LiveHarness.StartAsync();
+        var before = live.Hash;
+
+        using (var malformed = await live.Http.SendAsync(live.Authorized(HttpMethod.Put, "/api/policy", new StringContent("version: 1\nrules: [ { name: x, action: maybe } ]\n"))))
+        {
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, malformed.StatusCode);
+            var body = await malformed.Content.ReadAsStringAsync();
+            Assert.Contains("corral.yaml:", body);
+            Assert.Contains("diagnostics", body);
+        }
+        using (var notYaml = await live.Http.SendAsync(live.Authorized(HttpMethod.Put, "/api/policy", new StringContent("{{{{ ]]]]"))))
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, notYaml.StatusCode);
+        using (var unknown = await live.Http.SendAsync(live.Authorized(HttpMethod.Post, "/api/rules/no-such-rule/mode", new StringContent("enforce"))))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+            Assert.Contains("no-such-rule", await unknown.Content.ReadAsStringAsync());
+        }
+        using (var badMode = await live.Http.SendAsync(live.Authorized(HttpMethod.Post, "/api/rules/deny-internet/mode", new StringContent("{\"mode\":\"sometimes\"}"))))
+            Assert.Equal(HttpStatusCode.BadRequest, badMode.StatusCode);
+        Assert.Equal(413, await DeclaredHugeBodyStatusAsync(live));
+        using (var notUtf8 = await live.Http.SendAsync(live.Authorized(HttpMethod.Put, "/api/policy", new ByteArrayContent([0xff, 0xfe, 0xc3, 0x28]))))
+            Assert.Equal(HttpStatusCode.BadRequest, notUtf8.StatusCode);
+
+        Assert.Equal(before, live.Hash);
+        Assert.Equal(LiveHarness.PolicyText, File.ReadAllText(live.PolicyPath));
+        Assert.Equal(200, await live.FlowAsync("other.test"));
+    }
+
+    /// <summary>Declares a 9 MiB body and reads the answer without sending it: the server refuses on the header alone.</summary>
+    private static async Task<int> DeclaredHugeBodyStatusAsync(LiveHarness live)
+    {
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        await socket.ConnectAsync(live.Admin.EndPoint);
+        await using var stream = new System.Net.Sockets.NetworkStream(socket);
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"PUT /api/policy HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {LiveHarness.Token}\r\nContent-Length: {9 * 1024 * 1024}\r\n\r\n"));
+        return await LiveHarness.ReadStatusAsync(stream);
+    }
+
+    [Fact]
+    public async Task AnOversizedChunkedBodyIs413()
+    {
+        await using var live = await LiveHarness.StartAsync();
+        var before = live.Hash;
+        var content = new StreamContent(new MemoryStream(new byte[9 * 1024 * 1024]));
+        using var request = live.Authorized(HttpMethod.Put, "/api/policy", content);
+        request.Headers.TransferEncodingChunked = true;
+        using var response = await live.Http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal(before, live.Hash);
+    }
+
+    [Fact]
+    public async Task ANonLoopbackAdminListenerNeedsAToken()
+    {
+        await using var live = await LiveHarness.StartAsync();
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => AdminServer.StartAsync(live.Gateway, live.Reloader,
+            new AdminOptions { Listen = new IPEndPoint(IPAddress.Any, 0) }));
+        Assert.Contains("not loopback", e.Message);
+    }
+
+    [Fact]
+    public void ATokenFileOthersCanReadIsRefused()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, LiveHarness.Token + "\n");
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+            Assert.Contains("chmod 600", Assert.Throws<AdminTokenException>(() => AdminToken.FromFile(path)).Message);
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            Assert.True(AdminToken.FromFile(path).Matches(LiveHarness.Token));
+            Assert.False(AdminToken.FromFile(path).Matches(LiveHarness.Token + "x"));
+            Assert.Throws<AdminTokenException>(() => AdminToken.FromText("short"));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task TheDashboardIsServedWithAContentSecurityPolicy()
+    {
+        await using var live = await LiveHarness.StartAsync();
+        using var page = await live.Http.GetAsync("/");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains("script-src 'self'", page.Headers.GetValues("Content-Security-Policy").Single());
+        var html = await page.Content.ReadAsStringAsync();
+        Assert.Contains("/dashboard.js", html);
+        var js = await live.Http.GetStringAsync("/dashboard.js");
+        Assert.DoesNotContain("innerHTML", js);
+        Assert.Contains("textContent", js);
+    }
+}

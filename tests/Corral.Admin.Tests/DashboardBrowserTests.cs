@@ -1,0 +1,82 @@
+using Corral.Admin.Tests.Support;
+using Corral.Policy.Model;
+using OpenQA.Selenium;
+using OpenQA.Selenium.Chrome;
+
+namespace Corral.Admin.Tests;
+
+/// <summary>
+/// The dashboard in headless Debian chromium (Selenium + the distribution's chromedriver; nothing is downloaded):
+/// a would-be denial shows under its watch-mode rule, Promote (with the token) enforces the rule, and the next such
+/// flow is blocked by the gateway and shown as enforced. Chromium missing is a failure, not a skip: CI installs it.
+/// </summary>
+public sealed class DashboardBrowserTests
+{
+    private const string Chromium = "/usr/bin/chromium";
+    private const string ChromeDriver = "/usr/bin/chromedriver";
+
+    [Fact]
+    public async Task PromotingAWatchRuleFromTheDashboardBlocksTheNextFlow()
+    {
+        Assert.True(File.Exists(Chromium) && File.Exists(ChromeDriver),
+            $"{Chromium} and {ChromeDriver} are needed (apt-get install chromium chromium-driver; scripts/install-test-deps.sh does it)");
+        await using var live = await LiveHarness.StartAsync();
+        using var driver = StartBrowser();
+
+        driver.Navigate().GoToUrl(live.Admin.BaseAddress);
+        await UntilAsync(() => driver.FindElement(By.Id("policy-hash")).Text == live.Hash, "the page to show the policy hash");
+
+        // A flow the watch-mode catch-all would deny: it goes through, and shows under that rule.
+        Assert.Equal(200, await live.FlowAsync("other.test"));
+        var rule = By.CssSelector(".watch-rule[data-rule='deny-internet']");
+        await UntilAsync(() => driver.FindElements(By.CssSelector(".watch-rule[data-rule='deny-internet'] .would-deny li")).Any(li => li.Text.Contains("other.test")),
+            "the would-be denial to appear under deny-internet");
+        Assert.Contains(driver.FindElements(By.CssSelector("#flows tbody tr")), row =>
+            row.GetAttribute("data-rule") == "deny-internet" && row.GetAttribute("data-enforced") == "false" && row.Text.Contains("other.test"));
+
+        // Promote: the page asks for the token once.
+        driver.FindElement(rule).FindElement(By.CssSelector("button.promote")).Click();
+        await UntilAsync(() => driver.FindElement(By.Id("token-box")).Displayed, "the token box");
+        driver.FindElement(By.Id("token-input")).SendKeys(LiveHarness.Token);
+        driver.FindElement(By.Id("token-save")).Click();
+        await UntilAsync(() => live.Gateway.Policy.Current.Document.Rules.Single(r => r.Name == "deny-internet").Mode == RuleMode.Enforce, "the promotion to reach the gateway");
+
+        // The next such flow is denied by the gateway, and the dashboard shows it as enforced.
+        Assert.Equal(403, await live.FlowAsync("other.test"));
+        await UntilAsync(() => driver.FindElements(By.CssSelector("#flows tbody tr")).Any(row =>
+            row.GetAttribute("data-rule") == "deny-internet" && row.GetAttribute("data-enforced") == "true" && row.GetAttribute("data-action") == "deny"),
+            "the enforced denial in the live flows");
+        await UntilAsync(() => driver.FindElements(rule).Count == 0, "deny-internet to leave the watch-mode list");
+        Assert.Equal(live.Hash, driver.FindElement(By.Id("policy-hash")).Text);
+        Assert.Contains("action: deny, mode: enforce", File.ReadAllText(live.PolicyPath));
+        Assert.True(driver.FindElement(By.Id("reload-error")).GetAttribute("hidden") is not null);
+    }
+
+    private static ChromeDriver StartBrowser()
+    {
+        Environment.SetEnvironmentVariable("SE_OFFLINE", "true"); // never let Selenium Manager reach the network
+        var service = ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(ChromeDriver)!, Path.GetFileName(ChromeDriver));
+        service.SuppressInitialDiagnosticInformation = true;
+        service.HideCommandPromptWindow = true;
+        var options = new ChromeOptions { BinaryLocation = Chromium };
+        options.AddArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-proxy-server", "--no-first-run",
+            "--disable-extensions", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--metrics-recording-only");
+        return new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
+    }
+
+    private static async Task UntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            try
+            {
+                if (condition()) return;
+            }
+            catch (StaleElementReferenceException) { } // the page re-rendered under us; look again
+            catch (NoSuchElementException) { }
+            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out waiting for {what}");
+            await Task.Delay(100);
+        }
+    }
+}

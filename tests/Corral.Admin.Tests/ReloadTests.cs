@@ -1,0 +1,179 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Corral.Admin.Tests.Support;
+
+namespace Corral.Admin.Tests;
+
+/// <summary>Reloads from file changes, through the API and by promotion, on a real gateway; and what must survive them.</summary>
+public sealed class ReloadTests
+{
+    private static string Enforced(string text) => text.Replace("action: deny, mode: watch", "action: deny, mode: enforce");
+
+    [Fact]
+    public async Task EditingThePolicyFileReloadsIt()
+    {
+        await using var live = await LiveHarness.StartAsync();
+        Assert.Equal(200, await live.FlowAsync("other.test")); // deny-internet only watches
+        var before = live.Hash;
+
+        File.WriteAllText(live.PolicyPath, Enforced(LiveHarness.PolicyText));
+
+        await LiveHarness.EventuallyAsync(async () => await live.FlowAsync("other.test") == 403, "the edited file's enforce to take effect");
+        Assert.NotEqual(before, live.Hash);
+        Assert.Equal(200, await live.FlowAsync("www.example.test"));
+        var policy = await live.GetJsonAsync("/api/policy");
+        Assert.Equal("file", policy.GetProperty("source").GetString());
+        Assert.Equal(live.Hash, policy.GetProperty("hash").GetString());
+    }
+
+    [Fact]
+    public async Task AnEditorThatSavesByRenameIsSeen()
+    {
+        await using var live = await LiveHarness.StartAsync();
+        var temp = Path.Combine(live.Folder, ".corral.yaml.swp");
+        File.WriteAllText(temp, Enforced(LiveHarness.PolicyText));
+        File.Move(temp, live.PolicyPath, overwrite: true);
+
+        await LiveHarness.EventuallyAsync(async () => await live.FlowAsync("other.test") == 403, "the renamed-over file to take effect");
+        // The watch goes on after the rename: a second edit is seen too.
+        File.WriteAllText(live.PolicyPath, LiveHarness.PolicyText);
+        await LiveHarness.EventuallyAsync(async () => await live.FlowAsync("other.test") == 200, "the second edit to take effect");
+    }
+
+    [Fact]
+    public async Task EditingAFeedFileReloadsThePolicy()
+    {
+        await using var live = await LiveHarness.StartAsync();
+        Assert.Equal(200, await live.FlowAsync("www.example.test"));
+        File.AppendAllText(live.FeedPath, "www.example.test\n");
+        await LiveHarness.EventuallyAsync(async () => await live.FlowAsync("www.example.test") == 403, "the feed entry to deny www.example.test");
+        var denied = await live.GetJsonAsync("/api/flows?rule=deny-threats&host=www.example&limit=5");
+        Assert.NotEmpty(denied.GetProperty("flows").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task ANewFeedFileIsWatchedAfterTheReloadThatAddsIt()
+    {
+        await using var live = await LiveHarness.StartAsync();
+        var extra = Path.Combine(live.Folder, "more", "extra.txt");
+        Directory.CreateDirectory(Path.GetDirectoryName(extra)!);
+        File.WriteAllText(extra, "# empty\n");
+        File.WriteAllText(live.PolicyPath, LiveHarness.PolicyText.Replace("feeds: [feeds/bad.txt]", "feeds: [feeds/bad.txt, more/extra.txt]"));
+        await LiveHarness.EventuallyAsync(() => Task.FromResult(live.Gateway.Policy.Current.Document.InputFiles.Contains(extra)), "the policy naming the new feed to load");
+
+        File.AppendAllText(extra, "other.test\n");
+        await LiveHarness.EventuallyAsync(async () => await live.FlowAsync("other.test") == 403, "the new feed file's entry to take effect");
+    }
+
+    [Fact]
+    public async Task PutPolicyAppliesAtOnceAndWritesTheFile()
+    {
+        await using var live = await LiveHarness.StartAsync();
+        var before = live.Hash;
+        var text = Enforced(LiveHarness.PolicyText);
+        using var response = await live.Http.SendAsync(live.Authorized(HttpMethod.Put, "/api/policy", new StringContent(text)));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        Assert.Equal(403, await live.FlowAsync("other.test")); // the very next flow, no waiting
+        Assert.NotEqual(before, live.Hash);
+        Assert.Equal(text, File.ReadAllText(live.PolicyPath));
+        var policy = await live.GetJsonAsync("/api/policy");
+        Assert.Equal("api", policy.GetProperty("source").GetString());
+        Assert.Equal(JsonValueKindNull, policy.GetProperty("drift").ValueKind);
+    }
+
+    private const System.Text.Json.JsonValueKind JsonValueKindNull = System.Text.Json.JsonValueKind.Null;
+
+    [Fact]
+    public async Task PromotingARuleTakesEffectOnTheNextFlowAndIsWrittenBack()
+    {
+        await using var live = await LiveHarness.StartAsync();
+        Assert.Equal(200, await live.FlowAsync("other.test"));
+        using var response = await live.Http.SendAsync(live.Authorized(HttpMethod.Post, "/api/rules/deny-internet/mode",
+            new StringContent("{\"mode\":\"enforce\"}", Encoding.UTF8, "application/json")));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        Assert.Equal(403, await live.FlowAsync("other.test"));
+        var file = File.ReadAllText(live.PolicyPath);
+        Assert.Contains("name: deny-internet, priority: 3, source: [agents], destination: [public-internet], action: deny, mode: enforce", file);
+        Assert.Contains("name: allow-web, priority: 2", file); // nothing else touched
+        Assert.Equal("promotion", (await live.GetJsonAsync("/api/policy")).GetProperty("source").GetString());
+
+        // And back: watch again.
+        using var back = await live.Http.SendAsync(live.Authorized(HttpMethod.Post, "/api/rules/deny-internet/mode?mode=watch"));
+        Assert.Equal(HttpStatusCode.OK, back.StatusCode);
+        Assert.Equal(200, await live.FlowAsync("other.test"));
+        Assert.Equal(LiveHarness.PolicyText, File.ReadAllText(live.PolicyPath));
+    }
+
+    [Fact]
+    public async Task PromotingWithAReadOnlyFileAppliesInMemoryAndReportsDrift()
+    {
+        await using var live = await LiveHarness.StartAsync();
+        File.SetUnixFileMode(live.PolicyPath, UnixFileMode.UserRead | UnixFileMode.GroupRead);
+        using var response = await live.Http.SendAsync(live.Authorized(HttpMethod.Post, "/api/rules/deny-internet/mode", new StringContent("enforce")));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("read-only", await response.Content.ReadAsStringAsync());
+
+        Assert.Equal(403, await live.FlowAsync("other.test"));
+        Assert.Equal(LiveHarness.PolicyText, File.ReadAllText(live.PolicyPath)); // untouched
+        var policy = await live.GetJsonAsync("/api/policy");
+        Assert.Contains("read-only", policy.GetProperty("drift").GetString());
+        Assert.Contains(policy.GetProperty("rules").EnumerateArray(), r => r.GetProperty("name").GetString() == "deny-internet" && r.GetProperty("mode").GetString() == "enforce");
+    }
+
+    [Fact]
+    public async Task APolicyThatFailsToCompileLeavesThePreviousInForceAndIsReported()
+    {
+        await using var live = await LiveHarness.StartAsync();
+        var before = live.Hash;
+        File.WriteAllText(live.PolicyPath, LiveHarness.PolicyText.Replace("webGroups: [web]", "webGroups: [no-such-group]"));
+
+        await LiveHarness.EventuallyAsync(async () => (await live.GetJsonAsync("/api/policy")).GetProperty("failing").GetBoolean(), "the failed reload to be reported");
+        Assert.Equal(before, live.Hash);
+        Assert.Equal(200, await live.FlowAsync("www.example.test"));
+        var error = (await live.GetJsonAsync("/api/policy")).GetProperty("lastError");
+        Assert.Matches(@"corral\.yaml:\d+:\d+: error: .*no-such-group", error.GetProperty("message").GetString());
+        var metrics = await live.Http.GetStringAsync("/metrics");
+        Assert.Matches(@"corral_gateway_policy_reload_failures_total\{[^}]*source=""file""[^}]*\} [1-9]", metrics);
+
+        // Fixing the file clears the failure.
+        File.WriteAllText(live.PolicyPath, Enforced(LiveHarness.PolicyText));
+        await LiveHarness.EventuallyAsync(async () => !(await live.GetJsonAsync("/api/policy")).GetProperty("failing").GetBoolean(), "the fixed file to load");
+        Assert.Equal(403, await live.FlowAsync("other.test"));
+    }
+
+    [Fact]
+    public async Task AnEstablishedTunnelSurvivesAReloadThatWouldDenyIt()
+    {
+        await using var live = await LiveHarness.StartAsync();
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(live.Gateway.ListenEndPoint!);
+        await using var stream = new NetworkStream(socket);
+        var authority = $"www.example.test:{live.Upstream.Port}";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n"));
+        Assert.Equal(200, await LiveHarness.ReadStatusAsync(stream));
+        var request = Encoding.ASCII.GetBytes($"GET / HTTP/1.1\r\nHost: {authority}\r\n\r\n");
+        await stream.WriteAsync(request);
+        Assert.Equal(200, await LiveHarness.ReadStatusAsync(stream));
+        Assert.Equal("ok", await ReadBodyAsync(stream));
+
+        // A new policy that denies www.example.test.
+        using var put = await live.Http.SendAsync(live.Authorized(HttpMethod.Put, "/api/policy", new StringContent(LiveHarness.PolicyText.Replace("domains: [www.example.test]", "domains: [nothing.example.test]").Replace("mode: watch", "mode: enforce"))));
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        Assert.Equal(403, await live.FlowAsync("www.example.test"));
+
+        // The established tunnel carries on.
+        await stream.WriteAsync(request);
+        Assert.Equal(200, await LiveHarness.ReadStatusAsync(stream));
+        Assert.Equal("ok", await ReadBodyAsync(stream));
+    }
+
+    private static async Task<string> ReadBodyAsync(Stream stream)
+    {
+        var body = new byte[2];
+        await stream.ReadExactlyAsync(body);
+        return Encoding.ASCII.GetString(body);
+    }
+}

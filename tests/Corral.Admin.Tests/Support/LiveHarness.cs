@@ -1,0 +1,165 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Corral.Gateway;
+using Corral.Gateway.Hosting;
+using Corral.Gateway.Reload;
+using Corral.Policy;
+using Corral.Policy.Addressing;
+using Corral.Policy.Compilation;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Corral.Admin.Tests.Support;
+
+/// <summary>
+/// A real gateway and admin server on loopback with their own temp folder: a policy file with a threat feed, a hosts
+/// file naming stand-ins on 127.0.0.1, loopback treated as public internet, and a dial guard refusing anything else.
+/// </summary>
+public sealed class LiveHarness : IAsyncDisposable
+{
+    public const string Token = "test-admin-token-0123456789abcdef";
+
+    /// <summary>deny-threats (feed), allow-web (www.example.test), deny-internet in watch mode.</summary>
+    public const string PolicyText = """
+        version: 1
+        name: live-test
+        defaultAction: deny
+        smartGroups:
+          agents: { cidrs: [127.0.0.0/8] }
+        webGroups:
+          web: { domains: [www.example.test] }
+        threatGroups:
+          threats: { feeds: [feeds/bad.txt] }
+        rules:
+          - { name: deny-threats, priority: 1, source: [agents], destination: [threats], action: deny }
+          - { name: allow-web, priority: 2, source: [agents], webGroups: [web], action: permit }
+          - { name: deny-internet, priority: 3, source: [agents], destination: [public-internet], action: deny, mode: watch }
+        """;
+
+    public static readonly CompileOptions StandIns = new() { PublicStandIns = [Prefix("127.0.0.0/8")] };
+
+    public string Folder { get; }
+    public string PolicyPath { get; }
+    public string FeedPath { get; }
+    public GatewayServer Gateway { get; }
+    public PolicyReloader Reloader { get; }
+    public AdminServer Admin { get; }
+    public LoopbackUpstream Upstream { get; }
+    public HttpClient Http { get; }
+
+    private LiveHarness(string folder, GatewayServer gateway, PolicyReloader reloader, AdminServer admin, LoopbackUpstream upstream)
+    {
+        Folder = folder;
+        PolicyPath = Path.Combine(folder, "corral.yaml");
+        FeedPath = Path.Combine(folder, "feeds", "bad.txt");
+        Gateway = gateway;
+        Reloader = reloader;
+        Admin = admin;
+        Upstream = upstream;
+        Http = new HttpClient { BaseAddress = admin.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public static async Task<LiveHarness> StartAsync(string? policyText = null, bool withToken = true, bool watch = true)
+    {
+        var folder = Directory.CreateTempSubdirectory("corral-admin-test-").FullName;
+        Directory.CreateDirectory(Path.Combine(folder, "feeds"));
+        File.WriteAllText(Path.Combine(folder, "feeds", "bad.txt"), "# threat feed\nevil.test\n");
+        var policyPath = Path.Combine(folder, "corral.yaml");
+        File.WriteAllText(policyPath, policyText ?? PolicyText);
+        File.WriteAllText(Path.Combine(folder, "hosts"), "127.0.0.1 www.example.test other.test evil.test\n");
+        var check = PolicyChecker.CheckFile(policyPath, options: StandIns);
+        Assert.True(check.Succeeded, string.Join("\n", check.Diagnostics));
+        var upstream = new LoopbackUpstream();
+        var gateway = new GatewayServer(check.Compiled!, new GatewayOptions
+        {
+            Listen = new IPEndPoint(IPAddress.Loopback, 0),
+            HostsFile = Path.Combine(folder, "hosts"),
+            DialGuard = e => IPAddress.IsLoopback(e.Address),
+        }, NullLoggerFactory.Instance);
+        gateway.Start();
+        var reloader = new PolicyReloader(gateway, policyPath, StandIns, NullLogger.Instance);
+        if (watch) reloader.StartWatching();
+        var admin = await AdminServer.StartAsync(gateway, reloader, new AdminOptions
+        {
+            Listen = new IPEndPoint(IPAddress.Loopback, 0),
+            Token = withToken ? AdminToken.FromText(Token) : null,
+        });
+        return new LiveHarness(folder, gateway, reloader, admin, upstream);
+    }
+
+    public string Hash => Gateway.Policy.Current.Hash;
+
+    /// <summary>One new flow through the gateway: a plain HTTP GET for http://HOST:PORT/ on a fresh connection; returns the status.</summary>
+    public async Task<int> FlowAsync(string host)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(Gateway.ListenEndPoint!);
+        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        var request = $"GET http://{host}:{Upstream.Port}/ HTTP/1.1\r\nHost: {host}:{Upstream.Port}\r\nConnection: close\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+        return await ReadStatusAsync(stream);
+    }
+
+    /// <summary>Reads a response's status line (and discards the rest of the head).</summary>
+    public static async Task<int> ReadStatusAsync(Stream stream)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        var head = new StringBuilder();
+        var one = new byte[1];
+        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+        {
+            if (await stream.ReadAsync(one, cts.Token) == 0) break;
+            head.Append((char)one[0]);
+        }
+        var line = head.ToString().Split("\r\n")[0];
+        var parts = line.Split(' ');
+        return parts.Length >= 2 && int.TryParse(parts[1], out var status) ? status : -1;
+    }
+
+    /// <summary>Polls until <paramref name="condition"/> holds (a file change is seen asynchronously), or fails after 10 s.</summary>
+    public static async Task EventuallyAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out waiting for: {what}");
+            await Task.Delay(20);
+        }
+    }
+
+    public HttpRequestMessage Authorized(HttpMethod method, string path, HttpContent? content = null, string? token = Token)
+    {
+        var request = new HttpRequestMessage(method, path) { Content = content };
+        if (token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return request;
+    }
+
+    public async Task<JsonElement> GetJsonAsync(string path)
+    {
+        var text = await Http.GetStringAsync(path);
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    private static IpPrefix Prefix(string text)
+    {
+        Assert.True(IpPrefix.TryParse(text, out var prefix, out var error), error);
+        return prefix;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await Admin.DisposeAsync();
+        await Reloader.DisposeAsync();
+        await Gateway.DisposeAsync();
+        await Upstream.DisposeAsync();
+        try
+        {
+            File.SetUnixFileMode(PolicyPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            Directory.Delete(Folder, recursive: true);
+        }
+        catch (IOException) { }
+    }
+}
