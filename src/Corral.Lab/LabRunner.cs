@@ -66,7 +66,7 @@ public sealed class LabRunner(TextWriter progress)
         await using var gateway = StartGateway(policy, pki, records, new GatewayOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0) });
         progress.WriteLine($"lab: gateway on {gateway.ListenEndPoint} (loopback stand-ins treated as public inside the lab only)");
 
-        var promoter = new PolicySwapPromoter(policy.Path, policy.Options, gateway.Policy);
+        await using var promoter = await AdminApiPromoter.StartAsync(gateway, policy.Path, policy.Options, ct);
         var context = new ScenarioContext(LabMode.Explicit, new ExplicitAgent(gateway.ListenEndPoint!, pki), network, servers.Https,
             servers["database"], servers["spoke-https"], records, promoter, pki.InterceptionCa.Certificate);
         var results = await PlayAllAsync(context, ct);
@@ -144,7 +144,7 @@ public sealed class LabRunner(TextWriter progress)
         await topology.RedirectAgentTcpAsync(gateway.TransparentEndPoint!.Port);
         progress.WriteLine($"lab: gateway's transparent listener on {gateway.TransparentEndPoint}; the agent's TCP is REDIRECTed to it, nothing else is forwarded");
 
-        var promoter = new PolicySwapPromoter(policy.Path, policy.Options, gateway.Policy);
+        await using var promoter = await AdminApiPromoter.StartAsync(gateway, policy.Path, policy.Options, ct);
         var context = new ScenarioContext(LabMode.Transparent, new TransparentAgent(topology.Agent, network, pki), network, servers.Https,
             servers["database"], servers["spoke-https"], records, promoter, pki.InterceptionCa.Certificate);
         var results = await PlayAllAsync(context, ct);

@@ -1,14 +1,17 @@
-using Corral.Gateway.Decision;
-using Corral.Policy;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using Corral.Admin;
+using Corral.Gateway.Hosting;
+using Corral.Gateway.Reload;
 using Corral.Policy.Compilation;
-using Corral.Policy.Loading;
 using Corral.Policy.Model;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Corral.Lab;
 
 /// <summary>
 /// Changes one rule's mode in the running gateway, without a restart: scenario 10's promotion from watch to enforce.
-/// The scenario only talks to this interface, so promoting through the admin API over HTTP is one more implementation.
 /// </summary>
 internal interface IRulePromoter
 {
@@ -18,20 +21,61 @@ internal interface IRulePromoter
     Task SetModeAsync(string rule, RuleMode mode, CancellationToken ct);
 }
 
-/// <summary>Edits the rule's mode in the policy file, checks the file, and swaps the compiled policy into the gateway.</summary>
-internal sealed class PolicySwapPromoter(string policyPath, CompileOptions options, PolicySource target) : IRulePromoter
+/// <summary>
+/// Promotes through the gateway's real admin API, as an operator would: <c>POST /api/rules/{name}/mode</c> with a bearer
+/// token on a loopback admin server started next to the lab's gateway; the API writes the change back to the policy file.
+/// </summary>
+internal sealed class AdminApiPromoter : IRulePromoter, IAsyncDisposable
 {
-    public string Description => "watch -> enforce promotion edits the policy file and swaps the recompiled policy into the running gateway (no restart)";
+    private readonly PolicyReloader _reloader;
+    private readonly AdminServer _admin;
+    private readonly HttpClient _http;
 
-    public Task SetModeAsync(string rule, RuleMode mode, CancellationToken ct)
+    private AdminApiPromoter(PolicyReloader reloader, AdminServer admin, string token)
     {
-        var text = File.ReadAllText(policyPath);
-        var (edited, error) = PolicyEditor.SetRuleMode(policyPath, text, rule, mode);
-        if (error is not null) throw new InvalidOperationException(error);
-        File.WriteAllText(policyPath, edited);
-        var check = PolicyChecker.CheckFile(policyPath, options: options);
-        if (!check.Succeeded) throw new InvalidOperationException("the edited policy does not check: " + string.Join("; ", check.Diagnostics.Where(d => d.IsError)));
-        target.Swap(check.Compiled!);
-        return Task.CompletedTask;
+        _reloader = reloader;
+        _admin = admin;
+        _http = new HttpClient { BaseAddress = admin.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+    }
+
+    public string Description => $"watch -> enforce promotion through the admin API (POST {_admin.BaseAddress}api/rules/NAME/mode, bearer token), written back to the policy file, no restart";
+
+    /// <summary>Starts a loopback admin server (free port, a fresh random token) for <paramref name="gateway"/>.</summary>
+    public static async Task<AdminApiPromoter> StartAsync(GatewayServer gateway, string policyPath, CompileOptions options, CancellationToken ct)
+    {
+        var token = Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
+        var reloader = new PolicyReloader(gateway, policyPath, options, NullLogger.Instance);
+        try
+        {
+            var admin = await AdminServer.StartAsync(gateway, reloader,
+                new AdminOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), Token = AdminToken.FromText(token) }, ct: ct);
+            return new AdminApiPromoter(reloader, admin, token);
+        }
+        catch
+        {
+            await reloader.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async Task SetModeAsync(string rule, RuleMode mode, CancellationToken ct)
+    {
+        var word = mode == RuleMode.Enforce ? "enforce" : "watch";
+        using var response = await _http.PostAsync($"api/rules/{Uri.EscapeDataString(rule)}/mode",
+            new StringContent($"{{\"mode\":\"{word}\"}}", System.Text.Encoding.UTF8, "application/json"), ct);
+        if (!response.IsSuccessStatusCode)
+            throw new InvalidOperationException($"admin API refused the promotion: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}");
+        // The code stays the source of truth: a promotion the API could not write back to the file is a failure here.
+        using var answer = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
+        if (answer.RootElement.TryGetProperty("drift", out var drift) && drift.ValueKind == System.Text.Json.JsonValueKind.String)
+            throw new InvalidOperationException($"the promotion was not written back to the policy file: {drift.GetString()}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        await _admin.DisposeAsync();
+        await _reloader.DisposeAsync();
     }
 }
