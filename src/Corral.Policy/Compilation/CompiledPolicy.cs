@@ -26,6 +26,8 @@ public sealed partial class CompiledPolicy
     private readonly UrlPattern[][] _urlFiltersByWebGroup;
     private readonly GroupSetInterner _sets;
     private readonly CompiledRule[] _rules; // Rules as an array: no interface dispatch on the hot path
+    private readonly bool _singleWord; // every bitset is one word: Decide takes DecideSingleWord
+    private readonly RuleAction _defaultAction;
 
     public PolicyDocument Document { get; }
     public CompileOptions Options { get; }
@@ -171,6 +173,8 @@ public sealed partial class CompiledPolicy
             foreach (var d in rule.Source.Destination)
                 if (threatIds.TryGetValue(d.Value, out var t)) SetBit(_rulesByThreatDomain, t, rule.Index);
         }
+        _singleWord = _ruleWords == 1 && _webWords == 1 && _threatWords == 1 && _names.IsSingleWord;
+        _defaultAction = document.DefaultAction;
     }
 
     private void SetBit(ulong[] table, int row, int bit) => table[row * _ruleWords + (bit >> 6)] |= 1UL << bit;
@@ -184,10 +188,11 @@ public sealed partial class CompiledPolicy
     {
         if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
         {
-            // The common case without the UInt128 round trip of IpBits.From.
-            Span<byte> v4 = stackalloc byte[4];
-            address.TryWriteBytes(v4, out _);
-            return _v4.Lookup(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(v4));
+            // The common case without the UInt128 round trip of IpBits.From. IPAddress.Address is obsolete because
+            // it cannot hold IPv6, which this branch excludes; it reads the stored value, where TryWriteBytes copies.
+#pragma warning disable CS0618
+            return _v4.Lookup((uint)IPAddress.NetworkToHostOrder((int)address.Address));
+#pragma warning restore CS0618
         }
         var (bits, isV4) = IpBits.From(address);
         return isV4 ? _v4.Lookup((uint)bits) : _v6.Lookup(bits);
@@ -203,7 +208,77 @@ public sealed partial class CompiledPolicy
     /// (<see cref="Verdict.AddressIndex"/>), so the caller dials only an address that passed.
     /// Allocation-free.
     /// </summary>
-    public Verdict Decide(in Flow flow) => Evaluate(flow, null);
+    public Verdict Decide(in Flow flow) => _singleWord ? DecideSingleWord(flow) : Evaluate(flow, null);
+
+    /// <summary>
+    /// <see cref="Evaluate"/> without a trace for policies whose rule, web-group and threat-group bitsets are each one
+    /// word (up to 64 rules and groups: the Foundry pack and most real policies): the same masks and the same rule
+    /// checks, held in registers instead of stack spans. verdict-dump and the tests compare it with the general path.
+    /// </summary>
+    private Verdict DecideSingleWord(in Flow flow)
+    {
+        if (flow.Host is { } name && !IsNormalized(name))
+            return new Verdict(RuleAction.Deny, null, true, false, DecisionReason.HostNotNormalized, -1, false, null);
+        var destinations = flow.Destinations;
+        var count = destinations.Count;
+        if (count == 0 && !flow.AssumePublicIfUnresolved)
+            return new Verdict(RuleAction.Deny, null, true, false, DecisionReason.NoDestinationAddress, -1, false, null);
+
+        var nameRules = _rulesWithoutWebGroups[0];   // web-group condition holds
+        ulong domainOnlyRules = 0, threatNameRules = 0; // ... through a domain entry / destination holds through a threat-listed name
+        if (flow.Host is { } host)
+        {
+            _names.LookupSingle(host, out var web, out var urlHosts, out var threat);
+            var byWebGroup = _rulesByWebGroup;
+            for (var domainOnly = web & ~urlHosts; domainOnly != 0; domainOnly &= domainOnly - 1)
+                domainOnlyRules |= byWebGroup[BitOperations.TrailingZeroCount(domainOnly)];
+            nameRules |= domainOnlyRules;
+            for (; urlHosts != 0; urlHosts &= urlHosts - 1)
+            {
+                var g = BitOperations.TrailingZeroCount(urlHosts);
+                // At connection level the host admits the rule; with a path, a URL filter must match it.
+                if (flow.Path is null || UrlFilterMatches(g, host, flow.Path)) nameRules |= byWebGroup[g];
+            }
+            for (; threat != 0; threat &= threat - 1)
+                threatNameRules |= _rulesByThreatDomain[BitOperations.TrailingZeroCount(threat)];
+        }
+        var source = _sourceRules[LookupSet(flow.Source)];
+        if (count == 0)
+            return DecideSingleWordForAddress(flow, source, nameRules, domainOnlyRules, threatNameRules, _unknownPublicSet, -1);
+
+        Verdict best = default;
+        var haveBest = false;
+        for (var i = 0; i < count; i++)
+        {
+            var verdict = DecideSingleWordForAddress(flow, source, nameRules, domainOnlyRules, threatNameRules, LookupSet(destinations[i]), i);
+            if (verdict.Action == RuleAction.Permit) return verdict;
+            if (!haveBest || (verdict.LetsThrough && !best.LetsThrough)) { best = verdict; haveBest = true; }
+        }
+        return best;
+    }
+
+    private Verdict DecideSingleWordForAddress(in Flow flow, ulong source, ulong nameRules, ulong domainOnlyRules, ulong threatNameRules,
+        int set, int addressIndex)
+    {
+        CompiledRule? guardSkipped = null;
+        var rules = _rules;
+        for (var candidates = source & (_destinationRules[set] | threatNameRules) & nameRules; candidates != 0; candidates &= candidates - 1)
+        {
+            var index = BitOperations.TrailingZeroCount(candidates);
+            if ((uint)index >= (uint)rules.Length) break;
+            var rule = rules[index];
+            if (rule.CheckTransport(flow) != RuleCheck.Ok) continue;
+            // The internal-address guard, as in DecideForAddress.
+            if (rule.PermitsByName && _guardedSets[set] && (_hardGuardedSets[set] || (_explicitRules[set] & (1UL << index)) == 0))
+            {
+                guardSkipped ??= rule;
+                continue;
+            }
+            var pending = flow.Path is null && rule.PermitsByName && (domainOnlyRules & (1UL << index)) == 0;
+            return new Verdict(rule.Action, rule, rule.MatchedEnforced, rule.MatchedDecrypt, rule.MatchedReason, addressIndex, pending, guardSkipped);
+        }
+        return new Verdict(_defaultAction, null, true, false, DecisionReason.DefaultAction, addressIndex, false, guardSkipped);
+    }
 
     internal Verdict Evaluate(in Flow flow, DecisionTrace? trace)
     {

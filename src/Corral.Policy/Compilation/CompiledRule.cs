@@ -13,7 +13,35 @@ public sealed class CompiledRule
         DestinationGroups = destinationGroups;
         WebGroups = webGroups;
         Ports = source.Ports.ToArray();
+        // The per-flow checks, read once here instead of through the Rule record on every decision.
+        Action = source.Action;
+        Mode = source.Mode;
+        Decrypt = source.Decrypt;
+        HasWebGroups = webGroups.Length > 0;
+        _protocols = source.Protocol switch
+        {
+            RuleProtocol.Any => -1, // every value, even one outside the enum
+            RuleProtocol.Tcp => 1 << (int)FlowProtocol.Tcp,
+            RuleProtocol.Udp => 1 << (int)FlowProtocol.Udp,
+            _ => 1 << (int)FlowProtocol.Icmp,
+        };
+        _requireTls = source.RequireTls;
+        var watched = Mode == RuleMode.Watch;
+        MatchedEnforced = !watched;
+        MatchedDecrypt = !watched && Action == RuleAction.Permit && Decrypt == DecryptPolicy.Allowed;
+        MatchedReason = watched ? DecisionReason.WatchedRuleMatched : DecisionReason.RuleMatched;
+        PermitsByName = Action == RuleAction.Permit && HasWebGroups;
     }
+
+    private readonly int _protocols; // bit (1 << FlowProtocol) per protocol the rule accepts; -1 for any
+    private readonly bool _requireTls;
+
+    // What a match of this rule puts in its Verdict, precomputed.
+    internal bool MatchedEnforced { get; }
+    internal bool MatchedDecrypt { get; }
+    internal DecisionReason MatchedReason { get; }
+    /// <summary>A permit through web groups: the internal-address guard applies, and URL filters may be pending.</summary>
+    internal bool PermitsByName { get; }
 
     /// <summary>The rule as written, with its location in the policy file.</summary>
     public Rule Source { get; }
@@ -23,11 +51,11 @@ public sealed class CompiledRule
 
     public string Name => Source.Name;
     public int Priority => Source.Priority;
-    public RuleAction Action => Source.Action;
-    public RuleMode Mode => Source.Mode;
-    public DecryptPolicy Decrypt => Source.Decrypt;
+    public RuleAction Action { get; }
+    public RuleMode Mode { get; }
+    public DecryptPolicy Decrypt { get; }
     public bool Logging => Source.Logging;
-    public bool HasWebGroups => WebGroups.Length > 0;
+    public bool HasWebGroups { get; }
 
     internal int[] SourceGroups { get; }
     internal int[] DestinationGroups { get; }
@@ -37,14 +65,8 @@ public sealed class CompiledRule
     /// <summary>The checks that are not group membership: protocol, ports, TLS. Shared by Decide and Explain.</summary>
     internal RuleCheck CheckTransport(in Flow flow)
     {
-        var protocolMatches = Source.Protocol switch
-        {
-            RuleProtocol.Any => true,
-            RuleProtocol.Tcp => flow.Protocol == FlowProtocol.Tcp,
-            RuleProtocol.Udp => flow.Protocol == FlowProtocol.Udp,
-            _ => flow.Protocol == FlowProtocol.Icmp,
-        };
-        if (!protocolMatches) return RuleCheck.Protocol;
+        if (_protocols != -1 && ((uint)flow.Protocol > (uint)FlowProtocol.Icmp || (_protocols & (1 << (int)flow.Protocol)) == 0))
+            return RuleCheck.Protocol;
         if (Ports.Length > 0)
         {
             if (flow.Protocol == FlowProtocol.Icmp) return RuleCheck.Port;
@@ -53,7 +75,7 @@ public sealed class CompiledRule
                 if (range.Contains(flow.Port)) { any = true; break; }
             if (!any) return RuleCheck.Port;
         }
-        if (Source.RequireTls && flow.IsTls != true) return RuleCheck.Tls;
+        if (_requireTls && flow.IsTls != true) return RuleCheck.Tls;
         return RuleCheck.Ok;
     }
 

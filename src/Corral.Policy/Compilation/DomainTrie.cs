@@ -105,52 +105,101 @@ internal sealed class DomainTrie
     /// </summary>
     public void Lookup(ReadOnlySpan<char> host, Span<ulong> web, Span<ulong> urlHosts, Span<ulong> threat)
     {
-        var table = _table;
         var node = RootId;
         var end = host.Length;
         while (end > 0)
         {
-            var dot = host[..end].LastIndexOf('.');
-            var label = host[(dot + 1)..end];
-            var slot = Find(table, node, label);
-            if (slot < 0) return;
-            node = slot;
-            var data = table[slot].Data;
-            if (data >= 0)
+            var data = Step(host, ref end, ref node, out var below);
+            if (data == NotFound) return;
+            if (data < 0) continue;
+            var row = _bits.AsSpan(data, _stride);
+            Or(row.Slice(4 * _webWords, _threatWords), threat);
+            if (below) // more labels remain: the host is strictly below this node's name
             {
-                var row = _bits.AsSpan(data, _stride);
-                Or(row.Slice(4 * _webWords, _threatWords), threat);
-                if (dot >= 0) // more labels remain: the host is strictly below this node's name
-                {
-                    Or(row.Slice(_webWords, _webWords), web);
-                    Or(row.Slice(3 * _webWords, _webWords), urlHosts);
-                }
-                else
-                {
-                    Or(row[.._webWords], web);
-                    Or(row.Slice(2 * _webWords, _webWords), urlHosts);
-                }
+                Or(row.Slice(_webWords, _webWords), web);
+                Or(row.Slice(3 * _webWords, _webWords), urlHosts);
             }
-            end = dot < 0 ? 0 : dot;
+            else
+            {
+                Or(row[.._webWords], web);
+                Or(row.Slice(2 * _webWords, _webWords), urlHosts);
+            }
         }
     }
 
-    /// <summary>The slot of <paramref name="parent"/>'s child named <paramref name="label"/>, or -1.</summary>
-    private int Find(Edge[] table, int parent, ReadOnlySpan<char> label)
+    /// <summary>True when every group bitset is one word (at most 64 web and 64 threat groups): <see cref="LookupSingle"/> applies.</summary>
+    public bool IsSingleWord => _webWords == 1 && _threatWords == 1;
+
+    /// <summary><see cref="Lookup"/> for a single-word trie, into three words: no spans, no loops over words.</summary>
+    public void LookupSingle(ReadOnlySpan<char> host, out ulong web, out ulong urlHosts, out ulong threat)
     {
-        var tag = parent + ParentTagOffset;
-        if (TryPack(label, out var l0, out var l1))
+        web = urlHosts = threat = 0;
+        var node = RootId;
+        var end = host.Length;
+        var bits = _bits;
+        while (end > 0)
         {
-            var slot = HashCode.Combine(parent, l0, l1) & _mask; // = Hash(parent, label), packing once
+            var data = Step(host, ref end, ref node, out var below);
+            if (data == NotFound) return;
+            if (data < 0) continue;
+            // Row layout with one word each: exact, below, url exact, url below, threat.
+            threat |= bits[data + 4];
+            var offset = below ? 1 : 0;
+            web |= bits[data + offset];
+            urlHosts |= bits[data + 2 + offset];
+        }
+    }
+
+    private const int NotFound = int.MinValue;
+
+    /// <summary>
+    /// Consumes the label that ends at <paramref name="end"/> (walking right to left, one pass over its characters,
+    /// packing them as it goes), moves <paramref name="node"/> to that child and <paramref name="end"/> to the dot
+    /// before the label (0 at the first label); <paramref name="below"/> says whether a dot was found, i.e. whether
+    /// the host is strictly below the child's name. Returns the child's data offset (-1 when it has none), or NotFound.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private int Step(ReadOnlySpan<char> host, ref int end, ref int node, out bool below)
+    {
+        // Characters c0..c(n-1) of the label, read from the right: l1:l0 = (l1:l0 << 8) | c leaves ci in byte i,
+        // which is TryPack's layout. A label over 16 characters or with a non-ASCII one takes the pooled path.
+        ulong l0 = 0, l1 = 0;
+        below = false;
+        var i = end - 1;
+        var packable = true;
+        for (; i >= 0; i--)
+        {
+            var c = host[i];
+            if (c == '.') break;
+            if (c > 0x7F || end - i > 16) { packable = false; continue; }
+            l1 = (l1 << 8) | (l0 >> 56);
+            l0 = (l0 << 8) | c;
+        }
+        var length = end - i - 1;
+        int slot;
+        if (packable)
+        {
+            var tag = node + ParentTagOffset;
+            var table = _table;
+            slot = HashCode.Combine(node, l0, l1) & _mask; // = Hash(node, label)
             while (true)
             {
                 ref readonly var edge = ref table[slot];
-                if (edge.ParentTag == 0) return -1; // an empty slot ends the probe run: no such child
-                if (edge.L0 == l0 && edge.L1 == l1 && edge.ParentTag == tag && edge.LabelLength == label.Length) return slot;
+                if (edge.ParentTag == 0) return NotFound; // an empty slot ends the probe run: no such child
+                if (edge.L0 == l0 && edge.L1 == l1 && edge.ParentTag == tag && edge.LabelLength == length) break;
                 slot = (slot + 1) & _mask;
             }
         }
-        return FindPooled(table, tag, Hash(parent, label) & _mask, label);
+        else
+        {
+            var label = host.Slice(i + 1, length);
+            slot = FindPooled(_table, node + ParentTagOffset, Hash(node, label) & _mask, label);
+            if (slot < 0) return NotFound;
+        }
+        node = slot;
+        below = i >= 0;
+        end = i < 0 ? 0 : i;
+        return _table[slot].Data;
     }
 
     private int FindPooled(Edge[] table, int tag, int slot, ReadOnlySpan<char> label)
