@@ -16,16 +16,18 @@ using Corral.Policy.Model;
 using Corral.Policy.Templates;
 using Microsoft.Extensions.Logging.Abstractions;
 
-// Usage: Corral.Propagation [foundry|big|load|all] [--changes N] [--reloads N]
+// Usage: Corral.Propagation [foundry|big|load|all] [--changes N] [--warmup N] [--reloads N]
+// --warmup N: changes made first and not counted (default 10; 0 for big), as a long-running gateway has its code warm.
 // Everything runs in this process on loopback: a stand-in upstream, the gateway, the reloader and the admin server.
 var mode = args.FirstOrDefault(a => !a.StartsWith("--")) ?? "all";
 int Arg(string name, int fallback) { var i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : fallback; }
 var changes = Arg("--changes", 100);
 var reloads = Arg("--reloads", 100);
+var warmup = Arg("--warmup", 10);
 Console.WriteLine($"# Corral propagation harness — {DateTime.UtcNow:u}, {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
 
-if (mode is "foundry" or "all") await Propagation("foundry", Foundry(), changes);
-if (mode is "big" or "all") await Propagation("big (1,000,000 feed entries + 100,000 domains)", Big(), Arg("--big-changes", Math.Min(changes, 20)));
+if (mode is "foundry" or "all") await Propagation("foundry", Foundry(), changes, warmup);
+if (mode is "big" or "all") await Propagation("big (1,000,000 feed entries + 100,000 domains)", Big(), Arg("--big-changes", Math.Min(changes, 20)), 0);
 if (mode is "load" or "all") await UnderLoad(Foundry(), reloads);
 return 0;
 
@@ -54,14 +56,14 @@ static string Big()
     return Path.Combine(folder, "corral.yaml");
 }
 
-static async Task Propagation(string label, string policyPath, int changes)
+static async Task Propagation(string label, string policyPath, int changes, int warmup)
 {
     await using var world = await World.StartAsync(policyPath);
-    Console.WriteLine($"\n## {label}: {changes} changes each way (compile of this policy: {world.CompileMs:F0} ms)");
+    Console.WriteLine($"\n## {label}: {changes} changes each way after {warmup} uncounted warm-up changes (compile of this policy: {world.CompileMs:F0} ms)");
     var api = new List<double>();
     var file = new List<double>();
     var enforce = false;
-    for (var i = 0; i < changes * 2; i++)
+    for (var i = -2 * warmup; i < changes * 2; i++)
     {
         enforce = !enforce;
         var expected = enforce ? 403 : 200;
@@ -80,7 +82,7 @@ static async Task Propagation(string label, string policyPath, int changes)
             await File.WriteAllTextAsync(policyPath, text);
         }
         var seenAt = await probe;
-        (viaApi ? api : file).Add(Stopwatch.GetElapsedTime(t0, seenAt).TotalMilliseconds);
+        if (i >= 0) (viaApi ? api : file).Add(Stopwatch.GetElapsedTime(t0, seenAt).TotalMilliseconds);
         // Let the watcher see our own write-back settle before the next change (it reloads to the same hash).
         await Task.Delay(world.SettleMs);
     }

@@ -12,18 +12,21 @@ internal sealed class RangeMap<T> where T : unmanaged, IBinaryInteger<T>, IUnsig
     // The top BucketBits bits of an address pick a bucket; _bucketFirst[b] is the index of the first range start in
     // bucket b or later (so bucket b's starts are _starts[_bucketFirst[b] .. _bucketFirst[b + 1])). A lookup then
     // binary-searches only its bucket: with a million ranges that is a few entries on one or two cache lines instead
-    // of twenty probes across the whole array, most of them cache misses. The index costs 256 KiB per family.
+    // of twenty probes across the whole array, most of them cache misses. The index costs 256 KiB per family, so a
+    // small map (a hand-written policy) goes without: its starts fit in cache, and a reload allocates no large object.
     private const int BucketBits = 16;
+    private const int IndexThreshold = 4096;
     private static readonly int Shift = System.Runtime.CompilerServices.Unsafe.SizeOf<T>() * 8 - BucketBits;
 
     private readonly T[] _starts;
     private readonly int[] _setIds;
-    private readonly int[] _bucketFirst;
+    private readonly int[]? _bucketFirst;
 
     private RangeMap(T[] starts, int[] setIds)
     {
         _starts = starts;
         _setIds = setIds;
+        if (starts.Length < IndexThreshold) return;
         _bucketFirst = new int[(1 << BucketBits) + 1];
         var i = 0;
         for (var b = 0; b <= 1 << BucketBits; b++)
@@ -38,11 +41,16 @@ internal sealed class RangeMap<T> where T : unmanaged, IBinaryInteger<T>, IUnsig
     public int RangeCount => _starts.Length;
 
     public long ApproximateBytes =>
-        (long)_starts.Length * (System.Runtime.CompilerServices.Unsafe.SizeOf<T>() + sizeof(int)) + (long)_bucketFirst.Length * sizeof(int);
+        (long)_starts.Length * (System.Runtime.CompilerServices.Unsafe.SizeOf<T>() + sizeof(int)) + (long)(_bucketFirst?.Length ?? 0) * sizeof(int);
 
     /// <summary>The id of the group set that covers <paramref name="address"/>.</summary>
     public int Lookup(T address)
     {
+        if (_bucketFirst is null)
+        {
+            var at = _starts.AsSpan().BinarySearch(address);
+            return _setIds[at < 0 ? ~at - 1 : at]; // _starts[0] is zero, so ~at - 1 >= 0
+        }
         var bucket = Bucket(address);
         var first = _bucketFirst[bucket];
         var index = _starts.AsSpan(first, _bucketFirst[bucket + 1] - first).BinarySearch(address);

@@ -206,35 +206,15 @@ public static class PolicyLinter
         {
             var key = string.Join('\n', groups.Order(StringComparer.Ordinal));
             if (_unions.TryGetValue(key, out var union)) return union;
-            var prefixes = new List<IpPrefix>();
+            var ranges = new List<IntervalMath.Range>();
             foreach (var g in key.Split('\n'))
             {
-                if (g == PolicyDocument.PublicInternet)
-                    prefixes.AddRange(IntervalMath.Complement(AddressClasses.NotPublic).SelectMany(RangeToPrefixes));
-                else prefixes.AddRange(PrefixesOf(g));
+                // Public internet as the complement's ranges directly: cutting them into prefixes costs milliseconds
+                // (IPv6), and every reload lints.
+                if (g == PolicyDocument.PublicInternet) ranges.AddRange(IntervalMath.Complement(AddressClasses.NotPublic));
+                else ranges.AddRange(PrefixesOf(g).Select(p => new IntervalMath.Range(p.First, p.Last, p.IsV4)));
             }
-            return _unions[key] = new MergedRanges(prefixes);
-        }
-
-        private static IEnumerable<IpPrefix> RangeToPrefixes(IntervalMath.Range range)
-        {
-            // Cover a range exactly with prefixes (largest aligned blocks first).
-            var width = range.IsV4 ? 32 : 128;
-            var start = range.First;
-            while (true)
-            {
-                var length = width;
-                while (length > 0)
-                {
-                    var size = IpPrefix.HostMask(length - 1, range.IsV4);
-                    if ((start & size) != 0 || start + size > range.Last || start + size < start) break;
-                    length--;
-                }
-                var prefix = new IpPrefix(start, (byte)length, range.IsV4);
-                yield return prefix;
-                if (prefix.Last >= range.Last) yield break;
-                start = prefix.Last + 1;
-            }
+            return _unions[key] = new MergedRanges(ranges);
         }
     }
 
@@ -243,11 +223,10 @@ public static class PolicyLinter
     {
         private readonly (UInt128 First, UInt128 Last)[] _v4, _v6;
 
-        public MergedRanges(IEnumerable<IpPrefix> prefixes)
+        public MergedRanges(IReadOnlyList<IntervalMath.Range> ranges)
         {
-            var list = prefixes.ToList();
-            _v4 = Merge(list.Where(p => p.IsV4));
-            _v6 = Merge(list.Where(p => !p.IsV4));
+            _v4 = Merge(ranges.Where(p => p.IsV4));
+            _v6 = Merge(ranges.Where(p => !p.IsV4));
         }
 
         public bool Contains(IpPrefix p)
@@ -264,7 +243,7 @@ public static class PolicyLinter
             return false;
         }
 
-        private static (UInt128, UInt128)[] Merge(IEnumerable<IpPrefix> prefixes)
+        private static (UInt128, UInt128)[] Merge(IEnumerable<IntervalMath.Range> prefixes)
         {
             var merged = new List<(UInt128 First, UInt128 Last)>();
             foreach (var p in prefixes.OrderBy(p => p.First))
