@@ -18,16 +18,19 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 // Usage: Corral.Propagation [foundry|big|load|all] [--changes N] [--warmup N] [--reloads N]
 // --warmup N: changes made first and not counted (default 10; 0 for big), as a long-running gateway has its code warm.
+// --probe-gap-ms N: pause between probe flows (default 0: back to back, which keeps both cores of a 2-core machine busy
+// and so slows the compile it is timing; 1 paces the prober at about a flow per millisecond).
 // Everything runs in this process on loopback: a stand-in upstream, the gateway, the reloader and the admin server.
 var mode = args.FirstOrDefault(a => !a.StartsWith("--")) ?? "all";
 int Arg(string name, int fallback) { var i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : fallback; }
 var changes = Arg("--changes", 100);
 var reloads = Arg("--reloads", 100);
 var warmup = Arg("--warmup", 10);
+var probeGap = Arg("--probe-gap-ms", 0);
 Console.WriteLine($"# Corral propagation harness — {DateTime.UtcNow:u}, {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
 
-if (mode is "foundry" or "all") await Propagation("foundry", Foundry(), changes, warmup);
-if (mode is "big" or "all") await Propagation("big (1,000,000 feed entries + 100,000 domains)", Big(), Arg("--big-changes", Math.Min(changes, 20)), 0);
+if (mode is "foundry" or "all") await Propagation("foundry", Foundry(), changes, warmup, probeGap);
+if (mode is "big" or "all") await Propagation("big (1,000,000 feed entries + 100,000 domains)", Big(), Arg("--big-changes", Math.Min(changes, 20)), 0, probeGap);
 if (mode is "load" or "all") await UnderLoad(Foundry(), reloads);
 return 0;
 
@@ -56,12 +59,14 @@ static string Big()
     return Path.Combine(folder, "corral.yaml");
 }
 
-static async Task Propagation(string label, string policyPath, int changes, int warmup)
+static async Task Propagation(string label, string policyPath, int changes, int warmup, int probeGap)
 {
     await using var world = await World.StartAsync(policyPath);
-    Console.WriteLine($"\n## {label}: {changes} changes each way after {warmup} uncounted warm-up changes (compile of this policy: {world.CompileMs:F0} ms)");
+    Console.WriteLine($"\n## {label}: {changes} changes each way after {warmup} uncounted warm-up changes, probe gap {probeGap} ms (compile of this policy: {world.CompileMs:F0} ms)");
     var api = new List<double>();
     var file = new List<double>();
+    var apiDecided = new List<double>();
+    var fileDecided = new List<double>();
     var enforce = false;
     for (var i = -2 * warmup; i < changes * 2; i++)
     {
@@ -69,8 +74,9 @@ static async Task Propagation(string label, string policyPath, int changes, int 
         var expected = enforce ? 403 : 200;
         var viaApi = i % 2 == 0;
         var text = world.Edited("default-deny-internet", enforce ? RuleMode.Enforce : RuleMode.Watch);
-        var probe = world.ProbeUntilAsync(expected);
+        var probe = world.ProbeUntilAsync(expected, probeGap);
         var t0 = Stopwatch.GetTimestamp();
+        var t0Wall = DateTimeOffset.UtcNow;
         world.ProbeStart = t0;
         if (viaApi)
         {
@@ -82,12 +88,23 @@ static async Task Propagation(string label, string policyPath, int changes, int 
             await File.WriteAllTextAsync(policyPath, text);
         }
         var seenAt = await probe;
-        if (i >= 0) (viaApi ? api : file).Add(Stopwatch.GetElapsedTime(t0, seenAt).TotalMilliseconds);
+        if (i >= 0)
+        {
+            (viaApi ? api : file).Add(Stopwatch.GetElapsedTime(t0, seenAt).TotalMilliseconds);
+            // The decision instant itself: the earliest flow record after the change whose verdict is the new one
+            // (the record is written right after Decide; wall clock on both sides, microsecond resolution).
+            var decided = world.Gateway.RecentFlows.Snapshot(world.Gateway.RecentFlows.Capacity,
+                    r => r.Time >= t0Wall && r.Verdict is { } v && v.Rule?.Name == "default-deny-internet" && v.Enforced == enforce)
+                .MinBy(r => r.Time);
+            if (decided is not null) (viaApi ? apiDecided : fileDecided).Add((decided.Time - t0Wall).TotalMilliseconds);
+        }
         // Let the watcher see our own write-back settle before the next change (it reloads to the same hash).
         await Task.Delay(world.SettleMs);
     }
-    Report("API call → first new flow decided by it", api);
-    Report("file write → first new flow decided by it", file);
+    Report("API call → first new flow decided by it (its answer back)", api);
+    Report("file write → first new flow decided by it (its answer back)", file);
+    Report("API call → the gateway's first decision by it (flow record)", apiDecided);
+    Report("file write → the gateway's first decision by it (flow record)", fileDecided);
 }
 
 static async Task UnderLoad(string policyPath, int reloads)
@@ -212,7 +229,7 @@ sealed class World : IAsyncDisposable
     }
 
     /// <summary>Makes new flows back to back until one gets <paramref name="expected"/>; returns when that answer arrived.</summary>
-    public async Task<long> ProbeUntilAsync(int expected)
+    public async Task<long> ProbeUntilAsync(int expected, int gapMs)
     {
         var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 120;
         while (Stopwatch.GetTimestamp() < deadline)
@@ -221,6 +238,7 @@ sealed class World : IAsyncDisposable
             var status = await FlowAsync();
             // Only a flow that began after the change counts as a "new flow".
             if (status == expected && started >= Volatile.Read(ref ProbeStart)) return Stopwatch.GetTimestamp();
+            if (gapMs > 0) await Task.Delay(gapMs);
         }
         throw new TimeoutException($"no flow got {expected} within 120 s");
     }
