@@ -1,0 +1,46 @@
+using System.Net;
+using Corral.Admin.Tests.Support;
+
+namespace Corral.Admin.Tests;
+
+/// <summary>
+/// Runs alone: the Prometheus exporter listens to every meter named "Corral.Gateway" in the process, so gateways of
+/// tests running in parallel would feed (and, when disposed, retire) the same metric streams.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MetricsCollection
+{
+    public const string Name = "metrics, one gateway in the process";
+}
+
+/// <summary>Health, readiness and the Prometheus series the issue names, counted from real flows and a real reload.</summary>
+[Collection(MetricsCollection.Name)]
+public sealed class MetricsTests
+{
+    [Fact]
+    public async Task HealthReadinessAndMetricsAnswer()
+    {
+        await using var live = await LiveHarness.StartAsync();
+        Assert.Equal(200, await live.FlowAsync("www.example.test"));
+        Assert.Equal(403, await live.FlowAsync("evil.test"));
+        Assert.Equal(200, await live.FlowAsync("other.test"));
+        Assert.Equal("ok\n", await live.Http.GetStringAsync("/healthz"));
+        Assert.Equal("ready\n", await live.Http.GetStringAsync("/readyz"));
+
+        var metrics = await live.Http.GetStringAsync("/metrics");
+        Assert.Matches(@"corral_gateway_flows_total\{[^}]*action=""permit""[^}]*enforced=""true""[^}]*rule=""allow-web""[^}]*\} [1-9]", metrics);
+        Assert.Matches(@"corral_gateway_flows_total\{[^}]*action=""deny""[^}]*enforced=""true""[^}]*rule=""deny-threats""[^}]*\} [1-9]", metrics);
+        Assert.Matches(@"corral_gateway_flows_total\{[^}]*action=""deny""[^}]*enforced=""false""[^}]*rule=""deny-internet""[^}]*\} [1-9]", metrics);
+        Assert.Matches(@"corral_gateway_decision_duration_seconds_bucket\{[^}]*le=""1E-05""[^}]*\} \d+|corral_gateway_decision_duration_seconds_bucket\{[^}]*le=""1e-05""[^}]*\} \d+", metrics);
+        Assert.Contains("corral_gateway_decision_duration_seconds_count", metrics);
+        Assert.Matches($@"corral_gateway_policy_info\{{[^}}]*hash=""{live.Hash}""", metrics);
+        Assert.Contains("corral_gateway_connections_active", metrics);
+        Assert.Matches(@"corral_gateway_traffic_down_bytes_total(\{[^}]*\})? [1-9]", metrics);
+        Assert.Matches(@"corral_gateway_traffic_up_bytes_total(\{[^}]*\})? [1-9]", metrics);
+
+        // A reload is counted.
+        using var put = await live.Http.SendAsync(live.Authorized(HttpMethod.Put, "/api/policy", new StringContent(LiveHarness.PolicyText.Replace("mode: watch", "mode: enforce"))));
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        Assert.Matches(@"corral_gateway_policy_reloads_total\{[^}]*source=""api""[^}]*\} [1-9]", await live.Http.GetStringAsync("/metrics"));
+    }
+}
