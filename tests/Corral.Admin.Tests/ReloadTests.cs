@@ -121,6 +121,13 @@ public sealed class ReloadTests
         var policy = await live.GetJsonAsync("/api/policy");
         Assert.Contains("read-only", policy.GetProperty("drift").GetString());
         Assert.Contains(policy.GetProperty("rules").EnumerateArray(), r => r.GetProperty("name").GetString() == "deny-internet" && r.GetProperty("mode").GetString() == "enforce");
+
+        // A file reload that finds the file as it was (a late watcher event, a touch) does not undo the in-memory
+        // change; only a real edit of the file does.
+        var again = await live.Reloader.ReloadFileAsync();
+        Assert.False(again.Changed);
+        Assert.Equal(403, await live.FlowAsync("other.test"));
+        Assert.Contains("read-only", (await live.GetJsonAsync("/api/policy")).GetProperty("drift").GetString());
     }
 
     [Fact]

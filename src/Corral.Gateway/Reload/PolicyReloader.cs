@@ -31,6 +31,9 @@ public sealed class PolicyReloader : IAsyncDisposable
     private ReloadStatus _status;
     // The text in force when it differs from the file (the file was read-only): what a later edit starts from.
     private string? _driftText;
+    // The hash of the policy as the file (with its inputs) last stood, read or written by us: a watcher event that
+    // leaves it unchanged (a chmod, a touch, our own write-back) must not replace an in-memory change with the file.
+    private string _fileHash;
 
     public PolicyReloader(PolicySource target, string policyPath, CompileOptions options, ILogger logger, Meter? meter = null)
     {
@@ -41,6 +44,7 @@ public sealed class PolicyReloader : IAsyncDisposable
         _reloads = meter?.CreateCounter<long>("corral.gateway.policy.reloads", description: "Policies put in force after start, by source");
         _failures = meter?.CreateCounter<long>("corral.gateway.policy.reload_failures", description: "Reloads refused because the new policy failed to load or compile, by source");
         var current = target.Current;
+        _fileHash = current.Hash;
         _status = new ReloadStatus(current.Hash, current.Document.Name, DateTimeOffset.UtcNow, ReloadSource.Startup, 0, 0, false, null, null,
             current.Document.Rules.Count, current.Document.InputFiles.Count);
     }
@@ -150,6 +154,8 @@ public sealed class PolicyReloader : IAsyncDisposable
             return ReloadOutcome.Failed(before.Hash, check.Diagnostics);
         }
         var compiled = check.Compiled!;
+        if (source == ReloadSource.File && _driftText is not null && compiled.Hash == _fileHash)
+            return new ReloadOutcome(true, false, _target.Current.Hash, check.Diagnostics, before.Drift); // the file did not change: the drift stands
         var changed = compiled.Hash != _target.Current.Hash;
         string? drift = source == ReloadSource.File ? null : before.Drift;
         if (changed)
@@ -157,8 +163,12 @@ public sealed class PolicyReloader : IAsyncDisposable
             _target.Swap(compiled);
             _reloads?.Add(1, new KeyValuePair<string, object?>("source", Name(source)));
         }
-        if (source == ReloadSource.File) _driftText = null; // the file is the truth again
-        if (persist is not null) drift = Persist(persist);
+        if (source == ReloadSource.File)
+        {
+            _driftText = null; // the file is the truth again
+            _fileHash = compiled.Hash;
+        }
+        if (persist is not null && (drift = Persist(persist)) is null) _fileHash = compiled.Hash;
         var status = new ReloadStatus(compiled.Hash, compiled.Document.Name, changed ? DateTimeOffset.UtcNow : before.LoadedAt, changed ? source : before.Source,
             before.Reloads + (changed ? 1 : 0), before.Failures, false, before.LastError, drift, compiled.Document.Rules.Count, compiled.Document.InputFiles.Count);
         Publish(status);
