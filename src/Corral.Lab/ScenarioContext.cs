@@ -8,13 +8,13 @@ namespace Corral.Lab;
 
 /// <summary>What one pass's scenarios share: the mode, the agent, where the hosts are, the stand-ins, the flow records and the promoter.</summary>
 internal sealed class ScenarioContext(LabMode mode, LabAgent agent, LabNetwork network, IReadOnlyDictionary<string, StandInServer> servers,
-    StandInServer database, StandInServer spokeHttps, ConcurrentQueue<FlowRecord> records, IRulePromoter promoter, X509Certificate2 interceptionCa)
+    StandInServer database, StandInServer spokeHttps, ConcurrentQueue<FlowRecord> records, AdminApiPromoter promoter, X509Certificate2 interceptionCa)
 {
     public LabMode Mode => mode;
     public LabAgent Agent => agent;
     public LabNetwork Network => network;
     public ConcurrentQueue<FlowRecord> Records => records;
-    public IRulePromoter Promoter => promoter;
+    public AdminApiPromoter Promoter => promoter;
     public X509Certificate2 InterceptionCa => interceptionCa;
 
     public StandInServer Server(StandIn s) => servers[s.Name];

@@ -11,21 +11,11 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Corral.Lab;
 
 /// <summary>
-/// Changes one rule's mode in the running gateway, without a restart: scenario 10's promotion from watch to enforce.
+/// Scenario 10's promotion from watch to enforce through the gateway's real admin API, as an operator would:
+/// <c>POST /api/rules/{name}/mode</c> with a bearer token on a loopback admin server started next to the lab's gateway;
+/// the API writes the change back to the policy file.
 /// </summary>
-internal interface IRulePromoter
-{
-    /// <summary>How a promotion is carried out, for the report's notes.</summary>
-    string Description { get; }
-
-    Task SetModeAsync(string rule, RuleMode mode, CancellationToken ct);
-}
-
-/// <summary>
-/// Promotes through the gateway's real admin API, as an operator would: <c>POST /api/rules/{name}/mode</c> with a bearer
-/// token on a loopback admin server started next to the lab's gateway; the API writes the change back to the policy file.
-/// </summary>
-internal sealed class AdminApiPromoter : IRulePromoter, IAsyncDisposable
+internal sealed class AdminApiPromoter : IAsyncDisposable
 {
     private readonly PolicyReloader _reloader;
     private readonly AdminServer _admin;
@@ -39,6 +29,7 @@ internal sealed class AdminApiPromoter : IRulePromoter, IAsyncDisposable
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
     }
 
+    /// <summary>How a promotion is carried out, for the report's notes.</summary>
     public string Description => $"watch -> enforce promotion through the admin API (POST {_admin.BaseAddress}api/rules/NAME/mode, bearer token), written back to the policy file, no restart";
 
     /// <summary>Starts a loopback admin server (free port, a fresh random token) for <paramref name="gateway"/>.</summary>
