@@ -108,6 +108,36 @@ public sealed class ReloadTests
     }
 
     [Fact]
+    public async Task APromotionLeavesInForceExactlyWhatCompilingTheWrittenFileGives()
+    {
+        // The promotion puts a derived policy in force before compiling the edited text; once the call returns, the
+        // policy in force must be the full compile: its hash, its rules and the edited rule's source location.
+        await using var live = await LiveHarness.StartAsync();
+        var before = live.Reloader.Status;
+        var (result, outcome, error) = await live.Reloader.SetRuleModeAsync("deny-internet", Corral.Policy.Model.RuleMode.Enforce);
+        Assert.Equal(Corral.Gateway.Reload.ModeChangeResult.Applied, result);
+        Assert.Null(error);
+        Assert.True(outcome!.Changed);
+
+        var fresh = Corral.Policy.PolicyChecker.CheckFile(live.PolicyPath, options: live.Reloader.Options);
+        Assert.True(fresh.Succeeded);
+        var inForce = live.Reloader.Target.Current;
+        Assert.Equal(fresh.Compiled!.Hash, inForce.Hash);
+        Assert.Equal(fresh.Compiled.Hash, live.Reloader.Status.Hash);
+        Assert.Equal(before.Reloads + 1, live.Reloader.Status.Reloads);
+        var rule = inForce.Document.Rules.Single(r => r.Name == "deny-internet");
+        Assert.Equal(Corral.Policy.Model.RuleMode.Enforce, rule.Mode);
+        Assert.Equal(fresh.Document!.Rules.Single(r => r.Name == "deny-internet").LocationOf("mode"), rule.LocationOf("mode"));
+        Assert.Equal(403, await live.FlowAsync("other.test"));
+
+        // The same mode again changes nothing and counts nothing.
+        var (again, sameOutcome, _) = await live.Reloader.SetRuleModeAsync("deny-internet", Corral.Policy.Model.RuleMode.Enforce);
+        Assert.Equal(Corral.Gateway.Reload.ModeChangeResult.Applied, again);
+        Assert.False(sameOutcome!.Changed);
+        Assert.Equal(before.Reloads + 1, live.Reloader.Status.Reloads);
+    }
+
+    [Fact]
     public async Task PromotingWithAReadOnlyFileAppliesInMemoryAndReportsDrift()
     {
         await using var live = await LiveHarness.StartAsync();

@@ -111,7 +111,24 @@ public sealed class PolicyReloader : IAsyncDisposable
             }
             var (edited, error) = PolicyEditor.SetRuleMode(PolicyPath, text, rule, mode);
             if (error is not null) return (ModeChangeResult.Failed, null, error);
-            var outcome = await ApplyLockedAsync(() => Check(edited!), ReloadSource.Promotion, persist: edited, ct).ConfigureAwait(false);
+            // A mode changes no lookup table: put the derived policy in force now, before the full compile of the
+            // edited text, which then confirms it (same hash) and brings the exact source locations and diagnostics.
+            var previous = _target.Current;
+            var derived = previous.WithRuleMode(rule, mode, Encoding.UTF8.GetBytes(text), Encoding.UTF8.GetBytes(edited!));
+            var early = derived is not null && derived.Hash != previous.Hash;
+            if (early) _target.Swap(derived!);
+            ReloadOutcome outcome;
+            try
+            {
+                // Once in force, the change is finished (compiled exactly, written back) even if the caller goes away.
+                outcome = await ApplyLockedAsync(() => Check(edited!), ReloadSource.Promotion, persist: edited, early ? CancellationToken.None : ct).ConfigureAwait(false);
+            }
+            catch when (early)
+            {
+                _target.Swap(previous);
+                throw;
+            }
+            if (!outcome.Applied && early) _target.Swap(previous); // cannot happen for a sound policy; never leave it half-done
             return (outcome.Applied ? ModeChangeResult.Applied : ModeChangeResult.Failed, outcome, outcome.Applied ? null : "the edited policy does not compile");
         }
         finally
@@ -156,7 +173,9 @@ public sealed class PolicyReloader : IAsyncDisposable
         var compiled = check.Compiled!;
         if (source == ReloadSource.File && _driftText is not null && compiled.Hash == _fileHash)
             return new ReloadOutcome(true, false, _target.Current.Hash, check.Diagnostics, before.Drift); // the file did not change: the drift stands
-        var changed = compiled.Hash != _target.Current.Hash;
+        // Against the status, not only the policy in force: a promotion may already have put an equivalent policy
+        // in force (same hash), which the exact compile replaces and which still counts as this change.
+        var changed = compiled.Hash != _target.Current.Hash || compiled.Hash != before.Hash;
         string? drift = source == ReloadSource.File ? null : before.Drift;
         if (changed)
         {

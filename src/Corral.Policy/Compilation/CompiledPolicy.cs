@@ -177,6 +177,58 @@ public sealed partial class CompiledPolicy
         _defaultAction = document.DefaultAction;
     }
 
+    /// <summary>
+    /// This policy with one rule's mode changed, without compiling again: a mode changes only what a match of that
+    /// rule puts in its verdict, so every lookup table is shared and only the rule list is new. The result equals
+    /// (hash, rules, verdicts) what compiling <paramref name="editedText"/> gives; the tests hold it to that.
+    /// Returns null when <paramref name="baseText"/> is not the text this policy was compiled from (the file moved
+    /// on), or the rule does not exist: then compile the edited text instead.
+    /// </summary>
+    /// <param name="baseText">The policy file's bytes this policy was compiled from.</param>
+    /// <param name="editedText">The same bytes with the rule's mode set (<see cref="Loading.PolicyEditor.SetRuleMode"/>).</param>
+    public CompiledPolicy? WithRuleMode(string ruleName, RuleMode mode, ReadOnlySpan<byte> baseText, ReadOnlySpan<byte> editedText)
+    {
+        if (PolicyDocument.ContentHashOf(baseText, Document.InputsDigest) != Hash) return null;
+        var at = Array.FindIndex(_rules, r => r.Name == ruleName);
+        if (at < 0) return null;
+        var old = _rules[at];
+        var source = old.Source with { Mode = mode };
+        var rules = (CompiledRule[])_rules.Clone();
+        rules[at] = new CompiledRule(source, old.Index, old.SourceGroups, old.DestinationGroups, old.WebGroups);
+        var documentRules = Document.Rules.Select(r => ReferenceEquals(r, old.Source) ? source : r).ToArray();
+        var document = Document with { Rules = documentRules, ContentHash = PolicyDocument.ContentHashOf(editedText, Document.InputsDigest) };
+        return new CompiledPolicy(this, document, rules);
+    }
+
+    // Shares every lookup table of basis; only the document and the rules are new (see WithRuleMode).
+    private CompiledPolicy(CompiledPolicy basis, PolicyDocument document, CompiledRule[] rules)
+    {
+        Document = document;
+        Options = basis.Options;
+        Rules = rules;
+        _rules = rules;
+        AddressGroupNames = basis.AddressGroupNames;
+        _v4 = basis._v4;
+        _v6 = basis._v6;
+        _names = basis._names;
+        _ruleWords = basis._ruleWords;
+        _webWords = basis._webWords;
+        _threatWords = basis._threatWords;
+        _sourceRules = basis._sourceRules;
+        _destinationRules = basis._destinationRules;
+        _explicitRules = basis._explicitRules;
+        _guardedSets = basis._guardedSets;
+        _hardGuardedSets = basis._hardGuardedSets;
+        _unknownPublicSet = basis._unknownPublicSet;
+        _rulesByWebGroup = basis._rulesByWebGroup;
+        _rulesByThreatDomain = basis._rulesByThreatDomain;
+        _rulesWithoutWebGroups = basis._rulesWithoutWebGroups;
+        _urlFiltersByWebGroup = basis._urlFiltersByWebGroup;
+        _sets = basis._sets;
+        _singleWord = basis._singleWord;
+        _defaultAction = basis._defaultAction;
+    }
+
     private void SetBit(ulong[] table, int row, int bit) => table[row * _ruleWords + (bit >> 6)] |= 1UL << bit;
 
     private static bool Has(ulong[] bits, int group) => (bits[group >> 6] & (1UL << group)) != 0;

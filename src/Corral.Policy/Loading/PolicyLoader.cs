@@ -63,12 +63,21 @@ public static partial class PolicyLoader
                 "start from 'corral init --template azure-foundry'");
             return new LoadResult(null, diagnostics.Items);
         }
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(bytes);
-        var reader = new DocumentReader(displayPath, baseDirectory, diagnostics, hash);
+        // The feeds and service tags are hashed as they are parsed; the policy text is hashed on its own, so a change
+        // to the text alone (a rule's mode) can be hashed again without reading the other files.
+        using var inputsHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var reader = new DocumentReader(displayPath, baseDirectory, diagnostics, inputsHash);
         var document = reader.Read(top);
         if (document is not null)
-            document = document with { InputFiles = [Path.GetFullPath(Path.Combine(baseDirectory, Path.GetFileName(displayPath))), .. reader.InputFiles] };
+        {
+            var inputsDigest = Convert.ToHexStringLower(inputsHash.GetHashAndReset());
+            document = document with
+            {
+                ContentHash = PolicyDocument.ContentHashOf(bytes, inputsDigest),
+                InputsDigest = inputsDigest,
+                InputFiles = [Path.GetFullPath(Path.Combine(baseDirectory, Path.GetFileName(displayPath))), .. reader.InputFiles],
+            };
+        }
         return new LoadResult(diagnostics.HasErrors ? null : document, diagnostics.Items);
     }
 
@@ -114,7 +123,7 @@ public static partial class PolicyLoader
             var inspection = ReadInspection(Get(top, "inspection"));
 
             return new PolicyDocument(file, version, name, defaultAction, smartGroups, webGroups, threatGroups, serviceTags,
-                rules, Convert.ToHexStringLower(hash.GetHashAndReset())) { Inspection = inspection };
+                rules, ContentHash: "") { Inspection = inspection }; // the hash is set by Load, once the inputs are read
         }
 
         // ---- groups -------------------------------------------------------------------------------------

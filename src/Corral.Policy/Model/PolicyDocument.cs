@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Security.Cryptography;
 using Corral.Policy.Addressing;
 using Corral.Policy.Diagnostics;
 
@@ -101,6 +103,22 @@ public sealed record PolicyDocument(
 {
     /// <summary>Payload inspection of cleartext requests; every built-in pattern unless the policy says otherwise.</summary>
     public InspectionSettings Inspection { get; init; } = InspectionSettings.Default;
+
+    /// <summary>SHA-256 (hex) of every feed and service-tag file in the order read: the inputs part of <see cref="ContentHash"/>.</summary>
+    public string InputsDigest { get; init; } = "";
+
+    /// <summary>
+    /// The policy's content hash: SHA-256 over SHA-256(the policy file's bytes) followed by <paramref name="inputsDigest"/>.
+    /// Split so that an edit of the policy text alone is hashed again without reading the feeds.
+    /// </summary>
+    public static string ContentHashOf(ReadOnlySpan<byte> policyBytes, string inputsDigest)
+    {
+        Span<byte> both = stackalloc byte[2 * SHA256.HashSizeInBytes];
+        SHA256.HashData(policyBytes, both);
+        if (inputsDigest.Length != 2 * SHA256.HashSizeInBytes || Convert.FromHexString(inputsDigest, both[SHA256.HashSizeInBytes..], out _, out _) != OperationStatus.Done)
+            throw new ArgumentException("not a SHA-256 hex digest", nameof(inputsDigest));
+        return Convert.ToHexStringLower(SHA256.HashData(both));
+    }
 
     /// <summary>Full paths of every file the policy was read from (itself, feeds, service tags): what a reload watches.</summary>
     public IReadOnlyList<string> InputFiles { get; init; } = [];
