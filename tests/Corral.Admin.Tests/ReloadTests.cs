@@ -42,6 +42,30 @@ public sealed class ReloadTests
     }
 
     [Fact]
+    public async Task AFileStillBeingWrittenIsNotReadUntilItsWriterClosesIt()
+    {
+        // The first part of the new text is a policy on its own (without deny-internet, so the default deny applies):
+        // read mid-write, it would be put in force. inotify's close-write is what the watcher waits for.
+        await using var live = await LiveHarness.StartAsync();
+        var before = (live.Hash, live.Reloader.Status.Reloads);
+        var full = Encoding.UTF8.GetBytes(Enforced(LiveHarness.PolicyText));
+        var cut = Enforced(LiveHarness.PolicyText).IndexOf("  - { name: deny-internet", StringComparison.Ordinal);
+        Assert.True(Corral.Policy.PolicyChecker.CheckText(live.PolicyPath, Enforced(LiveHarness.PolicyText)[..cut], live.Folder).Succeeded);
+        await using (var writer = new FileStream(live.PolicyPath, FileMode.Create, FileAccess.Write, FileShare.ReadWrite))
+        {
+            await writer.WriteAsync(full.AsMemory(0, cut));
+            await writer.FlushAsync();
+            await Task.Delay(400); // far beyond the debounce: a watcher without close-write would have read the half file
+            Assert.Equal(before, (live.Hash, live.Reloader.Status.Reloads));
+            Assert.Equal(200, await live.FlowAsync("other.test"));
+            await writer.WriteAsync(full.AsMemory(cut));
+        }
+        await LiveHarness.EventuallyAsync(async () => await live.FlowAsync("other.test") == 403, "the finished file to take effect");
+        Assert.Equal(before.Reloads + 1, live.Reloader.Status.Reloads);
+        Assert.Equal(Corral.Policy.PolicyChecker.CheckFile(live.PolicyPath, options: live.Reloader.Options).Compiled!.Hash, live.Hash);
+    }
+
+    [Fact]
     public async Task EditingAFeedFileReloadsThePolicy()
     {
         await using var live = await LiveHarness.StartAsync();

@@ -3,16 +3,19 @@ using Microsoft.Extensions.Logging;
 namespace Corral.Gateway.Reload;
 
 /// <summary>
-/// Watches a set of files (inotify via FileSystemWatcher, one watcher per directory, so editors that save by writing
-/// a new file and renaming it over the old one are seen) and calls the reload once per burst of changes: the first
-/// change wakes the loop, which waits until the files have been quiet for the debounce interval (capped), then reloads.
-/// Changes that arrive during a reload cause one more reload after it. A file caught half-written (an editor or a
-/// script that truncates and then writes) fails to load; such a failure is reported only if no further change
-/// arrives within the settle interval, so a save in progress never shows up as a failed reload.
+/// Watches a set of files (one watch per directory, so editors that save by writing a new file and renaming it over
+/// the old one are seen) and calls the reload once per burst of changes. On Linux, inotify says when a change is
+/// finished (the writer closed the file, or renamed it into place): the reload runs at once. A change still in
+/// progress, and every change where only FileSystemWatcher is available, waits until the files have been quiet for
+/// the debounce interval (capped). Changes that arrive during a reload cause one more reload after it. A file caught
+/// half-written fails to load; such a failure is reported only if no further change arrives within the settle
+/// interval, so a save in progress never shows up as a failed reload.
 /// </summary>
 internal sealed class PolicyWatcher : IAsyncDisposable
 {
     private static readonly TimeSpan MaxDelay = TimeSpan.FromMilliseconds(250);
+    // How long a writer may keep a watched file open mid-write (inotify only) before the file is read anyway.
+    private static readonly TimeSpan MaxWriterWait = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(100);
     private const int MaxQuietAttempts = 20;
 
@@ -20,12 +23,13 @@ internal sealed class PolicyWatcher : IAsyncDisposable
     private readonly Func<bool, CancellationToken, Task<ReloadOutcome>> _reload;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, FileSystemWatcher> _watchers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IDisposable> _watchers = new(StringComparer.Ordinal);
+    private readonly Inotify? _inotify;
     private HashSet<string> _files = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _signal = new(0, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
-    private long _lastPoke;
+    private long _lastPoke, _lastFinished;
 
     /// <param name="reload">Reloads; its flag asks it not to report a failure (a later attempt will).</param>
     public PolicyWatcher(TimeSpan debounce, Func<bool, CancellationToken, Task<ReloadOutcome>> reload, ILogger logger)
@@ -33,6 +37,11 @@ internal sealed class PolicyWatcher : IAsyncDisposable
         _debounce = debounce;
         _reload = reload;
         _logger = logger;
+        if (Inotify.IsSupported)
+        {
+            try { _inotify = new Inotify(OnInotify); }
+            catch (IOException e) { _logger.LogWarning("inotify unavailable ({Error}); watching with FileSystemWatcher", e.Message); }
+        }
         _loop = Task.Run(LoopAsync);
     }
 
@@ -57,6 +66,17 @@ internal sealed class PolicyWatcher : IAsyncDisposable
                     _logger.LogWarning("Cannot watch {Directory}: it does not exist", directory);
                     continue;
                 }
+                if (_inotify is { } inotify)
+                {
+                    var wd = inotify.Add(directory, out var error);
+                    if (wd < 0)
+                    {
+                        _logger.LogWarning("Cannot watch {Directory}: {Error}", directory, error);
+                        continue;
+                    }
+                    _watchers[directory] = new InotifyWatch(inotify, wd);
+                    continue;
+                }
                 var watcher = new FileSystemWatcher(directory)
                 {
                     NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.CreationTime,
@@ -71,7 +91,7 @@ internal sealed class PolicyWatcher : IAsyncDisposable
                 {
                     // Overflowed events: we may have missed a change, so reload to be sure.
                     _logger.LogWarning("File watcher for {Directory}: {Error}; reloading to be safe", directory, e.GetException().Message);
-                    Poke();
+                    Poke(finished: false);
                 };
                 watcher.EnableRaisingEvents = true;
                 _watchers[directory] = watcher;
@@ -79,20 +99,44 @@ internal sealed class PolicyWatcher : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops one directory's inotify watch when disposed, like a FileSystemWatcher.</summary>
+    private sealed class InotifyWatch(Inotify inotify, int wd) : IDisposable
+    {
+        public void Dispose() => inotify.Remove(wd);
+    }
+
+    private void OnInotify(string? path, bool finished)
+    {
+        if (path is null)
+        {
+            _logger.LogWarning("inotify lost events; reloading to be safe");
+            Poke(finished: true);
+        }
+        else if (Volatile.Read(ref _files).Contains(path)) Poke(finished);
+    }
+
     private void OnEvent(object sender, FileSystemEventArgs e)
     {
-        if (Volatile.Read(ref _files).Contains(e.FullPath)) Poke();
+        if (Volatile.Read(ref _files).Contains(e.FullPath)) Poke(finished: false);
     }
 
     private void OnRenamed(object sender, RenamedEventArgs e)
     {
         var files = Volatile.Read(ref _files);
-        if (files.Contains(e.FullPath) || files.Contains(e.OldFullPath)) Poke();
+        if (files.Contains(e.FullPath) || files.Contains(e.OldFullPath)) Poke(finished: false);
     }
 
-    private void Poke()
+    /// <param name="finished">The change is complete (the file was closed or renamed into place): no reason to wait.</param>
+    private void Poke(bool finished)
     {
-        Volatile.Write(ref _lastPoke, System.Diagnostics.Stopwatch.GetTimestamp());
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        Volatile.Write(ref _lastPoke, now);
+        if (finished) Volatile.Write(ref _lastFinished, now);
+        Signal();
+    }
+
+    private void Signal()
+    {
         try { _signal.Release(); }
         catch (SemaphoreFullException) { } // a reload is already pending
         catch (ObjectDisposedException) { }
@@ -107,14 +151,28 @@ internal sealed class PolicyWatcher : IAsyncDisposable
             try
             {
                 await _signal.WaitAsync(ct).ConfigureAwait(false);
-                // Trailing-edge debounce: wait until nothing has changed for the debounce interval (bounded), so a
-                // burst (truncate + write, or many feed files at once) becomes one reload.
+                // Wait for the change to be finished. With inotify a write in progress is waited out until the writer
+                // closes the file (bounded), so a half-written policy is never read; without it, a trailing-edge
+                // debounce waits until nothing has changed for the debounce interval (bounded).
                 var first = System.Diagnostics.Stopwatch.GetTimestamp();
                 while (true)
                 {
-                    var quiet = System.Diagnostics.Stopwatch.GetElapsedTime(Volatile.Read(ref _lastPoke));
-                    if (quiet >= _debounce || System.Diagnostics.Stopwatch.GetElapsedTime(first) >= MaxDelay) break;
-                    await Task.Delay(_debounce - quiet, ct).ConfigureAwait(false);
+                    if (Volatile.Read(ref _lastFinished) >= Volatile.Read(ref _lastPoke)) break; // the last change is complete
+                    var waited = System.Diagnostics.Stopwatch.GetElapsedTime(first);
+                    TimeSpan wait;
+                    if (_inotify is not null)
+                    {
+                        if (waited >= MaxWriterWait) break;
+                        wait = MaxWriterWait - waited;
+                    }
+                    else
+                    {
+                        if (waited >= MaxDelay) break;
+                        var quiet = System.Diagnostics.Stopwatch.GetElapsedTime(Volatile.Read(ref _lastPoke));
+                        if (quiet >= _debounce) break;
+                        wait = _debounce - quiet;
+                    }
+                    await _signal.WaitAsync(wait, ct).ConfigureAwait(false); // the next event ends the wait early
                 }
                 var outcome = await _reload(quietFailures < MaxQuietAttempts, ct).ConfigureAwait(false);
                 if (outcome.Applied || quietFailures >= MaxQuietAttempts)
@@ -126,7 +184,7 @@ internal sealed class PolicyWatcher : IAsyncDisposable
                 quietFailures++;
                 if (await _signal.WaitAsync(Settle, ct).ConfigureAwait(false))
                 {
-                    Poke(); // put the signal back: the loop's next turn debounces and retries
+                    Signal(); // put the signal back: the loop's next turn debounces (unless finished) and retries
                     continue;
                 }
                 await _reload(false, ct).ConfigureAwait(false); // nothing more came: this failure is real, report it
@@ -151,6 +209,7 @@ internal sealed class PolicyWatcher : IAsyncDisposable
             foreach (var w in _watchers.Values) w.Dispose();
             _watchers.Clear();
         }
+        _inotify?.Dispose();
         try { await _loop.ConfigureAwait(false); }
         catch (OperationCanceledException) { }
         _stop.Dispose();
