@@ -67,17 +67,47 @@ public sealed class PolicyReloader : IAsyncDisposable
     public void StartWatching(TimeSpan? debounce = null)
     {
         if (_watcher is not null) return;
-        _watcher = new PolicyWatcher(debounce ?? TimeSpan.FromMilliseconds(2), (quiet, ct) => ReloadFileAsync(ReloadSource.File, quiet, ct), _logger);
+        _watcher = new PolicyWatcher(debounce ?? TimeSpan.FromMilliseconds(2), (quiet, changed, ct) => ReloadFileAsync(ReloadSource.File, quiet, changed, ct), _logger);
         _watcher.Watch(WatchedFiles(_target.Current));
     }
 
     /// <summary>Reloads the policy file (and the files it names) from disk.</summary>
     public Task<ReloadOutcome> ReloadFileAsync(ReloadSource source = ReloadSource.File, CancellationToken ct = default) =>
-        ReloadFileAsync(source, quietFailure: false, ct);
+        ReloadFileAsync(source, quietFailure: false, changed: null, ct);
 
     /// <param name="quietFailure">Do not report a failure: the watcher's first look at a file may catch it half-written.</param>
-    internal Task<ReloadOutcome> ReloadFileAsync(ReloadSource source, bool quietFailure, CancellationToken ct) =>
-        SerializedAsync(() => PolicyChecker.CheckFile(PolicyPath, options: Options), source, persist: null, ct, quietFailure);
+    /// <param name="changed">The files reported changed, when known: if that is the policy file alone and it holds the
+    /// text in force (our own write-back, a touch, a chmod), there is nothing to compile.</param>
+    internal async Task<ReloadOutcome> ReloadFileAsync(ReloadSource source, bool quietFailure, IReadOnlySet<string>? changed, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (changed is not null && HoldsThePolicyInForce(changed))
+                return new ReloadOutcome(true, false, _target.Current.Hash, [], _status.Drift);
+            return await ApplyLockedAsync(() => PolicyChecker.CheckFile(PolicyPath, options: Options), source, persist: null, ct, quietFailure).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Only the policy file changed, and its bytes hash (with the feeds in force) to the policy in force.</summary>
+    private bool HoldsThePolicyInForce(IReadOnlySet<string> changed)
+    {
+        if (changed.Count == 0 || changed.Any(path => path != PolicyPath) || _driftText is not null) return false;
+        var current = _target.Current;
+        try
+        {
+            if (new FileInfo(PolicyPath).Length > MaxPolicyBytes) return false;
+            return PolicyDocument.ContentHashOf(File.ReadAllBytes(PolicyPath), current.Document.InputsDigest) == current.Hash;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false; // let the full reload say what is wrong
+        }
+    }
 
     /// <summary>
     /// Puts new policy text in force (relative paths resolve against the policy file's directory) and writes it to

@@ -20,7 +20,7 @@ internal sealed class PolicyWatcher : IAsyncDisposable
     private const int MaxQuietAttempts = 20;
 
     private readonly TimeSpan _debounce;
-    private readonly Func<bool, CancellationToken, Task<ReloadOutcome>> _reload;
+    private readonly Func<bool, IReadOnlySet<string>?, CancellationToken, Task<ReloadOutcome>> _reload;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, IDisposable> _watchers = new(StringComparer.Ordinal);
@@ -30,9 +30,11 @@ internal sealed class PolicyWatcher : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private long _lastPoke, _lastFinished;
+    private HashSet<string>? _changed = new(StringComparer.Ordinal); // guarded by _lock; null: unknown, reload everything
 
-    /// <param name="reload">Reloads; its flag asks it not to report a failure (a later attempt will).</param>
-    public PolicyWatcher(TimeSpan debounce, Func<bool, CancellationToken, Task<ReloadOutcome>> reload, ILogger logger)
+    /// <param name="reload">Reloads; its flag asks it not to report a failure (a later attempt will); the set holds the
+    /// files reported changed since the last reload, or is null when that is not known (anything may have changed).</param>
+    public PolicyWatcher(TimeSpan debounce, Func<bool, IReadOnlySet<string>?, CancellationToken, Task<ReloadOutcome>> reload, ILogger logger)
     {
         _debounce = debounce;
         _reload = reload;
@@ -91,7 +93,7 @@ internal sealed class PolicyWatcher : IAsyncDisposable
                 {
                     // Overflowed events: we may have missed a change, so reload to be sure.
                     _logger.LogWarning("File watcher for {Directory}: {Error}; reloading to be safe", directory, e.GetException().Message);
-                    Poke(finished: false);
+                    Poke(null, finished: false);
                 };
                 watcher.EnableRaisingEvents = true;
                 _watchers[directory] = watcher;
@@ -110,25 +112,32 @@ internal sealed class PolicyWatcher : IAsyncDisposable
         if (path is null)
         {
             _logger.LogWarning("inotify lost events; reloading to be safe");
-            Poke(finished: true);
+            Poke(null, finished: true);
         }
-        else if (Volatile.Read(ref _files).Contains(path)) Poke(finished);
+        else if (Volatile.Read(ref _files).Contains(path)) Poke(path, finished);
     }
 
     private void OnEvent(object sender, FileSystemEventArgs e)
     {
-        if (Volatile.Read(ref _files).Contains(e.FullPath)) Poke(finished: false);
+        if (Volatile.Read(ref _files).Contains(e.FullPath)) Poke(e.FullPath, finished: false);
     }
 
     private void OnRenamed(object sender, RenamedEventArgs e)
     {
         var files = Volatile.Read(ref _files);
-        if (files.Contains(e.FullPath) || files.Contains(e.OldFullPath)) Poke(finished: false);
+        if (files.Contains(e.FullPath)) Poke(e.FullPath, finished: false);
+        if (files.Contains(e.OldFullPath)) Poke(e.OldFullPath, finished: false);
     }
 
+    /// <param name="path">The file that changed; null when unknown.</param>
     /// <param name="finished">The change is complete (the file was closed or renamed into place): no reason to wait.</param>
-    private void Poke(bool finished)
+    private void Poke(string? path, bool finished)
     {
+        lock (_lock)
+        {
+            if (path is null) _changed = null;
+            else _changed?.Add(path);
+        }
         var now = System.Diagnostics.Stopwatch.GetTimestamp();
         Volatile.Write(ref _lastPoke, now);
         if (finished) Volatile.Write(ref _lastFinished, now);
@@ -174,7 +183,16 @@ internal sealed class PolicyWatcher : IAsyncDisposable
                     }
                     await _signal.WaitAsync(wait, ct).ConfigureAwait(false); // the next event ends the wait early
                 }
-                var outcome = await _reload(quietFailures < MaxQuietAttempts, ct).ConfigureAwait(false);
+                // Every change reported until now is covered by the reload that starts here: drop their signals, so
+                // a burst (truncate, write, close) is one reload; a change from now on signals again.
+                while (_signal.CurrentCount > 0) _signal.Wait(0, CancellationToken.None);
+                HashSet<string>? changed;
+                lock (_lock)
+                {
+                    changed = _changed;
+                    _changed = new HashSet<string>(StringComparer.Ordinal);
+                }
+                var outcome = await _reload(quietFailures < MaxQuietAttempts, quietFailures == 0 ? changed : null, ct).ConfigureAwait(false);
                 if (outcome.Applied || quietFailures >= MaxQuietAttempts)
                 {
                     quietFailures = 0;
@@ -187,7 +205,7 @@ internal sealed class PolicyWatcher : IAsyncDisposable
                     Signal(); // put the signal back: the loop's next turn debounces (unless finished) and retries
                     continue;
                 }
-                await _reload(false, ct).ConfigureAwait(false); // nothing more came: this failure is real, report it
+                await _reload(false, null, ct).ConfigureAwait(false); // nothing more came: this failure is real, report it
                 quietFailures = 0;
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
