@@ -1,6 +1,8 @@
 using System.Net;
 using Corral.Gateway.Resolution;
 using Corral.Policy.Compilation;
+using Corral.Policy.Inspection;
+using Corral.Policy.Model;
 
 namespace Corral.Gateway.Decision;
 
@@ -56,10 +58,29 @@ internal sealed class FlowDecider(PolicySource policy, IResolver resolver, Syste
         return Decide(flow);
     }
 
-    /// <summary>The payload patterns of the policy in force (compiled once per policy).</summary>
-    public Corral.Policy.Inspection.PayloadInspector CurrentInspector() => _inspectors.GetValue(policy.Current, p => new Corral.Policy.Inspection.PayloadInspector(p.Document.Inspection));
+    /// <summary>
+    /// The payload patterns of the policy in force, compiled once per distinct set of patterns: a reload that leaves
+    /// them as they were (a promotion, a feed update) keeps the regexes already built.
+    /// </summary>
+    public PayloadInspector CurrentInspector()
+    {
+        var settings = policy.Current.Document.Inspection;
+        var cached = Volatile.Read(ref _inspector);
+        if (cached is not null && ReferenceEquals(cached.Settings, settings)) return cached.Inspector;
+        var key = KeyOf(settings);
+        var next = cached is not null && cached.Key == key
+            ? cached with { Settings = settings }
+            : new CachedInspector(settings, key, new PayloadInspector(settings));
+        Volatile.Write(ref _inspector, next);
+        return next.Inspector;
+    }
 
-    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<CompiledPolicy, Corral.Policy.Inspection.PayloadInspector> _inspectors = new();
+    private sealed record CachedInspector(InspectionSettings Settings, string Key, PayloadInspector Inspector);
+
+    private CachedInspector? _inspector;
+
+    private static string KeyOf(InspectionSettings settings) =>
+        $"{settings.ScanAuthorizationHeader}\n{string.Join("\n", settings.BuiltIns)}\n{string.Join("\n", settings.Custom.Select(c => $"{c.Name}\0{c.Regex}"))}";
 
     /// <summary>Decides again with one fact corrected (e.g. the stream turned out not to be TLS); no new resolution.</summary>
     public FlowDecision Redecide(in FlowDecision earlier, bool? isTls)
