@@ -71,7 +71,14 @@ internal sealed partial class Inotify : IDisposable
             int length;
             fixed (byte* p = buffer) length = (int)read(_fd, p, buffer.Length);
             if (length <= 0) continue; // EAGAIN (woken for nothing) or EINTR
-            Dispatch(buffer.AsSpan(0, length));
+            try
+            {
+                Dispatch(buffer.AsSpan(0, length));
+            }
+            catch (Exception)
+            {
+                _changed(null, true); // never let one bad event end the watch: assume anything changed
+            }
         }
     }
 
