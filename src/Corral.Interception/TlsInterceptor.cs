@@ -289,16 +289,28 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOpti
                 return false;
             }
             response = Http1Parser.ParseResponse(head, options.Limits, request.Method);
-            await clientTls.WriteAsync(bytes, ct);
-            down += bytes.Length;
             if (response.Status is >= 100 and < 200 && response.Status != 101)
             {
+                await clientTls.WriteAsync(bytes, ct);
+                down += bytes.Length;
                 first = await ReadHeadAsync(upstream.Reader, ct);
                 continue;
             }
             break;
         }
-        down += await BodyCopier.CopyAsync(upstream.Reader, clientTls, response.Framing, response.ContentLength, null, ct);
+        // A small Content-Length body that has already arrived goes out with its head in one write (one TLS record,
+        // one send) instead of two; everything else is relayed as it comes.
+        if (TryTakeWholeBody(upstream.Reader, response, first.Bytes) is { } whole)
+        {
+            await clientTls.WriteAsync(whole, ct);
+            down += whole.Length;
+        }
+        else
+        {
+            await clientTls.WriteAsync(first.Bytes, ct);
+            down += first.Bytes.Length;
+            down += await BodyCopier.CopyAsync(upstream.Reader, clientTls, response.Framing, response.ContentLength, null, ct);
+        }
         await clientTls.FlushAsync(ct);
         policy.OnRequest(new InspectedRequest(request.Method, url, verdict, true, response.Status, null, up, down));
         var keepAlive = !request.WantsClose && !response.WantsClose && response.Status != 101;
@@ -306,6 +318,28 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOpti
         if (HttpHeaders.Values(response.Headers, "WWW-Authenticate").Any(IsConnectionBoundAuth)) upstream.Poolable = false;
         upstream.Clean = keepAlive;
         return keepAlive;
+    }
+
+    private const int CoalescedBodyLimit = 16 * 1024;
+
+    // The head and its whole body in one array when the body is Content-Length framed, small, and already buffered
+    // in the reader (consumed from it); null otherwise, leaving the reader untouched.
+    private static byte[]? TryTakeWholeBody(PipeReader reader, HttpResponseHead response, byte[] head)
+    {
+        if (response.Framing != BodyFraming.ContentLength || response.ContentLength > CoalescedBodyLimit) return null;
+        if (!reader.TryRead(out var result)) return null;
+        var buffer = result.Buffer;
+        if (buffer.Length < response.ContentLength)
+        {
+            reader.AdvanceTo(buffer.Start);
+            return null;
+        }
+        var body = buffer.Slice(0, response.ContentLength);
+        var whole = new byte[head.Length + body.Length];
+        head.CopyTo(whole, 0);
+        body.CopyTo(whole.AsSpan(head.Length));
+        reader.AdvanceTo(body.End);
+        return whole;
     }
 
     // NTLM and Negotiate authenticate the connection, not the request: such a connection must stay with its client.
