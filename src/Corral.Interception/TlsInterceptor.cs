@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net;
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
@@ -25,6 +26,15 @@ public sealed record InterceptionOptions
 
     /// <summary>Roots that upstream certificates must chain to; null means the system's trust store.</summary>
     public X509Certificate2Collection? UpstreamTrust { get; init; }
+
+    /// <summary>How long an upstream connection may sit idle in the pool; zero turns pooling off.</summary>
+    public TimeSpan UpstreamIdleTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Idle upstream connections kept per (server name, dialled address).</summary>
+    public int MaxIdleUpstreamsPerKey { get; init; } = 32;
+
+    /// <summary>Idle upstream connections kept in all (each holds a socket).</summary>
+    public int MaxIdleUpstreams { get; init; } = 256;
 }
 
 /// <summary>What the gateway supplies for one intercepted flow: the per-request decision and where results go.</summary>
@@ -44,14 +54,25 @@ public sealed record InspectedRequest(string Method, string Url, Verdict Verdict
 /// Terminates the client's TLS with a leaf minted for the SNI name, opens verified TLS to the upstream, and relays
 /// HTTP/1.1 request by request: Host must equal the SNI, each request is decided on its own path, and its head and
 /// body are scanned for secrets before they are forwarded. The client is offered ALPN http/1.1 only.
+/// Upstream connections left clean when a client connection ends are pooled (see <see cref="UpstreamKey"/>) and lent
+/// to later flows to the same name and address; dispose the interceptor to close them.
 /// </summary>
-public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOptions options)
+public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOptions options) : IDisposable
 {
     private static readonly List<SslApplicationProtocol> Http11Only = [SslApplicationProtocol.Http11];
+    private static readonly HashSet<string> SafeToRetry = ["GET", "HEAD", "OPTIONS", "TRACE"];
+    private readonly UpstreamPool _pool = new(options.MaxIdleUpstreamsPerKey, options.MaxIdleUpstreams, options.UpstreamIdleTimeout);
+
+    /// <summary>Idle upstream connections held for reuse now.</summary>
+    public int IdleUpstreams => _pool.Count;
+
+    /// <summary>Closes the idle upstream connections; connections in use close when their client connection ends.</summary>
+    public void Dispose() => _pool.Dispose();
 
     /// <summary>Runs one intercepted connection to completion. <paramref name="connectUpstream"/> opens the raw TCP stream to the permitted address.</summary>
+    /// <param name="destination">The address <paramref name="connectUpstream"/> dials: with the server name, what a pooled connection is keyed by.</param>
     /// <param name="inspector">The payload patterns of the policy in force when the flow started.</param>
-    public async Task RunAsync(Stream client, string serverName, Func<CancellationToken, ValueTask<Stream>> connectUpstream, IRequestPolicy policy,
+    public async Task RunAsync(Stream client, string serverName, IPEndPoint destination, Func<CancellationToken, ValueTask<Stream>> connectUpstream, IRequestPolicy policy,
         PayloadInspector inspector, CancellationToken ct)
     {
         await using var clientTls = new SslStream(client, leaveInnerStreamOpen: false);
@@ -66,25 +87,29 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOpti
             }, handshake.Token);
         }
         var clientReader = PipeReader.Create(clientTls, new StreamPipeReaderOptions(leaveOpen: true));
-        Upstream? upstream = null;
+        var key = new UpstreamKey(serverName, destination);
+        UpstreamConnection? upstream = null;
         try
         {
             while (!ct.IsCancellationRequested)
             {
-                var keepGoing = await RelayOneAsync(clientReader, clientTls, serverName, () => upstream, u => upstream = u, connectUpstream, policy, inspector, ct);
+                var keepGoing = await RelayOneAsync(clientReader, clientTls, key, () => upstream, u => upstream = u, connectUpstream, policy, inspector, ct);
                 if (!keepGoing) break;
             }
         }
         finally
         {
-            if (upstream is not null) await upstream.DisposeAsync();
+            // A connection whose last response was read to its end, with neither side asking to close, is lent on;
+            // anything else (mid-request, an error, Connection: close) is closed.
+            if (upstream is not null) _pool.Return(key, upstream);
             await clientReader.CompleteAsync();
         }
     }
 
-    private async Task<bool> RelayOneAsync(PipeReader clientReader, Stream clientTls, string serverName, Func<Upstream?> current, Action<Upstream?> set,
+    private async Task<bool> RelayOneAsync(PipeReader clientReader, Stream clientTls, UpstreamKey key, Func<UpstreamConnection?> current, Action<UpstreamConnection?> set,
         Func<CancellationToken, ValueTask<Stream>> connectUpstream, IRequestPolicy policy, PayloadInspector inspector, CancellationToken ct)
     {
+        var serverName = key.ServerName;
         // ---- the request head ----
         HttpRequestHead request;
         byte[] headBytes;
@@ -152,56 +177,111 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOpti
             bufferedBody = collected.ToArray();
         }
 
-        // ---- upstream: connect once per client connection, verified ----
-        var upstream = current();
-        if (upstream is null)
+        // ---- upstream: kept per client connection, lent from the pool or connected and verified ----
+        // A reused connection (one that already served a response) may have been closed by the upstream while idle;
+        // when it fails before any response byte, a request that is safe to send again (idempotent method, no body)
+        // is sent once more on a fresh connection. Anything else gets a 502: it may have reached the upstream.
+        var canRetry = SafeToRetry.Contains(request.Method) && (request.Framing == BodyFraming.None || (request.Framing == BodyFraming.ContentLength && request.ContentLength == 0));
+        var retried = false;
+        long up, down = 0;
+        UpstreamConnection upstream;
+        (ReadOnlySequence<byte> Head, byte[] Bytes, bool Ended) first;
+        while (true)
         {
+            var existing = current() ?? _pool.TryRent(key);
+            if (existing is null)
+            {
+                try
+                {
+                    existing = await ConnectUpstreamAsync(serverName, connectUpstream, ct);
+                }
+                catch (UpstreamCertificateException ex)
+                {
+                    await DenyAsync(clientTls, policy, request.Method, url, verdict, 502, ex.Message, ct);
+                    return false;
+                }
+                catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException or IOException)
+                {
+                    await DenyAsync(clientTls, policy, request.Method, url, verdict, 502, $"upstream {serverName} unreachable: {ex.Message}", ct);
+                    return false;
+                }
+            }
+            upstream = existing;
+            set(upstream);
+            var reused = upstream.Served > 0;
+            upstream.Clean = false;
+            if (HttpHeaders.Values(request.Headers, "Authorization").Any(IsConnectionBoundAuth)) upstream.Poolable = false;
+
+            up = headBytes.Length;
+            var failed = false;
+            first = (default, [], false);
+            var forwardedHead = SerializeRequestHead(request);
             try
             {
-                upstream = await Upstream.ConnectAsync(serverName, connectUpstream, options, ct);
-                set(upstream);
+                await upstream.Stream.WriteAsync(forwardedHead, ct);
+                if (bufferedBody is not null) await upstream.Stream.WriteAsync(bufferedBody, ct);
+                else up += await BodyCopier.CopyAsync(clientReader, upstream.Stream, request.Framing, request.ContentLength, scan, ct);
+                up += bufferedBody?.Length ?? 0;
+                await upstream.Stream.FlushAsync(ct);
             }
-            catch (UpstreamCertificateException ex)
+            catch (BodyCopier.SecretFoundException secret)
             {
-                await DenyAsync(clientTls, policy, request.Method, url, verdict, 502, ex.Message, ct);
+                // The upstream saw an unfinished request; drop the connection so it is never completed.
+                await upstream.DisposeAsync();
+                set(null);
+                await DenyAsync(clientTls, policy, request.Method, url, verdict, 403, $"payload inspection: {secret.Pattern}", ct);
                 return false;
             }
-            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException or IOException)
+            catch (HttpMessageRefusedException ex)
             {
-                await DenyAsync(clientTls, policy, request.Method, url, verdict, 502, $"upstream {serverName} unreachable: {ex.Message}", ct);
+                await DenyAsync(clientTls, policy, request.Method, url, verdict, ex.Status, $"malformed request body: {ex.Message}", ct);
                 return false;
             }
-        }
-
-        long up = headBytes.Length, down = 0;
-        var forwardedHead = SerializeRequestHead(request);
-        try
-        {
-            await upstream.Stream.WriteAsync(forwardedHead, ct);
-            if (bufferedBody is not null) await upstream.Stream.WriteAsync(bufferedBody, ct);
-            else up += await BodyCopier.CopyAsync(clientReader, upstream.Stream, request.Framing, request.ContentLength, scan, ct);
-            up += bufferedBody?.Length ?? 0;
-            await upstream.Stream.FlushAsync(ct);
-        }
-        catch (BodyCopier.SecretFoundException secret)
-        {
-            // The upstream saw an unfinished request; drop the connection so it is never completed.
-            await upstream.DisposeAsync();
-            set(null);
-            await DenyAsync(clientTls, policy, request.Method, url, verdict, 403, $"payload inspection: {secret.Pattern}", ct);
-            return false;
-        }
-        catch (HttpMessageRefusedException ex)
-        {
-            await DenyAsync(clientTls, policy, request.Method, url, verdict, ex.Status, $"malformed request body: {ex.Message}", ct);
-            return false;
+            catch (IOException) when (reused && canRetry && !retried)
+            {
+                failed = true;
+            }
+            if (!failed)
+            {
+                try
+                {
+                    first = await ReadHeadAsync(upstream.Reader, ct);
+                }
+                catch (IOException) when (reused && canRetry && !retried)
+                {
+                    failed = true;
+                }
+            }
+            if (failed || first.Ended && reused && canRetry && !retried)
+            {
+                await upstream.DisposeAsync();
+                set(null);
+                retried = true;
+                // Straight to a fresh connection: another pooled one may be just as stale.
+                try
+                {
+                    set(await ConnectUpstreamAsync(serverName, connectUpstream, ct));
+                }
+                catch (UpstreamCertificateException ex)
+                {
+                    await DenyAsync(clientTls, policy, request.Method, url, verdict, 502, ex.Message, ct);
+                    return false;
+                }
+                catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException or IOException)
+                {
+                    await DenyAsync(clientTls, policy, request.Method, url, verdict, 502, $"upstream {serverName} unreachable: {ex.Message}", ct);
+                    return false;
+                }
+                continue;
+            }
+            break;
         }
 
         // ---- the response ----
         HttpResponseHead response;
         while (true)
         {
-            var (head, bytes, ended) = await ReadHeadAsync(upstream.Reader, ct);
+            var (head, bytes, ended) = first;
             if (ended)
             {
                 policy.OnRequest(new InspectedRequest(request.Method, url, verdict, true, 502, "upstream closed without a response", up, down));
@@ -209,16 +289,62 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOpti
                 return false;
             }
             response = Http1Parser.ParseResponse(head, options.Limits, request.Method);
-            await clientTls.WriteAsync(bytes, ct);
-            down += bytes.Length;
-            if (response.Status is >= 100 and < 200 && response.Status != 101) continue;
+            if (response.Status is >= 100 and < 200 && response.Status != 101)
+            {
+                await clientTls.WriteAsync(bytes, ct);
+                down += bytes.Length;
+                first = await ReadHeadAsync(upstream.Reader, ct);
+                continue;
+            }
             break;
         }
-        down += await BodyCopier.CopyAsync(upstream.Reader, clientTls, response.Framing, response.ContentLength, null, ct);
+        // A small Content-Length body that has already arrived goes out with its head in one write (one TLS record,
+        // one send) instead of two; everything else is relayed as it comes.
+        if (TryTakeWholeBody(upstream.Reader, response, first.Bytes) is { } whole)
+        {
+            await clientTls.WriteAsync(whole, ct);
+            down += whole.Length;
+        }
+        else
+        {
+            await clientTls.WriteAsync(first.Bytes, ct);
+            down += first.Bytes.Length;
+            down += await BodyCopier.CopyAsync(upstream.Reader, clientTls, response.Framing, response.ContentLength, null, ct);
+        }
         await clientTls.FlushAsync(ct);
         policy.OnRequest(new InspectedRequest(request.Method, url, verdict, true, response.Status, null, up, down));
-        return !request.WantsClose && !response.WantsClose && response.Status != 101;
+        var keepAlive = !request.WantsClose && !response.WantsClose && response.Status != 101;
+        upstream.Served++;
+        if (HttpHeaders.Values(response.Headers, "WWW-Authenticate").Any(IsConnectionBoundAuth)) upstream.Poolable = false;
+        upstream.Clean = keepAlive;
+        return keepAlive;
     }
+
+    private const int CoalescedBodyLimit = 16 * 1024;
+
+    // The head and its whole body in one array when the body is Content-Length framed, small, and already buffered
+    // in the reader (consumed from it); null otherwise, leaving the reader untouched.
+    private static byte[]? TryTakeWholeBody(PipeReader reader, HttpResponseHead response, byte[] head)
+    {
+        if (response.Framing != BodyFraming.ContentLength || response.ContentLength > CoalescedBodyLimit) return null;
+        if (!reader.TryRead(out var result)) return null;
+        var buffer = result.Buffer;
+        if (buffer.Length < response.ContentLength)
+        {
+            reader.AdvanceTo(buffer.Start);
+            return null;
+        }
+        var body = buffer.Slice(0, response.ContentLength);
+        var whole = new byte[head.Length + body.Length];
+        head.CopyTo(whole, 0);
+        body.CopyTo(whole.AsSpan(head.Length));
+        reader.AdvanceTo(body.End);
+        return whole;
+    }
+
+    // NTLM and Negotiate authenticate the connection, not the request: such a connection must stay with its client.
+    private static bool IsConnectionBoundAuth(string value) =>
+        value.TrimStart().StartsWith("NTLM", StringComparison.OrdinalIgnoreCase) || value.TrimStart().StartsWith("Negotiate", StringComparison.OrdinalIgnoreCase);
 
     private async Task<(ReadOnlySequence<byte> Head, byte[] Bytes, bool Ended)> ReadHeadAsync(PipeReader reader, CancellationToken ct)
     {
@@ -340,57 +466,50 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOpti
 
     private static string Printable(string s) => new(s.Take(80).Select(c => c is >= ' ' and < (char)0x7F ? c : '?').ToArray());
 
-    /// <summary>The verified TLS connection to the real destination, reused for the client connection's requests.</summary>
-    private sealed class Upstream(SslStream stream) : IAsyncDisposable
+    /// <summary>Opens and verifies a new TLS connection to the real destination.</summary>
+    private async Task<UpstreamConnection> ConnectUpstreamAsync(string serverName, Func<CancellationToken, ValueTask<Stream>> connect, CancellationToken ct)
     {
-        public SslStream Stream { get; } = stream;
-        public PipeReader Reader { get; } = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
-
-        public static async Task<Upstream> ConnectAsync(string serverName, Func<CancellationToken, ValueTask<Stream>> connect, InterceptionOptions options, CancellationToken ct)
+        var raw = await connect(ct);
+        var tls = new SslStream(raw, leaveInnerStreamOpen: false);
+        var client = new SslClientAuthenticationOptions
         {
-            var raw = await connect(ct);
-            var tls = new SslStream(raw, leaveInnerStreamOpen: false);
-            var client = new SslClientAuthenticationOptions
-            {
-                TargetHost = serverName,
-                ApplicationProtocols = Http11Only,
-                EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-            };
-            if (options.UpstreamTrust is { } trust)
-            {
-                var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
-                policy.CustomTrustStore.AddRange(trust);
-                client.CertificateChainPolicy = policy;
-            }
-            SslPolicyErrors errors = SslPolicyErrors.None;
-            X509ChainStatusFlags chainStatus = X509ChainStatusFlags.NoError;
-            client.RemoteCertificateValidationCallback = (_, _, chain, sslErrors) =>
-            {
-                errors = sslErrors;
-                if (chain is not null) foreach (var s in chain.ChainStatus) chainStatus |= s.Status;
-                return sslErrors == SslPolicyErrors.None;
-            };
-            try
-            {
-                using var handshake = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                handshake.CancelAfter(options.HandshakeTimeout);
-                await tls.AuthenticateAsClientAsync(client, handshake.Token);
-            }
-            catch (AuthenticationException ex)
-            {
-                await tls.DisposeAsync();
-                var detail = errors == SslPolicyErrors.None ? ex.Message : $"{errors}{(chainStatus == X509ChainStatusFlags.NoError ? "" : $" ({chainStatus})")}";
-                throw new UpstreamCertificateException($"upstream {serverName} failed TLS verification: {detail}");
-            }
-            return new Upstream(tls);
-        }
-
-        public async ValueTask DisposeAsync()
+            TargetHost = serverName,
+            ApplicationProtocols = Http11Only,
+            EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+        };
+        if (options.UpstreamTrust is { } trust)
         {
-            await Reader.CompleteAsync();
-            await Stream.DisposeAsync();
+            var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+            policy.CustomTrustStore.AddRange(trust);
+            client.CertificateChainPolicy = policy;
         }
+        SslPolicyErrors errors = SslPolicyErrors.None;
+        X509ChainStatusFlags chainStatus = X509ChainStatusFlags.NoError;
+        client.RemoteCertificateValidationCallback = (_, _, chain, sslErrors) =>
+        {
+            errors = sslErrors;
+            if (chain is not null) foreach (var s in chain.ChainStatus) chainStatus |= s.Status;
+            return sslErrors == SslPolicyErrors.None;
+        };
+        try
+        {
+            using var handshake = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            handshake.CancelAfter(options.HandshakeTimeout);
+            await tls.AuthenticateAsClientAsync(client, handshake.Token);
+        }
+        catch (AuthenticationException ex)
+        {
+            await tls.DisposeAsync();
+            var detail = errors == SslPolicyErrors.None ? ex.Message : $"{errors}{(chainStatus == X509ChainStatusFlags.NoError ? "" : $" ({chainStatus})")}";
+            throw new UpstreamCertificateException($"upstream {serverName} failed TLS verification: {detail}");
+        }
+        catch
+        {
+            await tls.DisposeAsync();
+            throw;
+        }
+        return new UpstreamConnection(tls, (raw as System.Net.Sockets.NetworkStream)?.Socket);
     }
 
     private sealed class UpstreamCertificateException(string message) : Exception(message);

@@ -69,6 +69,34 @@ public sealed class InterceptionThroughGatewayTests
     }
 
     [Fact]
+    public async Task Two_intercepted_client_connections_in_a_row_share_one_upstream_connection_and_both_are_logged()
+    {
+        using var ca = CertificateAuthority.Create(new CaOptions());
+        await using var tool = TestUpstream.Start(443, "mcp.contoso.com");
+        await using var gateway = GatewayHarness.Foundry($"{tool.EndPoint.Address} mcp.contoso.com\n", interception: new GatewayInterception(ca, [tool.Certificate!]));
+        for (var i = 0; i < 2; i++)
+        {
+            // A new HttpClient per call: a new client connection (CONNECT, TLS with the minted leaf) each time.
+            using var client = new HttpClient(new SocketsHttpHandler
+            {
+                Proxy = new WebProxy($"http://{gateway.Proxy}"),
+                UseProxy = true,
+                SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, cert, _, _) => new X509Certificate2(cert!).Issuer == ca.Certificate.Subject },
+            }) { Timeout = TimeSpan.FromSeconds(30) };
+            Assert.StartsWith($"hello from upstream: GET /call{i}", await client.GetStringAsync($"https://mcp.contoso.com/call{i}"));
+            client.Dispose();
+            // The close record is written after the interceptor has handed the upstream connection back.
+            var closes = i + 1;
+            await gateway.WaitForRecordsAsync(rs => rs.Count(r => r.GetProperty("event").GetString() == "close") == closes);
+        }
+        Assert.Equal(1, tool.Connections);
+        var records = await gateway.WaitForRecordsAsync(rs => rs.Count(r => r.GetProperty("event").GetString() == "close") == 2);
+        Assert.Equal(["mcp.contoso.com/call0", "mcp.contoso.com/call1"],
+            records.Where(r => r.GetProperty("event").GetString() == "request").Select(r => r.GetProperty("url").GetString()));
+        Assert.Equal(2, records.Count(r => r.GetProperty("event").GetString() == "decision"));
+    }
+
+    [Fact]
     public async Task Without_a_CA_a_decrypt_allowed_permit_is_spliced()
     {
         await using var tool = TestUpstream.Start(443, "mcp.contoso.com");

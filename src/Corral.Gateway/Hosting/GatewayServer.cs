@@ -194,6 +194,7 @@ public sealed class GatewayServer : IAsyncDisposable
                 await Task.WhenAll(_connections.Values.ToArray()).ConfigureAwait(false);
             }
         }
+        _context.Interceptor?.Dispose(); // idle pooled upstream connections
         if (_ownedFlowLog is not null) await _ownedFlowLog.DisposeAsync().ConfigureAwait(false);
         _logger.LogInformation("Gateway stopped");
     }

@@ -72,7 +72,7 @@ internal static class Tunnel
         await using var duplex = new DuplexStream(client.Reader.AsStream(leaveOpen: true), client.Stream);
         try
         {
-            await ctx.Interceptor!.RunAsync(duplex, host, async token =>
+            await ctx.Interceptor!.RunAsync(duplex, host, destination, async token =>
             {
                 var socket = await Dialer.ConnectAsync(destination, ctx.Limits.ConnectTimeout, ctx.DialGuard, token).ConfigureAwait(false);
                 return new NetworkStream(socket, ownsSocket: true);
