@@ -67,25 +67,26 @@ public sealed class PolicyReloader : IAsyncDisposable
     public void StartWatching(TimeSpan? debounce = null)
     {
         if (_watcher is not null) return;
-        _watcher = new PolicyWatcher(debounce ?? TimeSpan.FromMilliseconds(2), (quiet, changed, ct) => ReloadFileAsync(ReloadSource.File, quiet, changed, ct), _logger);
+        _watcher = new PolicyWatcher(debounce ?? TimeSpan.FromMilliseconds(2), (quiet, changed, ct) => ReloadFileAsync(ReloadSource.File, quiet, changed, ct, inline: true), _logger);
         _watcher.Watch(WatchedFiles(_target.Current));
     }
 
     /// <summary>Reloads the policy file (and the files it names) from disk.</summary>
     public Task<ReloadOutcome> ReloadFileAsync(ReloadSource source = ReloadSource.File, CancellationToken ct = default) =>
-        ReloadFileAsync(source, quietFailure: false, changed: null, ct);
+        ReloadFileAsync(source, quietFailure: false, changed: null, ct, inline: false);
 
     /// <param name="quietFailure">Do not report a failure: the watcher's first look at a file may catch it half-written.</param>
     /// <param name="changed">The files reported changed, when known: if that is the policy file alone and it holds the
     /// text in force (our own write-back, a touch, a chmod), there is nothing to compile.</param>
-    internal async Task<ReloadOutcome> ReloadFileAsync(ReloadSource source, bool quietFailure, IReadOnlySet<string>? changed, CancellationToken ct)
+    /// <param name="inline">Compile on the calling thread: the watcher's own, never the pool, so a reload is not queued behind flows.</param>
+    internal async Task<ReloadOutcome> ReloadFileAsync(ReloadSource source, bool quietFailure, IReadOnlySet<string>? changed, CancellationToken ct, bool inline)
     {
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             if (changed is not null && HoldsThePolicyInForce(changed))
                 return new ReloadOutcome(true, false, _target.Current.Hash, [], _status.Drift);
-            return await ApplyLockedAsync(() => PolicyChecker.CheckFile(PolicyPath, options: Options), source, persist: null, ct, quietFailure).ConfigureAwait(false);
+            return await ApplyLockedAsync(() => PolicyChecker.CheckFile(PolicyPath, options: Options), source, persist: null, ct, quietFailure, inline).ConfigureAwait(false);
         }
         finally
         {
@@ -186,10 +187,10 @@ public sealed class PolicyReloader : IAsyncDisposable
     }
 
     /// <summary>Compiles and, when sound, swaps in; the caller holds the reload lock.</summary>
-    private async Task<ReloadOutcome> ApplyLockedAsync(Func<CheckResult> load, ReloadSource source, string? persist, CancellationToken ct, bool quietFailure = false)
+    /// <param name="inline">Compile on the calling thread (the watcher's own); else on a pool thread, as the caller may be a request thread.</param>
+    private async Task<ReloadOutcome> ApplyLockedAsync(Func<CheckResult> load, ReloadSource source, string? persist, CancellationToken ct, bool quietFailure = false, bool inline = false)
     {
-        // Compile on a pool thread: a million-entry policy takes a while, and the caller may be a request thread.
-        var check = await Task.Run(load, ct).ConfigureAwait(false);
+        var check = inline ? load() : await Task.Run(load, ct).ConfigureAwait(false);
         var before = _status;
         if (!check.Succeeded && quietFailure) return ReloadOutcome.Failed(before.Hash, check.Diagnostics);
         if (!check.Succeeded)

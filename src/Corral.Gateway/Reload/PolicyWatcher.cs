@@ -28,7 +28,8 @@ internal sealed class PolicyWatcher : IAsyncDisposable
     private HashSet<string> _files = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _signal = new(0, 1);
     private readonly CancellationTokenSource _stop = new();
-    private readonly Task _loop;
+    private readonly Thread _loop;
+    private readonly TaskCompletionSource _loopEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _lastPoke, _lastFinished;
     private HashSet<string>? _changed = new(StringComparer.Ordinal); // guarded by _lock; null: unknown, reload everything
 
@@ -44,7 +45,10 @@ internal sealed class PolicyWatcher : IAsyncDisposable
             try { _inotify = new Inotify(OnInotify); }
             catch (IOException e) { _logger.LogWarning("inotify unavailable ({Error}); watching with FileSystemWatcher", e.Message); }
         }
-        _loop = Task.Run(LoopAsync);
+        // Its own thread, not the pool: a gateway under load keeps the pool busy with flows, and a reload queued
+        // behind them is a reload late; the compile runs on this thread too (the reload callback is told so).
+        _loop = new Thread(Loop) { IsBackground = true, Name = "corral-policy-reload" };
+        _loop.Start();
     }
 
     /// <summary>Sets the files to watch; directories no longer needed stop being watched.</summary>
@@ -151,7 +155,19 @@ internal sealed class PolicyWatcher : IAsyncDisposable
         catch (ObjectDisposedException) { }
     }
 
-    private async Task LoopAsync()
+    private void Loop()
+    {
+        try
+        {
+            LoopUntilStopped();
+        }
+        finally
+        {
+            _loopEnded.TrySetResult();
+        }
+    }
+
+    private void LoopUntilStopped()
     {
         var ct = _stop.Token;
         var quietFailures = 0;
@@ -159,7 +175,7 @@ internal sealed class PolicyWatcher : IAsyncDisposable
         {
             try
             {
-                await _signal.WaitAsync(ct).ConfigureAwait(false);
+                _signal.Wait(ct);
                 // Wait for the change to be finished. With inotify a write in progress is waited out until the writer
                 // closes the file (bounded), so a half-written policy is never read; without it, a trailing-edge
                 // debounce waits until nothing has changed for the debounce interval (bounded).
@@ -181,7 +197,7 @@ internal sealed class PolicyWatcher : IAsyncDisposable
                         if (quiet >= _debounce) break;
                         wait = _debounce - quiet;
                     }
-                    await _signal.WaitAsync(wait, ct).ConfigureAwait(false); // the next event ends the wait early
+                    _signal.Wait(wait, ct); // the next event ends the wait early
                 }
                 // Every change reported until now is covered by the reload that starts here: drop their signals, so
                 // a burst (truncate, write, close) is one reload; a change from now on signals again.
@@ -192,7 +208,7 @@ internal sealed class PolicyWatcher : IAsyncDisposable
                     changed = _changed;
                     _changed = new HashSet<string>(StringComparer.Ordinal);
                 }
-                var outcome = await _reload(quietFailures < MaxQuietAttempts, quietFailures == 0 ? changed : null, ct).ConfigureAwait(false);
+                var outcome = _reload(quietFailures < MaxQuietAttempts, quietFailures == 0 ? changed : null, ct).GetAwaiter().GetResult();
                 if (outcome.Applied || quietFailures >= MaxQuietAttempts)
                 {
                     quietFailures = 0;
@@ -200,12 +216,12 @@ internal sealed class PolicyWatcher : IAsyncDisposable
                 }
                 // Failed quietly: if the file is still being written, another change is on its way.
                 quietFailures++;
-                if (await _signal.WaitAsync(Settle, ct).ConfigureAwait(false))
+                if (_signal.Wait(Settle, ct))
                 {
                     Signal(); // put the signal back: the loop's next turn debounces (unless finished) and retries
                     continue;
                 }
-                await _reload(false, null, ct).ConfigureAwait(false); // nothing more came: this failure is real, report it
+                _reload(false, null, ct).GetAwaiter().GetResult(); // nothing more came: this failure is real, report it
                 quietFailures = 0;
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -228,8 +244,7 @@ internal sealed class PolicyWatcher : IAsyncDisposable
             _watchers.Clear();
         }
         _inotify?.Dispose();
-        try { await _loop.ConfigureAwait(false); }
-        catch (OperationCanceledException) { }
+        await _loopEnded.Task.ConfigureAwait(false); // a reload in progress finishes first
         _stop.Dispose();
     }
 }
