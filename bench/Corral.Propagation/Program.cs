@@ -211,6 +211,8 @@ sealed class World : IAsyncDisposable
         gateway.Start();
         var reloader = new PolicyReloader(gateway, policyPath, options, NullLogger.Instance);
         reloader.StartWatching();
+        reloader.WarmUp(); // as `corral gateway` does at start
+        await Task.Delay(500); // and the runtime's background compile of what the warm-up ran
         var admin = await AdminServer.StartAsync(gateway, reloader, new AdminOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), Token = AdminToken.FromText(Token) });
         var api = new HttpClient { BaseAddress = admin.BaseAddress };
         api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);

@@ -151,6 +151,8 @@ internal static class GatewayCommand
             server.Start();
             reloader = new PolicyReloader(server, live.PolicyPath, live.CompileOptions, loggerFactory.CreateLogger("Corral.Reload"));
             if (live.Watch) reloader.StartWatching();
+            var warming = reloader;
+            _ = Task.Run(() => warming.WarmUp()); // the reload path compiled fully before the first change needs it
             if (live.Admin is { } adminAt)
                 adminServer = Corral.Admin.AdminServer.StartAsync(server, reloader, new Corral.Admin.AdminOptions { Listen = adminAt, Token = live.Token }, loggerFactory).GetAwaiter().GetResult();
         }

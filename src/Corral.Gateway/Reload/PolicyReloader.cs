@@ -71,6 +71,31 @@ public sealed class PolicyReloader : IAsyncDisposable
         _watcher.Watch(WatchedFiles(_target.Current));
     }
 
+    /// <summary>
+    /// Runs the reload path (read, edit, load, compile, lint) on the policy file a few dozen times and discards the
+    /// results, so the runtime compiles that code fully before an operator needs it: a gateway reloads rarely, and
+    /// until a method has run some 30 times (counted only once start-up compiling has been quiet for a moment) the
+    /// runtime keeps its quickly compiled, slow form: a Foundry-pack reload then costs about 3 ms instead of 0.4.
+    /// Changes nothing in force; blocks for a few hundred milliseconds, so call it once after start, off the flow
+    /// path. A large policy stops it after one round: its reload is its compile, which no warm-up shortens.
+    /// </summary>
+    public void WarmUp(int rounds = 40)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        for (var i = 0; i < rounds; i++)
+        {
+            if (i > 0 && System.Diagnostics.Stopwatch.GetElapsedTime(started) > TimeSpan.FromMilliseconds(50 + 25 * i)) return;
+            if (i == 3) Thread.Sleep(150); // the runtime starts counting calls once compiling has been quiet for 100 ms
+            string text;
+            try { text = File.ReadAllText(PolicyPath); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return; }
+            if (_target.Current.Document.Rules is [var rule, ..]) PolicyEditor.SetRuleMode(PolicyPath, text, rule.Name, rule.Mode);
+            var check = PolicyChecker.CheckText(PolicyPath, text, Path.GetDirectoryName(PolicyPath)!, options: Options);
+            if (check.Compiled is { } compiled) _ = PolicyDocument.ContentHashOf(Encoding.UTF8.GetBytes(text), compiled.Document.InputsDigest);
+            PolicyChecker.CheckFile(PolicyPath, options: Options);
+        }
+    }
+
     /// <summary>Reloads the policy file (and the files it names) from disk.</summary>
     public Task<ReloadOutcome> ReloadFileAsync(ReloadSource source = ReloadSource.File, CancellationToken ct = default) =>
         ReloadFileAsync(source, quietFailure: false, changed: null, ct, inline: false);
