@@ -162,6 +162,16 @@ public sealed class ReloadTests
     }
 
     [Fact]
+    public async Task WarmingTheReloadPathChangesNothingInForceOrOnDisk()
+    {
+        await using var live = await LiveHarness.StartAsync();
+        var before = (live.Hash, live.Reloader.Status.Reloads, live.Reloader.Status.Failures, File.ReadAllText(live.PolicyPath), File.GetLastWriteTimeUtc(live.PolicyPath));
+        live.Reloader.WarmUp(rounds: 5);
+        Assert.Equal(before, (live.Hash, live.Reloader.Status.Reloads, live.Reloader.Status.Failures, File.ReadAllText(live.PolicyPath), File.GetLastWriteTimeUtc(live.PolicyPath)));
+        Assert.Equal(200, await live.FlowAsync("other.test")); // deny-internet still only watches
+    }
+
+    [Fact]
     public async Task PromotingWithAReadOnlyFileAppliesInMemoryAndReportsDrift()
     {
         await using var live = await LiveHarness.StartAsync();
