@@ -3,10 +3,13 @@ using System.Collections.Concurrent;
 namespace Corral.Gateway.Splicing;
 
 /// <summary>A kernel pipe used as the splice buffer of one direction while it moves bytes; always empty when pooled.</summary>
-internal sealed class KernelPipe(int read, int write)
+internal sealed class KernelPipe(int read, int write, int capacity)
 {
     public int ReadFd { get; } = read;
     public int WriteFd { get; } = write;
+
+    /// <summary>Bytes the pipe holds at most: what one splice into it moves at most.</summary>
+    public int Capacity { get; } = capacity;
 
     public void Close()
     {
@@ -34,8 +37,8 @@ internal sealed class KernelPipePool(int pipeSize, int maxPooled) : IDisposable
             Interlocked.Decrement(ref _count);
             return pipe;
         }
-        var (read, write) = LinuxSplice.CreatePipe(PipeSize);
-        return new KernelPipe(read, write);
+        var (read, write, capacity) = LinuxSplice.CreatePipe(PipeSize);
+        return new KernelPipe(read, write, capacity);
     }
 
     /// <summary>Takes back a pipe known to be empty; a pipe that may still hold bytes must be closed instead.</summary>

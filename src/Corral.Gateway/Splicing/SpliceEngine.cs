@@ -9,7 +9,7 @@ internal enum CopyMode
     Managed,
 }
 
-/// <summary>What all tunnels of one gateway share: the copy mode, the pool of kernel pipes and the idle sweeper.</summary>
+/// <summary>What all tunnels of one gateway share: the copy mode, the pool of kernel pipes, the writable waiter and the idle sweeper.</summary>
 internal sealed class SpliceEngine : IDisposable
 {
     /// <summary>Pipe capacity asked for with F_SETPIPE_SZ; 0 keeps the kernel default (64 KiB).</summary>
@@ -22,16 +22,20 @@ internal sealed class SpliceEngine : IDisposable
         Sweeper = new IdleSweeper(IdleSweeper.PeriodFor(idleTimeout));
     }
 
+    /// <summary>Waits for a full destination socket to take bytes again (its thread starts on the first wait).</summary>
+    public WritableWaiter Writable { get; } = new();
+
     public bool UseSplice { get; }
     public KernelPipePool Pipes { get; }
     public IdleSweeper Sweeper { get; }
 
-    /// <summary>Bytes a direction moves per splice(2) call, and the managed copy's buffer size.</summary>
+    /// <summary>The managed copy's buffer size (a splice moves up to its pipe's capacity).</summary>
     public int ChunkSize => 64 * 1024;
 
     public void Dispose()
     {
         Sweeper.Dispose();
+        Writable.Dispose();
         Pipes.Dispose();
     }
 }
