@@ -114,6 +114,32 @@ public sealed class SplicerTests
         }
     }
 
+    [Fact]
+    public void Pipes_are_enlarged_only_within_the_budget_and_give_it_back_when_closed()
+    {
+        if (!LinuxSplice.IsSupported) return;
+        const int size = 256 * 1024; // within fs/pipe-max-size's default (1 MiB)
+        using var pool = new KernelPipePool(size, maxPooled: 1, enlargedBudget: 2 * size);
+        var a = pool.Rent();
+        var b = pool.Rent();
+        var c = pool.Rent(); // over the budget: the kernel's default size
+        Assert.Equal((size, size), (a.Capacity, b.Capacity));
+        Assert.True(c.Capacity < size, $"capacity {c.Capacity}");
+        Assert.Equal((size, size, 0), (a.Charged, b.Charged, c.Charged));
+        Assert.Equal(2 * size, pool.EnlargedBytes);
+
+        pool.Discard(a); // closed (it might have held bytes): its share comes back
+        pool.Return(c); // pooled
+        pool.Return(b); // the pool is full: closed, its share comes back
+        Assert.Equal(0, pool.EnlargedBytes);
+        Assert.Same(c, pool.Rent()); // the pooled one first
+        var d = pool.Rent();
+        Assert.Equal(size, d.Capacity);
+        pool.Discard(c);
+        pool.Discard(d);
+        Assert.Equal(0, pool.EnlargedBytes);
+    }
+
     [Theory]
     [MemberData(nameof(Modes))]
     public async Task Peeked_bytes_go_before_bytes_still_in_the_socket(bool managed)

@@ -114,7 +114,7 @@ internal static class Splicer
         }
         finally
         {
-            pipe?.Close(); // may still hold bytes: never pooled
+            if (pipe is not null) engine.Pipes.Discard(pipe); // may still hold bytes: never pooled
             if (fromRef) fromHandle.DangerousRelease();
             if (toRef) toHandle.DangerousRelease();
         }
