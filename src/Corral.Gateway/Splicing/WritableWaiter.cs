@@ -104,6 +104,7 @@ internal sealed class WritableWaiter : IDisposable
             LinuxSplice.Close(_wake);
             LinuxSplice.Close(_epoll);
             _epoll = _wake = -1;
+            _thread = null; // if this was not a disposal (epoll_wait failed), the next wait starts afresh
         }
     }
 
