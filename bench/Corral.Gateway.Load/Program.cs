@@ -107,19 +107,34 @@ Console.WriteLine($"allocated during a {mib} MiB download: direct {directAllocat
 // rates on a shared machine, since it does not count the time the gateway waited for a core.
 var cpuPid = external is null ? 0 : gatewayPid;
 long connectionsMade = 0;
-var cpuPerGiB = new List<double>(); var cpuPerConn = new List<double>();
+var cpuPerGiB = new List<double>(); var cpuPerConn = new List<double>(); var cpuPerGiBPar = new List<double>();
+// This process's own CPU (client + sink) per GiB, direct and tunnelled: with the gateway's, the whole machine's cost of
+// a tunnelled GiB against a direct one, which bounds the ratio on a CPU-bound machine.
+var harnessDirect = new List<double>(); var harnessTunnel = new List<double>();
+var harnessDirectPar = new List<double>(); var harnessTunnelPar = new List<double>();
+static double SelfCpuMs() => Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
 var direct = new List<double>(); var tunnel = new List<double>();
 var directRate = new List<double>(); var tunnelRate = new List<double>();
 var directPar = new List<double>(); var tunnelPar = new List<double>();
 var p50 = new List<double>(); var p99 = new List<double>(); var directP50 = new List<double>(); var directP99 = new List<double>();
 for (var r = 1; r <= rounds; r++)
 {
+    var self0 = SelfCpuMs();
     direct.Add(Runs("throughput") ? await ThroughputAsync(null, sink.EndPoint, mib) : 1);
+    if (Runs("throughput")) harnessDirect.Add((SelfCpuMs() - self0) * 1024.0 / mib);
     var cpu0 = GatewayCpuMs(cpuPid);
+    self0 = SelfCpuMs();
     tunnel.Add(Runs("throughput") ? await ThroughputAsync(proxy, sink.EndPoint, mib) : 0);
+    if (Runs("throughput")) harnessTunnel.Add((SelfCpuMs() - self0) * 1024.0 / mib);
     if (cpuPid != 0 && Runs("throughput")) cpuPerGiB.Add((GatewayCpuMs(cpuPid) - cpu0) * 1024.0 / mib);
+    self0 = SelfCpuMs();
     directPar.Add(Runs("parallel") ? await ParallelThroughputAsync(null, sink.EndPoint, mib, parallel) : 1);
+    if (Runs("parallel")) harnessDirectPar.Add((SelfCpuMs() - self0) * 1024.0 / mib);
+    cpu0 = GatewayCpuMs(cpuPid);
+    self0 = SelfCpuMs();
     tunnelPar.Add(Runs("parallel") ? await ParallelThroughputAsync(proxy, sink.EndPoint, mib, parallel) : 0);
+    if (Runs("parallel")) harnessTunnelPar.Add((SelfCpuMs() - self0) * 1024.0 / mib);
+    if (cpuPid != 0 && Runs("parallel")) cpuPerGiBPar.Add((GatewayCpuMs(cpuPid) - cpu0) * 1024.0 / mib);
     directRate.Add(Runs("rate") ? await RateAsync(null, sink.EndPoint, seconds, concurrency) : 1);
     cpu0 = GatewayCpuMs(cpuPid);
     var connsBefore = Volatile.Read(ref connectionsMade);
@@ -137,6 +152,9 @@ Console.WriteLine($"  throughput   direct {Median(direct):F0} MiB/s, CONNECT tun
 Console.WriteLine($"  {parallel} streams   direct {Median(directPar):F0} MiB/s, {parallel} tunnels {Median(tunnelPar):F0} MiB/s, ratio {Median(tunnelPar.Zip(directPar, (t, d) => t / d).ToList()):F2}x");
 Console.WriteLine($"  new conns/s  direct {Median(directRate):F0}, through the gateway {Median(tunnelRate):F0} ({concurrency} concurrent clients), ratio {Median(tunnelRate.Zip(directRate, (t, d) => t / d).ToList()):F2}x");
 if (cpuPerGiB.Count > 0) Console.WriteLine($"  gateway CPU  {Median(cpuPerGiB):F0} ms per tunnelled GiB (one stream)");
+if (cpuPerGiBPar.Count > 0) Console.WriteLine($"  gateway CPU  {Median(cpuPerGiBPar):F0} ms per tunnelled GiB ({parallel} streams)");
+if (harnessDirect.Count > 0) Console.WriteLine($"  client+sink CPU  {Median(harnessDirect):F0} ms per GiB direct, {Median(harnessTunnel):F0} ms tunnelled (one stream{(external is null ? "; the in-process gateway included" : "")})");
+if (harnessDirectPar.Count > 0) Console.WriteLine($"  client+sink CPU  {Median(harnessDirectPar):F0} ms per GiB direct, {Median(harnessTunnelPar):F0} ms tunnelled ({parallel} streams{(external is null ? "; the in-process gateway included" : "")})");
 if (cpuPerConn.Count > 0) Console.WriteLine($"  gateway CPU  {Median(cpuPerConn):F0} us per new tunnelled connection");
 Console.WriteLine($"  latency      direct connect+round trip p50 {Median(directP50) * 1000:F0} us, p99 {Median(directP99) * 1000:F0} us");
 Console.WriteLine($"  added by the gateway per new connection: p50 {Median(p50) * 1000:F0} us, p99 {Median(p99) * 1000:F0} us");

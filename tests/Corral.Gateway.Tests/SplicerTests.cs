@@ -51,6 +51,97 @@ public sealed class SplicerTests
 
     [Theory]
     [MemberData(nameof(Modes))]
+    public async Task A_slow_reader_whose_send_buffer_fills_still_gets_every_byte_in_order(bool managed)
+    {
+        await using var t = await Chain.OpenAsync(managed);
+        // A small send buffer towards the upstream and a reader taking 1 KiB at a time: the gateway's splice meets a
+        // full send buffer over and over and must wait for room without losing or reordering a byte. (A small receive
+        // buffer too would make loopback TCP crawl on its timers, for nothing more.)
+        t.GatewayUpstream.SendBufferSize = 8 * 1024;
+        var up = Random(8 * 1024 * 1024, 3);
+        var run = t.RunAsync();
+        var sends = SendAndCloseAsync(t.Client, up);
+        using var got = new MemoryStream();
+        var small = new byte[1024];
+        while (await t.Upstream.ReceiveAsync(small.AsMemory()).AsTask().WaitAsync(TimeSpan.FromSeconds(60)) is var n and > 0) got.Write(small, 0, n);
+        await sends.WaitAsync(TimeSpan.FromSeconds(60));
+        t.Upstream.Shutdown(SocketShutdown.Send);
+        var result = await run.WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(SHA256.HashData(up), SHA256.HashData(got.ToArray()));
+        Assert.Equal(up.Length, result.BytesUp);
+        if (t.Engine.UseSplice) Assert.True(t.Engine.Writable.WaitCount > 0, "the splice never met a full send buffer: the test did not exercise the wait");
+    }
+
+    [Fact]
+    public async Task The_writable_waiter_returns_once_a_full_socket_has_room_and_ends_on_cancellation_or_disposal()
+    {
+        if (!LinuxSplice.IsSupported) return;
+        var (writer, reader) = await Chain.PairAsync();
+        using (writer)
+        using (reader)
+        {
+            writer.SendBufferSize = 4096;
+            reader.ReceiveBufferSize = 4096;
+            writer.Blocking = false;
+            var chunk = new byte[4096];
+            long filled = 0;
+            while (writer.Send(chunk, 0, chunk.Length, SocketFlags.None, out var error) is var n && error == SocketError.Success) filled += n;
+            var fd = (int)writer.SafeHandle.DangerousGetHandle();
+
+            using var waiter = new WritableWaiter();
+            // Full: a cancelled wait ends with cancellation, not as if the socket had room.
+            using (var cancel = new CancellationTokenSource())
+            {
+                var cancelled = waiter.WaitAsync(fd, cancel.Token).AsTask();
+                await cancel.CancelAsync();
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.WaitAsync(TimeSpan.FromSeconds(30)));
+            }
+            // Full until the reader takes everything: then the wait returns and a send succeeds.
+            var wait = waiter.WaitAsync(fd, CancellationToken.None).AsTask();
+            var buffer = new byte[64 * 1024];
+            for (long read = 0; read < filled;) read += await reader.ReceiveAsync(buffer.AsMemory()).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+            await wait.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.True(writer.Send(chunk, 0, chunk.Length, SocketFlags.None, out var sendError) > 0, $"no room after the wait: {sendError}");
+            Assert.Equal(2, waiter.WaitCount);
+
+            // Full again, then the waiter is disposed (the gateway stops): the pending wait ends.
+            while (writer.Send(chunk, 0, chunk.Length, SocketFlags.None, out var error) > 0 && error == SocketError.Success) { }
+            var pending = waiter.WaitAsync(fd, CancellationToken.None).AsTask();
+            waiter.Dispose();
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => pending.WaitAsync(TimeSpan.FromSeconds(30)));
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => waiter.WaitAsync(fd, CancellationToken.None).AsTask());
+        }
+    }
+
+    [Fact]
+    public void Pipes_are_enlarged_only_within_the_budget_and_give_it_back_when_closed()
+    {
+        if (!LinuxSplice.IsSupported) return;
+        const int size = 256 * 1024; // within fs/pipe-max-size's default (1 MiB)
+        using var pool = new KernelPipePool(size, maxPooled: 1, enlargedBudget: 2 * size);
+        var a = pool.Rent();
+        var b = pool.Rent();
+        var c = pool.Rent(); // over the budget: the kernel's default size
+        Assert.Equal((size, size), (a.Capacity, b.Capacity));
+        Assert.True(c.Capacity < size, $"capacity {c.Capacity}");
+        Assert.Equal((size, size, 0), (a.Charged, b.Charged, c.Charged));
+        Assert.Equal(2 * size, pool.EnlargedBytes);
+
+        pool.Discard(a); // closed (it might have held bytes): its share comes back
+        pool.Return(c); // pooled
+        pool.Return(b); // the pool is full: closed, its share comes back
+        Assert.Equal(0, pool.EnlargedBytes);
+        Assert.Same(c, pool.Rent()); // the pooled one first
+        var d = pool.Rent();
+        Assert.Equal(size, d.Capacity);
+        pool.Discard(c);
+        pool.Discard(d);
+        Assert.Equal(0, pool.EnlargedBytes);
+    }
+
+    [Theory]
+    [MemberData(nameof(Modes))]
     public async Task Peeked_bytes_go_before_bytes_still_in_the_socket(bool managed)
     {
         await using var t = await Chain.OpenAsync(managed, peek: "HELLO-"u8.ToArray());
@@ -200,6 +291,7 @@ public sealed class SplicerTests
             Reader = PipeReader.Create(_gatewayClientStream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, leaveOpen: true));
         }
 
+        public SpliceEngine Engine => _engine;
         public Socket Client { get; }
         public Socket GatewayClient { get; }
         public Socket GatewayUpstream { get; }
@@ -229,7 +321,7 @@ public sealed class SplicerTests
             return chain;
         }
 
-        private static async Task<(Socket Connecting, Socket Accepted)> PairAsync()
+        public static async Task<(Socket Connecting, Socket Accepted)> PairAsync()
         {
             using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));

@@ -12,14 +12,11 @@ public readonly record struct SpliceResult(long BytesUp, long BytesDown);
 /// On Linux the bytes go socket → kernel pipe → socket with splice(2) and never enter user space; elsewhere (or when
 /// forced) a managed copy through pooled buffers does the same. Either way a direction waits for data with a
 /// zero-byte receive and holds no buffer or pipe while idle. Backpressure comes from finishing each write before the
-/// next read; an end of stream on one side is passed on as a half-close (shutdown of sending); an error either way
+/// next read (a full destination is waited for with the engine's writable waiter, so no byte leaves the kernel); an end of stream on one side is passed on as a half-close (shutdown of sending); an error either way
 /// ends both ways; a tunnel idle both ways for the idle timeout is cut by the engine's shared sweeper.
 /// </summary>
 internal static class Splicer
 {
-    /// <summary>What the copy moves through user space when the destination is full (the wait for room).</summary>
-    private const int WaitSlice = 16 * 1024;
-
     /// <param name="clientReader">The client side, which may still hold bytes the gateway peeked at: they go first.</param>
     /// <param name="upstreamReader">The upstream side's reader when the gateway read from it (a 101 response), else null.</param>
     public static async Task<SpliceResult> RunAsync(SpliceEngine engine, Socket client, PipeReader clientReader, Socket upstream, PipeReader? upstreamReader,
@@ -88,13 +85,13 @@ internal static class Splicer
                 pipe = engine.Pipes.Rent();
                 while (true)
                 {
-                    var moved = LinuxSplice.Splice(fromFd, pipe.WriteFd, engine.ChunkSize, out var errno);
+                    var moved = LinuxSplice.Splice(fromFd, pipe.WriteFd, pipe.Capacity, out var errno);
                     if (moved > 0)
                     {
-                        await DrainAsync(pipe, (int)moved, to, toFd, token).ConfigureAwait(false);
+                        await DrainAsync(engine, pipe, (int)moved, toFd, token).ConfigureAwait(false);
                         total += moved;
                         watch.Touch();
-                        if (moved < engine.ChunkSize) break; // most likely drained: wait again rather than spend a splice on EAGAIN
+                        if (moved < pipe.Capacity) break; // most likely drained: wait again rather than spend a splice on EAGAIN
                         continue;
                     }
                     if (moved == 0)
@@ -117,7 +114,7 @@ internal static class Splicer
         }
         finally
         {
-            pipe?.Close(); // may still hold bytes: never pooled
+            if (pipe is not null) engine.Pipes.Discard(pipe); // may still hold bytes: never pooled
             if (fromRef) fromHandle.DangerousRelease();
             if (toRef) toHandle.DangerousRelease();
         }
@@ -125,7 +122,7 @@ internal static class Splicer
     }
 
     /// <summary>Moves all <paramref name="count"/> bytes in the pipe to the destination socket.</summary>
-    private static async ValueTask DrainAsync(KernelPipe pipe, int count, Socket to, int toFd, CancellationToken token)
+    private static async ValueTask DrainAsync(SpliceEngine engine, KernelPipe pipe, int count, int toFd, CancellationToken token)
     {
         var left = count;
         while (left > 0)
@@ -136,23 +133,11 @@ internal static class Splicer
                 left -= (int)moved;
                 continue;
             }
+            // The destination's send buffer is full (its reader is slower): wait until it takes bytes again. The bytes
+            // stay in the pipe, and the source is not read meanwhile, so the sender is slowed by TCP's own window.
             if (moved < 0 && errno == LinuxSplice.EAGAIN)
             {
-                // The destination's send buffer is full. .NET has no "wait until writable", so wait the managed way:
-                // take a small slice out of the pipe and send it asynchronously, then splice the rest.
-                var slice = Math.Min(left, WaitSlice);
-                var buffer = ArrayPool<byte>.Shared.Rent(slice);
-                try
-                {
-                    var got = LinuxSplice.Read(pipe.ReadFd, buffer.AsSpan(0, slice), out errno);
-                    if (got <= 0) throw new IOException($"reading the splice pipe failed: errno {errno}");
-                    await SendAllAsync(to, buffer.AsMemory(0, got), token).ConfigureAwait(false);
-                    left -= got;
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                }
+                await engine.Writable.WaitAsync(toFd, token).ConfigureAwait(false);
                 continue;
             }
             throw new IOException($"splice to socket failed: errno {errno}");
