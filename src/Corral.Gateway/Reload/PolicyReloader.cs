@@ -77,10 +77,12 @@ public sealed class PolicyReloader : IAsyncDisposable
     /// until a method has run some 30 times (counted only once start-up compiling has been quiet for a moment) the
     /// runtime keeps its quickly compiled, slow form: a Foundry-pack reload then costs about 3 ms instead of 0.4.
     /// Changes nothing in force; blocks for a few hundred milliseconds, so call it once after start, off the flow
-    /// path. A large policy stops it after one round: its reload is its compile, which no warm-up shortens.
+    /// path. A large policy (inputs over 1 MiB, or a round slower than expected) is skipped or stopped early: its reload
+    /// is its compile, which no warm-up shortens.
     /// </summary>
     public void WarmUp(int rounds = 40)
     {
+        if (InputBytes(_target.Current) > WarmUpLimitBytes) return; // a large policy: nothing to gain, seconds of CPU to lose
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         for (var i = 0; i < rounds; i++)
         {
@@ -94,6 +96,19 @@ public sealed class PolicyReloader : IAsyncDisposable
             if (check.Compiled is { } compiled) _ = PolicyDocument.ContentHashOf(Encoding.UTF8.GetBytes(text), compiled.Document.InputsDigest);
             PolicyChecker.CheckFile(PolicyPath, options: Options);
         }
+    }
+
+    private const long WarmUpLimitBytes = 1024 * 1024;
+
+    private static long InputBytes(CompiledPolicy policy)
+    {
+        long total = 0;
+        foreach (var file in policy.Document.InputFiles)
+        {
+            try { total += new FileInfo(file).Length; }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+        return total;
     }
 
     /// <summary>Reloads the policy file (and the files it names) from disk.</summary>
