@@ -216,6 +216,13 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOpti
             var failed = false;
             first = (default, [], false);
             var forwardedHead = SerializeRequestHead(request);
+            var sending = upstream;
+            async Task UpstreamFailedAsync(IOException ex)
+            {
+                await sending.DisposeAsync();
+                set(null);
+                await DenyAsync(clientTls, policy, request.Method, url, verdict, 502, $"upstream {serverName} connection failed: {ex.Message}", ct);
+            }
             try
             {
                 await upstream.Stream.WriteAsync(forwardedHead, ct);
@@ -241,6 +248,12 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOpti
             {
                 failed = true;
             }
+            catch (IOException ex)
+            {
+                // Not retryable (a body, an unsafe method, or already a fresh connection): answer and record it, never just drop.
+                await UpstreamFailedAsync(ex);
+                return false;
+            }
             if (!failed)
             {
                 try
@@ -250,6 +263,11 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOpti
                 catch (IOException) when (reused && canRetry && !retried)
                 {
                     failed = true;
+                }
+                catch (IOException ex)
+                {
+                    await UpstreamFailedAsync(ex);
+                    return false;
                 }
             }
             if (failed || first.Ended && reused && canRetry && !retried)

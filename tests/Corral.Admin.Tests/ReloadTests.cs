@@ -162,6 +162,35 @@ public sealed class ReloadTests
     }
 
     [Fact]
+    public async Task AFifoRenamedOverThePolicyNeitherHangsReloadsNorChangesThePolicy()
+    {
+        await using var live = await LiveHarness.StartAsync();
+        var before = live.Hash;
+        var fifo = Path.Combine(live.Folder, "policy.fifo");
+        using (var made = System.Diagnostics.Process.Start("mkfifo", fifo)) { made.WaitForExit(); Assert.Equal(0, made.ExitCode); }
+        File.Move(fifo, live.PolicyPath, overwrite: true);
+        await LiveHarness.EventuallyAsync(() => Task.FromResult(live.Reloader.Status.Failing), "the FIFO to be refused");
+        Assert.Contains("regular file", live.Reloader.Status.LastError!.Message);
+        // The reload lock is free again: a promotion is answered (refused: the file is not readable), not left waiting.
+        var promotion = live.Reloader.SetRuleModeAsync("deny-internet", Corral.Policy.Model.RuleMode.Enforce);
+        Assert.Same(promotion, await Task.WhenAny(promotion, Task.Delay(TimeSpan.FromSeconds(20))));
+        Assert.Equal(Corral.Gateway.Reload.ModeChangeResult.Failed, (await promotion).Result);
+        Assert.Equal(before, live.Hash);
+        File.Delete(live.PolicyPath);
+        File.WriteAllText(live.PolicyPath, LiveHarness.PolicyText); // for the harness's own clean-up
+    }
+
+    [Fact]
+    public async Task PuttingABrokenFileBackAsItWasClearsTheReportedFailure()
+    {
+        await using var live = await LiveHarness.StartAsync();
+        File.WriteAllText(live.PolicyPath, LiveHarness.PolicyText.Replace("action: permit", "action: maybe"));
+        await LiveHarness.EventuallyAsync(() => Task.FromResult(live.Reloader.Status.Failing), "the broken file to be reported");
+        File.WriteAllText(live.PolicyPath, LiveHarness.PolicyText); // the text in force, byte for byte
+        await LiveHarness.EventuallyAsync(() => Task.FromResult(!live.Reloader.Status.Failing), "the failure to clear");
+    }
+
+    [Fact]
     public async Task WarmingTheReloadPathChangesNothingInForceOrOnDisk()
     {
         await using var live = await LiveHarness.StartAsync();

@@ -30,7 +30,12 @@ internal sealed partial class Inotify : IDisposable
         _changed = changed;
         _fd = inotify_init1(InNonBlock | InCloseOnExec);
         if (_fd < 0) throw new IOException($"inotify_init1 failed: errno {Marshal.GetLastPInvokeError()}");
-        (_stopRead, _stopWrite) = Pipe();
+        try { (_stopRead, _stopWrite) = Pipe(); }
+        catch
+        {
+            _ = close(_fd);
+            throw;
+        }
         _thread = new Thread(ReadLoop) { IsBackground = true, Name = "corral-policy-inotify" };
         _thread.Start();
     }
@@ -65,7 +70,14 @@ internal sealed partial class Inotify : IDisposable
         {
             fds[0] = new PollFd { Fd = _fd, Events = PollIn };
             fds[1] = new PollFd { Fd = _stopRead, Events = PollIn };
-            if (poll(fds, 2, -1) < 0 && Marshal.GetLastPInvokeError() != EINTR) return;
+            if (poll(fds, 2, -1) < 0 && Marshal.GetLastPInvokeError() != EINTR)
+            {
+                // Never end the watch quietly: assume anything changed, pause, and look again.
+                if (Volatile.Read(ref _disposed) != 0) return;
+                _changed(null, true);
+                Thread.Sleep(100);
+                continue;
+            }
             if (fds[1].Revents != 0) return;
             if (fds[0].Revents == 0) continue;
             int length;

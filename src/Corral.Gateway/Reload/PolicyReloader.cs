@@ -88,9 +88,7 @@ public sealed class PolicyReloader : IAsyncDisposable
         {
             if (i > 0 && System.Diagnostics.Stopwatch.GetElapsedTime(started) > TimeSpan.FromMilliseconds(50 + 25 * i)) return;
             if (i == 3) Thread.Sleep(150); // the runtime starts counting calls once compiling has been quiet for 100 ms
-            string text;
-            try { text = File.ReadAllText(PolicyPath); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return; }
+            if (!TryReadPolicyText(out var text, out _)) return;
             if (_target.Current.Document.Rules is [var rule, ..]) PolicyEditor.SetRuleMode(PolicyPath, text, rule.Name, rule.Mode);
             var check = PolicyChecker.CheckText(PolicyPath, text, Path.GetDirectoryName(PolicyPath)!, options: Options);
             if (check.Compiled is { } compiled) _ = PolicyDocument.ContentHashOf(Encoding.UTF8.GetBytes(text), compiled.Document.InputsDigest);
@@ -99,6 +97,15 @@ public sealed class PolicyReloader : IAsyncDisposable
     }
 
     private const long WarmUpLimitBytes = 1024 * 1024;
+
+    /// <summary>The policy file's text, read within bounds (never a FIFO or a device); byte for byte, a BOM included.</summary>
+    private bool TryReadPolicyText(out string text, out string? error)
+    {
+        text = "";
+        if (!PolicyLoader.TryReadInput(PolicyPath, MaxPolicyBytes, out var bytes, out error)) return false;
+        text = Encoding.UTF8.GetString(bytes);
+        return true;
+    }
 
     private static long InputBytes(CompiledPolicy policy)
     {
@@ -124,7 +131,8 @@ public sealed class PolicyReloader : IAsyncDisposable
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            if (changed is not null && HoldsThePolicyInForce(changed))
+            // Not while a failure is reported: a file put back as it was must clear that failure through a reload.
+            if (changed is not null && !_status.Failing && HoldsThePolicyInForce(changed))
                 return new ReloadOutcome(true, false, _target.Current.Hash, [], _status.Drift);
             return await ApplyLockedAsync(() => PolicyChecker.CheckFile(PolicyPath, options: Options), source, persist: null, ct, quietFailure, inline).ConfigureAwait(false);
         }
@@ -139,15 +147,9 @@ public sealed class PolicyReloader : IAsyncDisposable
     {
         if (changed.Count == 0 || changed.Any(path => path != PolicyPath) || _driftText is not null) return false;
         var current = _target.Current;
-        try
-        {
-            if (new FileInfo(PolicyPath).Length > MaxPolicyBytes) return false;
-            return PolicyDocument.ContentHashOf(File.ReadAllBytes(PolicyPath), current.Document.InputsDigest) == current.Hash;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false; // let the full reload say what is wrong
-        }
+        // Through the loader's bounded read: a FIFO or a device renamed over the policy must not hang the reload.
+        return PolicyLoader.TryReadInput(PolicyPath, MaxPolicyBytes, out var bytes, out _) // else the full reload says what is wrong
+            && PolicyDocument.ContentHashOf(bytes, current.Document.InputsDigest) == current.Hash;
     }
 
     /// <summary>
@@ -170,11 +172,7 @@ public sealed class PolicyReloader : IAsyncDisposable
             try
             {
                 if (_driftText is { } inMemory) text = inMemory;
-                else
-                {
-                    if (new FileInfo(PolicyPath).Length > MaxPolicyBytes) return (ModeChangeResult.Failed, null, $"{PolicyPath} is larger than {MaxPolicyBytes} bytes");
-                    text = await File.ReadAllTextAsync(PolicyPath, ct).ConfigureAwait(false);
-                }
+                else if (!TryReadPolicyText(out text, out var problem)) return (ModeChangeResult.Failed, null, $"cannot read {PolicyPath}: {problem}");
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

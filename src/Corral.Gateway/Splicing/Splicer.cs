@@ -88,7 +88,7 @@ internal static class Splicer
                     var moved = LinuxSplice.Splice(fromFd, pipe.WriteFd, pipe.Capacity, out var errno);
                     if (moved > 0)
                     {
-                        await DrainAsync(engine, pipe, (int)moved, toFd, token).ConfigureAwait(false);
+                        await DrainAsync(engine, pipe, (int)moved, toFd, watch, token).ConfigureAwait(false);
                         total += moved;
                         watch.Touch();
                         if (moved < pipe.Capacity) break; // most likely drained: wait again rather than spend a splice on EAGAIN
@@ -122,7 +122,9 @@ internal static class Splicer
     }
 
     /// <summary>Moves all <paramref name="count"/> bytes in the pipe to the destination socket.</summary>
-    private static async ValueTask DrainAsync(SpliceEngine engine, KernelPipe pipe, int count, int toFd, CancellationToken token)
+    /// <remarks>Each move counts as activity: with 1 MiB pipes a slow reader may take minutes to drain one pipe, and
+    /// the tunnel is not idle meanwhile.</remarks>
+    private static async ValueTask DrainAsync(SpliceEngine engine, KernelPipe pipe, int count, int toFd, IdleSweeper.Entry watch, CancellationToken token)
     {
         var left = count;
         while (left > 0)
@@ -131,6 +133,7 @@ internal static class Splicer
             if (moved > 0)
             {
                 left -= (int)moved;
+                watch.Touch();
                 continue;
             }
             // The destination's send buffer is full (its reader is slower): wait until it takes bytes again. The bytes

@@ -62,7 +62,13 @@ internal sealed class WritableWaiter : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_thread is not null) return;
         var epoll = LinuxSplice.EpollCreate();
-        var wake = LinuxSplice.EventFdCreate();
+        int wake;
+        try { wake = LinuxSplice.EventFdCreate(); }
+        catch
+        {
+            LinuxSplice.Close(epoll);
+            throw;
+        }
         if (LinuxSplice.EpollAdd(epoll, wake, LinuxSplice.EpollIn, WakeTag) is var errno and not 0)
         {
             LinuxSplice.Close(wake);

@@ -49,6 +49,10 @@ public static partial class PolicyLoader
         return Load(path, bytes, Path.GetDirectoryName(Path.GetFullPath(path))!, diagnostics);
     }
 
+    /// <summary>Reads a policy or input file the way the loader does: a regular file within <paramref name="maxBytes"/>, never a FIFO or a device.</summary>
+    public static bool TryReadInput(string path, long maxBytes, out byte[] bytes, out string? error) =>
+        BoundedFile.TryRead(Path.GetFullPath(path), maxBytes, out bytes, out error);
+
     /// <summary>Loads policy text; relative feed and service-tag paths resolve against <paramref name="baseDirectory"/>.</summary>
     public static LoadResult LoadText(string displayPath, string text, string baseDirectory) =>
         Load(displayPath, System.Text.Encoding.UTF8.GetBytes(text), baseDirectory, new DiagnosticBag());
