@@ -186,26 +186,27 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOpti
         long up, down = 0;
         UpstreamConnection upstream;
         (ReadOnlySequence<byte> Head, byte[] Bytes, bool Ended) first;
+        // A new, verified upstream connection; or null once the client has its 502 and the request its record.
+        async Task<UpstreamConnection?> ConnectOrDenyAsync()
+        {
+            try
+            {
+                return await ConnectUpstreamAsync(serverName, connectUpstream, ct);
+            }
+            catch (UpstreamCertificateException ex)
+            {
+                await DenyAsync(clientTls, policy, request.Method, url, verdict, 502, ex.Message, ct);
+            }
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException or IOException)
+            {
+                await DenyAsync(clientTls, policy, request.Method, url, verdict, 502, $"upstream {serverName} unreachable: {ex.Message}", ct);
+            }
+            return null;
+        }
         while (true)
         {
             var existing = current() ?? _pool.TryRent(key);
-            if (existing is null)
-            {
-                try
-                {
-                    existing = await ConnectUpstreamAsync(serverName, connectUpstream, ct);
-                }
-                catch (UpstreamCertificateException ex)
-                {
-                    await DenyAsync(clientTls, policy, request.Method, url, verdict, 502, ex.Message, ct);
-                    return false;
-                }
-                catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException or IOException)
-                {
-                    await DenyAsync(clientTls, policy, request.Method, url, verdict, 502, $"upstream {serverName} unreachable: {ex.Message}", ct);
-                    return false;
-                }
-            }
+            if (existing is null && (existing = await ConnectOrDenyAsync()) is null) return false;
             upstream = existing;
             set(upstream);
             var reused = upstream.Served > 0;
@@ -276,20 +277,8 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOpti
                 set(null);
                 retried = true;
                 // Straight to a fresh connection: another pooled one may be just as stale.
-                try
-                {
-                    set(await ConnectUpstreamAsync(serverName, connectUpstream, ct));
-                }
-                catch (UpstreamCertificateException ex)
-                {
-                    await DenyAsync(clientTls, policy, request.Method, url, verdict, 502, ex.Message, ct);
-                    return false;
-                }
-                catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException or IOException)
-                {
-                    await DenyAsync(clientTls, policy, request.Method, url, verdict, 502, $"upstream {serverName} unreachable: {ex.Message}", ct);
-                    return false;
-                }
+                if (await ConnectOrDenyAsync() is not { } fresh) return false;
+                set(fresh);
                 continue;
             }
             break;
