@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Corral.Gateway.Splicing;
 
 namespace Corral.Gateway.Reload;
 
@@ -17,7 +18,7 @@ internal sealed partial class Inotify : IDisposable
     private const int InNonBlock = 0x800, InCloseOnExec = 0x80000, PollIn = 1, EINTR = 4;
 
     private readonly int _fd;
-    private readonly int _stopRead, _stopWrite;
+    private readonly int _stop; // an eventfd (the splice engine's helper): signalled to end the read loop
     private readonly Action<string?, bool> _changed;
     private readonly Lock _lock = new();
     private readonly Dictionary<int, string> _directories = new();
@@ -30,10 +31,10 @@ internal sealed partial class Inotify : IDisposable
         _changed = changed;
         _fd = inotify_init1(InNonBlock | InCloseOnExec);
         if (_fd < 0) throw new IOException($"inotify_init1 failed: errno {Marshal.GetLastPInvokeError()}");
-        try { (_stopRead, _stopWrite) = Pipe(); }
+        try { _stop = LinuxSplice.EventFdCreate(); }
         catch
         {
-            _ = close(_fd);
+            LinuxSplice.Close(_fd);
             throw;
         }
         _thread = new Thread(ReadLoop) { IsBackground = true, Name = "corral-policy-inotify" };
@@ -69,7 +70,7 @@ internal sealed partial class Inotify : IDisposable
         while (Volatile.Read(ref _disposed) == 0)
         {
             fds[0] = new PollFd { Fd = _fd, Events = PollIn };
-            fds[1] = new PollFd { Fd = _stopRead, Events = PollIn };
+            fds[1] = new PollFd { Fd = _stop, Events = PollIn };
             if (poll(fds, 2, -1) < 0 && Marshal.GetLastPInvokeError() != EINTR)
             {
                 // Never end the watch quietly: assume anything changed, pause, and look again.
@@ -119,22 +120,13 @@ internal sealed partial class Inotify : IDisposable
         }
     }
 
-    public unsafe void Dispose()
+    public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        byte one = 1;
-        _ = write(_stopWrite, &one, 1);
+        LinuxSplice.EventFdSignal(_stop);
         _thread.Join();
-        _ = close(_fd);
-        _ = close(_stopRead);
-        _ = close(_stopWrite);
-    }
-
-    private static unsafe (int Read, int Write) Pipe()
-    {
-        int* fds = stackalloc int[2];
-        if (pipe2(fds, InNonBlock | InCloseOnExec) != 0) throw new IOException($"pipe2 failed: errno {Marshal.GetLastPInvokeError()}");
-        return (fds[0], fds[1]);
+        LinuxSplice.Close(_fd);
+        LinuxSplice.Close(_stop);
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -159,13 +151,4 @@ internal sealed partial class Inotify : IDisposable
 
     [LibraryImport("libc", SetLastError = true)]
     private static unsafe partial nint read(int fd, byte* buffer, nint count);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial nint write(int fd, byte* buffer, nint count);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int pipe2(int* fds, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int close(int fd);
 }

@@ -90,9 +90,9 @@ public sealed class PolicyReloader : IAsyncDisposable
             if (i == 3) Thread.Sleep(150); // the runtime starts counting calls once compiling has been quiet for 100 ms
             if (!TryReadPolicyText(out var text, out _)) return;
             if (_target.Current.Document.Rules is [var rule, ..]) PolicyEditor.SetRuleMode(PolicyPath, text, rule.Name, rule.Mode);
+            // One compile per round: from text it runs the same loader and compiler a file reload does.
             var check = PolicyChecker.CheckText(PolicyPath, text, Path.GetDirectoryName(PolicyPath)!, options: Options);
             if (check.Compiled is { } compiled) _ = PolicyDocument.ContentHashOf(Encoding.UTF8.GetBytes(text), compiled.Document.InputsDigest);
-            PolicyChecker.CheckFile(PolicyPath, options: Options);
         }
     }
 
