@@ -162,6 +162,50 @@ public sealed class ReloadTests
     }
 
     [Fact]
+    public async Task AModeFlippedInTheFileIsInForceBeforeItsCompileWhichConfirmsIt()
+    {
+        // A file edit that only flips one rule's mode is put in force derived from the policy in force (as a promotion
+        // is), then the full compile replaces it with the same hash. Any other edit is compiled first: one swap.
+        await using var live = await LiveHarness.StartAsync();
+        var swaps = new System.Collections.Concurrent.ConcurrentQueue<Corral.Policy.Compilation.CompiledPolicy>();
+        live.Reloader.Target.Swapped += swaps.Enqueue;
+
+        File.WriteAllText(live.PolicyPath, Enforced(LiveHarness.PolicyText));
+        await LiveHarness.EventuallyAsync(() => Task.FromResult(live.Reloader.Status.Reloads == 1), "the flipped mode to be reloaded");
+        var fresh = Corral.Policy.PolicyChecker.CheckFile(live.PolicyPath, options: live.Reloader.Options).Compiled!;
+        var flip = swaps.ToArray();
+        Assert.Equal(2, flip.Length);
+        Assert.All(flip, p => Assert.Equal(fresh.Hash, p.Hash));
+        Assert.All(flip[0].Document.Rules, r => Assert.Null(r.ModeSite)); // derived
+        Assert.All(flip[1].Document.Rules, r => Assert.NotNull(r.ModeSite)); // compiled
+        Assert.Equal(Corral.Policy.Model.RuleMode.Enforce, flip[0].Document.Rules.Single(r => r.Name == "deny-internet").Mode);
+        Assert.Equal(403, await live.FlowAsync("other.test"));
+
+        swaps.Clear();
+        File.WriteAllText(live.PolicyPath, Enforced(LiveHarness.PolicyText).Replace("priority: 2,", "priority: 4,"));
+        await LiveHarness.EventuallyAsync(() => Task.FromResult(live.Reloader.Status.Reloads == 2), "the other edit to be reloaded");
+        Assert.Single(swaps);
+        Assert.All(swaps.Single().Document.Rules, r => Assert.NotNull(r.ModeSite));
+    }
+
+    [Fact]
+    public async Task APromotionEditsTheFileAsItStandsWhenItMovedOnSinceTheLastReload()
+    {
+        // Not watching: the file gains a comment line (every offset moves) that no reload has seen. The promotion must
+        // edit the file's text, not the text in force, and put both changes in force.
+        await using var live = await LiveHarness.StartAsync(watch: false);
+        var moved = "# reviewed 2026-11-26\n" + LiveHarness.PolicyText;
+        File.WriteAllText(live.PolicyPath, moved);
+
+        var (result, _, error) = await live.Reloader.SetRuleModeAsync("deny-internet", Corral.Policy.Model.RuleMode.Enforce);
+        Assert.Equal(Corral.Gateway.Reload.ModeChangeResult.Applied, result);
+        Assert.Null(error);
+        Assert.Equal(Enforced(moved), File.ReadAllText(live.PolicyPath));
+        Assert.Equal(Corral.Policy.PolicyChecker.CheckFile(live.PolicyPath, options: live.Reloader.Options).Compiled!.Hash, live.Hash);
+        Assert.Equal(403, await live.FlowAsync("other.test"));
+    }
+
+    [Fact]
     public async Task AFifoRenamedOverThePolicyNeitherHangsReloadsNorChangesThePolicy()
     {
         await using var live = await LiveHarness.StartAsync();

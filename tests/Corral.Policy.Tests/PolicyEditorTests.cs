@@ -1,3 +1,4 @@
+using System.Text;
 using Corral.Policy.Loading;
 using Corral.Policy.Model;
 using Corral.Policy.Templates;
@@ -56,5 +57,77 @@ public sealed class PolicyEditorTests
     {
         Assert.Contains("no rule named 'nope'", PolicyEditor.SetRuleMode("p.yaml", "version: 1\nrules: []\n", "nope", RuleMode.Watch).Error);
         Assert.NotNull(PolicyEditor.SetRuleMode("p.yaml", "rules: [", "x", RuleMode.Watch).Error);
+    }
+
+    private static IReadOnlyList<Rule> RulesOf(string text)
+    {
+        using var temp = new TempPolicy();
+        foreach (var feed in AzureFoundryTemplate.ThreatFeedFiles) temp.Write(feed, "");
+        File.WriteAllBytes(Path.Combine(temp.Directory, "corral.yaml"), Encoding.UTF8.GetBytes(text)); // a BOM as written
+        var result = PolicyChecker.CheckFile(Path.Combine(temp.Directory, "corral.yaml"));
+        Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics));
+        return result.Document!.Rules;
+    }
+
+    private const string BlockStyle = """
+        version: 1
+        name: block
+        defaultAction: deny
+        rules:
+          - name: deny-all
+            priority: 9   # last
+            action: deny
+          - name: "quoted-watch"
+            priority: 5
+            mode: 'watch'
+            action: deny
+        """;
+
+    public static TheoryData<string, bool> Texts => new()
+    {
+        { AzureFoundryTemplate.Render(new AzureFoundryOptions()), false },
+        { AzureFoundryTemplate.Render(new AzureFoundryOptions()), true },
+        { BlockStyle, false },
+        { BlockStyle, true },
+    };
+
+    [Theory]
+    [MemberData(nameof(Texts))]
+    public void The_loaders_mode_sites_edit_exactly_as_parsing_the_text_does(string text, bool bom)
+    {
+        if (bom) text = "\uFEFF" + text;
+        var rules = RulesOf(text);
+        foreach (var rule in rules)
+        {
+            Assert.NotNull(rule.ModeSite);
+            foreach (var mode in new[] { RuleMode.Watch, RuleMode.Enforce })
+            {
+                var parsed = PolicyEditor.SetRuleMode("p.yaml", text, rule.Name, mode).Text;
+                Assert.Equal(parsed, PolicyEditor.SetRuleMode(text, rule.ModeSite!, mode));
+                Assert.Equal(mode, RulesOf(parsed!).Single(r => r.Name == rule.Name).Mode);
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Texts))]
+    public void One_rules_mode_flipped_in_the_text_is_recognised_and_nothing_else_is(string text, bool bom)
+    {
+        if (bom) text = "\uFEFF" + text;
+        var rules = RulesOf(text);
+        string Flipped(string from, Rule rule) => PolicyEditor.SetRuleMode("p.yaml", from, rule.Name, rule.Mode == RuleMode.Watch ? RuleMode.Enforce : RuleMode.Watch).Text!;
+        foreach (var rule in rules)
+        {
+            var after = Flipped(text, rule);
+            Assert.True(PolicyEditor.TryFindModeChange(text, rules, after, out var name, out var mode), rule.Name);
+            Assert.Equal((rule.Name, rule.Mode == RuleMode.Watch ? RuleMode.Enforce : RuleMode.Watch), (name, mode));
+        }
+        // Two rules flipped, an unchanged text, another field changed, a mode written another way: none is one flip.
+        var two = Flipped(Flipped(text, rules[0]), RulesOf(Flipped(text, rules[0])).Single(r => r.Name == rules[1].Name));
+        Assert.False(PolicyEditor.TryFindModeChange(text, rules, two, out _, out _));
+        Assert.False(PolicyEditor.TryFindModeChange(text, rules, text, out _, out _));
+        Assert.False(PolicyEditor.TryFindModeChange(text, rules, text.Replace("priority: 9", "priority: 8").Replace("priority: 6,", "priority: 7,"), out _, out _));
+        Assert.False(PolicyEditor.TryFindModeChange(text, rules, Flipped(text, rules[0]).Replace("mode: watch", "mode:  watch"), out _, out _));
+        Assert.False(PolicyEditor.TryFindModeChange(text, rules, text + "\n", out _, out _));
     }
 }

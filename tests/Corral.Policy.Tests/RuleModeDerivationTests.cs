@@ -32,6 +32,9 @@ public sealed class RuleModeDerivationTests
                 Assert.NotNull(derived);
                 var full = temp.Compile(edited!);
                 AssertSame(full, derived!, flows);
+                // The edit moved the text after it: a derived policy offers no mode site to edit from; the compile does.
+                Assert.All(derived!.Document.Rules, r => Assert.Null(r.ModeSite));
+                Assert.All(full.Document.Rules, r => Assert.NotNull(r.ModeSite));
                 compared++;
             }
         }

@@ -9,5 +9,12 @@ public sealed class PolicySource(CompiledPolicy initial)
 
     public CompiledPolicy Current => Volatile.Read(ref _current);
 
-    public void Swap(CompiledPolicy next) => Volatile.Write(ref _current, next);
+    /// <summary>Raised on the swapping thread after each swap (off the flow path: swaps are reloads).</summary>
+    public event Action<CompiledPolicy>? Swapped;
+
+    public void Swap(CompiledPolicy next)
+    {
+        Volatile.Write(ref _current, next);
+        Swapped?.Invoke(next);
+    }
 }

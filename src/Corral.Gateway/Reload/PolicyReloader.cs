@@ -34,6 +34,9 @@ public sealed class PolicyReloader : IAsyncDisposable
     // The hash of the policy as the file (with its inputs) last stood, read or written by us: a watcher event that
     // leaves it unchanged (a chmod, a touch, our own write-back) must not replace an in-memory change with the file.
     private string _fileHash;
+    // The policy text last read, written or put in force by us: when it is the text of the policy in force (checked by
+    // hash where used), a file change that only flips one rule's mode is put in force without waiting for a compile.
+    private string? _lastText;
 
     public PolicyReloader(PolicySource target, string policyPath, CompileOptions options, ILogger logger, Meter? meter = null)
     {
@@ -45,6 +48,7 @@ public sealed class PolicyReloader : IAsyncDisposable
         _failures = meter?.CreateCounter<long>("corral.gateway.policy.reload_failures", description: "Reloads refused because the new policy failed to load or compile, by source");
         var current = target.Current;
         _fileHash = current.Hash;
+        if (TryReadPolicy(out _, out var text, out _)) _lastText = text;
         _status = new ReloadStatus(current.Hash, current.Document.Name, DateTimeOffset.UtcNow, ReloadSource.Startup, 0, 0, false, null, null,
             current.Document.Rules.Count, current.Document.InputFiles.Count);
     }
@@ -88,7 +92,7 @@ public sealed class PolicyReloader : IAsyncDisposable
         {
             if (i > 0 && System.Diagnostics.Stopwatch.GetElapsedTime(started) > TimeSpan.FromMilliseconds(50 + 25 * i)) return;
             if (i == 3) Thread.Sleep(150); // the runtime starts counting calls once compiling has been quiet for 100 ms
-            if (!TryReadPolicyText(out var text, out _)) return;
+            if (!TryReadPolicy(out _, out var text, out _)) return;
             if (_target.Current.Document.Rules is [var rule, ..]) PolicyEditor.SetRuleMode(PolicyPath, text, rule.Name, rule.Mode);
             // One compile per round: from text it runs the same loader and compiler a file reload does.
             var check = PolicyChecker.CheckText(PolicyPath, text, Path.GetDirectoryName(PolicyPath)!, options: Options);
@@ -98,11 +102,11 @@ public sealed class PolicyReloader : IAsyncDisposable
 
     private const long WarmUpLimitBytes = 1024 * 1024;
 
-    /// <summary>The policy file's text, read within bounds (never a FIFO or a device); byte for byte, a BOM included.</summary>
-    private bool TryReadPolicyText(out string text, out string? error)
+    /// <summary>The policy file's bytes and text, read within bounds (never a FIFO or a device); byte for byte, a BOM included.</summary>
+    private bool TryReadPolicy(out byte[] bytes, out string text, out string? error)
     {
         text = "";
-        if (!PolicyLoader.TryReadInput(PolicyPath, MaxPolicyBytes, out var bytes, out error)) return false;
+        if (!PolicyLoader.TryReadInput(PolicyPath, MaxPolicyBytes, out bytes, out error)) return false;
         text = Encoding.UTF8.GetString(bytes);
         return true;
     }
@@ -131,10 +135,29 @@ public sealed class PolicyReloader : IAsyncDisposable
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            // Not while a failure is reported: a file put back as it was must clear that failure through a reload.
-            if (changed is not null && !_status.Failing && HoldsThePolicyInForce(changed))
-                return new ReloadOutcome(true, false, _target.Current.Hash, [], _status.Drift);
-            return await ApplyLockedAsync(() => PolicyChecker.CheckFile(PolicyPath, options: Options), source, persist: null, ct, quietFailure, inline).ConfigureAwait(false);
+            var previous = _target.Current;
+            var early = false;
+            // Only the policy file changed: its text alone decides. Through the loader's bounded read, so a FIFO or a
+            // device renamed over the policy cannot hang the reload; an unreadable file goes to the full reload,
+            // which says what is wrong.
+            if (changed is { Count: > 0 } && changed.All(path => path == PolicyPath) && _driftText is null && TryReadPolicy(out var bytes, out var text, out _))
+            {
+                // The text in force (our own write-back, a touch): nothing to compile. Not while a failure is
+                // reported: a file put back as it was must clear that failure through a reload.
+                if (!_status.Failing && PolicyDocument.ContentHashOf(bytes, previous.Document.InputsDigest) == previous.Hash)
+                    return new ReloadOutcome(true, false, previous.Hash, [], _status.Drift);
+                // One rule's mode flipped (a promotion made in an editor or by git): in force now, as through the API;
+                // the full compile below confirms it with the same hash.
+                if (DeriveModeChange(previous, text, bytes) is { } derived)
+                {
+                    _target.Swap(derived);
+                    early = true;
+                }
+                _lastText = text;
+            }
+            var outcome = await ApplyLockedAsync(() => PolicyChecker.CheckFile(PolicyPath, options: Options), source, persist: null, early ? CancellationToken.None : ct, quietFailure, inline).ConfigureAwait(false);
+            if (!outcome.Applied && early) _target.Swap(previous); // the file moved on to a broken text since: the previous policy stays
+            return outcome;
         }
         finally
         {
@@ -142,14 +165,12 @@ public sealed class PolicyReloader : IAsyncDisposable
         }
     }
 
-    /// <summary>Only the policy file changed, and its bytes hash (with the feeds in force) to the policy in force.</summary>
-    private bool HoldsThePolicyInForce(IReadOnlySet<string> changed)
+    /// <summary>The policy in force with one rule's mode changed, when <paramref name="text"/> is its text with just that edit; else null.</summary>
+    private CompiledPolicy? DeriveModeChange(CompiledPolicy current, string text, byte[] bytes)
     {
-        if (changed.Count == 0 || changed.Any(path => path != PolicyPath) || _driftText is not null) return false;
-        var current = _target.Current;
-        // Through the loader's bounded read: a FIFO or a device renamed over the policy must not hang the reload.
-        return PolicyLoader.TryReadInput(PolicyPath, MaxPolicyBytes, out var bytes, out _) // else the full reload says what is wrong
-            && PolicyDocument.ContentHashOf(bytes, current.Document.InputsDigest) == current.Hash;
+        if (_lastText is not { } before || !PolicyEditor.TryFindModeChange(before, current.Document.Rules, text, out var rule, out var mode)) return null;
+        // WithRuleMode refuses (null) unless the text it starts from is the text in force, hash for hash.
+        return current.WithRuleMode(rule, mode, Encoding.UTF8.GetBytes(before), bytes) is { } derived && derived.Hash != current.Hash ? derived : null;
     }
 
     /// <summary>
@@ -169,21 +190,28 @@ public sealed class PolicyReloader : IAsyncDisposable
         {
             if (_target.Current.Document.Rules.All(r => r.Name != rule)) return (ModeChangeResult.UnknownRule, null, $"no rule named '{rule}' in the policy in force");
             string text;
+            byte[] bytes;
             try
             {
-                if (_driftText is { } inMemory) text = inMemory;
-                else if (!TryReadPolicyText(out text, out var problem)) return (ModeChangeResult.Failed, null, $"cannot read {PolicyPath}: {problem}");
+                if (_driftText is { } inMemory) (text, bytes) = (inMemory, Encoding.UTF8.GetBytes(inMemory));
+                else if (!TryReadPolicy(out bytes, out text, out var problem)) return (ModeChangeResult.Failed, null, $"cannot read {PolicyPath}: {problem}");
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 return (ModeChangeResult.Failed, null, $"cannot read {PolicyPath}: {e.Message}");
             }
-            var (edited, error) = PolicyEditor.SetRuleMode(PolicyPath, text, rule, mode);
+            var previous = _target.Current;
+            string? edited, error = null;
+            // The text in force: edit it where the loader saw the rule's mode, without parsing it again. Otherwise
+            // (the file moved on and its reload is still to come) parse it to find the rule.
+            if (previous.Document.Rules.FirstOrDefault(r => r.Name == rule)?.ModeSite is { } site
+                && PolicyDocument.ContentHashOf(bytes, previous.Document.InputsDigest) == previous.Hash)
+                edited = PolicyEditor.SetRuleMode(text, site, mode);
+            else (edited, error) = PolicyEditor.SetRuleMode(PolicyPath, text, rule, mode);
             if (error is not null) return (ModeChangeResult.Failed, null, error);
             // A mode changes no lookup table: put the derived policy in force now, before the full compile of the
             // edited text, which then confirms it (same hash) and brings the exact source locations and diagnostics.
-            var previous = _target.Current;
-            var derived = previous.WithRuleMode(rule, mode, Encoding.UTF8.GetBytes(text), Encoding.UTF8.GetBytes(edited!));
+            var derived = previous.WithRuleMode(rule, mode, bytes, Encoding.UTF8.GetBytes(edited!));
             var early = derived is not null && derived.Hash != previous.Hash;
             if (early) _target.Swap(derived!);
             ReloadOutcome outcome;
@@ -228,6 +256,7 @@ public sealed class PolicyReloader : IAsyncDisposable
     /// <param name="inline">Compile on the calling thread (the watcher's own); else on a pool thread, as the caller may be a request thread.</param>
     private async Task<ReloadOutcome> ApplyLockedAsync(Func<CheckResult> load, ReloadSource source, string? persist, CancellationToken ct, bool quietFailure = false, bool inline = false)
     {
+        if (persist is not null) _lastText = persist;
         var check = inline ? load() : await Task.Run(load, ct).ConfigureAwait(false);
         var before = _status;
         if (!check.Succeeded && quietFailure) return ReloadOutcome.Failed(before.Hash, check.Diagnostics);

@@ -192,10 +192,12 @@ public sealed partial class CompiledPolicy
         var at = Array.FindIndex(_rules, r => r.Name == ruleName);
         if (at < 0) return null;
         var old = _rules[at];
-        var source = old.Source with { Mode = mode };
-        var rules = (CompiledRule[])_rules.Clone();
-        rules[at] = new CompiledRule(source, old.Index, old.SourceGroups, old.DestinationGroups, old.WebGroups);
-        var documentRules = Document.Rules.Select(r => ReferenceEquals(r, old.Source) ? source : r).ToArray();
+        // The edited text has moved what follows the edit, so no rule of the derived policy keeps a mode site; the full
+        // compile of that text, which follows every derivation, brings exact ones.
+        var derived = new Dictionary<Rule, Rule>(ReferenceEqualityComparer.Instance);
+        foreach (var r in Document.Rules) derived[r] = ReferenceEquals(r, old.Source) ? r with { Mode = mode, ModeSite = null } : r with { ModeSite = null };
+        var rules = _rules.Select(r => new CompiledRule(derived[r.Source], r.Index, r.SourceGroups, r.DestinationGroups, r.WebGroups)).ToArray();
+        var documentRules = Document.Rules.Select(r => derived[r]).ToArray();
         var document = Document with { Rules = documentRules, ContentHash = PolicyDocument.ContentHashOf(editedText, Document.InputsDigest) };
         return new CompiledPolicy(this, document, rules);
     }

@@ -14,24 +14,66 @@ public static class PolicyEditor
     public static (string? Text, string? Error) SetRuleMode(string displayPath, string text, string ruleName, RuleMode mode)
     {
         var diagnostics = new DiagnosticBag();
-        var bom = text.Length > 0 && text[0] == '\uFEFF' ? 1 : 0;
         var root = YamlTree.Read(displayPath, Encoding.UTF8.GetBytes(text), diagnostics);
         if (diagnostics.HasErrors || root is not YMapping top) return (null, $"{displayPath} does not parse as a policy");
         var rules = top.Entries.FirstOrDefault(e => e.Key.Value == "rules").Value as YSequence;
         var rule = rules?.Items.OfType<YMapping>().FirstOrDefault(r => Value(r, "name") is YScalar { Value: var n } && n == ruleName);
-        if (rule is null) return (null, $"{displayPath} has no rule named '{ruleName}'");
-        var word = mode == RuleMode.Watch ? "watch" : "enforce";
-
-        if (Value(rule, "mode") is YScalar existing)
-            return (Splice(text, bom + existing.StartIndex, bom + existing.EndIndex, word), null);
-        if (mode == RuleMode.Enforce) return (text, null); // enforce is the default
-        var name = (YScalar)Value(rule, "name")!;
-        var nameKey = rule.Entries.First(e => e.Key.Value == "name").Key;
-        var insertion = rule.IsFlow
-            ? $", mode: {word}"
-            : $"\n{new string(' ', nameKey.Location.Column - 1)}mode: {word}";
-        return (Splice(text, bom + name.EndIndex, bom + name.EndIndex, insertion), null);
+        if (rule is null || SiteOf(rule, BomLength(text)) is not { } site) return (null, $"{displayPath} has no rule named '{ruleName}'");
+        return (SetRuleMode(text, site, mode), null);
     }
+
+    /// <summary>
+    /// Sets one rule's <c>mode</c> at a place the loader recorded (<see cref="Rule.ModeSite"/>) in exactly this
+    /// <paramref name="text"/>: no parse, so a promotion costs a string splice.
+    /// </summary>
+    public static string SetRuleMode(string text, RuleModeSite site, RuleMode mode)
+    {
+        var word = Word(mode);
+        if (site.InsertPrefix is null) return Splice(text, site.Start, site.End, word);
+        return mode == RuleMode.Enforce ? text : Splice(text, site.Start, site.Start, site.InsertPrefix + word); // enforce is the default
+    }
+
+    /// <summary>
+    /// Whether <paramref name="after"/> is <paramref name="before"/> with exactly one rule's mode set the way
+    /// <see cref="SetRuleMode(string, RuleModeSite, RuleMode)"/> writes it (a promotion made in an editor or by git);
+    /// <paramref name="rules"/> are the rules loaded from <paramref name="before"/>, with their sites.
+    /// </summary>
+    public static bool TryFindModeChange(string before, IReadOnlyList<Rule> rules, string after, out string ruleName, out RuleMode mode)
+    {
+        foreach (var rule in rules)
+        {
+            if (rule.ModeSite is not { } site) continue;
+            var to = rule.Mode == RuleMode.Watch ? RuleMode.Enforce : RuleMode.Watch;
+            var inserted = site.InsertPrefix is null ? Word(to) : to == RuleMode.Watch ? site.InsertPrefix + Word(to) : "";
+            if (site.InsertPrefix is not null && inserted.Length == 0) continue; // no entry and enforce: nothing to write
+            // Compared in place: the edited text is never built for the rules it is not.
+            if (after.Length != before.Length - (site.End - site.Start) + inserted.Length) continue;
+            var afterEdit = site.Start + inserted.Length;
+            if (after.AsSpan(0, site.Start).SequenceEqual(before.AsSpan(0, site.Start))
+                && after.AsSpan(site.Start, inserted.Length).SequenceEqual(inserted)
+                && after.AsSpan(afterEdit).SequenceEqual(before.AsSpan(site.End)))
+            {
+                (ruleName, mode) = (rule.Name, to);
+                return true;
+            }
+        }
+        (ruleName, mode) = ("", default);
+        return false;
+    }
+
+    /// <summary>Where a rule's mode is written in the text its tree was read from; <paramref name="bom"/> is 1 when that text starts with a BOM.</summary>
+    internal static RuleModeSite? SiteOf(YMapping rule, int bom)
+    {
+        if (Value(rule, "mode") is YScalar existing) return new RuleModeSite(bom + existing.StartIndex, bom + existing.EndIndex, null);
+        if (Value(rule, "name") is not YScalar name) return null;
+        var nameKey = rule.Entries.First(e => e.Key.Value == "name").Key;
+        var prefix = rule.IsFlow ? ", mode: " : $"\n{new string(' ', nameKey.Location.Column - 1)}mode: ";
+        return new RuleModeSite(bom + name.EndIndex, bom + name.EndIndex, prefix);
+    }
+
+    internal static int BomLength(string text) => text.Length > 0 && text[0] == '\uFEFF' ? 1 : 0;
+
+    private static string Word(RuleMode mode) => mode == RuleMode.Watch ? "watch" : "enforce";
 
     private static YNode? Value(YMapping map, string key) => map.Entries.FirstOrDefault(e => e.Key.Value == key).Value;
 

@@ -70,7 +70,8 @@ public static partial class PolicyLoader
         // The feeds and service tags are hashed as they are parsed; the policy text is hashed on its own, so a change
         // to the text alone (a rule's mode) can be hashed again without reading the other files.
         using var inputsHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var reader = new DocumentReader(displayPath, baseDirectory, diagnostics, inputsHash);
+        var bom = bytes is [0xEF, 0xBB, 0xBF, ..] ? 1 : 0; // the decoded text keeps it as one character; YAML offsets do not count it
+        var reader = new DocumentReader(displayPath, baseDirectory, diagnostics, inputsHash, bom);
         var document = reader.Read(top);
         if (document is not null)
         {
@@ -86,7 +87,7 @@ public static partial class PolicyLoader
     }
 
     /// <summary>Walks the YAML tree once, building the model and collecting every error.</summary>
-    private sealed class DocumentReader(string file, string baseDirectory, DiagnosticBag diagnostics, IncrementalHash hash)
+    private sealed class DocumentReader(string file, string baseDirectory, DiagnosticBag diagnostics, IncrementalHash hash, int bom)
     {
         private readonly Dictionary<string, (string Kind, SourceLocation At)> _groupNames = new(StringComparer.Ordinal);
 
@@ -439,7 +440,10 @@ public static partial class PolicyLoader
             if (requireTls && protocol is RuleProtocol.Udp or RuleProtocol.Icmp)
                 Error("tls-needs-tcp", Get(body, "requireTls")!, $"rule '{name}' requires TLS, which needs protocol tcp or any");
 
-            return new Rule(name, body.Location, priority, source, destination, webGroups, action, protocol, ports, decrypt, mode, logging, requireTls, fields);
+            return new Rule(name, body.Location, priority, source, destination, webGroups, action, protocol, ports, decrypt, mode, logging, requireTls, fields)
+            {
+                ModeSite = PolicyEditor.SiteOf(body, bom),
+            };
         }
 
         private List<PortRange> ReadPorts(YNode? node)

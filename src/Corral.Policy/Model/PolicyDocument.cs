@@ -86,7 +86,23 @@ public sealed record Rule(
     IReadOnlyDictionary<string, SourceLocation> FieldLocations)
 {
     public SourceLocation LocationOf(string field) => FieldLocations.TryGetValue(field, out var l) ? l : Location;
+
+    /// <summary>
+    /// Where this rule's mode is written in the text it was loaded from, so a promotion edits that text without parsing
+    /// it again; null for a rule not loaded from text (or derived from another policy, whose offsets no longer hold).
+    /// </summary>
+    public RuleModeSite? ModeSite { get; init; }
 }
+
+/// <summary>
+/// The place of one rule's <c>mode</c> in its policy text, in characters of the text as read (a BOM counts): the
+/// value to replace, or where a <c>mode</c> entry goes when the rule has none.
+/// </summary>
+/// <param name="Start">Start of the mode's value, or the insertion point (just after the rule's name).</param>
+/// <param name="End">End of the mode's value (exclusive); equal to <paramref name="Start"/> when there is no mode entry.</param>
+/// <param name="InsertPrefix">What goes before the mode word when there is no entry: <c>", mode: "</c> in a flow
+/// mapping, a new line at the rule's indentation otherwise; null when the rule has a mode entry.</param>
+public sealed record RuleModeSite(int Start, int End, string? InsertPrefix);
 
 /// <summary>A loaded, validated policy file with its feeds and service tags read.</summary>
 public sealed record PolicyDocument(
