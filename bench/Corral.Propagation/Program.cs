@@ -21,17 +21,21 @@ using Microsoft.Extensions.Logging.Abstractions;
 // --probe-gap-ms N: pause between probe flows (default 0: back to back, which keeps both cores of a 2-core machine busy
 // and so slows the compile it is timing; 1 paces the prober at about a flow per millisecond).
 // Everything runs in this process on loopback: a stand-in upstream, the gateway, the reloader and the admin server.
+// --gateway-process CORRAL_DLL: run the gateway as `corral gateway` in its own process instead (as it is deployed), so
+// the prober, the upstream and the API client do not share its thread pool; foundry and big only.
 var mode = args.FirstOrDefault(a => !a.StartsWith("--")) ?? "all";
 int Arg(string name, int fallback) { var i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : fallback; }
 var changes = Arg("--changes", 100);
 var reloads = Arg("--reloads", 100);
 var warmup = Arg("--warmup", 10);
 var probeGap = Arg("--probe-gap-ms", 0);
+var gatewayDll = Array.IndexOf(args, "--gateway-process") is var g and >= 0 && g + 1 < args.Length ? Path.GetFullPath(args[g + 1]) : null;
+if (gatewayDll is not null && !File.Exists(gatewayDll)) { Console.Error.WriteLine($"no such file: {gatewayDll}"); return 2; }
 Console.WriteLine($"# Corral propagation harness — {DateTime.UtcNow:u}, {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
 
-if (mode is "foundry" or "all") await Propagation("foundry", Foundry(), changes, warmup, probeGap);
-if (mode is "big" or "all") await Propagation("big (1,000,000 feed entries + 100,000 domains)", Big(), Arg("--big-changes", Math.Min(changes, 20)), 0, probeGap);
-if (mode is "load" or "all") await UnderLoad(Foundry(), reloads);
+if (mode is "foundry" or "all") await Propagation("foundry", Foundry(), changes, warmup, probeGap, gatewayDll);
+if (mode is "big" or "all") await Propagation("big (1,000,000 feed entries + 100,000 domains)", Big(), Arg("--big-changes", Math.Min(changes, 20)), 0, probeGap, gatewayDll);
+if (mode is "load" or "all") await UnderLoad(Foundry(), reloads); // in this process: it reads the reloader's status
 return 0;
 
 static string Foundry()
@@ -59,10 +63,20 @@ static string Big()
     return Path.Combine(folder, "corral.yaml");
 }
 
-static async Task Propagation(string label, string policyPath, int changes, int warmup, int probeGap)
+static async Task Propagation(string label, string policyPath, int changes, int warmup, int probeGap, string? gatewayDll)
 {
-    await using var world = await World.StartAsync(policyPath);
-    Console.WriteLine($"\n## {label}: {changes} changes each way after {warmup} uncounted warm-up changes, probe gap {probeGap} ms (compile of this policy: {world.CompileMs:F0} ms)");
+    await using var world = await World.StartAsync(policyPath, gatewayDll);
+    Console.WriteLine($"\n## {label}: {changes} changes each way after {warmup} uncounted warm-up changes, probe gap {probeGap} ms (compile of this policy: {world.CompileMs:F0} ms)" +
+                      (gatewayDll is null ? "" : "; gateway in its own process (`corral gateway`)"));
+    // What one new flow through the gateway takes, unchanged policy: the floor under every figure below.
+    var flow = new List<double>();
+    for (var i = 0; i < 300; i++)
+    {
+        var started = Stopwatch.GetTimestamp();
+        await world.FlowAsync();
+        if (i >= 100) flow.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+    Report("one probe flow (connect, GET, answer), no change", flow);
     var api = new List<double>();
     var file = new List<double>();
     var apiDecided = new List<double>();
@@ -95,7 +109,7 @@ static async Task Propagation(string label, string policyPath, int changes, int 
             (viaApi ? api : file).Add(Stopwatch.GetElapsedTime(t0, seenAt).TotalMilliseconds);
             // The decision instant itself: the earliest flow record after the change whose verdict is the new one
             // (the record is written right after Decide; wall clock on both sides, microsecond resolution).
-            var decided = world.Gateway.RecentFlows.Snapshot(world.Gateway.RecentFlows.Capacity,
+            var decided = world.Gateway?.RecentFlows.Snapshot(world.Gateway.RecentFlows.Capacity,
                     r => r.Time >= t0Wall && r.Verdict is { } v && v.Rule?.Name == "default-deny-internet" && v.Enforced == enforce)
                 .MinBy(r => r.Time);
             if (decided is not null) (viaApi ? apiDecided : fileDecided).Add((decided.Time - t0Wall).TotalMilliseconds);
@@ -148,7 +162,7 @@ static async Task UnderLoad(string policyPath, int reloads)
         }
         else
         {
-            var before = world.Reloader.Status.Reloads;
+            var before = world.Reloader!.Status.Reloads;
             await File.WriteAllTextAsync(policyPath, world.Edited("deny-east-west", enforce ? RuleMode.Enforce : RuleMode.Watch));
             while (world.Reloader.Status.Reloads == before) await Task.Delay(1);
         }
@@ -157,7 +171,7 @@ static async Task UnderLoad(string policyPath, int reloads)
     var elapsed = sw.Elapsed;
     stop.Cancel();
     await Task.WhenAll(clients);
-    var status = world.Reloader.Status;
+    var status = world.Reloader!.Status;
     Console.WriteLine($"reloads applied: {status.Reloads} (failures {status.Failures}) in {elapsed.TotalSeconds:F1} s; requests: {ok} ok, {failed} failed");
 }
 
@@ -175,9 +189,12 @@ sealed class World : IAsyncDisposable
     private const string Token = "propagation-harness-token-0123456789";
     private readonly TcpListener _upstream = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new();
-    public required GatewayServer Gateway { get; init; }
-    public required PolicyReloader Reloader { get; init; }
-    public required AdminServer Admin { get; init; }
+    // In this process, or null when the gateway runs as its own process (GatewayProcess).
+    public GatewayServer? Gateway { get; init; }
+    public PolicyReloader? Reloader { get; init; }
+    public AdminServer? Admin { get; init; }
+    public Process? GatewayProcess { get; init; }
+    public required IPEndPoint ProxyEndPoint { get; init; }
     public required HttpClient Api { get; init; }
     public required string PolicyPath { get; init; }
     public double CompileMs { get; init; }
@@ -186,7 +203,7 @@ sealed class World : IAsyncDisposable
     private int UpstreamPort => ((IPEndPoint)_upstream.LocalEndpoint).Port;
     public Uri ProbeUrl => new($"http://probe.test:{UpstreamPort}/");
 
-    public static async Task<World> StartAsync(string policyPath)
+    public static async Task<World> StartAsync(string policyPath, string? gatewayDll = null)
     {
         var folder = Path.GetDirectoryName(policyPath)!;
         File.WriteAllText(Path.Combine(folder, "hosts"), "127.0.0.1 probe.test\n");
@@ -203,6 +220,7 @@ sealed class World : IAsyncDisposable
         times.Sort();
         var compileMs = times[2];
         if (!check.Succeeded) throw new InvalidOperationException(string.Join("\n", check.Diagnostics.Where(d => d.IsError).Take(5)));
+        if (gatewayDll is not null) return await StartProcessAsync(policyPath, gatewayDll, compileMs);
         var gateway = new GatewayServer(check.Compiled!, new GatewayOptions
         {
             Listen = new IPEndPoint(IPAddress.Loopback, 0), HostsFile = Path.Combine(folder, "hosts"),
@@ -216,10 +234,51 @@ sealed class World : IAsyncDisposable
         var admin = await AdminServer.StartAsync(gateway, reloader, new AdminOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), Token = AdminToken.FromText(Token) });
         var api = new HttpClient { BaseAddress = admin.BaseAddress };
         api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
-        var world = new World { Gateway = gateway, Reloader = reloader, Admin = admin, Api = api, PolicyPath = policyPath, CompileMs = compileMs };
-        world._upstream.Start(4096);
-        _ = Task.Run(world.ServeUpstreamAsync);
-        return world;
+        return new World { Gateway = gateway, Reloader = reloader, Admin = admin, Api = api, PolicyPath = policyPath, CompileMs = compileMs, ProxyEndPoint = gateway.ListenEndPoint! }.Serving();
+    }
+
+    // `corral gateway` with its admin API, as an operator runs it; ready once /readyz answers, warm a moment later.
+    private static async Task<World> StartProcessAsync(string policyPath, string gatewayDll, double compileMs)
+    {
+        var folder = Path.GetDirectoryName(policyPath)!;
+        var tokenFile = Path.Combine(folder, "admin.token");
+        File.WriteAllText(tokenFile, Token + "\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var (proxyPort, adminPort) = (FreePort(), FreePort());
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { gatewayDll, "gateway", policyPath, "--listen", $"127.0.0.1:{proxyPort}", "--admin", $"127.0.0.1:{adminPort}",
+                     "--admin-token-file", tokenFile, "--hosts", Path.Combine(folder, "hosts"), "--public-standin", "127.0.0.0/8", "--max-connections", "100000" })
+            start.ArgumentList.Add(a);
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { }; // drained, so a chatty gateway never blocks on a full pipe
+        process.ErrorDataReceived += (_, e) => { if (e.Data is { } line && line.Contains("fail", StringComparison.OrdinalIgnoreCase)) Console.Error.WriteLine("gateway: " + line); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{adminPort}/") };
+        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+        for (var waited = Stopwatch.StartNew(); ; await Task.Delay(50))
+        {
+            if (process.HasExited) throw new InvalidOperationException($"corral gateway exited with {process.ExitCode} during start-up");
+            if (waited.Elapsed > TimeSpan.FromSeconds(60)) { process.Kill(); throw new TimeoutException("corral gateway not ready within 60 s"); }
+            try { using var ready = await api.GetAsync("/readyz"); if (ready.IsSuccessStatusCode) break; }
+            catch (HttpRequestException) { }
+        }
+        await Task.Delay(500); // the runtime's background compile of what the gateway's warm-up ran
+        return new World { GatewayProcess = process, Api = api, PolicyPath = policyPath, CompileMs = compileMs, ProxyEndPoint = new IPEndPoint(IPAddress.Loopback, proxyPort) }.Serving();
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    private World Serving()
+    {
+        _upstream.Start(4096);
+        _ = Task.Run(ServeUpstreamAsync);
+        return this;
     }
 
     public Task<HttpResponseMessage> SetModeAsync(string rule, string mode) =>
@@ -250,7 +309,7 @@ sealed class World : IAsyncDisposable
     public async Task<int> FlowAsync()
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await socket.ConnectAsync(Gateway.ListenEndPoint!);
+        await socket.ConnectAsync(ProxyEndPoint);
         await using var stream = new NetworkStream(socket, ownsSocket: false);
         await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {ProbeUrl} HTTP/1.1\r\nHost: probe.test:{UpstreamPort}\r\nConnection: close\r\n\r\n"));
         var buffer = new byte[64];
@@ -266,7 +325,7 @@ sealed class World : IAsyncDisposable
 
     public HttpClient ProxyClient(bool keepAlive) => new(new SocketsHttpHandler
     {
-        Proxy = new WebProxy($"http://{Gateway.ListenEndPoint}"), UseProxy = true,
+        Proxy = new WebProxy($"http://{ProxyEndPoint}"), UseProxy = true,
         PooledConnectionLifetime = keepAlive ? Timeout.InfiniteTimeSpan : TimeSpan.Zero,
     }) { Timeout = TimeSpan.FromSeconds(30) };
 
@@ -309,9 +368,15 @@ sealed class World : IAsyncDisposable
         _stop.Cancel();
         _upstream.Stop();
         Api.Dispose();
-        await Admin.DisposeAsync();
-        await Reloader.DisposeAsync();
-        await Gateway.DisposeAsync();
+        if (Admin is not null) await Admin.DisposeAsync();
+        if (Reloader is not null) await Reloader.DisposeAsync();
+        if (Gateway is not null) await Gateway.DisposeAsync();
+        if (GatewayProcess is { } process)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            process.Dispose();
+        }
         try { Directory.Delete(Path.GetDirectoryName(PolicyPath)!, recursive: true); } catch (IOException) { }
     }
 }
