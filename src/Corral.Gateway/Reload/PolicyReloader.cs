@@ -252,12 +252,19 @@ public sealed class PolicyReloader : IAsyncDisposable
         }
     }
 
-    /// <summary>Compiles and, when sound, swaps in; the caller holds the reload lock.</summary>
-    /// <param name="inline">Compile on the calling thread (the watcher's own); else on a pool thread, as the caller may be a request thread.</param>
-    private async Task<ReloadOutcome> ApplyLockedAsync(Func<CheckResult> load, ReloadSource source, string? persist, CancellationToken ct, bool quietFailure = false, bool inline = false)
+    /// <summary>Compiles and, when sound, swaps in and writes back; the caller holds the reload lock.</summary>
+    /// <param name="inline">Run on the calling thread (the watcher's own). Otherwise on a thread of its own, as the
+    /// caller may be a request thread: the compile takes a core for a while and the write-back waits for the disk
+    /// (an fsync, milliseconds), neither of which may hold one of the few pool threads that serve every flow.</param>
+    private Task<ReloadOutcome> ApplyLockedAsync(Func<CheckResult> load, ReloadSource source, string? persist, CancellationToken ct, bool quietFailure = false, bool inline = false) =>
+        inline
+            ? Task.FromResult(ApplyLocked(load, source, persist, quietFailure))
+            : Task.Factory.StartNew(() => ApplyLocked(load, source, persist, quietFailure), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private ReloadOutcome ApplyLocked(Func<CheckResult> load, ReloadSource source, string? persist, bool quietFailure)
     {
         if (persist is not null) _lastText = persist;
-        var check = inline ? load() : await Task.Run(load, ct).ConfigureAwait(false);
+        var check = load();
         var before = _status;
         if (!check.Succeeded && quietFailure) return ReloadOutcome.Failed(before.Hash, check.Diagnostics);
         if (!check.Succeeded)
