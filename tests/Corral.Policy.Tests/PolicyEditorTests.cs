@@ -129,5 +129,8 @@ public sealed class PolicyEditorTests
         Assert.False(PolicyEditor.TryFindModeChange(text, rules, text.Replace("priority: 9", "priority: 8").Replace("priority: 6,", "priority: 7,"), out _, out _));
         Assert.False(PolicyEditor.TryFindModeChange(text, rules, Flipped(text, rules[0]).Replace("mode: watch", "mode:  watch"), out _, out _));
         Assert.False(PolicyEditor.TryFindModeChange(text, rules, text + "\n", out _, out _));
+        // Rules of another (longer) text than the one compared: no match, and no out-of-range read.
+        // (In the block-style text, 'watch' and enforce have the same length, so only the bound stops the read.)
+        Assert.False(PolicyEditor.TryFindModeChange(text[..20], rules, new string('x', 20), out _, out _));
     }
 }

@@ -42,7 +42,7 @@ public static class PolicyEditor
     {
         foreach (var rule in rules)
         {
-            if (rule.ModeSite is not { } site) continue;
+            if (rule.ModeSite is not { } site || site.End > before.Length) continue; // not this text's rules: no match, never a throw
             var to = rule.Mode == RuleMode.Watch ? RuleMode.Enforce : RuleMode.Watch;
             var inserted = site.InsertPrefix is null ? Word(to) : to == RuleMode.Watch ? site.InsertPrefix + Word(to) : "";
             if (site.InsertPrefix is not null && inserted.Length == 0) continue; // no entry and enforce: nothing to write
