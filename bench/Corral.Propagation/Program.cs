@@ -79,6 +79,11 @@ static async Task Propagation(string label, string policyPath, int changes, int 
     Report("one probe flow (connect, GET, answer), no change", flow);
     var api = new List<double>();
     var file = new List<double>();
+    // In this process: how many changes were put in force derived from the policy in force (a rule's mode, no compile
+    // first) — such a policy has no mode sites — against those compiled first.
+    int derivedFirst = 0, compiledFirst = 0;
+    var firstSwap = (Corral.Policy.Compilation.CompiledPolicy?)null;
+    if (world.Gateway is { } inProcess) inProcess.Policy.Swapped += p => Interlocked.CompareExchange(ref firstSwap, p, null);
     var apiDecided = new List<double>();
     var fileDecided = new List<double>();
     var enforce = false;
@@ -92,6 +97,7 @@ static async Task Propagation(string label, string policyPath, int changes, int 
         var t0 = Stopwatch.GetTimestamp();
         var t0Wall = DateTimeOffset.UtcNow;
         world.ProbeStart = t0;
+        Volatile.Write(ref firstSwap, null);
         if (viaApi)
         {
             using var response = await world.SetModeAsync("default-deny-internet", enforce ? "enforce" : "watch");
@@ -104,6 +110,11 @@ static async Task Propagation(string label, string policyPath, int changes, int 
             File.WriteAllText(policyPath, text);
         }
         var seenAt = await probe;
+        if (i >= 0 && Volatile.Read(ref firstSwap) is { } first)
+        {
+            if (first.Document.Rules.All(r => r.ModeSite is null)) derivedFirst++;
+            else compiledFirst++;
+        }
         if (i >= 0)
         {
             (viaApi ? api : file).Add(Stopwatch.GetElapsedTime(t0, seenAt).TotalMilliseconds);
@@ -117,6 +128,7 @@ static async Task Propagation(string label, string policyPath, int changes, int 
         // Let the watcher see our own write-back settle before the next change (it reloads to the same hash).
         await Task.Delay(world.SettleMs);
     }
+    if (world.Gateway is not null) Console.WriteLine($"changes put in force derived from the policy in force: {derivedFirst}; compiled first: {compiledFirst}");
     Report("API call → first new flow decided by it (its answer back)", api);
     Report("file write → first new flow decided by it (its answer back)", file);
     Report("API call → the gateway's first decision by it (flow record)", apiDecided);
