@@ -83,7 +83,13 @@ static async Task Propagation(string label, string policyPath, int changes, int 
     // first) — such a policy has no mode sites — against those compiled first.
     int derivedFirst = 0, compiledFirst = 0;
     var firstSwap = (Corral.Policy.Compilation.CompiledPolicy?)null;
-    if (world.Gateway is { } inProcess) inProcess.Policy.Swapped += p => Interlocked.CompareExchange(ref firstSwap, p, null);
+    long firstSwapAt = 0;
+    var apiSwapped = new List<double>();
+    var fileSwapped = new List<double>();
+    if (world.Gateway is { } inProcess) inProcess.Policy.Swapped += p =>
+    {
+        if (Interlocked.CompareExchange(ref firstSwap, p, null) is null) Volatile.Write(ref firstSwapAt, Stopwatch.GetTimestamp());
+    };
     var apiDecided = new List<double>();
     var fileDecided = new List<double>();
     var enforce = false;
@@ -114,6 +120,7 @@ static async Task Propagation(string label, string policyPath, int changes, int 
         {
             if (first.Document.Rules.All(r => r.ModeSite is null)) derivedFirst++;
             else compiledFirst++;
+            (viaApi ? apiSwapped : fileSwapped).Add(Stopwatch.GetElapsedTime(t0, Volatile.Read(ref firstSwapAt)).TotalMilliseconds);
         }
         if (i >= 0)
         {
@@ -131,6 +138,8 @@ static async Task Propagation(string label, string policyPath, int changes, int 
     if (world.Gateway is not null) Console.WriteLine($"changes put in force derived from the policy in force: {derivedFirst}; compiled first: {compiledFirst}");
     Report("API call → first new flow decided by it (its answer back)", api);
     Report("file write → first new flow decided by it (its answer back)", file);
+    Report("API call → the new policy swapped in", apiSwapped);
+    Report("file write → the new policy swapped in", fileSwapped);
     Report("API call → the gateway's first decision by it (flow record)", apiDecided);
     Report("file write → the gateway's first decision by it (flow record)", fileDecided);
 }
