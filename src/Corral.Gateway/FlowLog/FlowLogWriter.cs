@@ -43,6 +43,8 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
     private readonly Counter<long> _dropped;
     private readonly Counter<long> _written;
     private readonly TaskCompletionSource _pumped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ManualResetEventSlim _woken = new(false, spinCount: 1);
+    private readonly Action _wake;
     private long _droppedTotal;
     private long _droppedReported;
 
@@ -58,8 +60,12 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait, // with TryWrite: a full queue refuses, so we can count the drop
+            // The only continuation is the writer thread's wake-up (see WaitToRead): run it in TryWrite rather than
+            // through a thread-pool work item.
+            AllowSynchronousContinuations = true,
         });
         Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
+        _wake = _woken.Set;
         new Thread(Pump) { IsBackground = true, Name = "Corral flow log writer" }.Start();
     }
 
@@ -134,10 +140,16 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
     }
 
     /// <summary>Blocks this (the writer's own) thread until a record is queued; false once the queue is completed and empty.</summary>
-    private static bool WaitToRead(ChannelReader<FlowRecord> reader)
+    /// <remarks>Blocks on an event without spinning first (Task.Wait would spin): the writer is woken once per batch.</remarks>
+    private bool WaitToRead(ChannelReader<FlowRecord> reader)
     {
         var ready = reader.WaitToReadAsync();
-        return ready.IsCompletedSuccessfully ? ready.Result : ready.AsTask().GetAwaiter().GetResult();
+        if (ready.IsCompleted) return ready.GetAwaiter().GetResult();
+        _woken.Reset();
+        var awaiter = ready.ConfigureAwait(false).GetAwaiter();
+        awaiter.UnsafeOnCompleted(_wake);
+        _woken.Wait();
+        return awaiter.GetResult();
     }
 
     private static int WriteOut(FileStream stream, ArrayBufferWriter<byte> batch)
@@ -170,6 +182,7 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
         _queue.Writer.TryComplete();
         try { await _pumped.Task.ConfigureAwait(false); }
         catch (Exception) { /* already logged by the writer */ }
+        _woken.Dispose();
     }
 }
 

@@ -161,28 +161,35 @@ public sealed class GatewayServer : IAsyncDisposable
                 continue;
             }
             var id = Interlocked.Increment(ref _nextConnection);
-            _connections[id] = Task.Run(async () =>
-            {
-                try
-                {
-                    await handle(client, _abort.Token).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
-                {
-                    _logger.LogDebug("{Listener} connection ended: {Error}", name, e.Message);
-                }
-                catch (Exception e)
-                {
-                    // Fail closed: a bug in one connection closes that connection, never the gateway.
-                    _logger.LogError(e, "{Listener} connection failed", name);
-                }
-                finally
-                {
-                    client.Dispose();
-                    Interlocked.Decrement(ref _active);
-                    _connections.TryRemove(id, out _);
-                }
-            });
+            // Served inline up to its first wait for the network (with TCP_DEFER_ACCEPT the request head is already
+            // there, so that is usually the wait for the TLS ClientHello): no thread-pool hop per new connection. The
+            // placeholder is replaced by the task unless the connection already ended and removed itself.
+            _connections[id] = Task.CompletedTask;
+            var served = ServeAsync(client, id, name, handle);
+            _connections.TryUpdate(id, served, Task.CompletedTask);
+        }
+    }
+
+    private async Task ServeAsync(Socket client, long id, string name, Func<Socket, CancellationToken, Task> handle)
+    {
+        try
+        {
+            await handle(client, _abort.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+        {
+            _logger.LogDebug("{Listener} connection ended: {Error}", name, e.Message);
+        }
+        catch (Exception e)
+        {
+            // Fail closed: a bug in one connection closes that connection, never the gateway.
+            _logger.LogError(e, "{Listener} connection failed", name);
+        }
+        finally
+        {
+            client.Dispose();
+            Interlocked.Decrement(ref _active);
+            _connections.TryRemove(id, out _);
         }
     }
 
