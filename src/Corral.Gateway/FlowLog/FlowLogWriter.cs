@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -85,6 +86,8 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
         }
     }
 
+    // The writer's whole life is this one call: without this it would run tier-0 code (no tiering for a loop it never leaves).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Pump()
     {
         FileStream? stream = null;
