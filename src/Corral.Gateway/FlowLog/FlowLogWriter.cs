@@ -91,6 +91,7 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
     private void Pump()
     {
         FileStream? stream = null;
+        Exception? failure = null;
         try
         {
             stream = Open();
@@ -129,16 +130,20 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
                     Thread.Sleep(Coalesce);
                 }
             }
-            _pumped.TrySetResult();
         }
         catch (Exception e)
         {
             _logger.LogCritical(e, "Flow log writer failed; flow records are no longer written to {Path}", _path);
-            _pumped.TrySetException(e);
+            failure = e;
         }
         finally
         {
-            stream?.Dispose();
+            // Only after the file is closed: DisposeAsync returns once everything queued is written and released.
+            try { stream?.Dispose(); }
+            finally
+            {
+                if (failure is null) _pumped.TrySetResult(); else _pumped.TrySetException(failure);
+            }
         }
     }
 
