@@ -22,7 +22,26 @@ internal enum PeekOutcome { Done, Invalid, TooLarge, EndOfStream, Closed, TimedO
 /// </summary>
 internal static class PipePeek
 {
-    public static async ValueTask<PeekOutcome> PeekAsync(PipeReader reader, IPrefixParser parser, int maxBytes, TimeSpan timeout, CancellationToken cancellationToken)
+    public static ValueTask<PeekOutcome> PeekAsync(PipeReader reader, IPrefixParser parser, int maxBytes, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        // Often the bytes are already buffered (the ClientHello came with the first byte sniffed before it): answer
+        // from the buffer without arming a timer, which costs a linked token source, a timer and a registration.
+        if (reader.TryRead(out var buffered))
+        {
+            var buffer = buffered.Buffer;
+            var status = buffer.IsEmpty ? ParseStatus.NeedMore : parser.TryParse(buffer);
+            if (status != ParseStatus.NeedMore)
+            {
+                reader.AdvanceTo(buffer.Start);
+                return ValueTask.FromResult(status == ParseStatus.Done ? PeekOutcome.Done : PeekOutcome.Invalid);
+            }
+            // Not enough yet: give the bytes back unexamined, so the read below returns them at once.
+            reader.AdvanceTo(buffer.Start);
+        }
+        return WaitAsync(reader, parser, maxBytes, timeout, cancellationToken);
+    }
+
+    private static async ValueTask<PeekOutcome> WaitAsync(PipeReader reader, IPrefixParser parser, int maxBytes, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timer.CancelAfter(timeout);

@@ -20,7 +20,7 @@ internal sealed class ClientConnection : IAsyncDisposable
         Context = context;
         var remote = (IPEndPoint)socket.RemoteEndPoint!;
         Source = new IPEndPoint(IpBits.Canonical(remote.Address), remote.Port);
-        _stream = new NetworkStream(socket, ownsSocket: false);
+        _stream = new ResumingNetworkStream(socket, ownsSocket: false); // parsing never holds a socket event thread
         Reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4096, leaveOpen: true));
     }
 

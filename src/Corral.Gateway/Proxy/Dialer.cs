@@ -6,7 +6,9 @@ namespace Corral.Gateway.Proxy;
 /// <summary>Opens the upstream connection to the one address the verdict chose, within the connect timeout.</summary>
 internal static class Dialer
 {
-    public static async Task<Socket> ConnectAsync(IPEndPoint endpoint, TimeSpan timeout, Func<IPEndPoint, bool>? guard, CancellationToken ct)
+    /// <param name="resumeOnPool">Continue on a thread-pool thread when the connect completes on a socket event thread
+    /// (inline completions, see <see cref="ResumingNetworkStream"/>): true for callers that parse or decrypt next.</param>
+    public static async Task<Socket> ConnectAsync(IPEndPoint endpoint, TimeSpan timeout, Func<IPEndPoint, bool>? guard, CancellationToken ct, bool resumeOnPool)
     {
         if (guard is not null && !guard(endpoint)) throw new SocketException((int)SocketError.AccessDenied);
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -15,6 +17,7 @@ internal static class Dialer
         try
         {
             await socket.ConnectAsync(endpoint, timer.Token).ConfigureAwait(false);
+            if (resumeOnPool) await ResumingNetworkStream.ToPool();
             return socket;
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)

@@ -17,38 +17,46 @@ internal sealed class ExplicitProxyHandler(GatewayContext context)
         await using var client = new ClientConnection(socket, "explicit", context);
         await using var http = new HttpForwarder(client);
         var limits = context.Limits;
-        using var betweenRequests = CancellationTokenSource.CreateLinkedTokenSource(ct, context.StoppingToken);
-        for (var first = true; ; first = false)
+        CancellationTokenSource? betweenRequests = null; // only a kept-alive connection needs it (not a CONNECT)
+        try
         {
-            if (!first && context.Stopping) return;
-            var parser = new HttpHeadParser(isRequest: true);
-            // Between requests a graceful shutdown need not wait for the idle timeout: stop waiting for the next one.
-            var outcome = await PipePeek.PeekAsync(client.Reader, parser, limits.MaxHeadBytes, first ? limits.HeadTimeout : limits.IdleTimeout,
-                first ? ct : betweenRequests.Token).ConfigureAwait(false);
-            switch (outcome)
+            for (var first = true; ; first = false)
             {
-                case PeekOutcome.Done: break;
-                case PeekOutcome.Closed: return;
-                case PeekOutcome.TimedOut when !first: return; // an idle kept-alive connection
-                case PeekOutcome.Invalid: await http.RefuseAsync(400, "Bad Request", $"malformed request: {parser.Error}", null).ConfigureAwait(false); return;
-                case PeekOutcome.TooLarge: await http.RefuseAsync(431, "Request Header Fields Too Large", $"request head larger than {limits.MaxHeadBytes} bytes", null).ConfigureAwait(false); return;
-                case PeekOutcome.TimedOut: await http.RefuseAsync(408, "Request Timeout", $"request head not complete within {limits.HeadTimeout.TotalSeconds:0.#} s", null).ConfigureAwait(false); return;
-                default: client.LogRefusal("client closed in the middle of a request head"); return;
-            }
-            var head = parser.Head!;
-            await ConsumeAsync(client, head.Length, ct).ConfigureAwait(false);
+                if (!first && context.Stopping) return;
+                var parser = new HttpHeadParser(isRequest: true);
+                // Between requests a graceful shutdown need not wait for the idle timeout: stop waiting for the next one.
+                if (!first) betweenRequests ??= CancellationTokenSource.CreateLinkedTokenSource(ct, context.StoppingToken);
+                var outcome = await PipePeek.PeekAsync(client.Reader, parser, limits.MaxHeadBytes, first ? limits.HeadTimeout : limits.IdleTimeout,
+                    first ? ct : betweenRequests!.Token).ConfigureAwait(false);
+                switch (outcome)
+                {
+                    case PeekOutcome.Done: break;
+                    case PeekOutcome.Closed: return;
+                    case PeekOutcome.TimedOut when !first: return; // an idle kept-alive connection
+                    case PeekOutcome.Invalid: await http.RefuseAsync(400, "Bad Request", $"malformed request: {parser.Error}", null).ConfigureAwait(false); return;
+                    case PeekOutcome.TooLarge: await http.RefuseAsync(431, "Request Header Fields Too Large", $"request head larger than {limits.MaxHeadBytes} bytes", null).ConfigureAwait(false); return;
+                    case PeekOutcome.TimedOut: await http.RefuseAsync(408, "Request Timeout", $"request head not complete within {limits.HeadTimeout.TotalSeconds:0.#} s", null).ConfigureAwait(false); return;
+                    default: client.LogRefusal("client closed in the middle of a request head"); return;
+                }
+                var head = parser.Head!;
+                await ConsumeAsync(client, head.Length, ct).ConfigureAwait(false);
 
-            if (head.First == "CONNECT")
-            {
-                await ConnectAsync(client, http, head, ct).ConfigureAwait(false);
-                return;
+                if (head.First == "CONNECT")
+                {
+                    await ConnectAsync(client, http, head, ct).ConfigureAwait(false);
+                    return;
+                }
+                if (!TryAbsoluteTarget(head.Second, out var target, out var error))
+                {
+                    await http.RefuseAsync(400, "Bad Request", error!, null).ConfigureAwait(false);
+                    return;
+                }
+                if (!await http.ForwardAsync(head, target, ct).ConfigureAwait(false)) return;
             }
-            if (!TryAbsoluteTarget(head.Second, out var target, out var error))
-            {
-                await http.RefuseAsync(400, "Bad Request", error!, null).ConfigureAwait(false);
-                return;
-            }
-            if (!await http.ForwardAsync(head, target, ct).ConfigureAwait(false)) return;
+        }
+        finally
+        {
+            betweenRequests?.Dispose();
         }
     }
 

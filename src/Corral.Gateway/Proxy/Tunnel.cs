@@ -42,7 +42,9 @@ internal static class Tunnel
         Socket upstream;
         try
         {
-            upstream = await Dialer.ConnectAsync(destination, ctx.Limits.ConnectTimeout, ctx.DialGuard, ct).ConfigureAwait(false);
+            // Stays on the socket event thread (with inline completions): sending the peeked bytes and starting the
+            // splice are a few non-blocking calls.
+            upstream = await Dialer.ConnectAsync(destination, ctx.Limits.ConnectTimeout, ctx.DialGuard, ct, resumeOnPool: false).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or TimeoutException or OperationCanceledException)
         {
@@ -74,8 +76,8 @@ internal static class Tunnel
         {
             await ctx.Interceptor!.RunAsync(duplex, host, destination, async token =>
             {
-                var socket = await Dialer.ConnectAsync(destination, ctx.Limits.ConnectTimeout, ctx.DialGuard, token).ConfigureAwait(false);
-                return new NetworkStream(socket, ownsSocket: true);
+                var socket = await Dialer.ConnectAsync(destination, ctx.Limits.ConnectTimeout, ctx.DialGuard, token, resumeOnPool: true).ConfigureAwait(false);
+                return new ResumingNetworkStream(socket, ownsSocket: true); // the TLS work never holds a socket event thread
             }, requests, ctx.Decider.CurrentInspector(), ct).ConfigureAwait(false);
             client.LogClose(flowId, destination, host, requests.BytesUp, requests.BytesDown, Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds);
         }

@@ -11,7 +11,7 @@ internal sealed class Upstream : IAsyncDisposable
     {
         Socket = socket;
         EndPoint = endpoint;
-        Stream = new NetworkStream(socket, ownsSocket: true);
+        Stream = new ResumingNetworkStream(socket, ownsSocket: true); // forwarding never holds a socket event thread
         Reader = PipeReader.Create(Stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, leaveOpen: true));
     }
 
@@ -21,7 +21,7 @@ internal sealed class Upstream : IAsyncDisposable
     public PipeReader Reader { get; }
 
     public static async Task<Upstream> ConnectAsync(IPEndPoint endpoint, TimeSpan timeout, Func<IPEndPoint, bool>? guard, CancellationToken ct) =>
-        new(await Dialer.ConnectAsync(endpoint, timeout, guard, ct).ConfigureAwait(false), endpoint);
+        new(await Dialer.ConnectAsync(endpoint, timeout, guard, ct, resumeOnPool: true).ConfigureAwait(false), endpoint);
 
     public async ValueTask DisposeAsync()
     {
