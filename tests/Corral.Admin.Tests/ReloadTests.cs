@@ -21,6 +21,8 @@ public sealed class ReloadTests
 
         await LiveHarness.EventuallyAsync(async () => await live.FlowAsync("other.test") == 403, "the edited file's enforce to take effect");
         Assert.NotEqual(before, live.Hash);
+        // A mode flipped in the file is in force before the compile that confirms it; the status follows that compile.
+        await LiveHarness.EventuallyAsync(() => Task.FromResult(live.Reloader.Status.Reloads == 1), "the confirming compile to be reported");
         Assert.Equal(200, await live.FlowAsync("www.example.test"));
         var policy = await live.GetJsonAsync("/api/policy");
         Assert.Equal("file", policy.GetProperty("source").GetString());
@@ -61,6 +63,8 @@ public sealed class ReloadTests
             await writer.WriteAsync(full.AsMemory(cut));
         }
         await LiveHarness.EventuallyAsync(async () => await live.FlowAsync("other.test") == 403, "the finished file to take effect");
+        // In force before the compile that confirms it (a mode flip); the status follows that compile.
+        await LiveHarness.EventuallyAsync(() => Task.FromResult(live.Reloader.Status.Reloads > before.Reloads), "the confirming compile to be reported");
         Assert.Equal(before.Reloads + 1, live.Reloader.Status.Reloads);
         Assert.Equal(Corral.Policy.PolicyChecker.CheckFile(live.PolicyPath, options: live.Reloader.Options).Compiled!.Hash, live.Hash);
     }

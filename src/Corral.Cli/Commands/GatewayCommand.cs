@@ -148,7 +148,12 @@ internal static class GatewayCommand
         // (ResumingNetworkStream). Set before the first socket exists; an operator's own value (e.g. 0) is kept.
         if (Environment.GetEnvironmentVariable(InlineCompletions) is null) Environment.SetEnvironmentVariable(InlineCompletions, "1");
         using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
-            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
+            .AddConsole(o =>
+            {
+                o.LogToStandardErrorThreshold = LogLevel.Trace;
+                // A stalled stderr must never block the accept loop or a socket event thread, which log denials inline.
+                o.QueueFullMode = Microsoft.Extensions.Logging.Console.ConsoleLoggerQueueFullMode.DropWrite;
+            }));
         var logger = loggerFactory.CreateLogger("corral");
         GatewayServer server;
         PolicyReloader reloader;

@@ -102,6 +102,7 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
             var reader = _queue.Reader;
             while (WaitToRead(reader))
             {
+                length = stream.Length; // once per batch: a file truncated or appended by others (copytruncate) is seen
                 var count = 0;
                 while (reader.TryRead(out var record))
                 {

@@ -120,7 +120,9 @@ public sealed class GatewayServer : IAsyncDisposable
             if (clientSpeaksFirst && OperatingSystem.IsLinux())
             {
                 const int ipprotoTcp = 6, tcpDeferAccept = 9, seconds = 1;
-                socket.SetRawSocketOption(ipprotoTcp, tcpDeferAccept, BitConverter.GetBytes(seconds));
+                // An optimization only: a kernel or sandbox that refuses it must not keep the gateway from starting.
+                try { socket.SetRawSocketOption(ipprotoTcp, tcpDeferAccept, BitConverter.GetBytes(seconds)); }
+                catch (SocketException) { }
             }
             socket.Bind(endpoint);
             socket.Listen(1024);

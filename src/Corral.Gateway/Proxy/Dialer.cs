@@ -23,11 +23,14 @@ internal static class Dialer
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
             socket.Dispose();
+            if (resumeOnPool) await ResumingNetworkStream.ToPool(); // the caller's error path (502, record) runs on the pool
             throw new TimeoutException($"connecting to {endpoint} took longer than {timeout.TotalSeconds:0.#} s");
         }
-        catch
+        catch (Exception e)
         {
             socket.Dispose();
+            if (resumeOnPool) await ResumingNetworkStream.ToPool();
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
             throw;
         }
     }

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 
 namespace Corral.Gateway.Proxy;
 
@@ -37,14 +38,32 @@ internal sealed class ResumingNetworkStream(Socket socket, bool ownsSocket) : Ne
 
     private static async ValueTask<int> Resume(ValueTask<int> pending)
     {
-        var n = await pending.ConfigureAwait(false);
+        int n;
+        try
+        {
+            n = await pending.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            await ToPool(); // a reset or a timeout is handled (logged, answered, recorded) on the pool too
+            ExceptionDispatchInfo.Throw(e);
+            throw;
+        }
         await ToPool();
         return n;
     }
 
     private static async ValueTask Resume(ValueTask pending)
     {
-        await pending.ConfigureAwait(false);
+        try
+        {
+            await pending.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            await ToPool();
+            ExceptionDispatchInfo.Throw(e);
+        }
         await ToPool();
     }
 

@@ -66,6 +66,9 @@ internal static class Tunnel
     /// </summary>
     public static async Task InterceptAsync(ClientConnection client, string flowId, FlowDecision decision, int port, long startTimestamp, CancellationToken ct)
     {
+        // Always onto the pool first: a ClientHello already buffered at accept would otherwise run the handshake and a
+        // leaf certificate's minting on the accept loop or a socket event thread, stalling every socket it serves.
+        await Task.Yield();
         var ctx = client.Context;
         var destination = new IPEndPoint(decision.DialAddress, port);
         var host = decision.Flow.Host!;
