@@ -93,6 +93,7 @@ static async Task Propagation(string label, string policyPath, int changes, int 
     var apiDecided = new List<double>();
     var fileDecided = new List<double>();
     var enforce = false;
+    var changesMade = new List<(DateTimeOffset At, bool Enforce, bool ViaApi)>(); // for a gateway in its own process: read from its flow log at the end
     for (var i = -2 * warmup; i < changes * 2; i++)
     {
         enforce = !enforce;
@@ -131,11 +132,22 @@ static async Task Propagation(string label, string policyPath, int changes, int 
                     r => r.Time >= t0Wall && r.Verdict is { } v && v.Rule?.Name == "default-deny-internet" && v.Enforced == enforce)
                 .MinBy(r => r.Time);
             if (decided is not null) (viaApi ? apiDecided : fileDecided).Add((decided.Time - t0Wall).TotalMilliseconds);
+            changesMade.Add((t0Wall, enforce, viaApi));
         }
         // Let the watcher see our own write-back settle before the next change (it reloads to the same hash).
         await Task.Delay(world.SettleMs);
     }
     if (world.Gateway is not null) Console.WriteLine($"changes put in force derived from the policy in force: {derivedFirst}; compiled first: {compiledFirst}");
+    if (world.FlowLogPath is { } flowLog)
+    {
+        await Task.Delay(200); // the writer's batches reach the file within a few milliseconds
+        var decisions = FlowLogDecisions(flowLog, "default-deny-internet");
+        foreach (var (at, enforced, viaApi) in changesMade)
+        {
+            var first = decisions.FirstOrDefault(d => d.Time >= at && d.Enforced == enforced);
+            if (first.Time != default) (viaApi ? apiDecided : fileDecided).Add((first.Time - at).TotalMilliseconds);
+        }
+    }
     Report("API call → first new flow decided by it (its answer back)", api);
     Report("file write → first new flow decided by it (its answer back)", file);
     Report("API call → the new policy swapped in", apiSwapped);
@@ -196,6 +208,22 @@ static async Task UnderLoad(string policyPath, int reloads)
     Console.WriteLine($"reloads applied: {status.Reloads} (failures {status.Failures}) in {elapsed.TotalSeconds:F1} s; requests: {ok} ok, {failed} failed");
 }
 
+// The decision records of one rule in a gateway's flow log, oldest first: when each was decided, and whether enforced.
+static List<(DateTimeOffset Time, bool Enforced)> FlowLogDecisions(string path, string rule)
+{
+    var found = new List<(DateTimeOffset, bool)>();
+    using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+    while (reader.ReadLine() is { } line)
+    {
+        using var record = System.Text.Json.JsonDocument.Parse(line);
+        var root = record.RootElement;
+        if (root.GetProperty("event").GetString() != "decision" || !root.TryGetProperty("rule", out var r) || r.ValueKind != System.Text.Json.JsonValueKind.String || r.GetString() != rule) continue;
+        found.Add((DateTimeOffset.Parse(root.GetProperty("time").GetString()!, System.Globalization.CultureInfo.InvariantCulture), root.GetProperty("enforced").GetBoolean()));
+    }
+    found.Sort((a, b) => a.Item1.CompareTo(b.Item1));
+    return found;
+}
+
 static void Report(string what, List<double> ms)
 {
     if (ms.Count == 0) return;
@@ -215,6 +243,7 @@ sealed class World : IAsyncDisposable
     public PolicyReloader? Reloader { get; init; }
     public AdminServer? Admin { get; init; }
     public Process? GatewayProcess { get; init; }
+    public string? FlowLogPath { get; init; }
     public required IPEndPoint ProxyEndPoint { get; init; }
     public required HttpClient Api { get; init; }
     public required string PolicyPath { get; init; }
@@ -268,7 +297,8 @@ sealed class World : IAsyncDisposable
         var (proxyPort, adminPort) = (FreePort(), FreePort());
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { gatewayDll, "gateway", policyPath, "--listen", $"127.0.0.1:{proxyPort}", "--admin", $"127.0.0.1:{adminPort}",
-                     "--admin-token-file", tokenFile, "--hosts", Path.Combine(folder, "hosts"), "--public-standin", "127.0.0.0/8", "--max-connections", "100000" })
+                     "--admin-token-file", tokenFile, "--hosts", Path.Combine(folder, "hosts"), "--public-standin", "127.0.0.0/8", "--max-connections", "100000",
+                     "--flow-log", Path.Combine(folder, "flows.jsonl") })
             start.ArgumentList.Add(a);
         var process = Process.Start(start)!;
         process.OutputDataReceived += (_, _) => { }; // drained, so a chatty gateway never blocks on a full pipe
@@ -285,7 +315,8 @@ sealed class World : IAsyncDisposable
             catch (HttpRequestException) { }
         }
         await Task.Delay(500); // the runtime's background compile of what the gateway's warm-up ran
-        return new World { GatewayProcess = process, Api = api, PolicyPath = policyPath, CompileMs = compileMs, ProxyEndPoint = new IPEndPoint(IPAddress.Loopback, proxyPort) }.Serving();
+        return new World { GatewayProcess = process, Api = api, PolicyPath = policyPath, CompileMs = compileMs, ProxyEndPoint = new IPEndPoint(IPAddress.Loopback, proxyPort),
+            FlowLogPath = Path.Combine(folder, "flows.jsonl") }.Serving();
     }
 
     private static int FreePort()
