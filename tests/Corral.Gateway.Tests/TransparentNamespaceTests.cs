@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Corral.Gateway.Tests.Support;
-using Xunit.Abstractions;
 
 namespace Corral.Gateway.Tests;
 
@@ -19,8 +18,7 @@ public sealed class TransparentNamespaceTests(ITestOutputHelper output)
         var missing = new[] { "ip", "iptables", "curl", "python3" }.Where(p => !CommandLine.Exists(p)).ToArray();
         if (missing.Length > 0 || Environment.UserName != "root")
         {
-            Skip($"needs root and {string.Join(", ", missing.DefaultIfEmpty("nothing else"))}");
-            return;
+            Assert.Skip($"needs root and {string.Join(", ", missing.DefaultIfEmpty("nothing else"))}");
         }
         var k = Random.Shared.Next(1, 250);
         var id = $"{Environment.ProcessId % 10000}{k}";
@@ -36,8 +34,7 @@ public sealed class TransparentNamespaceTests(ITestOutputHelper output)
         {
             if (!await TryAsync("ip", "netns", "add", agentNs))
             {
-                Skip("cannot create network namespaces here (no CAP_SYS_ADMIN?)");
-                return;
+                Assert.Skip("cannot create network namespaces here (no CAP_SYS_ADMIN?)");
             }
             cleanup.Add(["ip", "netns", "del", agentNs]);
             await RunAsync("ip", "netns", "add", netNs);
@@ -109,12 +106,6 @@ public sealed class TransparentNamespaceTests(ITestOutputHelper output)
         }
     }
 
-    private void Skip(string why)
-    {
-        var message = $"SKIPPED transparent namespace test: {why}";
-        output.WriteLine(message);
-        Console.WriteLine(message);
-    }
 
     private static async Task RunAsync(string program, params string[] args)
     {

@@ -11,9 +11,9 @@ public sealed class InterceptionTests : IAsyncLifetime
 {
     private InterceptionFixture _f = null!;
 
-    public async Task InitializeAsync() => _f = await InterceptionFixture.StartAsync();
+    public async ValueTask InitializeAsync() => _f = await InterceptionFixture.StartAsync();
 
-    public async Task DisposeAsync() => await _f.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _f.DisposeAsync();
 
     [Fact]
     public async Task An_allowed_request_is_served_through_a_Corral_minted_certificate_and_logged_with_its_URL()

@@ -314,9 +314,9 @@ public sealed class UpstreamPoolTests : IAsyncLifetime
         await _upstream.AllClosedAsync().WaitAsync(TimeSpan.FromSeconds(20));
     }
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         _stop.Cancel();
         _front.Stop();

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text;
 using Corral.Cli;
 using Corral.Lab.Tests.Support;
-using Xunit.Abstractions;
 
 namespace Corral.Lab.Tests;
 
@@ -16,7 +15,7 @@ public sealed class TransparentCleanupTests(ITestOutputHelper output)
     [Fact]
     public async Task A_crashed_runs_namespace_veth_and_rules_are_swept_and_the_next_run_passes()
     {
-        if (SkipWhenNotCapable()) return;
+        SkipWhenNotCapable();
         var dead = 3_999_000;
         while (Directory.Exists($"/proc/{dead}")) dead++;
         var stale = $"crlab-{dead}-dead01";
@@ -49,7 +48,7 @@ public sealed class TransparentCleanupTests(ITestOutputHelper output)
     [Fact]
     public async Task Cancelling_in_the_middle_of_the_transparent_pass_removes_its_namespaces_and_rules()
     {
-        if (SkipWhenNotCapable()) return;
+        SkipWhenNotCapable();
         using var cancel = new CancellationTokenSource();
         string? during = null;
         var progress = new WatchingWriter(text =>
@@ -72,7 +71,7 @@ public sealed class TransparentCleanupTests(ITestOutputHelper output)
     [Fact]
     public async Task Corral_lab_interrupted_with_SIGINT_cleans_up_and_exits_130()
     {
-        if (SkipWhenNotCapable()) return;
+        SkipWhenNotCapable();
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "corral.dll"), "lab", "--mode", "transparent" }) info.ArgumentList.Add(a);
         using var lab = Process.Start(info)!;
@@ -118,13 +117,9 @@ public sealed class TransparentCleanupTests(ITestOutputHelper output)
         Assert.Contains("sideways", stderr.ToString());
     }
 
-    private bool SkipWhenNotCapable()
+    private static void SkipWhenNotCapable()
     {
-        if (HostNetwork.WhyTransparentMayBeSkipped() is not { } why) return false;
-        var message = $"SKIPPED transparent clean-up test: {why}";
-        output.WriteLine(message);
-        Console.WriteLine(message);
-        return true;
+        if (HostNetwork.WhyTransparentMayBeSkipped() is { } why) Assert.Skip($"transparent clean-up test: {why}");
     }
 
     /// <summary>A progress writer that shows the test everything the lab writes, as it writes it.</summary>
