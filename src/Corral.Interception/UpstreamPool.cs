@@ -12,10 +12,10 @@ namespace Corral.Interception;
 /// </summary>
 public readonly record struct UpstreamKey(string ServerName, IPEndPoint Address);
 
-/// <summary>A verified TLS connection to a real destination, with the reader its responses are parsed from.</summary>
-internal sealed class UpstreamConnection(SslStream stream, Socket? socket) : IAsyncDisposable, IDisposable
+/// <summary>A connection to a real destination (verified TLS, or plain TCP), with the reader its responses are parsed from.</summary>
+internal sealed class UpstreamConnection(Stream stream, Socket? socket) : IAsyncDisposable, IDisposable
 {
-    public SslStream Stream { get; } = stream;
+    public Stream Stream { get; } = stream;
     public PipeReader Reader { get; } = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
 
     /// <summary>Responses read to their end on this connection: more than zero means its liveness is not known first-hand.</summary>
@@ -99,6 +99,12 @@ internal sealed class UpstreamPool : IDisposable
     public int Count { get { lock (_idle) return _total; } }
 
     /// <summary>The most recently returned idle connection for the key that still looks usable, or null.</summary>
+    /// <summary>Whether an idle connection is held for the key (it may still turn out stale when rented).</summary>
+    public bool HasIdle(UpstreamKey key)
+    {
+        lock (_idle) return _idle.TryGetValue(key, out var list) && list.Count > 0;
+    }
+
     public UpstreamConnection? TryRent(UpstreamKey key)
     {
         List<UpstreamConnection>? unusable = null;

@@ -53,7 +53,7 @@ public sealed class ExplicitProxyTests
         Assert.Contains("X-Corral-Rule: default-deny-internet\r\n", head);
         using var json = JsonDocument.Parse(body);
         Assert.Equal("blocked_by_policy", json.RootElement.GetProperty("error").GetString());
-        Assert.Contains("Do not retry it another way", json.RootElement.GetProperty("message").GetString());
+        Assert.Contains("Do not retry it another way", json.RootElement.GetProperty("advice").GetString());
         var (decision, _) = await gw.FlowAsync(r => r.GetProperty("host").GetString() == "exfil.attacker.test");
         Assert.Equal("deny", decision.GetProperty("action").GetString());
         Assert.Equal("default-deny-internet", decision.GetProperty("rule").GetString());
@@ -92,7 +92,8 @@ public sealed class ExplicitProxyTests
         Assert.Equal("deny", decision.GetProperty("action").GetString());
         Assert.Contains("c2.attacker.test", decision.GetProperty("reason").GetString());
         Assert.True(gw.Logs.Contains("domain fronting", Microsoft.Extensions.Logging.LogLevel.Warning));
-        Assert.Equal(0, upstream.Connections);
+        Assert.Equal("name-mismatch", decision.GetProperty("check").GetString());
+        Assert.Equal(0, upstream.BytesReceived); // dialled before the 200, but not one byte sent
     }
 
     [Fact]

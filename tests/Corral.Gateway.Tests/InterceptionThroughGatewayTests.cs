@@ -58,7 +58,7 @@ public sealed class InterceptionThroughGatewayTests
 
         var records = await gateway.WaitForRecordsAsync(rs =>
             rs.Any(r => r.GetProperty("event").GetString() == "request" && r.TryGetProperty("reason", out var reason) && reason.GetString()!.Contains("private-key")));
-        var request = records.First(r => r.GetProperty("event").GetString() == "request" && r.GetProperty("url").GetString() == "mcp.contoso.com/hello");
+        var request = records.First(r => r.GetProperty("event").GetString() == "request" && r.GetProperty("url").GetString() == "https://mcp.contoso.com/hello");
         Assert.True(request.GetProperty("decrypt").GetBoolean());
         Assert.Equal("allow-tool-calls", request.GetProperty("rule").GetString());
         Assert.Equal("GET", request.GetProperty("method").GetString());
@@ -91,7 +91,7 @@ public sealed class InterceptionThroughGatewayTests
         }
         Assert.Equal(1, tool.Connections);
         var records = await gateway.WaitForRecordsAsync(rs => rs.Count(r => r.GetProperty("event").GetString() == "close") == 2);
-        Assert.Equal(["mcp.contoso.com/call0", "mcp.contoso.com/call1"],
+        Assert.Equal(["https://mcp.contoso.com/call0", "https://mcp.contoso.com/call1"],
             records.Where(r => r.GetProperty("event").GetString() == "request").Select(r => r.GetProperty("url").GetString()));
         Assert.Equal(2, records.Count(r => r.GetProperty("event").GetString() == "decision"));
     }

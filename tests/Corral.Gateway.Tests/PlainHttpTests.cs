@@ -61,7 +61,7 @@ public sealed class PlainHttpTests
         var (status, head, body) = await RawHttp.ReadResponseAsync(stream);
 
         Assert.Equal(403, status);
-        Assert.Contains("X-Corral-Rule: (gateway)", head);
+        Assert.Contains("X-Corral-Check: name-mismatch", head);
         Assert.Contains("domain fronting", body);
         Assert.Equal(0, upstream.Connections);
     }
@@ -72,7 +72,7 @@ public sealed class PlainHttpTests
         await using var gw = GatewayHarness.PlainHttp("");
         using var tcp = await gw.RawAsync();
         var stream = tcp.GetStream();
-        await stream.WriteAsync("GET http://www.example.test.invalid/ HTTP/1.1\r\n\r\n"u8.ToArray());
+        await stream.WriteAsync("GET http://www.example.test.invalid/ HTTP/1.1\r\nHost: www.example.test.invalid\r\n\r\n"u8.ToArray());
 
         var (status, _, _) = await RawHttp.ReadResponseAsync(stream);
 

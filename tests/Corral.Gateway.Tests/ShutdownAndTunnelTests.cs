@@ -85,7 +85,7 @@ public sealed class ShutdownAndTunnelTests
         var (status, head, body) = await RawHttp.ReadResponseAsync(stream);
 
         Assert.Equal(403, status);
-        Assert.Contains("X-Corral-Rule: (gateway)", head);
+        Assert.Contains("X-Corral-Check: proxy-loop", head);
         Assert.Contains("proxy loop", body);
         Assert.True(gw.Logs.Contains("proxy loop", Microsoft.Extensions.Logging.LogLevel.Warning));
         Assert.True(gw.Server.ActiveConnections <= 1, $"{gw.Server.ActiveConnections} connections: the request looped");

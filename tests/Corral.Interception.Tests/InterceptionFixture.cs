@@ -136,7 +136,7 @@ public sealed class InterceptionFixture : IAsyncDisposable
         try
         {
             var name = await ReadServerNameAsync(stream);
-            await interceptor.RunAsync(stream, name, new IPEndPoint(IPAddress.Loopback, _upstreamPort), async ct =>
+            await interceptor.RunAsync(stream, name, new IPEndPoint(IPAddress.Loopback, _upstreamPort), 443, async ct =>
             {
                 Interlocked.Increment(ref _upstreamConnections);
                 var upstream = new TcpClient();

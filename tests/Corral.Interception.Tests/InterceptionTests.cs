@@ -24,7 +24,7 @@ public sealed class InterceptionTests : IAsyncLifetime
         Assert.Equal(_f.InterceptionCa.Certificate.Subject, seen!.Issuer);
         Assert.Contains("mcp.contoso.com", seen.GetNameInfo(X509NameType.DnsName, false));
         var record = Assert.Single(_f.Records);
-        Assert.Equal(("GET", "mcp.contoso.com/hello", true, 200), (record.Method, record.Url, record.Forwarded, record.Status));
+        Assert.Equal(("GET", "https://mcp.contoso.com/hello", true, 200), (record.Method, record.Url, record.Forwarded, record.Status));
         Assert.Equal("allow-tool-calls", record.Verdict.Rule?.Name);
     }
 
@@ -104,7 +104,7 @@ public sealed class InterceptionTests : IAsyncLifetime
         var response = await client.PostAsync("https://mcp.contoso.com/echo", new StringContent(body, Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         var record = Assert.Single(_f.Records);
-        Assert.Equal("payload inspection: private-key", record.DeniedBy);
+        Assert.Equal("payload-inspection: the request carries 'private-key'", record.DeniedBy);
         Assert.DoesNotContain("MIIE", record.DeniedBy);
         Assert.Empty(_f.UpstreamSaw);
         Assert.Equal(0, _f.UpstreamConnections);
@@ -122,7 +122,7 @@ public sealed class InterceptionTests : IAsyncLifetime
         try { response = await client.SendAsync(request); }
         catch (HttpRequestException) { } // the connection may be closed while the client is still sending
         if (response is not null) Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
-        Assert.Contains(_f.Records, r => r.DeniedBy == "payload inspection: aws-access-key");
+        Assert.Contains(_f.Records, r => r.DeniedBy == "payload-inspection: the request carries 'aws-access-key'");
         await Task.Delay(500); // let the upstream notice the dropped connection
         Assert.Empty(_f.EchoCompleted); // the upstream never received a complete request
     }

@@ -70,7 +70,7 @@ public sealed class UpstreamPoolTests : IAsyncLifetime
         try
         {
             await using var stream = new NetworkStream(socket, ownsSocket: true);
-            await _interceptor.RunAsync(stream, Name, _upstream.EndPoint, async ct =>
+            await _interceptor.RunAsync(stream, Name, _upstream.EndPoint, 443, async ct =>
             {
                 var s = new Socket(SocketType.Stream, ProtocolType.Tcp);
                 await s.ConnectAsync(_upstream.EndPoint, ct);
@@ -134,7 +134,7 @@ public sealed class UpstreamPoolTests : IAsyncLifetime
         Assert.StartsWith("HTTP/1.1 200", (await OneConnectionAsync("GET", "/b")).Status);
         Assert.Equal(1, _upstream.Accepted);
         Assert.Equal(["GET /a", "GET /b"], _upstream.Requests);
-        Assert.Equal(["mcp.contoso.com/a", "mcp.contoso.com/b"], _records.Select(r => r.Url));
+        Assert.Equal(["https://mcp.contoso.com/a", "https://mcp.contoso.com/b"], _records.Select(r => r.Url));
         Assert.All(_records, r => Assert.Equal("allow-tool-calls", r.Verdict.Rule?.Name));
     }
 

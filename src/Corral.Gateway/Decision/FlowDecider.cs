@@ -6,10 +6,10 @@ using Corral.Policy.Model;
 
 namespace Corral.Gateway.Decision;
 
-/// <summary>A flow's facts and the verdict on them; Refusal is set when the facts could not be gathered.</summary>
-internal readonly record struct FlowDecision(Flow Flow, Verdict Verdict, string? Refusal)
+/// <summary>A flow's facts and the verdict on them; Unresolved when a name that needed its addresses had none.</summary>
+internal readonly record struct FlowDecision(Flow Flow, Verdict Verdict, bool Unresolved)
 {
-    public bool LetsThrough => Refusal is null && Verdict.LetsThrough;
+    public bool LetsThrough => !Unresolved && Verdict.LetsThrough;
 
     /// <summary>The address to dial: the one the verdict chose.</summary>
     public IPAddress DialAddress => Flow.Destinations[Verdict.AddressIndex];
@@ -17,20 +17,29 @@ internal readonly record struct FlowDecision(Flow Flow, Verdict Verdict, string?
 
 /// <summary>
 /// Gathers the facts of a flow (the gateway's own resolution of the name, every address) and asks the compiled
-/// policy. This is the only place the gateway obtains verdicts; it never reads a rule itself.
+/// policy. This is the only place the gateway obtains verdicts; it never reads a rule itself. Every decision on one
+/// flow uses the policy snapshot the flow took when it started (<see cref="Snapshot"/>).
 /// </summary>
 internal sealed class FlowDecider(PolicySource policy, IResolver resolver, System.Diagnostics.Metrics.Histogram<double>? decisionSeconds = null)
 {
-    /// <summary>Asks the policy in force, timing only the policy's own work (not name resolution).</summary>
-    private Verdict Decide(in Flow flow)
+    /// <summary>The policy in force now: a flow takes it once and decides everything on it with it.</summary>
+    public CompiledPolicy Snapshot() => policy.Current;
+
+    /// <summary>Asks the policy, timing only the policy's own work (not name resolution).</summary>
+    private Verdict Decide(CompiledPolicy snapshot, in Flow flow)
     {
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
-        var verdict = policy.Current.Decide(flow);
+        var verdict = snapshot.Decide(flow);
         decisionSeconds?.Record(System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds);
         return verdict;
     }
 
-    public async ValueTask<FlowDecision> DecideAsync(IPAddress source, Destination destination, int port, string? path, bool? isTls, CancellationToken ct)
+    /// <summary>
+    /// Decides a flow. A name is first decided without its addresses: when no address could let the flow through (a
+    /// threat-listed name, or no permit that could match this source, name and port), that verdict stands and no DNS
+    /// query is sent, so an attacker-chosen name never leaves through the gateway's resolver.
+    /// </summary>
+    public async ValueTask<FlowDecision> DecideAsync(CompiledPolicy snapshot, IPAddress source, Destination destination, int port, string? path, bool? isTls, CancellationToken ct)
     {
         IReadOnlyList<IPAddress> addresses;
         if (destination.Address is { } literal)
@@ -39,23 +48,30 @@ internal sealed class FlowDecider(PolicySource policy, IResolver resolver, Syste
         }
         else
         {
+            var byName = new Flow { Source = source, Host = destination.Host, Port = port, Path = path, IsTls = isTls };
+            if (snapshot.DecideBeforeResolving(byName) is { } final) return new FlowDecision(byName, final, false);
             addresses = await resolver.ResolveAsync(destination.Host!, ct).ConfigureAwait(false);
-            // Never hand Decide an empty list: to Decide that means "some public address" (explain's convention).
-            if (addresses.Count == 0)
-            {
-                var unresolved = new Flow { Source = source, Host = destination.Host, Port = port, Path = path, IsTls = isTls };
-                return new FlowDecision(unresolved, default, $"'{destination.Host}' did not resolve");
-            }
+            // Never hand Decide an empty list of a name that needed its addresses: the flow is refused as unresolved.
+            if (addresses.Count == 0) return new FlowDecision(byName, default, true);
         }
         var flow = new Flow { Source = source, Host = destination.Host, Destinations = addresses, Port = port, Path = path, IsTls = isTls };
-        return new FlowDecision(flow, Decide(flow), null);
+        return new FlowDecision(flow, Decide(snapshot, flow), false);
     }
 
-    /// <summary>Decides one request inside a decrypted flow: the same facts, the request's path, and only the address dialled.</summary>
-    public Verdict DecideRequest(in FlowDecision earlier, string path)
+    /// <summary>Decides one request inside a flow: the same facts, the request's path, and only the address dialled.</summary>
+    public Verdict DecideRequest(CompiledPolicy snapshot, in FlowDecision earlier, string path)
     {
-        var flow = earlier.Flow with { Path = path, Destinations = [earlier.DialAddress] };
-        return Decide(flow);
+        var flow = earlier.Flow.Destinations.Count > 0
+            ? earlier.Flow with { Path = path, Destinations = [earlier.DialAddress] }
+            : earlier.Flow with { Path = path };
+        return Decide(snapshot, flow);
+    }
+
+    /// <summary>Decides again with one fact corrected (the stream turned out to be TLS); no new resolution.</summary>
+    public FlowDecision Redecide(CompiledPolicy snapshot, in FlowDecision earlier, bool? isTls)
+    {
+        var flow = earlier.Flow with { IsTls = isTls };
+        return new FlowDecision(flow, Decide(snapshot, flow), false);
     }
 
     /// <summary>
@@ -81,11 +97,4 @@ internal sealed class FlowDecider(PolicySource policy, IResolver resolver, Syste
 
     private static string KeyOf(InspectionSettings settings) =>
         $"{settings.ScanAuthorizationHeader}\n{string.Join("\n", settings.BuiltIns)}\n{string.Join("\n", settings.Custom.Select(c => $"{c.Name}\0{c.Regex}"))}";
-
-    /// <summary>Decides again with one fact corrected (e.g. the stream turned out not to be TLS); no new resolution.</summary>
-    public FlowDecision Redecide(in FlowDecision earlier, bool? isTls)
-    {
-        var flow = earlier.Flow with { IsTls = isTls };
-        return new FlowDecision(flow, Decide(flow), null);
-    }
 }

@@ -27,6 +27,8 @@ public sealed record FlowRecord
     public Verdict? Verdict { get; init; }
     /// <summary>Why the gateway refused before or beside the policy (domain fronting, malformed input); overrides the verdict.</summary>
     public string? Refusal { get; init; }
+    /// <summary>With <see cref="Refusal"/>: the gateway check that refused (<c>name-mismatch</c>, <c>no-sni</c>, ...).</summary>
+    public string? Check { get; init; }
     /// <summary>Whether the flow is (or, on a request record, was) decrypted by the gateway.</summary>
     public bool Decrypted { get; init; }
     /// <summary>On a request record: the status answered to the client.</summary>

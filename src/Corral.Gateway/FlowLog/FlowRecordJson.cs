@@ -25,6 +25,7 @@ public static class FlowRecordJson
                 // A refusal the gateway makes on its own (bad input, fronting): the same shape, no rule.
                 w.WriteString("action", "deny");
                 w.WriteNull("rule");
+                if (r.Check is not null) w.WriteString("check", r.Check);
                 w.WriteNull("priority");
                 w.WriteBoolean("enforced", true);
                 w.WriteBoolean("decrypt", r.Decrypted);
@@ -45,6 +46,7 @@ public static class FlowRecordJson
         else
         {
             if (r.Refusal is not null) w.WriteString("reason", r.Refusal);
+            if (r.Check is not null) w.WriteString("check", r.Check);
             w.WriteNumber("bytes_up", r.BytesUp);
             w.WriteNumber("bytes_down", r.BytesDown);
             w.WriteNumber("duration_ms", Math.Round(r.DurationMs ?? 0, 3));

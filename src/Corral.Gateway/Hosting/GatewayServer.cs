@@ -57,6 +57,7 @@ public sealed class GatewayServer : IAsyncDisposable
                     UpstreamTrust = interception.UpstreamTrust,
                     Limits = new Interception.Http.HttpLimits { MaxHeadBytes = options.Limits.MaxHeadBytes },
                     HandshakeTimeout = options.Limits.ConnectTimeout,
+                    IdleTimeout = options.Limits.IdleTimeout,
                 })
             : null;
         _context = new GatewayContext(options.Limits, new FlowDecider(Policy, resolver, decisionSeconds), _flowLog, _logger, _meter, options.DialGuard, _stopAccepting.Token, interceptor);
@@ -216,6 +217,7 @@ public sealed class GatewayServer : IAsyncDisposable
             }
         }
         _context.Interceptor?.Dispose(); // idle pooled upstream connections
+        _context.PlainRelay.Dispose();
         if (_ownedFlowLog is not null) await _ownedFlowLog.DisposeAsync().ConfigureAwait(false);
         _logger.LogInformation("Gateway stopped");
     }

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Corral.Gateway.Proxy;
 
-/// <summary>One accepted client: its socket, a pipe over what it sends (so prefixes can be peeked), and where it came from.</summary>
+/// <summary>One accepted client: its socket, a pipe over what it sends (so prefixes can be peeked), and where it came from. Its flows' records are written by <see cref="FlowSession"/>.</summary>
 internal sealed class ClientConnection : IAsyncDisposable
 {
     private readonly NetworkStream _stream;
@@ -33,55 +33,6 @@ internal sealed class ClientConnection : IAsyncDisposable
 
     public async ValueTask SendAsync(ReadOnlyMemory<byte> bytes, CancellationToken ct) =>
         await _stream.WriteAsync(bytes, ct).ConfigureAwait(false);
-
-    /// <summary>Records a decision (before any byte goes upstream) and counts it.</summary>
-    public void LogDecision(string flowId, in Flow flow, Verdict? verdict, IPEndPoint? destination, string? method, string? url, string? refusal, bool decrypted = false)
-    {
-        var letsThrough = refusal is null && verdict is { LetsThrough: true };
-        Context.Flows.Add(1, new KeyValuePair<string, object?>("rule", refusal is not null ? "(refused)" : verdict?.Rule?.Name ?? "(default)"),
-            new KeyValuePair<string, object?>("action", refusal is not null || verdict is not { Action: Policy.Model.RuleAction.Permit } ? "deny" : "permit"),
-            new KeyValuePair<string, object?>("enforced", refusal is not null || verdict is not { Enforced: false } ? "true" : "false"));
-        if (!letsThrough) Context.Denied.Add(1);
-        Context.FlowLog.Write(new FlowRecord
-        {
-            Event = FlowEvent.Decision, Time = DateTimeOffset.UtcNow, FlowId = flowId, Listener = Listener, Source = Source,
-            Destination = destination, Host = flow.Host, Method = method, Url = url, Verdict = verdict, Refusal = refusal, Decrypted = decrypted,
-        });
-    }
-
-    /// <summary>Records one request seen inside a decrypted flow, with its own verdict.</summary>
-    public void LogRequest(string flowId, IPEndPoint destination, string? host, Interception.InspectedRequest request)
-    {
-        if (!request.Forwarded) Context.Denied.Add(1);
-        Context.FlowLog.Write(new FlowRecord
-        {
-            Event = FlowEvent.Request, Time = DateTimeOffset.UtcNow, FlowId = flowId, Listener = Listener, Source = Source,
-            Destination = destination, Host = host, Method = request.Method, Url = request.Url,
-            Verdict = request.Verdict.Rule is null && request.DeniedBy is not null ? null : request.Verdict,
-            Refusal = request.Forwarded ? null : request.DeniedBy, Decrypted = true, Status = request.Status,
-            BytesUp = request.BytesUp, BytesDown = request.BytesDown,
-        });
-    }
-
-    /// <summary>Records a refusal of input the gateway could not make sense of, in both logs, with no verdict.</summary>
-    public void LogRefusal(string what, IPEndPoint? destination = null, string? host = null)
-    {
-        Context.Logger.LogWarning("{Listener} client {Source}: {What}; refused", Listener, Source, what);
-        var id = Context.NewFlowId();
-        LogDecision(id, new Flow { Source = Source.Address, Host = host }, null, destination, null, null, what);
-        LogClose(id, destination, host, 0, 0, 0, what);
-    }
-
-    public void LogClose(string flowId, IPEndPoint? destination, string? host, long up, long down, double durationMs, string? note = null)
-    {
-        if (up > 0) Context.BytesUp.Add(up);
-        if (down > 0) Context.BytesDown.Add(down);
-        Context.FlowLog.Write(new FlowRecord
-        {
-            Event = FlowEvent.Close, Time = DateTimeOffset.UtcNow, FlowId = flowId, Listener = Listener, Source = Source,
-            Destination = destination, Host = host, BytesUp = up, BytesDown = down, DurationMs = durationMs, Refusal = note,
-        });
-    }
 
     public async ValueTask DisposeAsync()
     {

@@ -17,6 +17,12 @@ internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, 
 
     public GatewayLimits Limits { get; } = limits;
 
+    /// <summary>The one HTTP/1.1 parser's limits, from the gateway's.</summary>
+    public Interception.Http.HttpLimits HttpLimits { get; } = new() { MaxHeadBytes = limits.MaxHeadBytes };
+
+    /// <summary>Cleartext HTTP through the one request pipeline, with its pool of idle upstream connections; disposed with the server.</summary>
+    public Interception.PlainHttpRelay PlainRelay { get; } = new(new Interception.InterceptionOptions { Limits = new() { MaxHeadBytes = limits.MaxHeadBytes }, IdleTimeout = limits.IdleTimeout });
+
     /// <summary>How tunnels move bytes: kernel pipes, the idle sweeper; disposed with the server.</summary>
     public Splicing.SpliceEngine Splice { get; } = new(limits.IdleTimeout, limits.CopyMode);
     public Func<System.Net.IPEndPoint, bool>? DialGuard { get; } = dialGuard;

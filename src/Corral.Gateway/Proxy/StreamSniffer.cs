@@ -1,21 +1,22 @@
 using Corral.Gateway.Http;
 using Corral.Gateway.Tls;
-using Corral.Policy.Addressing;
+using Corral.Interception.Http;
 
 namespace Corral.Gateway.Proxy;
 
 /// <summary>What the first bytes of a stream turned out to be.</summary>
 internal enum StreamKind { Tls, Http, Opaque, Silent, Closed, Bad }
 
-/// <summary>The outcome of sniffing: the kind, the host name it names (SNI or Host), the first HTTP head, or what was wrong.</summary>
-internal readonly record struct Sniffed(StreamKind Kind, string? Name, HttpHead? Head, string? Problem)
+/// <summary>The outcome of sniffing: the kind, the host name it names (SNI, or the HTTP target or Host), the first HTTP head, or what was wrong.</summary>
+internal readonly record struct Sniffed(StreamKind Kind, string? Name, HttpRequestHead? Head, string? Problem, bool LooksLikeTls = false, int Status = 400)
 {
     public bool IsTls => Kind == StreamKind.Tls;
 }
 
 /// <summary>
 /// Looks at the start of a client's stream without consuming it: a TLS ClientHello (for the SNI) or an HTTP request
-/// head (for the Host). Bounded by size and time; a ClientHello that is malformed, truncated or too slow is bad input.
+/// head (for the names it gives). A stream that begins like HTTP (empty lines included) is HTTP and must parse; a
+/// ClientHello must parse; either one that does not is bad input, refused, never passed on. Bounded by size and time.
 /// </summary>
 internal static class StreamSniffer
 {
@@ -34,49 +35,43 @@ internal static class StreamSniffer
             return outcome switch
             {
                 PeekOutcome.Done => new(StreamKind.Tls, hello.ServerName, null, null),
-                PeekOutcome.Invalid => new(StreamKind.Bad, null, null, $"malformed TLS ClientHello: {hello.Error}"),
-                PeekOutcome.TooLarge => new(StreamKind.Bad, null, null, "TLS ClientHello larger than the limit"),
-                PeekOutcome.TimedOut => new(StreamKind.Bad, null, null, "incomplete TLS ClientHello within the time limit"),
-                _ => new(StreamKind.Bad, null, null, "truncated TLS ClientHello: the client closed mid-way"),
+                PeekOutcome.Invalid => new(StreamKind.Bad, null, null, $"malformed TLS ClientHello: {hello.Error}", LooksLikeTls: true),
+                PeekOutcome.TooLarge => new(StreamKind.Bad, null, null, "TLS ClientHello larger than the limit", LooksLikeTls: true),
+                PeekOutcome.TimedOut => new(StreamKind.Bad, null, null, "incomplete TLS ClientHello within the time limit", LooksLikeTls: true),
+                _ => new(StreamKind.Bad, null, null, "truncated TLS ClientHello: the client closed mid-way", LooksLikeTls: true),
             };
         }
-        if (char.IsAsciiLetterUpper((char)first.Value))
+        if (!BeginsLikeHttp(first.Value)) return new(StreamKind.Opaque, null, null, null);
+
+        var peek = new HttpRequestPeek(client.Context.HttpLimits);
+        outcome = await PipePeek.PeekAsync(client.Reader, peek, limits.MaxHeadBytes + 1, limits.HeadTimeout, ct).ConfigureAwait(false);
+        switch (outcome)
         {
-            var parser = new HttpHeadParser(isRequest: true);
-            outcome = await PipePeek.PeekAsync(client.Reader, parser, limits.MaxHeadBytes, limits.HeadTimeout, ct).ConfigureAwait(false);
-            if (outcome == PeekOutcome.Done)
-            {
-                var host = parser.Head!.Get("Host");
-                if (parser.Head.Count("Host") != 1 || host is null || !TryHostOfAuthority(host, out var name))
-                    return new(StreamKind.Bad, null, parser.Head, "HTTP request without exactly one valid Host header");
-                return new(StreamKind.Http, name, parser.Head, null);
-            }
-            if (outcome == PeekOutcome.TooLarge) return new(StreamKind.Bad, null, null, $"HTTP request head larger than {limits.MaxHeadBytes} bytes");
+            case PeekOutcome.Done:
+                var head = peek.Head!;
+                return NameOf(head) is { } name
+                    ? new(StreamKind.Http, name, head, null)
+                    : new(StreamKind.Bad, null, head, "HTTP request naming no valid host (Host header or absolute target)");
+            case PeekOutcome.Invalid when peek.NotHttp:
+                return new(StreamKind.Opaque, null, null, null);
+            case PeekOutcome.Invalid:
+                return new(StreamKind.Bad, null, null, $"malformed HTTP request: {peek.Error}", Status: peek.Status);
+            case PeekOutcome.TooLarge:
+                return new(StreamKind.Bad, null, null, $"HTTP request head larger than {limits.MaxHeadBytes} bytes", Status: 431);
+            case PeekOutcome.TimedOut:
+                return new(StreamKind.Bad, null, null, $"HTTP request head not complete within {limits.HeadTimeout.TotalSeconds:0.#} s", Status: 408);
+            default:
+                return new(StreamKind.Bad, null, null, "the client closed in the middle of an HTTP request head");
         }
-        return new(StreamKind.Opaque, null, null, null);
     }
 
-    /// <summary>The normalized host of "host", "host:port", "[v6]" or "[v6]:port"; an IP literal yields its canonical text.</summary>
-    public static bool TryHostOfAuthority(string authority, out string host)
+    // An HTTP request starts with a method (a token) or with the empty lines RFC 9112 tells servers to skip.
+    private static bool BeginsLikeHttp(byte b) => b is (byte)'\r' or (byte)'\n' || char.IsAsciiLetter((char)b);
+
+    /// <summary>The host a request names: its absolute-form target's authority (which wins over Host), else its Host header.</summary>
+    public static string? NameOf(HttpRequestHead head)
     {
-        host = "";
-        string hostPart;
-        if (authority.StartsWith('['))
-        {
-            var close = authority.IndexOf(']');
-            if (close < 0) return false;
-            hostPart = authority[..(close + 1)];
-            var rest = authority[(close + 1)..];
-            if (rest.Length > 0 && (rest[0] != ':' || !rest[1..].All(char.IsAsciiDigit))) return false;
-        }
-        else
-        {
-            var colon = authority.LastIndexOf(':');
-            hostPart = colon >= 0 ? authority[..colon] : authority;
-            if (colon >= 0 && !authority[(colon + 1)..].All(char.IsAsciiDigit)) return false;
-        }
-        if (!Policy.Compilation.Destination.TryParse(hostPart, out var d, out _)) return false;
-        host = d.Host ?? IpBits.Canonical(d.Address!).ToString();
-        return true;
+        var authority = HttpAuthority.TrySplitAbsolute(head.Target, out _, out var fromTarget, out _) ? fromTarget : head.Host;
+        return authority is not null && HttpAuthority.TryParse(authority, 80, out var destination, out _, out _) ? HttpAuthority.NameOf(destination) : null;
     }
 }

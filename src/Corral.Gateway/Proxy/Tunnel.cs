@@ -1,111 +1,184 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using Corral.Gateway.Decision;
 using Corral.Gateway.Splicing;
+using Corral.Interception;
+using Corral.Interception.Http;
 using Microsoft.Extensions.Logging;
 
 namespace Corral.Gateway.Proxy;
 
 /// <summary>
-/// Carries out a permit at connection level: dial the address the verdict chose and splice. Also the checks that
-/// apply once the stream's first bytes are known, shared by CONNECT and the transparent listener.
+/// Carries out a decided flow once its first bytes are known, for CONNECT tunnels and the transparent listener alike:
+/// checks that the stream agrees with the decision, then refuses it, relays its HTTP requests through the request
+/// pipeline, decrypts it, or splices it.
 /// </summary>
 internal static class Tunnel
 {
     /// <summary>
-    /// A gateway refusal for what the stream's start says, or null: names must agree (domain fronting), a stream on
-    /// port 443 must be TLS (nothing else may hide on the HTTPS port), and bad input is refused.
+    /// Holds the stream's first bytes against the decision: a stream the parsers refuse is refused; TLS to a named
+    /// destination must name it in the SNI; names must agree (domain fronting); port 443 carries TLS and nothing else;
+    /// a TLS stream on another port is decided again as TLS.
     /// </summary>
-    /// <param name="expected">The requested host name, or the canonical text of the requested IP address.</param>
-    public static string? Check(in Sniffed sniffed, string expected, int port)
+    /// <param name="named">Whether the flow was decided for a host name (a CONNECT authority or a transparent SNI/Host), not an address.</param>
+    public static void CheckStream(FlowSession session, in Sniffed sniffed, bool named)
     {
-        if (sniffed.Kind == StreamKind.Bad) return sniffed.Problem;
-        if (sniffed.Name is { } seen && seen != expected)
-            return $"domain fronting: the {(sniffed.IsTls ? "TLS SNI" : "HTTP Host")} '{seen}' differs from the requested '{expected}'";
-        if (port == 443 && !sniffed.IsTls && sniffed.Kind != StreamKind.Closed) return "not TLS on port 443";
-        return null;
+        var destination = session.Authority;
+        switch (sniffed.Kind)
+        {
+            case StreamKind.Bad:
+                session.Refuse(Refusal.ByCheck(GatewayCheck.Malformed, destination, sniffed.Problem!, sniffed.LooksLikeTls ? 403 : sniffed.Status));
+                return;
+            case StreamKind.Tls when sniffed.Name is null && named:
+                session.Refuse(Refusal.ByCheck(GatewayCheck.NoSni, destination, $"the TLS ClientHello names no server; a flow to '{session.Name}' must name it in the SNI"));
+                return;
+            case StreamKind.Tls when sniffed.Name is { } sni && sni != session.Name:
+                session.Refuse(Refusal.ByCheck(GatewayCheck.NameMismatch, destination, $"the TLS SNI '{sni}' differs from the requested '{session.Name}' (domain fronting)"));
+                return;
+            case StreamKind.Tls:
+                if (session.Port != 443) session.CorrectTls(true);
+                return;
+            case StreamKind.Http or StreamKind.Opaque or StreamKind.Silent when session.Port == 443:
+                session.Refuse(Refusal.ByCheck(GatewayCheck.NotTlsOn443, destination, "only TLS may use port 443"));
+                return;
+        }
     }
 
     /// <summary>
     /// Decrypt only an enforced permit whose rule allows it, when a CA is configured and the stream is TLS with an SNI;
     /// everything else (decrypt: not-allowed, watched rules, no CA) is spliced.
     /// </summary>
-    public static bool ShouldIntercept(GatewayContext context, in FlowDecision decision, in Sniffed sniffed) =>
-        context.Interceptor is not null && decision.Verdict.Decrypt && sniffed.IsTls && decision.Flow.Host is not null;
+    private static bool ShouldIntercept(GatewayContext context, FlowSession session, in Sniffed sniffed) =>
+        context.Interceptor is not null && session.Decision.Verdict.Decrypt && sniffed.IsTls && session.Decision.Flow.Host is not null;
 
-    /// <summary>Dials and splices; writes the close record. Never throws for network trouble.</summary>
-    public static async Task SpliceAsync(ClientConnection client, string flowId, FlowDecision decision, int port, long startTimestamp, CancellationToken ct)
+    /// <summary>
+    /// Carries the flow to its end and writes its records; never throws for network trouble.
+    /// </summary>
+    /// <param name="dialed">An upstream connection already open to the verdict's address (a CONNECT dials before its 200), or null.</param>
+    public static async Task CarryAsync(ClientConnection client, FlowSession session, Sniffed sniffed, Socket? dialed, CancellationToken ct)
+    {
+        using var upstream = new PreDialed(dialed);
+        if (session.Refusal is { } refusal)
+        {
+            session.RecordDecision();
+            await SendRefusalAsync(client, refusal, sniffed).ConfigureAwait(false);
+            session.Close();
+            return;
+        }
+        if (sniffed.Kind == StreamKind.Closed)
+        {
+            session.RecordDecision();
+            session.Close(note: sniffed.Problem);
+            return;
+        }
+        if (sniffed.Kind == StreamKind.Http)
+        {
+            session.Permit(decrypted: false);
+            await RelayAsync(client, session, new RelayTarget("http", session.Name, session.Port, RelayMode.Tunnel), upstream, ct).ConfigureAwait(false);
+            session.Close();
+            return;
+        }
+        if (ShouldIntercept(client.Context, session, sniffed))
+        {
+            session.Permit(decrypted: true);
+            await InterceptAsync(client, session, upstream, ct).ConfigureAwait(false);
+            return;
+        }
+        session.Permit(decrypted: false);
+        await SpliceAsync(client, session, upstream, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The refusal in the form the client is speaking: a TLS alert after a ClientHello, an HTTP answer to HTTP, else a close.</summary>
+    public static async Task SendRefusalAsync(ClientConnection client, Refusal refusal, Sniffed sniffed)
+    {
+        try
+        {
+            if (sniffed.IsTls || sniffed.LooksLikeTls) await client.SendAsync(Responses.TlsAccessDenied, CancellationToken.None).ConfigureAwait(false);
+            else if (sniffed.Kind is StreamKind.Http or StreamKind.Bad) await client.SendAsync(refusal.ToHttpResponse(), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException) { }
+    }
+
+    /// <summary>
+    /// Runs cleartext HTTP requests through the one request pipeline. Returns how it ended (in proxy mode, a request
+    /// naming another destination is left unread for a new flow).
+    /// </summary>
+    public static async Task<RelayEnd> RelayAsync(ClientConnection client, FlowSession session, RelayTarget target, PreDialed upstream, CancellationToken ct)
     {
         var ctx = client.Context;
-        var destination = new IPEndPoint(decision.DialAddress, port);
+        try
+        {
+            return await ctx.PlainRelay.RunAsync(client.Stream, client.Reader, target, session.DialTo!, async token =>
+                new ResumingNetworkStream(await upstream.TakeOrDialAsync(session.DialTo!, ctx, token).ConfigureAwait(false), ownsSocket: true),
+                session.Requests, ctx.Decider.CurrentInspector(), ct, ctx.StoppingToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or TimeoutException or OperationCanceledException)
+        {
+            ctx.Logger.LogDebug("Flow {FlowId}: ended early: {Error}", session.Id, e.Message);
+            return RelayEnd.Closed;
+        }
+    }
+
+    /// <summary>Splices client and upstream; writes the close record.</summary>
+    private static async Task SpliceAsync(ClientConnection client, FlowSession session, PreDialed pre, CancellationToken ct)
+    {
+        var ctx = client.Context;
         Socket upstream;
         try
         {
             // Stays on the socket event thread (with inline completions): sending the peeked bytes and starting the
             // splice are a few non-blocking calls.
-            upstream = await Dialer.ConnectAsync(destination, ctx.Limits.ConnectTimeout, ctx.DialGuard, ct, resumeOnPool: false).ConfigureAwait(false);
+            upstream = await pre.TakeOrDialAsync(session.DialTo!, ctx, ct, resumeOnPool: false).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or TimeoutException or OperationCanceledException)
         {
-            ctx.Logger.LogWarning("Flow {FlowId}: cannot reach {Destination}: {Error}", flowId, destination, e.Message);
-            client.LogClose(flowId, destination, decision.Flow.Host, 0, 0, Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds, $"upstream unreachable: {e.Message}");
+            ctx.Logger.LogWarning("Flow {FlowId}: cannot reach {Destination}: {Error}", session.Id, session.DialTo, e.Message);
+            session.Close(note: $"upstream unreachable: {e.Message}");
             return;
         }
         using (upstream)
         {
             var result = await Splicer.RunAsync(ctx.Splice, client.Socket, client.Reader, upstream, null, ctx.Limits.IdleTimeout, ct).ConfigureAwait(false);
-            client.LogClose(flowId, destination, decision.Flow.Host, result.BytesUp, result.BytesDown, Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds);
+            session.Close(result.BytesUp, result.BytesDown);
         }
     }
 
     /// <summary>
-    /// Carries out a permit whose rule allows decryption, when the gateway has a CA: terminate the client's TLS with a
-    /// minted leaf, verify the upstream, and decide and inspect each request. Writes a request record per request and
-    /// the close record. Never throws for network trouble.
+    /// Terminates the client's TLS with a minted leaf, verifies the upstream, and hands each request to the request
+    /// pipeline. Writes the close record.
     /// </summary>
-    public static async Task InterceptAsync(ClientConnection client, string flowId, FlowDecision decision, int port, long startTimestamp, CancellationToken ct)
+    private static async Task InterceptAsync(ClientConnection client, FlowSession session, PreDialed pre, CancellationToken ct)
     {
         // Always onto the pool first: a ClientHello already buffered at accept would otherwise run the handshake and a
         // leaf certificate's minting on the accept loop or a socket event thread, stalling every socket it serves.
         await Task.Yield();
         var ctx = client.Context;
-        var destination = new IPEndPoint(decision.DialAddress, port);
-        var host = decision.Flow.Host!;
-        var requests = new RequestPolicy(client, flowId, decision, destination);
+        var host = session.Decision.Flow.Host!;
         // The peeked ClientHello is still in the reader: the TLS handshake reads from it first, then from the socket.
         await using var duplex = new DuplexStream(client.Reader.AsStream(leaveOpen: true), client.Stream);
         try
         {
-            await ctx.Interceptor!.RunAsync(duplex, host, destination, async token =>
-            {
-                var socket = await Dialer.ConnectAsync(destination, ctx.Limits.ConnectTimeout, ctx.DialGuard, token, resumeOnPool: true).ConfigureAwait(false);
-                return new ResumingNetworkStream(socket, ownsSocket: true); // the TLS work never holds a socket event thread
-            }, requests, ctx.Decider.CurrentInspector(), ct).ConfigureAwait(false);
-            client.LogClose(flowId, destination, host, requests.BytesUp, requests.BytesDown, Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds);
+            await ctx.Interceptor!.RunAsync(duplex, host, session.DialTo!, session.Port, async token =>
+                new ResumingNetworkStream(await pre.TakeOrDialAsync(session.DialTo!, ctx, token).ConfigureAwait(false), ownsSocket: true),
+                session.Requests, ctx.Decider.CurrentInspector(), ct, ctx.StoppingToken).ConfigureAwait(false);
+            session.Close();
         }
         catch (Exception e) when (e is IOException or SocketException or TimeoutException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
         {
-            ctx.Logger.LogInformation("Flow {FlowId}: intercepted connection to {Host} ended: {Error}", flowId, host, e.Message);
-            client.LogClose(flowId, destination, host, requests.BytesUp, requests.BytesDown, Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds, $"interception ended: {e.Message}");
+            ctx.Logger.LogInformation("Flow {FlowId}: intercepted connection to {Host} ended: {Error}", session.Id, host, e.Message);
+            session.Close(note: $"interception ended: {e.Message}");
         }
     }
 
-    /// <summary>Per-request decisions through the one decision function, and request records in the flow log.</summary>
-    private sealed class RequestPolicy(ClientConnection client, string flowId, FlowDecision decision, IPEndPoint destination) : Interception.IRequestPolicy
+    /// <summary>An upstream connection opened ahead (or not): the first taker gets it, later ones dial; disposing closes one never taken.</summary>
+    internal sealed class PreDialed(Socket? socket) : IDisposable
     {
-        public long BytesUp, BytesDown;
+        private Socket? _socket = socket;
 
-        public Policy.Compilation.Verdict Decide(string path) => client.Context.Decider.DecideRequest(decision, path);
+        public async Task<Socket> TakeOrDialAsync(IPEndPoint destination, GatewayContext ctx, CancellationToken ct, bool resumeOnPool = true) =>
+            Interlocked.Exchange(ref _socket, null)
+            ?? await Dialer.ConnectAsync(destination, ctx.Limits.ConnectTimeout, ctx.DialGuard, ct, resumeOnPool).ConfigureAwait(false);
 
-        public void OnRequest(Interception.InspectedRequest request)
-        {
-            BytesUp += request.BytesUp;
-            BytesDown += request.BytesDown;
-            client.LogRequest(flowId, destination, decision.Flow.Host, request);
-            if (!request.Forwarded)
-                client.Context.Logger.LogInformation("Flow {FlowId} {Method} {Url} refused: {Reason}", flowId, request.Method, request.Url, request.DeniedBy);
-        }
+        public void Dispose() => Interlocked.Exchange(ref _socket, null)?.Dispose();
     }
 
     /// <summary>Reads from one stream and writes to another: the client's pipe (with peeked bytes) and its socket.</summary>

@@ -88,7 +88,7 @@ internal sealed class ClientHelloParser(int maxBytes) : IPrefixParser
                 var text = Encoding.ASCII.GetString(name);
                 if (name.IndexOfAnyExceptInRange((byte)0x21, (byte)0x7E) >= 0 || IpLiteral.TryParse(text, out _) ||
                     !HostName.TryNormalize(text, out var host, out var error))
-                    return Fail($"SNI '{HttpHeadParser.Printable(text)}' is not a host name");
+                    return Fail($"SNI '{Interception.Http.Refusal.Printable(text)}' is not a host name");
                 ServerName = host;
             }
         }

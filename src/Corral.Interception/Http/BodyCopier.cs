@@ -19,16 +19,18 @@ internal static class BodyCopier
         public string Pattern { get; } = pattern;
     }
 
+    /// <param name="dataSink">Also receives the body's data (without chunk framing), e.g. to decode it.</param>
     public static async Task<long> CopyAsync(PipeReader source, Stream destination, BodyFraming framing, long length,
-        PayloadInspector.StreamScan? scan, CancellationToken ct) => framing switch
+        PayloadInspector.StreamScan? scan, CancellationToken ct, Stream? dataSink = null) => framing switch
     {
         BodyFraming.None => 0,
-        BodyFraming.ContentLength => await CopyExactAsync(source, destination, length, scan, ct),
-        BodyFraming.Chunked => await CopyChunkedAsync(source, destination, scan, ct),
+        BodyFraming.ContentLength => await CopyExactAsync(source, destination, length, scan, ct, dataSink),
+        BodyFraming.Chunked => await CopyChunkedAsync(source, destination, scan, ct, dataSink),
         _ => await CopyToEndAsync(source, destination, ct),
     };
 
-    public static async Task<long> CopyExactAsync(PipeReader source, Stream destination, long length, PayloadInspector.StreamScan? scan, CancellationToken ct)
+    public static async Task<long> CopyExactAsync(PipeReader source, Stream destination, long length, PayloadInspector.StreamScan? scan, CancellationToken ct,
+        Stream? dataSink = null)
     {
         var remaining = length;
         while (remaining > 0)
@@ -38,6 +40,7 @@ internal static class BodyCopier
             if (buffer.IsEmpty && result.IsCompleted) throw new HttpMessageRefusedException(400, "body ended before its Content-Length");
             var take = buffer.Slice(0, Math.Min(buffer.Length, remaining));
             await WriteScannedAsync(take, destination, scan, ct);
+            if (dataSink is not null) foreach (var segment in take) await dataSink.WriteAsync(segment, ct);
             remaining -= take.Length;
             source.AdvanceTo(take.End);
         }
@@ -57,9 +60,11 @@ internal static class BodyCopier
         }
     }
 
-    // Chunked framing is parsed strictly and forwarded as received; only chunk data is scanned, so chunk-size
-    // lines cannot be used to split a secret into pieces that no single scan sees.
-    public static async Task<long> CopyChunkedAsync(PipeReader source, Stream destination, PayloadInspector.StreamScan? scan, CancellationToken ct)
+    // Chunked framing is parsed strictly and forwarded as received. Chunk data is scanned as one stream, so chunk-size
+    // lines cannot split a secret into pieces that no single scan sees; chunk extensions and trailers, which a server
+    // may read too, are scanned apart.
+    public static async Task<long> CopyChunkedAsync(PipeReader source, Stream destination, PayloadInspector.StreamScan? scan, CancellationToken ct,
+        Stream? dataSink = null)
     {
         long total = 0;
         while (true)
@@ -71,6 +76,7 @@ internal static class BodyCopier
             if (sizeText.Length is 0 or > 15 || !sizeText.All(char.IsAsciiHexDigit))
                 throw new HttpMessageRefusedException(400, "malformed chunk size");
             var size = Convert.ToInt64(sizeText, 16);
+            if (semicolon >= 0 && scan?.ScanApart(line.AsSpan(semicolon)) is { } inExtension) throw new SecretFoundException(inExtension);
             await destination.WriteAsync(Encoding.Latin1.GetBytes(text + "\r\n"), ct);
             total += line.Length + 2;
             if (size == 0)
@@ -79,12 +85,13 @@ internal static class BodyCopier
                 while (true)
                 {
                     var trailer = await ReadLineAsync(source, ct);
+                    if (scan?.ScanApart(trailer) is { } inTrailer) throw new SecretFoundException(inTrailer);
                     await destination.WriteAsync(Encoding.Latin1.GetBytes(Encoding.Latin1.GetString(trailer) + "\r\n"), ct);
                     total += trailer.Length + 2;
                     if (trailer.Length == 0) return total;
                 }
             }
-            total += await CopyExactAsync(source, destination, size, scan, ct);
+            total += await CopyExactAsync(source, destination, size, scan, ct, dataSink);
             var end = await ReadLineAsync(source, ct);
             if (end.Length != 0) throw new HttpMessageRefusedException(400, "chunk data longer than its size");
             await destination.WriteAsync("\r\n"u8.ToArray(), ct);

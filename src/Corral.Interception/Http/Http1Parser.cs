@@ -24,17 +24,28 @@ public static class Http1Parser
     public static bool TryReadHead(ReadOnlySequence<byte> buffer, HttpLimits limits, out ReadOnlySequence<byte> head, out SequencePosition afterHead)
     {
         var reader = new SequenceReader<byte>(buffer);
+        // RFC 9112 section 2.2: empty lines before a request line are ignored (clients send them after a POST body).
+        // They are part of this message: skipped here, never mistaken for "not HTTP".
+        while (reader.IsNext("\r\n"u8, advancePast: true))
+            if (reader.Consumed > limits.MaxHeadBytes) throw new HttpMessageRefusedException(431, $"head larger than {limits.MaxHeadBytes} bytes");
+        if (reader.End || reader.Remaining == 1 && reader.IsNext((byte)'\r'))
+        {
+            head = default;
+            afterHead = buffer.Start;
+            return false;
+        }
+        buffer = buffer.Slice(reader.Position);
         var complete = reader.TryReadTo(out ReadOnlySequence<byte> found, CrLfCrLf, advancePastDelimiter: true);
         // A bare LF would otherwise leave us waiting for a CRLFCRLF that never comes; refuse it at once.
         if (HasBareLineFeed(complete ? found : buffer)) throw new HttpMessageRefusedException(400, "bare LF in the head (lines end with CRLF)");
         if (complete)
         {
-            if (found.Length + 4 > limits.MaxHeadBytes) throw new HttpMessageRefusedException(431, $"head longer than {limits.MaxHeadBytes} bytes");
+            if (found.Length + 4 > limits.MaxHeadBytes) throw new HttpMessageRefusedException(431, $"head larger than {limits.MaxHeadBytes} bytes");
             head = found;
             afterHead = reader.Position;
             return true;
         }
-        if (buffer.Length > limits.MaxHeadBytes) throw new HttpMessageRefusedException(431, $"head longer than {limits.MaxHeadBytes} bytes");
+        if (buffer.Length > limits.MaxHeadBytes) throw new HttpMessageRefusedException(431, $"head larger than {limits.MaxHeadBytes} bytes");
         head = default;
         afterHead = buffer.Start;
         return false;
@@ -63,9 +74,13 @@ public static class Http1Parser
         if (version is not ("HTTP/1.1" or "HTTP/1.0")) throw new HttpMessageRefusedException(505, $"unsupported version '{Printable(version)}'");
         var headers = ParseHeaders(lines, limits);
         var hosts = HttpHeaders.Values(headers, "Host").ToList();
-        if (hosts.Count != 1) throw new HttpMessageRefusedException(400, hosts.Count == 0 ? "missing Host header" : "more than one Host header");
+        if (hosts.Count > 1) throw new HttpMessageRefusedException(400, "more than one Host header");
+        // Host is required of HTTP/1.1 (RFC 9112 section 3.2); a CONNECT names its target in the request line, and an
+        // HTTP/1.0 request to a proxy in its absolute-form target.
+        var hostOptional = method == "CONNECT" || (version == "HTTP/1.0" && !target.StartsWith('/'));
+        if (hosts.Count == 0 && !hostOptional) throw new HttpMessageRefusedException(400, "missing Host header");
         var (framing, length) = RequestFraming(headers);
-        return new HttpRequestHead(method, target, version, headers, framing, length, hosts[0]);
+        return new HttpRequestHead(method, target, version, headers, framing, length, hosts.Count == 1 ? hosts[0] : null);
     }
 
     public static HttpResponseHead ParseResponse(ReadOnlySequence<byte> head, HttpLimits limits, string requestMethod)

@@ -7,7 +7,7 @@ public enum BodyFraming { None, ContentLength, Chunked, UntilClose }
 public readonly record struct HttpHeader(string Name, string Value);
 
 /// <summary>A parsed HTTP/1.1 request head.</summary>
-public sealed record HttpRequestHead(string Method, string Target, string Version, IReadOnlyList<HttpHeader> Headers, BodyFraming Framing, long ContentLength, string Host)
+public sealed record HttpRequestHead(string Method, string Target, string Version, IReadOnlyList<HttpHeader> Headers, BodyFraming Framing, long ContentLength, string? Host)
 {
     /// <summary>The client asked to close after this request (or spoke HTTP/1.0 without keep-alive).</summary>
     public bool WantsClose => HttpHeaders.HasToken(Headers, "Connection", "close") || (Version == "HTTP/1.0" && !HttpHeaders.HasToken(Headers, "Connection", "keep-alive"));

@@ -71,6 +71,12 @@ public sealed class PayloadInspector
     {
         private byte[] _carry = [];
 
+        /// <summary>
+        /// Scans bytes that are not part of the data stream (chunk extensions, trailers) on their own, so they can
+        /// neither hide a secret nor split one across the data they sit between.
+        /// </summary>
+        public string? ScanApart(ReadOnlySpan<byte> bytes) => inspector.Scan(bytes);
+
         /// <summary>Scans the next chunk before it is forwarded; returns the pattern found, or null.</summary>
         public string? Feed(ReadOnlySpan<byte> chunk)
         {

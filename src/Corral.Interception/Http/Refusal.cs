@@ -1,0 +1,100 @@
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace Corral.Interception.Http;
+
+/// <summary>
+/// The gateway's own checks, by the names that refusals carry in the flow record, the <c>X-Corral-Check</c> header and
+/// the body. A refusal names either the policy rule that denied or one of these.
+/// </summary>
+public static class GatewayCheck
+{
+    /// <summary>The CONNECT authority, TLS SNI, Host header and absolute request target do not all name the same host.</summary>
+    public const string NameMismatch = "name-mismatch";
+    /// <summary>A TLS stream to a named destination whose ClientHello names no server.</summary>
+    public const string NoSni = "no-sni";
+    /// <summary>Something other than TLS on port 443.</summary>
+    public const string NotTlsOn443 = "not-tls-on-443";
+    /// <summary>The destination is the gateway itself.</summary>
+    public const string ProxyLoop = "proxy-loop";
+    /// <summary>A permitted name that did not resolve.</summary>
+    public const string Unresolved = "unresolved";
+    /// <summary>Bytes the gateway's parsers refuse: a malformed request, ClientHello or CONNECT target.</summary>
+    public const string Malformed = "malformed-request";
+    /// <summary>The request head or body carries a secret.</summary>
+    public const string PayloadInspection = "payload-inspection";
+    /// <summary>A body that inspection cannot read (an unknown or broken Content-Encoding, or over the bound once decoded).</summary>
+    public const string UninspectableBody = "uninspectable-body";
+    /// <summary>A protocol upgrade (WebSocket, h2c) on an inspected flow: what follows could not be inspected.</summary>
+    public const string Upgrade = "upgrade";
+    /// <summary>The upstream could not be reached, refused, reset, or failed TLS verification.</summary>
+    public const string Upstream = "upstream";
+    /// <summary>A connection that was not redirected to the transparent listener.</summary>
+    public const string NotRedirected = "not-redirected";
+    /// <summary>Over the gateway's connection limit.</summary>
+    public const string ConnectionLimit = "connection-limit";
+}
+
+/// <summary>
+/// One refusal, in the one shape every listener answers with: a status, a JSON body (error code, the rule or check,
+/// destination, reason, and advice not to retry another way) and an <c>X-Corral-Rule</c> or <c>X-Corral-Check</c>
+/// header. Agents read a bare 403 as a network fault and route around it; this tells them plainly not to.
+/// </summary>
+public sealed record Refusal(int Status, string? Rule, string? Check, string Destination, string Reason)
+{
+    public const string RuleHeader = "X-Corral-Rule";
+    public const string CheckHeader = "X-Corral-Check";
+    public const string Advice = "The egress policy does not allow this. Do not retry it another way (other address, port, proxy, protocol, encoding or tool); ask the operator to change the policy if this access is needed.";
+
+    /// <summary>A denial by a policy rule (null: the default action).</summary>
+    public static Refusal ByRule(string? rule, string destination, string reason, int status = 403) => new(status, rule ?? "(default-action)", null, destination, reason);
+
+    /// <summary>A refusal by one of the gateway's own checks (<see cref="GatewayCheck"/>).</summary>
+    public static Refusal ByCheck(string check, string destination, string reason, int status = 403) => new(status, null, check, destination, reason);
+
+    /// <summary>What the flow record's refusal field says.</summary>
+    public string RecordText => Check is null ? Reason : $"{Check}: {Reason}";
+
+    public string ErrorCode => Check is null ? "blocked_by_policy" : Status switch
+    {
+        400 or 431 or 505 => "bad_request",
+        501 => "not_supported",
+        502 or 504 => "upstream_failed",
+        503 => "unavailable",
+        _ => "refused_by_gateway",
+    };
+
+    public byte[] ToHttpResponse()
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            w.WriteString("error", ErrorCode);
+            if (Rule is not null) w.WriteString("rule", Rule);
+            if (Check is not null) w.WriteString("check", Check);
+            w.WriteString("destination", Destination);
+            w.WriteString("reason", Reason);
+            w.WriteString("advice", Advice);
+            w.WriteEndObject();
+        }
+        stream.WriteByte((byte)'\n');
+        var body = stream.ToArray();
+        var head = new StringBuilder(256);
+        head.Append("HTTP/1.1 ").Append(Status).Append(' ').Append(Phrase(Status)).Append("\r\n");
+        head.Append(Check is null ? RuleHeader : CheckHeader).Append(": ").Append(Printable(Rule ?? Check!)).Append("\r\n");
+        head.Append("Content-Type: application/json\r\nContent-Length: ").Append(body.Length).Append("\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n");
+        return [.. Encoding.ASCII.GetBytes(head.ToString()), .. body];
+    }
+
+    public static string Phrase(int status) => status switch
+    {
+        400 => "Bad Request", 403 => "Forbidden", 408 => "Request Timeout", 413 => "Content Too Large", 415 => "Unsupported Media Type",
+        431 => "Request Header Fields Too Large", 501 => "Not Implemented", 502 => "Bad Gateway", 503 => "Service Unavailable",
+        504 => "Gateway Timeout", 505 => "HTTP Version Not Supported", _ => "Error",
+    };
+
+    /// <summary>Text safe for a header value and a log line: printable ASCII, at most 80 characters.</summary>
+    public static string Printable(string s) => new(s.Take(80).Select(c => c is >= ' ' and < (char)0x7F ? c : '?').ToArray());
+}
