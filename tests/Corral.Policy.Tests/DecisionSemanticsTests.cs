@@ -350,4 +350,4 @@ public sealed class DecisionSemanticsTests : IDisposable
             foreach (var f in flows) _policy.Decide(f);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
-
+}

@@ -302,11 +302,11 @@ public sealed partial class CompiledPolicy
     /// For a DNS resolver: could any connection from <paramref name="source"/> to <paramref name="host"/>, on any
     /// port and protocol, be let through? Final (answer without resolving) when no rule that lets a flow through
     /// can match this source and name for any address, port, protocol or TLS flag; the final verdict names the
-    /// rule that denies the name (e.g. a threat rule). <paramref name="host"/> must be normalized
+    /// rule that denies an HTTPS connection to the name (e.g. a threat rule). <paramref name="host"/> must be normalized
     /// (<see cref="HostName.TryNormalize"/>). Allocation-free.
     /// </summary>
     public NameDecision DecideNameForAnyConnection(IPAddress source, string host) =>
-        DecideBeforeResolving(new Flow { Source = source, Host = host }, anyTransport: true);
+        DecideBeforeResolving(new Flow { Source = source, Host = host, Port = 443, IsTls = true }, anyTransport: true);
 
     private NameDecision DecideBeforeResolving(in Flow flow, bool anyTransport)
     {
