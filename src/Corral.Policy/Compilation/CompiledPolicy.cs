@@ -27,7 +27,7 @@ public sealed partial class CompiledPolicy
     private readonly GroupSetInterner _sets;
     private readonly CompiledRule[] _rules; // Rules as an array: no interface dispatch on the hot path
     private readonly bool _singleWord; // every bitset is one word: the name lookup fills one word per kind
-    private readonly ulong[] _allRules, _noRules, _rulesForEveryAddress; // destination masks for an address not known yet
+    private readonly ulong[] _rulesForSomeAddress, _noRules, _rulesForEveryAddress; // destination masks for an address not known yet
     private readonly RuleAction _defaultAction;
 
     public PolicyDocument Document { get; }
@@ -177,15 +177,18 @@ public sealed partial class CompiledPolicy
         _singleWord = _ruleWords == 1 && _webWords == 1 && _threatWords == 1 && _names.IsSingleWord;
         _defaultAction = document.DefaultAction;
 
-        _allRules = new ulong[_ruleWords];
+        // Before resolving: a rule's destination may hold when some address class satisfies it (a service-tag group
+        // without a Service Tags file has none) and holds for sure when every class does.
+        _rulesForSomeAddress = new ulong[_ruleWords];
         _noRules = new ulong[_ruleWords];
         _rulesForEveryAddress = new ulong[_ruleWords];
-        foreach (var rule in rules)
-        {
-            _allRules[rule.Index >> 6] |= 1UL << rule.Index;
-            if (rule.DestinationGroups.Length == 0 || rule.DestinationGroups.Contains(AnywhereGroup))
-                _rulesForEveryAddress[rule.Index >> 6] |= 1UL << rule.Index;
-        }
+        Array.Fill(_rulesForEveryAddress, ulong.MaxValue);
+        for (var s = 0; s < setCount; s++)
+            for (var w = 0; w < _ruleWords; w++)
+            {
+                _rulesForSomeAddress[w] |= _destinationRules[s * _ruleWords + w];
+                _rulesForEveryAddress[w] &= _destinationRules[s * _ruleWords + w];
+            }
     }
 
     /// <summary>
@@ -240,7 +243,7 @@ public sealed partial class CompiledPolicy
         _sets = basis._sets;
         _singleWord = basis._singleWord;
         _defaultAction = basis._defaultAction;
-        _allRules = basis._allRules;
+        _rulesForSomeAddress = basis._rulesForSomeAddress;
         _noRules = basis._noRules;
         _rulesForEveryAddress = basis._rulesForEveryAddress;
     }
@@ -418,7 +421,7 @@ public sealed partial class CompiledPolicy
         var ruleWords = TWidth.Of(_ruleWords);
         // With the address unknown, a destination condition may hold (some address is in the group) and holds for
         // sure only for rules that name no destination or "anywhere"; the guard may apply to any address.
-        var destination = TFacts.KnowsAddresses ? _destinationRules.AsSpan(set * ruleWords, ruleWords) : _allRules.AsSpan(0, ruleWords);
+        var destination = TFacts.KnowsAddresses ? _destinationRules.AsSpan(set * ruleWords, ruleWords) : _rulesForSomeAddress.AsSpan(0, ruleWords);
         var destinationForSure = TFacts.KnowsAddresses ? destination : _rulesForEveryAddress.AsSpan(0, ruleWords);
         var explicitRules = TFacts.KnowsAddresses ? _explicitRules.AsSpan(set * ruleWords, ruleWords) : _noRules.AsSpan(0, ruleWords);
         var guarded = !TFacts.KnowsAddresses || _guardedSets[set];
