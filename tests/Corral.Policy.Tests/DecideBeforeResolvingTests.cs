@@ -204,10 +204,11 @@ public sealed class DecideBeforeResolvingTests : IDisposable
     {
         var policy = Foundry();
         var flows = new[] { Unresolved("evil.example"), Unresolved("attacker.example"), Unresolved("mcp.contoso.com", port: 8443) };
-        foreach (var f in flows) policy.DecideBeforeResolving(f);
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 1000; i++)
+        var agent = IPAddress.Parse(Agent);
+        Assert.Equal(0, Flows.AllocatedBy(() =>
+        {
             foreach (var f in flows) policy.DecideBeforeResolving(f);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            policy.DecideNameForAnyConnection(agent, "secret.evil.example");
+        }));
     }
 }

@@ -38,7 +38,10 @@ public readonly record struct Flow
     /// </summary>
     public string? Path { get; init; }
 
-    /// <summary>Whether the flow is TLS, when known; rules with requireTls match only true.</summary>
+    /// <summary>
+    /// Whether the flow is TLS, when known; rules with requireTls match only true. Before resolving
+    /// (<see cref="CompiledPolicy.DecideBeforeResolving"/>) null means "not known yet": such a rule could still match.
+    /// </summary>
     public bool? IsTls { get; init; }
 
     public Flow()
