@@ -77,8 +77,8 @@ internal static class VerdictDump
             foreach (var f in flows)
             {
                 var v = policy.Decide(f);
-                // Decide may take the single-word fast path; the general path (the one explain traces) must agree.
-                if (policy.Evaluate(f, null) != v)
+                // Decide and explain are the same evaluator with and without a trace; they must agree.
+                if (policy.Explain(f).Verdict != v)
                     throw new InvalidOperationException($"{policyName}: Decide and the general path disagree on {f.Host ?? "-"} -> {string.Join(",", f.Destinations)}");
                 output.Append(policyName).Append(' ').Append(f.Source).Append(' ').Append(f.Host ?? "-").Append(' ')
                     .Append(string.Join(",", f.Destinations)).Append(' ').Append(f.Port).Append(' ').Append(f.Path ?? "-").Append(" => ")

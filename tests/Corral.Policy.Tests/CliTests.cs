@@ -49,6 +49,20 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Explain_takes_the_path_as_sent_and_says_when_a_URL_filter_cannot_match_it()
+    {
+        Assert.Equal(0, Run("init", "-o", "corral.yaml").Code);
+        var plain = Run("explain", "--src", "10.20.1.5", "--dst", "mcp.contoso.com", "--path", "/api/v4/projects/group%2Fproject");
+        Assert.Equal(0, plain.Code);
+        Assert.Contains("verdict: permit by allow-tool-calls", plain.Out);
+        var filtered = Run("explain", "--src", "10.20.1.5", "--dst", "api.github.com", "--path", "/repos/evil/../contoso/x");
+        Assert.Equal(0, filtered.Code);
+        Assert.Contains("is ambiguous (dot segment ('/./' or '/../') in path), so it matches no URL filter of foundry-tool-calls", filtered.Out);
+        Assert.Contains("verdict: deny by default-deny-internet", filtered.Out);
+        Assert.Equal(2, Run("explain", "--src", "10.20.1.5", "--dst", "api.github.com", "--path", "repos/x").Code);
+    }
+
+    [Fact]
     public void Explain_text_traces_each_rule_and_the_guard()
     {
         Assert.Equal(0, Run("init", "-o", "corral.yaml").Code);

@@ -50,6 +50,15 @@ internal static class Flows
 
     public static string RuleOf(this Verdict verdict) => verdict.Rule?.Name ?? "(default)";
 
+    /// <summary>Bytes this thread allocates running <paramref name="decide"/> 1,000 times after one warm-up run.</summary>
+    public static long AllocatedBy(Action decide)
+    {
+        decide();
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++) decide();
+        return GC.GetAllocatedBytesForCurrentThread() - before;
+    }
+
     public static Diagnostic Single(this CheckResult result, string code) =>
         Assert.Single(result.Diagnostics, d => d.Code == code);
 }

@@ -18,7 +18,7 @@ internal static class ExplainCommand
         var dst = new Option<string>("--dst") { Description = "The destination host name or IP address", Required = true };
         var port = new Option<int>("--port") { Description = "The destination port", DefaultValueFactory = _ => 443 };
         var resolved = new Option<string[]>("--resolved") { Description = "An address the name resolves to (repeatable); without it, a public address is assumed" };
-        var path = new Option<string?>("--path") { Description = "The request path, as seen in plain HTTP or decrypted TLS (for URL filters)" };
+        var path = new Option<string?>("--path") { Description = "The request path and query as sent, seen in plain HTTP or decrypted TLS (for URL filters)" };
         var protocol = new Option<string>("--protocol") { Description = "tcp, udp or icmp", DefaultValueFactory = _ => "tcp" };
         protocol.AcceptOnlyFromAmong("tcp", "udp", "icmp");
         var plain = new Option<bool>("--plain") { Description = "The flow is not TLS (default: TLS on port 443)" };
@@ -65,8 +65,9 @@ internal static class ExplainCommand
             if (addresses.Count > 0) { error = "--resolved applies to host names; --dst is already an address"; return false; }
             addresses.Add(literal);
         }
-        string? normalizedPath = null;
-        if (path is not null && !UrlPath.TryNormalize(path, out normalizedPath, out error)) { error = $"--path: {error}"; return false; }
+        // The path goes to the policy as a client sent it; one that cannot be normalized matches no URL filter, and
+        // explain says so on the rules it concerns.
+        if (path is not null && !path.StartsWith('/')) { error = $"--path '{path}' must be a request target's path, starting with '/'"; return false; }
         flow = new Flow
         {
             Source = source,
@@ -74,7 +75,7 @@ internal static class ExplainCommand
             Destinations = addresses,
             Port = port,
             Protocol = protocol switch { "udp" => FlowProtocol.Udp, "icmp" => FlowProtocol.Icmp, _ => FlowProtocol.Tcp },
-            Path = normalizedPath,
+            Path = path,
             IsTls = !plain && port == 443 && protocol == "tcp",
             AssumePublicIfUnresolved = true,
         };

@@ -26,7 +26,8 @@ public sealed partial class CompiledPolicy
     private readonly UrlPattern[][] _urlFiltersByWebGroup;
     private readonly GroupSetInterner _sets;
     private readonly CompiledRule[] _rules; // Rules as an array: no interface dispatch on the hot path
-    private readonly bool _singleWord; // every bitset is one word: Decide takes DecideSingleWord
+    private readonly bool _singleWord; // every bitset is one word: the name lookup fills one word per kind
+    private readonly ulong[] _rulesForSomeAddress, _noRules, _rulesForEveryAddress; // destination masks for an address not known yet
     private readonly RuleAction _defaultAction;
 
     public PolicyDocument Document { get; }
@@ -175,6 +176,19 @@ public sealed partial class CompiledPolicy
         }
         _singleWord = _ruleWords == 1 && _webWords == 1 && _threatWords == 1 && _names.IsSingleWord;
         _defaultAction = document.DefaultAction;
+
+        // Before resolving: a rule's destination may hold when some address class satisfies it (a service-tag group
+        // without a Service Tags file has none) and holds for sure when every class does.
+        _rulesForSomeAddress = new ulong[_ruleWords];
+        _noRules = new ulong[_ruleWords];
+        _rulesForEveryAddress = new ulong[_ruleWords];
+        Array.Fill(_rulesForEveryAddress, ulong.MaxValue);
+        for (var s = 0; s < setCount; s++)
+            for (var w = 0; w < _ruleWords; w++)
+            {
+                _rulesForSomeAddress[w] |= _destinationRules[s * _ruleWords + w];
+                _rulesForEveryAddress[w] &= _destinationRules[s * _ruleWords + w];
+            }
     }
 
     /// <summary>
@@ -229,6 +243,9 @@ public sealed partial class CompiledPolicy
         _sets = basis._sets;
         _singleWord = basis._singleWord;
         _defaultAction = basis._defaultAction;
+        _rulesForSomeAddress = basis._rulesForSomeAddress;
+        _noRules = basis._noRules;
+        _rulesForEveryAddress = basis._rulesForEveryAddress;
     }
 
     private void SetBit(ulong[] table, int row, int bit) => table[row * _ruleWords + (bit >> 6)] |= 1UL << bit;
@@ -253,194 +270,214 @@ public sealed partial class CompiledPolicy
     }
 
     // ---------------------------------------------------------------------------------------------------------
-    // The decision function.
+    // The decision function: one evaluator, specialized by generic struct parameters (as Kestrel's
+    // HttpParser<TRequestHandler> is) for Decide (no trace), Explain (a trace of every rule) and
+    // DecideBeforeResolving (destination address unknown). The JIT compiles one copy per struct and removes
+    // what a specialization does not use; the meaning of a rule, the guard and the default action is written once.
     // ---------------------------------------------------------------------------------------------------------
 
     /// <summary>
     /// Decides a flow: the first rule, by ascending priority, whose every condition holds; else the default action.
     /// With several candidate addresses each is decided and the first that is permitted is chosen
     /// (<see cref="Verdict.AddressIndex"/>), so the caller dials only an address that passed.
+    /// <see cref="Flow.Path"/> is the request target as sent; it is read only where a URL filter must match.
     /// Allocation-free.
     /// </summary>
-    public Verdict Decide(in Flow flow) => _singleWord ? DecideSingleWord(flow) : Evaluate(flow, null);
+    public Verdict Decide(in Flow flow)
+    {
+        var trace = new NoTrace();
+        return Evaluate(flow, new AddressesKnown(), ref trace, out _);
+    }
 
     /// <summary>
-    /// <see cref="Evaluate"/> without a trace for policies whose rule, web-group and threat-group bitsets are each one
-    /// word (up to 64 rules and groups: the Foundry pack and most real policies): the same masks and the same rule
-    /// checks, held in registers instead of stack spans. verdict-dump and the tests compare it with the general path.
+    /// Decides a flow whose host name is known and whose addresses are not, before any DNS query: either a final
+    /// verdict (<see cref="NameDecision.NeedsAddresses"/> false) that no address could change and that never lets
+    /// the flow through, or "resolve the name and call <see cref="Decide"/>". Final when the name is threat-listed
+    /// by a deny rule reached first, or when no rule that would let the flow through (an enforced permit, a watched
+    /// rule, the default action permit) can match this source, name, port, protocol and TLS flag for any address.
+    /// Address-dependent conditions (destination groups, the internal-address guard) count as "could match".
+    /// <see cref="Flow.Destinations"/> and <see cref="Flow.AssumePublicIfUnresolved"/> are ignored; a null
+    /// <see cref="Flow.IsTls"/> means "not known yet" here (a rule requiring TLS could match). Allocation-free.
     /// </summary>
-    private Verdict DecideSingleWord(in Flow flow)
+    public NameDecision DecideBeforeResolving(in Flow flow) => DecideBeforeResolving(flow, anyTransport: false);
+
+    /// <summary>
+    /// For a DNS resolver: could any connection from <paramref name="source"/> to <paramref name="host"/>, on any
+    /// port and protocol, be let through? Final (answer without resolving) when no rule that lets a flow through
+    /// can match this source and name for any address, port, protocol or TLS flag; the final verdict names the
+    /// rule that denies an HTTPS connection to the name (e.g. a threat rule). <paramref name="host"/> must be normalized
+    /// (<see cref="HostName.TryNormalize"/>). Allocation-free.
+    /// </summary>
+    public NameDecision DecideNameForAnyConnection(IPAddress source, string host) =>
+        DecideBeforeResolving(new Flow { Source = source, Host = host, Port = 443, IsTls = true }, anyTransport: true);
+
+    private NameDecision DecideBeforeResolving(in Flow flow, bool anyTransport)
     {
-        if (flow.Host is { } name && !IsNormalized(name))
-            return new Verdict(RuleAction.Deny, null, true, false, DecisionReason.HostNotNormalized, -1, false, null);
-        var destinations = flow.Destinations;
-        var count = destinations.Count;
-        if (count == 0 && !flow.AssumePublicIfUnresolved)
-            return new Verdict(RuleAction.Deny, null, true, false, DecisionReason.NoDestinationAddress, -1, false, null);
-
-        var nameRules = _rulesWithoutWebGroups[0];   // web-group condition holds
-        ulong domainOnlyRules = 0, threatNameRules = 0; // ... through a domain entry / destination holds through a threat-listed name
-        if (flow.Host is { } host)
-        {
-            _names.LookupSingle(host, out var web, out var urlHosts, out var threat);
-            var byWebGroup = _rulesByWebGroup;
-            for (var domainOnly = web & ~urlHosts; domainOnly != 0; domainOnly &= domainOnly - 1)
-                domainOnlyRules |= byWebGroup[BitOperations.TrailingZeroCount(domainOnly)];
-            nameRules |= domainOnlyRules;
-            for (; urlHosts != 0; urlHosts &= urlHosts - 1)
-            {
-                var g = BitOperations.TrailingZeroCount(urlHosts);
-                // At connection level the host admits the rule; with a path, a URL filter must match it.
-                if (flow.Path is null || UrlFilterMatches(g, host, flow.Path)) nameRules |= byWebGroup[g];
-            }
-            for (; threat != 0; threat &= threat - 1)
-                threatNameRules |= _rulesByThreatDomain[BitOperations.TrailingZeroCount(threat)];
-        }
-        var source = _sourceRules[LookupSet(flow.Source)];
-        if (count == 0)
-            return DecideSingleWordForAddress(flow, source, nameRules, domainOnlyRules, threatNameRules, _unknownPublicSet, -1);
-
-        Verdict best = default;
-        var haveBest = false;
-        for (var i = 0; i < count; i++)
-        {
-            var verdict = DecideSingleWordForAddress(flow, source, nameRules, domainOnlyRules, threatNameRules, LookupSet(destinations[i]), i);
-            if (verdict.Action == RuleAction.Permit) return verdict;
-            if (!haveBest || (verdict.LetsThrough && !best.LetsThrough)) { best = verdict; haveBest = true; }
-        }
-        return best;
+        var trace = new NoTrace();
+        var possible = Evaluate(flow, new AddressUnknown(anyTransport), ref trace, out var undecided);
+        if (undecided) return NameDecision.Resolve(possible.Rule);
+        if (possible.Reason == DecisionReason.HostNotNormalized) return NameDecision.Final(possible);
+        // No address could let the flow through. Report what a public address in no smart group gets (what explain
+        // assumes for an unresolved name): the rule a real resolution would most likely meet, never one that lets through.
+        var assumedPublic = flow with { Destinations = [], AssumePublicIfUnresolved = true, IsTls = flow.IsTls ?? false };
+        return NameDecision.Final(Evaluate(assumedPublic, new AddressesKnown(), ref trace, out _));
     }
 
-    private Verdict DecideSingleWordForAddress(in Flow flow, ulong source, ulong nameRules, ulong domainOnlyRules, ulong threatNameRules,
-        int set, int addressIndex)
+    internal Verdict Evaluate<TFacts, TTrace>(in Flow flow, TFacts facts, ref TTrace trace, out bool undecided)
+        where TFacts : struct, IFlowFacts where TTrace : struct, IDecisionTrace =>
+        _singleWord ? EvaluateOneWord(flow, facts, ref trace, out undecided) : EvaluateAnyWords(flow, facts, ref trace, out undecided);
+
+    // Policies with at most 64 rules, web groups and threat groups (the Foundry pack, most real ones): the six
+    // scratch bitsets are one word each, in a local the JIT keeps out of the heap and off a stackalloc.
+    private Verdict EvaluateOneWord<TFacts, TTrace>(in Flow flow, TFacts facts, ref TTrace trace, out bool undecided)
+        where TFacts : struct, IFlowFacts where TTrace : struct, IDecisionTrace
     {
-        CompiledRule? guardSkipped = null;
-        var rules = _rules;
-        for (var candidates = source & (_destinationRules[set] | threatNameRules) & nameRules; candidates != 0; candidates &= candidates - 1)
-        {
-            var index = BitOperations.TrailingZeroCount(candidates);
-            if ((uint)index >= (uint)rules.Length) break;
-            var rule = rules[index];
-            if (rule.CheckTransport(flow) != RuleCheck.Ok) continue;
-            // The internal-address guard, as in DecideForAddress.
-            if (rule.PermitsByName && _guardedSets[set] && (_hardGuardedSets[set] || (_explicitRules[set] & (1UL << index)) == 0))
-            {
-                guardSkipped ??= rule;
-                continue;
-            }
-            var pending = flow.Path is null && rule.PermitsByName && (domainOnlyRules & (1UL << index)) == 0;
-            return new Verdict(rule.Action, rule, rule.MatchedEnforced, rule.MatchedDecrypt, rule.MatchedReason, addressIndex, pending, guardSkipped);
-        }
-        return new Verdict(_defaultAction, null, true, false, DecisionReason.DefaultAction, addressIndex, false, guardSkipped);
+        var scratch = new OneWordScratch();
+        return Evaluate<OneWord, TFacts, TTrace>(flow, facts, ref trace, scratch, out undecided);
     }
 
-    internal Verdict Evaluate(in Flow flow, DecisionTrace? trace)
+    private Verdict EvaluateAnyWords<TFacts, TTrace>(in Flow flow, TFacts facts, ref TTrace trace, out bool undecided)
+        where TFacts : struct, IFlowFacts where TTrace : struct, IDecisionTrace
     {
+        // One stack buffer for all six bitsets (stackalloc zero-fills it): one stack probe and one clear, not six.
+        Span<ulong> scratch = stackalloc ulong[2 * _webWords + _threatWords + 3 * _ruleWords];
+        return Evaluate<AnyWords, TFacts, TTrace>(flow, facts, ref trace, scratch, out undecided);
+    }
+
+    [System.Runtime.CompilerServices.InlineArray(6)]
+    private struct OneWordScratch
+    {
+        private ulong _first;
+    }
+
+    /// <summary>The evaluator. <typeparamref name="TWidth"/> fixes the bitset widths at one word when it can.</summary>
+    private Verdict Evaluate<TWidth, TFacts, TTrace>(in Flow flow, TFacts facts, ref TTrace trace, Span<ulong> scratch, out bool undecided)
+        where TWidth : struct, IWordCount where TFacts : struct, IFlowFacts where TTrace : struct, IDecisionTrace
+    {
+        undecided = false;
         // Fail closed on facts the caller should never hand over: an unnormalized name could miss a threat-listed
         // domain, and "no address" is only meaningful to explain.
         if (flow.Host is { } name && !IsNormalized(name))
             return new Verdict(RuleAction.Deny, null, true, false, DecisionReason.HostNotNormalized, -1, false, null);
-        if (flow.Destinations.Count == 0 && !flow.AssumePublicIfUnresolved)
+        var count = TFacts.KnowsAddresses ? flow.Destinations.Count : 0;
+        if (TFacts.KnowsAddresses && count == 0 && !flow.AssumePublicIfUnresolved)
             return new Verdict(RuleAction.Deny, null, true, false, DecisionReason.NoDestinationAddress, -1, false, null);
 
-        // One stack buffer for all six bitsets (stackalloc zero-fills it): one stack probe and one clear, not six.
-        Span<ulong> scratch = stackalloc ulong[2 * _webWords + _threatWords + 3 * _ruleWords];
-        var web = scratch[.._webWords];
-        var urlHosts = scratch.Slice(_webWords, _webWords);
-        var threat = scratch.Slice(2 * _webWords, _threatWords);
-        var rulesAt = 2 * _webWords + _threatWords;
-        var nameRules = scratch.Slice(rulesAt, _ruleWords);                        // web-group condition holds
-        var domainOnlyRules = scratch.Slice(rulesAt + _ruleWords, _ruleWords);     // ... through a domain entry, no URL filter for this host
-        var threatNameRules = scratch.Slice(rulesAt + 2 * _ruleWords, _ruleWords); // destination holds through a threat-listed name
+        var webWords = TWidth.Of(_webWords);
+        var threatWords = TWidth.Of(_threatWords);
+        var ruleWords = TWidth.Of(_ruleWords);
+        var web = scratch[..webWords];
+        var urlHosts = scratch.Slice(webWords, webWords);
+        var threat = scratch.Slice(2 * webWords, threatWords);
+        var rulesAt = 2 * webWords + threatWords;
+        var nameRules = scratch.Slice(rulesAt, ruleWords);                       // web-group condition holds
+        var domainOnlyRules = scratch.Slice(rulesAt + ruleWords, ruleWords);     // ... through a domain entry, no URL filter for this host
+        var threatNameRules = scratch.Slice(rulesAt + 2 * ruleWords, ruleWords); // destination holds through a threat-listed name
 
-        _rulesWithoutWebGroups.CopyTo(nameRules);
+        _rulesWithoutWebGroups.AsSpan(0, ruleWords).CopyTo(nameRules);
         if (flow.Host is { } host)
         {
-            _names.Lookup(host, web, urlHosts, threat);
-            trace?.Names(web, urlHosts, threat);
-            for (var w = 0; w < _webWords; w++)
+            if (TWidth.IsOne) _names.LookupSingle(host, out web[0], out urlHosts[0], out threat[0]);
+            else _names.Lookup(host, web, urlHosts, threat);
+            trace.Names(web, urlHosts, threat);
+            for (var w = 0; w < webWords; w++)
             {
                 var domainOnly = web[w] & ~urlHosts[w];
-                OrGroupRules(domainOnly, w, _rulesByWebGroup, domainOnlyRules);
-                OrGroupRules(domainOnly, w, _rulesByWebGroup, nameRules);
-                var filtered = urlHosts[w];
-                while (filtered != 0)
+                OrGroupRules<TWidth>(domainOnly, w, _rulesByWebGroup, domainOnlyRules);
+                OrGroupRules<TWidth>(domainOnly, w, _rulesByWebGroup, nameRules);
+                // At connection level a URL filter's host admits the rule; with a path, a URL filter must match it.
+                if (urlHosts[w] != 0)
                 {
-                    var g = (w << 6) + BitOperations.TrailingZeroCount(filtered);
-                    filtered &= filtered - 1;
-                    // At connection level the host admits the rule; with a path, a URL filter must match it.
-                    if (flow.Path is null || UrlFilterMatches(g, host, flow.Path))
-                        Or(_rulesByWebGroup.AsSpan(g * _ruleWords, _ruleWords), nameRules);
+                    var admitting = flow.Path is null ? urlHosts[w] : UrlFilteredGroupsAdmitting(urlHosts[w], w, host, flow.Path);
+                    OrGroupRules<TWidth>(admitting, w, _rulesByWebGroup, nameRules);
                 }
             }
-            for (var w = 0; w < _threatWords; w++) OrGroupRules(threat[w], w, _rulesByThreatDomain, threatNameRules);
+            for (var w = 0; w < threatWords; w++) OrGroupRules<TWidth>(threat[w], w, _rulesByThreatDomain, threatNameRules);
         }
-        var source = _sourceRules.AsSpan(LookupSet(flow.Source) * _ruleWords, _ruleWords);
+        var source = _sourceRules.AsSpan(LookupSet(flow.Source) * ruleWords, ruleWords);
 
-        var count = flow.Destinations.Count;
         if (count == 0)
-            return DecideForAddress(flow, source, nameRules, domainOnlyRules, threatNameRules, _unknownPublicSet, -1, trace);
+            return DecideForAddress<TWidth, TFacts, TTrace>(flow, facts, source, nameRules, domainOnlyRules, threatNameRules,
+                TFacts.KnowsAddresses ? _unknownPublicSet : AnyAddress, -1, ref trace, ref undecided);
 
         Verdict best = default;
         var haveBest = false;
         for (var i = 0; i < count; i++)
         {
-            var verdict = DecideForAddress(flow, source, nameRules, domainOnlyRules, threatNameRules, LookupSet(flow.Destinations[i]), i, trace);
+            var verdict = DecideForAddress<TWidth, TFacts, TTrace>(flow, facts, source, nameRules, domainOnlyRules, threatNameRules, LookupSet(flow.Destinations[i]), i, ref trace, ref undecided);
             if (verdict.Action == RuleAction.Permit) return verdict;
             if (!haveBest || (verdict.LetsThrough && !best.LetsThrough)) { best = verdict; haveBest = true; }
         }
         return best;
     }
 
-    private Verdict DecideForAddress(in Flow flow, ReadOnlySpan<ulong> source, ReadOnlySpan<ulong> nameRules, ReadOnlySpan<ulong> domainOnlyRules,
-        ReadOnlySpan<ulong> threatNameRules, int set, int addressIndex, DecisionTrace? trace)
-    {
-        var destination = _destinationRules.AsSpan(set * _ruleWords, _ruleWords);
-        var explicitRules = _explicitRules.AsSpan(set * _ruleWords, _ruleWords);
-        var guarded = _guardedSets[set];
-        var hardGuarded = _hardGuardedSets[set];
-        CompiledRule? guardSkipped = null;
-        trace?.BeginAddress(addressIndex, set);
+    /// <summary>The address set of a destination not known yet (<see cref="AddressUnknown"/>): every address is possible.</summary>
+    private const int AnyAddress = -1;
 
-        for (var w = 0; w < _ruleWords; w++)
+    private Verdict DecideForAddress<TWidth, TFacts, TTrace>(in Flow flow, TFacts facts, ReadOnlySpan<ulong> source, ReadOnlySpan<ulong> nameRules,
+        ReadOnlySpan<ulong> domainOnlyRules, ReadOnlySpan<ulong> threatNameRules, int set, int addressIndex, ref TTrace trace, ref bool undecided)
+        where TWidth : struct, IWordCount where TFacts : struct, IFlowFacts where TTrace : struct, IDecisionTrace
+    {
+        var ruleWords = TWidth.Of(_ruleWords);
+        // With the address unknown, a destination condition may hold (some address is in the group) and holds for
+        // sure only for rules that name no destination or "anywhere"; the guard may apply to any address.
+        var destination = TFacts.KnowsAddresses ? _destinationRules.AsSpan(set * ruleWords, ruleWords) : _rulesForSomeAddress.AsSpan(0, ruleWords);
+        var destinationForSure = TFacts.KnowsAddresses ? destination : _rulesForEveryAddress.AsSpan(0, ruleWords);
+        var explicitRules = TFacts.KnowsAddresses ? _explicitRules.AsSpan(set * ruleWords, ruleWords) : _noRules.AsSpan(0, ruleWords);
+        var guarded = !TFacts.KnowsAddresses || _guardedSets[set];
+        var hardGuarded = !TFacts.KnowsAddresses || _hardGuardedSets[set];
+        var rules = _rules;
+        CompiledRule? guardSkipped = null;
+        trace.BeginAddress(addressIndex, set);
+
+        for (var w = 0; w < ruleWords; w++)
         {
-            var candidates = trace is null
-                ? source[w] & (destination[w] | threatNameRules[w]) & nameRules[w]
-                : ulong.MaxValue; // explain reports every rule, using the same masks below
+            var candidates = TTrace.TracesEveryRule
+                ? ulong.MaxValue // explain reports every rule, using the same masks below
+                : source[w] & (destination[w] | threatNameRules[w]) & nameRules[w];
             while (candidates != 0)
             {
                 var index = (w << 6) + BitOperations.TrailingZeroCount(candidates);
                 candidates &= candidates - 1;
-                if (index >= _rules.Length) break;
-                var rule = _rules[index];
+                if ((uint)index >= (uint)rules.Length) break;
+                var rule = rules[index];
                 var bit = 1UL << index;
-                var check =
+                var certain = TFacts.KnowsAddresses || ((destinationForSure[w] | threatNameRules[w]) & bit) != 0;
+                var check = !TTrace.TracesEveryRule ? RuleCheck.Ok :
                     (source[w] & bit) == 0 ? RuleCheck.Source :
                     ((destination[w] | threatNameRules[w]) & bit) == 0 ? RuleCheck.Destination :
                     (nameRules[w] & bit) == 0 ? RuleCheck.WebGroup :
-                    rule.CheckTransport(flow);
+                    RuleCheck.Ok;
+                if (check == RuleCheck.Ok) check = facts.CheckTransport(rule, flow, ref certain);
                 // The internal-address guard: a name-based permit never authorizes an internal or platform address.
                 // Private, CGNAT and ULA addresses may be opened by the rule's own smart groups naming them; loopback,
                 // link-local/metadata, platform and embedded forms never.
-                if (check == RuleCheck.Ok && guarded && rule.Action == RuleAction.Permit && rule.HasWebGroups && (hardGuarded || (explicitRules[w] & bit) == 0))
+                if (check == RuleCheck.Ok && rule.PermitsByName && guarded && (hardGuarded || (explicitRules[w] & bit) == 0))
                 {
-                    check = RuleCheck.Guard;
-                    guardSkipped ??= rule;
+                    if (TFacts.KnowsAddresses)
+                    {
+                        check = RuleCheck.Guard;
+                        guardSkipped ??= rule;
+                    }
+                    else certain = false;
                 }
-                trace?.Rule(rule, check);
+                trace.Rule(rule, check);
                 if (check != RuleCheck.Ok) continue;
 
-                var watched = rule.Mode == RuleMode.Watch;
-                var pending = flow.Path is null && rule.HasWebGroups && (domainOnlyRules[w] & bit) == 0;
-                var verdict = new Verdict(rule.Action, rule, Enforced: !watched,
-                    Decrypt: !watched && rule.Action == RuleAction.Permit && rule.Decrypt == DecryptPolicy.Allowed,
-                    watched ? DecisionReason.WatchedRuleMatched : DecisionReason.RuleMatched, addressIndex, pending && rule.Action == RuleAction.Permit, guardSkipped);
-                trace?.Decided(verdict);
+                var pending = flow.Path is null && rule.PermitsByName && (domainOnlyRules[w] & bit) == 0;
+                var verdict = new Verdict(rule.Action, rule, rule.MatchedEnforced, rule.MatchedDecrypt, rule.MatchedReason, addressIndex, pending, guardSkipped);
+                if (!TFacts.KnowsAddresses)
+                {
+                    if (verdict.LetsThrough) { undecided = true; return verdict; }
+                    if (!certain) continue; // a deny for some addresses only: others go on to the rules below
+                }
+                trace.Decided(verdict);
                 return verdict;
             }
         }
-        var fallback = new Verdict(Document.DefaultAction, null, true, false, DecisionReason.DefaultAction, addressIndex, false, guardSkipped);
-        trace?.Decided(fallback);
+        var fallback = new Verdict(_defaultAction, null, true, false, DecisionReason.DefaultAction, addressIndex, false, guardSkipped);
+        if (!TFacts.KnowsAddresses && fallback.LetsThrough) undecided = true;
+        trace.Decided(fallback);
         return fallback;
     }
 
@@ -452,26 +489,41 @@ public sealed partial class CompiledPolicy
         host.Length is > 0 and <= HostName.MaxLength && host[^1] != '.' && host[0] != '.' &&
         !host.AsSpan().ContainsAnyExcept(NormalizedNameChars);
 
-    private bool UrlFilterMatches(int webGroup, string host, string path)
+    /// <summary>
+    /// Of the web groups <paramref name="groups"/> (word <paramref name="word"/>) that list <paramref name="host"/>
+    /// in a URL filter, those with a filter matching <paramref name="target"/>. The path is normalized here, only
+    /// because a URL filter has to match it; a path that cannot be normalized unambiguously matches none (fail closed).
+    /// </summary>
+    private ulong UrlFilteredGroupsAdmitting(ulong groups, int word, string host, string target)
     {
-        foreach (var filter in _urlFiltersByWebGroup[webGroup])
-            if (filter.Host.Matches(host) && UrlPath.GlobMatches(filter.PathGlob, path)) return true;
-        return false;
+        Span<char> path = stackalloc char[Math.Clamp(target.Length, 1, UrlPath.MaxLength)];
+        if (!UrlPath.TryNormalize(target, path, out var length, out _)) return 0;
+        path = path[..length];
+        var admitting = 0UL;
+        for (var remaining = groups; remaining != 0; remaining &= remaining - 1)
+        {
+            var g = BitOperations.TrailingZeroCount(remaining);
+            foreach (var filter in _urlFiltersByWebGroup[(word << 6) + g])
+                if (filter.Host.Matches(host) && UrlPath.GlobMatches(filter.PathGlob, path))
+                {
+                    admitting |= 1UL << g;
+                    break;
+                }
+        }
+        return admitting;
     }
 
-    private void OrGroupRules(ulong groups, int word, ulong[] table, Span<ulong> into)
+    private void OrGroupRules<TWidth>(ulong groups, int word, ulong[] table, Span<ulong> into) where TWidth : struct, IWordCount
     {
+        var ruleWords = TWidth.Of(_ruleWords);
         while (groups != 0)
         {
             var g = (word << 6) + BitOperations.TrailingZeroCount(groups);
             groups &= groups - 1;
-            Or(table.AsSpan(g * _ruleWords, _ruleWords), into);
+            if (TWidth.IsOne) into[0] |= table[g];
+            else
+                for (var i = 0; i < ruleWords; i++) into[i] |= table[g * ruleWords + i];
         }
-    }
-
-    private static void Or(ReadOnlySpan<ulong> from, Span<ulong> into)
-    {
-        for (var i = 0; i < from.Length; i++) into[i] |= from[i];
     }
 
     internal ulong[] MembersOfSet(int set) => _sets.Sets[set];

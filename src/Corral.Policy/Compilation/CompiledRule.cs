@@ -79,6 +79,24 @@ public sealed class CompiledRule
         return RuleCheck.Ok;
     }
 
+    /// <summary>
+    /// <see cref="CheckTransport"/> before resolving: with <paramref name="anyTransport"/>, whether some connection
+    /// (any protocol, port, TLS or not) could satisfy the rule; otherwise with the flow's port and protocol, and an
+    /// unknown (null) TLS flag taken as possibly TLS. <paramref name="certain"/> becomes false when the answer
+    /// depends on what is not known.
+    /// </summary>
+    internal RuleCheck CheckTransportBeforeResolving(in Flow flow, bool anyTransport, ref bool certain)
+    {
+        if (anyTransport)
+        {
+            if (Ports.Length > 0 && _protocols == 1 << (int)FlowProtocol.Icmp) return RuleCheck.Port; // ICMP has no ports
+            if (_protocols != -1 || Ports.Length > 0 || _requireTls) certain = false;
+            return RuleCheck.Ok;
+        }
+        if (_requireTls && flow.IsTls is null) certain = false;
+        return CheckTransport(flow with { IsTls = flow.IsTls ?? true });
+    }
+
     public override string ToString() => $"{Name} (priority {Priority})";
 }
 

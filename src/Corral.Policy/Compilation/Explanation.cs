@@ -14,7 +14,7 @@ public sealed record AddressTrace(IPAddress? Address, IReadOnlyList<string> Grou
 /// <summary>A decision with its reasons: which rules were tried, in order, and why each matched or not.</summary>
 public sealed record Explanation(Flow Flow, Verdict Verdict, IReadOnlyList<AddressTrace> Addresses);
 
-/// <summary>Collects what <see cref="CompiledPolicy.Evaluate"/> saw, for <see cref="CompiledPolicy.Explain"/>.</summary>
+/// <summary>Collects what the evaluator saw, for <see cref="CompiledPolicy.Explain"/>.</summary>
 internal sealed class DecisionTrace(CompiledPolicy policy, Flow flow)
 {
     private ulong[] _web = [], _urlHosts = [], _threat = [];
@@ -67,7 +67,9 @@ internal sealed class DecisionTrace(CompiledPolicy policy, Flow flow)
                 var groups = rule.WebGroups.Select(w => doc.WebGroups[w]).ToList();
                 var urlGroups = groups.Where((g, i) => Has(_urlHosts, rule.WebGroups[i])).Select(g => g.Name).ToList();
                 if (urlGroups.Count > 0 && flow.Path is not null)
-                    return $"path {flow.Path} on {flow.Host} matches no URL filter of {string.Join(", ", urlGroups)}";
+                    return UrlPath.TryNormalize(flow.Path, out var path, out var pathError)
+                        ? $"path {path} on {flow.Host} matches no URL filter of {string.Join(", ", urlGroups)}"
+                        : $"path {flow.Path} on {flow.Host} is ambiguous ({pathError}), so it matches no URL filter of {string.Join(", ", urlGroups)}";
                 return $"host {flow.Host} is not in {Names(rule.Source.WebGroups)}";
             case RuleCheck.Protocol:
                 return $"protocol {flow.Protocol.ToString().ToLowerInvariant()} is not the rule's {rule.Source.Protocol.ToString().ToLowerInvariant()}";
@@ -105,8 +107,9 @@ public sealed partial class CompiledPolicy
     /// <summary>Decides a flow as <see cref="Decide"/> does and records why each rule matched or not.</summary>
     public Explanation Explain(in Flow flow)
     {
-        var trace = new DecisionTrace(this, flow);
-        var verdict = Evaluate(flow, trace);
-        return new Explanation(flow, verdict, trace.Addresses);
+        var collected = new DecisionTrace(this, flow);
+        var trace = new ExplainTrace(collected);
+        var verdict = Evaluate(flow, new AddressesKnown(), ref trace, out _);
+        return new Explanation(flow, verdict, collected.Addresses);
     }
 }

@@ -10,7 +10,7 @@ public enum FlowProtocol { Tcp, Udp, Icmp }
 /// <summary>
 /// The facts of one flow that a decision needs, gathered by the gateway (or given to <c>explain</c>):
 /// source address, normalized host name if any, the destination addresses the name resolved to (or the literal),
-/// port, and the request path when it has been seen (plain HTTP, or decrypted TLS).
+/// port, and the request target when it has been seen (plain HTTP, or decrypted TLS).
 /// </summary>
 public readonly record struct Flow
 {
@@ -31,10 +31,17 @@ public readonly record struct Flow
     public int Port { get; init; }
     public FlowProtocol Protocol { get; init; }
 
-    /// <summary>Normalized request path (see <see cref="UrlPath.TryNormalize"/>) when seen; null at connection level.</summary>
+    /// <summary>
+    /// The request target as sent, in origin form (path and query, e.g. <c>/v1//items?x=1</c>), when seen; null at
+    /// connection level. Only a URL filter reads it: the policy normalizes it then (<see cref="UrlPath.TryNormalize(string, out string, out string?)"/>),
+    /// and a path that cannot be normalized matches no URL filter. Rules without URL filters never look at it.
+    /// </summary>
     public string? Path { get; init; }
 
-    /// <summary>Whether the flow is TLS, when known; rules with requireTls match only true.</summary>
+    /// <summary>
+    /// Whether the flow is TLS, when known; rules with requireTls match only true. Before resolving
+    /// (<see cref="CompiledPolicy.DecideBeforeResolving"/>) null means "not known yet": such a rule could still match.
+    /// </summary>
     public bool? IsTls { get; init; }
 
     public Flow()

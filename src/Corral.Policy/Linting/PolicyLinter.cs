@@ -9,7 +9,7 @@ namespace Corral.Policy.Linting;
 /// <summary>
 /// Warnings about a policy that loads but would break the agent runtime or leave a hole: shadowed rules,
 /// permits after a catch-all deny, decryption of certificate-pinned Microsoft names, platform names that
-/// the catch-all would block, and a catch-all left in watch mode.
+/// the catch-all would block, a catch-all left in watch mode, and rules that make every name resolvable.
 /// </summary>
 public static class PolicyLinter
 {
@@ -60,6 +60,13 @@ public static class PolicyLinter
             if (rule.Action == RuleAction.Permit && rule.Decrypt == DecryptPolicy.Allowed)
                 LintDecryptOfPinnedNames(document, compiled, rules[i], diagnostics);
 
+            if (ResolvesEveryName(rule, document))
+                diagnostics.Add(new Diagnostic(Severity.Warning, "resolves-every-name", rule.Location,
+                    $"rule '{rule.Name}' {(rule.Action == RuleAction.Permit ? "permits" : "lets through (watch mode)")} by address with no web group: " +
+                    $"for the sources it covers the gateway must resolve any name asked for on {PortsText(rule)}, since any name " +
+                    "might resolve into its destinations, so a name can carry data out through DNS queries",
+                    "narrow its ports or sources, or add a web group naming the hosts it is for (then the name must match too)"));
+
             // A watched permit is never decrypted, so its URL filters cannot be checked: every path of the host passes.
             if (rule.Action == RuleAction.Permit && rule.Mode == RuleMode.Watch &&
                 rule.WebGroups.Any(w => document.WebGroups.First(g => g.Name == w.Value).Urls.Count > 0))
@@ -71,6 +78,22 @@ public static class PolicyLinter
         LintPlatformNamesReachable(document, compiled, groups, diagnostics);
         return diagnostics;
     }
+
+    /// <summary>
+    /// A rule that lets a flow through by address alone (a permit, or any watched rule, with no web group) from a
+    /// source an agent could have: no name is final before resolving for the flows it covers (see
+    /// <see cref="CompiledPolicy.DecideBeforeResolving"/>), so the gateway resolves whatever name it is asked for.
+    /// </summary>
+    private static bool ResolvesEveryName(Rule rule, PolicyDocument document) =>
+        rule.WebGroups.Count == 0 && (rule.Action == RuleAction.Permit || rule.Mode == RuleMode.Watch) &&
+        (rule.Source.Count == 0 || rule.Source.Any(s => SourceCouldBeAgent(s.Value, document)));
+
+    // Any address group can hold an agent, except a threat group with no addresses (one that lists only domains).
+    private static bool SourceCouldBeAgent(string group, PolicyDocument document) =>
+        document.ThreatGroups.FirstOrDefault(t => t.Name == group) is not { } threat || threat.AllPrefixes.Any();
+
+    private static string PortsText(Rule rule) =>
+        rule.Ports.Count == 0 ? "any port" : (rule.Ports.Count == 1 ? "port " : "ports ") + string.Join(", ", rule.Ports);
 
     /// <summary>A deny for all internet destinations: no web groups, any port, destination anywhere or public-internet.</summary>
     public static bool IsCatchAllDeny(Rule rule) =>
