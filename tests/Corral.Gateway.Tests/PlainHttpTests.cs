@@ -72,13 +72,14 @@ public sealed class PlainHttpTests
         await using var gw = GatewayHarness.PlainHttp("");
         using var tcp = await gw.RawAsync();
         var stream = tcp.GetStream();
-        await stream.WriteAsync("GET http://www.example.test.invalid/ HTTP/1.1\r\nHost: www.example.test.invalid\r\n\r\n"u8.ToArray());
+        await stream.WriteAsync("GET http://other.example.test/ HTTP/1.1\r\nHost: other.example.test\r\n\r\n"u8.ToArray()); // permitted, so resolved; not in the hosts file
 
         var (status, _, _) = await RawHttp.ReadResponseAsync(stream);
 
         Assert.Equal(502, status);
-        var (decision, _) = await gw.FlowAsync(r => r.GetProperty("host").GetString() == "www.example.test.invalid");
+        var (decision, _) = await gw.FlowAsync(r => r.GetProperty("host").GetString() == "other.example.test");
         Assert.Equal("deny", decision.GetProperty("action").GetString());
         Assert.Contains("did not resolve", decision.GetProperty("reason").GetString());
+        Assert.Equal("unresolved", decision.GetProperty("check").GetString());
     }
 }

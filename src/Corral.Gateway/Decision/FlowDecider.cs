@@ -49,7 +49,8 @@ internal sealed class FlowDecider(PolicySource policy, IResolver resolver, Syste
         else
         {
             var byName = new Flow { Source = source, Host = destination.Host, Port = port, Path = path, IsTls = isTls };
-            if (snapshot.DecideBeforeResolving(byName) is { } final) return new FlowDecision(byName, final, false);
+            var before = snapshot.DecideBeforeResolving(byName);
+            if (!before.NeedsAddresses) return new FlowDecision(byName, before.Verdict, false);
             addresses = await resolver.ResolveAsync(destination.Host!, ct).ConfigureAwait(false);
             // Never hand Decide an empty list of a name that needed its addresses: the flow is refused as unresolved.
             if (addresses.Count == 0) return new FlowDecision(byName, default, true);

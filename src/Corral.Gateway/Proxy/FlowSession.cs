@@ -124,12 +124,8 @@ internal sealed class FlowSession : IAsyncDisposable
 
     private sealed class RequestRecords(FlowSession session) : IRequestPolicy
     {
-        public Verdict Decide(string path)
-        {
-            // The path decides only where a URL filter must match; one the policy cannot read matches no URL filter.
-            var normalized = Policy.Addressing.UrlPath.TryNormalize(path, out var p, out _) ? p : path;
-            return session.Context.Decider.DecideRequest(session._policy, session._decision, normalized);
-        }
+        // The path as sent: the policy reads it only where a URL filter must match, and one it cannot read matches none.
+        public Verdict Decide(string path) => session.Context.Decider.DecideRequest(session._policy, session._decision, path);
 
         public void OnRequest(InspectedRequest request)
         {

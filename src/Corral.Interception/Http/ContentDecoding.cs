@@ -67,10 +67,14 @@ internal sealed class BoundedStream(int limit) : MemoryStream
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         if (Length + buffer.Length > limit) throw new FullException();
-        base.Write(buffer);
+        base.Write(buffer); // a derived MemoryStream's span write comes back through Write(byte[], int, int)
     }
 
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        if (Length + count > limit) throw new FullException();
+        base.Write(buffer, offset, count);
+    }
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default)
     {

@@ -1,3 +1,4 @@
+using Corral.Gateway.Resolution;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -25,7 +26,8 @@ public sealed class GatewayHarness : IAsyncDisposable
     public IPEndPoint Proxy => Server.ListenEndPoint!;
     public static readonly CompileOptions StandIns = new() { PublicStandIns = [Prefix("127.0.0.0/8")] };
 
-    private GatewayHarness(string folder, string policyPath, string hosts, GatewayLimits? limits, bool transparent, GatewayInterception? interception = null)
+    private GatewayHarness(string folder, string policyPath, string hosts, GatewayLimits? limits, bool transparent, GatewayInterception? interception = null,
+        Func<IResolver, IResolver>? wrapResolver = null)
     {
         Folder = folder;
         PolicyPath = policyPath;
@@ -35,6 +37,7 @@ public sealed class GatewayHarness : IAsyncDisposable
         var check = PolicyChecker.CheckFile(policyPath, options: StandIns);
         Assert.True(check.Succeeded, string.Join("\n", check.Diagnostics));
         Policy = check.Compiled!;
+        var resolver = new Resolver(HostsFile.Load(hostsPath));
         Server = new GatewayServer(Policy, new GatewayOptions
         {
             Listen = new IPEndPoint(IPAddress.Loopback, 0),
@@ -44,7 +47,7 @@ public sealed class GatewayHarness : IAsyncDisposable
             Limits = limits ?? new GatewayLimits(),
             Interception = interception,
             DialGuard = e => IPAddress.IsLoopback(e.Address) || IsTestNamespaceAddress(e.Address),
-        }, Logs);
+        }, Logs, wrapResolver is null ? resolver : wrapResolver(resolver));
         Server.Start();
     }
 
@@ -84,13 +87,19 @@ public sealed class GatewayHarness : IAsyncDisposable
         return new GatewayHarness(folder, policy, hosts, limits, false);
     }
 
-    /// <summary>A policy given as YAML text.</summary>
-    public static GatewayHarness Custom(string yaml, string hosts, GatewayLimits? limits = null)
+    /// <summary>A policy given as YAML text, with any files it names (relative to the policy), and optionally a resolver that watches the gateway's own.</summary>
+    public static GatewayHarness Custom(string yaml, string hosts, GatewayLimits? limits = null, IReadOnlyDictionary<string, string>? files = null,
+        Func<IResolver, IResolver>? wrapResolver = null, GatewayInterception? interception = null)
     {
         var folder = NewFolder();
         var policy = Path.Combine(folder, "p.yaml");
         File.WriteAllText(policy, yaml);
-        return new GatewayHarness(folder, policy, hosts, limits, false);
+        foreach (var (name, text) in files ?? new Dictionary<string, string>())
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(folder, name))!);
+            File.WriteAllText(Path.Combine(folder, name), text);
+        }
+        return new GatewayHarness(folder, policy, hosts, limits, false, interception, wrapResolver);
     }
 
     private static string NewFolder()

@@ -32,6 +32,8 @@ public sealed class TestUpstream : IAsyncDisposable
     public int Connections => Volatile.Read(ref _connections);
     public long BytesReceived => Interlocked.Read(ref _bytes);
     public List<string> Requests { get; } = [];
+    /// <summary>Every request head received, whole (lock <see cref="Requests"/> to read).</summary>
+    public List<string> Heads { get; } = [];
     public X509Certificate2? Certificate => _certificate;
 
     /// <summary>Starts on a fresh loopback address (127.x.y.z) and the given port; HTTPS when names are given.</summary>
@@ -106,7 +108,7 @@ public sealed class TestUpstream : IAsyncDisposable
                     }
                     var head = Encoding.Latin1.GetString(buffer, 0, end);
                     var lines = head.Split("\r\n");
-                    lock (Requests) Requests.Add(lines[0]);
+                    lock (Requests) { Requests.Add(lines[0]); Heads.Add(head); }
                     var contentLength = lines.Skip(1).Select(l => l.Split(':', 2)).Where(p => p[0].Equals("Content-Length", StringComparison.OrdinalIgnoreCase)).Select(p => int.Parse(p[1])).FirstOrDefault();
                     var consumed = end + 4 + contentLength;
                     while (have < consumed)
