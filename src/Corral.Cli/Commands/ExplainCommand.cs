@@ -23,7 +23,8 @@ internal static class ExplainCommand
         protocol.AcceptOnlyFromAmong("tcp", "udp", "icmp");
         var plain = new Option<bool>("--plain") { Description = "The flow is not TLS (default: TLS on port 443)" };
         var json = new Option<bool>("--json") { Description = "Print the verdict as JSON" };
-        var command = new Command("explain", "Explain which rule decides a flow") { policy, src, dst, port, resolved, path, protocol, plain, json };
+        var mcpTool = new Option<string?>("--mcp-tool") { Description = "An MCP tools/call for this tool name, carried by the flow (decided by the matching rule's mcp section)" };
+        var command = new Command("explain", "Explain which rule decides a flow") { policy, src, dst, port, resolved, path, protocol, plain, json, mcpTool };
         command.SetAction(parse =>
         {
             if (!TryBuildFlow(parse.GetValue(src)!, parse.GetValue(dst)!, parse.GetValue(port), parse.GetValue(resolved) ?? [], parse.GetValue(path),
@@ -41,8 +42,14 @@ internal static class ExplainCommand
                 return CorralCommand.InputError;
             }
             var explanation = result.Compiled!.Explain(flow);
-            if (parse.GetValue(json)) WriteJson(stdout, explanation);
-            else WriteText(stdout, explanation);
+            var tool = parse.GetValue(mcpTool);
+            var call = tool is null ? null : McpCallExplanation.Of(explanation.Verdict, tool);
+            if (parse.GetValue(json)) WriteJson(stdout, explanation, call);
+            else
+            {
+                WriteText(stdout, explanation);
+                if (call is not null) stdout.WriteLine(call.Text);
+            }
             return CorralCommand.Ok;
         });
         return command;
@@ -104,11 +111,40 @@ internal static class ExplainCommand
 
     private static string DescribeAction(Verdict v) => v.Action == RuleAction.Permit ? "permit" : "deny";
 
-    private static void WriteJson(TextWriter o, Explanation e)
+    private static void WriteJson(TextWriter o, Explanation e, McpCallExplanation? call)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-            VerdictJson.Write(w, e.Verdict);
+        {
+            w.WriteStartObject();
+            VerdictJson.WriteProperties(w, e.Verdict);
+            if (call is not null)
+            {
+                w.WriteStartObject("mcp");
+                w.WriteString("method", McpRules.ToolsCall);
+                w.WriteString("tool", call.Tool);
+                w.WriteString("action", call.Allowed ? "permit" : "deny");
+                w.WriteString("reason", call.Reason);
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
+        }
         o.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
     }
+}
+
+/// <summary>What the gateway would do with an MCP tools/call for one tool inside a flow with this verdict.</summary>
+internal sealed record McpCallExplanation(string Tool, bool Allowed, string Reason)
+{
+    public static McpCallExplanation Of(in Verdict verdict, string tool)
+    {
+        if (!verdict.LetsThrough) return new(tool, false, "the flow itself is denied");
+        if (verdict.Rule?.Source.Mcp is not { } mcp)
+            return new(tool, true, $"rule '{verdict.Rule?.Name ?? "(default)"}' has no mcp section: any tool passes (payload inspection still applies when decrypted)");
+        var decision = mcp.Decide(McpRules.ToolsCall, tool);
+        var watched = !verdict.Enforced && !decision.Allowed ? " (watch mode: logged, not enforced)" : "";
+        return new(tool, decision.Allowed, $"{decision.ReasonText} of rule '{verdict.Rule!.Name}'{watched}");
+    }
+
+    public string Text => $"mcp: tools/call {Tool}: {(Allowed ? "permit" : "deny")} ({Reason})";
 }

@@ -14,11 +14,12 @@ internal static class InitCommand
         var spokeCidr = new Option<string[]>("--spoke-cidr") { Description = "An adjacent spoke's address range (repeatable)" };
         var region = new Option<string>("--region") { Description = "The Azure region of the Foundry account", DefaultValueFactory = _ => "eastus" };
         var toolFqdn = new Option<string[]>("--tool-fqdn") { Description = "An approved tool-call FQDN, e.g. an MCP server (repeatable)" };
+        var mcpTool = new Option<string[]>("--mcp-tool") { Description = "An MCP tool the agent may call on the tool servers (repeatable): adds an mcp section to allow-tool-calls" };
         var watch = new Option<bool>("--watch") { Description = "Write every rule in watch mode (log, don't block), as the reference deploys first" };
         var output = new Option<string>("--output", "-o") { Description = "Where to write the policy", DefaultValueFactory = _ => "corral.yaml" };
         var force = new Option<bool>("--force") { Description = "Overwrite existing files" };
 
-        var command = new Command("init", "Write a policy pack to start from") { template, agentSubnet, spokeCidr, region, toolFqdn, watch, output, force };
+        var command = new Command("init", "Write a policy pack to start from") { template, agentSubnet, spokeCidr, region, toolFqdn, mcpTool, watch, output, force };
         command.SetAction(parse =>
         {
             var options = new AzureFoundryOptions
@@ -27,6 +28,7 @@ internal static class InitCommand
                 SpokeCidrs = parse.GetValue(spokeCidr) is { Length: > 0 } spokes ? spokes : ["10.30.0.0/16"],
                 Region = parse.GetValue(region)!.ToLowerInvariant(),
                 ToolFqdns = parse.GetValue(toolFqdn) ?? [],
+                McpTools = parse.GetValue(mcpTool) ?? [],
                 Watch = parse.GetValue(watch),
             };
             var problems = AzureFoundryTemplate.Validate(options);

@@ -26,7 +26,8 @@ public static partial class PolicyLoader
     private static readonly string[] WebGroupKeys = ["domains", "urls"];
     private static readonly string[] ThreatGroupKeys = ["feeds"];
     private static readonly string[] ServiceTagsKeys = ["file", "region"];
-    private static readonly string[] RuleKeys = ["name", "priority", "source", "destination", "webGroups", "action", "protocol", "ports", "decrypt", "mode", "logging", "requireTls"];
+    private static readonly string[] RuleKeys = ["name", "priority", "source", "destination", "webGroups", "action", "protocol", "ports", "decrypt", "mode", "logging", "requireTls", "mcp"];
+    private static readonly string[] McpKeys = ["tools", "pinTools", "methods"];
     public const int MaxPortRanges = 64;
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
@@ -440,11 +441,53 @@ public static partial class PolicyLoader
             if (requireTls && protocol is RuleProtocol.Udp or RuleProtocol.Icmp)
                 Error("tls-needs-tcp", Get(body, "requireTls")!, $"rule '{name}' requires TLS, which needs protocol tcp or any");
 
+            var mcp = Get(body, "mcp") is { } mcpNode ? ReadMcp(mcpNode, name) : null;
+            if (mcp is not null && (action != RuleAction.Permit || decrypt != DecryptPolicy.Allowed))
+                Error("mcp-needs-decrypt", Get(body, "mcp")!, $"rule '{name}' has an mcp section, but the gateway sees MCP calls only in flows it may decrypt",
+                    action == RuleAction.Permit ? "add 'decrypt: allowed' to the rule" : "mcp belongs on a permit with 'decrypt: allowed'");
+
             return new Rule(name, body.Location, priority, source, destination, webGroups, action, protocol, ports, decrypt, mode, logging, requireTls, fields)
             {
                 ModeSite = PolicyEditor.SiteOf(body, bom),
+                Mcp = mcp,
             };
+
         }
+
+        private static readonly (string, ToolPinning)[] PinWords = [("false", ToolPinning.Off), ("true", ToolPinning.Flag), ("enforce", ToolPinning.Enforce)];
+
+        private McpRules? ReadMcp(YNode node, string rule)
+        {
+            if (node is not YMapping map)
+            {
+                Error("bad-type", node, $"'mcp' of rule '{rule}' is a mapping", "mcp: { tools: [search_docs], pinTools: true }");
+                return null;
+            }
+            CheckKeys(map, McpKeys, $"the mcp section of rule '{rule}'");
+            var tools = McpNames(Get(map, "tools"), "tools", "a tool name");
+            var methods = McpNames(Get(map, "methods"), "methods", "a JSON-RPC method");
+            foreach (var m in methods.Where(m => m.Value == McpRules.ToolsCall))
+                Error("mcp-method-tools-call", m.Location, "tools/call is decided by 'tools', not 'methods'", "list the tools the agent may call under 'tools'");
+            var pin = Get(map, "pinTools") is { } p ? Enum(p, "pinTools", PinWords) ?? ToolPinning.Off : ToolPinning.Off;
+            return new McpRules(tools, pin, methods, map.Location);
+        }
+
+        private List<Located<string>> McpNames(YNode? node, string field, string what)
+        {
+            var names = new List<Located<string>>();
+            foreach (var item in List(node, field))
+            {
+                if (String(item, what) is not { } value) continue;
+                if (value.Length == 0 || value.Length > 128 || value.Any(char.IsControl))
+                    Error("bad-name", item, $"'{Printable(value)}' is not usable as {what}", "1 to 128 printable characters");
+                else if (names.Any(n => n.Value == value))
+                    Error("duplicate-name", item, $"{what} '{value}' is listed twice in mcp.{field}");
+                else names.Add(new Located<string>(value, item.Location));
+            }
+            return names;
+        }
+
+        private static string Printable(string text) => new(text.Select(c => char.IsControl(c) ? '?' : c).ToArray());
 
         private List<PortRange> ReadPorts(YNode? node)
         {

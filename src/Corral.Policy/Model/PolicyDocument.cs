@@ -92,6 +92,9 @@ public sealed record Rule(
     /// it again; null for a rule not loaded from text (or derived from another policy, whose offsets no longer hold).
     /// </summary>
     public RuleModeSite? ModeSite { get; init; }
+
+    /// <summary>The rule's MCP section (tools, methods, pinning), or null: only a decrypting permit may have one.</summary>
+    public McpRules? Mcp { get; init; }
 }
 
 /// <summary>

@@ -13,6 +13,9 @@ public sealed record AzureFoundryOptions
     /// <summary>Approved tool-call names; empty means the reference example (an MCP server and GitHub's API, one repository owner).</summary>
     public IReadOnlyList<string> ToolFqdns { get; init; } = [];
 
+    /// <summary>MCP tools the agent may call on the approved tool servers; empty leaves allow-tool-calls without an mcp section.</summary>
+    public IReadOnlyList<string> McpTools { get; init; } = [];
+
     /// <summary>Write every rule in watch mode, as the reference deploys first.</summary>
     public bool Watch { get; init; }
 }
@@ -42,6 +45,9 @@ public static class AzureFoundryTemplate
             if (!IpPrefix.TryParse(c, out _, out e)) problems.Add($"--spoke-cidr '{c}': {e}");
         foreach (var f in options.ToolFqdns)
             if (!DomainPattern.TryParse(f, out _, out e)) problems.Add($"--tool-fqdn '{f}': {e}");
+        foreach (var t in options.McpTools)
+            if (t.Length is 0 or > 128 || !t.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or '/'))
+                problems.Add($"--mcp-tool '{t}': a tool name of letters, digits, '_', '-', '.' or '/'");
         if (string.IsNullOrWhiteSpace(options.Region) || !options.Region.All(char.IsAsciiLetterOrDigit))
             problems.Add($"--region '{options.Region}': an Azure region name such as eastus");
         return problems;
@@ -52,6 +58,10 @@ public static class AzureFoundryTemplate
         var mode = o.Watch ? ", mode: watch" : "";
         var toolDomains = o.ToolFqdns.Count > 0 ? o.ToolFqdns : ["mcp.contoso.com", "api.github.com"];
         var toolUrls = o.ToolFqdns.Count > 0 ? "" : "\n    urls: [\"api.github.com/repos/contoso/*\"]   # URL filters need decryption (rule allow-tool-calls)";
+        var mcp = o.McpTools.Count > 0 ? $", mcp: {{ tools: [{string.Join(", ", o.McpTools)}], pinTools: true }}" : "";
+        var mcpComment = o.McpTools.Count > 0
+            ? "\n  #    mcp: only the listed MCP tools may be called (tools/call); the servers' tool definitions are pinned on first sight."
+            : "";
         var sb = new StringBuilder();
         sb.Append($$"""
 # Corral policy: Azure AI Foundry hosted agents (BYOVNet), region {{o.Region}}.
@@ -100,8 +110,8 @@ rules:
   - { name: allow-aca-fqdn, priority: 2, source: [foundry-agents], webGroups: [aca-requirements-fqdns], action: permit, decrypt: not-allowed, ports: [443]{{mode}} }
   # 3. The same platform by Service Tag address ranges (MCR, Front Door, ACR, AAD); spliced, never decrypted.
   - { name: allow-aca-svctag, priority: 3, source: [foundry-agents], destination: [aca-svctag-aad, aca-svctag-mcr, aca-svctag-afd, aca-svctag-acr], action: permit, decrypt: not-allowed, ports: [443]{{mode}} }
-  # 4. Approved tool calls; decryption allowed so URL filters and payload inspection can see inside.
-  - { name: allow-tool-calls, priority: 4, source: [foundry-agents], webGroups: [foundry-tool-calls], action: permit, decrypt: allowed, ports: [443]{{mode}} }
+  # 4. Approved tool calls; decryption allowed so URL filters and payload inspection can see inside.{{mcpComment}}
+  - { name: allow-tool-calls, priority: 4, source: [foundry-agents], webGroups: [foundry-tool-calls], action: permit, decrypt: allowed, ports: [443]{{mode}}{{mcp}} }
   # 5. Everything else on the internet: the exfiltration and supply-chain paths. Every deny is logged.
   - { name: default-deny-internet, priority: 5, source: [foundry-agents], destination: [public-internet], action: deny{{mode}} }
   # 6. Lateral movement to adjacent spokes' private endpoints and workloads.

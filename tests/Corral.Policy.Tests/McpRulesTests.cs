@@ -1,0 +1,168 @@
+using System.Text.Json;
+using Corral.Policy.Model;
+
+namespace Corral.Policy.Tests;
+
+/// <summary>The mcp section of a rule: loaded, validated with locations, decided per call, shown by explain and init.</summary>
+public sealed class McpRulesTests : IDisposable
+{
+    private readonly TempPolicy _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private static string Policy(string rule) => $"""
+        version: 1
+        smartGroups:
+          agents: {"{"} cidrs: [10.20.1.0/24] {"}"}
+        webGroups:
+          tools: {"{"} domains: [mcp.contoso.com] {"}"}
+        rules:
+        {rule}
+        """;
+
+    private const string Decrypting = "  - { name: tools, priority: 1, source: [agents], webGroups: [tools], action: permit, decrypt: allowed, ports: [443], ";
+
+    [Fact]
+    public void A_decrypting_permit_loads_tools_methods_and_pinning()
+    {
+        var policy = _temp.Compile(Policy(Decrypting + "mcp: { tools: [search_docs, get_issue], pinTools: enforce, methods: [resources/read] } }"));
+        var mcp = policy.FindRule("tools")!.Source.Mcp!;
+        Assert.Equal(["search_docs", "get_issue"], mcp.Tools.Select(t => t.Value));
+        Assert.Equal(ToolPinning.Enforce, mcp.PinTools);
+        Assert.Equal(["resources/read"], mcp.Methods.Select(t => t.Value));
+        Assert.Equal((7, 97), (mcp.Tools[0].Location.Line, mcp.Tools[0].Location.Column));
+    }
+
+    [Theory]
+    [InlineData("true", ToolPinning.Flag)]
+    [InlineData("false", ToolPinning.Off)]
+    [InlineData("enforce", ToolPinning.Enforce)]
+    public void PinTools_takes_true_false_or_enforce(string word, ToolPinning expected) =>
+        Assert.Equal(expected, _temp.Compile(Policy(Decrypting + $"mcp: {{ tools: [a], pinTools: {word} }} }}")).FindRule("tools")!.Source.Mcp!.PinTools);
+
+    [Fact]
+    public void A_rule_without_mcp_has_none() =>
+        Assert.Null(_temp.Compile(Policy(Decrypting + "logging: true }")).FindRule("tools")!.Source.Mcp);
+
+    private (int Line, int Column, string Text) OnlyError(string yaml, string code)
+    {
+        var result = _temp.Check(yaml);
+        Assert.False(result.Succeeded);
+        var d = Assert.Single(result.Diagnostics, d => d.IsError && d.Code == code);
+        Assert.Matches(@"corral\.yaml:\d+:\d+: error: ", d.ToString());
+        return (d.Location.Line, d.Location.Column, d.ToString());
+    }
+
+    [Fact]
+    public void An_mcp_section_on_a_rule_that_cannot_decrypt_is_an_error_at_the_section()
+    {
+        var e = OnlyError(Policy("  - { name: tools, priority: 1, source: [agents], webGroups: [tools], action: permit, ports: [443], mcp: { tools: [a] } }"), "mcp-needs-decrypt");
+        Assert.Equal((7, 101), (e.Line, e.Column));
+        Assert.Contains("add 'decrypt: allowed'", e.Text);
+    }
+
+    [Fact]
+    public void An_mcp_section_on_a_deny_is_an_error() =>
+        OnlyError(Policy("  - { name: tools, priority: 1, source: [agents], webGroups: [tools], action: deny, mcp: { tools: [a] } }"), "mcp-needs-decrypt");
+
+    [Fact]
+    public void An_unknown_key_in_mcp_is_located_and_corrected()
+    {
+        var e = OnlyError(Policy(Decrypting + "mcp: { tool: [a] } }"), "unknown-key");
+        Assert.Equal((7, 97), (e.Line, e.Column));
+        Assert.Contains("did you mean 'tools'?", e.Text);
+    }
+
+    [Fact]
+    public void A_bad_pinning_word_is_an_error() =>
+        Assert.Contains("'pinTools' must be false | true | enforce", OnlyError(Policy(Decrypting + "mcp: { tools: [a], pinTools: always } }"), "bad-value").Text);
+
+    [Fact]
+    public void An_mcp_section_that_is_not_a_mapping_is_an_error() =>
+        OnlyError(Policy(Decrypting + "mcp: [a] }"), "bad-type");
+
+    [Fact]
+    public void A_tool_listed_twice_is_an_error() =>
+        OnlyError(Policy(Decrypting + "mcp: { tools: [a, a] } }"), "duplicate-name");
+
+    [Fact]
+    public void Tools_call_in_methods_is_an_error_pointing_at_tools() =>
+        Assert.Contains("decided by 'tools'", OnlyError(Policy(Decrypting + "mcp: { tools: [a], methods: [tools/call] } }"), "mcp-method-tools-call").Text);
+
+    [Fact]
+    public void Unknown_keys_in_mcp_are_still_reported_with_the_rest()
+    {
+        var result = _temp.Check(Policy(Decrypting + "mcp: { tools: [a], pin: true } }"));
+        Assert.Contains(result.Diagnostics, d => d.Code == "unknown-key" && d.Message.Contains("'pin'"));
+    }
+
+    private static McpRules Rules(string[] tools, string[]? methods = null) =>
+        new(tools.Select(t => new Located<string>(t, default!)).ToList(), ToolPinning.Off, (methods ?? []).Select(t => new Located<string>(t, default!)).ToList(), default!);
+
+    [Theory]
+    [InlineData("initialize", null, true)]
+    [InlineData("ping", null, true)]
+    [InlineData("notifications/initialized", null, true)]
+    [InlineData("tools/list", null, true)]
+    [InlineData("resources/list", null, true)]
+    [InlineData("prompts/list", null, true)]
+    [InlineData("tools/call", "search_docs", true)]
+    [InlineData("tools/call", "send_email", false)]
+    [InlineData("tools/call", "Search_Docs", false)]
+    [InlineData("tools/call", "", false)]
+    [InlineData("tools/call", null, false)]
+    [InlineData("resources/read", null, false)]
+    [InlineData("prompts/get", null, false)]
+    [InlineData("notifications", null, false)]
+    public void Session_methods_pass_listed_tools_pass_and_everything_else_is_denied_by_default(string method, string? tool, bool allowed) =>
+        Assert.Equal(allowed, Rules(["search_docs"]).Decide(method, tool).Allowed);
+
+    [Fact]
+    public void Methods_lists_further_methods()
+    {
+        var rules = Rules(["a"], ["resources/read"]);
+        Assert.Equal(new McpCallDecision(true, McpCallReason.ListedMethod), rules.Decide("resources/read", null));
+        Assert.False(rules.Decide("prompts/get", null).Allowed);
+    }
+
+    [Fact]
+    public void Explain_shows_the_mcp_verdict_for_a_tool()
+    {
+        _temp.Write("corral.yaml", Policy(Decrypting + "mcp: { tools: [search_docs], pinTools: true } }"));
+        var denied = CliTests.Corral(_temp.Directory, "explain", "corral.yaml", "--src", "10.20.1.5", "--dst", "mcp.contoso.com", "--mcp-tool", "send_email");
+        Assert.Equal(0, denied.Code);
+        Assert.Contains("mcp: tools/call send_email: deny (the tool is not listed in the rule's mcp.tools of rule 'tools')", denied.Out);
+        var json = JsonDocument.Parse(CliTests.Corral(_temp.Directory, "explain", "corral.yaml", "--src", "10.20.1.5", "--dst", "mcp.contoso.com", "--mcp-tool", "search_docs", "--json").Out).RootElement;
+        Assert.Equal("permit", json.GetProperty("mcp").GetProperty("action").GetString());
+        Assert.Equal("search_docs", json.GetProperty("mcp").GetProperty("tool").GetString());
+        Assert.Equal("tools", json.GetProperty("rule").GetString());
+    }
+
+    [Fact]
+    public void Explain_says_a_rule_without_mcp_passes_any_tool()
+    {
+        _temp.Write("corral.yaml", Policy(Decrypting + "logging: true }"));
+        var run = CliTests.Corral(_temp.Directory, "explain", "corral.yaml", "--src", "10.20.1.5", "--dst", "mcp.contoso.com", "--mcp-tool", "send_email");
+        Assert.Contains("mcp: tools/call send_email: permit (rule 'tools' has no mcp section", run.Out);
+    }
+
+    [Fact]
+    public void Init_with_mcp_tools_writes_a_checked_mcp_section_on_allow_tool_calls()
+    {
+        var init = CliTests.Corral(_temp.Directory, "init", "--template", "azure-foundry", "-o", "p.yaml", "--tool-fqdn", "mcp.contoso.com", "--mcp-tool", "search_docs", "--mcp-tool", "get_issue");
+        Assert.Equal(0, init.Code);
+        var text = File.ReadAllText(Path.Combine(_temp.Directory, "p.yaml"));
+        Assert.Contains("mcp: { tools: [search_docs, get_issue], pinTools: true }", text);
+        var result = PolicyChecker.CheckFile(Path.Combine(_temp.Directory, "p.yaml"));
+        Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics));
+        Assert.Equal(["search_docs", "get_issue"], result.Compiled!.FindRule("allow-tool-calls")!.Source.Mcp!.Tools.Select(t => t.Value));
+    }
+
+    [Fact]
+    public void Init_refuses_a_tool_name_that_would_break_the_yaml()
+    {
+        var init = CliTests.Corral(_temp.Directory, "init", "--template", "azure-foundry", "-o", "p.yaml", "--mcp-tool", "a], pinTools: false, x: [");
+        Assert.NotEqual(0, init.Code);
+        Assert.Contains("--mcp-tool", init.Err);
+    }
+}
