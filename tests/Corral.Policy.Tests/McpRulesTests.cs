@@ -30,7 +30,7 @@ public sealed class McpRulesTests : IDisposable
         Assert.Equal(["search_docs", "get_issue"], mcp.Tools.Select(t => t.Value));
         Assert.Equal(ToolPinning.Enforce, mcp.PinTools);
         Assert.Equal(["resources/read"], mcp.Methods.Select(t => t.Value));
-        Assert.Equal((7, 97), (mcp.Tools[0].Location.Line, mcp.Tools[0].Location.Column));
+        Assert.Equal((7, 134), (mcp.Tools[0].Location.Line, mcp.Tools[0].Location.Column));
     }
 
     [Theory]
@@ -57,7 +57,7 @@ public sealed class McpRulesTests : IDisposable
     public void An_mcp_section_on_a_rule_that_cannot_decrypt_is_an_error_at_the_section()
     {
         var e = OnlyError(Policy("  - { name: tools, priority: 1, source: [agents], webGroups: [tools], action: permit, ports: [443], mcp: { tools: [a] } }"), "mcp-needs-decrypt");
-        Assert.Equal((7, 101), (e.Line, e.Column));
+        Assert.Equal((7, 106), (e.Line, e.Column));
         Assert.Contains("add 'decrypt: allowed'", e.Text);
     }
 
@@ -69,7 +69,7 @@ public sealed class McpRulesTests : IDisposable
     public void An_unknown_key_in_mcp_is_located_and_corrected()
     {
         var e = OnlyError(Policy(Decrypting + "mcp: { tool: [a] } }"), "unknown-key");
-        Assert.Equal((7, 97), (e.Line, e.Column));
+        Assert.Equal((7, 126), (e.Line, e.Column));
         Assert.Contains("did you mean 'tools'?", e.Text);
     }
 
