@@ -2,8 +2,10 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
 using Corral.Interception.Http;
+using Corral.Interception.Mcp;
 using Corral.Policy.Compilation;
 using Corral.Policy.Inspection;
+using Corral.Policy.Model;
 
 namespace Corral.Interception;
 
@@ -39,12 +41,21 @@ public interface IRequestPolicy
 
     /// <summary>Called once per request with its outcome (the flow log's request record).</summary>
     void OnRequest(InspectedRequest request);
+
+    /// <summary>Whether a tool of this flow's MCP server changed since it was pinned and is held until an operator accepts it.</summary>
+    bool IsToolHeld(string tool) => false;
+
+    /// <summary>A tools/list answer from this flow's MCP server, for a rule that pins tools; returns the tools that differ from the pins.</summary>
+    IReadOnlyList<string> OnToolsListed(McpToolListing listing, ToolPinning pinning) => [];
 }
 
 /// <summary>One request's outcome: method, URL, verdict, and the refusal when it was not forwarded.</summary>
 public sealed record InspectedRequest(string Method, string Url, Verdict Verdict, bool Forwarded, int Status, Refusal? Refusal, long BytesUp, long BytesDown)
 {
     public string? DeniedBy => Refusal?.RecordText;
+
+    /// <summary>On a rule with an mcp section: the JSON-RPC method(s) and tool(s) the request carried, and any denial.</summary>
+    public McpExchange? Mcp { get; init; }
 }
 
 /// <summary>The upstream side of one flow: a connection kept for this client, lent from a pool, or opened.</summary>
@@ -159,6 +170,14 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             return RelayEnd.Closed;
         }
 
+        var mcpRules = verdict.Rule?.Source.Mcp;
+        if (mcpRules is not null && McpTransportRefusal(request) is { } transportProblem)
+        {
+            await RefuseAsync(client, policy, request.Method, url, verdict, Refusal.ByRule(verdict.Rule!.Name, target.Authority, transportProblem, 400), ct,
+                mcp: new McpExchange("(none)", null, true, transportProblem));
+            return RelayEnd.Closed;
+        }
+
         // ---- payload inspection: head, then body ----
         var inspect = verdict.Enforced && !inspector.IsEmpty;
         var scan = inspect ? inspector.StartStream() : null;
@@ -172,14 +191,36 @@ internal sealed class RequestPipeline(InterceptionOptions options)
 
         // Bodies read whole before anything goes upstream: small Content-Length ones (scanned as they arrive), and,
         // when inspecting, any body with a content coding (decoded within a bound, then scanned).
+        // An MCP rule's body is read whole, whatever its framing, and decided message by message before it goes on.
         byte[]? bufferedBody = null;
+        McpGate.Decision? mcpDecision = null;
+        var readsMcp = mcpRules is not null && request.Framing != BodyFraming.None;
         var encoded = inspect && ContentCodings(request) is { Count: > 0 };
-        if (encoded || (request.Framing == BodyFraming.ContentLength && request.ContentLength <= options.BufferedBodyLimit))
+        if (readsMcp || encoded || (request.Framing == BodyFraming.ContentLength && request.ContentLength <= options.BufferedBodyLimit))
         {
             try
             {
-                bufferedBody = encoded
-                    ? await ReadEncodedBodyAsync(clientReader, request, inspector, ct)
+                if (readsMcp)
+                {
+                    var (framed, data) = await ReadWholeBodyAsync(clientReader, request, inspect ? inspector : null, ct);
+                    bufferedBody = framed;
+                    var ruleName = verdict.Rule!.Name;
+                    if (JsonRpcBody.TryParse(data, out var notJsonRpc) is not { } rpc)
+                    {
+                        var reason = $"not a JSON-RPC request on a rule with an mcp section: {notJsonRpc}";
+                        await RefuseAsync(client, policy, request.Method, url, verdict, Refusal.ByRule(ruleName, target.Authority, reason, 400), ct,
+                            mcp: new McpExchange("(invalid)", null, true, reason));
+                        return RelayEnd.Closed;
+                    }
+                    mcpDecision = McpGate.Decide(rpc, mcpRules!, ruleName, policy.IsToolHeld);
+                    if (mcpDecision.Exchange.Denied && verdict.Enforced)
+                    {
+                        await AnswerDeniedCallAsync(client, policy, request.Method, url, verdict, mcpDecision, target, headBytes.Length + framed.Length, ct);
+                        return RelayEnd.Closed;
+                    }
+                }
+                else bufferedBody = encoded
+                    ? (await ReadWholeBodyAsync(clientReader, request, inspector, ct)).Framed
                     : await ReadSmallBodyAsync(clientReader, request, scan, ct);
             }
             catch (BodyCopier.SecretFoundException secret)
@@ -339,21 +380,29 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             }
             break;
         }
+        // A tools/list answer on a rule that pins tools is kept (within a bound) as it is relayed, to compare with the pins.
+        var listRequest = mcpRules is { PinTools: not ToolPinning.Off } && response.Status == 200
+            ? mcpDecision?.Body.Messages.FirstOrDefault(m => m.Method == "tools/list" && m.IsRequest) : null;
+        using var listed = listRequest is null ? null : new CappedCapture(options.BufferedBodyLimit);
         // A small Content-Length body that has already arrived goes out with its head in one write (one TLS record,
         // one send) instead of two; everything else is relayed as it comes.
         if (TryTakeWholeBody(upstream.Reader, response, first.Bytes) is { } whole)
         {
             await client.WriteAsync(whole, ct);
             down += whole.Length;
+            listed?.Write(whole.AsSpan(first.Bytes.Length));
         }
         else
         {
             await client.WriteAsync(first.Bytes, ct);
             down += first.Bytes.Length;
-            down += await BodyCopier.CopyAsync(upstream.Reader, client, response.Framing, response.ContentLength, null, ct);
+            down += await BodyCopier.CopyAsync(upstream.Reader, client, response.Framing, response.ContentLength, null, ct, listed);
         }
         await client.FlushAsync(ct);
-        policy.OnRequest(new InspectedRequest(request.Method, url, verdict, true, response.Status, null, up, down));
+        var exchange = mcpDecision?.Exchange;
+        if (listRequest is not null && exchange is not null && ReadToolListing(listed!, response, listRequest) is { } listing)
+            exchange = exchange with { ToolsChanged = policy.OnToolsListed(listing, mcpRules!.PinTools) };
+        policy.OnRequest(new InspectedRequest(request.Method, url, verdict, true, response.Status, null, up, down) { Mcp = exchange });
         var keepAlive = !request.WantsClose && !response.WantsClose && response.Status != 101;
         upstream.Served++;
         if (HttpHeaders.Values(response.Headers, "WWW-Authenticate").Any(IsConnectionBoundAuth)) upstream.Poolable = false;
@@ -417,24 +466,75 @@ internal sealed class RequestPipeline(InterceptionOptions options)
         return collected.ToArray();
     }
 
-    // The body as framed (to forward unchanged) and its data decoded (to scan), both within bounds.
-    private async Task<byte[]> ReadEncodedBodyAsync(PipeReader reader, HttpRequestHead request, PayloadInspector inspector, CancellationToken ct)
+    // The body as framed (to forward unchanged) and its data decoded (to scan and to read), both within bounds.
+    private async Task<(byte[] Framed, byte[] Data)> ReadWholeBodyAsync(PipeReader reader, HttpRequestHead request, PayloadInspector? inspector, CancellationToken ct)
     {
         if (request.Framing == BodyFraming.ContentLength && request.ContentLength > options.BufferedBodyLimit)
-            throw new HttpMessageRefusedException(413, $"an encoded body over {options.BufferedBodyLimit} bytes cannot be inspected");
+            throw new HttpMessageRefusedException(413, $"a body over {options.BufferedBodyLimit} bytes cannot be inspected");
         using var framed = new BoundedStream(options.BufferedBodyLimit + 64 * 1024);
         using var data = new BoundedStream(options.BufferedBodyLimit);
         try
         {
-            await BodyCopier.CopyAsync(reader, framed, request.Framing, request.ContentLength, inspector.StartStream(), ct, data);
+            await BodyCopier.CopyAsync(reader, framed, request.Framing, request.ContentLength, inspector?.StartStream(), ct, data);
         }
         catch (BoundedStream.FullException)
         {
-            throw new HttpMessageRefusedException(413, $"an encoded body over {options.BufferedBodyLimit} bytes cannot be inspected");
+            throw new HttpMessageRefusedException(413, $"a body over {options.BufferedBodyLimit} bytes cannot be inspected");
         }
-        var decoded = ContentDecoding.Decode(data.ToArray(), ContentCodings(request), options.DecodedBodyLimit);
-        if (inspector.Scan(decoded) is { } secret) throw new BodyCopier.SecretFoundException(secret);
-        return framed.ToArray();
+        var codings = ContentCodings(request);
+        var decoded = codings.Count == 0 ? data.ToArray() : ContentDecoding.Decode(data.ToArray(), codings, options.DecodedBodyLimit);
+        if (inspector?.Scan(decoded) is { } secret) throw new BodyCopier.SecretFoundException(secret);
+        return (framed.ToArray(), decoded);
+    }
+
+    // MCP's Streamable HTTP uses POST (messages), GET (the server's event stream) and DELETE (ending a session);
+    // only a POST carries a body, and it is read whole.
+    private static string? McpTransportRefusal(HttpRequestHead request) => request.Method switch
+    {
+        "POST" when request.Framing == BodyFraming.None || request.Framing == BodyFraming.ContentLength && request.ContentLength == 0 =>
+            "an MCP POST without a JSON-RPC body",
+        "POST" => null,
+        "GET" or "DELETE" when request.Framing == BodyFraming.None || request.Framing == BodyFraming.ContentLength && request.ContentLength == 0 => null,
+        "GET" or "DELETE" => $"an MCP {request.Method} with a body",
+        _ => $"{Refusal.Printable(request.Method)} is not a method of MCP's Streamable HTTP transport (POST, GET, DELETE)",
+    };
+
+    private static async Task AnswerDeniedCallAsync(Stream client, IRequestPolicy policy, string method, string url, Verdict verdict, McpGate.Decision decision,
+        RelayTarget target, long up, CancellationToken ct)
+    {
+        var rule = verdict.Rule!.Name;
+        if (McpGate.DeniedResponse(decision, rule) is not { } answer)
+        {
+            // Only notifications or responses: nothing to answer by id, so the transport's HTTP error.
+            await RefuseAsync(client, policy, method, url, verdict, Refusal.ByRule(rule, target.Authority, decision.Exchange.Reason!), ct, up, mcp: decision.Exchange);
+            return;
+        }
+        policy.OnRequest(new InspectedRequest(method, url, verdict, false, 200, Refusal.ByRule(rule, target.Authority, decision.Exchange.Reason!, 200), up, answer.Length)
+            { Mcp = decision.Exchange });
+        try
+        {
+            await client.WriteAsync(answer, ct);
+            await client.FlushAsync(ct);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException) { } // the client went away; the record is written
+    }
+
+    private McpToolListing? ReadToolListing(CappedCapture listed, HttpResponseHead response, JsonRpcMessage listRequest)
+    {
+        if (listed.Overflowed) return null;
+        var codings = HttpHeaders.Values(response.Headers, "Content-Encoding").SelectMany(v => v.Split(','))
+            .Select(t => t.Trim().ToLowerInvariant()).Where(t => t.Length > 0 && t != "identity").ToList();
+        byte[] body;
+        try
+        {
+            body = codings.Count == 0 ? listed.ToArray() : ContentDecoding.Decode(listed.ToArray(), codings, options.DecodedBodyLimit);
+        }
+        catch (HttpMessageRefusedException)
+        {
+            return null;
+        }
+        var eventStream = HttpHeaders.Values(response.Headers, "Content-Type").Any(v => v.TrimStart().StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase));
+        return ToolListingReader.Read(body, eventStream, listRequest.Id!, listRequest.HasCursor);
     }
 
     private static List<string> ContentCodings(HttpRequestHead request) =>
@@ -549,9 +649,9 @@ internal sealed class RequestPipeline(InterceptionOptions options)
     }
 
     private static async Task RefuseAsync(Stream client, IRequestPolicy policy, string method, string url, Verdict verdict, Refusal refusal, CancellationToken ct,
-        long up = 0, long down = 0, bool forwarded = false)
+        long up = 0, long down = 0, bool forwarded = false, McpExchange? mcp = null)
     {
-        policy.OnRequest(new InspectedRequest(method, url, verdict, forwarded, refusal.Status, refusal, up, down));
+        policy.OnRequest(new InspectedRequest(method, url, verdict, forwarded, refusal.Status, refusal, up, down) { Mcp = mcp });
         try
         {
             await client.WriteAsync(refusal.ToHttpResponse(), ct);

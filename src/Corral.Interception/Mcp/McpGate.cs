@@ -1,0 +1,92 @@
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Corral.Policy.Compilation;
+using Corral.Policy.Model;
+
+namespace Corral.Interception.Mcp;
+
+/// <summary>What the gateway made of one MCP request: its method(s) and tool(s), and whether and why it was denied.</summary>
+/// <param name="Denied">Some message was denied (under watch mode the request still went on).</param>
+/// <param name="ToolsChanged">On a tools/list: the tools the server added, removed or changed since they were pinned.</param>
+public sealed record McpExchange(string Method, string? Tool, bool Denied, string? Reason)
+{
+    public IReadOnlyList<string> ToolsChanged { get; init; } = [];
+}
+
+/// <summary>
+/// Decides an MCP request body (JSON-RPC over Streamable HTTP) by the rule's mcp section, message by message, and
+/// writes the answer a denied call gets: HTTP 200 with a JSON-RPC error for each request, carrying its id, the rule and
+/// advice not to retry, which MCP clients surface to the agent as the call's error instead of a transport fault.
+/// </summary>
+internal static class McpGate
+{
+    /// <summary>The JSON-RPC error code of a call the egress policy denies (implementation-defined server error range).</summary>
+    public const int PolicyDeniedCode = -32001;
+
+    public sealed record Decision(JsonRpcBody Body, McpExchange Exchange, IReadOnlyList<(JsonRpcMessage Message, string? Denial)> PerMessage);
+
+    /// <param name="isHeld">Whether a tool's definition changed and is held until an operator accepts it.</param>
+    public static Decision Decide(JsonRpcBody body, McpRules rules, string rule, Func<string, bool> isHeld)
+    {
+        var per = new List<(JsonRpcMessage, string?)>(body.Messages.Count);
+        string? firstDenial = null;
+        foreach (var m in body.Messages)
+        {
+            string? denial = null;
+            if (!m.IsResponse)
+            {
+                var d = rules.Decide(m.Method!, m.Tool);
+                if (!d.Allowed) denial = $"{Describe(m)} denied by rule '{rule}': {d.ReasonText}";
+                else if (m.Method == McpRules.ToolsCall && rules.PinTools == ToolPinning.Enforce && isHeld(m.Tool!))
+                    denial = $"{Describe(m)} denied by rule '{rule}': the tool's definition changed since it was pinned and awaits an operator's review";
+            }
+            firstDenial ??= denial;
+            per.Add((m, denial));
+        }
+        var method = string.Join(",", body.Messages.Select(m => m.Method ?? "(response)").Distinct());
+        var tools = body.Messages.Where(m => m.Tool is not null).Select(m => m.Tool!).Distinct().ToList();
+        return new Decision(body, new McpExchange(method, tools.Count == 0 ? null : string.Join(",", tools), firstDenial is not null, firstDenial), per);
+    }
+
+    private static string Describe(JsonRpcMessage m) => m.Method == McpRules.ToolsCall ? $"tools/call '{m.Tool}'" : $"method '{m.Method}'";
+
+    /// <summary>
+    /// The answer to a body with a denied message: every request in it gets a JSON-RPC error with its id (a denied one
+    /// says why; the others that it was not sent because the batch was refused). Null when nothing in it has an id to
+    /// answer (only notifications or responses): those get the transport's HTTP error instead.
+    /// </summary>
+    public static byte[]? DeniedResponse(Decision decision, string rule)
+    {
+        var requests = decision.PerMessage.Where(p => p.Message.IsRequest).ToList();
+        if (requests.Count == 0) return null;
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            if (decision.Body.IsBatch) w.WriteStartArray();
+            foreach (var (message, denial) in requests)
+            {
+                w.WriteStartObject();
+                w.WriteString("jsonrpc", "2.0");
+                w.WritePropertyName("id");
+                w.WriteRawValue(message.Id!);
+                w.WriteStartObject("error");
+                w.WriteNumber("code", PolicyDeniedCode);
+                var reason = denial ?? $"{Describe(message)} was not sent: another message in its batch was denied by rule '{rule}'";
+                w.WriteString("message", $"Egress policy: {reason}. {Http.Refusal.Advice}");
+                w.WriteStartObject("data");
+                w.WriteString("error", "blocked_by_policy");
+                w.WriteString("rule", rule);
+                if (message.Tool is not null) w.WriteString("tool", message.Tool);
+                w.WriteBoolean("retry", false);
+                w.WriteEndObject();
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+            if (decision.Body.IsBatch) w.WriteEndArray();
+        }
+        var body = stream.ToArray();
+        var head = $"HTTP/1.1 200 OK\r\n{Http.Refusal.RuleHeader}: {Http.Refusal.Printable(rule)}\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n";
+        return [.. Encoding.ASCII.GetBytes(head), .. body];
+    }
+}
