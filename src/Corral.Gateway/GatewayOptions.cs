@@ -31,6 +31,9 @@ public sealed record GatewayOptions
     /// <summary>A static name → address map in /etc/hosts format, consulted before DNS.</summary>
     public string? HostsFile { get; init; }
 
+    /// <summary>The MCP tool pin file; null: <c>NAME.mcp-pins.json</c> next to the policy.</summary>
+    public string? McpPinsPath { get; init; }
+
     public GatewayLimits Limits { get; init; } = new();
 
     /// <summary>TLS interception for decrypt-allowed permits; null means every permitted flow is spliced.</summary>

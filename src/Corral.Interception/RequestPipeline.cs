@@ -46,7 +46,7 @@ public interface IRequestPolicy
     bool IsToolHeld(string tool) => false;
 
     /// <summary>A tools/list answer from this flow's MCP server, for a rule that pins tools; returns the tools that differ from the pins.</summary>
-    IReadOnlyList<string> OnToolsListed(McpToolListing listing, ToolPinning pinning) => [];
+    IReadOnlyList<string> OnToolsListed(McpToolListing listing) => [];
 }
 
 /// <summary>One request's outcome: method, URL, verdict, and the refusal when it was not forwarded.</summary>
@@ -401,7 +401,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
         await client.FlushAsync(ct);
         var exchange = mcpDecision?.Exchange;
         if (listRequest is not null && exchange is not null && ReadToolListing(listed!, response, listRequest) is { } listing)
-            exchange = exchange with { ToolsChanged = policy.OnToolsListed(listing, mcpRules!.PinTools) };
+            exchange = exchange with { ToolsChanged = policy.OnToolsListed(listing) };
         policy.OnRequest(new InspectedRequest(request.Method, url, verdict, true, response.Status, null, up, down) { Mcp = exchange });
         var keepAlive = !request.WantsClose && !response.WantsClose && response.Status != 101;
         upstream.Served++;

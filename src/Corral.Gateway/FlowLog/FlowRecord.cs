@@ -36,4 +36,6 @@ public sealed record FlowRecord
     public long BytesUp { get; init; }
     public long BytesDown { get; init; }
     public double? DurationMs { get; init; }
+    /// <summary>On a request record of a rule with an mcp section: the JSON-RPC method(s), tool(s), and any denial or tool change.</summary>
+    public Interception.Mcp.McpExchange? Mcp { get; init; }
 }

@@ -33,14 +33,17 @@ public static class FlowRecordJson
             }
             else if (r.Verdict is { } v)
             {
-                // The log says what happened, not what the rule allowed: decrypt is true only when the gateway decrypted.
-                VerdictJson.WriteProperties(w, v with { Decrypt = r.Decrypted });
+                // The log says what happened, not what the rule allowed: decrypt is true only when the gateway decrypted,
+                // and a request the rule's mcp section denied is a deny by that rule.
+                var action = r.Mcp is { Denied: true } && v.Enforced ? Policy.Model.RuleAction.Deny : v.Action;
+                VerdictJson.WriteProperties(w, v with { Action = action, Decrypt = r.Decrypted });
             }
             if (r.Event == FlowEvent.Request)
             {
                 if (r.Status is { } status) w.WriteNumber("status", status);
                 w.WriteNumber("bytes_up", r.BytesUp);
                 w.WriteNumber("bytes_down", r.BytesDown);
+                if (r.Mcp is { } mcp) WriteMcp(w, mcp);
             }
         }
         else
@@ -50,6 +53,24 @@ public static class FlowRecordJson
             w.WriteNumber("bytes_up", r.BytesUp);
             w.WriteNumber("bytes_down", r.BytesDown);
             w.WriteNumber("duration_ms", Math.Round(r.DurationMs ?? 0, 3));
+        }
+        w.WriteEndObject();
+    }
+
+    // "mcp": {"method", "tool", "denied", "reason", "tools_changed"}: what the request carried and what became of it.
+    private static void WriteMcp(Utf8JsonWriter w, Interception.Mcp.McpExchange mcp)
+    {
+        w.WriteStartObject("mcp");
+        w.WriteString("method", mcp.Method);
+        if (mcp.Tool is null) w.WriteNull("tool"); else w.WriteString("tool", mcp.Tool);
+        w.WriteBoolean("denied", mcp.Denied);
+        if (mcp.Reason is not null) w.WriteString("reason", mcp.Reason);
+        if (mcp.ToolsChanged.Count > 0)
+        {
+            w.WriteString("alert", "mcp-tools-changed");
+            w.WriteStartArray("tools_changed");
+            foreach (var t in mcp.ToolsChanged) w.WriteStringValue(t);
+            w.WriteEndArray();
         }
         w.WriteEndObject();
     }

@@ -60,8 +60,15 @@ public sealed class GatewayServer : IAsyncDisposable
                     IdleTimeout = options.Limits.IdleTimeout,
                 })
             : null;
-        _context = new GatewayContext(options.Limits, new FlowDecider(Policy, resolver, decisionSeconds), _flowLog, _logger, _meter, options.DialGuard, _stopAccepting.Token, interceptor);
+        ToolPins = new Mcp.ToolPins(options.McpPinsPath ?? Mcp.ToolPins.PathFor(policy.Document.FilePath));
+        _context = new GatewayContext(options.Limits, new FlowDecider(Policy, resolver, decisionSeconds), _flowLog, _logger, _meter, options.DialGuard, _stopAccepting.Token, interceptor)
+        {
+            ToolPins = ToolPins,
+        };
     }
+
+    /// <summary>The MCP tool pins of rules with <c>pinTools</c>, in a file next to the policy.</summary>
+    public Mcp.ToolPins ToolPins { get; }
 
     /// <summary>The policy in force; swap it to reload.</summary>
     public PolicySource Policy { get; }

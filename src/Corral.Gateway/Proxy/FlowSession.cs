@@ -127,6 +127,10 @@ internal sealed class FlowSession : IAsyncDisposable
         // The path as sent: the policy reads it only where a URL filter must match, and one it cannot read matches none.
         public Verdict Decide(string path) => session.Context.Decider.DecideRequest(session._policy, session._decision, path);
 
+        public bool IsToolHeld(string tool) => session.IsToolHeld(tool);
+
+        public IReadOnlyList<string> OnToolsListed(Interception.Mcp.McpToolListing listing) => session.OnToolsListed(listing);
+
         public void OnRequest(InspectedRequest request)
         {
             session._requestsUp += request.BytesUp;
@@ -140,14 +144,39 @@ internal sealed class FlowSession : IAsyncDisposable
                 Destination = session.DialTo, Host = session.HostOrNull(), Method = request.Method, Url = request.Url,
                 Verdict = refusal is { Check: not null } ? null : request.Verdict,
                 Refusal = refusal is { Check: not null } ? refusal.Reason : null, Check = refusal?.Check, Decrypted = session._decrypted, Status = request.Status,
-                BytesUp = request.BytesUp, BytesDown = request.BytesDown,
+                BytesUp = request.BytesUp, BytesDown = request.BytesDown, Mcp = request.Mcp,
             });
+            if (request.Mcp is { } mcp) session.CountMcp(mcp, request.Verdict);
             if (refusal is not null)
                 ctx.Logger.LogInformation("Flow {FlowId} {Method} {Url} refused ({By}): {Reason}", session.Id, request.Method, request.Url, refusal.Check ?? refusal.Rule, refusal.Reason);
         }
     }
 
     private bool _decrypted;
+
+    // The MCP server a flow reaches, as pins and metrics name it: the authority it was asked for.
+    private string McpServer => Authority;
+
+    private void CountMcp(Interception.Mcp.McpExchange mcp, Verdict verdict)
+    {
+        var outcome = !mcp.Denied ? "allowed" : verdict.Enforced ? "denied" : "would-deny";
+        Context.McpCalls.Add(1, new KeyValuePair<string, object?>("server", McpServer), new KeyValuePair<string, object?>("tool", mcp.Tool ?? mcp.Method),
+            new KeyValuePair<string, object?>("outcome", outcome));
+    }
+
+    private bool IsToolHeld(string tool) => Context.ToolPins.IsHeld(McpServer, tool);
+
+    private IReadOnlyList<string> OnToolsListed(Interception.Mcp.McpToolListing listing)
+    {
+        var comparison = Context.ToolPins.Observe(McpServer, listing);
+        foreach (var tool in comparison.NewlyFlagged)
+        {
+            Context.McpToolChanges.Add(1, new KeyValuePair<string, object?>("server", McpServer), new KeyValuePair<string, object?>("tool", tool));
+            Context.Logger.LogWarning("Flow {FlowId}: MCP server {Server} changed tool {Tool} since it was pinned; run 'corral mcp accept {Server}' once reviewed",
+                Id, McpServer, tool, McpServer);
+        }
+        return comparison.Changed;
+    }
 
     /// <summary>Marks the flow as decrypted (its request records say so) and writes the decision record.</summary>
     public void Permit(bool decrypted)

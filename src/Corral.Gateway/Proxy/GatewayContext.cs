@@ -35,6 +35,14 @@ internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, 
     public Counter<long> BytesDown { get; } = meter.CreateCounter<long>("corral.gateway.traffic.down", unit: "By", description: "Bytes sent to clients from upstream");
     public Counter<long> Denied { get; } = meter.CreateCounter<long>("corral.gateway.flows.denied", description: "Flows denied (by policy or refused as bad input)");
 
+    /// <summary>MCP calls decided on rules with an mcp section, tagged with server, tool (or method) and outcome.</summary>
+    public Counter<long> McpCalls { get; } = meter.CreateCounter<long>("corral.gateway.mcp.calls", description: "MCP calls on rules with an mcp section, by server, tool and outcome");
+    /// <summary>MCP tools a server added, removed or changed since they were pinned, tagged with server and tool.</summary>
+    public Counter<long> McpToolChanges { get; } = meter.CreateCounter<long>("corral.gateway.mcp.tool_changes", description: "MCP tool definitions changed since pinned, by server and tool");
+
+    /// <summary>The MCP tool pins (rules with pinTools).</summary>
+    public required Mcp.ToolPins ToolPins { get; init; }
+
     /// <summary>Set when a graceful shutdown starts: kept-alive connections finish their current request and close.</summary>
     public volatile bool Stopping;
 
