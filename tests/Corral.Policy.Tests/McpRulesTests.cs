@@ -101,6 +101,7 @@ public sealed class McpRulesTests : IDisposable
 
     [Theory]
     [InlineData("initialize", null, true)]
+    [InlineData("server/discover", null, true)]
     [InlineData("ping", null, true)]
     [InlineData("notifications/initialized", null, true)]
     [InlineData("tools/list", null, true)]

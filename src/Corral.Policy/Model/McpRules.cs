@@ -56,8 +56,11 @@ public readonly record struct McpCallDecision(bool Allowed, McpCallReason Reason
 /// </summary>
 public sealed record McpRules(IReadOnlyList<Located<string>> Tools, ToolPinning PinTools, IReadOnlyList<Located<string>> Methods, SourceLocation Location)
 {
-    /// <summary>Methods every session needs, allowed whatever the rule lists.</summary>
-    public static readonly IReadOnlyList<string> SessionMethods = ["initialize", "ping", "tools/list", "resources/list", "resources/templates/list", "prompts/list"];
+    /// <summary>
+    /// Methods every session needs, allowed whatever the rule lists: <c>server/discover</c> is the 2026-07-28 revision's
+    /// replacement for <c>initialize</c> (SEP-2575), which the official SDK's client sends first.
+    /// </summary>
+    public static readonly IReadOnlyList<string> SessionMethods = ["initialize", "server/discover", "ping", "tools/list", "resources/list", "resources/templates/list", "prompts/list"];
 
     public const string ToolsCall = "tools/call";
 
