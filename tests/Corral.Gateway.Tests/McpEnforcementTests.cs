@@ -111,6 +111,8 @@ public sealed class McpEnforcementTests
     // Each spelling a permissive reader might take for tools/call of send_email, and that a strict one must refuse or deny.
     [Theory]
     [InlineData("""{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"search_docs","name":"send_email"}}""")]
+    [InlineData("""{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"send_email","name":"search_docs"}}""")]
+    [InlineData("""{"jsonrpc":"2.0","id":7,"method":"tools/call","method":"tools/list","params":{"name":"send_email"}}""")]
     [InlineData("""{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"search_docs","Name":"send_email"}}""")]
     [InlineData("""{"jsonrpc":"2.0","id":7,"method":"tools/call","Method":"tools/list","params":{"name":"send_email"}}""")]
     [InlineData("""{"jsonrpc":"2.0","id":7,"method":"tools/list","method":"tools/call","params":{"name":"send_email"}}""")]
