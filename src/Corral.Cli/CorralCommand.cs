@@ -18,6 +18,7 @@ public static class CorralCommand
         root.Subcommands.Add(GatewayCommand.Create(stdout, stderr));
         root.Subcommands.Add(TerraformCommand.Create(stdout, stderr));
         root.Subcommands.Add(LabCommand.Create(stdout, stderr));
+        root.Subcommands.Add(McpCommand.Create(stdout, stderr));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -205,7 +205,10 @@ public sealed class McpEnforcementTests
         Assert.Equal("mcp-tools-changed", alert.GetProperty("mcp").GetProperty("alert").GetString());
         Assert.Equal(["search_docs"], alert.GetProperty("mcp").GetProperty("tools_changed").EnumerateArray().Select(e => e.GetString()));
 
-        Assert.Equal(["search_docs"], setup.Gateway.Server.ToolPins.Accept($"mcp.example.test:{setup.Server.Port}"));
+        // The operator accepts with the CLI, beside the running gateway.
+        var output = new StringWriter();
+        Assert.Equal(0, Corral.Cli.CorralCommand.Run(["mcp", "accept", $"mcp.example.test:{setup.Server.Port}", "--policy", setup.Gateway.PolicyPath], output, output));
+        Assert.Contains("accepted 1 tool change(s)", output.ToString());
         await using (var client = await setup.ConnectAsync())
             await client.CallToolAsync("search_docs", new Dictionary<string, object?>(), cancellationToken: ct);
         Assert.Equal(2, setup.Server.Calls.Count(c => c == "search_docs"));
