@@ -32,6 +32,10 @@ public static class Unexpressible
                 warnings.Add(new("web-group-destination", r.LocationOf("destination"),
                     $"rule '{r.Name}' has web groups and destination groups; Aviatrix expects web-group rules to target Public Internet, " +
                     "so the module keeps the policy's destinations but the controller may refuse or narrow the rule"));
+            if (r.Mcp is { } mcp)
+                warnings.Add(new("mcp-gateway-only", mcp.Location,
+                    $"rule '{r.Name}' has an mcp section (tools {string.Join(", ", mcp.Tools.Select(t => t.Value))}{(mcp.PinTools == ToolPinning.Off ? "" : ", pinned")}): " +
+                    "gateway-only; Aviatrix decrypts and permits the whole server, so only the Corral gateway decides MCP calls tool by tool"));
         }
 
         foreach (var threat in document.ThreatGroups)
