@@ -93,6 +93,31 @@ function renderDenials(flows) {
   replaceChildren(document.querySelector("#denials tbody"), rows);
 }
 
+// Calls and denials per MCP tool (request records of rules with an mcp section), and servers whose tools changed.
+function renderMcp(flows, pins) {
+  const byTool = new Map();
+  for (const f of flows) {
+    if (!f.mcp) continue;
+    const key = (f.host || f.dst || "") + "\u0000" + (f.mcp.tool || f.mcp.method);
+    const entry = byTool.get(key) || { calls: 0, denied: 0, would: 0 };
+    entry.calls++;
+    if (f.mcp.denied && f.enforced === false) entry.would++; else if (f.mcp.denied) entry.denied++;
+    byTool.set(key, entry);
+  }
+  const rows = [...byTool.entries()].sort((a, b) => b[1].calls - a[1].calls).map(([key, e]) => {
+    const [server, tool] = key.split("\u0000");
+    const row = el("tr");
+    row.dataset.tool = tool;
+    row.append(el("td", server), el("td", tool, "tool"), el("td", e.calls, "calls"), el("td", e.denied, "denied"), el("td", e.would, "would"));
+    return row;
+  });
+  replaceChildren(document.querySelector("#mcp-tools tbody"), rows);
+  const changed = pins.filter(p => p.pending.length > 0);
+  const note = document.getElementById("mcp-changes");
+  note.hidden = changed.length === 0;
+  note.textContent = changed.map(p => p.server + ": tools changed since pinned (" + p.pending.join(", ") + "); review, then corral mcp accept " + p.server).join(" · ");
+}
+
 function renderFlows(flows) {
   const rows = flows.map(f => {
     const row = el("tr");
@@ -115,11 +140,12 @@ function renderFlows(flows) {
 
 async function refresh() {
   try {
-    const [policy, flows] = await Promise.all([getJson("/api/policy"), getJson("/api/flows?limit=" + FLOW_LIMIT)]);
+    const [policy, flows, pins] = await Promise.all([getJson("/api/policy"), getJson("/api/flows?limit=" + FLOW_LIMIT), getJson("/api/mcp/pins")]);
     const decisions = flows.flows.filter(f => f.event === "decision" || f.event === "request");
     renderPolicy(policy);
     renderWatchRules(policy, decisions);
     renderDenials(decisions);
+    renderMcp(decisions, pins);
     renderFlows(decisions);
     document.getElementById("status").textContent = "Updated " + new Date().toLocaleTimeString();
   } catch (e) {
