@@ -10,6 +10,7 @@ using Corral.Lab.Namespaces;
 using Corral.Policy;
 using Corral.Policy.Addressing;
 using Corral.Policy.Compilation;
+using Corral.Policy.Model;
 using Corral.Policy.Templates;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -47,11 +48,12 @@ public sealed class LabRunner(TextWriter progress)
         using var folder = new LabFolder();
         var network = LabNetwork.Loopback;
         var policy = WritePolicy(folder.Path, network);
+        var mcpTools = new McpToolCatalog();
         await using var servers = new StandIns();
         try
         {
             foreach (var s in LabHosts.HttpsStandIns)
-                servers.Add(s.Name, new StandInServer(new IPEndPoint(network.AddressOf(s), LabHosts.HttpsPort), pki.Leaves[s.Name], Handler(s)));
+                servers.Add(s.Name, new StandInServer(new IPEndPoint(network.AddressOf(s), LabHosts.HttpsPort), pki.Leaves[s.Name], Handler(s, mcpTools)));
             servers.Add("database", new StandInServer(network.SpokeDatabase, null, null));
             servers.Add("spoke-https", new StandInServer(network.SpokeHttps, null, null));
         }
@@ -68,7 +70,7 @@ public sealed class LabRunner(TextWriter progress)
 
         await using var promoter = await AdminApiPromoter.StartAsync(gateway, policy.Path, policy.Options, ct);
         var context = new ScenarioContext(LabMode.Explicit, new ExplicitAgent(gateway.ListenEndPoint!, pki), network, servers.Https,
-            servers["database"], servers["spoke-https"], records, promoter, pki.InterceptionCa.Certificate);
+            servers["database"], servers["spoke-https"], records, promoter, pki.InterceptionCa.Certificate) { McpTools = mcpTools };
         var results = await PlayAllAsync(context, ct);
         return new LabPass(LabMode.Explicit, description, clock.Elapsed, results, [promoter.Description]);
     }
@@ -133,9 +135,10 @@ public sealed class LabRunner(TextWriter progress)
         using var folder = new LabFolder();
         var network = topology.Network;
         var policy = WritePolicy(folder.Path, network);
+        var mcpTools = new McpToolCatalog();
         await using var servers = new StandIns();
         foreach (var s in LabHosts.HttpsStandIns)
-            servers.Add(s.Name, new StandInServer(new IPEndPoint(network.AddressOf(s), LabHosts.HttpsPort), pki.Leaves[s.Name], Handler(s), () => topology.Internet.CreateTcpSocket()));
+            servers.Add(s.Name, new StandInServer(new IPEndPoint(network.AddressOf(s), LabHosts.HttpsPort), pki.Leaves[s.Name], Handler(s, mcpTools), () => topology.Internet.CreateTcpSocket()));
         servers.Add("database", new StandInServer(network.SpokeDatabase, null, null, () => topology.Spoke.CreateTcpSocket()));
         servers.Add("spoke-https", new StandInServer(network.SpokeHttps, null, null, () => topology.Spoke.CreateTcpSocket()));
 
@@ -146,7 +149,7 @@ public sealed class LabRunner(TextWriter progress)
 
         await using var promoter = await AdminApiPromoter.StartAsync(gateway, policy.Path, policy.Options, ct);
         var context = new ScenarioContext(LabMode.Transparent, new TransparentAgent(topology.Agent, network, pki), network, servers.Https,
-            servers["database"], servers["spoke-https"], records, promoter, pki.InterceptionCa.Certificate);
+            servers["database"], servers["spoke-https"], records, promoter, pki.InterceptionCa.Certificate) { McpTools = mcpTools };
         var results = await PlayAllAsync(context, ct);
         return new LabPass(LabMode.Transparent, description, TimeSpan.Zero, results,
         [
@@ -182,7 +185,10 @@ public sealed class LabRunner(TextWriter progress)
     private LabPolicy WritePolicy(string folder, LabNetwork network)
     {
         var path = Path.Combine(folder, "corral.yaml");
-        File.WriteAllText(path, AzureFoundryTemplate.Render(new AzureFoundryOptions { AgentSubnet = network.AgentSubnet, SpokeCidrs = [network.SpokeCidr] }));
+        File.WriteAllText(path, AzureFoundryTemplate.Render(new AzureFoundryOptions
+        {
+            AgentSubnet = network.AgentSubnet, SpokeCidrs = [network.SpokeCidr], McpTools = ["search_docs", "get_issue"], PinTools = ToolPinning.Enforce,
+        }));
         Directory.CreateDirectory(Path.Combine(folder, "feeds"));
         File.WriteAllText(Path.Combine(folder, "feeds", "threat-ips.txt"), $"# lab threat feed\n{network.AddressOf(LabHosts.CommandAndControl)}\n");
         File.WriteAllText(Path.Combine(folder, "feeds", "threat-domains.txt"), $"# lab threat feed\n{LabHosts.CommandAndControl.Name}\n");
@@ -209,9 +215,9 @@ public sealed class LabRunner(TextWriter progress)
         return gateway;
     }
 
-    private static Func<StandInRequest, StandInResponse> Handler(StandIn standIn) => standIn.Name switch
+    private static Func<StandInRequest, StandInResponse> Handler(StandIn standIn, McpToolCatalog mcpTools) => standIn.Name switch
     {
-        var n when n == LabHosts.Mcp.Name => McpStandIn.Handle,
+        var n when n == LabHosts.Mcp.Name => mcpTools.Handle,
         var n when n == LabHosts.Login.Name => _ => new StandInResponse(200, "application/json", "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":\"lab-token\"}"),
         var n when n == LabHosts.Registry.Name => _ => new StandInResponse(200, "application/vnd.oci.image.manifest.v1+json", "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\"}"),
         _ => r => new StandInResponse(200, "text/plain", $"received {r.Body.Length} bytes"),

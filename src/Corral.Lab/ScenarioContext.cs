@@ -25,6 +25,9 @@ internal sealed class ScenarioContext(LabMode mode, LabAgent agent, LabNetwork n
     /// <summary>Every byte the spoke host received, on its database port and its HTTPS port.</summary>
     public long SpokeBytes => database.BytesReceived + spokeHttps.BytesReceived;
 
+    /// <summary>The approved MCP server's tools, as this pass's stand-in lists them.</summary>
+    public McpToolCatalog McpTools { get; init; } = new();
+
     /// <summary>Where the MCP tool response told the agent to send its data (set by the tool-call scenario).</summary>
     public string? InjectedUrl { get; set; }
 

@@ -16,6 +16,9 @@ public sealed record AzureFoundryOptions
     /// <summary>MCP tools the agent may call on the approved tool servers; empty leaves allow-tool-calls without an mcp section.</summary>
     public IReadOnlyList<string> McpTools { get; init; } = [];
 
+    /// <summary>With <see cref="McpTools"/>: how the tool servers' definitions are pinned (Off leaves pinTools out).</summary>
+    public Model.ToolPinning PinTools { get; init; } = Model.ToolPinning.Flag;
+
     /// <summary>Write every rule in watch mode, as the reference deploys first.</summary>
     public bool Watch { get; init; }
 }
@@ -58,7 +61,8 @@ public static class AzureFoundryTemplate
         var mode = o.Watch ? ", mode: watch" : "";
         var toolDomains = o.ToolFqdns.Count > 0 ? o.ToolFqdns : ["mcp.contoso.com", "api.github.com"];
         var toolUrls = o.ToolFqdns.Count > 0 ? "" : "\n    urls: [\"api.github.com/repos/contoso/*\"]   # URL filters need decryption (rule allow-tool-calls)";
-        var mcp = o.McpTools.Count > 0 ? $", mcp: {{ tools: [{string.Join(", ", o.McpTools)}], pinTools: true }}" : "";
+        var pin = o.PinTools switch { Model.ToolPinning.Flag => ", pinTools: true", Model.ToolPinning.Enforce => ", pinTools: enforce", _ => "" };
+        var mcp = o.McpTools.Count > 0 ? $", mcp: {{ tools: [{string.Join(", ", o.McpTools)}]{pin} }}" : "";
         var mcpComment = o.McpTools.Count > 0
             ? "\n  #    mcp: only the listed MCP tools may be called (tools/call); the servers' tool definitions are pinned on first sight."
             : "";
