@@ -120,8 +120,11 @@ internal static class ScenarioPlays
         var post = await c.Agent.SendAsync(HttpMethod.Post, $"https://{LabHosts.Mcp.Name}/mcp", body, Json, ct);
         var record = await WaitForRecord(c, LabHosts.Mcp.Name, FlowEvent.Request, r => r.Refusal is not null);
         var bytes = c.Server(LabHosts.Mcp).BytesReceived - before;
-        var passed = post is { Kind: AttemptKind.Response, Status: 403 } && record?.Check == Interception.Http.GatewayCheck.PayloadInspection && record.Refusal == "the request carries 'private-key'" && bytes == 0;
-        return Result(s, c, $"{post.Describe()}: {record?.Refusal ?? "no refusal logged"}", Rule(record), true, bytes, passed);
+        // The refusal is the payload check's; the rule that let the flow in (and decrypted it) is on the flow's decision record.
+        var decision = record is null ? null : c.Records.FirstOrDefault(r => r.Event == FlowEvent.Decision && r.FlowId == record.FlowId);
+        var passed = post is { Kind: AttemptKind.Response, Status: 403 } && record?.Check == Interception.Http.GatewayCheck.PayloadInspection &&
+                     record.Refusal == "the request carries 'private-key'" && bytes == 0 && Rule(decision) == s.ExpectedRule;
+        return Result(s, c, $"{post.Describe()}: {record?.Refusal ?? "no refusal logged"}", Rule(decision), true, bytes, passed);
     }
 
     private static async Task<ScenarioResult> LateralAsync(Scenario s, ScenarioContext c, CancellationToken ct)
