@@ -230,4 +230,16 @@ public sealed class McpEnforcementTests
         var records = await setup.McpRecordsAsync(rs => rs.Any(r => r.GetProperty("mcp").TryGetProperty("alert", out _)));
         Assert.Contains(records, r => r.GetProperty("mcp").TryGetProperty("alert", out _));
     }
+
+    [Fact]
+    public async Task A_TLS_flow_on_an_mcp_rule_is_refused_when_the_gateway_cannot_decrypt_it()
+    {
+        await using var setup = await StartAsync("{ tools: [search_docs] }"); // the harness configures no CA
+        using var client = setup.Gateway.Client();
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => client.GetAsync($"https://mcp.example.test:{setup.Server.Port}/mcp", TestContext.Current.CancellationToken));
+        var records = await setup.Gateway.WaitForRecordsAsync(rs => rs.Any(r => r.TryGetProperty("check", out var c) && c.GetString() == "mcp-not-decrypted"));
+        var refused = Assert.Single(records, r => r.GetProperty("event").GetString() == "decision");
+        Assert.Equal("mcp-not-decrypted", refused.GetProperty("check").GetString());
+        Assert.Contains("no CA", refused.GetProperty("reason").GetString());
+    }
 }

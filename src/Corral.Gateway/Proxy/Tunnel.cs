@@ -83,6 +83,17 @@ internal static class Tunnel
             await InterceptAsync(client, session, upstream, ct).ConfigureAwait(false);
             return;
         }
+        // A rule that decides MCP calls one by one cannot let a stream it cannot read through whole (no CA, no SNI, not TLS).
+        if (session.Decision.Verdict is { Enforced: true, Rule.Source.Mcp: not null } mcpVerdict)
+        {
+            session.Refuse(Refusal.ByCheck(GatewayCheck.McpNotDecrypted, session.Authority,
+                $"rule '{mcpVerdict.Rule!.Name}' decides MCP calls one by one, which needs this flow decrypted" +
+                (client.Context.Interceptor is null ? ", and the gateway has no CA configured" : " (TLS with an SNI)")));
+            session.RecordDecision();
+            await SendRefusalAsync(client, session.Refusal!, sniffed).ConfigureAwait(false);
+            session.Close();
+            return;
+        }
         session.Permit(decrypted: false);
         await SpliceAsync(client, session, upstream, ct).ConfigureAwait(false);
     }

@@ -32,6 +32,8 @@ public static class GatewayCheck
     public const string Upstream = "upstream";
     /// <summary>A connection that was not redirected to the transparent listener.</summary>
     public const string NotRedirected = "not-redirected";
+    /// <summary>A flow whose rule decides MCP calls, that the gateway cannot decrypt (no CA, no SNI, not TLS).</summary>
+    public const string McpNotDecrypted = "mcp-not-decrypted";
     /// <summary>Over the gateway's connection limit.</summary>
     public const string ConnectionLimit = "connection-limit";
 }
