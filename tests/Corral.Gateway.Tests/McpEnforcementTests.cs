@@ -242,4 +242,36 @@ public sealed class McpEnforcementTests
         Assert.Equal("mcp-not-decrypted", refused.GetProperty("check").GetString());
         Assert.Contains("no CA", refused.GetProperty("reason").GetString());
     }
+
+    [Fact]
+    public async Task Calls_and_denials_are_counted_per_tool()
+    {
+        await using var setup = await StartAsync("{ tools: [search_docs] }");
+        var counted = new System.Collections.Concurrent.ConcurrentQueue<(string Tool, string Outcome)>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter == setup.Gateway.Server.Meter && instrument.Name == "corral.gateway.mcp.calls") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            string tool = "", outcome = "";
+            foreach (var t in tags)
+            {
+                if (t.Key == "tool") tool = t.Value?.ToString() ?? "";
+                if (t.Key == "outcome") outcome = t.Value?.ToString() ?? "";
+            }
+            counted.Enqueue((tool, outcome));
+        });
+        listener.Start();
+        var ct = TestContext.Current.CancellationToken;
+        await using (var client = await setup.ConnectAsync())
+        {
+            await client.CallToolAsync("search_docs", new Dictionary<string, object?>(), cancellationToken: ct);
+            await Assert.ThrowsAsync<McpProtocolException>(() => client.CallToolAsync("send_email", new Dictionary<string, object?>(), cancellationToken: ct).AsTask());
+        }
+        await setup.Gateway.WaitForRecordsAsync(rs => Setup.Mcp(rs).Count(r => r.GetProperty("mcp").GetProperty("tool").ValueKind == JsonValueKind.String) >= 2);
+        Assert.Contains(("search_docs", "allowed"), counted);
+        Assert.Contains(("send_email", "denied"), counted);
+    }
 }
