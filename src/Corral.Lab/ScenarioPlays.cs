@@ -51,7 +51,7 @@ internal static class ScenarioPlays
         c.InjectedUrl = call.Ok ? McpStandIn.InjectedDestination(call.Body) : null;
         var record = await WaitForRecord(c, LabHosts.Mcp.Name, FlowEvent.Request);
         var minted = c.Agent.SeenCertificates.TryGetValue(LabHosts.Mcp.Name, out var cert) && cert.Issuer == c.InterceptionCa.Subject;
-        var passed = call.Ok && minted && record?.Decrypted == true && record.Url == $"{LabHosts.Mcp.Name}/mcp" && Rule(record) == s.ExpectedRule;
+        var passed = call.Ok && minted && record?.Decrypted == true && record.Url == $"https://{LabHosts.Mcp.Name}/mcp" && Rule(record) == s.ExpectedRule;
         return Result(s, c, $"{call.Describe()}, certificate from {(minted ? "Corral's CA" : cert?.Issuer ?? "?")}, logged URL {record?.Url ?? "none"}",
             Rule(record), record?.Decrypted ?? false, c.Server(LabHosts.Mcp).BytesReceived, passed);
     }
@@ -74,8 +74,8 @@ internal static class ScenarioPlays
         var post = await c.Agent.SendAsync(HttpMethod.Post, $"https://{LabHosts.Mcp.Name}/mcp", body, Json, ct);
         var record = await WaitForRecord(c, LabHosts.Mcp.Name, FlowEvent.Request, r => r.Refusal is not null);
         var bytes = c.Server(LabHosts.Mcp).BytesReceived - before;
-        var passed = post is { Kind: AttemptKind.Response, Status: 403 } && record?.Refusal == "payload inspection: private-key" && bytes == 0;
-        return Result(s, c, $"{post.Describe()}: {record?.Refusal ?? "no refusal logged"}", Rule(record), true, bytes, passed);
+        var passed = post is { Kind: AttemptKind.Response, Status: 403 } && record is { Check: "payload-inspection" } && record.Refusal!.Contains("'private-key'") && bytes == 0;
+        return Result(s, c, $"{post.Describe()}: {(record is null ? "no refusal logged" : $"{record.Check}: {record.Refusal}")}", Rule(record), true, bytes, passed);
     }
 
     private static async Task<ScenarioResult> LateralAsync(Scenario s, ScenarioContext c, CancellationToken ct)
