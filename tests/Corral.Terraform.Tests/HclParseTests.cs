@@ -94,7 +94,9 @@ public sealed class HclParseTests
         var aad = Expressions(smart, "aca_svctag_aad").Single();
         Assert.Equal("azureips", aad.GetProperty("external").GetString());
         Assert.Equal("AzureActiveDirectory", aad.GetProperty("ext_args").GetProperty("service_name").GetString());
-        Assert.Equal("eastus", aad.GetProperty("ext_args").GetProperty("region").GetString());
+        // AzureActiveDirectory has no regional ranges (Microsoft's file, changeNumber 360): pinning it would match nothing.
+        Assert.False(aad.GetProperty("ext_args").TryGetProperty("region", out _));
+        Assert.Equal("eastus", Expressions(smart, "aca_svctag_mcr").Single().GetProperty("ext_args").GetProperty("region").GetString());
         Assert.Equal("10.30.0.0/16", Expressions(smart, "other_spoke_resources").Single().GetProperty("cidr").GetString());
         Assert.Equal("threatiq", Expressions(smart, "default_threatgroup").Single().GetProperty("external").GetString());
 

@@ -85,10 +85,12 @@ public static class SmartGroupsFile
     private static void ServiceTag(HclBody expression, ModuleContext context, SmartGroup group, string tag)
     {
         var args = new List<KeyValuePair<string, HclExpression>> { new("service_name", HclExpression.Of(tag)) };
-        // Pin the region the policy pins, unless the tags file showed this tag has no regional ranges.
+        // Pin the policy's region only where Microsoft publishes regional ranges for the tag (the resolved name is then the
+        // regional one): a global tag pinned to a region matches nothing. A tag neither the tags file nor Corral's built-in
+        // list knows is pinned as the policy says, and reported.
         var region = context.Document.ServiceTags?.Region;
-        var knownGlobal = group.ServiceTagResolvedName is { } resolved && string.Equals(resolved, tag, StringComparison.OrdinalIgnoreCase);
-        if (region is not null && !knownGlobal) args.Add(new("region", HclExpression.Of(region)));
+        var regional = group.ServiceTagResolvedName is not { } resolved || !string.Equals(resolved, tag, StringComparison.OrdinalIgnoreCase);
+        if (region is not null && regional) args.Add(new("region", HclExpression.Of(region)));
         expression.Attribute("external", "azureips");
         expression.Attribute("ext_args", new HclObject(args));
     }

@@ -54,7 +54,8 @@ public static class Unexpressible
             if (unsure.Count > 0)
                 warnings.Add(new("service-tag-region", document.ServiceTags.Location,
                     $"service tags {string.Join(", ", unsure)} are pinned to region {region} in Aviatrix (ext_args.region), as the policy says; " +
-                    "without a serviceTags file Corral cannot tell which tags have regional ranges, and a global tag pinned to a region may match nothing"));
+                    "neither a serviceTags file nor Corral's built-in list knows them, so Corral cannot tell whether they have regional ranges, " +
+                    "and a global tag pinned to a region may match nothing"));
         }
 
         var defaultAction = document.DefaultAction == RuleAction.Permit ? "PERMIT" : "DENY";
