@@ -92,11 +92,8 @@ public sealed class ScaleTests
               - { name: r, priority: 1, source: [agents], destination: [partners], action: deny }
             """);
         var output = dir.File("infra");
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = Corral.Cli.CorralCommand.Run(["terraform", dir.File("corral.yaml"), "-o", output], stdout, stderr);
+        var (code, _, error) = CommandTests.Run("terraform", dir.File("corral.yaml"), "-o", output);
         Assert.Equal(Corral.Cli.CorralCommand.InputError, code);
-        var error = stderr.ToString();
         Assert.Contains("corral.yaml:5:", error);
         Assert.Contains("error: smart group 'partners' has 10,001 CIDRs; Aviatrix enforces at most 10,000 in a smart group", error);
         Assert.Contains("[smart-group-too-large]", error);
