@@ -54,5 +54,8 @@ public static class ProviderFacts
         "The delegation action `Microsoft.Network/virtualNetworks/subnets/join/action` is what Azure sets for Microsoft.App/environments (written to avoid a diff); " +
             "the azurerm doc only says Azure may add default actions.",
         "The azurerm provider block's `subscription_id` and `features {}` follow azurerm 4.x's provider documentation, not read here.",
+        "A web group with both domains and URL filters (`snifilter` and `urlfilter` in separate blocks of one group): the provider's docs only forbid " +
+            "both in one block, but Aviatrix's CoPilot WebGroups page says a group holds domains or URLs, not both; if the controller refuses " +
+            "such a group, split it in the policy into a domains group and a URLs group.",
     ];
 }
