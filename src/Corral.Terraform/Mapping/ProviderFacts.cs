@@ -16,7 +16,7 @@ public static class ProviderFacts
             "`external` = \"threatiq\"; exports `uuid`", Avx + "docs/resources/aviatrix_smart_group.md"),
         new("`aviatrix_web_group`: `name`, `selector { match_expressions { snifilter | urlfilter } }`, never both in one block; exports `uuid`",
             Avx + "docs/resources/aviatrix_web_group.md"),
-        new("`aviatrix_dcf_ruleset`: `name`, `attach_to`, `rules { name, action (PERMIT|DENY), priority, protocol (TCP|UDP|ICMP|ANY), " +
+        new("`aviatrix_dcf_ruleset`: `name`, `attach_to` (in the provider's schema at v8.2.0 and v9.0.10, though the doc lists it only in its example), `rules { name, action (PERMIT|DENY), priority, protocol (TCP|UDP|ICMP|ANY), " +
             "src_smart_groups, dst_smart_groups, web_groups, flow_app_requirement (TLS_REQUIRED), decrypt_policy (DECRYPT_ALLOWED|DECRYPT_NOT_ALLOWED), " +
             "watch, logging, port_ranges { lo, hi } }`; `port_ranges` not with ICMP; `hi` optional (then `lo` is the only port)",
             Avx + "docs/resources/aviatrix_dcf_ruleset.md"),
@@ -49,7 +49,6 @@ public static class ProviderFacts
         "Built-in smart group UUIDs (Anywhere `def000ad-0000-0000-0000-000000000000`, Public Internet `def000ad-0000-0000-0000-000000000001`): " +
             "from the provider's tests and community blueprints, not from Aviatrix's docs.",
         "Azure `vpc_id` as `vnet_name:resource_group:vnet_guid`: what Aviatrix's community modules pass; the spoke gateway doc's own Azure example shows `vnet_name:resource_group`.",
-        "`attach_to` of `aviatrix_dcf_ruleset` appears in the doc's example, not in its argument list.",
         "`external = \"threatiq\"` without `ext_args`: the doc's example narrows it (protocol, type, severity); whether the controller takes it bare is not documented.",
         "The delegation action `Microsoft.Network/virtualNetworks/subnets/join/action` is what Azure sets for Microsoft.App/environments (written to avoid a diff); " +
             "the azurerm doc only says Azure may add default actions.",
