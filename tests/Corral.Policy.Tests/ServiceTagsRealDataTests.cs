@@ -226,6 +226,17 @@ public sealed class ServiceTagsRealDataTests : IDisposable
         Assert.Equal("did you mean 'AzureActiveDirectory'?", warning.Hint);
         Assert.Null(result.Document!.SmartGroups.Single(g => g.Name == "tagged").ServiceTagResolvedName);
     }
+
+    [Fact]
+    public void Without_a_file_another_clouds_tag_is_taken_as_written_not_from_the_Public_list()
+    {
+        var result = _temp.Check(Policy("{ region: usgovvirginia, cloud: AzureGovernment }", "azureactivedirectory"));
+        Assert.True(result.Succeeded);
+        Assert.DoesNotContain(result.Diagnostics, d => d.Code == "unknown-service-tag");
+        var group = result.Document!.SmartGroups.Single(g => g.Name == "tagged");
+        Assert.Equal("azureactivedirectory", group.ServiceTag!.Value);
+        Assert.Null(group.ServiceTagResolvedName);
+    }
 }
 
 /// <summary>Corral's built-in tag list is exactly what Microsoft's file (changeNumber 360) says.</summary>

@@ -203,13 +203,15 @@ public static partial class PolicyLoader
                     diagnostics.Warning("service-tags-unresolved", tagNode.Location,
                         $"service tag '{tagName}' cannot be enforced by the Corral gateway: no serviceTags file is configured",
                         "set serviceTags.file to Microsoft's weekly ServiceTags_Public_*.json; Aviatrix resolves the tag itself");
+                    // The built-in list is the Public cloud's; another cloud's tags are taken as written and pinned as the policy says.
                     var catalog = ServiceTagCatalog.BuiltIn;
-                    if (catalog.Spelling(tagName) is { } spelled)
+                    var publicCloud = source?.Cloud is null or "Public";
+                    if (publicCloud && catalog.Spelling(tagName) is { } spelled)
                     {
                         tag = new(spelled, tagNode.Location);
                         resolvedName = catalog.Resolve(spelled, source?.Region);
                     }
-                    else
+                    else if (publicCloud)
                         diagnostics.Warning("unknown-service-tag", tagNode.Location,
                             $"service tag '{tagName}' is not in Corral's built-in list (Microsoft's file, changeNumber {catalog.ChangeNumber})",
                             Hint(tagName, catalog.Names) ?? "check the spelling, or set serviceTags.file to a current ServiceTags_Public_*.json");
