@@ -6,7 +6,8 @@ namespace Corral.Terraform.Mapping;
 /// <summary>
 /// Lists what Corral enforces but the Aviatrix module cannot express, in policy order, before any file is written:
 /// the internal-address guard of hostname permits, local threat-feed entries, gateway-only inspection and overrides,
-/// web-group rules that name destinations (Aviatrix expects Public Internet), and the default action's wider scope.
+/// web-group rules that name destinations (Aviatrix expects Public Internet), groups past Aviatrix's size limits, and the
+/// default action's wider scope.
 /// Rule shapes Aviatrix refuses outright (ICMP with ports, web groups or decryption on UDP/ICMP) never get here:
 /// the policy core rejects them.
 /// </summary>
@@ -43,8 +44,10 @@ public static class Unexpressible
             if (domains.Count > 0)
                 warnings.Add(new("threat-feed-domains", threat.Location,
                     $"threat group '{threat.Name}': {domains.Count} local feed domain(s) ({Sample(domains)}) cannot be given to Aviatrix " +
-                    "(ThreatIQ takes no local entries, and an fqdn smart group would not cover subdomains); the feeds' addresses are included as CIDRs"));
+                    "(ThreatIQ takes no local entries, and an fqdn smart group would not cover subdomains); the feeds' addresses are carried as CIDRs " +
+                    "when they fit in one smart group"));
         }
+        warnings.AddRange(GroupLimits.Warnings(context));
 
         if (document.ServiceTags?.Region is { } region)
         {
@@ -54,7 +57,8 @@ public static class Unexpressible
             if (unsure.Count > 0)
                 warnings.Add(new("service-tag-region", document.ServiceTags.Location,
                     $"service tags {string.Join(", ", unsure)} are pinned to region {region} in Aviatrix (ext_args.region), as the policy says; " +
-                    "without a serviceTags file Corral cannot tell which tags have regional ranges, and a global tag pinned to a region may match nothing"));
+                    "neither a serviceTags file nor Corral's built-in list knows them, so Corral cannot tell whether they have regional ranges, " +
+                    "and a global tag pinned to a region may match nothing"));
         }
 
         var defaultAction = document.DefaultAction == RuleAction.Permit ? "PERMIT" : "DENY";
