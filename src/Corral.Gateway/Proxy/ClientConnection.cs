@@ -45,23 +45,35 @@ internal sealed class ClientConnection : IAsyncDisposable
         Context.FlowLog.Write(new FlowRecord
         {
             Event = FlowEvent.Decision, Time = DateTimeOffset.UtcNow, FlowId = flowId, Listener = Listener, Source = Source,
-            Destination = destination, Host = flow.Host, Method = method, Url = url, Verdict = verdict, Refusal = refusal, Decrypted = decrypted,
+            Destination = destination, Host = flow.Host, Method = method, Url = url, Verdict = verdict, Refusal = refusal, Decrypted = decrypted, Facts = flow,
         });
     }
 
     /// <summary>Records one request seen inside a decrypted flow, with its own verdict.</summary>
-    public void LogRequest(string flowId, IPEndPoint destination, string? host, Interception.InspectedRequest request)
+    /// <param name="flow">The facts of the flow's decision; the record carries them with this request's path and the address dialled.</param>
+    public void LogRequest(string flowId, IPEndPoint destination, in Flow flow, Interception.InspectedRequest request)
     {
+        var host = flow.Host;
         if (!request.Forwarded) Context.Denied.Add(1);
         Context.FlowLog.Write(new FlowRecord
         {
             Event = FlowEvent.Request, Time = DateTimeOffset.UtcNow, FlowId = flowId, Listener = Listener, Source = Source,
             Destination = destination, Host = host, Method = request.Method, Url = request.Url,
-            Verdict = request.Verdict.Rule is null && request.DeniedBy is not null ? null : request.Verdict,
+            // A request refused before its path was decided carries default(Verdict): RuleMatched with no rule, which no decision gives.
+            Verdict = request.Verdict is { Rule: null, Reason: DecisionReason.RuleMatched } ? null : request.Verdict,
             Refusal = request.Forwarded ? null : request.DeniedBy, Decrypted = true, Status = request.Status,
-            BytesUp = request.BytesUp, BytesDown = request.BytesDown,
+            BytesUp = request.BytesUp, BytesDown = request.BytesDown, Facts = RequestFacts(flow, destination, request.Url),
         });
     }
+
+    // What FlowDecider.DecideRequest decided on: the flow's facts, the address dialled and the path (the URL is the
+    // host followed by the normalized path when the request got as far as a verdict; otherwise no path is known).
+    private static Flow RequestFacts(in Flow flow, IPEndPoint destination, string url) => flow with
+    {
+        Destinations = [destination.Address],
+        Path = flow.Host is { } host && url.Length > host.Length && url.StartsWith(host, StringComparison.Ordinal) && url[host.Length] == '/'
+            && UrlPath.TryNormalize(url[host.Length..], out var path, out _) ? path : null,
+    };
 
     /// <summary>Records a refusal of input the gateway could not make sense of, in both logs, with no verdict.</summary>
     public void LogRefusal(string what, IPEndPoint? destination = null, string? host = null)

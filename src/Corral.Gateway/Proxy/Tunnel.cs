@@ -102,7 +102,7 @@ internal static class Tunnel
         {
             BytesUp += request.BytesUp;
             BytesDown += request.BytesDown;
-            client.LogRequest(flowId, destination, decision.Flow.Host, request);
+            client.LogRequest(flowId, destination, decision.Flow, request);
             if (!request.Forwarded)
                 client.Context.Logger.LogInformation("Flow {FlowId} {Method} {Url} refused: {Reason}", flowId, request.Method, request.Url, request.DeniedBy);
         }
