@@ -62,6 +62,13 @@ public sealed class InterceptionThroughGatewayTests
         Assert.True(request.GetProperty("decrypt").GetBoolean());
         Assert.Equal("allow-tool-calls", request.GetProperty("rule").GetString());
         Assert.Equal("GET", request.GetProperty("method").GetString());
+        // The request record carries the facts its own verdict was made on: the request's path and the address dialled.
+        var facts = request.GetProperty("facts");
+        Assert.Equal("/hello", facts.GetProperty("path").GetString());
+        Assert.Equal(request.GetProperty("dst").GetString()!.Split(':')[0], Assert.Single(facts.GetProperty("addresses").EnumerateArray()).GetString());
+        Assert.True(facts.GetProperty("tls").GetBoolean());
+        var refusal = records.First(r => r.GetProperty("event").GetString() == "request" && r.GetProperty("reason").GetString()!.Contains("private-key"));
+        Assert.True(refusal.GetProperty("refused").GetBoolean()); // the gateway's own refusal, never taken for a policy verdict
         var platform = records.First(r => r.GetProperty("event").GetString() == "decision" && r.GetProperty("host").GetString() == "mcr.microsoft.com");
         Assert.False(platform.GetProperty("decrypt").GetBoolean());
         Assert.Equal("allow-aca-fqdn", platform.GetProperty("rule").GetString());

@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using Corral.Policy;
+using Corral.Policy.Addressing;
+using Corral.Policy.Compilation;
 using Corral.Policy.Diagnostics;
 
 namespace Corral.Cli.Commands;
@@ -24,10 +26,29 @@ internal static class CommonOptions
         Arity = ArgumentArity.OneOrMore,
     };
 
-    /// <summary>Compiles the policy once; on errors prints them and tells the user to run check.</summary>
-    public static bool TryCompile(string command, string policyPath, TextWriter stderr, [NotNullWhen(true)] out CheckResult? result)
+    /// <summary><c>--public-standin CIDR</c>: for labs and tests whose loopback stand-ins play internet hosts.</summary>
+    public static Option<string[]> PublicStandInOption() => new("--public-standin")
     {
-        result = PolicyChecker.CheckFile(policyPath);
+        Description = "LAB/TEST ONLY: treat addresses in this CIDR (e.g. 127.0.0.0/8) as public internet, so loopback stand-ins can play internet hosts. Opens the internal-address guard for them; never use in production. Repeatable.",
+    };
+
+    /// <summary>Reads <see cref="PublicStandInOption"/>'s values; the error names the bad one.</summary>
+    public static bool TryParseStandIns(string[]? texts, out List<IpPrefix> prefixes, out string? error)
+    {
+        prefixes = [];
+        error = null;
+        foreach (var text in texts ?? [])
+        {
+            if (!IpPrefix.TryParse(text, out var prefix, out var e)) { error = $"--public-standin '{text}': {e}"; return false; }
+            prefixes.Add(prefix);
+        }
+        return true;
+    }
+
+    /// <summary>Compiles the policy once; on errors prints them and tells the user to run check.</summary>
+    public static bool TryCompile(string command, string policyPath, TextWriter stderr, [NotNullWhen(true)] out CheckResult? result, CompileOptions? options = null)
+    {
+        result = PolicyChecker.CheckFile(policyPath, options: options);
         if (result.Succeeded) return true;
         WriteDiagnostics(stderr, result.Diagnostics.Where(d => d.IsError));
         stderr.WriteLine($"corral {command}: {policyPath}: {result.ErrorCount} error(s); fix them with 'corral check' first");

@@ -29,9 +29,16 @@ internal static class ExplainCommand
                 + """{"src":"10.20.1.5","dst":"mcr.microsoft.com","port":443,"resolved":["…"],"path":"/…","protocol":"tcp","plain":false} """
                 + "(src and dst required; the rest as the options above) or a flow-log record with facts; prints one verdict line per input line",
         };
-        var command = new Command("explain", "Explain which rule decides a flow") { policy, src, dst, port, resolved, path, protocol, plain, json, flows };
+        var standIns = CommonOptions.PublicStandInOption();
+        var command = new Command("explain", "Explain which rule decides a flow") { policy, src, dst, port, resolved, path, protocol, plain, json, flows, standIns };
         command.SetAction(parse =>
         {
+            if (!CommonOptions.TryParseStandIns(parse.GetValue(standIns), out var prefixes, out var standInError))
+            {
+                stderr.WriteLine($"corral explain: {standInError}");
+                return CorralCommand.UsageError;
+            }
+            var options = new CompileOptions { PublicStandIns = prefixes };
             if (parse.GetValue(flows) is { } flowsPath)
             {
                 if (parse.GetValue(src) is not null || parse.GetValue(dst) is not null)
@@ -39,7 +46,7 @@ internal static class ExplainCommand
                     stderr.WriteLine("corral explain: --flows takes the flows from the file; leave out --src and --dst");
                     return CorralCommand.UsageError;
                 }
-                return ExplainFlows.Run(parse.GetValue(policy)!, flowsPath, stdout, stderr);
+                return ExplainFlows.Run(parse.GetValue(policy)!, options, flowsPath, stdout, stderr);
             }
             if (parse.GetValue(src) is null || parse.GetValue(dst) is null)
             {
@@ -52,7 +59,7 @@ internal static class ExplainCommand
                 stderr.WriteLine($"corral explain: {error}");
                 return CorralCommand.UsageError;
             }
-            if (!CommonOptions.TryCompile("explain", parse.GetValue(policy)!, stderr, out var result)) return CorralCommand.InputError;
+            if (!CommonOptions.TryCompile("explain", parse.GetValue(policy)!, stderr, out var result, options)) return CorralCommand.InputError;
             var explanation = result.Compiled!.Explain(flow);
             if (parse.GetValue(json)) WriteJson(stdout, explanation);
             else WriteText(stdout, explanation);

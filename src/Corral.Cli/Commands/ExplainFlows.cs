@@ -13,14 +13,14 @@ namespace Corral.Cli.Commands;
 /// </summary>
 internal static class ExplainFlows
 {
-    public static int Run(string policyPath, string flowsPath, TextWriter stdout, TextWriter stderr)
+    public static int Run(string policyPath, CompileOptions options, string flowsPath, TextWriter stdout, TextWriter stderr)
     {
         if (flowsPath != "-" && !File.Exists(flowsPath))
         {
             stderr.WriteLine($"corral explain: {flowsPath}: no such file");
             return CorralCommand.InputError;
         }
-        if (!CommonOptions.TryCompile("explain", policyPath, stderr, out var result)) return CorralCommand.InputError;
+        if (!CommonOptions.TryCompile("explain", policyPath, stderr, out var result, options)) return CorralCommand.InputError;
         var policy = result.Compiled!;
         using var input = flowsPath == "-" ? new StreamReader(Console.OpenStandardInput(), Encoding.UTF8) : new StreamReader(FlowLogFiles.Open(flowsPath), Encoding.UTF8);
         var records = new FlowLogReader(new LineProblems(), strict: true);
@@ -31,11 +31,13 @@ internal static class ExplainFlows
         {
             line++;
             if (string.IsNullOrWhiteSpace(text)) continue;
+            var read = TryReadFlow(records, flowsPath, line, text, out var flow, out var recorded, out var error);
+            if (read is null) continue; // a close record: nothing was decided
             w.Reset();
             buffer.SetLength(0);
             w.WriteStartObject();
             w.WriteNumber("line", line);
-            if (TryReadFlow(records, flowsPath, line, text, out var flow, out var recorded, out var error))
+            if (read.Value)
             {
                 w.WriteString("src", flow.Source.ToString());
                 if (flow.Host is null) w.WriteNull("host"); else w.WriteString("host", flow.Host);
@@ -57,7 +59,8 @@ internal static class ExplainFlows
         return bad > 0 ? CorralCommand.InputError : CorralCommand.Ok;
     }
 
-    private static bool TryReadFlow(FlowLogReader records, string file, long line, string text, out Flow flow, out Outcome? recorded, out string? error)
+    /// <summary>True with the flow to decide, false with an error, null for a record that carries no verdict.</summary>
+    private static bool? TryReadFlow(FlowLogReader records, string file, long line, string text, out Flow flow, out Outcome? recorded, out string? error)
     {
         flow = default;
         recorded = null;
@@ -79,7 +82,7 @@ internal static class ExplainFlows
             try
             {
                 var record = records.Parse(file, line, Encoding.UTF8.GetBytes(text));
-                if (record is null) { error = "a close record carries no verdict"; return false; }
+                if (record is null) { error = null; return null; }
                 if (record.Facts is not { } facts) { error = record.NotReplayable ?? "the record lacks the facts to decide on"; return false; }
                 (flow, recorded, error) = (facts, record.Recorded, null);
                 return true;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Corral.Policy.Compilation;
 using Corral.Replay;
 
 namespace Corral.Cli.Commands;
@@ -26,13 +27,14 @@ internal static class ReplayCommand
         };
         failOn.AcceptOnlyFromAmong(ReplayReport.PermitToDeny, "any");
         var strict = new Option<bool>("--strict") { Description = "Stop at the first malformed line (exit 1) instead of counting and skipping it" };
+        var standIns = CommonOptions.PublicStandInOption();
         var top = new Option<int>("--top") { Description = "Destinations listed per change", DefaultValueFactory = _ => 10 };
         var command = new Command("replay", """
             Decide recorded flows again against a policy and report what would change: counts per (recorded rule/action ->
             new rule/action), the top destinations of each change with first and last seen, and the flows whose
             enforcement changes (a watched deny promoted to enforce blocks what it used to let through). Uses the
             addresses in the records; nothing is resolved. Exit 0, or 3 when --fail-on trips, 1 for bad input, 2 for usage.
-            """) { policy, flows, json, markdown, failOn, strict, top };
+            """) { policy, flows, json, markdown, failOn, strict, top, standIns };
         command.SetAction(parse =>
         {
             if (parse.GetValue(json) && parse.GetValue(markdown))
@@ -40,7 +42,13 @@ internal static class ReplayCommand
                 stderr.WriteLine("corral replay: choose one of --json and --markdown");
                 return CorralCommand.UsageError;
             }
-            if (!CommonOptions.TryCompile("replay", parse.GetValue(policy)!, stderr, out var compiled)) return CorralCommand.InputError;
+            if (!CommonOptions.TryParseStandIns(parse.GetValue(standIns), out var prefixes, out var standInError))
+            {
+                stderr.WriteLine($"corral replay: {standInError}");
+                return CorralCommand.UsageError;
+            }
+            if (!CommonOptions.TryCompile("replay", parse.GetValue(policy)!, stderr, out var compiled, new CompileOptions { PublicStandIns = prefixes }))
+                return CorralCommand.InputError;
             if (!TryReadFiles("replay", parse.GetValue(flows)!, stderr, out var files)) return CorralCommand.InputError;
             var malformed = new LineProblems();
             ReplayReport report;
