@@ -15,6 +15,7 @@ public static class CorralCommand
         root.Subcommands.Add(CheckCommand.Create(stdout, stderr));
         root.Subcommands.Add(ExplainCommand.Create(stdout, stderr));
         root.Subcommands.Add(ReplayCommand.Create(stdout, stderr));
+        root.Subcommands.Add(SuggestCommand.Create(stdout, stderr));
         root.Subcommands.Add(CaCommand.Create(stdout, stderr));
         root.Subcommands.Add(GatewayCommand.Create(stdout, stderr));
         root.Subcommands.Add(TerraformCommand.Create(stdout, stderr));

@@ -65,7 +65,7 @@ public sealed class FlowLogReader(LineProblems problems, bool strict = false)
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) { problem = "not a JSON object"; return null; }
         int version = 1;
         DateTimeOffset? time = null;
-        string? evt = null, host = null, url = null, method = null, rule = null, action = null, reason = null;
+        string? evt = null, flowId = null, host = null, url = null, method = null, rule = null, action = null, reason = null;
         bool? enforced = null, refused = null;
         IPEndPoint? src = null, dst = null;
         Flow? facts = null;
@@ -76,6 +76,7 @@ public sealed class FlowLogReader(LineProblems problems, bool strict = false)
             if (name.SequenceEqual("v"u8)) version = reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var v) ? v : 0;
             else if (name.SequenceEqual("time"u8)) time = reader.TokenType == JsonTokenType.String && reader.TryGetDateTimeOffset(out var t) ? t : null;
             else if (name.SequenceEqual("event"u8)) evt = String(ref reader);
+            else if (name.SequenceEqual("flow"u8)) flowId = String(ref reader);
             else if (name.SequenceEqual("src"u8)) src = EndPoint(ref reader);
             else if (name.SequenceEqual("dst"u8)) dst = EndPoint(ref reader);
             else if (name.SequenceEqual("host"u8)) host = String(ref reader);
@@ -123,7 +124,7 @@ public sealed class FlowLogReader(LineProblems problems, bool strict = false)
         else if (facts.Value.Destinations.Count == 0) notReplayable = "no destination address recorded";
         return new RecordedFlow
         {
-            File = file, Line = line, Time = time.Value, Kind = kind, Host = facts?.Host ?? host,
+            File = file, Line = line, Time = time.Value, Kind = kind, FlowId = flowId, Host = facts?.Host ?? host,
             Address = dst?.Address ?? (facts is { Destinations.Count: > 0 } f ? f.Destinations[0] : null),
             Port = dst?.Port ?? facts?.Port ?? 0, Recorded = recorded, Facts = notReplayable is null ? facts : null, Missing = missing,
             NotReplayable = notReplayable,

@@ -52,6 +52,8 @@ public sealed class RecordedFlow
     public string Origin => $"{File}:{Line}";
     public required DateTimeOffset Time { get; init; }
     public required RecordKind Kind { get; init; }
+    /// <summary>The gateway's id of the connection (a decision record and its request records share it).</summary>
+    public string? FlowId { get; init; }
     /// <summary>The name the client asked for, or null for an address-only flow.</summary>
     public string? Host { get; init; }
     /// <summary>The address the gateway dialled (or would have), as recorded.</summary>
