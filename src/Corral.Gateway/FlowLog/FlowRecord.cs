@@ -43,4 +43,10 @@ public sealed record FlowRecord
     /// Null on a close record.
     /// </summary>
     public Flow? Facts { get; init; }
+
+    /// <summary>
+    /// The gateway refused on its own (bad input, fronting, a secret in a body) rather than carrying out a policy
+    /// verdict; a request its verdict denies is the policy's decision, even though it is also recorded as a refusal.
+    /// </summary>
+    public bool IsGatewayRefusal => Refusal is not null && !(Verdict is { LetsThrough: false } v && Refusal == v.ReasonText);
 }

@@ -21,7 +21,7 @@ public static class FlowRecordJson
         if (r.Url is not null) w.WriteString("url", r.Url);
         if (r.Event is FlowEvent.Decision or FlowEvent.Request)
         {
-            if (r.Refusal is not null && !IsPolicyDenial(r))
+            if (r.IsGatewayRefusal)
             {
                 // A refusal the gateway makes on its own (bad input, fronting, a secret in a body): the same shape, no
                 // rule, and "refused" so that replay does not take it for the default action.
@@ -55,9 +55,6 @@ public static class FlowRecordJson
         }
         w.WriteEndObject();
     }
-
-    // A request refused because its verdict denies it is the policy's decision: it is written as that verdict.
-    private static bool IsPolicyDenial(FlowRecord r) => r.Verdict is { LetsThrough: false } v && r.Refusal == v.ReasonText;
 
     /// <summary>The facts Decide saw: <c>"facts":{"src","host","addresses","port","protocol","tls","path"}</c>.</summary>
     private static void WriteFacts(Utf8JsonWriter w, in Flow facts)
