@@ -61,9 +61,11 @@ public sealed class Replayer(CompiledPolicy policy)
         return quote > 0 ? reason[..quote].TrimEnd(' ', ':') : reason;
     }
 
+    // Destinations are counted by name and port (by address and port when there is no name): a name that resolves to
+    // many addresses is one destination, shown with the first address it was seen at.
     private sealed class ChangeTally
     {
-        private readonly Dictionary<DestinationKey, Seen> _destinations = [];
+        private readonly Dictionary<(string, int), Seen> _destinations = [];
         private long _count, _others;
         private DateTimeOffset _first = DateTimeOffset.MaxValue, _last = DateTimeOffset.MinValue;
 
@@ -72,20 +74,24 @@ public sealed class Replayer(CompiledPolicy policy)
             _count++;
             if (record.Time < _first) _first = record.Time;
             if (record.Time > _last) _last = record.Time;
-            var key = new DestinationKey(record.Host, record.Address, record.Port);
+            var key = (record.Destination, record.Port);
             if (_destinations.TryGetValue(key, out var seen)) seen.Add(record.Time);
-            else if (_destinations.Count < MaxDestinationsPerChange) _destinations[key] = new Seen(record.Time);
+            else if (_destinations.Count < MaxDestinationsPerChange) _destinations[key] = new Seen(new DestinationKey(record.Host, record.Address, record.Port), record.Time);
             else _others++;
         }
 
-        public OutcomeChange ToChange(Outcome from, Outcome to, int top) => new(from, to, _count, _first, _last,
-            _destinations.OrderByDescending(d => d.Value.Count).ThenBy(d => d.Key.ToString(), StringComparer.Ordinal).Take(top)
-                .Select(d => new DestinationCount(d.Key, d.Value.Count, d.Value.First, d.Value.Last)).ToList(),
-            _others + _destinations.OrderByDescending(d => d.Value.Count).Skip(top).Sum(d => d.Value.Count));
+        public OutcomeChange ToChange(Outcome from, Outcome to, int top)
+        {
+            var ranked = _destinations.Values.OrderByDescending(d => d.Count).ThenBy(d => d.Key.ToString(), StringComparer.Ordinal).ToList();
+            return new OutcomeChange(from, to, _count, _first, _last,
+                ranked.Take(top).Select(d => new DestinationCount(d.Key, d.Count, d.First, d.Last)).ToList(),
+                _others + ranked.Skip(top).Sum(d => d.Count));
+        }
     }
 
-    private sealed class Seen(DateTimeOffset time)
+    private sealed class Seen(DestinationKey key, DateTimeOffset time)
     {
+        public readonly DestinationKey Key = key;
         public long Count = 1;
         public DateTimeOffset First = time, Last = time;
 
