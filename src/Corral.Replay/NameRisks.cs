@@ -24,8 +24,13 @@ public sealed class NameRisks(PolicyDocument policy)
 {
     /// <summary>Labels longer than this are taken for encoded data (legitimate labels are words, rarely this long).</summary>
     public const int LongLabel = 40;
-    /// <summary>Shannon entropy (bits per character) above which a label of at least <see cref="EntropyMinLength"/> characters looks random.</summary>
-    public const double HighEntropy = 3.5;
+    /// <summary>
+    /// Shannon entropy (bits per character) above which a label of at least <see cref="EntropyMinLength"/> characters
+    /// looks random; words joined by hyphens stay near 3.5, base32/base64 chunks reach 4 and more.
+    /// </summary>
+    public const double HighEntropy = 4.0;
+    /// <summary>The lower bar for labels that are a quarter digits or more (hex and base32 encodings).</summary>
+    public const double HighEntropyWithDigits = 3.3;
     public const int EntropyMinLength = 16;
 
     private readonly string[] _threatDomains = policy.ThreatGroups.SelectMany(g => g.AllDomains).ToArray();
@@ -42,8 +47,13 @@ public sealed class NameRisks(PolicyDocument policy)
         return risk;
     }
 
-    public static bool IsEncoded(string label) =>
-        label.Length > LongLabel || (label.Length >= EntropyMinLength && Entropy(label) >= HighEntropy);
+    public static bool IsEncoded(string label)
+    {
+        if (label.Length > LongLabel) return true;
+        if (label.Length < EntropyMinLength) return false;
+        var entropy = Entropy(label);
+        return entropy >= HighEntropy || (entropy >= HighEntropyWithDigits && label.Count(char.IsAsciiDigit) * 4 >= label.Length);
+    }
 
     /// <summary>Shannon entropy of the characters of a label, in bits per character.</summary>
     public static double Entropy(string label)

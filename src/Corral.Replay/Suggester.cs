@@ -31,8 +31,8 @@ public sealed record Suggestion(
     LineProblems Malformed);
 
 /// <summary>
-/// Turns the flows a deny rule denied (or would have denied in watch mode) into a proposed web-group change: names
-/// seen together under one registrable domain (public-suffix aware) collapse to <c>*.domain</c>; names an engineer
+/// Turns the flows a deny rule denied (or would have denied in watch mode) into a proposed web-group change: sibling
+/// names (one parent, below a public suffix) collapse to <c>*.parent</c>; names an engineer
 /// must look at first (IP literals, encoded labels, one flow only, threat feeds) are held back, never proposed.
 /// Streams its input; memory grows with distinct names (at most <see cref="MaxNames"/>), not with records.
 /// </summary>
@@ -40,7 +40,7 @@ public sealed class Suggester(CompiledPolicy policy, PublicSuffixList suffixes)
 {
     public const int MaxNames = 100_000;
 
-    /// <summary>Siblings under one registrable domain from which a wildcard is proposed instead of each name.</summary>
+    /// <summary>Sibling names (one parent) from which a wildcard is proposed instead of each name.</summary>
     public int CollapseAt { get; init; } = 3;
 
     private readonly NameRisks _risks = new(policy.Document);
@@ -111,19 +111,25 @@ public sealed class Suggester(CompiledPolicy policy, PublicSuffixList suffixes)
     {
         var heldBack = denied.Where(d => d.Risk != NameRisk.None).OrderByDescending(d => d.Records).ThenBy(d => d.Name, StringComparer.Ordinal).ToList();
         var entries = new List<ProposedEntry>();
-        // Siblings group by registrable domain; a domain with any threat-listed name below it is never made a wildcard.
+        // Siblings are names with the same parent (a.pkgs.example.org, b.pkgs.example.org): enough of them become
+        // *.pkgs.example.org, never anything broader, and never at or above a public suffix (alice.github.io and
+        // bob.github.io stay apart). A parent with a threat-listed name below its registrable domain is never a wildcard.
         var threatened = denied.Where(d => (d.Risk & NameRisk.ThreatFeed) != 0).Select(d => Registrable(d.Name)).ToHashSet(StringComparer.Ordinal);
-        foreach (var family in denied.Where(d => d.Risk == NameRisk.None).GroupBy(d => Registrable(d.Name)))
+        foreach (var siblings in denied.Where(d => d.Risk == NameRisk.None).GroupBy(d => ParentOf(d.Name)))
         {
-            var below = family.Where(d => d.Name != family.Key).ToList();
-            if (family.Key is not null && below.Count >= CollapseAt && !threatened.Contains(family.Key))
-            {
-                entries.Add(new ProposedEntry("*." + family.Key, below));
-                if (family.FirstOrDefault(d => d.Name == family.Key) is { } apex) entries.Add(new ProposedEntry(apex.Name, [apex]));
-            }
-            else entries.AddRange(family.Select(d => new ProposedEntry(d.Name, [d])));
+            var registrable = Registrable(siblings.First().Name);
+            var collapse = siblings.Key is { } parent && siblings.Count() >= CollapseAt && registrable is not null
+                && parent.Length >= registrable.Length && !threatened.Contains(registrable);
+            if (collapse) entries.Add(new ProposedEntry("*." + siblings.Key, siblings.ToList()));
+            else entries.AddRange(siblings.Select(d => new ProposedEntry(d.Name, [d])));
         }
         return (entries.OrderByDescending(e => e.Records).ThenBy(e => e.Domain, StringComparer.Ordinal).ToList(), heldBack);
+    }
+
+    private static string? ParentOf(string name)
+    {
+        var dot = name.IndexOf('.');
+        return dot < 0 || Policy.Addressing.IpLiteral.TryParse(name, out _) ? null : name[(dot + 1)..];
     }
 
     private string? Registrable(string name) => Policy.Addressing.IpLiteral.TryParse(name, out _) ? null : suffixes.RegistrableDomain(name);

@@ -9,7 +9,7 @@ public static class SuggestionWriter
     {
         var by = s.Rule is null ? "any deny rule or the default action" : $"rule '{s.Rule}'";
         o.WriteLine($"# corral suggest: {s.RecordsSelected} of {s.RecordsRead} recorded decisions were denied by {by} (or would have been, in watch mode).");
-        o.WriteLine($"# {s.Entries.Count} entr{(s.Entries.Count == 1 ? "y" : "ies")} proposed for web group '{s.WebGroup}'; wildcards only below a registrable domain (public suffixes: {s.PublicSuffixSource}).");
+        o.WriteLine($"# {s.Entries.Count} entr{(s.Entries.Count == 1 ? "y" : "ies")} proposed for web group '{s.WebGroup}'; wildcards only for siblings with one parent, below a public suffix ({s.PublicSuffixSource}).");
         if (s.Entries.Count > 0)
         {
             o.WriteLine("webGroups:");

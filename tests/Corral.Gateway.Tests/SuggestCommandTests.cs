@@ -55,7 +55,7 @@ public sealed class SuggestCommandTests
         var s = JsonDocument.Parse(json).RootElement;
         Assert.Equal("foundry-tool-calls", s.GetProperty("web_group").GetString()); // the permit-by-name rule closest before the denies
         var entries = s.GetProperty("entries").EnumerateArray().ToDictionary(e => e.GetProperty("domain").GetString()!);
-        var wildcard = entries["*.example.test"];
+        var wildcard = entries["*.pkgs.example.test"];
         Assert.Equal(["a.pkgs.example.test", "b.pkgs.example.test", "c.pkgs.example.test"], wildcard.GetProperty("names").EnumerateArray().Select(n => n.GetString()!).Order().ToArray());
         Assert.Equal(6, wildcard.GetProperty("flows").GetInt64());
         Assert.Equal(["foundry-agents"], wildcard.GetProperty("source_groups").EnumerateArray().Select(n => n.GetString()!).ToArray());
@@ -69,7 +69,7 @@ public sealed class SuggestCommandTests
 
         // --rule narrows to one rule's denials: the C2 host is denied by deny-threat-intel, not by the catch-all.
         Assert.Equal(0, Run(out var yaml, out _, "suggest", gw.PolicyPath, "--flows", gw.FlowLogPath, "--rule", "default-deny-internet", "--public-standin", "127.0.0.0/8"));
-        Assert.Contains("      - \"*.example.test\"", yaml);
+        Assert.Contains("      - \"*.pkgs.example.test\"", yaml);
         Assert.DoesNotContain("c2.attacker.test", yaml);
         Assert.Contains("# Held back", yaml);
         Assert.Contains("With these entries 12 of 12 of those flows would be permitted", yaml);
@@ -94,11 +94,11 @@ public sealed class SuggestCommandTests
         Assert.Contains("# Wrote", output);
         var after = File.ReadAllText(policy);
         foreach (var comment in before.Split('\n').Where(l => l.TrimStart().StartsWith('#'))) Assert.Contains(comment, after);
-        Assert.Contains("\"*.example.test\"", after);
+        Assert.Contains("\"*.pkgs.example.test\"", after);
         Assert.DoesNotContain(Encoded, after);
         var check = PolicyChecker.CheckFile(policy, options: GatewayHarness.StandIns);
         Assert.True(check.Succeeded, string.Join("\n", check.Diagnostics));
-        Assert.Equal(2, check.Document!.WebGroups.Single(g => g.Name == "foundry-tool-calls").Domains.Count(d => d.Value.ToString() == "*.example.test" || d.Value.ToString() == "alice.github.io"));
+        Assert.Equal(2, check.Document!.WebGroups.Single(g => g.Name == "foundry-tool-calls").Domains.Count(d => d.Value.ToString() == "*.pkgs.example.test" || d.Value.ToString() == "alice.github.io"));
 
         Assert.Equal(0, Run(out var replay, out _, "replay", policy, "--flows", gw.FlowLogPath, "--json", "--public-standin", "127.0.0.0/8"));
         var report = JsonDocument.Parse(replay).RootElement;
