@@ -76,6 +76,36 @@ public sealed class InterceptionThroughGatewayTests
     }
 
     [Fact]
+    public async Task A_request_its_URL_filter_does_not_permit_is_recorded_as_the_policys_verdict_and_replays_unchanged()
+    {
+        using var ca = CertificateAuthority.Create(new CaOptions());
+        await using var github = TestUpstream.Start(443, "api.github.com");
+        await using var gateway = GatewayHarness.Foundry($"{github.EndPoint.Address} api.github.com\n", interception: new GatewayInterception(ca, [github.Certificate!]));
+        using var client = new HttpClient(new SocketsHttpHandler
+        {
+            Proxy = new WebProxy($"http://{gateway.Proxy}"),
+            UseProxy = true,
+            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, cert, _, _) => new X509Certificate2(cert!).Issuer == ca.Certificate.Subject },
+        }) { Timeout = TimeSpan.FromSeconds(30) };
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("https://api.github.com/repos/contoso/agent")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await client.GetAsync("https://api.github.com/repos/someone-else/agent")).StatusCode);
+
+        var records = await gateway.WaitForRecordsAsync(rs => rs.Count(r => r.GetProperty("event").GetString() == "request") == 2);
+        var denied = records.Single(r => r.GetProperty("event").GetString() == "request" && r.GetProperty("url").GetString() == "api.github.com/repos/someone-else/agent");
+        // The policy denied it (the URL filter does not permit the path; the catch-all does): its rule is recorded, it is no gateway refusal.
+        Assert.Equal("deny", denied.GetProperty("action").GetString());
+        Assert.Equal("default-deny-internet", denied.GetProperty("rule").GetString());
+        Assert.False(denied.TryGetProperty("refused", out _));
+        Assert.Equal("/repos/someone-else/agent", denied.GetProperty("facts").GetProperty("path").GetString());
+
+        var (output, errors) = (new StringWriter(), new StringWriter());
+        Assert.Equal(0, Corral.Cli.CorralCommand.Run(["replay", gateway.PolicyPath, "--flows", gateway.FlowLogPath, "--json", "--fail-on", "any", "--public-standin", "127.0.0.0/8"], output, errors));
+        var report = System.Text.Json.JsonDocument.Parse(output.ToString()).RootElement;
+        Assert.Equal(0, report.GetProperty("changed").GetInt64());
+        Assert.Equal(report.GetProperty("records").GetInt64(), report.GetProperty("replayed").GetInt64());
+    }
+
+    [Fact]
     public async Task Two_intercepted_client_connections_in_a_row_share_one_upstream_connection_and_both_are_logged()
     {
         using var ca = CertificateAuthority.Create(new CaOptions());
