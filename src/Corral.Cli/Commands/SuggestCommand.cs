@@ -22,15 +22,15 @@ internal static class SuggestCommand
         var group = new Option<string?>("--group") { Description = "The web group to add to; default: that of the permit-by-name rule closest before --rule" };
         var write = new Option<bool>("--write") { Description = "Add the proposed entries to the web group in the policy file (comments and layout kept); held-back names are never written" };
         var json = new Option<bool>("--json") { Description = "Print the suggestion as JSON instead of a YAML snippet" };
-        var collapseAt = new Option<int>("--collapse-at") { Description = "Sibling names (one parent) that become one '*.parent' entry; never at or above a public suffix", DefaultValueFactory = _ => 3 };
+        var collapseAt = new Option<int>("--collapse-at") { Description = "How many sibling names (one parent) make one '*.parent' entry instead of one entry each", DefaultValueFactory = _ => 3 };
         var strict = new Option<bool>("--strict") { Description = "Stop at the first malformed line (exit 1) instead of counting and skipping it" };
         var standIns = CommonOptions.PublicStandInOption();
         var command = new Command("suggest", """
-            Turn the flows a deny rule denied (or would have denied, in watch mode) into a proposed web-group change: sibling
-            names collapsed to '*.parent' (never at or above a public suffix), with counts,
-            first and last seen, and the source groups they came from. IP literals, very long or high-entropy labels, names
-            seen in one flow only and names on a threat feed are held back for review. Prints a YAML snippet; changes the
-            policy file only with --write.
+            Turn the flows a deny rule denied (or would have denied, in watch mode) into a proposed web-group change, with
+            counts, first and last seen and the source groups they came from. Sibling names collapse to '*.parent' (never
+            at or above a public suffix). IP literals, very long or high-entropy labels, names seen in one flow only and
+            names on a threat feed are held back for review. Prints a YAML snippet and checks it: the policy with the
+            entries is compiled and the same flows decided again. Changes the policy file only with --write.
             """) { policy, flows, rule, group, write, json, collapseAt, strict, standIns };
         command.SetAction(parse =>
         {
