@@ -87,6 +87,7 @@ public sealed class FlowLogReader(LineProblems problems, bool strict = false)
             else if (name.SequenceEqual("reason"u8)) reason = String(ref reader);
             else if (name.SequenceEqual("enforced"u8)) enforced = Bool(ref reader);
             else if (name.SequenceEqual("refused"u8)) refused = Bool(ref reader);
+            else if (name.SequenceEqual("check"u8)) { if (reader.TokenType == JsonTokenType.String) refused = true; } // the gateway check that refused
             else if (name.SequenceEqual("facts"u8))
             {
                 if (reader.TokenType == JsonTokenType.StartObject) { facts = ReadFacts(ref reader, out problem); if (problem is not null) return null; }

@@ -60,11 +60,15 @@ public sealed class FlowLogReaderTests : IDisposable
             """{"v":2,"time":"2026-12-01T10:00:00Z","event":"decision","src":"10.20.1.5:4","dst":null,"host":"gone.example","action":"deny","rule":null,"priority":null,"enforced":true,"decrypt":false,"reason":"'gone.example' did not resolve","refused":true,"facts":{"src":"10.20.1.5","host":"gone.example","addresses":[],"port":443,"protocol":"tcp","tls":null,"path":null}}""",
             // Schema 1: no "refused"; a reason that is not the default action's marks the gateway's own refusal.
             """{"time":"2026-12-01T10:00:00Z","event":"request","src":"10.20.1.5:4","dst":"20.1.2.3:443","host":"a.example","url":"a.example/x","action":"deny","rule":null,"priority":null,"enforced":true,"decrypt":true,"reason":"secret found: private-key"}""",
-            """{"time":"2026-12-01T10:00:00Z","event":"decision","src":"10.20.1.5:4","dst":"20.1.2.3:443","host":"a.example","action":"deny","rule":null,"priority":null,"enforced":true,"decrypt":false,"reason":"no rule matched: default action deny"}"""));
+            """{"time":"2026-12-01T10:00:00Z","event":"decision","src":"10.20.1.5:4","dst":"20.1.2.3:443","host":"a.example","action":"deny","rule":null,"priority":null,"enforced":true,"decrypt":false,"reason":"no rule matched: default action deny"}""",
+            // A refusal that names the gateway check that made it.
+            """{"v":2,"time":"2026-12-01T10:00:00Z","event":"decision","src":"10.20.1.5:4","dst":"20.1.2.3:443","host":"a.example","action":"deny","rule":null,"check":"name-mismatch","priority":null,"enforced":true,"decrypt":false,"reason":"no rule matched","facts":{"src":"10.20.1.5","host":"a.example","addresses":["20.1.2.3"],"port":443,"protocol":"tcp","tls":true,"path":null}}"""));
         Assert.Equal("refused by the gateway: 'gone.example' did not resolve", records[0].NotReplayable);
         Assert.True(records[1].Recorded.Refused);
         Assert.Null(records[1].Facts);
         Assert.False(records[2].Recorded.Refused);
         Assert.Equal(MissingFacts.AllAddresses | MissingFacts.Tls, records[2].Missing);
+        Assert.True(records[3].Recorded.Refused);
+        Assert.StartsWith("refused by the gateway", records[3].NotReplayable);
     }
 }
