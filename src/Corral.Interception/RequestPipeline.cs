@@ -44,6 +44,9 @@ public interface IRequestPolicy
 /// <summary>One request's outcome: method, URL, verdict, and the refusal when it was not forwarded.</summary>
 public sealed record InspectedRequest(string Method, string Url, Verdict Verdict, bool Forwarded, int Status, Refusal? Refusal, long BytesUp, long BytesDown)
 {
+    /// <summary>The request's path as sent (origin-form, query included), the fact its verdict was decided on; null when it could not be read.</summary>
+    public string? Path { get; init; }
+
     public string? DeniedBy => Refusal?.RecordText;
 }
 
@@ -149,13 +152,13 @@ internal sealed class RequestPipeline(InterceptionOptions options)
         var verdict = policy.Decide(names.OriginForm);
         if (!verdict.LetsThrough)
         {
-            await RefuseAsync(client, policy, request.Method, url, verdict, Refusal.ByRule(verdict.Rule?.Name, target.Authority, verdict.ReasonText), ct);
+            await RefuseAsync(client, policy, request.Method, url, verdict, Refusal.ByRule(verdict.Rule?.Name, target.Authority, verdict.ReasonText), ct, names.OriginForm);
             return RelayEnd.Closed;
         }
         if (HttpHeaders.Values(request.Headers, "Upgrade").Any())
         {
             await RefuseAsync(client, policy, request.Method, url, verdict,
-                Refusal.ByCheck(GatewayCheck.Upgrade, target.Authority, "protocol upgrades cannot be inspected", 501), ct);
+                Refusal.ByCheck(GatewayCheck.Upgrade, target.Authority, "protocol upgrades cannot be inspected", 501), ct, names.OriginForm);
             return RelayEnd.Closed;
         }
 
@@ -164,7 +167,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
         var scan = inspect ? inspector.StartStream() : null;
         if (scan?.Feed(ScannableHead(request, names.OriginForm, inspector)) is { } headSecret)
         {
-            await RefuseAsync(client, policy, request.Method, url, verdict, SecretRefusal(target, headSecret), ct);
+            await RefuseAsync(client, policy, request.Method, url, verdict, SecretRefusal(target, headSecret), ct, names.OriginForm);
             return RelayEnd.Closed;
         }
         if (HttpHeaders.HasToken(request.Headers, "Expect", "100-continue"))
@@ -184,7 +187,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             }
             catch (BodyCopier.SecretFoundException secret)
             {
-                await RefuseAsync(client, policy, request.Method, url, verdict, SecretRefusal(target, secret.Pattern), ct);
+                await RefuseAsync(client, policy, request.Method, url, verdict, SecretRefusal(target, secret.Pattern), ct, names.OriginForm);
                 return RelayEnd.Closed;
             }
             catch (HttpMessageRefusedException ex)
@@ -192,7 +195,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
                 var refusal = ex.Status is 413 or 415
                     ? Refusal.ByCheck(GatewayCheck.UninspectableBody, target.Authority, ex.Message, ex.Status)
                     : Refusal.ByCheck(GatewayCheck.Malformed, target.Authority, $"malformed request body: {ex.Message}", ex.Status);
-                await RefuseAsync(client, policy, request.Method, url, verdict, refusal, ct);
+                await RefuseAsync(client, policy, request.Method, url, verdict, refusal, ct, names.OriginForm);
                 return RelayEnd.Closed;
             }
         }
@@ -215,12 +218,12 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             }
             catch (UpstreamCertificateException ex)
             {
-                await RefuseAsync(client, policy, request.Method, url, verdict, Refusal.ByCheck(GatewayCheck.Upstream, target.Authority, ex.Message, 502), ct);
+                await RefuseAsync(client, policy, request.Method, url, verdict, Refusal.ByCheck(GatewayCheck.Upstream, target.Authority, ex.Message, 502), ct, names.OriginForm);
             }
             catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException or IOException)
             {
                 await RefuseAsync(client, policy, request.Method, url, verdict,
-                    Refusal.ByCheck(GatewayCheck.Upstream, target.Authority, $"upstream {target.Authority} unreachable: {ex.Message}", ex is TimeoutException ? 504 : 502), ct);
+                    Refusal.ByCheck(GatewayCheck.Upstream, target.Authority, $"upstream {target.Authority} unreachable: {ex.Message}", ex is TimeoutException ? 504 : 502), ct, names.OriginForm);
             }
             return null;
         }
@@ -244,7 +247,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
                 await sending.DisposeAsync();
                 upstreams.Current = null;
                 await RefuseAsync(client, policy, request.Method, url, verdict,
-                    Refusal.ByCheck(GatewayCheck.Upstream, target.Authority, $"upstream {target.Authority} connection failed: {ex.Message}", 502), ct);
+                    Refusal.ByCheck(GatewayCheck.Upstream, target.Authority, $"upstream {target.Authority} connection failed: {ex.Message}", 502), ct, names.OriginForm);
             }
             try
             {
@@ -259,7 +262,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
                 // The upstream saw an unfinished request; drop the connection so it is never completed.
                 await upstream.DisposeAsync();
                 upstreams.Current = null;
-                await RefuseAsync(client, policy, request.Method, url, verdict, SecretRefusal(target, secret.Pattern), ct);
+                await RefuseAsync(client, policy, request.Method, url, verdict, SecretRefusal(target, secret.Pattern), ct, names.OriginForm);
                 return RelayEnd.Closed;
             }
             catch (HttpMessageRefusedException ex)
@@ -267,7 +270,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
                 await upstream.DisposeAsync();
                 upstreams.Current = null;
                 await RefuseAsync(client, policy, request.Method, url, verdict,
-                    Refusal.ByCheck(GatewayCheck.Malformed, target.Authority, $"malformed request body: {ex.Message}", ex.Status), ct);
+                    Refusal.ByCheck(GatewayCheck.Malformed, target.Authority, $"malformed request body: {ex.Message}", ex.Status), ct, names.OriginForm);
                 return RelayEnd.Closed;
             }
             catch (IOException) when (reused && canRetry && !retried)
@@ -317,7 +320,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             if (ended)
             {
                 await RefuseAsync(client, policy, request.Method, url, verdict,
-                    Refusal.ByCheck(GatewayCheck.Upstream, target.Authority, "upstream closed without a response", 502), ct, up, down, forwarded: true);
+                    Refusal.ByCheck(GatewayCheck.Upstream, target.Authority, "upstream closed without a response", 502), ct, names.OriginForm, up, down, forwarded: true);
                 return RelayEnd.Closed;
             }
             try
@@ -327,7 +330,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             catch (HttpMessageRefusedException ex)
             {
                 await RefuseAsync(client, policy, request.Method, url, verdict,
-                    Refusal.ByCheck(GatewayCheck.Upstream, target.Authority, $"malformed response from upstream: {ex.Message}", 502), ct, up, down, forwarded: true);
+                    Refusal.ByCheck(GatewayCheck.Upstream, target.Authority, $"malformed response from upstream: {ex.Message}", 502), ct, names.OriginForm, up, down, forwarded: true);
                 return RelayEnd.Closed;
             }
             if (response.Status is >= 100 and < 200 && response.Status != 101)
@@ -353,7 +356,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             down += await BodyCopier.CopyAsync(upstream.Reader, client, response.Framing, response.ContentLength, null, ct);
         }
         await client.FlushAsync(ct);
-        policy.OnRequest(new InspectedRequest(request.Method, url, verdict, true, response.Status, null, up, down));
+        policy.OnRequest(new InspectedRequest(request.Method, url, verdict, true, response.Status, null, up, down) { Path = names.OriginForm });
         var keepAlive = !request.WantsClose && !response.WantsClose && response.Status != 101;
         upstream.Served++;
         if (HttpHeaders.Values(response.Headers, "WWW-Authenticate").Any(IsConnectionBoundAuth)) upstream.Poolable = false;
@@ -549,9 +552,9 @@ internal sealed class RequestPipeline(InterceptionOptions options)
     }
 
     private static async Task RefuseAsync(Stream client, IRequestPolicy policy, string method, string url, Verdict verdict, Refusal refusal, CancellationToken ct,
-        long up = 0, long down = 0, bool forwarded = false)
+        string? path = null, long up = 0, long down = 0, bool forwarded = false)
     {
-        policy.OnRequest(new InspectedRequest(method, url, verdict, forwarded, refusal.Status, refusal, up, down));
+        policy.OnRequest(new InspectedRequest(method, url, verdict, forwarded, refusal.Status, refusal, up, down) { Path = path });
         try
         {
             await client.WriteAsync(refusal.ToHttpResponse(), ct);

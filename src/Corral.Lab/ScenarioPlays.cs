@@ -33,8 +33,7 @@ internal static class ScenarioPlays
 
     private static async Task<ScenarioResult> RuntimeStartupAsync(Scenario s, ScenarioContext c, CancellationToken ct)
     {
-        var token = await c.Agent.SendAsync(HttpMethod.Post, $"https://{LabHosts.Login.Name}/contoso.onmicrosoft.com/oauth2/v2.0/token", "grant_type=client_credentials&client_id=agent", Form, ct);
-        var manifest = await c.Agent.SendAsync(HttpMethod.Get, $"https://{LabHosts.Registry.Name}/v2/foundry/agent/manifests/latest", null, Form, ct);
+        var (token, manifest) = await StartRuntimeAsync(c, ct);
         var login = await WaitForRecord(c, LabHosts.Login.Name);
         var registry = await WaitForRecord(c, LabHosts.Registry.Name);
         var pinned = c.Agent.SeenCertificates.TryGetValue(LabHosts.Login.Name, out var l) && l.Issuer.Contains("Lab Microsoft") &&
@@ -172,9 +171,20 @@ internal static class ScenarioPlays
         var collector = c.Server(LabHosts.Collector);
         var before = collector.BytesReceived;
         await c.Promoter.SetModeAsync(rule, RuleMode.Watch, ct);
+        // The runtime keeps working while the catch-all is watched: its platform flows are recorded beside the exfiltration.
+        var (token, manifest) = await StartRuntimeAsync(c, ct);
         var watched = await c.Agent.SendAsync(HttpMethod.Post, McpStandIn.InjectedUrl, "{\"conversation\":\"watched\"}", Json, ct);
         var watchedRecord = await WaitForRecord(c, LabHosts.Collector.Name, null, r => r.Verdict is { Enforced: false });
         var afterWatch = collector.BytesReceived;
+
+        // Before promoting: the flows the gateway remembers, the watch-mode ones included, replayed against the policy with
+        // the rule enforced (the admin API's impact). The agent may reuse its tunnels, so the runtime's flows of this pass count too.
+        var (replayed, wouldBlock) = await c.Promoter.ImpactAsync(rule, ct);
+        var runtimeBlocked = wouldBlock.Where(b => b.Key == LabHosts.Login.Name || b.Key == LabHosts.Registry.Name).Sum(b => b.Value);
+        var replayNote = $"replay before promotion: {replayed} recorded flows, {runtimeBlocked} runtime (platform) flows would be denied, " +
+                         $"{wouldBlock.GetValueOrDefault(LabHosts.Collector.Name)} to the collector would be blocked";
+        if (runtimeBlocked > 0 || wouldBlock.GetValueOrDefault(LabHosts.Collector.Name) == 0 || !token.Ok || !manifest.Ok)
+            return Result(s, c, $"not promoted: {replayNote}", Rule(watchedRecord), false, afterWatch - before, false, replayNote);
 
         await c.Promoter.SetModeAsync(rule, RuleMode.Enforce, ct);
         var enforced = await c.Agent.SendAsync(HttpMethod.Post, McpStandIn.InjectedUrl, "{\"conversation\":\"enforced\"}", Json, ct);
@@ -182,10 +192,15 @@ internal static class ScenarioPlays
         var leakedAfterPromotion = collector.BytesReceived - afterWatch;
         var passed = watched.Ok && watchedRecord is not null && afterWatch > before && enforced.Refused && leakedAfterPromotion == 0 && Rule(enforcedRecord) == rule;
         return Result(s, c, $"watch: {watched.Describe()}, logged enforced=false; promoted: {enforced.Describe()}", Rule(enforcedRecord), false, leakedAfterPromotion, passed,
-            $"{afterWatch - before} bytes reached the collector while watched; {leakedAfterPromotion} after promotion");
+            $"{replayNote}; {afterWatch - before} bytes reached the collector while watched; {leakedAfterPromotion} after promotion");
     }
 
     // ---- helpers ---------------------------------------------------------------------------------------------
+
+    /// <summary>What the hosted-agent runtime does on start: a token from Microsoft identity, its image manifest from MCR.</summary>
+    private static async Task<(Attempt Token, Attempt Manifest)> StartRuntimeAsync(ScenarioContext c, CancellationToken ct) =>
+        (await c.Agent.SendAsync(HttpMethod.Post, $"https://{LabHosts.Login.Name}/contoso.onmicrosoft.com/oauth2/v2.0/token", "grant_type=client_credentials&client_id=agent", Form, ct),
+         await c.Agent.SendAsync(HttpMethod.Get, $"https://{LabHosts.Registry.Name}/v2/foundry/agent/manifests/latest", null, Form, ct));
 
     private static string? Rule(FlowRecord? record) => record?.Verdict?.Rule?.Name;
 

@@ -31,34 +31,24 @@ internal static class TerraformCli
     }
 }
 
-/// <summary>
-/// A theory that reports itself skipped when `terraform` is not on PATH. (With xunit.v3 this becomes one line at the
-/// top of the test: <c>Assert.SkipWhen(TerraformCli.Path is null, "terraform is not on PATH");</c>.)
-/// </summary>
-public sealed class TerraformTheoryAttribute : TheoryAttribute
-{
-    public TerraformTheoryAttribute()
-    {
-        if (TerraformCli.Path is null) Skip = "terraform is not on PATH; `terraform fmt -check` cannot run here";
-    }
-}
-
 /// <summary>Every generated module is already in `terraform fmt` form, so a user's own fmt check never rewrites it.</summary>
 public sealed class TerraformFmtTests
 {
-    [TerraformTheory, MemberData(nameof(GeneratedModules.All), MemberType = typeof(GeneratedModules))]
+    [Theory, MemberData(nameof(GeneratedModules.All), MemberType = typeof(GeneratedModules))]
     public void GeneratedModuleIsTerraformFmtClean(string variant)
     {
+        Assert.SkipWhen(TerraformCli.Path is null, "terraform is not on PATH; `terraform fmt -check` cannot run here");
         using var dir = new TempDir();
         var module = GeneratedModules.Write(variant, dir);
         var (code, output) = TerraformCli.Run(module, "fmt", "-check", "-recursive", "-diff", "-no-color", ".");
         Assert.True(code == 0, $"terraform fmt -check failed on the {variant} module:\n{output}");
     }
 
-    [TerraformTheory]
+    [Theory]
     [InlineData("resource \"a\" \"b\" {\n  x = 1\n  long_name = 2\n}\n")]
     public void TheCheckCatchesUnformattedFiles(string unformatted)
     {
+        Assert.SkipWhen(TerraformCli.Path is null, "terraform is not on PATH; `terraform fmt -check` cannot run here");
         using var dir = new TempDir();
         File.WriteAllText(dir.File("main.tf"), unformatted);
         Assert.NotEqual(0, TerraformCli.Run(dir.Path, "fmt", "-check", "-recursive", ".").ExitCode);

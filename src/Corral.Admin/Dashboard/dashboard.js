@@ -57,9 +57,10 @@ function renderWatchRules(policy, flows) {
     title.append(el("span", rule.name, "rule-name"), el("span", " (" + rule.action + ", priority " + rule.priority + ")", "muted"));
     const would = flows.filter(f => f.rule === rule.name && isDenied(f) && f.enforced === false);
     const list = el("ul", null, "would-deny");
-    for (const f of would.slice(0, 20)) {
-      const item = el("li", (f.host || f.dst || "?") + " — " + new Date(f.time).toLocaleTimeString());
-      item.dataset.flow = f.flow;
+    for (const g of groupByDestination(would).slice(0, 20)) {
+      const item = el("li", g.destination + " — " + g.count + "×, last " + g.last.toLocaleTimeString());
+      item.dataset.destination = g.destination;
+      item.dataset.count = String(g.count);
       list.append(item);
     }
     const count = el("p", rule.action === "deny"
@@ -68,8 +69,8 @@ function renderWatchRules(policy, flows) {
     const button = el("button", "Promote to enforce", "promote");
     button.type = "button";
     button.dataset.rule = rule.name;
-    button.addEventListener("click", () => promote(rule.name));
-    box.append(title, count, list, button);
+    button.addEventListener("click", () => confirmWithImpact(rule.name, () => promote(rule.name)));
+    box.append(title, count, ruleChart(would), list, button);
     return box;
   }));
 }

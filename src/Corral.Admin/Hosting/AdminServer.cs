@@ -79,6 +79,7 @@ public sealed class AdminServer : IAsyncDisposable
         app.MapPrometheusScrapingEndpoint("/metrics");
         PolicyApi.Map(app, reloader, options.Token, logger);
         FlowsApi.Map(app, gateway.RecentFlows, options.MaxFlows);
+        ImpactApi.Map(app, gateway.RecentFlows, reloader);
         DashboardFiles.Map(app);
         await app.StartAsync(ct).ConfigureAwait(false);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

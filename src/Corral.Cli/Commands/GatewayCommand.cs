@@ -22,10 +22,7 @@ internal static class GatewayCommand
         var flowLog = new Option<string?>("--flow-log") { Description = "Write flow records (JSON lines) to FILE, rotated by size" };
         var flowLogMax = new Option<long>("--flow-log-max-bytes") { Description = "Rotate the flow log past this size", DefaultValueFactory = _ => 64L * 1024 * 1024 };
         var hosts = new Option<string?>("--hosts") { Description = "Static name -> address map (/etc/hosts format), consulted before DNS" };
-        var standIns = new Option<string[]>("--public-standin")
-        {
-            Description = "LAB/TEST ONLY: treat addresses in this CIDR (e.g. 127.0.0.0/8) as public internet, so loopback stand-ins can play internet hosts. Opens the internal-address guard for them; never use in production. Repeatable.",
-        };
+        var standIns = CommonOptions.PublicStandInOption();
         var maxConnections = new Option<int>("--max-connections") { Description = "Connections served at once", DefaultValueFactory = _ => 4096 };
         var maxHead = new Option<int>("--max-head-bytes") { Description = "Largest HTTP request head", DefaultValueFactory = _ => 32 * 1024 };
         var helloTimeout = new Option<double>("--client-hello-timeout") { Description = "Seconds to wait for a complete TLS ClientHello (or a tunnel's first byte)", DefaultValueFactory = _ => 5 };
@@ -51,12 +48,7 @@ internal static class GatewayCommand
                 stderr.WriteLine($"corral gateway: {message}");
                 return message;
             }
-            var prefixes = new List<IpPrefix>();
-            foreach (var text in parse.GetValue(standIns) ?? [])
-            {
-                if (!IpPrefix.TryParse(text, out var prefix, out var e)) { Usage($"--public-standin '{text}': {e}"); return CorralCommand.UsageError; }
-                prefixes.Add(prefix);
-            }
+            if (!CommonOptions.TryParseStandIns(parse.GetValue(standIns), out var prefixes, out var standInError)) { Usage(standInError!); return CorralCommand.UsageError; }
             IPEndPoint? listenAt = null, transparentAt = null;
             var listenText = parse.GetValue(listen);
             var transparentText = parse.GetValue(transparent);

@@ -12,6 +12,9 @@ public enum FlowEvent { Decision, Close, Request }
 /// </summary>
 public sealed record FlowRecord
 {
+    /// <summary>The record schema version written as <c>"v"</c> in every line (docs/flow-log.md).</summary>
+    public const int SchemaVersion = 2;
+
     public required FlowEvent Event { get; init; }
     public required DateTimeOffset Time { get; init; }
     public required string FlowId { get; init; }
@@ -36,4 +39,16 @@ public sealed record FlowRecord
     public long BytesUp { get; init; }
     public long BytesDown { get; init; }
     public double? DurationMs { get; init; }
+    /// <summary>
+    /// The facts the verdict was made on (source, name, every candidate address, port, protocol, TLS, path), so that
+    /// <c>corral replay</c> can decide the flow again against another policy without resolving anything.
+    /// Null on a close record.
+    /// </summary>
+    public Flow? Facts { get; init; }
+
+    /// <summary>
+    /// The gateway refused on its own (bad input, fronting, a secret in a body) rather than carrying out a policy
+    /// verdict; a request its verdict denies is the policy's decision, even though it is also recorded as a refusal.
+    /// </summary>
+    public bool IsGatewayRefusal => Refusal is not null && !(Verdict is { LetsThrough: false } v && Refusal == v.ReasonText);
 }

@@ -9,6 +9,7 @@ public static class FlowRecordJson
     public static void Write(Utf8JsonWriter w, FlowRecord r)
     {
         w.WriteStartObject();
+        w.WriteNumber("v", FlowRecord.SchemaVersion);
         w.WriteString("time", r.Time.UtcDateTime.ToString("O"));
         w.WriteString("event", r.Event switch { FlowEvent.Decision => "decision", FlowEvent.Request => "request", _ => "close" });
         w.WriteString("flow", r.FlowId);
@@ -20,9 +21,10 @@ public static class FlowRecordJson
         if (r.Url is not null) w.WriteString("url", r.Url);
         if (r.Event is FlowEvent.Decision or FlowEvent.Request)
         {
-            if (r.Refusal is not null)
+            if (r.IsGatewayRefusal)
             {
-                // A refusal the gateway makes on its own (bad input, fronting): the same shape, no rule.
+                // A refusal the gateway makes on its own (bad input, fronting, a secret in a body): the same shape, no
+                // rule, and "refused" so that replay does not take it for the default action.
                 w.WriteString("action", "deny");
                 w.WriteNull("rule");
                 if (r.Check is not null) w.WriteString("check", r.Check);
@@ -30,12 +32,14 @@ public static class FlowRecordJson
                 w.WriteBoolean("enforced", true);
                 w.WriteBoolean("decrypt", r.Decrypted);
                 w.WriteString("reason", r.Refusal);
+                w.WriteBoolean("refused", true);
             }
             else if (r.Verdict is { } v)
             {
                 // The log says what happened, not what the rule allowed: decrypt is true only when the gateway decrypted.
                 VerdictJson.WriteProperties(w, v with { Decrypt = r.Decrypted });
             }
+            if (r.Facts is { } facts) WriteFacts(w, facts);
             if (r.Event == FlowEvent.Request)
             {
                 if (r.Status is { } status) w.WriteNumber("status", status);
@@ -51,6 +55,22 @@ public static class FlowRecordJson
             w.WriteNumber("bytes_down", r.BytesDown);
             w.WriteNumber("duration_ms", Math.Round(r.DurationMs ?? 0, 3));
         }
+        w.WriteEndObject();
+    }
+
+    /// <summary>The facts Decide saw: <c>"facts":{"src","host","addresses","port","protocol","tls","path"}</c>.</summary>
+    private static void WriteFacts(Utf8JsonWriter w, in Flow facts)
+    {
+        w.WriteStartObject("facts");
+        w.WriteString("src", facts.Source.ToString());
+        if (facts.Host is null) w.WriteNull("host"); else w.WriteString("host", facts.Host);
+        w.WriteStartArray("addresses");
+        foreach (var address in facts.Destinations) w.WriteStringValue(address.ToString());
+        w.WriteEndArray();
+        w.WriteNumber("port", facts.Port);
+        w.WriteString("protocol", facts.Protocol switch { FlowProtocol.Udp => "udp", FlowProtocol.Icmp => "icmp", _ => "tcp" });
+        if (facts.IsTls is { } tls) w.WriteBoolean("tls", tls); else w.WriteNull("tls");
+        if (facts.Path is null) w.WriteNull("path"); else w.WriteString("path", facts.Path);
         w.WriteEndObject();
     }
 }

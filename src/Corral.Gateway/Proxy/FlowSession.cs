@@ -112,6 +112,7 @@ internal sealed class FlowSession : IAsyncDisposable
             Event = FlowEvent.Decision, Time = DateTimeOffset.UtcNow, FlowId = Id, Listener = _client.Listener, Source = _client.Source,
             Destination = DialTo, Host = _decision.Flow.Host ?? HostOrNull(), Method = _method, Url = _url,
             Verdict = refusedByCheck ? null : verdict, Refusal = refusedByCheck ? Refusal!.Reason : null, Check = Refusal?.Check, Decrypted = decrypted && letsThrough,
+            Facts = _decision.Flow.Source is null ? null : _decision.Flow,
         });
     }
 
@@ -140,7 +141,7 @@ internal sealed class FlowSession : IAsyncDisposable
                 Destination = session.DialTo, Host = session.HostOrNull(), Method = request.Method, Url = request.Url,
                 Verdict = refusal is { Check: not null } ? null : request.Verdict,
                 Refusal = refusal is { Check: not null } ? refusal.Reason : null, Check = refusal?.Check, Decrypted = session._decrypted, Status = request.Status,
-                BytesUp = request.BytesUp, BytesDown = request.BytesDown,
+                BytesUp = request.BytesUp, BytesDown = request.BytesDown, Facts = session.RequestFacts(request.Path),
             });
             if (refusal is not null)
                 ctx.Logger.LogInformation("Flow {FlowId} {Method} {Url} refused ({By}): {Reason}", session.Id, request.Method, request.Url, refusal.Check ?? refusal.Rule, refusal.Reason);
@@ -148,6 +149,10 @@ internal sealed class FlowSession : IAsyncDisposable
     }
 
     private bool _decrypted;
+
+    // A request is decided on the flow's facts with its own path and only the address dialled.
+    private Flow? RequestFacts(string? path) => _decision.Flow.Source is null ? null
+        : _decision.Flow with { Path = path, Destinations = DialTo is null ? _decision.Flow.Destinations : [DialTo.Address] };
 
     /// <summary>Marks the flow as decrypted (its request records say so) and writes the decision record.</summary>
     public void Permit(bool decrypted)
