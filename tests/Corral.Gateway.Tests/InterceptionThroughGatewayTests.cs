@@ -91,7 +91,7 @@ public sealed class InterceptionThroughGatewayTests
         Assert.Equal(HttpStatusCode.Forbidden, (await client.GetAsync("https://api.github.com/repos/someone-else/agent")).StatusCode);
 
         var records = await gateway.WaitForRecordsAsync(rs => rs.Count(r => r.GetProperty("event").GetString() == "request") == 2);
-        var denied = records.Single(r => r.GetProperty("event").GetString() == "request" && r.GetProperty("url").GetString() == "api.github.com/repos/someone-else/agent");
+        var denied = records.Single(r => r.GetProperty("event").GetString() == "request" && r.GetProperty("url").GetString() == "https://api.github.com/repos/someone-else/agent");
         // The policy denied it (the URL filter does not permit the path; the catch-all does): its rule is recorded, it is no gateway refusal.
         Assert.Equal("deny", denied.GetProperty("action").GetString());
         Assert.Equal("default-deny-internet", denied.GetProperty("rule").GetString());
