@@ -44,6 +44,15 @@ internal static class Responses
         return Build(status, phrase, body);
     }
 
+    /// <summary>503 for a connection the gateway refuses on its own account (a limit, not the policy), naming the check.</summary>
+    public static byte[] Unavailable(string check, string reason, string advice) => Build(503, "Service Unavailable", Json(w =>
+    {
+        w.WriteString("error", "gateway_unavailable");
+        w.WriteString("check", check);
+        w.WriteString("reason", reason);
+        w.WriteString("message", advice);
+    }), ("Retry-After", "1"));
+
     private static byte[] Build(int status, string phrase, byte[] body, params (string Name, string Value)[] headers)
     {
         var head = new StringBuilder();
