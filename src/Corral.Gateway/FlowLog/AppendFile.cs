@@ -3,14 +3,14 @@ using System.Runtime.InteropServices;
 namespace Corral.Gateway.FlowLog;
 
 /// <summary>
-/// A file opened with <c>O_APPEND</c> (Linux), written only in whole buffers. With <c>O_APPEND</c> the kernel puts each
+/// A file opened with <c>O_APPEND</c> (Linux), written only in whole buffers (opened for reading too, to see its last byte). With <c>O_APPEND</c> the kernel puts each
 /// write at the end of the file as it is then: two writers never overwrite each other's lines, and after a
 /// <c>truncate -s 0</c> (logrotate's copytruncate) the next write lands at offset 0, not behind a run of NUL bytes.
 /// .NET's <c>FileMode.Append</c> only seeks to the end once, at open, which is why this goes to libc.
 /// </summary>
 internal sealed partial class AppendFile : IDisposable
 {
-    private const int OWrOnly = 0x1, OCreat = 0x40, OAppend = 0x400, OCloexec = 0x80000;
+    private const int ORdWr = 0x2, OCreat = 0x40, OAppend = 0x400, OCloexec = 0x80000;
     private const int EIntr = 4, SeekEnd = 2, AtFdCwd = -100, AtEmptyPath = 0x1000, StatxIno = 0x100;
 
     private readonly int _fd;
@@ -28,7 +28,7 @@ internal sealed partial class AppendFile : IDisposable
     public static AppendFile Open(string path)
     {
         if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("the flow log is written with Linux's O_APPEND");
-        var fd = open(path, OWrOnly | OCreat | OAppend | OCloexec, 0b110_100_000);
+        var fd = open(path, ORdWr | OCreat | OAppend | OCloexec, 0b110_100_000);
         if (fd < 0) throw Failure($"cannot open {path}");
         if (!TryIdentify(fd, "", AtEmptyPath, out var identity))
         {
