@@ -167,6 +167,15 @@ internal static class GatewayCommand
                 o.QueueFullMode = Microsoft.Extensions.Logging.Console.ConsoleLoggerQueueFullMode.DropWrite;
             }));
         var logger = loggerFactory.CreateLogger("corral");
+        // Before the first listener: a SIGTERM that arrives while the gateway starts is a graceful stop, not a kill.
+        using var stop = new ManualResetEventSlim();
+        void OnSignal(PosixSignalContext c)
+        {
+            c.Cancel = true; // we shut down ourselves, after draining
+            stop.Set();
+        }
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         GatewayServer server;
         PolicyReloader reloader;
         Corral.Admin.AdminServer? adminServer = null;
@@ -190,14 +199,6 @@ internal static class GatewayCommand
             logger.LogWarning("Treating {StandIns} as public internet (--public-standin): lab/test setting, never for production", string.Join(", ", standIns));
         logger.LogInformation("Policy {Name} ({Hash}) in force", policy.Document.Name, policy.Hash);
 
-        using var stop = new ManualResetEventSlim();
-        void OnSignal(PosixSignalContext c)
-        {
-            c.Cancel = true; // we shut down ourselves, after draining
-            stop.Set();
-        }
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         stop.Wait();
         logger.LogInformation("Shutting down: draining connections");
         // The admin server stays up through the drain, so /readyz answers 503 (draining) rather than refusing connections.
