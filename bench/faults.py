@@ -189,13 +189,21 @@ def exhaust(corral, args):
             except OSError:
                 s, status = None, -1
             if s:
-                s.sendall(b"x")
-                s.recv(1)
-                tunnels.append(s)
+                try:
+                    s.sendall(b"x")
+                    if s.recv(1) == b"x":
+                        tunnels.append(s)
+                        continue
+                except OSError:
+                    pass
+                s.close()
+                other += 1
             elif status == 503:
                 refused += 1
             else:
                 other += 1
+            if other >= 20:  # a gateway that hangs or resets: stop asking (bounded run)
+                break
         alive = gw.proc.poll() is None
         working = 0
         for s in tunnels:

@@ -143,6 +143,24 @@ public sealed partial class OperatingLimitsTests
     }
 
     [Fact]
+    public async Task Over_the_connection_limit_the_transparent_listener_closes_and_still_records_and_counts_the_refusal()
+    {
+        await using var gw = GatewayHarness.Foundry("", transparent: true, limits: new GatewayLimits { MaxConnections = 1, HeadTimeout = TimeSpan.FromSeconds(60) });
+        using var held = await gw.RawAsync();
+        await held.GetStream().WriteAsync("CONNECT mcp"u8.ToArray());
+        for (var i = 0; i < 200 && gw.Server.ActiveConnections < 1; i++) await Task.Delay(25);
+
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, gw.Server.TransparentEndPoint!.Port);
+        Assert.Empty(await RawHttp.ReadToCloseAsync(client.GetStream(), seconds: 10)); // no protocol to answer in: a close
+
+        Assert.Equal(1, gw.Server.RefusedConnections);
+        var records = await gw.WaitForRecordsAsync(rs => rs.Any(r => r.GetProperty("listener").GetString() == "transparent"));
+        Assert.Contains(records, r => r.GetProperty("listener").GetString() == "transparent" && r.GetProperty("event").GetString() == "decision"
+            && r.GetProperty("reason").GetString()!.StartsWith("connection-limit"));
+    }
+
+    [Fact]
     public async Task Readyz_answers_503_while_sigterm_drains_a_tunnel_and_the_admin_server_stops_after_the_drain()
     {
         await using var upstream = TestUpstream.Start(443, "mcp.contoso.com");
