@@ -14,12 +14,7 @@ namespace Corral.Gateway.Tests;
 /// </summary>
 public sealed class FlowLogFaultTests
 {
-    private static FlowRecord Record(int i) => new()
-    {
-        Event = FlowEvent.Close, Time = DateTimeOffset.UtcNow, FlowId = $"f-{i}", Listener = "explicit",
-        Source = new IPEndPoint(IPAddress.Loopback, 40000), Destination = new IPEndPoint(IPAddress.Loopback, 443), Host = "a.example",
-        BytesUp = i, BytesDown = i, DurationMs = 1,
-    };
+    private static FlowRecord Record(int i) => FlowLogTests.Record(i);
 
     private static FlowLogWriter Writer(string path, Meter meter, CollectingLoggerProvider? logs = null, int capacity = 100_000) =>
         new(path, long.MaxValue, 1, capacity, meter, (logs ?? new CollectingLoggerProvider()).CreateLogger("flowlog"));
@@ -128,11 +123,7 @@ public sealed class FlowLogFaultTests
         await using var disk = await Tmpfs.MountAsync(1024);
         var path = Path.Combine(disk.Path, "flows.jsonl");
         using var meter = new Meter("test.full-disk");
-        long metered = 0;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (i, l) => { if (i.Meter == meter && i.Name == "corral.gateway.flowlog.dropped") l.EnableMeasurementEvents(i); };
-        listener.SetMeasurementEventCallback<long>((_, v, _, _) => Interlocked.Add(ref metered, v));
-        listener.Start();
+        using var metered = new DropMeter(meter);
         var logs = new CollectingLoggerProvider();
         var submitted = 0;
         FlowLogStatus final;
@@ -157,7 +148,7 @@ public sealed class FlowLogFaultTests
         var lines = WholeLines(path);
         Assert.Contains(lines, l => l.Contains($"\"flow\":\"f-{submitted - 1}\"")); // written after recovery
         // Every record is either on disk or counted, and the metric counts the same drops.
-        var dropped = Interlocked.Read(ref metered);
+        var dropped = metered.Total;
         Assert.Equal(submitted, lines.Count + dropped);
         Assert.True(logs.Contains("cannot be written", LogLevel.Critical));
         Assert.True(logs.Contains("is written again", LogLevel.Warning));

@@ -8,7 +8,8 @@ namespace Corral.Gateway.Tests;
 /// <summary>The flow-log writer: rotation by size, bounded queue, and no record lost without being counted.</summary>
 public sealed class FlowLogTests
 {
-    private static FlowRecord Record(int i) => new()
+    /// <summary>Close record number <paramref name="i"/> (flow id f-i).</summary>
+    internal static FlowRecord Record(int i) => new()
     {
         Event = FlowEvent.Close, Time = DateTimeOffset.UtcNow, FlowId = $"f-{i}", Listener = "explicit",
         Source = new IPEndPoint(IPAddress.Loopback, 40000), Destination = new IPEndPoint(IPAddress.Loopback, 443), Host = "a.example",
@@ -45,11 +46,7 @@ public sealed class FlowLogTests
         {
             var path = Path.Combine(folder, "flows.jsonl");
             using var meter = new Meter("test.drops");
-            long metered = 0;
-            using var listener = new MeterListener();
-            listener.InstrumentPublished = (i, l) => { if (i.Meter == meter && i.Name == "corral.gateway.flowlog.dropped") l.EnableMeasurementEvents(i); };
-            listener.SetMeasurementEventCallback<long>((_, v, _, _) => Interlocked.Add(ref metered, v));
-            listener.Start();
+            using var metered = new DropMeter(meter);
             var logs = new CollectingLoggerProvider();
             const int total = 200_000;
             long dropped;
@@ -62,9 +59,27 @@ public sealed class FlowLogTests
 
             Assert.True(dropped > 0, "the tiny queue should have overflowed");
             Assert.Equal(total, written + dropped);          // never lost silently: written or counted
-            Assert.Equal(dropped, Interlocked.Read(ref metered)); // ... and the metric says so
+            Assert.Equal(dropped, metered.Total); // ... and the metric says so
             Assert.True(logs.Contains("record(s) dropped", Microsoft.Extensions.Logging.LogLevel.Error));
         }
         finally { Directory.Delete(folder, true); }
     }
+}
+
+/// <summary>Sums what a meter's <c>corral.gateway.flowlog.dropped</c> counter reports.</summary>
+internal sealed class DropMeter : IDisposable
+{
+    private readonly MeterListener _listener = new();
+    private long _total;
+
+    public DropMeter(Meter meter)
+    {
+        _listener.InstrumentPublished = (i, l) => { if (i.Meter == meter && i.Name == "corral.gateway.flowlog.dropped") l.EnableMeasurementEvents(i); };
+        _listener.SetMeasurementEventCallback<long>((_, v, _, _) => Interlocked.Add(ref _total, v));
+        _listener.Start();
+    }
+
+    public long Total => Interlocked.Read(ref _total);
+
+    public void Dispose() => _listener.Dispose();
 }

@@ -187,6 +187,7 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
         catch (Exception e)
         {
             _logger.LogCritical(e, "Flow log writer failed; flow records are no longer written to {Path}", _path);
+            _failure = new Failure($"the writer stopped: {e.Message}", DateTimeOffset.UtcNow, Dropped); // readiness says so from now on
             failure = e;
         }
         finally

@@ -89,11 +89,14 @@ public sealed class GatewayProcess : IAsyncDisposable
     }
 
     /// <summary>Waits until <paramref name="port"/> on 127.0.0.1 accepts (fails if the process exits first).</summary>
-    public async Task WaitForPortAsync(int port)
+    public Task WaitForPortAsync(int port) => WaitForPortAsync(port, Process, () => Output);
+
+    /// <summary>Waits until <paramref name="port"/> on 127.0.0.1 accepts, failing with <paramref name="output"/> if <paramref name="process"/> exits first.</summary>
+    public static async Task WaitForPortAsync(int port, Process process, Func<string> output)
     {
         for (var i = 0; i < 300; i++)
         {
-            if (Process.HasExited) throw new InvalidOperationException($"corral gateway exited {Process.ExitCode}: {Output}");
+            if (process.HasExited) throw new InvalidOperationException($"corral gateway exited {process.ExitCode}: {output()}");
             try
             {
                 using var c = new TcpClient();
@@ -102,7 +105,7 @@ public sealed class GatewayProcess : IAsyncDisposable
             }
             catch (SocketException) { await Task.Delay(100); }
         }
-        throw new TimeoutException($"corral gateway did not listen on {port}: {Output}");
+        throw new TimeoutException($"corral gateway did not listen on {port}: {output()}");
     }
 
     /// <summary>Sends a signal (TERM, KILL) to the gateway.</summary>
