@@ -127,7 +127,7 @@ public sealed partial class OperatingLimitsTests
             await stream.WriteAsync(Encoding.ASCII.GetBytes(Connect));
             var (status, head, body) = await RawHttp.ReadResponseAsync(stream);
             Assert.Equal(503, status);
-            Assert.Contains("Retry-After:", head);
+            Assert.Contains("X-Corral-Check: connection-limit", head);
             var json = JsonDocument.Parse(body).RootElement;
             Assert.Equal("connection-limit", json.GetProperty("check").GetString());
             Assert.Contains("2 connections open", json.GetProperty("reason").GetString());

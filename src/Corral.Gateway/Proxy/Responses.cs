@@ -44,14 +44,15 @@ internal static class Responses
         return Build(status, phrase, body);
     }
 
-    /// <summary>503 for a connection the gateway refuses on its own account (a limit, not the policy), naming the check.</summary>
+    /// <summary>503 for a connection the gateway refuses on its own account (a limit, not the policy), naming the check; nothing of the request was read.</summary>
     public static byte[] Unavailable(string check, string reason, string advice) => Build(503, "Service Unavailable", Json(w =>
     {
-        w.WriteString("error", "gateway_unavailable");
+        w.WriteString("error", "unavailable");
         w.WriteString("check", check);
+        w.WriteString("destination", "(not read)");
         w.WriteString("reason", reason);
-        w.WriteString("message", advice);
-    }), ("Retry-After", "1"));
+        w.WriteString("advice", advice);
+    }), ("X-Corral-Check", check));
 
     private static byte[] Build(int status, string phrase, byte[] body, params (string Name, string Value)[] headers)
     {
