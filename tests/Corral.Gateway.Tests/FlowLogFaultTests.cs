@@ -44,45 +44,37 @@ public sealed class FlowLogFaultTests
     [Fact]
     public async Task Two_writers_on_one_file_never_tear_each_others_lines()
     {
-        var folder = Directory.CreateTempSubdirectory("corral-flowlog-").FullName;
-        try
+        using var folder = new TempFolder();
+        var path = folder.File("flows.jsonl");
+        using var meter = new Meter("test.two-writers");
+        await using (var a = Writer(path, meter))
+        await using (var b = Writer(path, meter))
         {
-            var path = Path.Combine(folder, "flows.jsonl");
-            using var meter = new Meter("test.two-writers");
-            await using (var a = Writer(path, meter))
-            await using (var b = Writer(path, meter))
-            {
-                await Task.WhenAll(
-                    Task.Run(() => { for (var i = 0; i < 5000; i++) a.Write(Record(i)); }),
-                    Task.Run(() => { for (var i = 5000; i < 10_000; i++) b.Write(Record(i)); }));
-            }
-            var lines = WholeLines(path);
-            Assert.Equal(10_000, lines.Count);
+            await Task.WhenAll(
+                Task.Run(() => { for (var i = 0; i < 5000; i++) a.Write(Record(i)); }),
+                Task.Run(() => { for (var i = 5000; i < 10_000; i++) b.Write(Record(i)); }));
         }
-        finally { Directory.Delete(folder, true); }
+        var lines = WholeLines(path);
+        Assert.Equal(10_000, lines.Count);
     }
 
     [Fact]
     public async Task After_truncate_to_zero_the_next_records_start_the_file_with_no_run_of_nul_bytes()
     {
         Assert.SkipUnless(CommandLine.Exists("truncate"), "truncate(1) is not installed");
-        var folder = Directory.CreateTempSubdirectory("corral-flowlog-").FullName;
-        try
+        using var folder = new TempFolder();
+        var path = folder.File("flows.jsonl");
+        using var meter = new Meter("test.truncate");
+        await using (var writer = Writer(path, meter))
         {
-            var path = Path.Combine(folder, "flows.jsonl");
-            using var meter = new Meter("test.truncate");
-            await using (var writer = Writer(path, meter))
-            {
-                for (var i = 0; i < 200; i++) writer.Write(Record(i));
-                await UntilAsync(() => writer.Status.Written == 200, "the first records to be written");
-                Assert.Equal(0, (await CommandLine.RunAsync("truncate", "-s", "0", path)).ExitCode); // what logrotate's copytruncate does
-                for (var i = 200; i < 250; i++) writer.Write(Record(i));
-            }
-            var lines = WholeLines(path);
-            Assert.Equal(50, lines.Count);
-            Assert.Contains("\"flow\":\"f-200\"", lines[0]);
+            for (var i = 0; i < 200; i++) writer.Write(Record(i));
+            await UntilAsync(() => writer.Status.Written == 200, "the first records to be written");
+            Assert.Equal(0, (await CommandLine.RunAsync("truncate", "-s", "0", path)).ExitCode); // what logrotate's copytruncate does
+            for (var i = 200; i < 250; i++) writer.Write(Record(i));
         }
-        finally { Directory.Delete(folder, true); }
+        var lines = WholeLines(path);
+        Assert.Equal(50, lines.Count);
+        Assert.Contains("\"flow\":\"f-200\"", lines[0]);
     }
 
     [Theory]
@@ -92,29 +84,25 @@ public sealed class FlowLogFaultTests
     {
         var logrotate = new[] { "/usr/sbin/logrotate", "/sbin/logrotate", "/usr/bin/logrotate" }.FirstOrDefault(File.Exists);
         Assert.SkipWhen(logrotate is null, "logrotate is not installed (scripts/install-test-deps.sh installs it)");
-        var folder = Directory.CreateTempSubdirectory("corral-flowlog-").FullName;
-        try
+        using var folder = new TempFolder();
+        var path = folder.File("flows.jsonl");
+        var config = folder.File("corral.logrotate");
+        File.WriteAllText(config, $"{path} {{\n  rotate 5\n  missingok\n  nocompress\n  {mode}\n}}\n");
+        using var meter = new Meter("test.logrotate");
+        await using (var writer = Writer(path, meter))
         {
-            var path = Path.Combine(folder, "flows.jsonl");
-            var config = Path.Combine(folder, "corral.logrotate");
-            File.WriteAllText(config, $"{path} {{\n  rotate 5\n  missingok\n  nocompress\n  {mode}\n}}\n");
-            using var meter = new Meter("test.logrotate");
-            await using (var writer = Writer(path, meter))
-            {
-                for (var i = 0; i < 300; i++) writer.Write(Record(i));
-                await UntilAsync(() => writer.Status.Written == 300, "the first records to be written");
-                var run = await CommandLine.RunAsync(logrotate!, "-f", "-s", Path.Combine(folder, "state"), config);
-                Assert.True(run.ExitCode == 0, run.Stderr);
-                for (var i = 300; i < 600; i++) writer.Write(Record(i));
-            }
-            var before = WholeLines(path + ".1");
-            var after = WholeLines(path);
-            Assert.Equal(300, before.Count);
-            Assert.Equal(300, after.Count);
-            Assert.Contains("\"flow\":\"f-0\"", before[0]);
-            Assert.Contains("\"flow\":\"f-300\"", after[0]);
+            for (var i = 0; i < 300; i++) writer.Write(Record(i));
+            await UntilAsync(() => writer.Status.Written == 300, "the first records to be written");
+            var run = await CommandLine.RunAsync(logrotate!, "-f", "-s", folder.File("state"), config);
+            Assert.True(run.ExitCode == 0, run.Stderr);
+            for (var i = 300; i < 600; i++) writer.Write(Record(i));
         }
-        finally { Directory.Delete(folder, true); }
+        var before = WholeLines(path + ".1");
+        var after = WholeLines(path);
+        Assert.Equal(300, before.Count);
+        Assert.Equal(300, after.Count);
+        Assert.Contains("\"flow\":\"f-0\"", before[0]);
+        Assert.Contains("\"flow\":\"f-300\"", after[0]);
     }
 
     [Fact]
@@ -158,20 +146,16 @@ public sealed class FlowLogFaultTests
     [Fact]
     public async Task A_file_left_in_the_middle_of_a_line_is_ended_before_the_next_record()
     {
-        var folder = Directory.CreateTempSubdirectory("corral-flowlog-").FullName;
-        try
-        {
-            var path = Path.Combine(folder, "flows.jsonl");
-            File.WriteAllText(path, "{\"time\":\"2026-01-01T00:00:00Z\",\"event\":\"close\"}\n{\"time\":\"2026-01-01T00:00:01Z\",\"ev");
-            using var meter = new Meter("test.torn");
-            var logs = new CollectingLoggerProvider();
-            await using (var writer = Writer(path, meter, logs)) writer.Write(Record(1));
-            var lines = File.ReadAllLines(path);
-            Assert.Equal(3, lines.Length);
-            Assert.Equal("{\"time\":\"2026-01-01T00:00:01Z\",\"ev", lines[1]); // the fragment is kept, on a line of its own
-            JsonDocument.Parse(lines[2]).Dispose();
-            Assert.True(logs.Contains("partial line", LogLevel.Warning));
-        }
-        finally { Directory.Delete(folder, true); }
+        using var folder = new TempFolder();
+        var path = folder.File("flows.jsonl");
+        File.WriteAllText(path, "{\"time\":\"2026-01-01T00:00:00Z\",\"event\":\"close\"}\n{\"time\":\"2026-01-01T00:00:01Z\",\"ev");
+        using var meter = new Meter("test.torn");
+        var logs = new CollectingLoggerProvider();
+        await using (var writer = Writer(path, meter, logs)) writer.Write(Record(1));
+        var lines = File.ReadAllLines(path);
+        Assert.Equal(3, lines.Length);
+        Assert.Equal("{\"time\":\"2026-01-01T00:00:01Z\",\"ev", lines[1]); // the fragment is kept, on a line of its own
+        JsonDocument.Parse(lines[2]).Dispose();
+        Assert.True(logs.Contains("partial line", LogLevel.Warning));
     }
 }

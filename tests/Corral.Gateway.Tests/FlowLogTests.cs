@@ -19,50 +19,42 @@ public sealed class FlowLogTests
     [Fact]
     public async Task Rotates_by_size_and_keeps_the_configured_number_of_files()
     {
-        var folder = Directory.CreateTempSubdirectory("corral-flowlog-").FullName;
-        try
-        {
-            var path = Path.Combine(folder, "flows.jsonl");
-            using var meter = new Meter("test.rotation");
-            await using (var writer = new FlowLogWriter(path, maxBytes: 8192, maxFiles: 3, capacity: 100_000, meter, new CollectingLoggerProvider().CreateLogger("t")))
-                for (var i = 0; i < 2000; i++) writer.Write(Record(i));
+        using var folder = new TempFolder();
+        var path = folder.File("flows.jsonl");
+        using var meter = new Meter("test.rotation");
+        await using (var writer = new FlowLogWriter(path, maxBytes: 8192, maxFiles: 3, capacity: 100_000, meter, new CollectingLoggerProvider().CreateLogger("t")))
+            for (var i = 0; i < 2000; i++) writer.Write(Record(i));
 
-            Assert.True(File.Exists(path));
-            Assert.True(File.Exists(path + ".1"));
-            Assert.True(File.Exists(path + ".3"));
-            Assert.False(File.Exists(path + ".4"));
-            foreach (var f in Directory.GetFiles(folder)) Assert.True(new FileInfo(f).Length <= 8192, $"{f} is larger than the limit");
-            var lastLine = File.ReadLines(path).Last();
-            Assert.Contains("\"flow\":\"f-1999\"", lastLine);
-        }
-        finally { Directory.Delete(folder, true); }
+        Assert.True(File.Exists(path));
+        Assert.True(File.Exists(path + ".1"));
+        Assert.True(File.Exists(path + ".3"));
+        Assert.False(File.Exists(path + ".4"));
+        foreach (var f in Directory.GetFiles(folder.Path)) Assert.True(new FileInfo(f).Length <= 8192, $"{f} is larger than the limit");
+        var lastLine = File.ReadLines(path).Last();
+        Assert.Contains("\"flow\":\"f-1999\"", lastLine);
     }
 
     [Fact]
     public async Task A_full_queue_drops_records_but_counts_and_logs_every_drop()
     {
-        var folder = Directory.CreateTempSubdirectory("corral-flowlog-").FullName;
-        try
+        using var folder = new TempFolder();
+        var path = folder.File("flows.jsonl");
+        using var meter = new Meter("test.drops");
+        using var metered = new DropMeter(meter);
+        var logs = new CollectingLoggerProvider();
+        const int total = 200_000;
+        long dropped;
+        await using (var writer = new FlowLogWriter(path, long.MaxValue, 1, capacity: 16, meter, logs.CreateLogger("t")))
         {
-            var path = Path.Combine(folder, "flows.jsonl");
-            using var meter = new Meter("test.drops");
-            using var metered = new DropMeter(meter);
-            var logs = new CollectingLoggerProvider();
-            const int total = 200_000;
-            long dropped;
-            await using (var writer = new FlowLogWriter(path, long.MaxValue, 1, capacity: 16, meter, logs.CreateLogger("t")))
-            {
-                for (var i = 0; i < total; i++) writer.Write(Record(i));
-                dropped = writer.Dropped;
-            }
-            var written = File.ReadLines(path).Count();
-
-            Assert.True(dropped > 0, "the tiny queue should have overflowed");
-            Assert.Equal(total, written + dropped);          // never lost silently: written or counted
-            Assert.Equal(dropped, metered.Total); // ... and the metric says so
-            Assert.True(logs.Contains("record(s) dropped", Microsoft.Extensions.Logging.LogLevel.Error));
+            for (var i = 0; i < total; i++) writer.Write(Record(i));
+            dropped = writer.Dropped;
         }
-        finally { Directory.Delete(folder, true); }
+        var written = File.ReadLines(path).Count();
+
+        Assert.True(dropped > 0, "the tiny queue should have overflowed");
+        Assert.Equal(total, written + dropped);          // never lost silently: written or counted
+        Assert.Equal(dropped, metered.Total); // ... and the metric says so
+        Assert.True(logs.Contains("record(s) dropped", Microsoft.Extensions.Logging.LogLevel.Error));
     }
 }
 
