@@ -24,8 +24,17 @@ public sealed class GatewayCommandTests
     [InlineData("--public-standin", "300.0.0.0/8")]
     [InlineData("--idle-timeout", "-1")]
     [InlineData("--no-such-option", "x")]
+    [InlineData("--admin-host", "not a name!")]
     public void Usage_errors_exit_2(string option, string value)
     {
         Assert.Equal(2, CorralCommand.Run(["gateway", "missing.yaml", option, value], new StringWriter(), new StringWriter()));
+    }
+
+    [Fact]
+    public void Fail_closed_without_a_flow_log_is_a_usage_error()
+    {
+        var stderr = new StringWriter();
+        Assert.Equal(2, CorralCommand.Run(["gateway", "missing.yaml", "--flow-log-fail-closed"], new StringWriter(), stderr));
+        Assert.Contains("--flow-log-fail-closed needs --flow-log", stderr.ToString());
     }
 }

@@ -17,10 +17,36 @@ function replaceChildren(parent, children) {
   parent.replaceChildren(...children);
 }
 
+// Reads need the token too when the admin server listens beyond loopback (the server says so with 401).
 async function getJson(path) {
-  const response = await fetch(path, { cache: "no-store" });
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const response = await fetch(path, { cache: "no-store", headers: token ? { "Authorization": "Bearer " + token } : {} });
+  if (response.status === 401) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    if (document.getElementById("token-box").hidden) askToken(null);
+  }
   if (!response.ok) throw new Error(path + ": HTTP " + response.status);
   return response.json();
+}
+
+function renderStatus(status) {
+  const problem = document.getElementById("flowlog-problem");
+  const log = status.flowLog;
+  if (!log.recording) {
+    problem.hidden = false;
+    problem.textContent = "Flow log NOT RECORDING since " + new Date(log.since).toLocaleString() + ": " + log.problem
+      + " (" + log.dropped + " record(s) not written so far)";
+  } else if (log.dropped > 0) {
+    problem.hidden = false;
+    problem.textContent = log.dropped + " flow record(s) could not be written (see corral_gateway_flowlog_dropped_total)";
+  } else {
+    problem.hidden = true;
+  }
+  const readiness = document.getElementById("readiness");
+  readiness.hidden = status.ready;
+  readiness.textContent = status.ready ? "" : status.reason;
+  document.getElementById("connections").textContent = status.connections.active + " open, limit " + status.connections.limit
+    + ", " + status.connections.refused + " refused";
 }
 
 function renderPolicy(policy) {
@@ -116,9 +142,10 @@ function renderFlows(flows) {
 
 async function refresh() {
   try {
-    const [policy, flows] = await Promise.all([getJson("/api/policy"), getJson("/api/flows?limit=" + FLOW_LIMIT)]);
+    const [policy, flows, status] = await Promise.all([getJson("/api/policy"), getJson("/api/flows?limit=" + FLOW_LIMIT), getJson("/api/status")]);
     const decisions = flows.flows.filter(f => f.event === "decision" || f.event === "request");
     renderPolicy(policy);
+    renderStatus(status);
     renderWatchRules(policy, decisions);
     renderDenials(decisions);
     renderFlows(decisions);
@@ -165,7 +192,7 @@ document.addEventListener("DOMContentLoaded", () => {
     document.getElementById("token-box").hidden = true;
     const rule = pendingPromotion;
     pendingPromotion = null;
-    if (rule) promote(rule);
+    if (rule) promote(rule); else refresh();
   });
   document.getElementById("token-cancel").addEventListener("click", () => {
     pendingPromotion = null;

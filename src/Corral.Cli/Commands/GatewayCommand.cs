@@ -21,9 +21,11 @@ internal static class GatewayCommand
         var transparent = new Option<string?>("--transparent") { Description = "Transparent listener ADDR:PORT for connections redirected by iptables/nftables REDIRECT" };
         var flowLog = new Option<string?>("--flow-log") { Description = "Write flow records (JSON lines) to FILE, rotated by size" };
         var flowLogMax = new Option<long>("--flow-log-max-bytes") { Description = "Rotate the flow log past this size", DefaultValueFactory = _ => 64L * 1024 * 1024 };
+        var flowLogFailClosed = new Option<bool>("--flow-log-fail-closed") { Description = "While the flow log cannot record (full disk, ...), refuse new connections (503 with a JSON refusal body) instead of serving flows whose records may be lost" };
+        var reusePort = new Option<bool>("--reuse-port") { Description = "Share the listeners' ports with other processes (SO_REUSEPORT); without it a busy address is an error" };
         var hosts = new Option<string?>("--hosts") { Description = "Static name -> address map (/etc/hosts format), consulted before DNS" };
         var standIns = CommonOptions.PublicStandInOption();
-        var maxConnections = new Option<int>("--max-connections") { Description = "Connections served at once", DefaultValueFactory = _ => 4096 };
+        var maxConnections = new Option<int>("--max-connections") { Description = "Connections served at once (lowered, with a warning, to what the open-file limit carries)", DefaultValueFactory = _ => 4096 };
         var maxHead = new Option<int>("--max-head-bytes") { Description = "Largest HTTP request head", DefaultValueFactory = _ => 32 * 1024 };
         var helloTimeout = new Option<double>("--client-hello-timeout") { Description = "Seconds to wait for a complete TLS ClientHello (or a tunnel's first byte)", DefaultValueFactory = _ => 5 };
         var headTimeout = new Option<double>("--head-timeout") { Description = "Seconds a client may take to send a request head", DefaultValueFactory = _ => 10 };
@@ -34,12 +36,13 @@ internal static class GatewayCommand
         var caKey = new Option<string?>("--ca-key") { Description = "Interception CA private key (PEM, mode 600)" };
         var upstreamCa = new Option<string?>("--upstream-ca") { Description = "Trust upstream certificates that chain to these PEM roots instead of the system store (private CAs, tests)" };
         var admin = new Option<string?>("--admin") { Description = "Serve the admin API, /metrics and the dashboard on ADDR:PORT (e.g. 127.0.0.1:9901); off when not given. A non-loopback address needs a token" };
-        var adminTokenFile = new Option<string?>("--admin-token-file") { Description = $"Bearer token for changes through the admin API (first line; mode 600). Default: ${Corral.Admin.AdminToken.EnvironmentVariable}; without either, changes are refused" };
+        var adminTokenFile = new Option<string?>("--admin-token-file") { Description = $"Bearer token for the admin API (first line; mode 600): changes always need it, reads too when --admin is not loopback. Default: ${Corral.Admin.AdminToken.EnvironmentVariable}; without either, changes are refused" };
+        var adminHosts = new Option<string[]>("--admin-host") { Description = "A name the admin server may be reached by (the Host header); its own address is always accepted. Other names are refused (DNS rebinding). Repeatable" };
         var noWatch = new Option<bool>("--no-watch") { Description = "Do not reload the policy when it or a file it reads changes" };
         var command = new Command("gateway", "Run the egress gateway that enforces the policy")
         {
-            policy, listen, transparent, flowLog, flowLogMax, hosts, standIns, maxConnections, maxHead, helloTimeout, headTimeout, connectTimeout, idleTimeout, drainTimeout,
-            caCert, caKey, upstreamCa, admin, adminTokenFile, noWatch,
+            policy, listen, transparent, flowLog, flowLogMax, flowLogFailClosed, reusePort, hosts, standIns, maxConnections, maxHead, helloTimeout, headTimeout, connectTimeout, idleTimeout, drainTimeout,
+            caCert, caKey, upstreamCa, admin, adminTokenFile, adminHosts, noWatch,
         };
         command.SetAction(parse =>
         {
@@ -78,6 +81,14 @@ internal static class GatewayCommand
                 return CorralCommand.UsageError;
             }
 
+            if (parse.GetValue(flowLogFailClosed) && parse.GetValue(flowLog) is null) { Usage("--flow-log-fail-closed needs --flow-log"); return CorralCommand.UsageError; }
+            var allowedHosts = new List<string>();
+            foreach (var name in parse.GetValue(adminHosts) ?? [])
+            {
+                if (Uri.CheckHostName(name) != UriHostNameType.Dns) { Usage($"--admin-host '{name}' is not a host name"); return CorralCommand.UsageError; }
+                allowedHosts.Add(name);
+            }
+
             var policyPath = parse.GetValue(policy)!;
             var compileOptions = new CompileOptions { PublicStandIns = prefixes };
             var result = PolicyChecker.CheckFile(policyPath, options: compileOptions);
@@ -112,6 +123,7 @@ internal static class GatewayCommand
             {
                 Interception = interception,
                 Listen = listenAt, Transparent = transparentAt, FlowLogPath = parse.GetValue(flowLog), FlowLogMaxBytes = parse.GetValue(flowLogMax), HostsFile = parse.GetValue(hosts),
+                FlowLogFailClosed = parse.GetValue(flowLogFailClosed), ReusePort = parse.GetValue(reusePort),
                 Limits = new GatewayLimits
                 {
                     MaxConnections = parse.GetValue(maxConnections), MaxHeadBytes = parse.GetValue(maxHead),
@@ -120,14 +132,14 @@ internal static class GatewayCommand
                     DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drainTimeout)),
                 },
             };
-            var live = new LiveSettings(policyPath, compileOptions, !parse.GetValue(noWatch), adminAt, token);
+            var live = new LiveSettings(policyPath, compileOptions, !parse.GetValue(noWatch), adminAt, token, allowedHosts);
             return Run(result.Compiled!, options, prefixes, live, stderr);
         });
         return command;
     }
 
     /// <summary>How the policy is kept current while the gateway runs.</summary>
-    private sealed record LiveSettings(string PolicyPath, CompileOptions CompileOptions, bool Watch, IPEndPoint? Admin, Corral.Admin.AdminToken? Token);
+    private sealed record LiveSettings(string PolicyPath, CompileOptions CompileOptions, bool Watch, IPEndPoint? Admin, Corral.Admin.AdminToken? Token, IReadOnlyList<string> AdminHosts);
 
     /// <summary>The runtime's switch for running socket completions on the socket event threads (read once, at first socket use).</summary>
     internal const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
@@ -147,6 +159,15 @@ internal static class GatewayCommand
                 o.QueueFullMode = Microsoft.Extensions.Logging.Console.ConsoleLoggerQueueFullMode.DropWrite;
             }));
         var logger = loggerFactory.CreateLogger("corral");
+        // Before the first listener: a SIGTERM that arrives while the gateway starts is a graceful stop, not a kill.
+        using var stop = new ManualResetEventSlim();
+        void OnSignal(PosixSignalContext c)
+        {
+            c.Cancel = true; // we shut down ourselves, after draining
+            stop.Set();
+        }
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         GatewayServer server;
         PolicyReloader reloader;
         Corral.Admin.AdminServer? adminServer = null;
@@ -159,7 +180,7 @@ internal static class GatewayCommand
             var warming = reloader;
             _ = Task.Run(() => warming.WarmUp()); // the reload path compiled fully before the first change needs it
             if (live.Admin is { } adminAt)
-                adminServer = Corral.Admin.AdminServer.StartAsync(server, reloader, new Corral.Admin.AdminOptions { Listen = adminAt, Token = live.Token }, loggerFactory).GetAwaiter().GetResult();
+                adminServer = Corral.Admin.AdminServer.StartAsync(server, reloader, new Corral.Admin.AdminOptions { Listen = adminAt, Token = live.Token, AllowedHosts = live.AdminHosts }, loggerFactory).GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is FormatException or IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException or ArgumentException)
         {
@@ -170,16 +191,10 @@ internal static class GatewayCommand
             logger.LogWarning("Treating {StandIns} as public internet (--public-standin): lab/test setting, never for production", string.Join(", ", standIns));
         logger.LogInformation("Policy {Name} ({Hash}) in force", policy.Document.Name, policy.Hash);
 
-        using var stop = new ManualResetEventSlim();
-        void OnSignal(PosixSignalContext c)
-        {
-            c.Cancel = true; // we shut down ourselves, after draining
-            stop.Set();
-        }
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         stop.Wait();
         logger.LogInformation("Shutting down: draining connections");
+        // The admin server stays up through the drain, so /readyz answers 503 (draining) rather than refusing connections.
+        server.StopAsync().GetAwaiter().GetResult();
         adminServer?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         reloader.DisposeAsync().AsTask().GetAwaiter().GetResult();
         server.DisposeAsync().AsTask().GetAwaiter().GetResult();

@@ -48,4 +48,7 @@ internal sealed class TeeFlowLog(IFlowLog first, IFlowLog second) : IFlowLog
         first.Write(record);
         second.Write(record);
     }
+
+    /// <summary>The file's health: the ring in memory always records.</summary>
+    public FlowLogStatus Status => first.Status;
 }

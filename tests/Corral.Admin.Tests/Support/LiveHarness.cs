@@ -61,7 +61,10 @@ public sealed class LiveHarness : IAsyncDisposable
         Http = new HttpClient { BaseAddress = admin.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
     }
 
-    public static async Task<LiveHarness> StartAsync(string? policyText = null, bool withToken = true, bool watch = true)
+    /// <param name="adminAddress">Where the admin server listens (loopback unless given; port chosen by the kernel).</param>
+    /// <param name="adminHosts">Names the admin server accepts in Host besides its address.</param>
+    public static async Task<LiveHarness> StartAsync(string? policyText = null, bool withToken = true, bool watch = true, IPAddress? adminAddress = null,
+        IReadOnlyList<string>? adminHosts = null)
     {
         var folder = Directory.CreateTempSubdirectory("corral-admin-test-").FullName;
         Directory.CreateDirectory(Path.Combine(folder, "feeds"));
@@ -83,8 +86,9 @@ public sealed class LiveHarness : IAsyncDisposable
         if (watch) reloader.StartWatching();
         var admin = await AdminServer.StartAsync(gateway, reloader, new AdminOptions
         {
-            Listen = new IPEndPoint(IPAddress.Loopback, 0),
+            Listen = new IPEndPoint(adminAddress ?? IPAddress.Loopback, 0),
             Token = withToken ? AdminToken.FromText(Token) : null,
+            AllowedHosts = adminHosts ?? [],
         });
         return new LiveHarness(folder, gateway, reloader, admin, upstream);
     }
