@@ -394,14 +394,14 @@ public sealed partial class CompiledPolicy
         var sourceRow = LookupSet(flow.Source) * ruleWords;
 
         if (count == 0)
-            return DecideForAddress<TWidth, TFacts, TTrace>(flow, facts, scratch, masks, sourceRow,
+            return DecideForAddress<TWidth, TFacts, TTrace>(flow, facts, scratch, sourceRow,
                 TFacts.KnowsAddresses ? _unknownPublicSet : AnyAddress, -1, ref trace, ref undecided);
 
         Verdict best = default;
         var haveBest = false;
         for (var i = 0; i < count; i++)
         {
-            var verdict = DecideForAddress<TWidth, TFacts, TTrace>(flow, facts, scratch, masks, sourceRow, LookupSet(flow.Destinations[i]), i, ref trace, ref undecided);
+            var verdict = DecideForAddress<TWidth, TFacts, TTrace>(flow, facts, scratch, sourceRow, LookupSet(flow.Destinations[i]), i, ref trace, ref undecided);
             if (verdict.Action == RuleAction.Permit) return verdict;
             if (!haveBest || (verdict.LetsThrough && !best.LetsThrough)) { best = verdict; haveBest = true; }
         }
@@ -422,14 +422,13 @@ public sealed partial class CompiledPolicy
     /// <summary>The address set of a destination not known yet (<see cref="AddressUnknown"/>): every address is possible.</summary>
     private const int AnyAddress = -1;
 
-    private Verdict DecideForAddress<TWidth, TFacts, TTrace>(in Flow flow, TFacts facts, Span<ulong> scratch, NameMasks masks, int sourceRow,
+    private Verdict DecideForAddress<TWidth, TFacts, TTrace>(in Flow flow, TFacts facts, Span<ulong> scratch, int sourceRow,
         int set, int addressIndex, ref TTrace trace, ref bool undecided)
         where TWidth : struct, IWordCount where TFacts : struct, IFlowFacts where TTrace : struct, IDecisionTrace
     {
         var ruleWords = TWidth.Of(_ruleWords);
+        var masks = new NameMasks(TWidth.Of(_webWords), TWidth.Of(_threatWords), ruleWords); // constants for one word
         var setRow = TFacts.KnowsAddresses ? set * ruleWords : 0;
-        var guarded = !TFacts.KnowsAddresses || _guardedSets[set];
-        var hardGuarded = !TFacts.KnowsAddresses || _hardGuardedSets[set];
         var rules = _rules;
         CompiledRule? guardSkipped = null;
         trace.BeginAddress(addressIndex, set);
@@ -444,7 +443,6 @@ public sealed partial class CompiledPolicy
             var sourceWord = _sourceRules[sourceRow + w];
             var destinationWord = (TFacts.KnowsAddresses ? _destinationRules[setRow + w] : _rulesForSomeAddress[w]) | threatNameWord;
             var certainWord = TFacts.KnowsAddresses ? ulong.MaxValue : _rulesForEveryAddress[w] | threatNameWord;
-            var explicitWord = TFacts.KnowsAddresses ? _explicitRules[setRow + w] : 0;
             var nameWord = scratch[masks.NameRules + w];
             var candidates = TTrace.TracesEveryRule
                 ? ulong.MaxValue // explain reports every rule, using the same masks below
@@ -466,7 +464,9 @@ public sealed partial class CompiledPolicy
                 // The internal-address guard: a name-based permit never authorizes an internal or platform address.
                 // Private, CGNAT and ULA addresses may be opened by the rule's own smart groups naming them; loopback,
                 // link-local/metadata, platform and embedded forms never.
-                if (check == RuleCheck.Ok && rule.PermitsByName && guarded && (hardGuarded || (explicitWord & bit) == 0))
+                // Read only for a name permit: with the address unknown it could be any address, loopback included.
+                if (check == RuleCheck.Ok && rule.PermitsByName && (!TFacts.KnowsAddresses ||
+                    (_guardedSets[set] && (_hardGuardedSets[set] || (_explicitRules[setRow + w] & bit) == 0))))
                 {
                     if (TFacts.KnowsAddresses)
                     {
