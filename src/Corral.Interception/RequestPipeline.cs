@@ -87,18 +87,29 @@ internal sealed class RequestPipeline(InterceptionOptions options)
         {
             while (!ct.IsCancellationRequested)
             {
-                // Between requests: wait at most the idle timeout, and not at all once the gateway is stopping.
-                using var waiting = CancellationTokenSource.CreateLinkedTokenSource(ct, stopWaiting);
-                waiting.CancelAfter(options.IdleTimeout);
-                try
+                // Between requests: wait at most the idle timeout, and not at all once the gateway is stopping. A request
+                // already buffered (the first one, which the gateway peeked at) needs no timer.
+                var hasBuffered = false;
+                if (clientReader.TryRead(out var buffered))
                 {
-                    var result = await clientReader.ReadAsync(waiting.Token);
-                    clientReader.AdvanceTo(result.Buffer.Start);
-                    if (result.IsCompleted && result.Buffer.IsEmpty) return RelayEnd.Closed;
+                    clientReader.AdvanceTo(buffered.Buffer.Start);
+                    if (buffered.Buffer.IsEmpty && buffered.IsCompleted) return RelayEnd.Closed;
+                    hasBuffered = !buffered.Buffer.IsEmpty;
                 }
-                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                if (!hasBuffered)
                 {
-                    return RelayEnd.Closed;
+                    using var waiting = CancellationTokenSource.CreateLinkedTokenSource(ct, stopWaiting);
+                    waiting.CancelAfter(options.IdleTimeout);
+                    try
+                    {
+                        var result = await clientReader.ReadAsync(waiting.Token);
+                        clientReader.AdvanceTo(result.Buffer.Start);
+                        if (result.IsCompleted && result.Buffer.IsEmpty) return RelayEnd.Closed;
+                    }
+                    catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                    {
+                        return RelayEnd.Closed;
+                    }
                 }
                 var end = await RelayOneAsync(client, clientReader, target, upstreams, policy, inspector, ct);
                 if (end is not null) return end.Value;
