@@ -11,6 +11,12 @@ namespace Corral.Cli.Commands;
 /// <summary>Arguments and output shared by the commands that read a policy.</summary>
 internal static class CommonOptions
 {
+    /// <summary>
+    /// How the user runs corral, for "next:" hints they can copy: scripts/corral from a checkout (it says so in
+    /// CORRAL_INVOKED_AS), else the installed tool's name.
+    /// </summary>
+    public static string InvokedAs => Environment.GetEnvironmentVariable("CORRAL_INVOKED_AS") is { Length: > 0 } path ? path : "corral";
+
     public static Argument<string> PolicyArgument() => new("policy")
     {
         Description = "The policy file",
