@@ -19,7 +19,8 @@ public sealed record LoadResult(PolicyDocument? Policy, IReadOnlyList<Diagnostic
 /// </summary>
 public static partial class PolicyLoader
 {
-    private static readonly string[] TopKeys = ["version", "name", "defaultAction", "smartGroups", "webGroups", "threatGroups", "serviceTags", "rules", "inspection"];
+    private static readonly string[] TopKeys = ["version", "name", "defaultAction", "smartGroups", "webGroups", "threatGroups", "serviceTags", "rules", "inspection", "dns"];
+    private static readonly string[] DnsKeys = ["mode"];
     private static readonly string[] InspectionKeys = ["patterns", "custom", "scanAuthorizationHeader"];
     private static readonly string[] CustomPatternKeys = ["name", "regex"];
     private static readonly string[] SmartGroupKeys = ["cidrs", "serviceTag"];
@@ -126,9 +127,10 @@ public static partial class PolicyLoader
             CheckUrlFiltersCanBeSeen(rules, webGroups);
 
             var inspection = ReadInspection(Get(top, "inspection"));
+            var dns = ReadDns(Get(top, "dns"));
 
             return new PolicyDocument(file, version, name, defaultAction, smartGroups, webGroups, threatGroups, serviceTags,
-                rules, ContentHash: "") { Inspection = inspection }; // the hash is set by Load, once the inputs are read
+                rules, ContentHash: "") { Inspection = inspection, Dns = dns }; // the hash is set by Load, once the inputs are read
         }
 
         // ---- groups -------------------------------------------------------------------------------------
@@ -353,6 +355,21 @@ public static partial class PolicyLoader
             }
             var scanAuthorization = Get(map, "scanAuthorizationHeader") is { } sa && (Bool(sa, "scanAuthorizationHeader") ?? false);
             return new InspectionSettings(builtIns, custom, scanAuthorization);
+        }
+
+        // ---- the gateway's resolver ----------------------------------------------------------------------
+
+        private DnsSettings ReadDns(YNode? node)
+        {
+            if (node is null || node is YScalar { IsNull: true }) return DnsSettings.Default;
+            if (node is not YMapping map)
+            {
+                Error("bad-type", node, "'dns' is a mapping", "dns: { mode: enforce }");
+                return DnsSettings.Default;
+            }
+            CheckKeys(map, DnsKeys, "dns");
+            var mode = Get(map, "mode") is { } m ? Enum(m, "mode", ModeWords) ?? DnsSettings.Default.Mode : DnsSettings.Default.Mode;
+            return new DnsSettings(mode);
         }
 
         // ---- rules --------------------------------------------------------------------------------------
