@@ -91,6 +91,7 @@ public sealed class DnsNamespaceTests(ITestOutputHelper output)
             }, new CollectingLoggerProvider(), flowLog: log);
             gateway.Start();
 
+            if (!Directory.Exists("/etc/netns")) cleanup.Insert(0, ["rmdir", "/etc/netns"]); // only when empty: another test's files stay
             Directory.CreateDirectory(etcNetns);
             cleanup.Insert(0, ["rm", "-rf", etcNetns]);
             File.WriteAllText(Path.Combine(etcNetns, "resolv.conf"), $"nameserver {gatewayIp}\noptions timeout:2 attempts:1\n");
