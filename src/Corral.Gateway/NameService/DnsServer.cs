@@ -85,7 +85,8 @@ public sealed class DnsServer : IAsyncDisposable
         }
         _udp = udp;
         _tcp = tcp;
-        _loops.Add(Task.Run(UdpLoopAsync));
+        // One receive loop per core on the one socket: a cached or refused answer is made inline on the loop's thread.
+        for (var i = 0; i < Math.Max(1, Environment.ProcessorCount); i++) _loops.Add(Task.Run(UdpLoopAsync));
         _loops.Add(Task.Run(TcpLoopAsync));
         _logger.LogInformation("DNS resolver on {EndPoint} (UDP and TCP), upstream {Upstream}, dns mode {Mode}", EndPoint, _options.Upstream, _names.Mode.ToString().ToLowerInvariant());
         if (_names.AddressOnlyRules.Count > 0)

@@ -30,8 +30,7 @@ public sealed class TunnelSignals(TimeProvider? time = null)
         var (subdomain, domain) = Split(name);
         if (subdomain.Length == 0) return [];
         List<string>? flags = null;
-        foreach (var label in subdomain.Split('.'))
-            if (label.Length >= LongLabel) { (flags ??= []).Add("long-label"); break; }
+        if (LongestLabel(subdomain) >= LongLabel) (flags ??= []).Add("long-label");
         if (subdomain.Length >= EntropyMinLength && Entropy(subdomain) >= EntropyBits) (flags ??= []).Add("high-entropy");
         if (CountUnique(source, domain, subdomain) > UniqueThreshold) (flags ??= []).Add("many-subdomains");
         return flags is null ? [] : flags;
@@ -47,6 +46,13 @@ public sealed class TunnelSignals(TimeProvider? time = null)
         if (last <= 0) return ("", name);
         var second = name.LastIndexOf('.', last - 1);
         return second < 0 ? ("", name) : (name[..second], name[(second + 1)..]);
+    }
+
+    private static int LongestLabel(string name)
+    {
+        var longest = 0;
+        foreach (var range in name.AsSpan().Split('.')) longest = Math.Max(longest, range.End.Value - range.Start.Value);
+        return longest;
     }
 
     /// <summary>Shannon entropy in bits per character, over the characters other than dots.</summary>
