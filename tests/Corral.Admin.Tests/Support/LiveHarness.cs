@@ -61,7 +61,8 @@ public sealed class LiveHarness : IAsyncDisposable
         Http = new HttpClient { BaseAddress = admin.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
     }
 
-    public static async Task<LiveHarness> StartAsync(string? policyText = null, bool withToken = true, bool watch = true)
+    /// <param name="dns">Also serve the resolver on loopback; its upstream (127.0.0.1:9) is never asked for the names tests refuse.</param>
+    public static async Task<LiveHarness> StartAsync(string? policyText = null, bool withToken = true, bool watch = true, bool dns = false)
     {
         var folder = Directory.CreateTempSubdirectory("corral-admin-test-").FullName;
         Directory.CreateDirectory(Path.Combine(folder, "feeds"));
@@ -77,6 +78,7 @@ public sealed class LiveHarness : IAsyncDisposable
             Listen = new IPEndPoint(IPAddress.Loopback, 0),
             HostsFile = Path.Combine(folder, "hosts"),
             DialGuard = e => IPAddress.IsLoopback(e.Address),
+            Dns = dns ? new Corral.Gateway.NameService.DnsOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), Upstream = new IPEndPoint(IPAddress.Loopback, 9) } : null,
         }, NullLoggerFactory.Instance);
         gateway.Start();
         var reloader = new PolicyReloader(gateway, policyPath, StandIns, NullLogger.Instance);
