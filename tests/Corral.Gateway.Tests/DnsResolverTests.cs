@@ -104,7 +104,8 @@ public sealed class DnsResolverTests
         Assert.Null(threatRecord.Dns.UpstreamMs);
         var unknownRecord = records.Single(r => r.Host == "c2vjcmv0.collector.attacker.test");
         Assert.True(unknownRecord.Dns!.AddressOnly); // only allow-platform (by address) could reach it: enforce refuses
-        Assert.Equal("allow-platform", unknownRecord.Dns.Rule);
+        Assert.Equal("deny-internet", unknownRecord.Dns.Rule);
+        Assert.Contains("allow-platform", unknownRecord.Dns.Reason);
         var permittedRecord = records.Single(r => r.Host == "api.example.test");
         Assert.True(permittedRecord.Dns!.Answered);
         Assert.Equal("allow-web", permittedRecord.Dns.Rule);

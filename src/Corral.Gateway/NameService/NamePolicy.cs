@@ -62,8 +62,9 @@ public sealed class NamePolicy
         var byName = _withoutAddressOnly.DecideNameForAnyConnection(source, normalized);
         if (byName.NeedsAddresses) return new NameVerdict(true, byName.PossibleRule?.Name, "a rule could permit a connection to this name", false);
         var through = any.PossibleRule?.Name;
+        // Refused: the rule that decides the name once address-only permits are set aside (a catch-all deny, the default).
         return Mode == RuleMode.Enforce
-            ? new NameVerdict(false, through, $"reachable only through address-only rule '{through}' (dns: mode enforce)", true)
+            ? new NameVerdict(false, byName.Verdict.Rule?.Name, $"reachable only through address-only rule '{through}' (dns: mode enforce)", true)
             : new NameVerdict(true, through, $"reachable only through address-only rule '{through}'; mode enforce would refuse it", true);
     }
 }
