@@ -39,20 +39,19 @@ public sealed class DnsNamespaceTests(ITestOutputHelper output)
             cleanup.Add(["ip", "netns", "del", agentNs]);
             await RunAsync("ip", "netns", "add", upstreamNs);
             cleanup.Add(["ip", "netns", "del", upstreamNs]);
-            await RunAsync("ip", "link", "add", vethAgentRoot, "type", "veth", "peer", "name", vethAgent, "netns", agentNs);
-            cleanup.Add(["ip", "link", "del", vethAgentRoot]);
-            await RunAsync("ip", "addr", "add", $"{gatewayIp}/30", "dev", vethAgentRoot);
-            await RunAsync("ip", "link", "set", vethAgentRoot, "up");
-            await RunAsync("ip", "netns", "exec", agentNs, "ip", "addr", "add", $"10.214.{k}.2/30", "dev", vethAgent);
-            await RunAsync("ip", "netns", "exec", agentNs, "ip", "link", "set", vethAgent, "up");
-            await RunAsync("ip", "netns", "exec", agentNs, "ip", "link", "set", "lo", "up");
-            await RunAsync("ip", "link", "add", vethUpRoot, "type", "veth", "peer", "name", vethUp, "netns", upstreamNs);
-            cleanup.Add(["ip", "link", "del", vethUpRoot]);
-            await RunAsync("ip", "addr", "add", $"198.18.{k}.1/24", "dev", vethUpRoot);
-            await RunAsync("ip", "link", "set", vethUpRoot, "up");
-            await RunAsync("ip", "netns", "exec", upstreamNs, "ip", "addr", "add", $"{upstreamIp}/24", "dev", vethUp);
-            await RunAsync("ip", "netns", "exec", upstreamNs, "ip", "link", "set", vethUp, "up");
-            await RunAsync("ip", "netns", "exec", upstreamNs, "ip", "link", "set", "lo", "up");
+            await LinkAsync(agentNs, vethAgentRoot, vethAgent, $"{gatewayIp}/30", $"10.214.{k}.2/30");
+            await LinkAsync(upstreamNs, vethUpRoot, vethUp, $"198.18.{k}.1/24", $"{upstreamIp}/24");
+
+            // A veth pair from the root namespace into ns, addressed on both ends, both up (and the namespace's loopback).
+            async Task LinkAsync(string ns, string rootEnd, string nsEnd, string rootCidr, string nsCidr)
+            {
+                await RunAsync("ip", "link", "add", rootEnd, "type", "veth", "peer", "name", nsEnd, "netns", ns);
+                cleanup.Add(["ip", "link", "del", rootEnd]);
+                await RunAsync("ip", "addr", "add", rootCidr, "dev", rootEnd);
+                await RunAsync("ip", "link", "set", rootEnd, "up");
+                foreach (var inside in new[] { new[] { "addr", "add", nsCidr, "dev", nsEnd }, ["link", "set", nsEnd, "up"], ["link", "set", "lo", "up"] })
+                    await RunAsync("ip", ["netns", "exec", ns, "ip", .. inside]);
+            }
 
             var queryLog = Path.Combine(folder, "queries.log");
             File.WriteAllText(Path.Combine(folder, "ns.py"), NameServerScript);
@@ -82,7 +81,7 @@ public sealed class DnsNamespaceTests(ITestOutputHelper output)
             File.WriteAllText(Path.Combine(folder, "threats.txt"), "c2.evil.test\n");
             var check = PolicyChecker.CheckFile(Path.Combine(folder, "p.yaml"));
             Assert.True(check.Succeeded, string.Join("\n", check.Diagnostics));
-            var log = new ListFlowLog();
+            var log = new CollectingFlowLog();
             await using var gateway = new GatewayServer(check.Compiled!, new GatewayOptions
             {
                 Listen = new IPEndPoint(IPAddress.Loopback, 0),
@@ -130,12 +129,6 @@ public sealed class DnsNamespaceTests(ITestOutputHelper output)
         }
     }
 
-    private sealed class ListFlowLog : IFlowLog
-    {
-        public System.Collections.Concurrent.ConcurrentQueue<FlowRecord> Records { get; } = new();
-        public void Write(FlowRecord record) => Records.Enqueue(record);
-    }
-
     /// <summary>A name server that logs each question's name (one a line) and answers it with one A record.</summary>
     private const string NameServerScript = """
         import socket, struct, sys
@@ -160,11 +153,7 @@ public sealed class DnsNamespaceTests(ITestOutputHelper output)
             s.sendto(header + body, peer)
         """;
 
-    private static async Task RunAsync(string program, params string[] args)
-    {
-        var (code, stdout, stderr) = await CommandLine.RunAsync(program, args);
-        if (code != 0) throw new InvalidOperationException($"{program} {string.Join(' ', args)} failed ({code}): {stderr}{stdout}");
-    }
+    private static Task RunAsync(string program, params string[] args) => CommandLine.MustRunAsync(program, args);
 
-    private static async Task<bool> TryAsync(string program, params string[] args) => (await CommandLine.RunAsync(program, args)).ExitCode == 0;
+    private static Task<bool> TryAsync(string program, params string[] args) => CommandLine.SucceedsAsync(program, args);
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -36,13 +35,6 @@ public sealed class DnsResolverTests
           - { name: deny-internet, priority: 10, source: [agents], destination: [public-internet], action: deny }
         dns: { mode: {{mode}} }
         """;
-
-    private sealed class CollectingFlowLog : IFlowLog
-    {
-        public ConcurrentQueue<FlowRecord> Records { get; } = new();
-        public void Write(FlowRecord record) => Records.Enqueue(record);
-        public List<FlowRecord> Dns => Records.Where(r => r.Event == FlowEvent.Dns).ToList();
-    }
 
     private sealed class Fixture : IAsyncDisposable
     {

@@ -308,15 +308,23 @@ public static partial class PolicyLoader
 
         // ---- payload inspection -------------------------------------------------------------------------
 
-        private InspectionSettings ReadInspection(YNode? node)
+        /// <summary>An optional top-level section that is a mapping: null when absent, null (and an error) when not a mapping.</summary>
+        private YMapping? Section(YNode? node, string name, string[] keys, string example)
         {
-            if (node is null || node is YScalar { IsNull: true }) return InspectionSettings.Default;
+            if (node is null || node is YScalar { IsNull: true }) return null;
             if (node is not YMapping map)
             {
-                Error("bad-type", node, "'inspection' is a mapping", "inspection: { patterns: [private-key, jwt], custom: [{ name: x, regex: '...' }] }");
-                return InspectionSettings.Default;
+                Error("bad-type", node, $"'{name}' is a mapping", example);
+                return null;
             }
-            CheckKeys(map, InspectionKeys, "inspection");
+            CheckKeys(map, keys, name);
+            return map;
+        }
+
+        private InspectionSettings ReadInspection(YNode? node)
+        {
+            if (Section(node, "inspection", InspectionKeys, "inspection: { patterns: [private-key, jwt], custom: [{ name: x, regex: '...' }] }") is not { } map)
+                return InspectionSettings.Default;
             var builtIns = BuiltInPatterns.Names;
             if (Get(map, "patterns") is { } patternsNode)
             {
@@ -361,13 +369,7 @@ public static partial class PolicyLoader
 
         private DnsSettings ReadDns(YNode? node)
         {
-            if (node is null || node is YScalar { IsNull: true }) return DnsSettings.Default;
-            if (node is not YMapping map)
-            {
-                Error("bad-type", node, "'dns' is a mapping", "dns: { mode: enforce }");
-                return DnsSettings.Default;
-            }
-            CheckKeys(map, DnsKeys, "dns");
+            if (Section(node, "dns", DnsKeys, "dns: { mode: enforce }") is not { } map) return DnsSettings.Default;
             var mode = Get(map, "mode") is { } m ? Enum(m, "mode", ModeWords) ?? DnsSettings.Default.Mode : DnsSettings.Default.Mode;
             return new DnsSettings(mode);
         }
