@@ -66,23 +66,7 @@ public sealed class DnsServer : IAsyncDisposable
     public void Start()
     {
         if (_options.Upstream.Equals(_options.Listen)) throw new ArgumentException($"--dns-upstream {_options.Upstream} is the resolver's own address");
-        var udp = new Socket(_options.Listen.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        var tcp = new Socket(_options.Listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            udp.Bind(_options.Listen);
-            EndPoint = (IPEndPoint)udp.LocalEndPoint!;
-            if (EndPoint.Equals(_options.Upstream)) throw new ArgumentException($"--dns-upstream {_options.Upstream} is the resolver's own address");
-            tcp.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            tcp.Bind(EndPoint);
-            tcp.Listen(256);
-        }
-        catch
-        {
-            udp.Dispose();
-            tcp.Dispose();
-            throw;
-        }
+        var (udp, tcp) = BindBoth(_options.Listen);
         _udp = udp;
         _tcp = tcp;
         // One receive loop per core on the one socket: a cached or refused answer is made inline on the loop's thread.
@@ -92,6 +76,40 @@ public sealed class DnsServer : IAsyncDisposable
         if (_names.AddressOnlyRules.Count > 0)
             _logger.LogWarning("DNS: names reachable only through address-only rule(s) {Rules} are {What} (dns: mode {Mode})", string.Join(", ", _names.AddressOnlyRules),
                 _names.Mode == Policy.Model.RuleMode.Enforce ? "refused" : "resolved and flagged", _names.Mode.ToString().ToLowerInvariant());
+    }
+
+    /// <summary>
+    /// UDP and TCP on one port. With port 0 the kernel picks UDP's port, which TCP may already use (an outgoing
+    /// connection's local port): then both are closed and another port is tried.
+    /// </summary>
+    private (Socket Udp, Socket Tcp) BindBoth(IPEndPoint listen)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var udp = new Socket(listen.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            var tcp = new Socket(listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                udp.Bind(listen);
+                EndPoint = (IPEndPoint)udp.LocalEndPoint!;
+                if (EndPoint.Equals(_options.Upstream)) throw new ArgumentException($"--dns-upstream {_options.Upstream} is the resolver's own address");
+                tcp.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                tcp.Bind(EndPoint);
+                tcp.Listen(256);
+                return (udp, tcp);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse && listen.Port == 0 && attempt < 20)
+            {
+                udp.Dispose();
+                tcp.Dispose();
+            }
+            catch
+            {
+                udp.Dispose();
+                tcp.Dispose();
+                throw;
+            }
+        }
     }
 
     private async Task UdpLoopAsync()

@@ -13,7 +13,7 @@ namespace Corral.Gateway.Tests.Support;
 /// </summary>
 public sealed class LoggingDnsUpstream : IAsyncDisposable
 {
-    private readonly Socket _udp = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+    private readonly Socket _udp;
     private readonly TcpListener _tcp;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _udpLoop, _tcpLoop;
@@ -21,10 +21,20 @@ public sealed class LoggingDnsUpstream : IAsyncDisposable
     public LoggingDnsUpstream(IPAddress answer)
     {
         Answer = answer;
-        _udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        EndPoint = (IPEndPoint)_udp.LocalEndPoint!;
-        _tcp = new TcpListener(EndPoint);
-        _tcp.Start();
+        // UDP's port may be some TCP connection's local port already: then try another.
+        for (var attempt = 1; ; attempt++)
+        {
+            _udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            _udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            EndPoint = (IPEndPoint)_udp.LocalEndPoint!;
+            _tcp = new TcpListener(EndPoint);
+            try
+            {
+                _tcp.Start();
+                break;
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse && attempt < 20) { _udp.Dispose(); }
+        }
         _udpLoop = Task.Run(UdpLoop);
         _tcpLoop = Task.Run(TcpLoop);
     }
