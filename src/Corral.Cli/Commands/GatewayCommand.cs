@@ -71,6 +71,8 @@ internal static class GatewayCommand
                 if (value is <= 0 or > 86_400) { Usage($"{name} must be between 0 and 86400 seconds"); return CorralCommand.UsageError; }
             if (parse.GetValue(maxConnections) < 1 || parse.GetValue(maxHead) < 1024) { Usage("--max-connections must be >= 1 and --max-head-bytes >= 1024"); return CorralCommand.UsageError; }
 
+            var rate = parse.GetValue(dnsRate);
+            if (rate is <= 0 or > 1_000_000) { Usage("--dns-rate must be between 0 and 1000000 queries a second"); return CorralCommand.UsageError; }
             Corral.Gateway.NameService.DnsOptions? dnsOptions = null;
             if (parse.GetValue(dns) is { } dnsText)
             {
@@ -86,8 +88,6 @@ internal static class GatewayCommand
                     catch (IOException e) { upstreamAt = null; stderr.WriteLine($"corral gateway: /etc/resolv.conf: {e.Message}"); }
                     if (upstreamAt is null) { Usage("--dns needs --dns-upstream: /etc/resolv.conf names no nameserver"); return CorralCommand.UsageError; }
                 }
-                var rate = parse.GetValue(dnsRate);
-                if (rate is <= 0 or > 1_000_000) { Usage("--dns-rate must be between 0 and 1000000 queries a second"); return CorralCommand.UsageError; }
                 dnsOptions = new Corral.Gateway.NameService.DnsOptions { Listen = dnsAt, Upstream = upstreamAt, QueriesPerSecondPerSource = rate, Burst = 2 * rate };
             }
             else if (parse.GetValue(dnsUpstream) is not null) { Usage("--dns-upstream goes with --dns"); return CorralCommand.UsageError; }
