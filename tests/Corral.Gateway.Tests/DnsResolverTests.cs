@@ -186,6 +186,23 @@ public sealed class DnsResolverTests
     }
 
     [Fact]
+    public async Task Only_the_header_and_question_go_upstream_never_the_clients_additional_records()
+    {
+        await using var f = Start("enforce");
+        // An OPT record whose option carries bytes of the client's choosing (EDNS padding, option code 12).
+        byte[] payload = Encoding.ASCII.GetBytes("c2VjcmV0LWRhdGEtaW4tZWRucw");
+        byte[] opt = [0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, (byte)(payload.Length + 4), 0, 12, 0, (byte)payload.Length, .. payload];
+        var query = DnsProbe.Query("api.example.test");
+        query[11] = 1; // ARCOUNT
+        var answer = await DnsProbe.UdpAsync(f.Dns, [.. query, .. opt]);
+        Assert.Equal(0, answer!.ResponseCode);
+        var forwarded = Assert.Single(f.Upstream.UdpQueries);
+        Assert.Equal(0, forwarded[11]);
+        Assert.Equal(query.Length, forwarded.Length);
+        Assert.False(forwarded.AsSpan().IndexOf(payload) >= 0);
+    }
+
+    [Fact]
     public async Task A_response_sent_to_the_resolver_is_never_answered()
     {
         await using var f = Start("watch");

@@ -263,7 +263,12 @@ public sealed class DnsServer : IAsyncDisposable
                 return ValueTask.FromResult(n);
             }
         }
-        return AskUpstreamAsync(query.ToArray(), question, client, transport, verdict, flags, answer, ct);
+        // Only what the policy judged goes upstream: the header and the question. The client's additional records
+        // (EDNS options can carry arbitrary bytes) stay here; a reply too large for plain UDP comes back truncated and
+        // is asked again over TCP.
+        var forwarded = span[..question.End].ToArray();
+        forwarded[10] = forwarded[11] = 0; // ARCOUNT
+        return AskUpstreamAsync(forwarded, question, client, transport, verdict, flags, answer, ct);
     }
 
     private async ValueTask<int> AskUpstreamAsync(byte[] query, DnsQuestion question, IPEndPoint client, string transport, NameVerdict verdict, IReadOnlyList<string> flags,

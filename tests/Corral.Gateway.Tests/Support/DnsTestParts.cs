@@ -43,6 +43,8 @@ public sealed class LoggingDnsUpstream : IAsyncDisposable
     public IPEndPoint EndPoint { get; }
     public ConcurrentQueue<string> Questions { get; } = new();
     public ConcurrentQueue<string> TcpQuestions { get; } = new();
+    /// <summary>Every query as received over UDP.</summary>
+    public ConcurrentQueue<byte[]> UdpQueries { get; } = new();
     public HashSet<string> TruncateOverUdp { get; } = new(StringComparer.OrdinalIgnoreCase);
 
     private async Task UdpLoop()
@@ -54,6 +56,7 @@ public sealed class LoggingDnsUpstream : IAsyncDisposable
             try { r = await _udp.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), _stop.Token); }
             catch (Exception) { return; }
             var query = buffer[..r.ReceivedBytes];
+            UdpQueries.Enqueue(query);
             var name = DnsProbe.QuestionName(query, out var questionEnd);
             Questions.Enqueue(name);
             var response = TruncateOverUdp.Contains(name) ? Respond(query, questionEnd, truncated: true) : Respond(query, questionEnd, truncated: false);
