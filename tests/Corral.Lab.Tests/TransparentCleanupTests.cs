@@ -53,7 +53,7 @@ public sealed class TransparentCleanupTests(ITestOutputHelper output)
         string? during = null;
         var progress = new WatchingWriter(text =>
         {
-            if (during is null && text.Contains("transparent [ 3/10]"))
+            if (during is null && text.Contains($"transparent [ 3/{Scenarios.All.Count}]"))
             {
                 during = string.Join("\n", HostNetwork.LeftoversAsync("crlab-").GetAwaiter().GetResult());
                 cancel.Cancel();

@@ -140,6 +140,25 @@ function renderFlows(flows) {
   replaceChildren(document.querySelector("#flows tbody"), rows);
 }
 
+function renderDns(queries) {
+  const rows = queries.map(q => {
+    const row = el("tr");
+    row.dataset.flow = q.flow;
+    row.dataset.action = q.action;
+    row.append(
+      el("td", new Date(q.time).toLocaleTimeString()),
+      el("td", q.src),
+      el("td", q.host || "", "host"),
+      el("td", q.qtype || ""),
+      el("td", q.rule === null ? (q.check ? "(" + q.check + ")" : "—") : q.rule, "rule"),
+      el("td", q.action + (q.address_only ? " (address-only)" : ""), q.action),
+      el("td", (q.answers || []).join(", ")),
+      el("td", (q.flags || []).join(", "), (q.flags || []).length > 0 ? "flagged" : null));
+    return row;
+  });
+  replaceChildren(document.querySelector("#dns tbody"), rows);
+}
+
 async function refresh() {
   try {
     const [policy, flows, status] = await Promise.all([getJson("/api/policy"), getJson("/api/flows?limit=" + FLOW_LIMIT), getJson("/api/status")]);
@@ -149,6 +168,7 @@ async function refresh() {
     renderWatchRules(policy, decisions);
     renderDenials(decisions);
     renderFlows(decisions);
+    renderDns(flows.flows.filter(f => f.event === "dns"));
     document.getElementById("status").textContent = "Updated " + new Date().toLocaleTimeString();
   } catch (e) {
     document.getElementById("status").textContent = "Cannot reach the admin API: " + e.message;

@@ -38,11 +38,14 @@ internal static class GatewayCommand
         var admin = new Option<string?>("--admin") { Description = "Serve the admin API, /metrics and the dashboard on ADDR:PORT (e.g. 127.0.0.1:9901); off when not given. A non-loopback address needs a token" };
         var adminTokenFile = new Option<string?>("--admin-token-file") { Description = $"Bearer token for the admin API (first line; mode 600): changes always need it, reads too when --admin is not loopback. Default: ${Corral.Admin.AdminToken.EnvironmentVariable}; without either, changes are refused" };
         var adminHosts = new Option<string[]>("--admin-host") { Description = "A name the admin server may be reached by (the Host header); its own address is always accepted. Other names are refused (DNS rebinding). Repeatable" };
+        var dns = new Option<string?>("--dns") { Description = "Serve DNS for the agent subnet on ADDR:PORT (UDP and TCP): only names the policy could permit are resolved; off when not given" };
+        var dnsUpstream = new Option<string?>("--dns-upstream") { Description = "The resolver --dns asks (ADDR:PORT). Default: the first nameserver of /etc/resolv.conf, port 53" };
+        var dnsRate = new Option<double>("--dns-rate") { Description = "DNS queries a second each source may send (bursts of twice that); more are answered REFUSED", DefaultValueFactory = _ => 200 };
         var noWatch = new Option<bool>("--no-watch") { Description = "Do not reload the policy when it or a file it reads changes" };
         var command = new Command("gateway", "Run the egress gateway that enforces the policy")
         {
             policy, listen, transparent, flowLog, flowLogMax, flowLogFailClosed, reusePort, hosts, standIns, maxConnections, maxHead, helloTimeout, headTimeout, connectTimeout, idleTimeout, drainTimeout,
-            caCert, caKey, upstreamCa, admin, adminTokenFile, adminHosts, noWatch,
+            caCert, caKey, upstreamCa, admin, adminTokenFile, adminHosts, dns, dnsUpstream, dnsRate, noWatch,
         };
         command.SetAction(parse =>
         {
@@ -62,6 +65,27 @@ internal static class GatewayCommand
                          ("--connect-timeout", parse.GetValue(connectTimeout)), ("--idle-timeout", parse.GetValue(idleTimeout)), ("--drain-timeout", parse.GetValue(drainTimeout)) })
                 if (value is <= 0 or > 86_400) { Usage($"{name} must be between 0 and 86400 seconds"); return CorralCommand.UsageError; }
             if (parse.GetValue(maxConnections) < 1 || parse.GetValue(maxHead) < 1024) { Usage("--max-connections must be >= 1 and --max-head-bytes >= 1024"); return CorralCommand.UsageError; }
+
+            var rate = parse.GetValue(dnsRate);
+            if (rate is <= 0 or > 1_000_000) { Usage("--dns-rate must be between 0 and 1000000 queries a second"); return CorralCommand.UsageError; }
+            Corral.Gateway.NameService.DnsOptions? dnsOptions = null;
+            if (parse.GetValue(dns) is { } dnsText)
+            {
+                if (!IPEndPoint.TryParse(dnsText, out var dnsAt)) { Usage($"--dns '{dnsText}' is not ADDR:PORT"); return CorralCommand.UsageError; }
+                IPEndPoint? upstreamAt;
+                if (parse.GetValue(dnsUpstream) is { } upstreamText)
+                {
+                    if (!IPEndPoint.TryParse(upstreamText, out upstreamAt) || upstreamAt.Port == 0) { Usage($"--dns-upstream '{upstreamText}' is not ADDR:PORT"); return CorralCommand.UsageError; }
+                }
+                else
+                {
+                    try { upstreamAt = Corral.Gateway.NameService.DnsOptions.FirstNameServer("/etc/resolv.conf"); }
+                    catch (IOException e) { upstreamAt = null; stderr.WriteLine($"corral gateway: /etc/resolv.conf: {e.Message}"); }
+                    if (upstreamAt is null) { Usage("--dns needs --dns-upstream: /etc/resolv.conf names no nameserver"); return CorralCommand.UsageError; }
+                }
+                dnsOptions = new Corral.Gateway.NameService.DnsOptions { Listen = dnsAt, Upstream = upstreamAt, QueriesPerSecondPerSource = rate, Burst = 2 * rate };
+            }
+            else if (parse.GetValue(dnsUpstream) is not null) { Usage("--dns-upstream goes with --dns"); return CorralCommand.UsageError; }
 
             IPEndPoint? adminAt = null;
             if (parse.GetValue(admin) is { } adminText && !IPEndPoint.TryParse(adminText, out adminAt)) { Usage($"--admin '{adminText}' is not ADDR:PORT"); return CorralCommand.UsageError; }
@@ -122,6 +146,7 @@ internal static class GatewayCommand
             var options = new GatewayOptions
             {
                 Interception = interception,
+                Dns = dnsOptions,
                 Listen = listenAt, Transparent = transparentAt, FlowLogPath = parse.GetValue(flowLog), FlowLogMaxBytes = parse.GetValue(flowLogMax), HostsFile = parse.GetValue(hosts),
                 FlowLogFailClosed = parse.GetValue(flowLogFailClosed), ReusePort = parse.GetValue(reusePort),
                 Limits = new GatewayLimits

@@ -11,15 +11,17 @@ public static class FlowRecordJson
         w.WriteStartObject();
         w.WriteNumber("v", FlowRecord.SchemaVersion);
         w.WriteString("time", r.Time.UtcDateTime.ToString("O"));
-        w.WriteString("event", r.Event switch { FlowEvent.Decision => "decision", FlowEvent.Request => "request", _ => "close" });
+        w.WriteString("event", r.Event switch { FlowEvent.Decision => "decision", FlowEvent.Request => "request", FlowEvent.Dns => "dns", _ => "close" });
         w.WriteString("flow", r.FlowId);
         w.WriteString("listener", r.Listener);
         w.WriteString("src", r.Source.ToString());
         if (r.Destination is null) w.WriteNull("dst"); else w.WriteString("dst", r.Destination.ToString());
         if (r.Host is null) w.WriteNull("host"); else w.WriteString("host", r.Host);
+        if (r.ResolvedName is not null) w.WriteString("dns_name", r.ResolvedName);
         if (r.Method is not null) w.WriteString("method", r.Method);
         if (r.Url is not null) w.WriteString("url", r.Url);
-        if (r.Event is FlowEvent.Decision or FlowEvent.Request)
+        if (r.Event == FlowEvent.Dns && r.Dns is { } dns) WriteDns(w, r, dns);
+        else if (r.Event is FlowEvent.Decision or FlowEvent.Request)
         {
             if (r.IsGatewayRefusal)
             {
@@ -72,5 +74,26 @@ public static class FlowRecordJson
         if (facts.IsTls is { } tls) w.WriteBoolean("tls", tls); else w.WriteNull("tls");
         if (facts.Path is null) w.WriteNull("path"); else w.WriteString("path", facts.Path);
         w.WriteEndObject();
+    }
+
+    /// <summary>A DNS record: the verdict fields by the same names as a decision's, then the query and its answer.</summary>
+    private static void WriteDns(Utf8JsonWriter w, FlowRecord r, DnsQueryFacts dns)
+    {
+        w.WriteString("transport", dns.Transport);
+        w.WriteString("qtype", dns.QueryType);
+        w.WriteString("action", dns.Answered ? "permit" : "deny");
+        if (dns.Rule is null) w.WriteNull("rule"); else w.WriteString("rule", dns.Rule);
+        if (r.Check is not null) w.WriteString("check", r.Check);
+        w.WriteString("reason", dns.Reason);
+        w.WriteBoolean("address_only", dns.AddressOnly);
+        w.WriteString("rcode", dns.ResponseCode);
+        w.WriteStartArray("answers");
+        foreach (var a in dns.Answers) w.WriteStringValue(a.ToString());
+        w.WriteEndArray();
+        if (dns.UpstreamMs is { } ms) w.WriteNumber("upstream_ms", Math.Round(ms, 3)); else w.WriteNull("upstream_ms");
+        w.WriteBoolean("cached", dns.Cached);
+        w.WriteStartArray("flags");
+        foreach (var f in dns.Flags) w.WriteStringValue(f);
+        w.WriteEndArray();
     }
 }

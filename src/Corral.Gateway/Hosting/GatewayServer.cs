@@ -71,10 +71,18 @@ public sealed class GatewayServer : IAsyncDisposable
                     IdleTimeout = options.Limits.IdleTimeout,
                 })
             : null;
-        _context = new GatewayContext(options.Limits, new FlowDecider(Policy, resolver, decisionSeconds), _flowLog, _logger, _meter, options.DialGuard, _stopAccepting.Token, interceptor);
+        var resolvedNames = options.Dns is { } dns ? new NameService.ResolvedNames(dns.NameEntries) : null;
+        _context = new GatewayContext(options.Limits, new FlowDecider(Policy, resolver, decisionSeconds), _flowLog, _logger, _meter, options.DialGuard, _stopAccepting.Token, interceptor, resolvedNames);
         _refusals = new AcceptRefusals(_flowLog, _context, _meter, _logger);
         _maxConnections = options.Limits.MaxConnections;
+        if (options.Dns is { } dnsOptions)
+            _dns = new NameService.DnsServer(dnsOptions, Policy, _flowLog, resolvedNames!, _meter, loggerFactory.CreateLogger("Corral.Gateway.Dns"), _context.NewFlowId);
     }
+
+    private readonly NameService.DnsServer? _dns;
+
+    /// <summary>The resolver's bound endpoint (UDP and TCP); null when --dns is not given.</summary>
+    public IPEndPoint? DnsEndPoint => _dns?.EndPoint;
 
     /// <summary>The policy in force; swap it to reload.</summary>
     public PolicySource Policy { get; }
@@ -129,6 +137,7 @@ public sealed class GatewayServer : IAsyncDisposable
             _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(socket, "transparent", handler.HandleAsync)));
             _logger.LogInformation("Transparent listener on {EndPoint}", TransparentEndPoint);
         }
+        _dns?.Start();
     }
 
     /// <summary>Lowers the connection limit to what the open-file limit can carry, and says so.</summary>
@@ -283,6 +292,7 @@ public sealed class GatewayServer : IAsyncDisposable
         _context.Stopping = true;
         _stopAccepting.Cancel();
         foreach (var l in _listeners) l.Dispose();
+        if (_dns is not null) await _dns.DisposeAsync().ConfigureAwait(false);
         await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
         var open = _connections.Values.ToArray();
         if (open.Length > 0)

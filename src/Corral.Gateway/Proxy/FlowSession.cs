@@ -111,6 +111,7 @@ internal sealed class FlowSession : IAsyncDisposable
         {
             Event = FlowEvent.Decision, Time = DateTimeOffset.UtcNow, FlowId = Id, Listener = _client.Listener, Source = _client.Source,
             Destination = DialTo, Host = _decision.Flow.Host ?? HostOrNull(), Method = _method, Url = _url,
+            ResolvedName = _decision.Flow.Host is null && DialTo is not null ? Context.ResolvedNames?.NameOf(DialTo.Address) : null,
             Verdict = refusedByCheck ? null : verdict, Refusal = refusedByCheck ? Refusal!.Reason : null, Check = Refusal?.Check, Decrypted = decrypted && letsThrough,
             Facts = _decision.Flow.Source is null ? null : _decision.Flow,
         });

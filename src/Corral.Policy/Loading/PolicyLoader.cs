@@ -19,7 +19,8 @@ public sealed record LoadResult(PolicyDocument? Policy, IReadOnlyList<Diagnostic
 /// </summary>
 public static partial class PolicyLoader
 {
-    private static readonly string[] TopKeys = ["version", "name", "defaultAction", "smartGroups", "webGroups", "threatGroups", "serviceTags", "rules", "inspection"];
+    private static readonly string[] TopKeys = ["version", "name", "defaultAction", "smartGroups", "webGroups", "threatGroups", "serviceTags", "rules", "inspection", "dns"];
+    private static readonly string[] DnsKeys = ["mode"];
     private static readonly string[] InspectionKeys = ["patterns", "custom", "scanAuthorizationHeader"];
     private static readonly string[] CustomPatternKeys = ["name", "regex"];
     private static readonly string[] SmartGroupKeys = ["cidrs", "serviceTag"];
@@ -129,9 +130,10 @@ public static partial class PolicyLoader
             CheckUrlFiltersCanBeSeen(rules, webGroups);
 
             var inspection = ReadInspection(Get(top, "inspection"));
+            var dns = ReadDns(Get(top, "dns"));
 
             return new PolicyDocument(file, version, name, defaultAction, smartGroups, webGroups, threatGroups, serviceTags,
-                rules, ContentHash: "") { Inspection = inspection }; // the hash is set by Load, once the inputs are read
+                rules, ContentHash: "") { Inspection = inspection, Dns = dns }; // the hash is set by Load, once the inputs are read
         }
 
         // ---- groups -------------------------------------------------------------------------------------
@@ -340,15 +342,23 @@ public static partial class PolicyLoader
 
         // ---- payload inspection -------------------------------------------------------------------------
 
-        private InspectionSettings ReadInspection(YNode? node)
+        /// <summary>An optional top-level section that is a mapping: null when absent, null (and an error) when not a mapping.</summary>
+        private YMapping? Section(YNode? node, string name, string[] keys, string example)
         {
-            if (node is null || node is YScalar { IsNull: true }) return InspectionSettings.Default;
+            if (node is null || node is YScalar { IsNull: true }) return null;
             if (node is not YMapping map)
             {
-                Error("bad-type", node, "'inspection' is a mapping", "inspection: { patterns: [private-key, jwt], custom: [{ name: x, regex: '...' }] }");
-                return InspectionSettings.Default;
+                Error("bad-type", node, $"'{name}' is a mapping", example);
+                return null;
             }
-            CheckKeys(map, InspectionKeys, "inspection");
+            CheckKeys(map, keys, name);
+            return map;
+        }
+
+        private InspectionSettings ReadInspection(YNode? node)
+        {
+            if (Section(node, "inspection", InspectionKeys, "inspection: { patterns: [private-key, jwt], custom: [{ name: x, regex: '...' }] }") is not { } map)
+                return InspectionSettings.Default;
             var builtIns = BuiltInPatterns.Names;
             if (Get(map, "patterns") is { } patternsNode)
             {
@@ -387,6 +397,15 @@ public static partial class PolicyLoader
             }
             var scanAuthorization = Get(map, "scanAuthorizationHeader") is { } sa && (Bool(sa, "scanAuthorizationHeader") ?? false);
             return new InspectionSettings(builtIns, custom, scanAuthorization);
+        }
+
+        // ---- the gateway's resolver ----------------------------------------------------------------------
+
+        private DnsSettings ReadDns(YNode? node)
+        {
+            if (Section(node, "dns", DnsKeys, "dns: { mode: enforce }") is not { } map) return DnsSettings.Default;
+            var mode = Get(map, "mode") is { } m ? Enum(m, "mode", ModeWords) ?? DnsSettings.Default.Mode : DnsSettings.Default.Mode;
+            return new DnsSettings(mode);
         }
 
         // ---- rules --------------------------------------------------------------------------------------

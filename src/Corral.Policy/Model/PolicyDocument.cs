@@ -123,6 +123,9 @@ public sealed record PolicyDocument(
     /// <summary>Payload inspection of cleartext requests; every built-in pattern unless the policy says otherwise.</summary>
     public InspectionSettings Inspection { get; init; } = InspectionSettings.Default;
 
+    /// <summary>The gateway resolver's treatment of names reachable only by address (watch unless the policy says otherwise).</summary>
+    public DnsSettings Dns { get; init; } = DnsSettings.Default;
+
     /// <summary>SHA-256 (hex) of every feed and service-tag file in the order read: the inputs part of <see cref="ContentHash"/>.</summary>
     public string InputsDigest { get; init; } = "";
 

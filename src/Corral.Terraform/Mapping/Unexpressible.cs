@@ -6,8 +6,8 @@ namespace Corral.Terraform.Mapping;
 /// <summary>
 /// Lists what Corral enforces but the Aviatrix module cannot express, in policy order, before any file is written:
 /// the internal-address guard of hostname permits, local threat-feed entries, gateway-only inspection and overrides,
-/// web-group rules that name destinations (Aviatrix expects Public Internet), groups past Aviatrix's size limits, and the
-/// default action's wider scope.
+/// web-group rules that name destinations (Aviatrix expects Public Internet), groups past Aviatrix's size limits, the
+/// default action's wider scope, and the DNS policy.
 /// Rule shapes Aviatrix refuses outright (ICMP with ports, web groups or decryption on UDP/ICMP) never get here:
 /// the policy core rejects them.
 /// </summary>
@@ -68,6 +68,10 @@ public static class Unexpressible
         warnings.Add(new("gateway-only", file,
             "the Corral gateway's own checks have no Aviatrix equivalent and are not in the module: payload patterns and per-request inspection " +
             "of decrypted traffic, Host/SNI/CONNECT agreement (domain fronting), static hosts overrides (--hosts), and its 403 body telling agents not to retry"));
+        warnings.Add(new("dns-gateway-only", file,
+            $"the DNS policy (names no rule could permit are not resolved; dns: mode {document.Dns.Mode.ToString().ToLowerInvariant()} for names only address-only " +
+            "permits reach; tunnelling flags) is enforced only by the Corral gateway's resolver (corral gateway --dns): Aviatrix DCF does not " +
+            "see or filter DNS queries, so point the VNet's custom DNS servers at the gateways (docs/deploy-azure.md)"));
         return warnings;
     }
 
