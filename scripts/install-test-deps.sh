@@ -5,7 +5,8 @@ need=()
 command -v ip >/dev/null || need+=(iproute2)
 command -v iptables >/dev/null || need+=(iptables)
 command -v curl >/dev/null || need+=(curl)
-command -v python3 >/dev/null || need+=(python3)   # the gateway's namespace test serves the stand-in internet with it
+command -v python3 >/dev/null || need+=(python3)
+[ -x /usr/sbin/logrotate ] || command -v logrotate >/dev/null || need+=(logrotate)   # the flow log's rotation tests run logrotate itself   # the gateway's namespace test serves the stand-in internet with it
 [ -x /usr/bin/chromium ] || need+=(chromium)        # the admin dashboard's browser test (headless, via Selenium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then

@@ -6,4 +6,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 mkdir -p "$root/artifacts"
+# The transparent pass needs ip and iptables: install them when missing and root (a fresh Debian lacks iptables).
+if [ "$(id -u)" -eq 0 ] && { ! command -v iptables >/dev/null || ! command -v ip >/dev/null; }; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 iptables >/dev/null
+fi
 exec "$root/scripts/corral" lab --json "$root/artifacts/lab-report.json" --markdown "$root/artifacts/lab-report.md" "$@"

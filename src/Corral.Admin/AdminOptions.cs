@@ -11,6 +11,12 @@ public sealed record AdminOptions
     /// <summary>The bearer token mutating calls must present; null refuses every mutating call (403), never opens them.</summary>
     public AdminToken? Token { get; init; }
 
+    /// <summary>
+    /// Names (the Host header) the admin server may be reached by besides its own address, and <c>localhost</c> on a
+    /// loopback listener; any other name is refused (DNS rebinding).
+    /// </summary>
+    public IReadOnlyList<string> AllowedHosts { get; init; } = [];
+
     /// <summary>The largest request body (a PUT policy); larger ones get 413.</summary>
     public long MaxRequestBodyBytes { get; init; } = 8 * 1024 * 1024;
 

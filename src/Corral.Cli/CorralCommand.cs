@@ -14,6 +14,8 @@ public static class CorralCommand
         root.Subcommands.Add(InitCommand.Create(stdout, stderr));
         root.Subcommands.Add(CheckCommand.Create(stdout, stderr));
         root.Subcommands.Add(ExplainCommand.Create(stdout, stderr));
+        root.Subcommands.Add(ReplayCommand.Create(stdout, stderr));
+        root.Subcommands.Add(SuggestCommand.Create(stdout, stderr));
         root.Subcommands.Add(CaCommand.Create(stdout, stderr));
         root.Subcommands.Add(GatewayCommand.Create(stdout, stderr));
         root.Subcommands.Add(TerraformCommand.Create(stdout, stderr));

@@ -19,6 +19,15 @@ public sealed record GatewayOptions
     /// <summary>The flow log is rotated to FILE.1 … FILE.N when it grows past this many bytes.</summary>
     public long FlowLogMaxBytes { get; init; } = 64L * 1024 * 1024;
 
+    /// <summary>
+    /// Refuse new connections (503 with the refusal body on the explicit listener, a close on the transparent one)
+    /// while the flow log cannot record, instead of serving flows whose records may be lost.
+    /// </summary>
+    public bool FlowLogFailClosed { get; init; }
+
+    /// <summary>Set SO_REUSEPORT on the listeners, so that several processes share a port; off unless asked for.</summary>
+    public bool ReusePort { get; init; }
+
     /// <summary>How many rotated flow-log files are kept.</summary>
     public int FlowLogMaxFiles { get; init; } = 5;
 
@@ -36,6 +45,9 @@ public sealed record GatewayOptions
 
     public GatewayLimits Limits { get; init; } = new();
 
+    /// <summary>The resolver for the agent subnet (<c>--dns</c>); null for none.</summary>
+    public NameService.DnsOptions? Dns { get; init; }
+
     /// <summary>TLS interception for decrypt-allowed permits; null means every permitted flow is spliced.</summary>
     public GatewayInterception? Interception { get; init; }
 
@@ -49,7 +61,10 @@ public sealed record GatewayOptions
 /// <summary>Bounds on what one client may make the gateway hold or wait for.</summary>
 public sealed record GatewayLimits
 {
-    /// <summary>Connections served at once; further clients are accepted and closed at once, with a log line.</summary>
+    /// <summary>
+    /// Connections served at once (lowered at start to what the open-file limit carries); further clients are
+    /// refused: 503 with the refusal body on the explicit listener, a flow record and a metric each.
+    /// </summary>
     public int MaxConnections { get; init; } = 4096;
 
     /// <summary>The largest HTTP request (or response) head, in bytes.</summary>

@@ -52,6 +52,9 @@ public interface IRequestPolicy
 /// <summary>One request's outcome: method, URL, verdict, and the refusal when it was not forwarded.</summary>
 public sealed record InspectedRequest(string Method, string Url, Verdict Verdict, bool Forwarded, int Status, Refusal? Refusal, long BytesUp, long BytesDown)
 {
+    /// <summary>The request's path as sent (origin-form, query included), the fact its verdict was decided on; null when it could not be read.</summary>
+    public string? Path { get; init; }
+
     public string? DeniedBy => Refusal?.RecordText;
 
     /// <summary>On a rule with an mcp section: the JSON-RPC method(s) and tool(s) the request carried, and any denial.</summary>
@@ -95,18 +98,29 @@ internal sealed class RequestPipeline(InterceptionOptions options)
         {
             while (!ct.IsCancellationRequested)
             {
-                // Between requests: wait at most the idle timeout, and not at all once the gateway is stopping.
-                using var waiting = CancellationTokenSource.CreateLinkedTokenSource(ct, stopWaiting);
-                waiting.CancelAfter(options.IdleTimeout);
-                try
+                // Between requests: wait at most the idle timeout, and not at all once the gateway is stopping. A request
+                // already buffered (the first one, which the gateway peeked at) needs no timer.
+                var hasBuffered = false;
+                if (clientReader.TryRead(out var buffered))
                 {
-                    var result = await clientReader.ReadAsync(waiting.Token);
-                    clientReader.AdvanceTo(result.Buffer.Start);
-                    if (result.IsCompleted && result.Buffer.IsEmpty) return RelayEnd.Closed;
+                    clientReader.AdvanceTo(buffered.Buffer.Start);
+                    if (buffered.Buffer.IsEmpty && buffered.IsCompleted) return RelayEnd.Closed;
+                    hasBuffered = !buffered.Buffer.IsEmpty;
                 }
-                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                if (!hasBuffered)
                 {
-                    return RelayEnd.Closed;
+                    using var waiting = CancellationTokenSource.CreateLinkedTokenSource(ct, stopWaiting);
+                    waiting.CancelAfter(options.IdleTimeout);
+                    try
+                    {
+                        var result = await clientReader.ReadAsync(waiting.Token);
+                        clientReader.AdvanceTo(result.Buffer.Start);
+                        if (result.IsCompleted && result.Buffer.IsEmpty) return RelayEnd.Closed;
+                    }
+                    catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                    {
+                        return RelayEnd.Closed;
+                    }
                 }
                 var end = await RelayOneAsync(client, clientReader, target, upstreams, policy, inspector, ct);
                 if (end is not null) return end.Value;
@@ -160,13 +174,13 @@ internal sealed class RequestPipeline(InterceptionOptions options)
         var verdict = policy.Decide(names.OriginForm);
         if (!verdict.LetsThrough)
         {
-            await RefuseAsync(client, policy, request.Method, url, verdict, Refusal.ByRule(verdict.Rule?.Name, target.Authority, verdict.ReasonText), ct);
+            await RefuseAsync(client, policy, request.Method, url, verdict, Refusal.ByRule(verdict.Rule?.Name, target.Authority, verdict.ReasonText), ct, names.OriginForm);
             return RelayEnd.Closed;
         }
         if (HttpHeaders.Values(request.Headers, "Upgrade").Any())
         {
             await RefuseAsync(client, policy, request.Method, url, verdict,
-                Refusal.ByCheck(GatewayCheck.Upgrade, target.Authority, "protocol upgrades cannot be inspected", 501), ct);
+                Refusal.ByCheck(GatewayCheck.Upgrade, target.Authority, "protocol upgrades cannot be inspected", 501), ct, names.OriginForm);
             return RelayEnd.Closed;
         }
 
@@ -174,7 +188,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
         if (mcpRules is not null && McpTransportRefusal(request) is { } transportProblem)
         {
             await RefuseAsync(client, policy, request.Method, url, verdict, Refusal.ByRule(verdict.Rule!.Name, target.Authority, transportProblem, 400), ct,
-                mcp: new McpExchange("(none)", null, true, transportProblem));
+                names.OriginForm, mcp: new McpExchange("(none)", null, true, transportProblem));
             return RelayEnd.Closed;
         }
 
@@ -183,7 +197,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
         var scan = inspect ? inspector.StartStream() : null;
         if (scan?.Feed(ScannableHead(request, names.OriginForm, inspector)) is { } headSecret)
         {
-            await RefuseAsync(client, policy, request.Method, url, verdict, SecretRefusal(target, headSecret), ct);
+            await RefuseAsync(client, policy, request.Method, url, verdict, SecretRefusal(target, headSecret), ct, names.OriginForm);
             return RelayEnd.Closed;
         }
         if (HttpHeaders.HasToken(request.Headers, "Expect", "100-continue"))
@@ -209,13 +223,13 @@ internal sealed class RequestPipeline(InterceptionOptions options)
                     {
                         var reason = $"not a JSON-RPC request on a rule with an mcp section: {notJsonRpc}";
                         await RefuseAsync(client, policy, request.Method, url, verdict, Refusal.ByRule(ruleName, target.Authority, reason, 400), ct,
-                            mcp: new McpExchange("(invalid)", null, true, reason));
+                            names.OriginForm, mcp: new McpExchange("(invalid)", null, true, reason));
                         return RelayEnd.Closed;
                     }
                     mcpDecision = McpGate.Decide(rpc, mcpRules!, ruleName, policy.IsToolHeld);
                     if (mcpDecision.Exchange.Denied && verdict.Enforced)
                     {
-                        await AnswerDeniedCallAsync(client, policy, request.Method, url, verdict, mcpDecision, target, headBytes.Length + framed.Length, ct);
+                        await AnswerDeniedCallAsync(client, policy, request.Method, url, names.OriginForm, verdict, mcpDecision, target, headBytes.Length + framed.Length, ct);
                         return RelayEnd.Closed;
                     }
                 }
@@ -225,7 +239,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             }
             catch (BodyCopier.SecretFoundException secret)
             {
-                await RefuseAsync(client, policy, request.Method, url, verdict, SecretRefusal(target, secret.Pattern), ct);
+                await RefuseAsync(client, policy, request.Method, url, verdict, SecretRefusal(target, secret.Pattern), ct, names.OriginForm);
                 return RelayEnd.Closed;
             }
             catch (HttpMessageRefusedException ex)
@@ -233,7 +247,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
                 var refusal = ex.Status is 413 or 415
                     ? Refusal.ByCheck(GatewayCheck.UninspectableBody, target.Authority, ex.Message, ex.Status)
                     : Refusal.ByCheck(GatewayCheck.Malformed, target.Authority, $"malformed request body: {ex.Message}", ex.Status);
-                await RefuseAsync(client, policy, request.Method, url, verdict, refusal, ct);
+                await RefuseAsync(client, policy, request.Method, url, verdict, refusal, ct, names.OriginForm);
                 return RelayEnd.Closed;
             }
         }
@@ -256,12 +270,12 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             }
             catch (UpstreamCertificateException ex)
             {
-                await RefuseAsync(client, policy, request.Method, url, verdict, Refusal.ByCheck(GatewayCheck.Upstream, target.Authority, ex.Message, 502), ct);
+                await RefuseAsync(client, policy, request.Method, url, verdict, Refusal.ByCheck(GatewayCheck.Upstream, target.Authority, ex.Message, 502), ct, names.OriginForm);
             }
             catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException or IOException)
             {
                 await RefuseAsync(client, policy, request.Method, url, verdict,
-                    Refusal.ByCheck(GatewayCheck.Upstream, target.Authority, $"upstream {target.Authority} unreachable: {ex.Message}", ex is TimeoutException ? 504 : 502), ct);
+                    Refusal.ByCheck(GatewayCheck.Upstream, target.Authority, $"upstream {target.Authority} unreachable: {ex.Message}", ex is TimeoutException ? 504 : 502), ct, names.OriginForm);
             }
             return null;
         }
@@ -285,7 +299,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
                 await sending.DisposeAsync();
                 upstreams.Current = null;
                 await RefuseAsync(client, policy, request.Method, url, verdict,
-                    Refusal.ByCheck(GatewayCheck.Upstream, target.Authority, $"upstream {target.Authority} connection failed: {ex.Message}", 502), ct);
+                    Refusal.ByCheck(GatewayCheck.Upstream, target.Authority, $"upstream {target.Authority} connection failed: {ex.Message}", 502), ct, names.OriginForm);
             }
             try
             {
@@ -300,7 +314,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
                 // The upstream saw an unfinished request; drop the connection so it is never completed.
                 await upstream.DisposeAsync();
                 upstreams.Current = null;
-                await RefuseAsync(client, policy, request.Method, url, verdict, SecretRefusal(target, secret.Pattern), ct);
+                await RefuseAsync(client, policy, request.Method, url, verdict, SecretRefusal(target, secret.Pattern), ct, names.OriginForm);
                 return RelayEnd.Closed;
             }
             catch (HttpMessageRefusedException ex)
@@ -308,7 +322,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
                 await upstream.DisposeAsync();
                 upstreams.Current = null;
                 await RefuseAsync(client, policy, request.Method, url, verdict,
-                    Refusal.ByCheck(GatewayCheck.Malformed, target.Authority, $"malformed request body: {ex.Message}", ex.Status), ct);
+                    Refusal.ByCheck(GatewayCheck.Malformed, target.Authority, $"malformed request body: {ex.Message}", ex.Status), ct, names.OriginForm);
                 return RelayEnd.Closed;
             }
             catch (IOException) when (reused && canRetry && !retried)
@@ -358,7 +372,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             if (ended)
             {
                 await RefuseAsync(client, policy, request.Method, url, verdict,
-                    Refusal.ByCheck(GatewayCheck.Upstream, target.Authority, "upstream closed without a response", 502), ct, up, down, forwarded: true);
+                    Refusal.ByCheck(GatewayCheck.Upstream, target.Authority, "upstream closed without a response", 502), ct, names.OriginForm, up, down, forwarded: true);
                 return RelayEnd.Closed;
             }
             try
@@ -368,7 +382,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             catch (HttpMessageRefusedException ex)
             {
                 await RefuseAsync(client, policy, request.Method, url, verdict,
-                    Refusal.ByCheck(GatewayCheck.Upstream, target.Authority, $"malformed response from upstream: {ex.Message}", 502), ct, up, down, forwarded: true);
+                    Refusal.ByCheck(GatewayCheck.Upstream, target.Authority, $"malformed response from upstream: {ex.Message}", 502), ct, names.OriginForm, up, down, forwarded: true);
                 return RelayEnd.Closed;
             }
             if (response.Status is >= 100 and < 200 && response.Status != 101)
@@ -402,7 +416,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
         var exchange = mcpDecision?.Exchange;
         if (listRequest is not null && exchange is not null && ReadToolListing(listed!, response, listRequest) is { } listing)
             exchange = exchange with { ToolsChanged = policy.OnToolsListed(listing) };
-        policy.OnRequest(new InspectedRequest(request.Method, url, verdict, true, response.Status, null, up, down) { Mcp = exchange });
+        policy.OnRequest(new InspectedRequest(request.Method, url, verdict, true, response.Status, null, up, down) { Path = names.OriginForm, Mcp = exchange });
         var keepAlive = !request.WantsClose && !response.WantsClose && response.Status != 101;
         upstream.Served++;
         if (HttpHeaders.Values(response.Headers, "WWW-Authenticate").Any(IsConnectionBoundAuth)) upstream.Poolable = false;
@@ -499,18 +513,18 @@ internal sealed class RequestPipeline(InterceptionOptions options)
         _ => $"{Refusal.Printable(request.Method)} is not a method of MCP's Streamable HTTP transport (POST, GET, DELETE)",
     };
 
-    private static async Task AnswerDeniedCallAsync(Stream client, IRequestPolicy policy, string method, string url, Verdict verdict, McpGate.Decision decision,
+    private static async Task AnswerDeniedCallAsync(Stream client, IRequestPolicy policy, string method, string url, string path, Verdict verdict, McpGate.Decision decision,
         RelayTarget target, long up, CancellationToken ct)
     {
         var rule = verdict.Rule!.Name;
         if (McpGate.DeniedResponse(decision, rule) is not { } answer)
         {
             // Only notifications or responses: nothing to answer by id, so the transport's HTTP error.
-            await RefuseAsync(client, policy, method, url, verdict, Refusal.ByRule(rule, target.Authority, decision.Exchange.Reason!), ct, up, mcp: decision.Exchange);
+            await RefuseAsync(client, policy, method, url, verdict, Refusal.ByRule(rule, target.Authority, decision.Exchange.Reason!), ct, path, up, mcp: decision.Exchange);
             return;
         }
         policy.OnRequest(new InspectedRequest(method, url, verdict, false, 200, Refusal.ByRule(rule, target.Authority, decision.Exchange.Reason!, 200), up, answer.Length)
-            { Mcp = decision.Exchange });
+            { Path = path, Mcp = decision.Exchange });
         try
         {
             await client.WriteAsync(answer, ct);
@@ -649,9 +663,9 @@ internal sealed class RequestPipeline(InterceptionOptions options)
     }
 
     private static async Task RefuseAsync(Stream client, IRequestPolicy policy, string method, string url, Verdict verdict, Refusal refusal, CancellationToken ct,
-        long up = 0, long down = 0, bool forwarded = false, McpExchange? mcp = null)
+        string? path = null, long up = 0, long down = 0, bool forwarded = false, McpExchange? mcp = null)
     {
-        policy.OnRequest(new InspectedRequest(method, url, verdict, forwarded, refusal.Status, refusal, up, down) { Mcp = mcp });
+        policy.OnRequest(new InspectedRequest(method, url, verdict, forwarded, refusal.Status, refusal, up, down) { Path = path, Mcp = mcp });
         try
         {
             await client.WriteAsync(refusal.ToHttpResponse(), ct);

@@ -63,6 +63,27 @@ internal sealed class AdminApiPromoter : IAsyncDisposable
             throw new InvalidOperationException($"the promotion was not written back to the policy file: {drift.GetString()}");
     }
 
+    /// <summary>
+    /// <c>GET /api/rules/{name}/impact</c> over every flow the gateway remembers: how many, and per destination host the
+    /// flows that enforcing the rule would block (the replay computation).
+    /// </summary>
+    public async Task<(long Records, IReadOnlyDictionary<string, long> WouldBlock)> ImpactAsync(string rule, CancellationToken ct)
+    {
+        using var answer = System.Text.Json.JsonDocument.Parse(await _http.GetStringAsync($"api/rules/{Uri.EscapeDataString(rule)}/impact?top=100", ct));
+        var replay = answer.RootElement.GetProperty("replay");
+        var blocked = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var change in replay.GetProperty("changes").EnumerateArray())
+        {
+            if (change.GetProperty("enforcement").ValueKind != System.Text.Json.JsonValueKind.String || change.GetProperty("enforcement").GetString() != "permit-to-deny") continue;
+            foreach (var d in change.GetProperty("top_destinations").EnumerateArray())
+            {
+                var host = d.GetProperty("host").GetString() ?? d.GetProperty("address").GetString() ?? "?";
+                blocked[host] = blocked.GetValueOrDefault(host) + d.GetProperty("count").GetInt64();
+            }
+        }
+        return (replay.GetProperty("records").GetInt64(), blocked);
+    }
+
     public async ValueTask DisposeAsync()
     {
         _http.Dispose();

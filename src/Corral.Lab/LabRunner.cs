@@ -65,12 +65,18 @@ public sealed class LabRunner(TextWriter progress)
         progress.WriteLine($"lab: {LabHosts.HttpsStandIns.Count} HTTPS stand-ins on 127.0.0.2-7:443, spoke host {network.SpokeHost} (:5432, :443)");
 
         var records = new ConcurrentQueue<FlowRecord>();
-        await using var gateway = StartGateway(policy, pki, records, new GatewayOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0) });
-        progress.WriteLine($"lab: gateway on {gateway.ListenEndPoint} (loopback stand-ins treated as public inside the lab only)");
+        await using var nameServer = new LabNameServer(new IPEndPoint(IPAddress.Loopback, 0), network);
+        await using var gateway = StartGateway(policy, pki, records, new GatewayOptions
+        {
+            Listen = new IPEndPoint(IPAddress.Loopback, 0),
+            Dns = new Gateway.NameService.DnsOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), Upstream = nameServer.EndPoint },
+        });
+        progress.WriteLine($"lab: gateway on {gateway.ListenEndPoint}, its resolver on {gateway.DnsEndPoint} asking {nameServer.EndPoint} (loopback stand-ins treated as public inside the lab only)");
+        var resolver = new AgentResolver(gateway.DnsEndPoint!, () => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp), IPAddress.Loopback);
 
         await using var promoter = await AdminApiPromoter.StartAsync(gateway, policy.Path, policy.Options, ct);
         var context = new ScenarioContext(LabMode.Explicit, new ExplicitAgent(gateway.ListenEndPoint!, pki), network, servers.Https,
-            servers["database"], servers["spoke-https"], records, promoter, pki.InterceptionCa.Certificate) { McpTools = mcpTools };
+            servers["database"], servers["spoke-https"], records, promoter, pki.InterceptionCa.Certificate, resolver, nameServer) { McpTools = mcpTools };
         var results = await PlayAllAsync(context, ct);
         return new LabPass(LabMode.Explicit, description, clock.Elapsed, results, [promoter.Description]);
     }
@@ -143,17 +149,26 @@ public sealed class LabRunner(TextWriter progress)
         servers.Add("spoke-https", new StandInServer(network.SpokeHttps, null, null, () => topology.Spoke.CreateTcpSocket()));
 
         var records = new ConcurrentQueue<FlowRecord>();
-        await using var gateway = StartGateway(policy, pki, records, new GatewayOptions { Transparent = new IPEndPoint(topology.GatewayAddress, 0) });
+        // The attacker's name server sits at the collector's address in the internet namespace; the gateway's resolver asks it.
+        await using var nameServer = new LabNameServer(new IPEndPoint(network.AddressOf(LabHosts.Collector), 53), network, () => topology.Internet.CreateUdpSocket());
+        var resolverAt = new IPEndPoint(topology.GatewayAddress, 53);
+        await using var gateway = StartGateway(policy, pki, records, new GatewayOptions
+        {
+            Transparent = new IPEndPoint(topology.GatewayAddress, 0),
+            Dns = new Gateway.NameService.DnsOptions { Listen = resolverAt, Upstream = nameServer.EndPoint },
+        });
+        var resolver = new AgentResolver(resolverAt, () => topology.Agent.CreateUdpSocket(), topology.AgentAddress);
         await topology.RedirectAgentTcpAsync(gateway.TransparentEndPoint!.Port);
         progress.WriteLine($"lab: gateway's transparent listener on {gateway.TransparentEndPoint}; the agent's TCP is REDIRECTed to it, nothing else is forwarded");
 
         await using var promoter = await AdminApiPromoter.StartAsync(gateway, policy.Path, policy.Options, ct);
         var context = new ScenarioContext(LabMode.Transparent, new TransparentAgent(topology.Agent, network, pki), network, servers.Https,
-            servers["database"], servers["spoke-https"], records, promoter, pki.InterceptionCa.Certificate) { McpTools = mcpTools };
+            servers["database"], servers["spoke-https"], records, promoter, pki.InterceptionCa.Certificate, resolver, nameServer) { McpTools = mcpTools };
         var results = await PlayAllAsync(context, ct);
         return new LabPass(LabMode.Transparent, description, TimeSpan.Zero, results,
         [
             $"agent {topology.AgentAddress} connects straight to the stand-ins' addresses (names from the lab's DNS, no proxy settings); its only route leads through the gateway",
+            $"agent's resolver: the gateway at {resolverAt}; behind it the attacker's stand-in name server at {nameServer.EndPoint}",
             promoter.Description,
         ]);
     }
@@ -185,10 +200,11 @@ public sealed class LabRunner(TextWriter progress)
     private LabPolicy WritePolicy(string folder, LabNetwork network)
     {
         var path = Path.Combine(folder, "corral.yaml");
+        // The gateway's resolver refuses names that only the pack's address-only permit (allow-aca-svctag) could reach.
         File.WriteAllText(path, AzureFoundryTemplate.Render(new AzureFoundryOptions
         {
             AgentSubnet = network.AgentSubnet, SpokeCidrs = [network.SpokeCidr], McpTools = ["search_docs", "get_issue"], PinTools = ToolPinning.Enforce,
-        }));
+        }) + "\ndns:\n  mode: enforce\n");
         Directory.CreateDirectory(Path.Combine(folder, "feeds"));
         File.WriteAllText(Path.Combine(folder, "feeds", "threat-ips.txt"), $"# lab threat feed\n{network.AddressOf(LabHosts.CommandAndControl)}\n");
         File.WriteAllText(Path.Combine(folder, "feeds", "threat-domains.txt"), $"# lab threat feed\n{LabHosts.CommandAndControl.Name}\n");

@@ -8,8 +8,15 @@ namespace Corral.Lab;
 
 /// <summary>What one pass's scenarios share: the mode, the agent, where the hosts are, the stand-ins, the flow records and the promoter.</summary>
 internal sealed class ScenarioContext(LabMode mode, LabAgent agent, LabNetwork network, IReadOnlyDictionary<string, StandInServer> servers,
-    StandInServer database, StandInServer spokeHttps, ConcurrentQueue<FlowRecord> records, AdminApiPromoter promoter, X509Certificate2 interceptionCa)
+    StandInServer database, StandInServer spokeHttps, ConcurrentQueue<FlowRecord> records, AdminApiPromoter promoter, X509Certificate2 interceptionCa,
+    AgentResolver resolver, LabNameServer nameServer)
 {
+    /// <summary>The agent's resolver: the gateway's DNS listener, asked from the agent's network.</summary>
+    public AgentResolver Resolver => resolver;
+
+    /// <summary>The DNS behind the gateway, up to the attacker's name server: every name it receives has left.</summary>
+    public LabNameServer NameServer => nameServer;
+
     public LabMode Mode => mode;
     public LabAgent Agent => agent;
     public LabNetwork Network => network;

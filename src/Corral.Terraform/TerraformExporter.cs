@@ -1,14 +1,24 @@
 using Corral.Policy.Compilation;
+using Corral.Policy.Diagnostics;
 using Corral.Terraform.Mapping;
 
 namespace Corral.Terraform;
 
-/// <summary>A generated module: file name → content (in a fixed order), and what could not be carried over.</summary>
+/// <summary>
+/// A generated module: file name → content (in a fixed order), and what could not be carried over. When the policy
+/// cannot be deployed on Aviatrix as it stands (<see cref="Errors"/>), there are no files.
+/// </summary>
 public sealed record TerraformModule(IReadOnlyList<KeyValuePair<string, string>> Files, IReadOnlyList<ExportWarning> Warnings)
 {
+    /// <summary>Why no module was written, each at the policy line it comes from.</summary>
+    public IReadOnlyList<Diagnostic> Errors { get; init; } = [];
+
+    public bool Succeeded => Errors.Count == 0;
+
     /// <summary>Writes every file into <paramref name="directory"/> (created if needed), replacing files of the same name.</summary>
     public void WriteTo(string directory)
     {
+        if (!Succeeded) throw new InvalidOperationException("a module with errors has no files to write: " + Errors[0]);
         Directory.CreateDirectory(directory);
         foreach (var (name, content) in Files)
             File.WriteAllText(Path.Combine(directory, name), content, new System.Text.UTF8Encoding(false));
@@ -23,6 +33,7 @@ public static class TerraformExporter
     {
         var context = new ModuleContext(policy, options ?? new TerraformOptions());
         var warnings = Unexpressible.Find(context);
+        if (GroupLimits.Errors(context) is { Count: > 0 } errors) return new TerraformModule([], warnings) { Errors = errors };
         var files = new List<KeyValuePair<string, string>>
         {
             new(VersionsFile.FileName, VersionsFile.Write(context)),

@@ -97,7 +97,7 @@ public sealed class ApiTests
         using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
         await socket.ConnectAsync(live.Admin.EndPoint);
         await using var stream = new System.Net.Sockets.NetworkStream(socket);
-        await stream.WriteAsync(Encoding.ASCII.GetBytes($"PUT /api/policy HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {LiveHarness.Token}\r\nContent-Length: {9 * 1024 * 1024}\r\n\r\n"));
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"PUT /api/policy HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {LiveHarness.Token}\r\nContent-Length: {9 * 1024 * 1024}\r\n\r\n"));
         return await LiveHarness.ReadStatusAsync(stream);
     }
 

@@ -7,8 +7,9 @@ namespace Corral.Admin.Tests;
 
 /// <summary>
 /// The dashboard in headless Debian chromium (Selenium + the distribution's chromedriver; nothing is downloaded):
-/// a would-be denial shows under its watch-mode rule, Promote (with the token) enforces the rule, and the next such
-/// flow is blocked by the gateway and shown as enforced. Chromium missing is a failure, not a skip: CI installs it.
+/// would-be denials show under their watch-mode rule grouped by destination with a chart, Promote first shows what
+/// enforcing would block, then (confirmed, with the token) enforces the rule, and the next such flow is blocked by
+/// the gateway and shown as enforced. Chromium missing is a failure, not a skip: CI installs it.
 /// </summary>
 public sealed class DashboardBrowserTests
 {
@@ -26,16 +27,33 @@ public sealed class DashboardBrowserTests
         driver.Navigate().GoToUrl(live.Admin.BaseAddress);
         await UntilAsync(() => driver.FindElement(By.Id("policy-hash")).Text == live.Hash, "the page to show the policy hash");
 
-        // A flow the watch-mode catch-all would deny: it goes through, and shows under that rule.
+        // Flows the watch-mode catch-all would deny: they go through, and show under that rule, one line per destination.
+        Assert.Equal(200, await live.FlowAsync("other.test"));
         Assert.Equal(200, await live.FlowAsync("other.test"));
         var rule = By.CssSelector(".watch-rule[data-rule='deny-internet']");
-        await UntilAsync(() => driver.FindElements(By.CssSelector(".watch-rule[data-rule='deny-internet'] .would-deny li")).Any(li => li.Text.Contains("other.test")),
-            "the would-be denial to appear under deny-internet");
+        await UntilAsync(() => driver.FindElements(By.CssSelector(".watch-rule[data-rule='deny-internet'] .would-deny li")).Any(li =>
+                li.GetAttribute("data-destination") == "other.test" && li.GetAttribute("data-count") == "2" && li.Text.Contains("2×")),
+            "the would-be denials to appear under deny-internet as one line with a count");
+        Assert.Single(driver.FindElements(By.CssSelector(".watch-rule[data-rule='deny-internet'] .would-deny li")));
+        // The rule's chart counts both, over time.
+        var chart = driver.FindElement(By.CssSelector(".watch-rule[data-rule='deny-internet'] svg.rule-chart"));
+        Assert.Equal("2", chart.GetAttribute("data-total"));
+        Assert.Equal(2, chart.FindElements(By.CssSelector("rect.bar")).Sum(b => int.Parse(b.GetAttribute("data-count")!)));
         Assert.Contains(driver.FindElements(By.CssSelector("#flows tbody tr")), row =>
             row.GetAttribute("data-rule") == "deny-internet" && row.GetAttribute("data-enforced") == "false" && row.Text.Contains("other.test"));
 
-        // Promote: the page asks for the token once.
+        // Promote: the page first shows what enforcing would block (the replay of the remembered flows), nothing changes yet.
         driver.FindElement(rule).FindElement(By.CssSelector("button.promote")).Click();
+        await UntilAsync(() => driver.FindElement(By.Id("impact-box")).Displayed && driver.FindElement(By.Id("impact-box")).GetAttribute("data-blocked") == "2",
+            "the impact of enforcing deny-internet");
+        Assert.Contains("would block 2", driver.FindElement(By.Id("impact-summary")).Text);
+        var blocked = Assert.Single(driver.FindElements(By.CssSelector("#impact-destinations li")));
+        Assert.Equal("other.test", blocked.GetAttribute("data-destination"));
+        Assert.Equal(RuleMode.Watch, live.Gateway.Policy.Current.Document.Rules.Single(r => r.Name == "deny-internet").Mode);
+        Assert.False(driver.FindElement(By.Id("token-box")).Displayed);
+
+        // Confirmed: the page asks for the token once.
+        driver.FindElement(By.Id("impact-confirm")).Click();
         await UntilAsync(() => driver.FindElement(By.Id("token-box")).Displayed, "the token box");
         driver.FindElement(By.Id("token-input")).SendKeys(LiveHarness.Token);
         driver.FindElement(By.Id("token-save")).Click();

@@ -43,4 +43,25 @@ public sealed class MetricsTests
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
         Assert.Matches(@"corral_gateway_policy_reloads_total\{[^}]*source=""api""[^}]*\} [1-9]", await live.Http.GetStringAsync("/metrics"));
     }
+
+    [Fact]
+    public async Task DnsVerdictsAreCountedAndListedWithTheFlows()
+    {
+        await using var live = await LiveHarness.StartAsync(dns: true);
+        using var udp = new System.Net.Sockets.UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        // A query for c2.evil.test (a threat-feed name), id 0x4242, type A.
+        byte[] query = [0x42, 0x42, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, (byte)'c', (byte)'2', 4, (byte)'e', (byte)'v', (byte)'i', (byte)'l', 4, (byte)'t', (byte)'e', (byte)'s', (byte)'t', 0, 0, 1, 0, 1];
+        await udp.SendAsync(query, live.Gateway.DnsEndPoint!);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var answer = await udp.ReceiveAsync(timeout.Token);
+        Assert.Equal(3, answer.Buffer[3] & 0x0F); // NXDOMAIN
+
+        var metrics = await live.Http.GetStringAsync("/metrics");
+        Assert.Matches(@"corral_gateway_dns_queries_total\{[^}]*action=""deny""[^}]*rule=""deny-threats""[^}]*\} [1-9]", metrics);
+        var flows = await live.GetJsonAsync("/api/flows?limit=50");
+        var dns = flows.GetProperty("flows").EnumerateArray().Single(f => f.GetProperty("event").GetString() == "dns");
+        Assert.Equal("c2.evil.test", dns.GetProperty("host").GetString());
+        Assert.Equal("deny-threats", dns.GetProperty("rule").GetString());
+        Assert.Equal("NXDOMAIN", dns.GetProperty("rcode").GetString());
+    }
 }

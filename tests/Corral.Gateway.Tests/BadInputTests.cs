@@ -76,6 +76,26 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public async Task The_client_hello_limit_is_one_deadline_that_a_late_first_byte_does_not_extend()
+    {
+        await using var upstream = TestUpstream.Start(443, "mcp.contoso.com");
+        await using var gw = GatewayHarness.Foundry($"{upstream.EndPoint.Address} mcp.contoso.com\n", limits: new GatewayLimits { ClientHelloTimeout = TimeSpan.FromSeconds(2) });
+        using var tcp = await gw.RawAsync();
+        var stream = tcp.GetStream();
+        await stream.WriteAsync("CONNECT mcp.contoso.com:443 HTTP/1.1\r\n\r\n"u8.ToArray());
+        Assert.Equal(200, (await RawHttp.ReadResponseAsync(stream)).Status);
+        var since200 = System.Diagnostics.Stopwatch.StartNew();
+
+        await Task.Delay(1500);
+        await stream.WriteAsync(new byte[] { 0x16 }); // the first byte of a ClientHello, late, and nothing more
+        await RawHttp.ReadToCloseAsync(stream, 10);
+
+        // One 2 s deadline from the start; a limit restarted at the first byte would hold the client 3.5 s.
+        Assert.True(since200.Elapsed < TimeSpan.FromSeconds(3), $"held {since200.Elapsed.TotalSeconds:0.0} s");
+        Assert.Equal(0, upstream.BytesReceived);
+    }
+
+    [Fact]
     public async Task A_direct_connection_to_the_transparent_listener_has_no_original_destination_and_is_closed()
     {
         await using var gw = GatewayHarness.Foundry("", transparent: true);

@@ -24,7 +24,7 @@ public sealed class CliProcessTests
             var policy = Path.Combine(folder, "p.yaml");
             Assert.Equal(0, CorralCommand.Run(["init", "--template", "azure-foundry", "-o", policy, "--agent-subnet", "127.0.0.0/8"], new StringWriter(), new StringWriter()));
             File.WriteAllText(Path.Combine(folder, "hosts"), $"{upstream.EndPoint.Address} mcp.contoso.com exfil.attacker.test\n");
-            var port = FreePort();
+            var port = GatewayProcess.FreePort();
             var corral = Path.Combine(AppContext.BaseDirectory, "corral.dll");
             var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false, WorkingDirectory = folder };
             foreach (var a in new[] { corral, "gateway", policy, "--listen", $"127.0.0.1:{port}", "--hosts", "hosts", "--flow-log", "flows.jsonl", "--public-standin", "127.0.0.0/8" })
@@ -35,7 +35,7 @@ public sealed class CliProcessTests
             gateway.OutputDataReceived += (_, e) => { lock (stderr) stderr.AppendLine(e.Data); };
             gateway.BeginErrorReadLine();
             gateway.BeginOutputReadLine();
-            await WaitForPortAsync(port, gateway, stderr);
+            await GatewayProcess.WaitForPortAsync(port, gateway, () => { lock (stderr) return stderr.ToString(); });
 
             using (var client = new HttpClient(new SocketsHttpHandler
                    {
@@ -66,28 +66,5 @@ public sealed class CliProcessTests
             gateway?.Dispose();
             Directory.Delete(folder, recursive: true);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
-    private static async Task WaitForPortAsync(int port, Process process, StringBuilder output)
-    {
-        for (var i = 0; i < 300; i++)
-        {
-            if (process.HasExited) throw new InvalidOperationException($"corral gateway exited {process.ExitCode}: {output}");
-            try
-            {
-                using var c = new TcpClient();
-                await c.ConnectAsync(IPAddress.Loopback, port);
-                return;
-            }
-            catch (SocketException) { await Task.Delay(100); }
-        }
-        throw new TimeoutException($"corral gateway did not listen on {port}: {output}");
     }
 }

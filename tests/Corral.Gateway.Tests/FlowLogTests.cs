@@ -8,7 +8,8 @@ namespace Corral.Gateway.Tests;
 /// <summary>The flow-log writer: rotation by size, bounded queue, and no record lost without being counted.</summary>
 public sealed class FlowLogTests
 {
-    private static FlowRecord Record(int i) => new()
+    /// <summary>Close record number <paramref name="i"/> (flow id f-i).</summary>
+    internal static FlowRecord Record(int i) => new()
     {
         Event = FlowEvent.Close, Time = DateTimeOffset.UtcNow, FlowId = $"f-{i}", Listener = "explicit",
         Source = new IPEndPoint(IPAddress.Loopback, 40000), Destination = new IPEndPoint(IPAddress.Loopback, 443), Host = "a.example",
@@ -18,53 +19,59 @@ public sealed class FlowLogTests
     [Fact]
     public async Task Rotates_by_size_and_keeps_the_configured_number_of_files()
     {
-        var folder = Directory.CreateTempSubdirectory("corral-flowlog-").FullName;
-        try
-        {
-            var path = Path.Combine(folder, "flows.jsonl");
-            using var meter = new Meter("test.rotation");
-            await using (var writer = new FlowLogWriter(path, maxBytes: 8192, maxFiles: 3, capacity: 100_000, meter, new CollectingLoggerProvider().CreateLogger("t")))
-                for (var i = 0; i < 2000; i++) writer.Write(Record(i));
+        using var folder = new TempFolder();
+        var path = folder.File("flows.jsonl");
+        using var meter = new Meter("test.rotation");
+        await using (var writer = new FlowLogWriter(path, maxBytes: 8192, maxFiles: 3, capacity: 100_000, meter, new CollectingLoggerProvider().CreateLogger("t")))
+            for (var i = 0; i < 2000; i++) writer.Write(Record(i));
 
-            Assert.True(File.Exists(path));
-            Assert.True(File.Exists(path + ".1"));
-            Assert.True(File.Exists(path + ".3"));
-            Assert.False(File.Exists(path + ".4"));
-            foreach (var f in Directory.GetFiles(folder)) Assert.True(new FileInfo(f).Length <= 8192, $"{f} is larger than the limit");
-            var lastLine = File.ReadLines(path).Last();
-            Assert.Contains("\"flow\":\"f-1999\"", lastLine);
-        }
-        finally { Directory.Delete(folder, true); }
+        Assert.True(File.Exists(path));
+        Assert.True(File.Exists(path + ".1"));
+        Assert.True(File.Exists(path + ".3"));
+        Assert.False(File.Exists(path + ".4"));
+        foreach (var f in Directory.GetFiles(folder.Path)) Assert.True(new FileInfo(f).Length <= 8192, $"{f} is larger than the limit");
+        var lastLine = File.ReadLines(path).Last();
+        Assert.Contains("\"flow\":\"f-1999\"", lastLine);
     }
 
     [Fact]
     public async Task A_full_queue_drops_records_but_counts_and_logs_every_drop()
     {
-        var folder = Directory.CreateTempSubdirectory("corral-flowlog-").FullName;
-        try
+        using var folder = new TempFolder();
+        var path = folder.File("flows.jsonl");
+        using var meter = new Meter("test.drops");
+        using var metered = new DropMeter(meter);
+        var logs = new CollectingLoggerProvider();
+        const int total = 200_000;
+        long dropped;
+        await using (var writer = new FlowLogWriter(path, long.MaxValue, 1, capacity: 16, meter, logs.CreateLogger("t")))
         {
-            var path = Path.Combine(folder, "flows.jsonl");
-            using var meter = new Meter("test.drops");
-            long metered = 0;
-            using var listener = new MeterListener();
-            listener.InstrumentPublished = (i, l) => { if (i.Meter == meter && i.Name == "corral.gateway.flowlog.dropped") l.EnableMeasurementEvents(i); };
-            listener.SetMeasurementEventCallback<long>((_, v, _, _) => Interlocked.Add(ref metered, v));
-            listener.Start();
-            var logs = new CollectingLoggerProvider();
-            const int total = 200_000;
-            long dropped;
-            await using (var writer = new FlowLogWriter(path, long.MaxValue, 1, capacity: 16, meter, logs.CreateLogger("t")))
-            {
-                for (var i = 0; i < total; i++) writer.Write(Record(i));
-                dropped = writer.Dropped;
-            }
-            var written = File.ReadLines(path).Count();
-
-            Assert.True(dropped > 0, "the tiny queue should have overflowed");
-            Assert.Equal(total, written + dropped);          // never lost silently: written or counted
-            Assert.Equal(dropped, Interlocked.Read(ref metered)); // ... and the metric says so
-            Assert.True(logs.Contains("record(s) dropped", Microsoft.Extensions.Logging.LogLevel.Error));
+            for (var i = 0; i < total; i++) writer.Write(Record(i));
+            dropped = writer.Dropped;
         }
-        finally { Directory.Delete(folder, true); }
+        var written = File.ReadLines(path).Count();
+
+        Assert.True(dropped > 0, "the tiny queue should have overflowed");
+        Assert.Equal(total, written + dropped);          // never lost silently: written or counted
+        Assert.Equal(dropped, metered.Total); // ... and the metric says so
+        Assert.True(logs.Contains("record(s) dropped", Microsoft.Extensions.Logging.LogLevel.Error));
     }
+}
+
+/// <summary>Sums what a meter's <c>corral.gateway.flowlog.dropped</c> counter reports.</summary>
+internal sealed class DropMeter : IDisposable
+{
+    private readonly MeterListener _listener = new();
+    private long _total;
+
+    public DropMeter(Meter meter)
+    {
+        _listener.InstrumentPublished = (i, l) => { if (i.Meter == meter && i.Name == "corral.gateway.flowlog.dropped") l.EnableMeasurementEvents(i); };
+        _listener.SetMeasurementEventCallback<long>((_, v, _, _) => Interlocked.Add(ref _total, v));
+        _listener.Start();
+    }
+
+    public long Total => Interlocked.Read(ref _total);
+
+    public void Dispose() => _listener.Dispose();
 }

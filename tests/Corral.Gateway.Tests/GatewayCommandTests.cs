@@ -24,8 +24,28 @@ public sealed class GatewayCommandTests
     [InlineData("--public-standin", "300.0.0.0/8")]
     [InlineData("--idle-timeout", "-1")]
     [InlineData("--no-such-option", "x")]
+    [InlineData("--admin-host", "not a name!")]
+    [InlineData("--dns", "not-an-endpoint")]
+    [InlineData("--dns-upstream", "127.0.0.1:53")] // without --dns
+    [InlineData("--dns-rate", "0")]
     public void Usage_errors_exit_2(string option, string value)
     {
         Assert.Equal(2, CorralCommand.Run(["gateway", "missing.yaml", option, value], new StringWriter(), new StringWriter()));
+    }
+
+    [Fact]
+    public void Fail_closed_without_a_flow_log_is_a_usage_error()
+    {
+        var stderr = new StringWriter();
+        Assert.Equal(2, CorralCommand.Run(["gateway", "missing.yaml", "--flow-log-fail-closed"], new StringWriter(), stderr));
+        Assert.Contains("--flow-log-fail-closed needs --flow-log", stderr.ToString());
+    }
+
+    [Fact]
+    public void A_dns_upstream_that_is_not_an_endpoint_is_a_usage_error()
+    {
+        var stderr = new StringWriter();
+        Assert.Equal(2, CorralCommand.Run(["gateway", "missing.yaml", "--dns", "127.0.0.1:0", "--dns-upstream", "resolver.example"], new StringWriter(), stderr));
+        Assert.Contains("--dns-upstream 'resolver.example' is not ADDR:PORT", stderr.ToString());
     }
 }

@@ -62,10 +62,47 @@ public sealed class InterceptionThroughGatewayTests
         Assert.True(request.GetProperty("decrypt").GetBoolean());
         Assert.Equal("allow-tool-calls", request.GetProperty("rule").GetString());
         Assert.Equal("GET", request.GetProperty("method").GetString());
+        // The request record carries the facts its own verdict was made on: the request's path and the address dialled.
+        var facts = request.GetProperty("facts");
+        Assert.Equal("/hello", facts.GetProperty("path").GetString());
+        Assert.Equal(request.GetProperty("dst").GetString()!.Split(':')[0], Assert.Single(facts.GetProperty("addresses").EnumerateArray()).GetString());
+        Assert.True(facts.GetProperty("tls").GetBoolean());
+        var refusal = records.First(r => r.GetProperty("event").GetString() == "request" && r.GetProperty("reason").GetString()!.Contains("private-key"));
+        Assert.True(refusal.GetProperty("refused").GetBoolean()); // the gateway's own refusal, never taken for a policy verdict
         var platform = records.First(r => r.GetProperty("event").GetString() == "decision" && r.GetProperty("host").GetString() == "mcr.microsoft.com");
         Assert.False(platform.GetProperty("decrypt").GetBoolean());
         Assert.Equal("allow-aca-fqdn", platform.GetProperty("rule").GetString());
         Assert.DoesNotContain(records, r => r.ToString().Contains("b3BlbnNzaC1rZXktdjEAAAAA")); // the value is never logged
+    }
+
+    [Fact]
+    public async Task A_request_its_URL_filter_does_not_permit_is_recorded_as_the_policys_verdict_and_replays_unchanged()
+    {
+        using var ca = CertificateAuthority.Create(new CaOptions());
+        await using var github = TestUpstream.Start(443, "api.github.com");
+        await using var gateway = GatewayHarness.Foundry($"{github.EndPoint.Address} api.github.com\n", interception: new GatewayInterception(ca, [github.Certificate!]));
+        using var client = new HttpClient(new SocketsHttpHandler
+        {
+            Proxy = new WebProxy($"http://{gateway.Proxy}"),
+            UseProxy = true,
+            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, cert, _, _) => new X509Certificate2(cert!).Issuer == ca.Certificate.Subject },
+        }) { Timeout = TimeSpan.FromSeconds(30) };
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("https://api.github.com/repos/contoso/agent")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await client.GetAsync("https://api.github.com/repos/someone-else/agent")).StatusCode);
+
+        var records = await gateway.WaitForRecordsAsync(rs => rs.Count(r => r.GetProperty("event").GetString() == "request") == 2);
+        var denied = records.Single(r => r.GetProperty("event").GetString() == "request" && r.GetProperty("url").GetString() == "https://api.github.com/repos/someone-else/agent");
+        // The policy denied it (the URL filter does not permit the path; the catch-all does): its rule is recorded, it is no gateway refusal.
+        Assert.Equal("deny", denied.GetProperty("action").GetString());
+        Assert.Equal("default-deny-internet", denied.GetProperty("rule").GetString());
+        Assert.False(denied.TryGetProperty("refused", out _));
+        Assert.Equal("/repos/someone-else/agent", denied.GetProperty("facts").GetProperty("path").GetString());
+
+        var (output, errors) = (new StringWriter(), new StringWriter());
+        Assert.Equal(0, Corral.Cli.CorralCommand.Run(["replay", gateway.PolicyPath, "--flows", gateway.FlowLogPath, "--json", "--fail-on", "any", "--public-standin", "127.0.0.0/8"], output, errors));
+        var report = System.Text.Json.JsonDocument.Parse(output.ToString()).RootElement;
+        Assert.Equal(0, report.GetProperty("changed").GetInt64());
+        Assert.Equal(report.GetProperty("records").GetInt64(), report.GetProperty("replayed").GetInt64());
     }
 
     [Fact]

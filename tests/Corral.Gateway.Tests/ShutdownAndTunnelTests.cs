@@ -92,7 +92,7 @@ public sealed class ShutdownAndTunnelTests
     }
 
     [Fact]
-    public async Task Past_the_connection_limit_a_client_is_closed_with_a_log_line_and_served_again_once_there_is_room()
+    public async Task Past_the_connection_limit_a_client_gets_503_with_a_log_line_and_is_served_again_once_there_is_room()
     {
         await using var upstream = TestUpstream.Start(80);
         await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test\n", new GatewayLimits { MaxConnections = 1 });
@@ -103,8 +103,11 @@ public sealed class ShutdownAndTunnelTests
             Assert.Equal(200, (await RawHttp.ReadResponseAsync(held)).Status); // now one connection is open and kept alive
 
             using var extra = await gw.RawAsync();
+            var (status, _, body) = await RawHttp.ReadResponseAsync(extra.GetStream());
+            Assert.Equal(503, status);
+            Assert.Contains("\"check\":\"connection-limit\"", body);
             Assert.Empty(await RawHttp.ReadToCloseAsync(extra.GetStream()));
-            Assert.True(gw.Logs.Contains("connections open", Microsoft.Extensions.Logging.LogLevel.Warning));
+            Assert.True(gw.Logs.Contains("connection-limit", Microsoft.Extensions.Logging.LogLevel.Warning));
         }
         for (var i = 0; i < 200 && gw.Server.ActiveConnections > 0; i++) await Task.Delay(50);
         using var client = gw.Client();

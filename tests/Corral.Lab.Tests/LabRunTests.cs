@@ -59,6 +59,9 @@ public sealed class LabRunTests(ITestOutputHelper output)
             Assert.True(byId["runtime-startup"].GetProperty("bytesAtFarEnd").GetInt64() > 0);
             Assert.True(byId["approved-tool-call"].GetProperty("decrypted").GetBoolean());
             Assert.False(byId["runtime-startup"].GetProperty("decrypted").GetBoolean());
+            // The promotion was preceded by a replay of the watch-mode flows: no runtime flow would be denied, the collector would.
+            var promotion = byId["watch-then-enforce"].GetProperty("detail").GetString()!;
+            Assert.Matches(@"replay before promotion: [1-9]\d* recorded flows, 0 runtime \(platform\) flows would be denied, [1-9]\d* to the collector would be blocked", promotion);
         }
         if (modes.Contains(LabMode.Transparent))
         {

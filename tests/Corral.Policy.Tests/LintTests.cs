@@ -30,8 +30,11 @@ public sealed class LintTests : IDisposable
         Assert.Equal(Severity.Warning, d.Severity);
         Assert.Equal("rule 'allow-aca-svctag' permits by address with no web group: for the sources it covers the gateway must resolve " +
                      "any name asked for on port 443, since any name might resolve into its destinations, so a name can carry data out " +
-                     "through DNS queries", d.Message);
+                     "through DNS queries; the gateway's resolver (dns: mode watch) answers names reachable only through it and flags them", d.Message);
         Assert.Contains("narrow its ports or sources, or add a web group", d.Hint);
+        Assert.Contains("'dns: { mode: enforce }' refuses the names no web group names", d.Hint);
+        var enforcing = Assert.Single(_temp.Check(Pack + "\ndns: { mode: enforce }\n").Diagnostics, d => d.Code == "resolves-every-name");
+        Assert.EndsWith("the gateway's resolver (dns: mode enforce) refuses names reachable only through it", enforcing.Message);
         Assert.Contains("allow-aca-svctag", Pack.Split('\n')[d.Location.Line - 1]);
     }
 

@@ -33,6 +33,17 @@ public sealed class LoaderErrorTests : IDisposable
     }
 
     [Fact]
+    public void The_dns_section_reads_its_mode_and_refuses_what_it_does_not_know()
+    {
+        const string rules = "rules:\n  - { name: r, priority: 1, source: [agents], webGroups: [tools], action: permit }\n";
+        Assert.Equal(Corral.Policy.Model.RuleMode.Watch, _temp.Check(Header + rules).Compiled!.Document.Dns.Mode);
+        Assert.Equal(Corral.Policy.Model.RuleMode.Enforce, _temp.Check(Header + rules + "dns: { mode: enforce }\n").Compiled!.Document.Dns.Mode);
+        At(OnlyError(Header + rules + "dns: { mode: strict }\n", "bad-value"), 8, 14);
+        At(OnlyError(Header + rules + "dns: { mdoe: enforce }\n", "unknown-key"), 8, 8);
+        At(OnlyError(Header + rules + "dns: enforce\n", "bad-type"), 8, 6);
+    }
+
+    [Fact]
     public void A_typo_in_a_key_is_located_and_corrected()
     {
         var d = OnlyError(Header + "rules:\n  - { name: r, priority: 1, webgroups: [tools], action: permit }\n", "unknown-key");

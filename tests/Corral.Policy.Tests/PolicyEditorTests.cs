@@ -133,4 +133,37 @@ public sealed class PolicyEditorTests
         // (In the block-style text, 'watch' and enforce have the same length, so only the bound stops the read.)
         Assert.False(PolicyEditor.TryFindModeChange(text[..20], rules, new string('x', 20), out _, out _));
     }
+
+    [Fact]
+    public void Adding_names_to_a_flow_style_web_group_appends_them_inside_the_brackets_and_keeps_everything_else()
+    {
+        var pack = AzureFoundryTemplate.Render(new AzureFoundryOptions { ToolFqdns = ["mcp.contoso.com"] });
+        var (edited, error) = PolicyEditor.AddWebGroupDomains("p.yaml", pack, "foundry-tool-calls", ["*.pkgs.example.org", "docs.example.org", "mcp.contoso.com"]);
+        Assert.Null(error);
+        Assert.Contains("domains: [mcp.contoso.com, \"*.pkgs.example.org\", docs.example.org]", edited);
+        Assert.Equal(pack.Length + ", \"*.pkgs.example.org\", docs.example.org".Length, edited!.Length); // the name already there is not added twice
+        using var temp = new TempPolicy();
+        foreach (var feed in AzureFoundryTemplate.ThreatFeedFiles) temp.Write(feed, "");
+        var result = temp.Check(edited);
+        Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics));
+        Assert.Equal(["mcp.contoso.com", "*.pkgs.example.org", "docs.example.org"],
+            result.Document!.WebGroups.Single(g => g.Name == "foundry-tool-calls").Domains.Select(d => d.Value.ToString()).ToArray());
+    }
+
+    [Fact]
+    public void Adding_names_to_a_block_style_list_adds_lines_after_the_last_item_and_its_comment()
+    {
+        const string text = """
+            webGroups:
+              tools:
+                domains:
+                  - a.example.org   # the first tool
+                  - b.example.org   # keep this comment
+                urls: []
+            """;
+        var (edited, error) = PolicyEditor.AddWebGroupDomains("p.yaml", text, "tools", ["*.c.example.org"]);
+        Assert.Null(error);
+        Assert.Equal(text.Replace("# keep this comment\n", "# keep this comment\n      - \"*.c.example.org\"\n"), edited);
+        Assert.Equal("p.yaml has no web group named 'nope'", PolicyEditor.AddWebGroupDomains("p.yaml", text, "nope", ["x.org"]).Error);
+    }
 }

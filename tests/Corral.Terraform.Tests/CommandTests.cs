@@ -5,7 +5,7 @@ namespace Corral.Terraform.Tests;
 /// <summary>`corral terraform` as users run it: the built command end to end, bad input, usage errors.</summary>
 public sealed class CommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
+    internal static (int Code, string Out, string Err) Run(params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();

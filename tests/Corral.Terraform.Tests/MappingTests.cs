@@ -146,6 +146,7 @@ public sealed class UnexpressibleTests
         Assert.Contains("web-group-destination", codes);
         Assert.Contains("default-action-scope", codes);
         Assert.Contains("gateway-only", codes);
+        Assert.Contains("dns-gateway-only", codes);
         var guard = module.Warnings.First(w => w.Code == "internal-address-guard");
         Assert.StartsWith("corral.yaml:9:", guard.ToString().Replace(dir.Path + Path.DirectorySeparatorChar, ""));
         var dcf = module.Files.Single(f => f.Key == "dcf.tf").Value;

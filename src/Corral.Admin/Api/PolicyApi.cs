@@ -47,7 +47,8 @@ internal static class PolicyApi
             };
             IResult Log(IResult r)
             {
-                logger.LogInformation("Rule {Rule} set to {Mode} through the API by {Client}", name, word, context.Connection.RemoteIpAddress);
+                if (outcome!.Changed) logger.LogInformation("Rule {Rule} set to {Mode} through the API by {Client}", name, word, context.Connection.RemoteIpAddress);
+                else logger.LogInformation("Rule {Rule} unchanged ({Mode} already) through the API by {Client}", name, word, context.Connection.RemoteIpAddress);
                 return r;
             }
         });

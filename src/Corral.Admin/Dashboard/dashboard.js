@@ -17,10 +17,36 @@ function replaceChildren(parent, children) {
   parent.replaceChildren(...children);
 }
 
+// Reads need the token too when the admin server listens beyond loopback (the server says so with 401).
 async function getJson(path) {
-  const response = await fetch(path, { cache: "no-store" });
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const response = await fetch(path, { cache: "no-store", headers: token ? { "Authorization": "Bearer " + token } : {} });
+  if (response.status === 401) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    if (document.getElementById("token-box").hidden) askToken(null);
+  }
   if (!response.ok) throw new Error(path + ": HTTP " + response.status);
   return response.json();
+}
+
+function renderStatus(status) {
+  const problem = document.getElementById("flowlog-problem");
+  const log = status.flowLog;
+  if (!log.recording) {
+    problem.hidden = false;
+    problem.textContent = "Flow log NOT RECORDING since " + new Date(log.since).toLocaleString() + ": " + log.problem
+      + " (" + log.dropped + " record(s) not written so far)";
+  } else if (log.dropped > 0) {
+    problem.hidden = false;
+    problem.textContent = log.dropped + " flow record(s) could not be written (see corral_gateway_flowlog_dropped_total)";
+  } else {
+    problem.hidden = true;
+  }
+  const readiness = document.getElementById("readiness");
+  readiness.hidden = status.ready;
+  readiness.textContent = status.ready ? "" : status.reason;
+  document.getElementById("connections").textContent = status.connections.active + " open, limit " + status.connections.limit
+    + ", " + status.connections.refused + " refused";
 }
 
 function renderPolicy(policy) {
@@ -57,9 +83,10 @@ function renderWatchRules(policy, flows) {
     title.append(el("span", rule.name, "rule-name"), el("span", " (" + rule.action + ", priority " + rule.priority + ")", "muted"));
     const would = flows.filter(f => f.rule === rule.name && isDenied(f) && f.enforced === false);
     const list = el("ul", null, "would-deny");
-    for (const f of would.slice(0, 20)) {
-      const item = el("li", (f.host || f.dst || "?") + " — " + new Date(f.time).toLocaleTimeString());
-      item.dataset.flow = f.flow;
+    for (const g of groupByDestination(would).slice(0, 20)) {
+      const item = el("li", g.destination + " — " + g.count + "×, last " + g.last.toLocaleTimeString());
+      item.dataset.destination = g.destination;
+      item.dataset.count = String(g.count);
       list.append(item);
     }
     const count = el("p", rule.action === "deny"
@@ -68,8 +95,8 @@ function renderWatchRules(policy, flows) {
     const button = el("button", "Promote to enforce", "promote");
     button.type = "button";
     button.dataset.rule = rule.name;
-    button.addEventListener("click", () => promote(rule.name));
-    box.append(title, count, list, button);
+    button.addEventListener("click", () => confirmWithImpact(rule.name, () => promote(rule.name)));
+    box.append(title, count, ruleChart(would), list, button);
     return box;
   }));
 }
@@ -138,15 +165,36 @@ function renderFlows(flows) {
   replaceChildren(document.querySelector("#flows tbody"), rows);
 }
 
+function renderDns(queries) {
+  const rows = queries.map(q => {
+    const row = el("tr");
+    row.dataset.flow = q.flow;
+    row.dataset.action = q.action;
+    row.append(
+      el("td", new Date(q.time).toLocaleTimeString()),
+      el("td", q.src),
+      el("td", q.host || "", "host"),
+      el("td", q.qtype || ""),
+      el("td", q.rule === null ? (q.check ? "(" + q.check + ")" : "—") : q.rule, "rule"),
+      el("td", q.action + (q.address_only ? " (address-only)" : ""), q.action),
+      el("td", (q.answers || []).join(", ")),
+      el("td", (q.flags || []).join(", "), (q.flags || []).length > 0 ? "flagged" : null));
+    return row;
+  });
+  replaceChildren(document.querySelector("#dns tbody"), rows);
+}
+
 async function refresh() {
   try {
-    const [policy, flows, pins] = await Promise.all([getJson("/api/policy"), getJson("/api/flows?limit=" + FLOW_LIMIT), getJson("/api/mcp/pins")]);
+    const [policy, flows, status, pins] = await Promise.all([getJson("/api/policy"), getJson("/api/flows?limit=" + FLOW_LIMIT), getJson("/api/status"), getJson("/api/mcp/pins")]);
     const decisions = flows.flows.filter(f => f.event === "decision" || f.event === "request");
     renderPolicy(policy);
+    renderStatus(status);
     renderWatchRules(policy, decisions);
     renderDenials(decisions);
     renderMcp(decisions, pins);
     renderFlows(decisions);
+    renderDns(flows.flows.filter(f => f.event === "dns"));
     document.getElementById("status").textContent = "Updated " + new Date().toLocaleTimeString();
   } catch (e) {
     document.getElementById("status").textContent = "Cannot reach the admin API: " + e.message;
@@ -190,7 +238,7 @@ document.addEventListener("DOMContentLoaded", () => {
     document.getElementById("token-box").hidden = true;
     const rule = pendingPromotion;
     pendingPromotion = null;
-    if (rule) promote(rule);
+    if (rule) promote(rule); else refresh();
   });
   document.getElementById("token-cancel").addEventListener("click", () => {
     pendingPromotion = null;

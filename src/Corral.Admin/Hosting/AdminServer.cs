@@ -61,6 +61,7 @@ public sealed class AdminServer : IAsyncDisposable
             .AddMeter(gateway.Meter.Name)
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
         var app = builder.Build();
+        var access = new AdminAccess(options);
         var logger = (loggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger("Corral.Admin");
         app.Use(async (context, next) =>
         {
@@ -70,23 +71,53 @@ public sealed class AdminServer : IAsyncDisposable
             headers["Referrer-Policy"] = "no-referrer";
             headers["X-Frame-Options"] = "DENY";
             headers.ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+            if (access.Refusal(context) is { } refused)
+            {
+                await refused.ExecuteAsync(context).ConfigureAwait(false);
+                return;
+            }
             await next(context).ConfigureAwait(false);
         });
         app.MapGet("/healthz", () => Results.Text("ok\n"));
-        app.MapGet("/readyz", () => gateway.IsAccepting
-            ? Results.Text("ready\n")
-            : Results.Text("not ready: the gateway is not accepting connections\n", statusCode: 503));
+        app.MapGet("/readyz", () => Readiness(gateway) is { } problem ? Results.Text(problem + "\n", statusCode: 503) : Results.Text("ready\n"));
+        app.MapGet("/api/status", () => Results.Json(Status(gateway)));
         app.MapPrometheusScrapingEndpoint("/metrics");
         PolicyApi.Map(app, reloader, options.Token, logger);
         FlowsApi.Map(app, gateway.RecentFlows, options.MaxFlows);
         McpApi.Map(app, gateway.ToolPins, options.Token, logger);
+        ImpactApi.Map(app, gateway.RecentFlows, reloader);
         DashboardFiles.Map(app);
         await app.StartAsync(ct).ConfigureAwait(false);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var uri = new Uri(address);
         var endPoint = new IPEndPoint(options.Listen.Address, uri.Port);
-        logger.LogInformation("Admin server on http://{EndPoint}/ (mutating calls {Auth})", endPoint, options.Token is null ? "disabled: no token" : "need the bearer token");
+        logger.LogInformation("Admin server on http://{EndPoint}/ (changes {Auth}; reads {Reads})", endPoint, options.Token is null ? "disabled: no token" : "need the bearer token",
+            IPAddress.IsLoopback(options.Listen.Address) ? "open on loopback" : "need the bearer token");
         return new AdminServer(app, endPoint);
+    }
+
+    /// <summary>Why the gateway should not get traffic now, or null when it should.</summary>
+    private static string? Readiness(GatewayServer gateway)
+    {
+        if (gateway.IsDraining) return $"not ready: draining {gateway.ActiveConnections} connection(s) before stopping";
+        if (!gateway.IsAccepting) return "not ready: the gateway is not accepting connections";
+        if (gateway.FlowLogStatus.Problem is { } problem) return $"degraded: the flow log cannot record: {problem}";
+        return null;
+    }
+
+    private static object Status(GatewayServer gateway)
+    {
+        var flowLog = gateway.FlowLogStatus;
+        var problem = Readiness(gateway);
+        return new
+        {
+            ready = problem is null,
+            reason = problem,
+            accepting = gateway.IsAccepting,
+            draining = gateway.IsDraining,
+            connections = new { active = gateway.ActiveConnections, limit = gateway.MaxConnections, refused = gateway.RefusedConnections },
+            flowLog = new { recording = flowLog.Recording, problem = flowLog.Problem, since = flowLog.Since, dropped = flowLog.Dropped, written = flowLog.Written },
+        };
     }
 
     public async ValueTask DisposeAsync()

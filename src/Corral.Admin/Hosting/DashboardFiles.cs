@@ -11,6 +11,7 @@ internal static class DashboardFiles
     [
         ("/", "index.html", "text/html; charset=utf-8"),
         ("/dashboard.js", "dashboard.js", "text/javascript; charset=utf-8"),
+        ("/insights.js", "insights.js", "text/javascript; charset=utf-8"),
         ("/dashboard.css", "dashboard.css", "text/css; charset=utf-8"),
     ];
 

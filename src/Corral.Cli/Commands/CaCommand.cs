@@ -54,7 +54,7 @@ internal static class CaCommand
                 stdout.WriteLine($"wrote {cert} (the CA certificate: add it to the agent's trust store, see docs/trust-store.md)");
                 stdout.WriteLine($"wrote {key} (the private key, mode 600: keep it on the gateway only)");
                 if (names is not null) stdout.WriteLine($"constrained to: {string.Join(", ", names)}");
-                stdout.WriteLine($"next: corral gateway --ca-cert {cert} --ca-key {key}");
+                stdout.WriteLine($"next: {CommonOptions.InvokedAs} gateway --ca-cert {cert} --ca-key {key}");
                 return CorralCommand.Ok;
             }
             catch (CaException ex)

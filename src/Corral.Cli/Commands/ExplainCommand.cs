@@ -14,8 +14,8 @@ internal static class ExplainCommand
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var policy = CommonOptions.PolicyArgument();
-        var src = new Option<string>("--src") { Description = "The agent's source address", Required = true };
-        var dst = new Option<string>("--dst") { Description = "The destination host name or IP address", Required = true };
+        var src = new Option<string?>("--src") { Description = "The agent's source address (required without --flows)" };
+        var dst = new Option<string?>("--dst") { Description = "The destination host name or IP address (required without --flows)" };
         var port = new Option<int>("--port") { Description = "The destination port", DefaultValueFactory = _ => 443 };
         var resolved = new Option<string[]>("--resolved") { Description = "An address the name resolves to (repeatable); without it, a public address is assumed" };
         var path = new Option<string?>("--path") { Description = "The request path and query as sent, seen in plain HTTP or decrypted TLS (for URL filters)" };
@@ -23,24 +23,44 @@ internal static class ExplainCommand
         protocol.AcceptOnlyFromAmong("tcp", "udp", "icmp");
         var plain = new Option<bool>("--plain") { Description = "The flow is not TLS (default: TLS on port 443)" };
         var json = new Option<bool>("--json") { Description = "Print the verdict as JSON" };
+        var flows = new Option<string?>("--flows")
+        {
+            Description = "Explain many flows with one compile: a file of JSON lines ('-' for standard input), each "
+                + """{"src":"10.20.1.5","dst":"mcr.microsoft.com","port":443,"resolved":["…"],"path":"/…","protocol":"tcp","plain":false} """
+                + "(src and dst required; the rest as the options above) or a flow-log record with facts; prints one verdict line per input line",
+        };
         var mcpTool = new Option<string?>("--mcp-tool") { Description = "An MCP tools/call for this tool name, carried by the flow (decided by the matching rule's mcp section)" };
-        var command = new Command("explain", "Explain which rule decides a flow") { policy, src, dst, port, resolved, path, protocol, plain, json, mcpTool };
+        var standIns = CommonOptions.PublicStandInOption();
+        var command = new Command("explain", "Explain which rule decides a flow") { policy, src, dst, port, resolved, path, protocol, plain, json, flows, standIns, mcpTool };
         command.SetAction(parse =>
         {
+            if (!CommonOptions.TryParseStandIns(parse.GetValue(standIns), out var prefixes, out var standInError))
+            {
+                stderr.WriteLine($"corral explain: {standInError}");
+                return CorralCommand.UsageError;
+            }
+            var options = new CompileOptions { PublicStandIns = prefixes };
+            if (parse.GetValue(flows) is { } flowsPath)
+            {
+                if (parse.GetValue(src) is not null || parse.GetValue(dst) is not null)
+                {
+                    stderr.WriteLine("corral explain: --flows takes the flows from the file; leave out --src and --dst");
+                    return CorralCommand.UsageError;
+                }
+                return ExplainFlows.Run(parse.GetValue(policy)!, options, flowsPath, stdout, stderr);
+            }
+            if (parse.GetValue(src) is null || parse.GetValue(dst) is null)
+            {
+                stderr.WriteLine("corral explain: --src and --dst are required (or --flows FILE)");
+                return CorralCommand.UsageError;
+            }
             if (!TryBuildFlow(parse.GetValue(src)!, parse.GetValue(dst)!, parse.GetValue(port), parse.GetValue(resolved) ?? [], parse.GetValue(path),
                     parse.GetValue(protocol)!, parse.GetValue(plain), out var flow, out var error))
             {
                 stderr.WriteLine($"corral explain: {error}");
                 return CorralCommand.UsageError;
             }
-            var policyPath = parse.GetValue(policy)!;
-            var result = PolicyChecker.CheckFile(policyPath);
-            if (!result.Succeeded)
-            {
-                CommonOptions.WriteDiagnostics(stderr, result.Diagnostics.Where(d => d.IsError));
-                stderr.WriteLine($"{policyPath}: {result.ErrorCount} error(s); fix them with 'corral check' first");
-                return CorralCommand.InputError;
-            }
+            if (!CommonOptions.TryCompile("explain", parse.GetValue(policy)!, stderr, out var result, options)) return CorralCommand.InputError;
             var explanation = result.Compiled!.Explain(flow);
             var tool = parse.GetValue(mcpTool);
             var call = tool is null ? null : McpCallExplanation.Of(explanation.Verdict, tool);
@@ -55,7 +75,8 @@ internal static class ExplainCommand
         return command;
     }
 
-    private static bool TryBuildFlow(string src, string dst, int port, string[] resolved, string? path, string protocol, bool plain, out Flow flow, out string? error)
+    /// <summary>Builds a flow from explain's options (or the same fields of a --flows line); the error names the option.</summary>
+    internal static bool TryBuildFlow(string src, string dst, int port, string[] resolved, string? path, string protocol, bool plain, out Flow flow, out string? error)
     {
         flow = default;
         if (!IpLiteral.TryParse(src, out var source)) { error = $"--src '{src}' is not an IP address"; return false; }
@@ -111,26 +132,21 @@ internal static class ExplainCommand
 
     private static string DescribeAction(Verdict v) => v.Action == RuleAction.Permit ? "permit" : "deny";
 
-    private static void WriteJson(TextWriter o, Explanation e, McpCallExplanation? call)
+    private static void WriteJson(TextWriter o, Explanation e, McpCallExplanation? call) => CommonOptions.WriteJson(o, w =>
     {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        w.WriteStartObject();
+        VerdictJson.WriteProperties(w, e.Verdict);
+        if (call is not null)
         {
-            w.WriteStartObject();
-            VerdictJson.WriteProperties(w, e.Verdict);
-            if (call is not null)
-            {
-                w.WriteStartObject("mcp");
-                w.WriteString("method", McpRules.ToolsCall);
-                w.WriteString("tool", call.Tool);
-                w.WriteString("action", call.Allowed ? "permit" : "deny");
-                w.WriteString("reason", call.Reason);
-                w.WriteEndObject();
-            }
+            w.WriteStartObject("mcp");
+            w.WriteString("method", McpRules.ToolsCall);
+            w.WriteString("tool", call.Tool);
+            w.WriteString("action", call.Allowed ? "permit" : "deny");
+            w.WriteString("reason", call.Reason);
             w.WriteEndObject();
         }
-        o.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
-    }
+        w.WriteEndObject();
+    }, indented: false);
 }
 
 /// <summary>What the gateway would do with an MCP tools/call for one tool inside a flow with this verdict.</summary>

@@ -21,12 +21,11 @@ internal static class GatewayCommand
         var transparent = new Option<string?>("--transparent") { Description = "Transparent listener ADDR:PORT for connections redirected by iptables/nftables REDIRECT" };
         var flowLog = new Option<string?>("--flow-log") { Description = "Write flow records (JSON lines) to FILE, rotated by size" };
         var flowLogMax = new Option<long>("--flow-log-max-bytes") { Description = "Rotate the flow log past this size", DefaultValueFactory = _ => 64L * 1024 * 1024 };
+        var flowLogFailClosed = new Option<bool>("--flow-log-fail-closed") { Description = "While the flow log cannot record (full disk, ...), refuse new connections (503 with a JSON refusal body) instead of serving flows whose records may be lost" };
+        var reusePort = new Option<bool>("--reuse-port") { Description = "Share the listeners' ports with other processes (SO_REUSEPORT); without it a busy address is an error" };
         var hosts = new Option<string?>("--hosts") { Description = "Static name -> address map (/etc/hosts format), consulted before DNS" };
-        var standIns = new Option<string[]>("--public-standin")
-        {
-            Description = "LAB/TEST ONLY: treat addresses in this CIDR (e.g. 127.0.0.0/8) as public internet, so loopback stand-ins can play internet hosts. Opens the internal-address guard for them; never use in production. Repeatable.",
-        };
-        var maxConnections = new Option<int>("--max-connections") { Description = "Connections served at once", DefaultValueFactory = _ => 4096 };
+        var standIns = CommonOptions.PublicStandInOption();
+        var maxConnections = new Option<int>("--max-connections") { Description = "Connections served at once (lowered, with a warning, to what the open-file limit carries)", DefaultValueFactory = _ => 4096 };
         var maxHead = new Option<int>("--max-head-bytes") { Description = "Largest HTTP request head", DefaultValueFactory = _ => 32 * 1024 };
         var helloTimeout = new Option<double>("--client-hello-timeout") { Description = "Seconds to wait for a complete TLS ClientHello (or a tunnel's first byte)", DefaultValueFactory = _ => 5 };
         var headTimeout = new Option<double>("--head-timeout") { Description = "Seconds a client may take to send a request head", DefaultValueFactory = _ => 10 };
@@ -37,12 +36,16 @@ internal static class GatewayCommand
         var caKey = new Option<string?>("--ca-key") { Description = "Interception CA private key (PEM, mode 600)" };
         var upstreamCa = new Option<string?>("--upstream-ca") { Description = "Trust upstream certificates that chain to these PEM roots instead of the system store (private CAs, tests)" };
         var admin = new Option<string?>("--admin") { Description = "Serve the admin API, /metrics and the dashboard on ADDR:PORT (e.g. 127.0.0.1:9901); off when not given. A non-loopback address needs a token" };
-        var adminTokenFile = new Option<string?>("--admin-token-file") { Description = $"Bearer token for changes through the admin API (first line; mode 600). Default: ${Corral.Admin.AdminToken.EnvironmentVariable}; without either, changes are refused" };
+        var adminTokenFile = new Option<string?>("--admin-token-file") { Description = $"Bearer token for the admin API (first line; mode 600): changes always need it, reads too when --admin is not loopback. Default: ${Corral.Admin.AdminToken.EnvironmentVariable}; without either, changes are refused" };
+        var adminHosts = new Option<string[]>("--admin-host") { Description = "A name the admin server may be reached by (the Host header); its own address is always accepted. Other names are refused (DNS rebinding). Repeatable" };
+        var dns = new Option<string?>("--dns") { Description = "Serve DNS for the agent subnet on ADDR:PORT (UDP and TCP): only names the policy could permit are resolved; off when not given" };
+        var dnsUpstream = new Option<string?>("--dns-upstream") { Description = "The resolver --dns asks (ADDR:PORT). Default: the first nameserver of /etc/resolv.conf, port 53" };
+        var dnsRate = new Option<double>("--dns-rate") { Description = "DNS queries a second each source may send (bursts of twice that); more are answered REFUSED", DefaultValueFactory = _ => 200 };
         var noWatch = new Option<bool>("--no-watch") { Description = "Do not reload the policy when it or a file it reads changes" };
         var command = new Command("gateway", "Run the egress gateway that enforces the policy")
         {
-            policy, listen, transparent, flowLog, flowLogMax, hosts, standIns, maxConnections, maxHead, helloTimeout, headTimeout, connectTimeout, idleTimeout, drainTimeout,
-            caCert, caKey, upstreamCa, admin, adminTokenFile, noWatch,
+            policy, listen, transparent, flowLog, flowLogMax, flowLogFailClosed, reusePort, hosts, standIns, maxConnections, maxHead, helloTimeout, headTimeout, connectTimeout, idleTimeout, drainTimeout,
+            caCert, caKey, upstreamCa, admin, adminTokenFile, adminHosts, dns, dnsUpstream, dnsRate, noWatch,
         };
         command.SetAction(parse =>
         {
@@ -51,12 +54,7 @@ internal static class GatewayCommand
                 stderr.WriteLine($"corral gateway: {message}");
                 return message;
             }
-            var prefixes = new List<IpPrefix>();
-            foreach (var text in parse.GetValue(standIns) ?? [])
-            {
-                if (!IpPrefix.TryParse(text, out var prefix, out var e)) { Usage($"--public-standin '{text}': {e}"); return CorralCommand.UsageError; }
-                prefixes.Add(prefix);
-            }
+            if (!CommonOptions.TryParseStandIns(parse.GetValue(standIns), out var prefixes, out var standInError)) { Usage(standInError!); return CorralCommand.UsageError; }
             IPEndPoint? listenAt = null, transparentAt = null;
             var listenText = parse.GetValue(listen);
             var transparentText = parse.GetValue(transparent);
@@ -67,6 +65,27 @@ internal static class GatewayCommand
                          ("--connect-timeout", parse.GetValue(connectTimeout)), ("--idle-timeout", parse.GetValue(idleTimeout)), ("--drain-timeout", parse.GetValue(drainTimeout)) })
                 if (value is <= 0 or > 86_400) { Usage($"{name} must be between 0 and 86400 seconds"); return CorralCommand.UsageError; }
             if (parse.GetValue(maxConnections) < 1 || parse.GetValue(maxHead) < 1024) { Usage("--max-connections must be >= 1 and --max-head-bytes >= 1024"); return CorralCommand.UsageError; }
+
+            var rate = parse.GetValue(dnsRate);
+            if (rate is <= 0 or > 1_000_000) { Usage("--dns-rate must be between 0 and 1000000 queries a second"); return CorralCommand.UsageError; }
+            Corral.Gateway.NameService.DnsOptions? dnsOptions = null;
+            if (parse.GetValue(dns) is { } dnsText)
+            {
+                if (!IPEndPoint.TryParse(dnsText, out var dnsAt)) { Usage($"--dns '{dnsText}' is not ADDR:PORT"); return CorralCommand.UsageError; }
+                IPEndPoint? upstreamAt;
+                if (parse.GetValue(dnsUpstream) is { } upstreamText)
+                {
+                    if (!IPEndPoint.TryParse(upstreamText, out upstreamAt) || upstreamAt.Port == 0) { Usage($"--dns-upstream '{upstreamText}' is not ADDR:PORT"); return CorralCommand.UsageError; }
+                }
+                else
+                {
+                    try { upstreamAt = Corral.Gateway.NameService.DnsOptions.FirstNameServer("/etc/resolv.conf"); }
+                    catch (IOException e) { upstreamAt = null; stderr.WriteLine($"corral gateway: /etc/resolv.conf: {e.Message}"); }
+                    if (upstreamAt is null) { Usage("--dns needs --dns-upstream: /etc/resolv.conf names no nameserver"); return CorralCommand.UsageError; }
+                }
+                dnsOptions = new Corral.Gateway.NameService.DnsOptions { Listen = dnsAt, Upstream = upstreamAt, QueriesPerSecondPerSource = rate, Burst = 2 * rate };
+            }
+            else if (parse.GetValue(dnsUpstream) is not null) { Usage("--dns-upstream goes with --dns"); return CorralCommand.UsageError; }
 
             IPEndPoint? adminAt = null;
             if (parse.GetValue(admin) is { } adminText && !IPEndPoint.TryParse(adminText, out adminAt)) { Usage($"--admin '{adminText}' is not ADDR:PORT"); return CorralCommand.UsageError; }
@@ -84,6 +103,14 @@ internal static class GatewayCommand
             {
                 Usage($"--admin {adminAt} is not loopback: give --admin-token-file (or ${Corral.Admin.AdminToken.EnvironmentVariable}) so the API is never open on a network");
                 return CorralCommand.UsageError;
+            }
+
+            if (parse.GetValue(flowLogFailClosed) && parse.GetValue(flowLog) is null) { Usage("--flow-log-fail-closed needs --flow-log"); return CorralCommand.UsageError; }
+            var allowedHosts = new List<string>();
+            foreach (var name in parse.GetValue(adminHosts) ?? [])
+            {
+                if (Uri.CheckHostName(name) != UriHostNameType.Dns) { Usage($"--admin-host '{name}' is not a host name"); return CorralCommand.UsageError; }
+                allowedHosts.Add(name);
             }
 
             var policyPath = parse.GetValue(policy)!;
@@ -119,7 +146,9 @@ internal static class GatewayCommand
             var options = new GatewayOptions
             {
                 Interception = interception,
+                Dns = dnsOptions,
                 Listen = listenAt, Transparent = transparentAt, FlowLogPath = parse.GetValue(flowLog), FlowLogMaxBytes = parse.GetValue(flowLogMax), HostsFile = parse.GetValue(hosts),
+                FlowLogFailClosed = parse.GetValue(flowLogFailClosed), ReusePort = parse.GetValue(reusePort),
                 Limits = new GatewayLimits
                 {
                     MaxConnections = parse.GetValue(maxConnections), MaxHeadBytes = parse.GetValue(maxHead),
@@ -128,14 +157,14 @@ internal static class GatewayCommand
                     DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drainTimeout)),
                 },
             };
-            var live = new LiveSettings(policyPath, compileOptions, !parse.GetValue(noWatch), adminAt, token);
+            var live = new LiveSettings(policyPath, compileOptions, !parse.GetValue(noWatch), adminAt, token, allowedHosts);
             return Run(result.Compiled!, options, prefixes, live, stderr);
         });
         return command;
     }
 
     /// <summary>How the policy is kept current while the gateway runs.</summary>
-    private sealed record LiveSettings(string PolicyPath, CompileOptions CompileOptions, bool Watch, IPEndPoint? Admin, Corral.Admin.AdminToken? Token);
+    private sealed record LiveSettings(string PolicyPath, CompileOptions CompileOptions, bool Watch, IPEndPoint? Admin, Corral.Admin.AdminToken? Token, IReadOnlyList<string> AdminHosts);
 
     /// <summary>The runtime's switch for running socket completions on the socket event threads (read once, at first socket use).</summary>
     internal const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
@@ -155,6 +184,15 @@ internal static class GatewayCommand
                 o.QueueFullMode = Microsoft.Extensions.Logging.Console.ConsoleLoggerQueueFullMode.DropWrite;
             }));
         var logger = loggerFactory.CreateLogger("corral");
+        // Before the first listener: a SIGTERM that arrives while the gateway starts is a graceful stop, not a kill.
+        using var stop = new ManualResetEventSlim();
+        void OnSignal(PosixSignalContext c)
+        {
+            c.Cancel = true; // we shut down ourselves, after draining
+            stop.Set();
+        }
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         GatewayServer server;
         PolicyReloader reloader;
         Corral.Admin.AdminServer? adminServer = null;
@@ -167,7 +205,7 @@ internal static class GatewayCommand
             var warming = reloader;
             _ = Task.Run(() => warming.WarmUp()); // the reload path compiled fully before the first change needs it
             if (live.Admin is { } adminAt)
-                adminServer = Corral.Admin.AdminServer.StartAsync(server, reloader, new Corral.Admin.AdminOptions { Listen = adminAt, Token = live.Token }, loggerFactory).GetAwaiter().GetResult();
+                adminServer = Corral.Admin.AdminServer.StartAsync(server, reloader, new Corral.Admin.AdminOptions { Listen = adminAt, Token = live.Token, AllowedHosts = live.AdminHosts }, loggerFactory).GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is FormatException or IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException or ArgumentException)
         {
@@ -178,16 +216,10 @@ internal static class GatewayCommand
             logger.LogWarning("Treating {StandIns} as public internet (--public-standin): lab/test setting, never for production", string.Join(", ", standIns));
         logger.LogInformation("Policy {Name} ({Hash}) in force", policy.Document.Name, policy.Hash);
 
-        using var stop = new ManualResetEventSlim();
-        void OnSignal(PosixSignalContext c)
-        {
-            c.Cancel = true; // we shut down ourselves, after draining
-            stop.Set();
-        }
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         stop.Wait();
         logger.LogInformation("Shutting down: draining connections");
+        // The admin server stays up through the drain, so /readyz answers 503 (draining) rather than refusing connections.
+        server.StopAsync().GetAwaiter().GetResult();
         adminServer?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         reloader.DisposeAsync().AsTask().GetAwaiter().GetResult();
         server.DisposeAsync().AsTask().GetAwaiter().GetResult();

@@ -55,7 +55,7 @@ internal static class InitCommand
                 File.WriteAllText(feed, AzureFoundryTemplate.FeedFileText(feed.Contains("domains") ? "domains" : "addresses"));
                 stdout.WriteLine($"wrote {Path.GetRelativePath(Environment.CurrentDirectory, feed)}");
             }
-            stdout.WriteLine($"next: corral check {path}");
+            stdout.WriteLine($"next: {CommonOptions.InvokedAs} check {path}");
             return CorralCommand.Ok;
         });
         return command;

@@ -52,6 +52,12 @@ internal static class TerraformCommand
             };
             var module = TerraformExporter.Export(result.Compiled!, options);
             var directory = parse.GetValue(output)!;
+            if (!module.Succeeded)
+            {
+                CommonOptions.WriteDiagnostics(stderr, module.Errors);
+                stderr.WriteLine($"{policyPath}: {module.Errors.Count} error(s) for Aviatrix; no module written");
+                return CorralCommand.InputError;
+            }
             try
             {
                 module.WriteTo(directory);

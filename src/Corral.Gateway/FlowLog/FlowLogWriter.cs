@@ -13,25 +13,64 @@ public interface IFlowLog
 {
     /// <summary>Queues a record without waiting; a record that cannot be queued is counted and reported, never lost silently.</summary>
     void Write(FlowRecord record);
+
+    /// <summary>Whether records reach their destination now, and what was lost so far.</summary>
+    FlowLogStatus Status => FlowLogStatus.Healthy;
+}
+
+/// <summary>
+/// The flow log's health. <see cref="Problem"/> is set while records cannot be written (a full disk, a missing
+/// directory, no descriptors left): they are then held in the queue and retried, and dropped (and counted) once the
+/// queue is full.
+/// </summary>
+/// <param name="Problem">Why records cannot be written now; null while writing works.</param>
+/// <param name="Since">When the current problem began.</param>
+/// <param name="Dropped">Records never written, over the writer's life (queue full or write failed).</param>
+/// <param name="Written">Records handed to the kernel (written(2)), over the writer's life.</param>
+public sealed record FlowLogStatus(string? Problem, DateTimeOffset? Since, long Dropped, long Written)
+{
+    public static readonly FlowLogStatus Healthy = new(null, null, 0, 0);
+
+    /// <summary>False while records cannot be written.</summary>
+    public bool Recording => Problem is null;
 }
 
 /// <summary>
 /// Writes flow records as JSON lines off the hot path: connections queue records on a bounded channel and one
-/// background thread writes them in batches, rotating the file by size. When the queue is full a record is dropped,
-/// counted in the <c>corral.gateway.flowlog.dropped</c> metric and reported in the operational log.
+/// background thread writes them in batches, rotating the file by size. A record that is not written is counted in
+/// the <c>corral.gateway.flowlog.dropped</c> metric (<c>reason</c>: <c>queue-full</c> or <c>write-failed</c>) and
+/// reported in the operational log; none is lost without being counted.
 /// </summary>
 /// <remarks>
-/// Cost per record matters (two records per connection): the writer keeps the file length itself (no fstat per
-/// record), writes each batch with one synchronous write on its own thread (no thread-pool hop per write), and after a
-/// batch lets <see cref="Coalesce"/> pass before looking again, so a busy gateway wakes it once per batch rather than
-/// once per record. A record reaches the file at most that much later; the in-memory ring sees it at once.
+/// Cost per record matters (two records per connection): each batch is one write system call on its own thread (no
+/// thread-pool hop per write), and after a batch the writer lets <see cref="Coalesce"/> pass before looking again, so
+/// a busy gateway wakes it once per batch rather than once per record. A record reaches the file at most that much
+/// later; the in-memory ring sees it at once.
+/// <para>
+/// Failures: a batch is appended whole or not at all (<see cref="AppendFile.AppendWhole"/>). When a write fails the
+/// writer keeps the batch, stops taking records (they wait in the queue, and past its capacity are dropped and
+/// counted) and tries again every <see cref="RetryInterval"/>; the first success resumes writing. While failing,
+/// <see cref="Status"/> names the problem (readiness, dashboard) and <c>corral.gateway.flowlog.failing</c> is 1.
+/// </para>
+/// <para>
+/// Rotation by others: the file is opened with <c>O_APPEND</c>, so copytruncate needs nothing; once per batch the
+/// writer checks that the path still names its file and reopens it when it was renamed away or deleted.
+/// </para>
 /// </remarks>
 public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
 {
     private static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly KeyValuePair<string, object?> QueueFull = new("reason", "queue-full");
+    private static readonly KeyValuePair<string, object?> WriteFailed = new("reason", "write-failed");
 
     /// <summary>How long the writer waits after a batch before taking the next one.</summary>
     public static readonly TimeSpan Coalesce = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>How often a failing write is tried again.</summary>
+    public static readonly TimeSpan RetryInterval = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>While failing, the problem is logged again this often (with what was lost so far).</summary>
+    private static readonly TimeSpan FailureReport = TimeSpan.FromSeconds(60);
 
     /// <summary>A batch is written out once it holds this many bytes.</summary>
     private const int BatchBytes = 64 * 1024;
@@ -45,9 +84,18 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
     private readonly Counter<long> _written;
     private readonly TaskCompletionSource _pumped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ManualResetEventSlim _woken = new(false, spinCount: 1);
+    private readonly ManualResetEventSlim _stopping = new(false);
     private readonly Action _wake;
     private long _droppedTotal;
     private long _droppedReported;
+    private long _writtenTotal;
+    private volatile Failure? _failure;
+
+    /// <summary>A failure in progress: what, since when, and the drop count when it began.</summary>
+    private sealed record Failure(string Problem, DateTimeOffset Since, long DroppedBefore)
+    {
+        public DateTimeOffset ReportedAt { get; set; } = Since;
+    }
 
     public FlowLogWriter(string path, long maxBytes, int maxFiles, int capacity, Meter meter, ILogger logger)
     {
@@ -55,8 +103,9 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
         _maxBytes = Math.Max(4096, maxBytes);
         _maxFiles = Math.Max(1, maxFiles);
         _logger = logger;
-        _dropped = meter.CreateCounter<long>("corral.gateway.flowlog.dropped", description: "Flow-log records dropped because the writer fell behind");
+        _dropped = meter.CreateCounter<long>("corral.gateway.flowlog.dropped", description: "Flow-log records not written (reason: queue-full or write-failed)");
         _written = meter.CreateCounter<long>("corral.gateway.flowlog.written", description: "Flow-log records written");
+        meter.CreateObservableGauge("corral.gateway.flowlog.failing", () => _failure is null ? 0 : 1, description: "1 while flow-log records cannot be written");
         _queue = Channel.CreateBounded<FlowRecord>(new BoundedChannelOptions(Math.Max(16, capacity))
         {
             SingleReader = true,
@@ -70,14 +119,17 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
         new Thread(Pump) { IsBackground = true, Name = "Corral flow log writer" }.Start();
     }
 
-    /// <summary>Records dropped so far.</summary>
+    /// <summary>Records not written so far.</summary>
     public long Dropped => Interlocked.Read(ref _droppedTotal);
+
+    public FlowLogStatus Status => _failure is { } f
+        ? new FlowLogStatus($"{_path}: {f.Problem}", f.Since, Dropped, Interlocked.Read(ref _writtenTotal))
+        : new FlowLogStatus(null, null, Dropped, Interlocked.Read(ref _writtenTotal));
 
     public void Write(FlowRecord record)
     {
         if (_queue.Writer.TryWrite(record)) return;
-        _dropped.Add(1);
-        var total = Interlocked.Increment(ref _droppedTotal);
+        var total = CountDropped(1, QueueFull);
         // Report the first drop at once, then at most once per 1000 so that logging does not add to the overload.
         if (total == 1 || total - Interlocked.Read(ref _droppedReported) >= 1000)
         {
@@ -86,23 +138,28 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
         }
     }
 
+    private long CountDropped(int records, KeyValuePair<string, object?> reason)
+    {
+        _dropped.Add(records, reason);
+        return Interlocked.Add(ref _droppedTotal, records);
+    }
+
     // The writer's whole life is this one call: without this it would run tier-0 code (no tiering for a loop it never leaves).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Pump()
     {
-        FileStream? stream = null;
+        AppendFile? file = null;
         Exception? failure = null;
         try
         {
-            stream = Open();
-            var length = stream.Length;
             var batch = new ArrayBufferWriter<byte>(BatchBytes + 4096);
+            var records = 0;
             var line = new ArrayBufferWriter<byte>(1024);
             using var json = new Utf8JsonWriter(line, JsonOptions);
             var reader = _queue.Reader;
             while (WaitToRead(reader))
             {
-                length = stream.Length; // once per batch: a file truncated or appended by others (copytruncate) is seen
+                var length = CurrentLength(ref file);
                 var count = 0;
                 while (reader.TryRead(out var record))
                 {
@@ -114,37 +171,147 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
                     // Rotate before a line that would take the file past the limit (a file holds at least one line).
                     if (length + batch.WrittenCount + line.WrittenCount > _maxBytes && length + batch.WrittenCount > 0)
                     {
-                        length += WriteOut(stream, batch);
-                        stream.Dispose();
-                        Rotate();
-                        stream = Open();
-                        length = 0;
+                        Commit(ref file, batch, ref records);
+                        Rotate(ref file);
+                        length = CurrentLength(ref file);
                     }
                     batch.Write(line.WrittenSpan);
+                    records++;
                     count++;
-                    if (batch.WrittenCount >= BatchBytes) length += WriteOut(stream, batch);
+                    if (batch.WrittenCount >= BatchBytes) length += Commit(ref file, batch, ref records);
                 }
-                length += WriteOut(stream, batch);
-                if (count > 0)
-                {
-                    _written.Add(count);
-                    Thread.Sleep(Coalesce);
-                }
+                Commit(ref file, batch, ref records);
+                if (count > 0) Thread.Sleep(Coalesce);
             }
         }
         catch (Exception e)
         {
             _logger.LogCritical(e, "Flow log writer failed; flow records are no longer written to {Path}", _path);
+            _failure = new Failure($"the writer stopped: {e.Message}", DateTimeOffset.UtcNow, Dropped); // readiness says so from now on
             failure = e;
         }
         finally
         {
-            // Only after the file is closed: DisposeAsync returns once everything queued is written and released.
-            try { stream?.Dispose(); }
+            // Only after the file is closed: DisposeAsync returns once everything queued is written (or counted) and released.
+            try { file?.Dispose(); }
             finally
             {
                 if (failure is null) _pumped.TrySetResult(); else _pumped.TrySetException(failure);
             }
+        }
+    }
+
+    /// <summary>
+    /// The length of the file the path names now: reopens it when it was renamed away or deleted (rotation by
+    /// others), and sees truncation and others' appends. 0 when it cannot be opened (the next commit reports why).
+    /// </summary>
+    private long CurrentLength(ref AppendFile? file)
+    {
+        try
+        {
+            if (file is not null && !file.IsStillAt(_path))
+            {
+                file.Dispose();
+                file = null;
+            }
+            file ??= OpenTerminated();
+            return file.Length;
+        }
+        catch (IOException)
+        {
+            file?.Dispose();
+            file = null;
+            return 0;
+        }
+    }
+
+    /// <summary>
+    /// Opens the file; when it ends in a partial line (a process killed in the middle of a write), ends that line
+    /// first so that the next record starts on a line of its own.
+    /// </summary>
+    private AppendFile OpenTerminated()
+    {
+        var file = AppendFile.Open(_path);
+        try
+        {
+            var last = file.LastByte();
+            if (last is not -1 and not '\n')
+            {
+                _logger.LogWarning("Flow log {Path} ended in a partial line (a writer was stopped in the middle of a write); ending it before the next record", _path);
+                file.AppendWhole("\n"u8);
+            }
+            return file;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Appends the batch, whole. On failure keeps it and tries again every <see cref="RetryInterval"/> until it is
+    /// written, or, once the writer is stopping, counts its records as dropped. Returns the bytes written.
+    /// </summary>
+    private int Commit(ref AppendFile? file, ArrayBufferWriter<byte> batch, ref int records)
+    {
+        if (records == 0) return 0;
+        var bytes = batch.WrittenCount;
+        for (var attempt = 0; !TryAppend(ref file, batch.WrittenSpan, records); attempt++)
+        {
+            if (_stopping.IsSet && attempt > 0)
+            {
+                // Stopping and still failing: what is held cannot be written; count it rather than lose it silently.
+                CountDropped(records, WriteFailed);
+                bytes = 0;
+                break;
+            }
+            _stopping.Wait(RetryInterval);
+        }
+        batch.ResetWrittenCount();
+        records = 0;
+        return bytes;
+    }
+
+    private bool TryAppend(ref AppendFile? file, ReadOnlySpan<byte> lines, int records)
+    {
+        try
+        {
+            file ??= OpenTerminated();
+            file.AppendWhole(lines);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            file?.Dispose();
+            file = null; // reopened on the next attempt: a deleted directory or a descriptor shortage may be over by then
+            ReportFailure(e.Message);
+            return false;
+        }
+        _written.Add(records);
+        Interlocked.Add(ref _writtenTotal, records);
+        if (_failure is { } ended)
+        {
+            _failure = null;
+            _logger.LogWarning("Flow log {Path} is written again after {Seconds:F1} s; {Lost} record(s) were not written meanwhile (counted in corral_gateway_flowlog_dropped_total)",
+                _path, (DateTimeOffset.UtcNow - ended.Since).TotalSeconds, Dropped - ended.DroppedBefore);
+        }
+        return true;
+    }
+
+    private void ReportFailure(string problem)
+    {
+        var now = DateTimeOffset.UtcNow;
+        if (_failure is not { } current)
+        {
+            _failure = new Failure(problem, now, Dropped);
+            _logger.LogCritical("Flow log {Path} cannot be written: {Problem}. Records wait in the queue and are retried every {Retry} ms; once the queue is full they are dropped and counted",
+                _path, problem, RetryInterval.TotalMilliseconds);
+        }
+        else if (now - current.ReportedAt >= FailureReport)
+        {
+            current.ReportedAt = now;
+            _logger.LogCritical("Flow log {Path} still cannot be written ({Seconds:F0} s): {Problem}; {Lost} record(s) dropped meanwhile",
+                _path, (now - current.Since).TotalSeconds, problem, Dropped - current.DroppedBefore);
         }
     }
 
@@ -161,37 +328,37 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
         return awaiter.GetResult();
     }
 
-    private static int WriteOut(FileStream stream, ArrayBufferWriter<byte> batch)
+    private void Rotate(ref AppendFile? file)
     {
-        var n = batch.WrittenCount;
-        if (n == 0) return 0;
-        stream.Write(batch.WrittenSpan);
-        batch.ResetWrittenCount();
-        return n;
-    }
-
-    // Unbuffered: each batch is one write system call.
-    private FileStream Open() => new(_path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0, useAsync: false);
-
-    private void Rotate()
-    {
-        for (var i = _maxFiles - 1; i >= 1; i--)
+        file?.Dispose();
+        file = null;
+        try
         {
-            var from = $"{_path}.{i}";
-            if (File.Exists(from)) File.Move(from, $"{_path}.{i + 1}", overwrite: true);
+            for (var i = _maxFiles - 1; i >= 1; i--)
+            {
+                var from = $"{_path}.{i}";
+                if (File.Exists(from)) File.Move(from, $"{_path}.{i + 1}", overwrite: true);
+            }
+            if (File.Exists(_path)) File.Move(_path, $"{_path}.1", overwrite: true);
+            var excess = $"{_path}.{_maxFiles + 1}";
+            if (File.Exists(excess)) File.Delete(excess);
         }
-        File.Move(_path, $"{_path}.1", overwrite: true);
-        var excess = $"{_path}.{_maxFiles + 1}";
-        if (File.Exists(excess)) File.Delete(excess);
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Writing on past the size limit beats losing records; the next batch tries to rotate again.
+            _logger.LogError("Flow log {Path} could not be rotated: {Error}", _path, e.Message);
+        }
     }
 
-    /// <summary>Writes what is queued, then stops.</summary>
+    /// <summary>Writes what is queued (or, when the file cannot be written, counts it as dropped), then stops.</summary>
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
+        _stopping.Set();
         try { await _pumped.Task.ConfigureAwait(false); }
         catch (Exception) { /* already logged by the writer */ }
         _woken.Dispose();
+        _stopping.Dispose();
     }
 }
 

@@ -9,20 +9,24 @@ public static class FlowRecordJson
     public static void Write(Utf8JsonWriter w, FlowRecord r)
     {
         w.WriteStartObject();
+        w.WriteNumber("v", FlowRecord.SchemaVersion);
         w.WriteString("time", r.Time.UtcDateTime.ToString("O"));
-        w.WriteString("event", r.Event switch { FlowEvent.Decision => "decision", FlowEvent.Request => "request", _ => "close" });
+        w.WriteString("event", r.Event switch { FlowEvent.Decision => "decision", FlowEvent.Request => "request", FlowEvent.Dns => "dns", _ => "close" });
         w.WriteString("flow", r.FlowId);
         w.WriteString("listener", r.Listener);
         w.WriteString("src", r.Source.ToString());
         if (r.Destination is null) w.WriteNull("dst"); else w.WriteString("dst", r.Destination.ToString());
         if (r.Host is null) w.WriteNull("host"); else w.WriteString("host", r.Host);
+        if (r.ResolvedName is not null) w.WriteString("dns_name", r.ResolvedName);
         if (r.Method is not null) w.WriteString("method", r.Method);
         if (r.Url is not null) w.WriteString("url", r.Url);
-        if (r.Event is FlowEvent.Decision or FlowEvent.Request)
+        if (r.Event == FlowEvent.Dns && r.Dns is { } dns) WriteDns(w, r, dns);
+        else if (r.Event is FlowEvent.Decision or FlowEvent.Request)
         {
-            if (r.Refusal is not null)
+            if (r.IsGatewayRefusal)
             {
-                // A refusal the gateway makes on its own (bad input, fronting): the same shape, no rule.
+                // A refusal the gateway makes on its own (bad input, fronting, a secret in a body): the same shape, no
+                // rule, and "refused" so that replay does not take it for the default action.
                 w.WriteString("action", "deny");
                 w.WriteNull("rule");
                 if (r.Check is not null) w.WriteString("check", r.Check);
@@ -30,6 +34,7 @@ public static class FlowRecordJson
                 w.WriteBoolean("enforced", true);
                 w.WriteBoolean("decrypt", r.Decrypted);
                 w.WriteString("reason", r.Refusal);
+                w.WriteBoolean("refused", true);
             }
             else if (r.Verdict is { } v)
             {
@@ -38,6 +43,7 @@ public static class FlowRecordJson
                 var action = r.Mcp is { Denied: true } && v.Enforced ? Policy.Model.RuleAction.Deny : v.Action;
                 VerdictJson.WriteProperties(w, v with { Action = action, Decrypt = r.Decrypted });
             }
+            if (r.Facts is { } facts) WriteFacts(w, facts);
             if (r.Event == FlowEvent.Request)
             {
                 if (r.Status is { } status) w.WriteNumber("status", status);
@@ -73,5 +79,41 @@ public static class FlowRecordJson
             w.WriteEndArray();
         }
         w.WriteEndObject();
+    }
+    /// <summary>The facts Decide saw: <c>"facts":{"src","host","addresses","port","protocol","tls","path"}</c>.</summary>
+    private static void WriteFacts(Utf8JsonWriter w, in Flow facts)
+    {
+        w.WriteStartObject("facts");
+        w.WriteString("src", facts.Source.ToString());
+        if (facts.Host is null) w.WriteNull("host"); else w.WriteString("host", facts.Host);
+        w.WriteStartArray("addresses");
+        foreach (var address in facts.Destinations) w.WriteStringValue(address.ToString());
+        w.WriteEndArray();
+        w.WriteNumber("port", facts.Port);
+        w.WriteString("protocol", facts.Protocol switch { FlowProtocol.Udp => "udp", FlowProtocol.Icmp => "icmp", _ => "tcp" });
+        if (facts.IsTls is { } tls) w.WriteBoolean("tls", tls); else w.WriteNull("tls");
+        if (facts.Path is null) w.WriteNull("path"); else w.WriteString("path", facts.Path);
+        w.WriteEndObject();
+    }
+
+    /// <summary>A DNS record: the verdict fields by the same names as a decision's, then the query and its answer.</summary>
+    private static void WriteDns(Utf8JsonWriter w, FlowRecord r, DnsQueryFacts dns)
+    {
+        w.WriteString("transport", dns.Transport);
+        w.WriteString("qtype", dns.QueryType);
+        w.WriteString("action", dns.Answered ? "permit" : "deny");
+        if (dns.Rule is null) w.WriteNull("rule"); else w.WriteString("rule", dns.Rule);
+        if (r.Check is not null) w.WriteString("check", r.Check);
+        w.WriteString("reason", dns.Reason);
+        w.WriteBoolean("address_only", dns.AddressOnly);
+        w.WriteString("rcode", dns.ResponseCode);
+        w.WriteStartArray("answers");
+        foreach (var a in dns.Answers) w.WriteStringValue(a.ToString());
+        w.WriteEndArray();
+        if (dns.UpstreamMs is { } ms) w.WriteNumber("upstream_ms", Math.Round(ms, 3)); else w.WriteNull("upstream_ms");
+        w.WriteBoolean("cached", dns.Cached);
+        w.WriteStartArray("flags");
+        foreach (var f in dns.Flags) w.WriteStringValue(f);
+        w.WriteEndArray();
     }
 }

@@ -1,7 +1,7 @@
 namespace Corral.Gateway.FlowLog;
 
 /// <summary>
-/// The last N decision and request records, kept in memory for the admin API and dashboard. Writing is one
+/// The last N decision records and the request records whose outcome is their own, kept in memory for the admin API and dashboard. Writing is one
 /// interlocked increment and one reference store, so the flow path never waits on a reader.
 /// </summary>
 public sealed class RecentFlows : IFlowLog
@@ -19,6 +19,9 @@ public sealed class RecentFlows : IFlowLog
     public void Write(FlowRecord record)
     {
         if (record.Event == FlowEvent.Close) return; // close records carry no verdict; the dashboard shows decisions
+        // A request carried under its flow's own verdict adds nothing to count: one flow, one entry. A request with a
+        // verdict or refusal of its own (a URL filter, payload inspection, fronting) is kept.
+        if (record.Event == FlowEvent.Request && record.Refusal is null && record.Verdict is { LetsThrough: true } && record.Status is < 400) return;
         var n = Interlocked.Increment(ref _written);
         Volatile.Write(ref _slots[(n - 1) % _slots.Length], record);
     }
@@ -45,4 +48,7 @@ internal sealed class TeeFlowLog(IFlowLog first, IFlowLog second) : IFlowLog
         first.Write(record);
         second.Write(record);
     }
+
+    /// <summary>The file's health: the ring in memory always records.</summary>
+    public FlowLogStatus Status => first.Status;
 }

@@ -16,6 +16,13 @@ namespace Corral.Gateway.Hosting;
 /// Runs the gateway's listeners: accepts connections within the concurrency limit, hands each to its handler, and on
 /// stop drains open connections (up to the drain timeout) before cutting what is left.
 /// </summary>
+/// <remarks>
+/// Limits: the connection limit is the smaller of <see cref="GatewayLimits.MaxConnections"/> and what the open-file
+/// limit can carry (<see cref="DescriptorBudget"/>); a connection over it, or any new one while the flow log cannot
+/// record under <see cref="GatewayOptions.FlowLogFailClosed"/>, is refused by <see cref="AcceptRefusals"/>. When
+/// accept(2) itself runs out of descriptors or memory the loop backs off (up to a second) instead of retrying at once,
+/// and connections already open keep being served.
+/// </remarks>
 public sealed class GatewayServer : IAsyncDisposable
 {
     private readonly GatewayOptions _options;
@@ -29,7 +36,11 @@ public sealed class GatewayServer : IAsyncDisposable
     private readonly ConcurrentDictionary<long, Task> _connections = new();
     private readonly List<Socket> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
+    private readonly AcceptRefusals _refusals;
+    private readonly RateLimitedLine _acceptFailureLine = new(AcceptRefusals.LogInterval);
     private long _nextConnection;
+    private int _maxConnections;
+    private int _drained;
     private int _active;
     private int _stopped;
 
@@ -61,14 +72,24 @@ public sealed class GatewayServer : IAsyncDisposable
                 })
             : null;
         ToolPins = new Mcp.ToolPins(options.McpPinsPath ?? Mcp.ToolPins.PathFor(policy.Document.FilePath));
-        _context = new GatewayContext(options.Limits, new FlowDecider(Policy, resolver, decisionSeconds), _flowLog, _logger, _meter, options.DialGuard, _stopAccepting.Token, interceptor)
+        var resolvedNames = options.Dns is { } dns ? new NameService.ResolvedNames(dns.NameEntries) : null;
+        _context = new GatewayContext(options.Limits, new FlowDecider(Policy, resolver, decisionSeconds), _flowLog, _logger, _meter, options.DialGuard, _stopAccepting.Token, interceptor, resolvedNames)
         {
             ToolPins = ToolPins,
         };
+        _refusals = new AcceptRefusals(_flowLog, _context, _meter, _logger);
+        _maxConnections = options.Limits.MaxConnections;
+        if (options.Dns is { } dnsOptions)
+            _dns = new NameService.DnsServer(dnsOptions, Policy, _flowLog, resolvedNames!, _meter, loggerFactory.CreateLogger("Corral.Gateway.Dns"), _context.NewFlowId);
     }
 
     /// <summary>The MCP tool pins of rules with <c>pinTools</c>, in a file next to the policy.</summary>
     public Mcp.ToolPins ToolPins { get; }
+
+    private readonly NameService.DnsServer? _dns;
+
+    /// <summary>The resolver's bound endpoint (UDP and TCP); null when --dns is not given.</summary>
+    public IPEndPoint? DnsEndPoint => _dns?.EndPoint;
 
     /// <summary>The policy in force; swap it to reload.</summary>
     public PolicySource Policy { get; }
@@ -86,12 +107,25 @@ public sealed class GatewayServer : IAsyncDisposable
     /// <summary>True while at least one listener is bound and the gateway is not stopping (readiness).</summary>
     public bool IsAccepting => Volatile.Read(ref _stopped) == 0 && _listeners.Count > 0;
 
+    /// <summary>True from the start of a graceful stop until open connections are drained (or cut).</summary>
+    public bool IsDraining => Volatile.Read(ref _stopped) == 1 && Volatile.Read(ref _drained) == 0;
+
     /// <summary>Connections being served now.</summary>
     public int ActiveConnections => Volatile.Read(ref _active);
+
+    /// <summary>Connections served at once at most: the configured limit, lowered to what the open-file limit carries.</summary>
+    public int MaxConnections => Volatile.Read(ref _maxConnections);
+
+    /// <summary>Connections refused at accept so far (connection limit, flow log failing closed).</summary>
+    public long RefusedConnections => _refusals.Total;
+
+    /// <summary>Whether the flow log records now, and what it lost so far.</summary>
+    public FlowLogStatus FlowLogStatus => _flowLog.Status;
 
     public void Start()
     {
         if (_options.Listen is null && _options.Transparent is null) throw new InvalidOperationException("no listener configured");
+        ApplyDescriptorBudget();
         if (_options.Listen is { } listen)
         {
             var socket = Bind(listen, clientSpeaksFirst: true);
@@ -110,6 +144,22 @@ public sealed class GatewayServer : IAsyncDisposable
             _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(socket, "transparent", handler.HandleAsync)));
             _logger.LogInformation("Transparent listener on {EndPoint}", TransparentEndPoint);
         }
+        _dns?.Start();
+    }
+
+    /// <summary>Lowers the connection limit to what the open-file limit can carry, and says so.</summary>
+    private void ApplyDescriptorBudget()
+    {
+        if (DescriptorBudget.OfThisProcess() is not { } budget) return;
+        var configured = _options.Limits.MaxConnections;
+        _logger.LogInformation("Open-file limit {Soft} (hard {Hard}), {Open} open at start: room for {Safe} connections ({PerConnection} descriptors each, {Reserve} kept for the gateway)",
+            budget.SoftLimit, budget.HardLimit, budget.OpenAtStart, budget.SafeConnections, DescriptorBudget.PerConnection, DescriptorBudget.Reserve);
+        if (configured > budget.SafeConnections)
+        {
+            _logger.LogWarning("--max-connections {Configured} is more than the open-file limit carries: serving at most {Safe} connections at once. Raise the limit (ulimit -n, systemd LimitNOFILE=) to serve more",
+                configured, budget.SafeConnections);
+            Volatile.Write(ref _maxConnections, budget.SafeConnections);
+        }
     }
 
     /// <param name="clientSpeaksFirst">
@@ -119,12 +169,24 @@ public sealed class GatewayServer : IAsyncDisposable
     /// connects and sends nothing is accepted anyway after about a second (one SYN-ACK retransmission) and then meets
     /// the head timeout as before. Never on the transparent listener: a server-first protocol would wait there.
     /// </param>
+    /// <remarks>
+    /// SO_REUSEADDR is set raw: .NET's ReuseAddress option also sets SO_REUSEPORT on Linux, with which a second
+    /// gateway binds the same port and the kernel shares new connections between the two (and their policies).
+    /// SO_REUSEADDR alone only allows a restart while old connections linger in TIME_WAIT. SO_REUSEPORT is set only
+    /// when the operator asks for it (<see cref="GatewayOptions.ReusePort"/>).
+    /// </remarks>
+    /// <exception cref="IOException">The address is in use or cannot be bound; the message says which and why.</exception>
     private Socket Bind(IPEndPoint endpoint, bool clientSpeaksFirst)
     {
+        const int solSocket = 1, soReuseAddr = 2, soReusePort = 15;
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            if (OperatingSystem.IsLinux())
+            {
+                socket.SetRawSocketOption(solSocket, soReuseAddr, BitConverter.GetBytes(1));
+                if (_options.ReusePort) socket.SetRawSocketOption(solSocket, soReusePort, BitConverter.GetBytes(1));
+            }
             if (clientSpeaksFirst && OperatingSystem.IsLinux())
             {
                 const int ipprotoTcp = 6, tcpDeferAccept = 9, seconds = 1;
@@ -134,6 +196,14 @@ public sealed class GatewayServer : IAsyncDisposable
             }
             socket.Bind(endpoint);
             socket.Listen(1024);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            var what = clientSpeaksFirst ? "--listen" : "--transparent";
+            throw new IOException(e.SocketErrorCode == SocketError.AddressAlreadyInUse
+                ? $"{what} {endpoint}: the address is already in use (another corral gateway or proxy listens there); stop it or choose another address. Sharing a port with another process needs --reuse-port"
+                : $"{what} {endpoint}: cannot listen there: {e.Message}", e);
         }
         catch
         {
@@ -146,12 +216,15 @@ public sealed class GatewayServer : IAsyncDisposable
 
     private async Task AcceptLoopAsync(Socket listener, string name, Func<Socket, CancellationToken, Task> handle)
     {
+        var speaksHttp = name == "explicit";
+        var backoff = TimeSpan.Zero;
         while (!_stopAccepting.IsCancellationRequested)
         {
             Socket client;
             try
             {
                 client = await listener.AcceptAsync(_stopAccepting.Token).ConfigureAwait(false);
+                backoff = TimeSpan.Zero;
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
             {
@@ -159,15 +232,31 @@ public sealed class GatewayServer : IAsyncDisposable
             }
             catch (SocketException e)
             {
-                _logger.LogWarning("{Listener} accept failed: {Error}", name, e.Message);
+                // Out of descriptors (EMFILE/ENFILE) or kernel memory: the pending connection stays queued and accept
+                // would fail again at once. Wait, longer each time, so that connections already open keep being served.
+                var exhausted = e.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable;
+                if (_acceptFailureLine.ShouldWrite(out var heldBack))
+                    _logger.LogWarning("{Listener} accept failed: {Error} ({HeldBack} more such failures since the last line){BackingOff}", name, e.Message, heldBack,
+                        exhausted ? "; backing off" : "");
+                if (!exhausted) continue;
+                backoff = TimeSpan.FromMilliseconds(Math.Clamp(backoff.TotalMilliseconds * 2, 10, 1000));
+                try { await Task.Delay(backoff, _stopAccepting.Token).ConfigureAwait(false); }
+                catch (OperationCanceledException) { return; }
                 continue;
             }
             client.NoDelay = true;
-            if (Interlocked.Increment(ref _active) > _options.Limits.MaxConnections)
+            if (Interlocked.Increment(ref _active) > MaxConnections)
             {
                 Interlocked.Decrement(ref _active);
-                _logger.LogWarning("{Listener}: {Max} connections open; refusing {Client}", name, _options.Limits.MaxConnections, client.RemoteEndPoint);
-                client.Dispose();
+                _refusals.Refuse(client, name, speaksHttp, AcceptRefusals.ConnectionLimit, $"{MaxConnections} connections open, the gateway's limit",
+                    "The gateway is at its connection limit. Retry later; this is not a policy decision.");
+                continue;
+            }
+            if (_options.FlowLogFailClosed && _flowLog.Status is { Recording: false } status)
+            {
+                Interlocked.Decrement(ref _active);
+                _refusals.Refuse(client, name, speaksHttp, AcceptRefusals.FlowLogCheck, $"the flow log cannot record ({status.Problem}) and the gateway fails closed",
+                    "The gateway refuses new connections while it cannot keep its audit record. Retry later; this is not a policy decision.");
                 continue;
             }
             var id = Interlocked.Increment(ref _nextConnection);
@@ -210,6 +299,7 @@ public sealed class GatewayServer : IAsyncDisposable
         _context.Stopping = true;
         _stopAccepting.Cancel();
         foreach (var l in _listeners) l.Dispose();
+        if (_dns is not null) await _dns.DisposeAsync().ConfigureAwait(false);
         await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
         var open = _connections.Values.ToArray();
         if (open.Length > 0)
@@ -223,6 +313,7 @@ public sealed class GatewayServer : IAsyncDisposable
                 await Task.WhenAll(_connections.Values.ToArray()).ConfigureAwait(false);
             }
         }
+        Volatile.Write(ref _drained, 1);
         _context.Interceptor?.Dispose(); // idle pooled upstream connections
         _context.PlainRelay.Dispose();
         if (_ownedFlowLog is not null) await _ownedFlowLog.DisposeAsync().ConfigureAwait(false);

@@ -111,7 +111,9 @@ internal sealed class FlowSession : IAsyncDisposable
         {
             Event = FlowEvent.Decision, Time = DateTimeOffset.UtcNow, FlowId = Id, Listener = _client.Listener, Source = _client.Source,
             Destination = DialTo, Host = _decision.Flow.Host ?? HostOrNull(), Method = _method, Url = _url,
+            ResolvedName = _decision.Flow.Host is null && DialTo is not null ? Context.ResolvedNames?.NameOf(DialTo.Address) : null,
             Verdict = refusedByCheck ? null : verdict, Refusal = refusedByCheck ? Refusal!.Reason : null, Check = Refusal?.Check, Decrypted = decrypted && letsThrough,
+            Facts = _decision.Flow.Source is null ? null : _decision.Flow,
         });
     }
 
@@ -144,7 +146,7 @@ internal sealed class FlowSession : IAsyncDisposable
                 Destination = session.DialTo, Host = session.HostOrNull(), Method = request.Method, Url = request.Url,
                 Verdict = refusal is { Check: not null } ? null : request.Verdict,
                 Refusal = refusal is { Check: not null } ? refusal.Reason : null, Check = refusal?.Check, Decrypted = session._decrypted, Status = request.Status,
-                BytesUp = request.BytesUp, BytesDown = request.BytesDown, Mcp = request.Mcp,
+                BytesUp = request.BytesUp, BytesDown = request.BytesDown, Mcp = request.Mcp, Facts = session.RequestFacts(request.Path),
             });
             if (request.Mcp is { } mcp) session.CountMcp(mcp, request.Verdict);
             if (refusal is not null)
@@ -177,6 +179,9 @@ internal sealed class FlowSession : IAsyncDisposable
         }
         return comparison.Changed;
     }
+    // A request is decided on the flow's facts with its own path and only the address dialled.
+    private Flow? RequestFacts(string? path) => _decision.Flow.Source is null ? null
+        : _decision.Flow with { Path = path, Destinations = DialTo is null ? _decision.Flow.Destinations : [DialTo.Address] };
 
     /// <summary>Marks the flow as decrypted (its request records say so) and writes the decision record.</summary>
     public void Permit(bool decrypted)

@@ -7,8 +7,11 @@ namespace Corral.Gateway.Proxy;
 
 /// <summary>What every connection handler shares: limits, the decider, the flow log, logging, flow ids and metrics.</summary>
 internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, IFlowLog flowLog, ILogger logger, Meter meter, Func<System.Net.IPEndPoint, bool>? dialGuard, CancellationToken stoppingToken,
-    Interception.TlsInterceptor? interceptor = null)
+    Interception.TlsInterceptor? interceptor = null, NameService.ResolvedNames? resolvedNames = null)
 {
+    /// <summary>Names agents resolved through the gateway's resolver, by address; null when it does not run.</summary>
+    public NameService.ResolvedNames? ResolvedNames { get; } = resolvedNames;
+
     /// <summary>Decrypts decrypt-allowed permits; null when no CA is configured (every flow is spliced).</summary>
     public Interception.TlsInterceptor? Interceptor { get; } = interceptor;
 

@@ -23,6 +23,9 @@ internal static class StreamSniffer
     public static async ValueTask<Sniffed> SniffAsync(ClientConnection client, CancellationToken ct)
     {
         var limits = client.Context.Limits;
+        // One deadline for the whole ClientHello, counted from the start: a first byte sent late does not buy more time.
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        TimeSpan Left(TimeSpan limit) => TimeSpan.FromTicks(Math.Max(1, (limit - System.Diagnostics.Stopwatch.GetElapsedTime(started)).Ticks));
         var first = new FirstByteParser();
         var outcome = await PipePeek.PeekAsync(client.Reader, first, 1, limits.ClientHelloTimeout, ct).ConfigureAwait(false);
         if (outcome == PeekOutcome.Closed) return new(StreamKind.Closed, null, null, "client closed before sending anything");
@@ -31,7 +34,7 @@ internal static class StreamSniffer
         if (first.Value == 0x16)
         {
             var hello = new ClientHelloParser(limits.MaxClientHelloBytes);
-            outcome = await PipePeek.PeekAsync(client.Reader, hello, limits.MaxClientHelloBytes, limits.ClientHelloTimeout, ct).ConfigureAwait(false);
+            outcome = await PipePeek.PeekAsync(client.Reader, hello, limits.MaxClientHelloBytes, Left(limits.ClientHelloTimeout), ct).ConfigureAwait(false);
             return outcome switch
             {
                 PeekOutcome.Done => new(StreamKind.Tls, hello.ServerName, null, null),
@@ -44,7 +47,7 @@ internal static class StreamSniffer
         if (!BeginsLikeHttp(first.Value)) return new(StreamKind.Opaque, null, null, null);
 
         var peek = new HttpRequestPeek(client.Context.HttpLimits);
-        outcome = await PipePeek.PeekAsync(client.Reader, peek, limits.MaxHeadBytes + 1, limits.HeadTimeout, ct).ConfigureAwait(false);
+        outcome = await PipePeek.PeekAsync(client.Reader, peek, limits.MaxHeadBytes + 1, Left(limits.HeadTimeout), ct).ConfigureAwait(false);
         switch (outcome)
         {
             case PeekOutcome.Done:

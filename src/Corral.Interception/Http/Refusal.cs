@@ -36,6 +36,8 @@ public static class GatewayCheck
     public const string McpNotDecrypted = "mcp-not-decrypted";
     /// <summary>Over the gateway's connection limit.</summary>
     public const string ConnectionLimit = "connection-limit";
+    /// <summary>The flow log cannot record and the operator asked to fail closed (<c>--flow-log-fail-closed</c>).</summary>
+    public const string FlowLog = "flow-log";
 }
 
 /// <summary>
@@ -54,6 +56,9 @@ public sealed record Refusal(int Status, string? Rule, string? Check, string Des
 
     /// <summary>A refusal by one of the gateway's own checks (<see cref="GatewayCheck"/>).</summary>
     public static Refusal ByCheck(string check, string destination, string reason, int status = 403) => new(status, null, check, destination, reason);
+
+    /// <summary>Advice in place of the policy's (e.g. for a refusal at a limit, where retrying later is right).</summary>
+    public string? AdviceText { get; init; }
 
     /// <summary>What the flow record's refusal field says.</summary>
     public string RecordText => Check is null ? Reason : $"{Check}: {Reason}";
@@ -78,7 +83,7 @@ public sealed record Refusal(int Status, string? Rule, string? Check, string Des
             if (Check is not null) w.WriteString("check", Check);
             w.WriteString("destination", Destination);
             w.WriteString("reason", Reason);
-            w.WriteString("advice", Advice);
+            w.WriteString("advice", AdviceText ?? Advice);
             w.WriteEndObject();
         }
         stream.WriteByte((byte)'\n');

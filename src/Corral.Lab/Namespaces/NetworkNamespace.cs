@@ -19,14 +19,19 @@ internal sealed class NetworkNamespace(string name)
     public string HandlePath => $"/run/netns/{Name}";
 
     /// <summary>A new TCP socket of the given family inside this namespace.</summary>
-    public Socket CreateTcpSocket(AddressFamily family = AddressFamily.InterNetwork)
+    public Socket CreateTcpSocket(AddressFamily family = AddressFamily.InterNetwork) => CreateSocket(family, SocketType.Stream, ProtocolType.Tcp);
+
+    /// <summary>A new UDP socket of the given family inside this namespace.</summary>
+    public Socket CreateUdpSocket(AddressFamily family = AddressFamily.InterNetwork) => CreateSocket(family, SocketType.Dgram, ProtocolType.Udp);
+
+    private Socket CreateSocket(AddressFamily family, SocketType type, ProtocolType protocol)
     {
         Socket? socket = null;
         Exception? error = null;
         // A dedicated thread (never a pooled one): it changes namespace, so it must end right after.
         var thread = new Thread(() =>
         {
-            try { socket = CreateInside(family); }
+            try { socket = CreateInside(family, type, protocol); }
             catch (Exception e) { error = e; }
         }) { IsBackground = true, Name = $"netns {Name}" };
         thread.Start();
@@ -34,7 +39,7 @@ internal sealed class NetworkNamespace(string name)
         return socket ?? throw new LabSetupException($"cannot open a socket in network namespace {Name}: {error?.Message}");
     }
 
-    private Socket CreateInside(AddressFamily family)
+    private Socket CreateInside(AddressFamily family, SocketType type, ProtocolType protocol)
     {
         var home = Open("/proc/thread-self/ns/net");
         try
@@ -47,7 +52,7 @@ internal sealed class NetworkNamespace(string name)
             finally { close(target); }
             try
             {
-                return new Socket(family, SocketType.Stream, ProtocolType.Tcp);
+                return new Socket(family, type, protocol);
             }
             finally
             {

@@ -27,7 +27,7 @@ public sealed partial class CompiledPolicy
     private readonly GroupSetInterner _sets;
     private readonly CompiledRule[] _rules; // Rules as an array: no interface dispatch on the hot path
     private readonly bool _singleWord; // every bitset is one word: the name lookup fills one word per kind
-    private readonly ulong[] _rulesForSomeAddress, _noRules, _rulesForEveryAddress; // destination masks for an address not known yet
+    private readonly ulong[] _rulesForSomeAddress, _rulesForEveryAddress; // destination masks for an address not known yet
     private readonly RuleAction _defaultAction;
 
     public PolicyDocument Document { get; }
@@ -180,7 +180,6 @@ public sealed partial class CompiledPolicy
         // Before resolving: a rule's destination may hold when some address class satisfies it (a service-tag group
         // without a Service Tags file has none) and holds for sure when every class does.
         _rulesForSomeAddress = new ulong[_ruleWords];
-        _noRules = new ulong[_ruleWords];
         _rulesForEveryAddress = new ulong[_ruleWords];
         Array.Fill(_rulesForEveryAddress, ulong.MaxValue);
         for (var s = 0; s < setCount; s++)
@@ -244,7 +243,6 @@ public sealed partial class CompiledPolicy
         _singleWord = basis._singleWord;
         _defaultAction = basis._defaultAction;
         _rulesForSomeAddress = basis._rulesForSomeAddress;
-        _noRules = basis._noRules;
         _rulesForEveryAddress = basis._rulesForEveryAddress;
     }
 
@@ -350,7 +348,11 @@ public sealed partial class CompiledPolicy
         private ulong _first;
     }
 
-    /// <summary>The evaluator. <typeparamref name="TWidth"/> fixes the bitset widths at one word when it can.</summary>
+    /// <summary>
+    /// The evaluator. <typeparamref name="TWidth"/> fixes the bitset widths at one word when it can. The masks are
+    /// read by index (scratch offsets and table rows), not through spans, so the one-word case compiles to a few
+    /// loads and register operations.
+    /// </summary>
     private Verdict Evaluate<TWidth, TFacts, TTrace>(in Flow flow, TFacts facts, ref TTrace trace, Span<ulong> scratch, out bool undecided)
         where TWidth : struct, IWordCount where TFacts : struct, IFlowFacts where TTrace : struct, IDecisionTrace
     {
@@ -366,75 +368,85 @@ public sealed partial class CompiledPolicy
         var webWords = TWidth.Of(_webWords);
         var threatWords = TWidth.Of(_threatWords);
         var ruleWords = TWidth.Of(_ruleWords);
-        var web = scratch[..webWords];
-        var urlHosts = scratch.Slice(webWords, webWords);
-        var threat = scratch.Slice(2 * webWords, threatWords);
-        var rulesAt = 2 * webWords + threatWords;
-        var nameRules = scratch.Slice(rulesAt, ruleWords);                       // web-group condition holds
-        var domainOnlyRules = scratch.Slice(rulesAt + ruleWords, ruleWords);     // ... through a domain entry, no URL filter for this host
-        var threatNameRules = scratch.Slice(rulesAt + 2 * ruleWords, ruleWords); // destination holds through a threat-listed name
-
-        _rulesWithoutWebGroups.AsSpan(0, ruleWords).CopyTo(nameRules);
+        var masks = new NameMasks(webWords, threatWords, ruleWords);
+        for (var w = 0; w < ruleWords; w++) scratch[masks.NameRules + w] = _rulesWithoutWebGroups[w];
         if (flow.Host is { } host)
         {
-            if (TWidth.IsOne) _names.LookupSingle(host, out web[0], out urlHosts[0], out threat[0]);
-            else _names.Lookup(host, web, urlHosts, threat);
-            trace.Names(web, urlHosts, threat);
+            if (TWidth.IsOne) _names.LookupSingle(host, out scratch[masks.Web], out scratch[masks.UrlHosts], out scratch[masks.Threat]);
+            else _names.Lookup(host, scratch.Slice(masks.Web, webWords), scratch.Slice(masks.UrlHosts, webWords), scratch.Slice(masks.Threat, threatWords));
+            if (TTrace.TracesEveryRule)
+                trace.Names(scratch.Slice(masks.Web, webWords), scratch.Slice(masks.UrlHosts, webWords), scratch.Slice(masks.Threat, threatWords));
             for (var w = 0; w < webWords; w++)
             {
-                var domainOnly = web[w] & ~urlHosts[w];
-                OrGroupRules<TWidth>(domainOnly, w, _rulesByWebGroup, domainOnlyRules);
-                OrGroupRules<TWidth>(domainOnly, w, _rulesByWebGroup, nameRules);
+                var urlHosts = scratch[masks.UrlHosts + w];
+                var domainOnly = scratch[masks.Web + w] & ~urlHosts;
+                OrGroupRules<TWidth>(domainOnly, w, _rulesByWebGroup, scratch, masks.DomainOnlyRules);
+                OrGroupRules<TWidth>(domainOnly, w, _rulesByWebGroup, scratch, masks.NameRules);
                 // At connection level a URL filter's host admits the rule; with a path, a URL filter must match it.
-                if (urlHosts[w] != 0)
+                if (urlHosts != 0)
                 {
-                    var admitting = flow.Path is null ? urlHosts[w] : UrlFilteredGroupsAdmitting(urlHosts[w], w, host, flow.Path);
-                    OrGroupRules<TWidth>(admitting, w, _rulesByWebGroup, nameRules);
+                    var admitting = flow.Path is null ? urlHosts : UrlFilteredGroupsAdmitting(urlHosts, w, host, flow.Path);
+                    OrGroupRules<TWidth>(admitting, w, _rulesByWebGroup, scratch, masks.NameRules);
                 }
             }
-            for (var w = 0; w < threatWords; w++) OrGroupRules<TWidth>(threat[w], w, _rulesByThreatDomain, threatNameRules);
+            for (var w = 0; w < threatWords; w++) OrGroupRules<TWidth>(scratch[masks.Threat + w], w, _rulesByThreatDomain, scratch, masks.ThreatNameRules);
         }
-        var source = _sourceRules.AsSpan(LookupSet(flow.Source) * ruleWords, ruleWords);
+        var sourceRow = LookupSet(flow.Source) * ruleWords;
 
         if (count == 0)
-            return DecideForAddress<TWidth, TFacts, TTrace>(flow, facts, source, nameRules, domainOnlyRules, threatNameRules,
+            return DecideForAddress<TWidth, TFacts, TTrace>(flow, facts, scratch, sourceRow,
                 TFacts.KnowsAddresses ? _unknownPublicSet : AnyAddress, -1, ref trace, ref undecided);
 
         Verdict best = default;
         var haveBest = false;
         for (var i = 0; i < count; i++)
         {
-            var verdict = DecideForAddress<TWidth, TFacts, TTrace>(flow, facts, source, nameRules, domainOnlyRules, threatNameRules, LookupSet(flow.Destinations[i]), i, ref trace, ref undecided);
+            var verdict = DecideForAddress<TWidth, TFacts, TTrace>(flow, facts, scratch, sourceRow, LookupSet(flow.Destinations[i]), i, ref trace, ref undecided);
             if (verdict.Action == RuleAction.Permit) return verdict;
             if (!haveBest || (verdict.LetsThrough && !best.LetsThrough)) { best = verdict; haveBest = true; }
         }
         return best;
     }
 
+    /// <summary>Where each of the six per-flow bitsets starts in the evaluator's scratch buffer.</summary>
+    private readonly struct NameMasks(int webWords, int threatWords, int ruleWords)
+    {
+        public int Web => 0;
+        public int UrlHosts => webWords;
+        public int Threat => 2 * webWords;
+        public int NameRules => 2 * webWords + threatWords;                        // web-group condition holds
+        public int DomainOnlyRules => 2 * webWords + threatWords + ruleWords;      // ... through a domain entry, no URL filter for this host
+        public int ThreatNameRules => 2 * webWords + threatWords + 2 * ruleWords;  // destination holds through a threat-listed name
+    }
+
     /// <summary>The address set of a destination not known yet (<see cref="AddressUnknown"/>): every address is possible.</summary>
     private const int AnyAddress = -1;
 
-    private Verdict DecideForAddress<TWidth, TFacts, TTrace>(in Flow flow, TFacts facts, ReadOnlySpan<ulong> source, ReadOnlySpan<ulong> nameRules,
-        ReadOnlySpan<ulong> domainOnlyRules, ReadOnlySpan<ulong> threatNameRules, int set, int addressIndex, ref TTrace trace, ref bool undecided)
+    private Verdict DecideForAddress<TWidth, TFacts, TTrace>(in Flow flow, TFacts facts, Span<ulong> scratch, int sourceRow,
+        int set, int addressIndex, ref TTrace trace, ref bool undecided)
         where TWidth : struct, IWordCount where TFacts : struct, IFlowFacts where TTrace : struct, IDecisionTrace
     {
         var ruleWords = TWidth.Of(_ruleWords);
-        // With the address unknown, a destination condition may hold (some address is in the group) and holds for
-        // sure only for rules that name no destination or "anywhere"; the guard may apply to any address.
-        var destination = TFacts.KnowsAddresses ? _destinationRules.AsSpan(set * ruleWords, ruleWords) : _rulesForSomeAddress.AsSpan(0, ruleWords);
-        var destinationForSure = TFacts.KnowsAddresses ? destination : _rulesForEveryAddress.AsSpan(0, ruleWords);
-        var explicitRules = TFacts.KnowsAddresses ? _explicitRules.AsSpan(set * ruleWords, ruleWords) : _noRules.AsSpan(0, ruleWords);
-        var guarded = !TFacts.KnowsAddresses || _guardedSets[set];
-        var hardGuarded = !TFacts.KnowsAddresses || _hardGuardedSets[set];
+        var masks = new NameMasks(TWidth.Of(_webWords), TWidth.Of(_threatWords), ruleWords); // constants for one word
+        var setRow = TFacts.KnowsAddresses ? set * ruleWords : 0;
         var rules = _rules;
         CompiledRule? guardSkipped = null;
         trace.BeginAddress(addressIndex, set);
 
         for (var w = 0; w < ruleWords; w++)
         {
+            // This word of each mask, read once: the rule loop below works on registers.
+            // With the address unknown, a destination condition may hold (some address satisfies it) and holds for
+            // sure when every address does (no destination, "anywhere", or a threat group listing the name); the
+            // guard may apply (the address could be internal), so a name permit is never certain.
+            var threatNameWord = scratch[masks.ThreatNameRules + w];
+            var sourceWord = _sourceRules[sourceRow + w];
+            var destinationWord = (TFacts.KnowsAddresses ? _destinationRules[setRow + w] : _rulesForSomeAddress[w]) | threatNameWord;
+            var certainWord = TFacts.KnowsAddresses ? ulong.MaxValue : _rulesForEveryAddress[w] | threatNameWord;
+            var nameWord = scratch[masks.NameRules + w];
             var candidates = TTrace.TracesEveryRule
                 ? ulong.MaxValue // explain reports every rule, using the same masks below
-                : source[w] & (destination[w] | threatNameRules[w]) & nameRules[w];
+                : sourceWord & destinationWord & nameWord;
             while (candidates != 0)
             {
                 var index = (w << 6) + BitOperations.TrailingZeroCount(candidates);
@@ -442,17 +454,19 @@ public sealed partial class CompiledPolicy
                 if ((uint)index >= (uint)rules.Length) break;
                 var rule = rules[index];
                 var bit = 1UL << index;
-                var certain = TFacts.KnowsAddresses || ((destinationForSure[w] | threatNameRules[w]) & bit) != 0;
+                var certain = TFacts.KnowsAddresses || (certainWord & bit) != 0;
                 var check = !TTrace.TracesEveryRule ? RuleCheck.Ok :
-                    (source[w] & bit) == 0 ? RuleCheck.Source :
-                    ((destination[w] | threatNameRules[w]) & bit) == 0 ? RuleCheck.Destination :
-                    (nameRules[w] & bit) == 0 ? RuleCheck.WebGroup :
+                    (sourceWord & bit) == 0 ? RuleCheck.Source :
+                    (destinationWord & bit) == 0 ? RuleCheck.Destination :
+                    (nameWord & bit) == 0 ? RuleCheck.WebGroup :
                     RuleCheck.Ok;
                 if (check == RuleCheck.Ok) check = facts.CheckTransport(rule, flow, ref certain);
                 // The internal-address guard: a name-based permit never authorizes an internal or platform address.
                 // Private, CGNAT and ULA addresses may be opened by the rule's own smart groups naming them; loopback,
                 // link-local/metadata, platform and embedded forms never.
-                if (check == RuleCheck.Ok && rule.PermitsByName && guarded && (hardGuarded || (explicitRules[w] & bit) == 0))
+                // Read only for a name permit: with the address unknown it could be any address, loopback included.
+                if (check == RuleCheck.Ok && rule.PermitsByName && (!TFacts.KnowsAddresses ||
+                    (_guardedSets[set] && (_hardGuardedSets[set] || (_explicitRules[setRow + w] & bit) == 0))))
                 {
                     if (TFacts.KnowsAddresses)
                     {
@@ -464,7 +478,7 @@ public sealed partial class CompiledPolicy
                 trace.Rule(rule, check);
                 if (check != RuleCheck.Ok) continue;
 
-                var pending = flow.Path is null && rule.PermitsByName && (domainOnlyRules[w] & bit) == 0;
+                var pending = flow.Path is null && rule.PermitsByName && (scratch[masks.DomainOnlyRules + w] & bit) == 0;
                 var verdict = new Verdict(rule.Action, rule, rule.MatchedEnforced, rule.MatchedDecrypt, rule.MatchedReason, addressIndex, pending, guardSkipped);
                 if (!TFacts.KnowsAddresses)
                 {
@@ -513,16 +527,15 @@ public sealed partial class CompiledPolicy
         return admitting;
     }
 
-    private void OrGroupRules<TWidth>(ulong groups, int word, ulong[] table, Span<ulong> into) where TWidth : struct, IWordCount
+    // ORs the rule masks of the groups set in one word of a group bitset into scratch[into ..].
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private void OrGroupRules<TWidth>(ulong groups, int word, ulong[] table, Span<ulong> scratch, int into) where TWidth : struct, IWordCount
     {
         var ruleWords = TWidth.Of(_ruleWords);
-        while (groups != 0)
+        for (; groups != 0; groups &= groups - 1)
         {
-            var g = (word << 6) + BitOperations.TrailingZeroCount(groups);
-            groups &= groups - 1;
-            if (TWidth.IsOne) into[0] |= table[g];
-            else
-                for (var i = 0; i < ruleWords; i++) into[i] |= table[g * ruleWords + i];
+            var row = ((word << 6) + BitOperations.TrailingZeroCount(groups)) * ruleWords;
+            for (var i = 0; i < ruleWords; i++) scratch[into + i] |= table[row + i];
         }
     }
 

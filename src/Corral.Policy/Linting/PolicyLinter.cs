@@ -64,8 +64,11 @@ public static class PolicyLinter
                 diagnostics.Add(new Diagnostic(Severity.Warning, "resolves-every-name", rule.Location,
                     $"rule '{rule.Name}' {(rule.Action == RuleAction.Permit ? "permits" : "lets through (watch mode)")} by address with no web group: " +
                     $"for the sources it covers the gateway must resolve any name asked for on {PortsText(rule)}, since any name " +
-                    "might resolve into its destinations, so a name can carry data out through DNS queries",
-                    "narrow its ports or sources, or add a web group naming the hosts it is for (then the name must match too)"));
+                    "might resolve into its destinations, so a name can carry data out through DNS queries" +
+                    (document.Dns.Mode == RuleMode.Watch
+                        ? "; the gateway's resolver (dns: mode watch) answers names reachable only through it and flags them"
+                        : "; the gateway's resolver (dns: mode enforce) refuses names reachable only through it"),
+                    "narrow its ports or sources, or add a web group naming the hosts it is for (then the name must match too); 'dns: { mode: enforce }' refuses the names no web group names"));
 
             // A watched permit is never decrypted, so its URL filters cannot be checked: every path of the host passes.
             if (rule.Action == RuleAction.Permit && rule.Mode == RuleMode.Watch &&
@@ -84,7 +87,7 @@ public static class PolicyLinter
     /// source an agent could have: no name is final before resolving for the flows it covers (see
     /// <see cref="CompiledPolicy.DecideBeforeResolving"/>), so the gateway resolves whatever name it is asked for.
     /// </summary>
-    private static bool ResolvesEveryName(Rule rule, PolicyDocument document) =>
+    public static bool ResolvesEveryName(Rule rule, PolicyDocument document) =>
         rule.WebGroups.Count == 0 && (rule.Action == RuleAction.Permit || rule.Mode == RuleMode.Watch) &&
         (rule.Source.Count == 0 || rule.Source.Any(s => SourceCouldBeAgent(s.Value, document)));
 

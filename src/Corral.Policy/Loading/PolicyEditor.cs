@@ -61,6 +61,45 @@ public static class PolicyEditor
         return false;
     }
 
+    /// <summary>
+    /// Adds names (or <c>*.domain</c> wildcards) to the end of one web group's <c>domains</c> list, in the list's own
+    /// style (<c>[a, b]</c> or one <c>- name</c> a line), leaving every other character as written. Names the list
+    /// already holds are not added twice. Returns the new text, or an error.
+    /// </summary>
+    public static (string? Text, string? Error) AddWebGroupDomains(string displayPath, string text, string groupName, IReadOnlyList<string> domains)
+    {
+        var diagnostics = new DiagnosticBag();
+        var root = YamlTree.Read(displayPath, Encoding.UTF8.GetBytes(text), diagnostics);
+        if (diagnostics.HasErrors || root is not YMapping top) return (null, $"{displayPath} does not parse as a policy");
+        if (Value(top, "webGroups") is not YMapping groups || Value(groups, groupName) is not YMapping group)
+            return (null, $"{displayPath} has no web group named '{groupName}'");
+        if (Value(group, "domains") is not YSequence list)
+            return (null, $"{displayPath}: web group '{groupName}' has no domains list to add to; add 'domains: []' to it first");
+        var present = list.Items.OfType<YScalar>().Select(i => i.Value).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var added = domains.Where(d => present.Add(d)).ToList();
+        if (added.Count == 0) return (text, null);
+        var bom = BomLength(text);
+        var isFlow = text[bom + list.StartIndex] == '[';
+        if (isFlow)
+        {
+            var close = text.LastIndexOf(']', Math.Min(text.Length - 1, bom + list.EndIndex)); // the parser's end mark is at or just past it
+            var items = string.Join(", ", added.Select(QuoteIfNeeded));
+            return (Splice(text, close, close, (list.Items.Count > 0 ? ", " : "") + items), null);
+        }
+        // Block style: new lines after the last item's line (after any comment on it), with that line's "  - " prefix.
+        var last = list.Items[^1];
+        var itemStart = bom + last.StartIndex;
+        var lineStart = text.LastIndexOf('\n', Math.Max(0, itemStart - 1)) + 1;
+        var prefix = text[lineStart..itemStart];
+        var lineEnd = text.IndexOf('\n', bom + last.EndIndex);
+        if (lineEnd < 0) lineEnd = text.Length;
+        var lines = string.Concat(added.Select(d => "\n" + prefix + QuoteIfNeeded(d)));
+        return (Splice(text, lineEnd, lineEnd, lines), null);
+    }
+
+    // A plain YAML scalar cannot start with '*' (an alias); quote wildcards as the templates do.
+    private static string QuoteIfNeeded(string domain) => domain.StartsWith('*') ? $"\"{domain}\"" : domain;
+
     /// <summary>Where a rule's mode is written in the text its tree was read from; <paramref name="bom"/> is 1 when that text starts with a BOM.</summary>
     internal static RuleModeSite? SiteOf(YMapping rule, int bom)
     {

@@ -19,13 +19,17 @@ public sealed record LoadResult(PolicyDocument? Policy, IReadOnlyList<Diagnostic
 /// </summary>
 public static partial class PolicyLoader
 {
-    private static readonly string[] TopKeys = ["version", "name", "defaultAction", "smartGroups", "webGroups", "threatGroups", "serviceTags", "rules", "inspection"];
+    private static readonly string[] TopKeys = ["version", "name", "defaultAction", "smartGroups", "webGroups", "threatGroups", "serviceTags", "rules", "inspection", "dns"];
+    private static readonly string[] DnsKeys = ["mode"];
     private static readonly string[] InspectionKeys = ["patterns", "custom", "scanAuthorizationHeader"];
     private static readonly string[] CustomPatternKeys = ["name", "regex"];
     private static readonly string[] SmartGroupKeys = ["cidrs", "serviceTag"];
     private static readonly string[] WebGroupKeys = ["domains", "urls"];
     private static readonly string[] ThreatGroupKeys = ["feeds"];
-    private static readonly string[] ServiceTagsKeys = ["file", "region"];
+    private static readonly string[] ServiceTagsKeys = ["file", "region", "cloud"];
+
+    /// <summary>The values of a Service Tags file's <c>cloud</c>, one file per Azure cloud.</summary>
+    private static readonly string[] AzureClouds = ["Public", "AzureGovernment", "China", "AzureGermany"];
     private static readonly string[] RuleKeys = ["name", "priority", "source", "destination", "webGroups", "action", "protocol", "ports", "decrypt", "mode", "logging", "requireTls", "mcp"];
     private static readonly string[] McpKeys = ["tools", "pinTools", "methods"];
     public const int MaxPortRanges = 64;
@@ -127,9 +131,10 @@ public static partial class PolicyLoader
             CheckUrlFiltersCanBeSeen(rules, webGroups);
 
             var inspection = ReadInspection(Get(top, "inspection"));
+            var dns = ReadDns(Get(top, "dns"));
 
             return new PolicyDocument(file, version, name, defaultAction, smartGroups, webGroups, threatGroups, serviceTags,
-                rules, ContentHash: "") { Inspection = inspection }; // the hash is set by Load, once the inputs are read
+                rules, ContentHash: "") { Inspection = inspection, Dns = dns }; // the hash is set by Load, once the inputs are read
         }
 
         // ---- groups -------------------------------------------------------------------------------------
@@ -194,17 +199,31 @@ public static partial class PolicyLoader
             var servicePrefixes = new List<IpPrefix>();
             if (Get(body, "serviceTag") is { } tagNode && String(tagNode, "serviceTag") is { } tagName)
             {
+                // The tag is carried on as Microsoft spells it (the file's spelling, else the built-in list's), whatever the case typed.
                 tag = new(tagName, tagNode.Location);
                 if (source?.File is null)
                 {
                     diagnostics.Warning("service-tags-unresolved", tagNode.Location,
                         $"service tag '{tagName}' cannot be enforced by the Corral gateway: no serviceTags file is configured",
                         "set serviceTags.file to Microsoft's weekly ServiceTags_Public_*.json; Aviatrix resolves the tag itself");
+                    // The built-in list is the Public cloud's; another cloud's tags are taken as written and pinned as the policy says.
+                    var catalog = ServiceTagCatalog.BuiltIn;
+                    var publicCloud = source?.Cloud is null or "Public";
+                    if (publicCloud && catalog.Spelling(tagName) is { } spelled)
+                    {
+                        tag = new(spelled, tagNode.Location);
+                        resolvedName = catalog.Resolve(spelled, source?.Region);
+                    }
+                    else if (publicCloud)
+                        diagnostics.Warning("unknown-service-tag", tagNode.Location,
+                            $"service tag '{tagName}' is not in Corral's built-in list (Microsoft's file, changeNumber {catalog.ChangeNumber})",
+                            Hint(tagName, catalog.Names) ?? "check the spelling, or set serviceTags.file to a current ServiceTags_Public_*.json");
                 }
                 else if (tagsFile is not null)
                 {
                     if (tagsFile.Find(tagName, source.Region) is { } entry)
                     {
+                        tag = new(tagsFile.Tags.TryGetValue(tagName, out var named) ? named.Name : tagName, tagNode.Location);
                         resolvedName = entry.Name;
                         servicePrefixes.AddRange(entry.Prefixes);
                     }
@@ -284,6 +303,13 @@ public static partial class PolicyLoader
             CheckKeys(map, ServiceTagsKeys, "serviceTags");
             var relative = Get(map, "file") is { } f and not YScalar { IsNull: true } ? String(f, "file") : null;
             var region = Get(map, "region") is { } r and not YScalar { IsNull: true } ? String(r, "region") : null;
+            var cloud = AzureClouds[0];
+            if (Get(map, "cloud") is { } c and not YScalar { IsNull: true } && String(c, "cloud") is { } cloudText)
+            {
+                if (AzureClouds.FirstOrDefault(k => string.Equals(k, cloudText, StringComparison.OrdinalIgnoreCase)) is { } known) cloud = known;
+                else Error("bad-value", c, $"'cloud' must be {string.Join(" | ", AzureClouds)}, not '{cloudText}'",
+                    Hint(cloudText, AzureClouds) ?? "the value of the Service Tags file's own 'cloud' field");
+            }
             if (relative is not null)
             {
                 var full = Path.GetFullPath(Path.Combine(baseDirectory, relative));
@@ -299,23 +325,41 @@ public static partial class PolicyLoader
                         tagsFile = ServiceTagsReader.Parse(bytes, DisplayPath(full), diagnostics);
                         hash.AppendData(bytes);
                         InputFiles.Add(full);
+                        // A file of another Azure cloud has other ranges under the same tag names: refuse it rather than enforce the wrong ones.
+                        if (tagsFile?.Cloud is { } fileCloud && !string.Equals(fileCloud, cloud, StringComparison.OrdinalIgnoreCase))
+                        {
+                            Error("service-tags-cloud", Get(map, "file")!,
+                                $"service tags file '{relative}' is for cloud '{fileCloud}' (at {tagsFile.CloudLocation}), but the policy is for '{cloud}'",
+                                Get(map, "cloud") is null
+                                    ? $"serviceTags.cloud defaults to {AzureClouds[0]}: set 'cloud: {fileCloud}' if that is the cloud you deploy to, or download the {cloud} file"
+                                    : $"download the {cloud} file, or set 'cloud: {fileCloud}'");
+                            tagsFile = null;
+                        }
                     }
                 }
             }
-            return new ServiceTagsSource(relative, region?.ToLowerInvariant(), map.Location, tagsFile?.ChangeNumber, tagsFile?.Cloud);
+            return new ServiceTagsSource(relative, region?.ToLowerInvariant(), map.Location, tagsFile?.ChangeNumber, cloud);
         }
 
         // ---- payload inspection -------------------------------------------------------------------------
 
-        private InspectionSettings ReadInspection(YNode? node)
+        /// <summary>An optional top-level section that is a mapping: null when absent, null (and an error) when not a mapping.</summary>
+        private YMapping? Section(YNode? node, string name, string[] keys, string example)
         {
-            if (node is null || node is YScalar { IsNull: true }) return InspectionSettings.Default;
+            if (node is null || node is YScalar { IsNull: true }) return null;
             if (node is not YMapping map)
             {
-                Error("bad-type", node, "'inspection' is a mapping", "inspection: { patterns: [private-key, jwt], custom: [{ name: x, regex: '...' }] }");
-                return InspectionSettings.Default;
+                Error("bad-type", node, $"'{name}' is a mapping", example);
+                return null;
             }
-            CheckKeys(map, InspectionKeys, "inspection");
+            CheckKeys(map, keys, name);
+            return map;
+        }
+
+        private InspectionSettings ReadInspection(YNode? node)
+        {
+            if (Section(node, "inspection", InspectionKeys, "inspection: { patterns: [private-key, jwt], custom: [{ name: x, regex: '...' }] }") is not { } map)
+                return InspectionSettings.Default;
             var builtIns = BuiltInPatterns.Names;
             if (Get(map, "patterns") is { } patternsNode)
             {
@@ -354,6 +398,15 @@ public static partial class PolicyLoader
             }
             var scanAuthorization = Get(map, "scanAuthorizationHeader") is { } sa && (Bool(sa, "scanAuthorizationHeader") ?? false);
             return new InspectionSettings(builtIns, custom, scanAuthorization);
+        }
+
+        // ---- the gateway's resolver ----------------------------------------------------------------------
+
+        private DnsSettings ReadDns(YNode? node)
+        {
+            if (Section(node, "dns", DnsKeys, "dns: { mode: enforce }") is not { } map) return DnsSettings.Default;
+            var mode = Get(map, "mode") is { } m ? Enum(m, "mode", ModeWords) ?? DnsSettings.Default.Mode : DnsSettings.Default.Mode;
+            return new DnsSettings(mode);
         }
 
         // ---- rules --------------------------------------------------------------------------------------

@@ -30,7 +30,9 @@ public readonly record struct PortRange(int Low, int High)
 
 /// <summary>A set of addresses: CIDRs written in the policy and/or an Azure service tag.</summary>
 /// <param name="ServicePrefixes">The tag's prefixes from the Service Tags file; empty when no file is configured.</param>
-/// <param name="ServiceTagResolvedName">The tag name actually used (a regional one when the policy pins a region).</param>
+/// <param name="ServiceTag">The tag as Microsoft spells it (from the Service Tags file, else Corral's built-in list), where the policy names it.</param>
+/// <param name="ServiceTagResolvedName">The tag name actually used (a regional one when the policy pins a region and Microsoft publishes
+/// regional ranges for it); from the file, else the built-in list; null when neither knows the tag.</param>
 public sealed record SmartGroup(
     string Name,
     SourceLocation Location,
@@ -66,6 +68,7 @@ public sealed record ThreatGroup(string Name, SourceLocation Location, IReadOnly
 }
 
 /// <summary>Where service tags come from: Microsoft's weekly JSON file, optionally pinned to a region.</summary>
+/// <param name="Cloud">The Azure cloud the policy is for (serviceTags.cloud, default Public); the file's own cloud must match it.</param>
 public sealed record ServiceTagsSource(string? File, string? Region, SourceLocation Location, string? ChangeNumber, string? Cloud);
 
 /// <summary>One first-match rule.</summary>
@@ -122,6 +125,9 @@ public sealed record PolicyDocument(
 {
     /// <summary>Payload inspection of cleartext requests; every built-in pattern unless the policy says otherwise.</summary>
     public InspectionSettings Inspection { get; init; } = InspectionSettings.Default;
+
+    /// <summary>The gateway resolver's treatment of names reachable only by address (watch unless the policy says otherwise).</summary>
+    public DnsSettings Dns { get; init; } = DnsSettings.Default;
 
     /// <summary>SHA-256 (hex) of every feed and service-tag file in the order read: the inputs part of <see cref="ContentHash"/>.</summary>
     public string InputsDigest { get; init; } = "";

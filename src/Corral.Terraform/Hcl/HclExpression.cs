@@ -16,6 +16,9 @@ public abstract record HclExpression
     public static HclExpression List(IEnumerable<HclExpression> items) => new HclList(items.ToArray());
     public static HclExpression Strings(IEnumerable<string> items) => new HclList(items.Select(Of).ToArray());
 
+    /// <summary>A list written one item a line, for lists too long to read on one.</summary>
+    public static HclExpression StringLines(IEnumerable<string> items) => new HclListLines(items.Select(i => new HclString(i)).ToArray());
+
     /// <summary>True when the expression spans several lines (an object), which <c>terraform fmt</c> never aligns.</summary>
     internal virtual bool IsMultiLine => false;
 }
@@ -70,6 +73,12 @@ public sealed record HclRaw(string Expression) : HclExpression
 public sealed record HclList(IReadOnlyList<HclExpression> Items) : HclExpression
 {
     public override string ToString() => "[" + string.Join(", ", Items.Select(i => i.ToString())) + "]";
+}
+
+/// <summary>A list written one item a line, each followed by a comma, as <c>terraform fmt</c> keeps a multi-line list.</summary>
+public sealed record HclListLines(IReadOnlyList<HclExpression> Items) : HclExpression
+{
+    internal override bool IsMultiLine => true;
 }
 
 /// <summary>An object written one key a line, as <c>terraform fmt</c> lays out multi-line objects.</summary>

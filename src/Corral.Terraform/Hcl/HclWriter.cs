@@ -5,7 +5,7 @@ namespace Corral.Terraform.Hcl;
 /// <summary>
 /// Renders an <see cref="HclBody"/> as <c>terraform fmt</c> would: two-space indentation, one space around <c>=</c>,
 /// and the <c>=</c> of consecutive single-line attributes aligned. As in hclwrite, a run of aligned attributes ends at
-/// a blank line, a comment, a nested block or an attribute whose value opens a multi-line object.
+/// a blank line, a comment, a nested block or an attribute whose value spans lines (an object or a one-item-a-line list).
 /// </summary>
 public static class HclWriter
 {
@@ -73,6 +73,12 @@ public static class HclWriter
             foreach (var (key, v) in obj.Entries) inner.Attribute(key, v);
             WriteBody(sb, inner, depth + 1);
             sb.Append(indent).Append("}\n");
+        }
+        else if (value is HclListLines lines)
+        {
+            sb.Append("[\n");
+            foreach (var item in lines.Items) sb.Append(indent).Append("  ").Append(item).Append(",\n");
+            sb.Append(indent).Append("]\n");
         }
         else sb.Append(value).Append('\n');
     }

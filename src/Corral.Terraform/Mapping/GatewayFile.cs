@@ -4,7 +4,8 @@ namespace Corral.Terraform.Mapping;
 
 /// <summary>
 /// gateway.tf: the Aviatrix spoke gateway HA pair in the Foundry VNet (Azure, SNAT for egress) and, in transit mode,
-/// its attachment to an existing transit gateway.
+/// its attachment to an existing transit gateway. The attachment is its own resource (aviatrix_spoke_transit_attachment):
+/// the spoke gateway's manage_transit_gateway_attachment and transit_gw were removed in provider 3.0.0.
 /// </summary>
 public static class GatewayFile
 {
@@ -35,9 +36,7 @@ public static class GatewayFile
             .Expression("ha_gw_size", "var.gateway_size")
             .Blank()
             .Comment("Egress to Public Internet leaves with the gateway's address (DCF egress rules need SNAT).")
-            .Attribute("single_ip_snat", true)
-            .Comment("Transit attachment, when any, is its own resource (aviatrix_spoke_transit_attachment).")
-            .Attribute("manage_transit_gateway_attachment", false),
+            .Attribute("single_ip_snat", true),
             "One spoke gateway HA pair per Foundry VNet, in the Foundry account's region (Standard_B2ms or larger).");
 
         if (context.Options.Gateway == GatewayMode.Transit)

@@ -58,7 +58,9 @@ public static class ModuleReadme
         foreach (var w in warnings) sb.Append($"- `{w.Code}` ({context.Cite(w.Location)}): {w.Message}\n");
 
         sb.Append("\n## Provider facts this module relies on\n\n");
-        sb.Append("Checked against the providers' published documentation (AviatrixSystems/terraform-provider-aviatrix `docs/`, ");
+        sb.Append("Every argument, block and enum value is checked in Corral's tests against the AviatrixSystems/aviatrix provider's own schema ");
+        sb.Append($"(its Go source at {string.Join(" and ", ProviderFacts.CheckedAviatrixReleases)}) and azurerm's at v4.0.0. ");
+        sb.Append("The facts below are from the providers' published documentation (AviatrixSystems/terraform-provider-aviatrix `docs/`, ");
         sb.Append("hashicorp/terraform-provider-azurerm `website/docs/`):\n\n");
         foreach (var fact in ProviderFacts.All) sb.Append($"- {fact.Statement} — `{fact.Source}`\n");
         sb.Append("\nNot settled by those docs (confirm before relying on them):\n\n");

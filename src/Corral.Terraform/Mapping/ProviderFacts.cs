@@ -16,7 +16,7 @@ public static class ProviderFacts
             "`external` = \"threatiq\"; exports `uuid`", Avx + "docs/resources/aviatrix_smart_group.md"),
         new("`aviatrix_web_group`: `name`, `selector { match_expressions { snifilter | urlfilter } }`, never both in one block; exports `uuid`",
             Avx + "docs/resources/aviatrix_web_group.md"),
-        new("`aviatrix_dcf_ruleset`: `name`, `attach_to`, `rules { name, action (PERMIT|DENY), priority, protocol (TCP|UDP|ICMP|ANY), " +
+        new("`aviatrix_dcf_ruleset`: `name`, `attach_to` (in the provider's schema at v8.2.0 and v9.0.10, though the doc lists it only in its example), `rules { name, action (PERMIT|DENY), priority, protocol (TCP|UDP|ICMP|ANY), " +
             "src_smart_groups, dst_smart_groups, web_groups, flow_app_requirement (TLS_REQUIRED), decrypt_policy (DECRYPT_ALLOWED|DECRYPT_NOT_ALLOWED), " +
             "watch, logging, port_ranges { lo, hi } }`; `port_ranges` not with ICMP; `hi` optional (then `lo` is the only port)",
             Avx + "docs/resources/aviatrix_dcf_ruleset.md"),
@@ -28,8 +28,8 @@ public static class ProviderFacts
             Avx + "docs/resources/aviatrix_distributed_firewalling_default_action_rule.md"),
         new("`aviatrix_distributed_firewalling_config`: `enable_distributed_firewalling`", Avx + "docs/resources/aviatrix_distributed_firewalling_config.md"),
         new("`aviatrix_spoke_gateway`: `cloud_type` = 8 (Azure), `account_name`, `gw_name`, `vpc_id`, `vpc_reg` (\"East US\"), `gw_size`, `subnet`, " +
-            "`zone` (\"az-n\", Azure only), `ha_subnet`, `ha_zone`, `ha_gw_size`, `single_ip_snat`, `manage_transit_gateway_attachment`; " +
-            "exports `private_ip`, `ha_private_ip`", Avx + "docs/resources/aviatrix_spoke_gateway.md"),
+            "`zone` (\"az-n\", Azure only), `ha_subnet`, `ha_zone`, `ha_gw_size`, `single_ip_snat`; exports `private_ip`, `ha_private_ip`; " +
+            "no `manage_transit_gateway_attachment` or `transit_gw` (removed in provider 3.0.0)", Avx + "docs/resources/aviatrix_spoke_gateway.md"),
         new("`aviatrix_spoke_transit_attachment`: `spoke_gw_name`, `transit_gw_name`; the HA gateway's attachment is handled by the backend",
             Avx + "docs/resources/aviatrix_spoke_transit_attachment.md"),
         new("`azurerm_subnet`: `name`, `resource_group_name`, `virtual_network_name`, `address_prefixes`, `delegation { name, service_delegation { name, actions } }`; " +
@@ -40,17 +40,21 @@ public static class ProviderFacts
         new("`data \"azurerm_virtual_network\"`: `name`, `resource_group_name`; exports `location`, `guid`", Azr + "website/docs/d/virtual_network.html.markdown"),
     ];
 
+    /// <summary>The Aviatrix provider releases whose source schemas Corral's tests check every generated module against.</summary>
+    public static readonly IReadOnlyList<string> CheckedAviatrixReleases = ["v8.2.0", "v9.0.10"];
+
     /// <summary>What the module relies on that the docs above do not settle; a deployment should confirm these first.</summary>
     public static readonly IReadOnlyList<string> Unconfirmed =
     [
         "Built-in smart group UUIDs (Anywhere `def000ad-0000-0000-0000-000000000000`, Public Internet `def000ad-0000-0000-0000-000000000001`): " +
             "from the provider's tests and community blueprints, not from Aviatrix's docs.",
         "Azure `vpc_id` as `vnet_name:resource_group:vnet_guid`: what Aviatrix's community modules pass; the spoke gateway doc's own Azure example shows `vnet_name:resource_group`.",
-        "`attach_to` of `aviatrix_dcf_ruleset` appears in the doc's example, not in its argument list.",
-        "`watch`: newer providers may offer `enforcement` (ENFORCE|MONITOR|DISABLE) instead; the docs read here have `watch` only, so the module writes `watch`.",
         "`external = \"threatiq\"` without `ext_args`: the doc's example narrows it (protocol, type, severity); whether the controller takes it bare is not documented.",
         "The delegation action `Microsoft.Network/virtualNetworks/subnets/join/action` is what Azure sets for Microsoft.App/environments (written to avoid a diff); " +
             "the azurerm doc only says Azure may add default actions.",
         "The azurerm provider block's `subscription_id` and `features {}` follow azurerm 4.x's provider documentation, not read here.",
+        "A web group with both domains and URL filters (`snifilter` and `urlfilter` in separate blocks of one group): the provider's docs only forbid " +
+            "both in one block, but Aviatrix's CoPilot WebGroups page says a group holds domains or URLs, not both; if the controller refuses " +
+            "such a group, split it in the policy into a domains group and a URLs group.",
     ];
 }

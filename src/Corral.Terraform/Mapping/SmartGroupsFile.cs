@@ -36,7 +36,7 @@ public static class SmartGroupsFile
                     if (isAgent) AgentExpressions(s, group);
                     else
                     {
-                        foreach (var cidr in group.Cidrs) s.Block("match_expressions", m => m.Attribute("cidr", cidr.Value.ToString()));
+                        MatchExpressions.Write(s, "cidr", group.Cidrs.Select(c => c.Value.ToString()).ToList());
                         if (group.ServiceTag is { } tag) s.Block("match_expressions", m => ServiceTag(m, context, group, tag.Value));
                     }
                 });
@@ -46,25 +46,45 @@ public static class SmartGroupsFile
         foreach (var threat in context.Document.ThreatGroups)
         {
             var name = context.Names.For(ModuleContext.SmartGroupType, threat.Name);
-            var prefixes = threat.AllPrefixes.Distinct().ToList();
+            // Past Aviatrix's CIDR limit the feed's addresses stay with the Corral gateway (reported as threat-feed-addresses).
+            var prefixes = ThreatFeedCidrs(threat);
             var comment =
                 $"{threat.Name} ({context.Cite(threat.Location)}): a threat group. Aviatrix has no threat-group resource, so this is a smart group\n" +
                 "on Aviatrix's ThreatIQ feed (external = \"threatiq\"; ext_args can narrow it by type or severity).\n" +
                 $"The local feed files ({string.Join(", ", threat.Feeds.Select(f => f.Path))}) are what the Corral gateway enforces;\n" +
                 (prefixes.Count > 0
                     ? $"their {prefixes.Count} address entries follow as CIDRs, their domains cannot be carried over (see README.md)."
-                    : "they list no addresses to carry over; domains cannot be carried over (see README.md).");
+                    : threat.Feeds.Any(f => f.Prefixes.Count > 0)
+                        ? $"their addresses are more than the {AviatrixLimits.SmartGroupCidrs:N0} CIDRs Aviatrix enforces in a smart group and are not carried over, nor their domains (see README.md)."
+                        : "they list no addresses to carry over; domains cannot be carried over (see README.md).");
             file.TopBlock("resource", [ModuleContext.SmartGroupType, name], b =>
             {
                 b.Attribute("name", threat.Name);
                 b.Block("selector", s =>
                 {
                     s.Block("match_expressions", m => m.Attribute("external", "threatiq"));
-                    foreach (var prefix in prefixes) s.Block("match_expressions", m => m.Attribute("cidr", prefix.ToString()));
+                    MatchExpressions.Write(s, "cidr", prefixes);
                 });
             }, comment);
         }
         return HclWriter.Write(file);
+    }
+
+    /// <summary>
+    /// The local feeds' distinct addresses as CIDRs when they fit in one smart group beside ThreatIQ, else none; stops
+    /// counting at the limit, so a million-line feed costs no more than ten thousand entries.
+    /// </summary>
+    public static IReadOnlyList<string> ThreatFeedCidrs(Corral.Policy.Model.ThreatGroup threat)
+    {
+        var distinct = new HashSet<Corral.Policy.Addressing.IpPrefix>();
+        var ordered = new List<string>();
+        foreach (var prefix in threat.AllPrefixes)
+        {
+            if (!distinct.Add(prefix)) continue;
+            if (distinct.Count > AviatrixLimits.SmartGroupCidrs) return [];
+            ordered.Add(prefix.ToString());
+        }
+        return ordered;
     }
 
     /// <summary>The agent subnet by CIDR, or (var.agent_smart_group_by_subnet) by Aviatrix's discovery of the subnet by name.</summary>
@@ -85,10 +105,12 @@ public static class SmartGroupsFile
     private static void ServiceTag(HclBody expression, ModuleContext context, SmartGroup group, string tag)
     {
         var args = new List<KeyValuePair<string, HclExpression>> { new("service_name", HclExpression.Of(tag)) };
-        // Pin the region the policy pins, unless the tags file showed this tag has no regional ranges.
+        // Pin the policy's region only where Microsoft publishes regional ranges for the tag (the resolved name is then the
+        // regional one): a global tag pinned to a region matches nothing. A tag neither the tags file nor Corral's built-in
+        // list knows is pinned as the policy says, and reported.
         var region = context.Document.ServiceTags?.Region;
-        var knownGlobal = group.ServiceTagResolvedName is { } resolved && string.Equals(resolved, tag, StringComparison.OrdinalIgnoreCase);
-        if (region is not null && !knownGlobal) args.Add(new("region", HclExpression.Of(region)));
+        var regional = group.ServiceTagResolvedName is not { } resolved || !string.Equals(resolved, tag, StringComparison.OrdinalIgnoreCase);
+        if (region is not null && regional) args.Add(new("region", HclExpression.Of(region)));
         expression.Attribute("external", "azureips");
         expression.Attribute("ext_args", new HclObject(args));
     }

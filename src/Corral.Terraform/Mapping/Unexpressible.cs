@@ -6,7 +6,8 @@ namespace Corral.Terraform.Mapping;
 /// <summary>
 /// Lists what Corral enforces but the Aviatrix module cannot express, in policy order, before any file is written:
 /// the internal-address guard of hostname permits, local threat-feed entries, gateway-only inspection and overrides,
-/// web-group rules that name destinations (Aviatrix expects Public Internet), and the default action's wider scope.
+/// web-group rules that name destinations (Aviatrix expects Public Internet), groups past Aviatrix's size limits, the
+/// default action's wider scope, and the DNS policy.
 /// Rule shapes Aviatrix refuses outright (ICMP with ports, web groups or decryption on UDP/ICMP) never get here:
 /// the policy core rejects them.
 /// </summary>
@@ -47,8 +48,10 @@ public static class Unexpressible
             if (domains.Count > 0)
                 warnings.Add(new("threat-feed-domains", threat.Location,
                     $"threat group '{threat.Name}': {domains.Count} local feed domain(s) ({Sample(domains)}) cannot be given to Aviatrix " +
-                    "(ThreatIQ takes no local entries, and an fqdn smart group would not cover subdomains); the feeds' addresses are included as CIDRs"));
+                    "(ThreatIQ takes no local entries, and an fqdn smart group would not cover subdomains); the feeds' addresses are carried as CIDRs " +
+                    "when they fit in one smart group"));
         }
+        warnings.AddRange(GroupLimits.Warnings(context));
 
         if (document.ServiceTags?.Region is { } region)
         {
@@ -58,7 +61,8 @@ public static class Unexpressible
             if (unsure.Count > 0)
                 warnings.Add(new("service-tag-region", document.ServiceTags.Location,
                     $"service tags {string.Join(", ", unsure)} are pinned to region {region} in Aviatrix (ext_args.region), as the policy says; " +
-                    "without a serviceTags file Corral cannot tell which tags have regional ranges, and a global tag pinned to a region may match nothing"));
+                    "neither a serviceTags file nor Corral's built-in list knows them, so Corral cannot tell whether they have regional ranges, " +
+                    "and a global tag pinned to a region may match nothing"));
         }
 
         var defaultAction = document.DefaultAction == RuleAction.Permit ? "PERMIT" : "DENY";
@@ -68,6 +72,10 @@ public static class Unexpressible
         warnings.Add(new("gateway-only", file,
             "the Corral gateway's own checks have no Aviatrix equivalent and are not in the module: payload patterns and per-request inspection " +
             "of decrypted traffic, Host/SNI/CONNECT agreement (domain fronting), static hosts overrides (--hosts), and its 403 body telling agents not to retry"));
+        warnings.Add(new("dns-gateway-only", file,
+            $"the DNS policy (names no rule could permit are not resolved; dns: mode {document.Dns.Mode.ToString().ToLowerInvariant()} for names only address-only " +
+            "permits reach; tunnelling flags) is enforced only by the Corral gateway's resolver (corral gateway --dns): Aviatrix DCF does not " +
+            "see or filter DNS queries, so point the VNet's custom DNS servers at the gateways (docs/deploy-azure.md)"));
         return warnings;
     }
 

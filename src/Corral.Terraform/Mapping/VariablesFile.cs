@@ -20,10 +20,12 @@ public static class VariablesFile
         Variable(file, "resource_group_name", "string", "The resource group of the existing Foundry spoke VNet.");
         Variable(file, "vnet_name", "string", "The existing Foundry spoke VNet (BYOVNet), in the same region as the Foundry account.");
         Variable(file, "agent_subnet_name", "string", "The hosted-agent subnet to create, delegated to Microsoft.App/environments.", HclExpression.Of("snet-foundry-agents"));
+        // Without an agent smart group there is nothing to match by subnet, so the switch is not declared.
         if (context.AgentGroup is null)
             Variable(file, "agent_subnet_cidr", "string", "The hosted-agent subnet's address range (/27 at least, /24 recommended).");
-        Variable(file, "agent_smart_group_by_subnet", "bool",
-            "Match the agent smart group by Aviatrix's subnet discovery (type = \"subnet\") instead of by CIDR.", HclExpression.Of(false));
+        else
+            Variable(file, "agent_smart_group_by_subnet", "bool",
+                "Match the agent smart group by Aviatrix's subnet discovery (type = \"subnet\") instead of by CIDR.", HclExpression.Of(false));
         Variable(file, "gateway_subnet_name", "string", "The subnet to create for the Aviatrix spoke gateways.", HclExpression.Of("snet-aviatrix-gateway"));
         Variable(file, "gateway_subnet_cidr", "string", "The gateway subnet's address range, inside the VNet's address space.");
         var region = document.ServiceTags?.Region;

@@ -20,8 +20,8 @@ public static class WebGroupsFile
                 .Attribute("name", group.Name)
                 .Block("selector", s =>
                 {
-                    foreach (var domain in group.Domains) s.Block("match_expressions", m => m.Attribute("snifilter", domain.Value.ToString()));
-                    foreach (var url in group.Urls) s.Block("match_expressions", m => m.Attribute("urlfilter", url.Value.ToString()));
+                    MatchExpressions.Write(s, "snifilter", group.Domains.Select(d => d.Value.ToString()).ToList());
+                    MatchExpressions.Write(s, "urlfilter", group.Urls.Select(u => u.Value.ToString()).ToList());
                 }), $"{group.Name} ({context.Cite(group.Location)})");
         }
         return HclWriter.Write(file);

@@ -61,7 +61,11 @@ public sealed class LiveHarness : IAsyncDisposable
         Http = new HttpClient { BaseAddress = admin.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
     }
 
-    public static async Task<LiveHarness> StartAsync(string? policyText = null, bool withToken = true, bool watch = true)
+    /// <param name="adminAddress">Where the admin server listens (loopback unless given; port chosen by the kernel).</param>
+    /// <param name="adminHosts">Names the admin server accepts in Host besides its address.</param>
+    /// <param name="dns">Also serve the resolver on loopback; its upstream (127.0.0.1:9) is never asked for the names tests refuse.</param>
+    public static async Task<LiveHarness> StartAsync(string? policyText = null, bool withToken = true, bool watch = true, IPAddress? adminAddress = null,
+        IReadOnlyList<string>? adminHosts = null, bool dns = false)
     {
         var folder = Directory.CreateTempSubdirectory("corral-admin-test-").FullName;
         Directory.CreateDirectory(Path.Combine(folder, "feeds"));
@@ -77,14 +81,16 @@ public sealed class LiveHarness : IAsyncDisposable
             Listen = new IPEndPoint(IPAddress.Loopback, 0),
             HostsFile = Path.Combine(folder, "hosts"),
             DialGuard = e => IPAddress.IsLoopback(e.Address),
+            Dns = dns ? new Corral.Gateway.NameService.DnsOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), Upstream = new IPEndPoint(IPAddress.Loopback, 9) } : null,
         }, NullLoggerFactory.Instance);
         gateway.Start();
         var reloader = new PolicyReloader(gateway, policyPath, StandIns, NullLogger.Instance);
         if (watch) reloader.StartWatching();
         var admin = await AdminServer.StartAsync(gateway, reloader, new AdminOptions
         {
-            Listen = new IPEndPoint(IPAddress.Loopback, 0),
+            Listen = new IPEndPoint(adminAddress ?? IPAddress.Loopback, 0),
             Token = withToken ? AdminToken.FromText(Token) : null,
+            AllowedHosts = adminHosts ?? [],
         });
         return new LiveHarness(folder, gateway, reloader, admin, upstream);
     }

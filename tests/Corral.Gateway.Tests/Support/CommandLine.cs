@@ -20,4 +20,13 @@ public static class CommandLine
         catch (OperationCanceledException) { process.Kill(entireProcessTree: true); throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish in 60 s"); }
         return (process.ExitCode, await stdout, await stderr);
     }
+
+    /// <summary>Runs a program that must succeed; its output is in the exception when it does not.</summary>
+    public static async Task MustRunAsync(string program, params string[] args)
+    {
+        var (code, stdout, stderr) = await RunAsync(program, args);
+        if (code != 0) throw new InvalidOperationException($"{program} {string.Join(' ', args)} failed ({code}): {stderr}{stdout}");
+    }
+
+    public static async Task<bool> SucceedsAsync(string program, params string[] args) => (await RunAsync(program, args)).ExitCode == 0;
 }

@@ -46,7 +46,6 @@ resource "aviatrix_smart_group" "aca_svctag_aad" {
       external = "azureips"
       ext_args = {
         service_name = "AzureActiveDirectory"
-        region       = "eastus"
       }
     }
   }
@@ -74,7 +73,6 @@ resource "aviatrix_smart_group" "aca_svctag_afd" {
       external = "azureips"
       ext_args = {
         service_name = "AzureFrontDoor.FirstParty"
-        region       = "eastus"
       }
     }
   }

@@ -19,8 +19,6 @@ resource "aviatrix_spoke_gateway" "foundry" {
 
   # Egress to Public Internet leaves with the gateway's address (DCF egress rules need SNAT).
   single_ip_snat = true
-  # Transit attachment, when any, is its own resource (aviatrix_spoke_transit_attachment).
-  manage_transit_gateway_attachment = false
 }
 
 # Attach to the existing transit; the HA gateway's attachment follows automatically.

@@ -1,0 +1,204 @@
+using System.Buffers.Binary;
+using System.Net;
+
+namespace Corral.Gateway.NameService;
+
+/// <summary>Why a DNS message was not accepted.</summary>
+public enum DnsWireError { None, Truncated, Oversize, NotAQuery, NotOneQuestion, BadName, BadPointer, NotAResponse, Mismatch }
+
+/// <summary>The one question of a query: the name as the policy reads it, and where the question ends in the message.</summary>
+public readonly record struct DnsQuestion(string Name, ushort Type, ushort Class, int End);
+
+/// <summary>
+/// The little of RFC 1035 the resolver needs, over spans and with every read bounded: the question of a query, the
+/// address records and TTLs of a response, and error answers. A name is read with compression pointers that must point
+/// strictly backwards (so a pointer loop cannot exist) and at most <see cref="MaxNameBytes"/> bytes long; a label may
+/// hold only letters, digits, '-' and '_' (a dot or a control byte inside a label would read as a different name).
+/// </summary>
+public static class DnsWire
+{
+    public const int HeaderLength = 12;
+    /// <summary>RFC 1035's limit on a name in wire form.</summary>
+    public const int MaxNameBytes = 255;
+    /// <summary>The largest query accepted (UDP with EDNS or TCP): a question is far smaller.</summary>
+    public const int MaxQueryBytes = 4096;
+
+    public const byte NoError = 0, FormErr = 1, ServFail = 2, NxDomain = 3, Refused = 5;
+    public const ushort TypeA = 1, TypeAaaa = 28, TypeCname = 5, TypeOpt = 41;
+
+    public static ushort IdOf(ReadOnlySpan<byte> message) => BinaryPrimitives.ReadUInt16BigEndian(message);
+    public static void SetId(Span<byte> message, ushort id) => BinaryPrimitives.WriteUInt16BigEndian(message, id);
+    public static bool IsTruncated(ReadOnlySpan<byte> message) => message.Length >= 3 && (message[2] & 0x02) != 0;
+    public static byte ResponseCode(ReadOnlySpan<byte> message) => (byte)(message[3] & 0x0F);
+
+    /// <summary>Reads a standard query with exactly one question.</summary>
+    public static DnsWireError TryReadQuery(ReadOnlySpan<byte> message, out DnsQuestion question)
+    {
+        question = default;
+        if (message.Length > MaxQueryBytes) return DnsWireError.Oversize;
+        if (message.Length < HeaderLength) return DnsWireError.Truncated;
+        if ((message[2] & 0x80) != 0 || ((message[2] >> 3) & 0x0F) != 0) return DnsWireError.NotAQuery; // QR set, or not OPCODE QUERY
+        if (Count(message, 4) != 1 || Count(message, 6) != 0 || Count(message, 8) != 0) return DnsWireError.NotOneQuestion;
+        return TryReadQuestion(message, out question);
+    }
+
+    private static DnsWireError TryReadQuestion(ReadOnlySpan<byte> message, out DnsQuestion question)
+    {
+        question = default;
+        var error = TryReadName(message, HeaderLength, out var name, out var end);
+        if (error != DnsWireError.None) return error;
+        if (end + 4 > message.Length) return DnsWireError.Truncated;
+        question = new DnsQuestion(name, Count(message, end), Count(message, end + 2), end + 4);
+        return DnsWireError.None;
+    }
+
+    private static ushort Count(ReadOnlySpan<byte> message, int at) => BinaryPrimitives.ReadUInt16BigEndian(message[at..]);
+
+    /// <summary>Reads a (possibly compressed) name as lower-case dotted text without the root dot; end is where it ends in place.</summary>
+    public static DnsWireError TryReadName(ReadOnlySpan<byte> message, int offset, out string name, out int end)
+    {
+        Span<char> text = stackalloc char[MaxNameBytes];
+        var length = 0;
+        var wireBytes = 0;
+        end = -1;
+        name = "";
+        var at = offset;
+        while (true)
+        {
+            if (at >= message.Length) return DnsWireError.Truncated;
+            var b = message[at];
+            if ((b & 0xC0) == 0xC0)
+            {
+                if (at + 1 >= message.Length) return DnsWireError.Truncated;
+                var target = ((b & 0x3F) << 8) | message[at + 1];
+                if (end < 0) end = at + 2;
+                // Strictly backwards from this pointer: every jump lowers the position, so the walk ends.
+                if (target >= at) return DnsWireError.BadPointer;
+                at = target;
+                continue;
+            }
+            if ((b & 0xC0) != 0) return DnsWireError.BadName; // 0x40 and 0x80: extended and reserved label types
+            wireBytes += b + 1;
+            if (wireBytes > MaxNameBytes) return DnsWireError.BadName;
+            if (b == 0)
+            {
+                if (end < 0) end = at + 1;
+                break;
+            }
+            if (at + 1 + b > message.Length) return DnsWireError.Truncated;
+            if (length > 0) text[length++] = '.';
+            foreach (var c in message.Slice(at + 1, b))
+            {
+                var lower = c is >= (byte)'A' and <= (byte)'Z' ? (char)(c | 0x20) : (char)c;
+                if (lower is not ((>= 'a' and <= 'z') or (>= '0' and <= '9') or '-' or '_')) return DnsWireError.BadName;
+                text[length++] = lower;
+            }
+            at += 1 + b;
+        }
+        if (length == 0) return DnsWireError.BadName; // the root: no name a policy could be about
+        name = new string(text[..length]);
+        return DnsWireError.None;
+    }
+
+    /// <summary>
+    /// An answer with no records to the query's question: header and question copied, QR and RA set, RD kept, the
+    /// given response code. Returns its length (at most <paramref name="question"/>.End bytes).
+    /// </summary>
+    public static int WriteAnswerWithoutRecords(ReadOnlySpan<byte> query, int questionEnd, byte responseCode, Span<byte> into)
+    {
+        if (questionEnd <= HeaderLength || questionEnd > query.Length)
+        {
+            // No readable question: the header alone (the id, so the client can match it).
+            var id = query.Length >= 2 ? IdOf(query) : (ushort)0;
+            into[..HeaderLength].Clear();
+            SetId(into, id);
+            into[2] = (byte)(0x80 | (query.Length >= 3 ? query[2] & 0x01 : 0));
+            into[3] = (byte)(0x80 | responseCode);
+            return HeaderLength;
+        }
+        query[..questionEnd].CopyTo(into);
+        into[2] = (byte)(0x80 | (query[2] & 0x01));
+        into[3] = (byte)(0x80 | responseCode);
+        BinaryPrimitives.WriteUInt16BigEndian(into[4..], 1);
+        into.Slice(6, 6).Clear();
+        return questionEnd;
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="response"/> answers <paramref name="question"/> under <paramref name="id"/>, and
+    /// collects the A and AAAA records of its answer section, the offsets of every TTL (to age a cached copy) and the
+    /// smallest TTL. The OPT pseudo-record's TTL field is not a TTL and is left out.
+    /// </summary>
+    public static DnsWireError TryReadResponse(ReadOnlySpan<byte> response, ushort id, in DnsQuestion question,
+        List<IPAddress> addresses, List<int> ttlOffsets, out uint minTtl)
+    {
+        minTtl = uint.MaxValue;
+        if (response.Length < HeaderLength) return DnsWireError.Truncated;
+        if ((response[2] & 0x80) == 0) return DnsWireError.NotAResponse;
+        if (IdOf(response) != id || Count(response, 4) != 1) return DnsWireError.Mismatch;
+        var error = TryReadQuestion(response, out var echoed);
+        if (error != DnsWireError.None) return error;
+        if (echoed.Name != question.Name || echoed.Type != question.Type || echoed.Class != question.Class) return DnsWireError.Mismatch;
+        var at = echoed.End;
+        var answers = Count(response, 6);
+        var records = answers + Count(response, 8) + Count(response, 10);
+        for (var i = 0; i < records; i++)
+        {
+            error = SkipName(response, at, out at);
+            if (error != DnsWireError.None) return error;
+            if (at + 10 > response.Length) return DnsWireError.Truncated;
+            var type = Count(response, at);
+            var ttl = BinaryPrimitives.ReadUInt32BigEndian(response[(at + 4)..]);
+            var dataLength = Count(response, at + 8);
+            var data = at + 10;
+            if (data + dataLength > response.Length) return DnsWireError.Truncated;
+            if (type != TypeOpt)
+            {
+                ttlOffsets.Add(at + 4);
+                minTtl = Math.Min(minTtl, ttl);
+            }
+            if (i < answers && ((type == TypeA && dataLength == 4) || (type == TypeAaaa && dataLength == 16)))
+                addresses.Add(new IPAddress(response.Slice(data, dataLength)));
+            at = data + dataLength;
+        }
+        if (minTtl == uint.MaxValue) minTtl = 0;
+        return DnsWireError.None;
+    }
+
+    /// <summary>Steps over a name in a record; pointers are not followed (where they point is not needed here).</summary>
+    private static DnsWireError SkipName(ReadOnlySpan<byte> message, int offset, out int end)
+    {
+        end = offset;
+        var wireBytes = 0;
+        while (true)
+        {
+            if (end >= message.Length) return DnsWireError.Truncated;
+            var b = message[end];
+            if ((b & 0xC0) == 0xC0)
+            {
+                if (end + 1 >= message.Length) return DnsWireError.Truncated;
+                end += 2;
+                return DnsWireError.None;
+            }
+            if ((b & 0xC0) != 0) return DnsWireError.BadName;
+            wireBytes += b + 1;
+            if (wireBytes > MaxNameBytes) return DnsWireError.BadName;
+            end += 1 + b;
+            if (b == 0) return DnsWireError.None;
+        }
+    }
+
+    /// <summary>The query type's name for records and metrics (its number when it is not a common one).</summary>
+    public static string TypeName(ushort type) => type switch
+    {
+        1 => "A", 2 => "NS", 5 => "CNAME", 6 => "SOA", 12 => "PTR", 15 => "MX", 16 => "TXT", 28 => "AAAA", 33 => "SRV",
+        35 => "NAPTR", 64 => "SVCB", 65 => "HTTPS", 255 => "ANY", 252 => "AXFR", 251 => "IXFR", 257 => "CAA",
+        _ => $"TYPE{type}",
+    };
+
+    public static string CodeName(byte code) => code switch
+    {
+        NoError => "NOERROR", FormErr => "FORMERR", ServFail => "SERVFAIL", NxDomain => "NXDOMAIN", Refused => "REFUSED", 4 => "NOTIMP",
+        _ => $"RCODE{code}",
+    };
+}
