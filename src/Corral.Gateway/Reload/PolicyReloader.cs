@@ -282,6 +282,8 @@ public sealed class PolicyReloader : IAsyncDisposable
         // in force (same hash), which the exact compile replaces and which still counts as this change.
         var changed = compiled.Hash != _target.Current.Hash || compiled.Hash != before.Hash;
         string? drift = source == ReloadSource.File ? null : before.Drift;
+        // Watch the new policy's files before it is in force: a change to a file it adds, made once it is seen in force, is not missed.
+        _watcher?.Watch(WatchedFiles(compiled));
         if (changed)
         {
             _target.Swap(compiled);
@@ -298,7 +300,6 @@ public sealed class PolicyReloader : IAsyncDisposable
         Publish(status);
         if (changed) _logger.LogInformation("Policy {Name} ({Hash}) in force, from {Source}", compiled.Document.Name, compiled.Hash, Name(source));
         if (drift is not null) _logger.LogWarning("Policy drift: {Drift}", drift);
-        _watcher?.Watch(WatchedFiles(compiled));
         return new ReloadOutcome(true, changed, compiled.Hash, check.Diagnostics, drift);
     }
 
