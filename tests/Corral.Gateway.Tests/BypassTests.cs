@@ -83,6 +83,10 @@ public sealed class BypassTests
     [InlineData("absolute-target", "GET http://evil.example.test/ HTTP/1.1\r\nHost: tools.example.test\r\n\r\n", "name-mismatch")]
     [InlineData("obs-fold", "GET / HTTP/1.1\r\nHost: tools.example.test\r\nX-A: a\r\n b\r\n\r\n", "malformed-request")]
     [InlineData("bare-lf", "GET / HTTP/1.1\nHost: tools.example.test\n\n", "malformed-request")]
+    [InlineData("double-space", "GET  / HTTP/1.1\r\nHost: evil.example.test\r\n\r\n", "malformed-request")]
+    [InlineData("tab", "GET\t/ HTTP/1.1\r\nHost: evil.example.test\r\n\r\n", "malformed-request")]
+    [InlineData("trailing-space", "GET / HTTP/1.1 \r\nHost: evil.example.test\r\n\r\n", "malformed-request")]
+    [InlineData("http-0.9", "GET /\r\n\r\n", "malformed-request")]
     public async Task An_http_stream_in_a_tunnel_that_the_parser_refuses_or_that_names_another_host_is_refused_never_spliced(string name, string request, string check)
     {
         await using var upstream = TestUpstream.Start(80);
@@ -90,7 +94,12 @@ public sealed class BypassTests
         using var tcp = await gw.RawAsync();
         var stream = await ConnectTunnelAsync(gw, tcp, $"tools.example.test:{upstream.EndPoint.Port}");
 
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+        // The first line on its own, then the rest: the stream is judged before its head is complete.
+        var firstLineEnd = request.IndexOf('\n', request.IndexOf(request.TrimStart('\r', '\n')[0])) + 1;
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request[..firstLineEnd]));
+        await Task.Delay(300);
+        try { await stream.WriteAsync(Encoding.ASCII.GetBytes(request[firstLineEnd..])); }
+        catch (IOException) { } // refused on the first line already
         var (status, head, _) = await RawHttp.ReadResponseAsync(stream);
 
         Assert.True(status is 400 or 403, $"{name}: got {status}");

@@ -44,13 +44,22 @@ internal sealed class HttpRequestPeek(HttpLimits limits) : IPrefixParser
         }
     }
 
-    // "METHOD SP target SP HTTP/1.x" once the line (after any empty lines) has ended; anything else is not HTTP.
+    // Another protocol only when its first line, once ended, could not be taken for a request line by any lenient HTTP
+    // server: no "HTTP/" in it and no method word followed by white space (HTTP/0.9's "GET /path" has no version).
+    // Anything else is HTTP and must pass the strict parser: "GET  / HTTP/1.1" is refused, never spliced.
     private static bool FirstLineIsNoRequestLine(in ReadOnlySequence<byte> buffer)
     {
         var reader = new SequenceReader<byte>(buffer);
         while (reader.IsNext("\r\n"u8, advancePast: true)) { }
-        if (!reader.TryReadTo(out ReadOnlySequence<byte> line, "\r\n"u8, advancePastDelimiter: false)) return false;
-        var parts = System.Text.Encoding.Latin1.GetString(line.ToArray()).Split(' ');
-        return parts.Length != 3 || parts[0].Length == 0 || !parts[2].StartsWith("HTTP/", StringComparison.Ordinal);
+        if (!reader.TryReadTo(out ReadOnlySequence<byte> line, "\r\n"u8, advancePastDelimiter: false)
+            && !reader.TryReadTo(out line, (byte)'\n', advancePastDelimiter: false)) return false;
+        var text = System.Text.Encoding.Latin1.GetString(line.ToArray());
+        if (text.Contains("HTTP/", StringComparison.OrdinalIgnoreCase)) return false;
+        var word = text.AsSpan(0, text.AsSpan().IndexOfAny(' ', '\t') is var end and >= 0 ? end : text.Length);
+        foreach (var method in Methods)
+            if (word.Equals(method, StringComparison.OrdinalIgnoreCase) && word.Length < text.Length) return false;
+        return true;
     }
+
+    private static readonly string[] Methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "PRI"];
 }
