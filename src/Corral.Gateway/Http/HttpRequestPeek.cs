@@ -12,6 +12,9 @@ internal sealed class HttpRequestPeek(HttpLimits limits) : IPrefixParser
 {
     public HttpRequestHead? Head { get; private set; }
 
+    /// <summary>The head's length as framed, with any empty lines before it: what to consume once it is kept.</summary>
+    public int Length { get; private set; }
+
     /// <summary>Why the parser refused the head, and the status to answer.</summary>
     public string? Error { get; private set; }
     public int Status { get; private set; } = 400;
@@ -23,9 +26,10 @@ internal sealed class HttpRequestPeek(HttpLimits limits) : IPrefixParser
     {
         try
         {
-            if (Http1Parser.TryReadHead(buffer, limits, out var head, out _))
+            if (Http1Parser.TryReadHead(buffer, limits, out var head, out var after))
             {
                 Head = Http1Parser.ParseRequest(head, limits);
+                Length = (int)buffer.Slice(0, after).Length;
                 return ParseStatus.Done;
             }
             if (FirstLineIsNoRequestLine(buffer))

@@ -41,6 +41,7 @@ internal sealed class ExplicitProxyHandler(GatewayContext context)
                 var head = peek.Head!;
                 if (head.Method == "CONNECT")
                 {
+                    await ConsumeAsync(client, peek.Length, ct).ConfigureAwait(false);
                     await ConnectAsync(client, head, ct).ConfigureAwait(false);
                     return;
                 }
@@ -53,10 +54,9 @@ internal sealed class ExplicitProxyHandler(GatewayContext context)
         }
     }
 
-    /// <summary>A CONNECT: decide, dial, answer 200, then check the tunnel's first bytes and carry it.</summary>
+    /// <summary>A CONNECT whose head is consumed: decide, dial, answer 200, then check the tunnel's first bytes and carry it.</summary>
     private async Task ConnectAsync(ClientConnection client, HttpRequestHead head, CancellationToken ct)
     {
-        await ConsumeAsync(client, ct).ConfigureAwait(false);
         await using var session = new FlowSession(client, "CONNECT", head.Target);
         if (!HttpAuthority.TryParse(head.Target, defaultPort: null, out var destination, out var port, out var error))
         {
@@ -153,11 +153,9 @@ internal sealed class ExplicitProxyHandler(GatewayContext context)
         await AnswerAsync(client, session).ConfigureAwait(false);
     }
 
-    private static async Task ConsumeAsync(ClientConnection client, CancellationToken ct)
+    private static async Task ConsumeAsync(ClientConnection client, int length, CancellationToken ct)
     {
-        // The head as the parser framed it, with any empty lines before it.
         var result = await client.Reader.ReadAsync(ct).ConfigureAwait(false);
-        Http1Parser.TryReadHead(result.Buffer, client.Context.HttpLimits, out _, out var after);
-        client.Reader.AdvanceTo(after);
+        client.Reader.AdvanceTo(result.Buffer.GetPosition(length));
     }
 }
