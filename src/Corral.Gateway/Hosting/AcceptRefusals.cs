@@ -21,13 +21,11 @@ internal sealed class AcceptRefusals(IFlowLog flowLog, GatewayContext context, M
     /// <summary>At most one log line per check this often (with the count of refusals since the last one).</summary>
     public static readonly TimeSpan LogInterval = TimeSpan.FromSeconds(10);
 
-    public const string ConnectionLimit = GatewayCheck.ConnectionLimit;
-    public const string FlowLogCheck = GatewayCheck.FlowLog;
 
     private readonly Counter<long> _refused = meter.CreateCounter<long>("corral.gateway.connections.refused", description: "Connections refused at accept by the gateway's own checks (check: connection-limit, flow-log)");
     private readonly Dictionary<string, RateLimitedLine> _lines = new()
     {
-        [ConnectionLimit] = new(LogInterval), [FlowLogCheck] = new(LogInterval),
+        [GatewayCheck.ConnectionLimit] = new(LogInterval), [GatewayCheck.FlowLog] = new(LogInterval),
     };
     private long _total;
 

@@ -248,14 +248,14 @@ public sealed class GatewayServer : IAsyncDisposable
             if (Interlocked.Increment(ref _active) > MaxConnections)
             {
                 Interlocked.Decrement(ref _active);
-                _refusals.Refuse(client, name, speaksHttp, AcceptRefusals.ConnectionLimit, $"{MaxConnections} connections open, the gateway's limit",
+                _refusals.Refuse(client, name, speaksHttp, Interception.Http.GatewayCheck.ConnectionLimit, $"{MaxConnections} connections open, the gateway's limit",
                     "The gateway is at its connection limit. Retry later; this is not a policy decision.");
                 continue;
             }
             if (_options.FlowLogFailClosed && _flowLog.Status is { Recording: false } status)
             {
                 Interlocked.Decrement(ref _active);
-                _refusals.Refuse(client, name, speaksHttp, AcceptRefusals.FlowLogCheck, $"the flow log cannot record ({status.Problem}) and the gateway fails closed",
+                _refusals.Refuse(client, name, speaksHttp, Interception.Http.GatewayCheck.FlowLog, $"the flow log cannot record ({status.Problem}) and the gateway fails closed",
                     "The gateway refuses new connections while it cannot keep its audit record. Retry later; this is not a policy decision.");
                 continue;
             }
