@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using Corral.Policy.Addressing;
 using Corral.Policy.Diagnostics;
+using Corral.Policy.Editing;
 using Corral.Policy.Model;
 
 namespace Corral.Policy.Loading;
@@ -10,6 +11,9 @@ namespace Corral.Policy.Loading;
 public sealed record LoadResult(PolicyDocument? Policy, IReadOnlyList<Diagnostic> Diagnostics)
 {
     public bool Succeeded => Policy is not null && !Diagnostics.Any(d => d.IsError);
+
+    /// <summary>Where each rule's mode is written in the text loaded, for the editor; none when the load failed.</summary>
+    public RuleModeSites ModeSites { get; init; } = RuleModeSites.None;
 }
 
 /// <summary>
@@ -76,23 +80,23 @@ public static partial class PolicyLoader
         // to the text alone (a rule's mode) can be hashed again without reading the other files.
         using var inputsHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var bom = bytes is [0xEF, 0xBB, 0xBF, ..] ? 1 : 0; // the decoded text keeps it as one character; YAML offsets do not count it
-        var reader = new DocumentReader(displayPath, baseDirectory, diagnostics, inputsHash, bom);
-        var document = reader.Read(top);
-        if (document is not null)
+        var reader = new DocumentReader(displayPath, baseDirectory, diagnostics, inputsHash);
+        var modeSites = new RuleModeSites.Builder(bom);
+        var document = reader.Read(top, modeSites);
+        if (document is null || diagnostics.HasErrors) return new LoadResult(null, diagnostics.Items);
+        var inputsDigest = Convert.ToHexStringLower(inputsHash.GetHashAndReset());
+        var textHash = SHA256.HashData(bytes);
+        document = document with
         {
-            var inputsDigest = Convert.ToHexStringLower(inputsHash.GetHashAndReset());
-            document = document with
-            {
-                ContentHash = PolicyDocument.ContentHashOf(bytes, inputsDigest),
-                InputsDigest = inputsDigest,
-                InputFiles = [Path.GetFullPath(Path.Combine(baseDirectory, Path.GetFileName(displayPath))), .. reader.InputFiles],
-            };
-        }
-        return new LoadResult(diagnostics.HasErrors ? null : document, diagnostics.Items);
+            ContentHash = PolicyDocument.ContentHashFrom(textHash, inputsDigest),
+            InputsDigest = inputsDigest,
+            InputFiles = [Path.GetFullPath(Path.Combine(baseDirectory, Path.GetFileName(displayPath))), .. reader.InputFiles],
+        };
+        return new LoadResult(document, diagnostics.Items) { ModeSites = modeSites.Build(textHash) };
     }
 
     /// <summary>Walks the YAML tree once, building the model and collecting every error.</summary>
-    private sealed class DocumentReader(string file, string baseDirectory, DiagnosticBag diagnostics, IncrementalHash hash, int bom)
+    private sealed class DocumentReader(string file, string baseDirectory, DiagnosticBag diagnostics, IncrementalHash hash)
     {
         private readonly Dictionary<string, (string Kind, SourceLocation At)> _groupNames = new(StringComparer.Ordinal);
 
@@ -107,7 +111,7 @@ public static partial class PolicyLoader
         public List<string> InputFiles { get; } = [];
         private readonly Dictionary<string, (string Kind, SourceLocation At)> _webGroupNames = new(StringComparer.Ordinal);
 
-        public PolicyDocument? Read(YMapping top)
+        public PolicyDocument? Read(YMapping top, RuleModeSites.Builder modeSites)
         {
             CheckKeys(top, TopKeys, "the policy");
             var version = 1;
@@ -126,7 +130,7 @@ public static partial class PolicyLoader
             var smartGroups = ReadGroups(Get(top, "smartGroups"), "smartGroups", (n, m) => ReadSmartGroup(n, m, serviceTags, tagsFile));
             var webGroups = ReadGroups(Get(top, "webGroups"), "webGroups", ReadWebGroup);
             var threatGroups = ReadGroups(Get(top, "threatGroups"), "threatGroups", ReadThreatGroup);
-            var rules = ReadRules(Get(top, "rules"), top);
+            var rules = ReadRules(Get(top, "rules"), top, modeSites);
             CheckRuleReferences(rules);
             CheckUrlFiltersCanBeSeen(rules, webGroups);
 
@@ -411,7 +415,7 @@ public static partial class PolicyLoader
 
         // ---- rules --------------------------------------------------------------------------------------
 
-        private List<Rule> ReadRules(YNode? node, YMapping top)
+        private List<Rule> ReadRules(YNode? node, YMapping top, RuleModeSites.Builder modeSites)
         {
             var rules = new List<Rule>();
             if (node is null)
@@ -434,6 +438,7 @@ public static partial class PolicyLoader
                     continue;
                 }
                 if (ReadRule(body) is not { } rule) continue;
+                modeSites.Add(rule.Name, body);
                 if (names.TryGetValue(rule.Name, out var firstName))
                     Error("duplicate-rule", rule.LocationOf("name"), $"rule name '{rule.Name}' is used twice", $"first at {firstName}");
                 else names[rule.Name] = rule.LocationOf("name");
@@ -499,11 +504,7 @@ public static partial class PolicyLoader
                 Error("mcp-needs-decrypt", Get(body, "mcp")!, $"rule '{name}' has an mcp section, but the gateway sees MCP calls only in flows it may decrypt",
                     action == RuleAction.Permit ? "add 'decrypt: allowed' to the rule" : "mcp belongs on a permit with 'decrypt: allowed'");
 
-            return new Rule(name, body.Location, priority, source, destination, webGroups, action, protocol, ports, decrypt, mode, logging, requireTls, fields)
-            {
-                ModeSite = PolicyEditor.SiteOf(body, bom),
-                Mcp = mcp,
-            };
+            return new Rule(name, body.Location, priority, source, destination, webGroups, action, protocol, ports, decrypt, mode, logging, requireTls, fields) { Mcp = mcp };
 
         }
 
