@@ -90,6 +90,30 @@ public sealed class RuleModeDerivationTests
     }
 
     [Fact]
+    public void An_editor_derives_a_mode_flipped_in_the_text_in_force_and_nothing_from_another_text()
+    {
+        using var temp = new TempPolicy();
+        const string text = "version: 1\nrules:\n  - { name: allow-all, priority: 1, action: permit }\n  - { name: deny-all, priority: 2, action: deny }\n";
+        var basis = temp.Compile(text);
+        var editor = new RuleModeEditor(Path.Combine(temp.Directory, "corral.yaml")); // no sites kept: it parses the text
+        var flipped = PolicyEditor.SetRuleMode("corral.yaml", text, "deny-all", RuleMode.Watch).Text!;
+
+        var derived = editor.DeriveModeChange(basis, text, flipped, Encoding.UTF8.GetBytes(flipped));
+        Assert.NotNull(derived);
+        Assert.True(derived.IsDerived);
+        Assert.Equal(temp.Compile(flipped).Hash, derived.Hash);
+        Assert.Equal(RuleMode.Watch, derived.Document.Rules.Single(r => r.Name == "deny-all").Mode);
+        Assert.Same(basis.Document.Rules.Single(r => r.Name == "allow-all"), derived.Document.Rules.Single(r => r.Name == "allow-all"));
+
+        // The same flip, but of a text the policy in force was not compiled from; and an edit that is not a flip.
+        var other = text.Replace("priority: 1", "priority: 3", StringComparison.Ordinal);
+        var otherFlipped = PolicyEditor.SetRuleMode("corral.yaml", other, "deny-all", RuleMode.Watch).Text!;
+        Assert.Null(editor.DeriveModeChange(basis, other, otherFlipped, Encoding.UTF8.GetBytes(otherFlipped)));
+        Assert.Null(editor.DeriveModeChange(basis, text, other, Encoding.UTF8.GetBytes(other)));
+        Assert.Null(editor.DeriveModeChange(basis, text, text, Encoding.UTF8.GetBytes(text)));
+    }
+
+    [Fact]
     public void The_content_hash_covers_the_feeds_as_well_as_the_policy_text()
     {
         using var temp = new TempPolicy();
