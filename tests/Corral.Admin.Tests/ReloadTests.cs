@@ -180,8 +180,8 @@ public sealed class ReloadTests
         var flip = swaps.ToArray();
         Assert.Equal(2, flip.Length);
         Assert.All(flip, p => Assert.Equal(fresh.Hash, p.Hash));
-        Assert.All(flip[0].Document.Rules, r => Assert.Null(r.ModeSite)); // derived
-        Assert.All(flip[1].Document.Rules, r => Assert.NotNull(r.ModeSite)); // compiled
+        Assert.True(flip[0].IsDerived);
+        Assert.False(flip[1].IsDerived); // compiled
         Assert.Equal(Corral.Policy.Model.RuleMode.Enforce, flip[0].Document.Rules.Single(r => r.Name == "deny-internet").Mode);
         Assert.Equal(403, await live.FlowAsync("other.test"));
 
@@ -189,7 +189,7 @@ public sealed class ReloadTests
         File.WriteAllText(live.PolicyPath, Enforced(LiveHarness.PolicyText).Replace("priority: 2,", "priority: 4,"));
         await LiveHarness.EventuallyAsync(() => Task.FromResult(live.Reloader.Status.Reloads == 2), "the other edit to be reloaded");
         Assert.Single(swaps);
-        Assert.All(swaps.Single().Document.Rules, r => Assert.NotNull(r.ModeSite));
+        Assert.False(swaps.Single().IsDerived);
     }
 
     [Fact]

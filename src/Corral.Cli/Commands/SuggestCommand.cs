@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text;
 using Corral.Policy;
 using Corral.Policy.Compilation;
+using Corral.Policy.Editing;
 using Corral.Policy.Loading;
 using Corral.Replay;
 

@@ -4,6 +4,7 @@ using Corral.Gateway.Decision;
 using Corral.Policy;
 using Corral.Policy.Compilation;
 using Corral.Policy.Diagnostics;
+using Corral.Policy.Editing;
 using Corral.Policy.Loading;
 using Corral.Policy.Model;
 using Microsoft.Extensions.Logging;
@@ -25,6 +26,7 @@ public sealed class PolicyReloader : IAsyncDisposable
     private readonly PolicySource _target;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly RuleModeEditor _modeEditor;
     private readonly Counter<long>? _reloads;
     private readonly Counter<long>? _failures;
     private PolicyWatcher? _watcher;
@@ -42,6 +44,7 @@ public sealed class PolicyReloader : IAsyncDisposable
     {
         _target = target;
         PolicyPath = Path.GetFullPath(policyPath);
+        _modeEditor = new RuleModeEditor(PolicyPath);
         Options = options;
         _logger = logger;
         _reloads = meter?.CreateCounter<long>("corral.gateway.policy.reloads", description: "Policies put in force after start, by source");
@@ -75,32 +78,8 @@ public sealed class PolicyReloader : IAsyncDisposable
         _watcher.Watch(WatchedFiles(_target.Current));
     }
 
-    /// <summary>
-    /// Runs the reload path (read, edit, load, compile, lint) on the policy file a few dozen times and discards the
-    /// results, so the runtime compiles that code fully before an operator needs it: a gateway reloads rarely, and
-    /// until a method has run some 30 times (counted only once start-up compiling has been quiet for a moment) the
-    /// runtime keeps its quickly compiled, slow form: a Foundry-pack reload then costs about 3 ms instead of 0.4.
-    /// Changes nothing in force; blocks for a few hundred milliseconds, so call it once after start, off the flow
-    /// path. A large policy (inputs over 1 MiB, or a round slower than expected) is skipped or stopped early: its reload
-    /// is its compile, which no warm-up shortens.
-    /// </summary>
-    public void WarmUp(int rounds = 40)
-    {
-        if (InputBytes(_target.Current) > WarmUpLimitBytes) return; // a large policy: nothing to gain, seconds of CPU to lose
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        for (var i = 0; i < rounds; i++)
-        {
-            if (i > 0 && System.Diagnostics.Stopwatch.GetElapsedTime(started) > TimeSpan.FromMilliseconds(50 + 25 * i)) return;
-            if (i == 3) Thread.Sleep(150); // the runtime starts counting calls once compiling has been quiet for 100 ms
-            if (!TryReadPolicy(out _, out var text, out _)) return;
-            if (_target.Current.Document.Rules is [var rule, ..]) PolicyEditor.SetRuleMode(PolicyPath, text, rule.Name, rule.Mode);
-            // One compile per round: from text it runs the same loader and compiler a file reload does.
-            var check = PolicyChecker.CheckText(PolicyPath, text, Path.GetDirectoryName(PolicyPath)!, options: Options);
-            if (check.Compiled is { } compiled) _ = PolicyDocument.ContentHashOf(Encoding.UTF8.GetBytes(text), compiled.Document.InputsDigest);
-        }
-    }
-
-    private const long WarmUpLimitBytes = 1024 * 1024;
+    /// <summary>Runs the reload path on the policy file a few dozen times so the runtime compiles it fully (<see cref="RuleModeEditor.WarmUp"/>); changes nothing in force.</summary>
+    public void WarmUp(int rounds = 40) => _modeEditor.WarmUp(_target.Current, Options, rounds);
 
     /// <summary>The policy file's bytes and text, read within bounds (never a FIFO or a device); byte for byte, a BOM included.</summary>
     private bool TryReadPolicy(out byte[] bytes, out string text, out string? error)
@@ -109,17 +88,6 @@ public sealed class PolicyReloader : IAsyncDisposable
         if (!PolicyLoader.TryReadInput(PolicyPath, MaxPolicyBytes, out bytes, out error)) return false;
         text = Encoding.UTF8.GetString(bytes);
         return true;
-    }
-
-    private static long InputBytes(CompiledPolicy policy)
-    {
-        long total = 0;
-        foreach (var file in policy.Document.InputFiles)
-        {
-            try { total += new FileInfo(file).Length; }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-        }
-        return total;
     }
 
     /// <summary>Reloads the policy file (and the files it names) from disk.</summary>
@@ -166,12 +134,8 @@ public sealed class PolicyReloader : IAsyncDisposable
     }
 
     /// <summary>The policy in force with one rule's mode changed, when <paramref name="text"/> is its text with just that edit; else null.</summary>
-    private CompiledPolicy? DeriveModeChange(CompiledPolicy current, string text, byte[] bytes)
-    {
-        if (_lastText is not { } before || !PolicyEditor.TryFindModeChange(before, current.Document.Rules, text, out var rule, out var mode)) return null;
-        // WithRuleMode refuses (null) unless the text it starts from is the text in force, hash for hash.
-        return current.WithRuleMode(rule, mode, Encoding.UTF8.GetBytes(before), bytes) is { } derived && derived.Hash != current.Hash ? derived : null;
-    }
+    private CompiledPolicy? DeriveModeChange(CompiledPolicy current, string text, byte[] bytes) =>
+        _lastText is { } before ? _modeEditor.DeriveModeChange(current, before, text, bytes) : null;
 
     /// <summary>
     /// Puts new policy text in force (relative paths resolve against the policy file's directory) and writes it to
@@ -201,17 +165,12 @@ public sealed class PolicyReloader : IAsyncDisposable
                 return (ModeChangeResult.Failed, null, $"cannot read {PolicyPath}: {e.Message}");
             }
             var previous = _target.Current;
-            string? edited, error = null;
-            // The text in force: edit it where the loader saw the rule's mode, without parsing it again. Otherwise
-            // (the file moved on and its reload is still to come) parse it to find the rule.
-            if (previous.Document.Rules.FirstOrDefault(r => r.Name == rule)?.ModeSite is { } site
-                && PolicyDocument.ContentHashOf(bytes, previous.Document.InputsDigest) == previous.Hash)
-                edited = PolicyEditor.SetRuleMode(text, site, mode);
-            else (edited, error) = PolicyEditor.SetRuleMode(PolicyPath, text, rule, mode);
+            // A splice where the text's mode sites are known (the text in force), else a parse.
+            var (edited, error) = _modeEditor.SetRuleMode(text, bytes, rule, mode);
             if (error is not null) return (ModeChangeResult.Failed, null, error);
             // A mode changes no lookup table: put the derived policy in force now, before the full compile of the
             // edited text, which then confirms it (same hash) and brings the exact source locations and diagnostics.
-            var derived = previous.WithRuleMode(rule, mode, bytes, Encoding.UTF8.GetBytes(edited!));
+            var derived = RuleModeEditor.WithRuleMode(previous, rule, mode, bytes, Encoding.UTF8.GetBytes(edited!));
             var early = derived is not null && derived.Hash != previous.Hash;
             if (early) _target.Swap(derived!);
             ReloadOutcome outcome;
@@ -276,6 +235,7 @@ public sealed class PolicyReloader : IAsyncDisposable
             return ReloadOutcome.Failed(before.Hash, check.Diagnostics);
         }
         var compiled = check.Compiled!;
+        _modeEditor.Remember(check.ModeSites);
         if (source == ReloadSource.File && _driftText is not null && compiled.Hash == _fileHash)
             return new ReloadOutcome(true, false, _target.Current.Hash, check.Diagnostics, before.Drift); // the file did not change: the drift stands
         // Against the status, not only the policy in force: a promotion may already have put an equivalent policy

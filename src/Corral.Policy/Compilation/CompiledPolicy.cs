@@ -39,6 +39,12 @@ public sealed partial class CompiledPolicy
     /// <summary>SHA-256 of the policy file and every file it read.</summary>
     public string Hash => Document.ContentHash;
 
+    /// <summary>
+    /// Made from another compiled policy by changing one rule's mode rather than by compiling: hash, rules and verdicts
+    /// are exact, but source locations are those of the text before the edit (a reload's full compile follows).
+    /// </summary>
+    public bool IsDerived { get; }
+
     internal IReadOnlyList<string> AddressGroupNames { get; }
 
     public CompiledRule? FindRule(string name)
@@ -191,33 +197,28 @@ public sealed partial class CompiledPolicy
     }
 
     /// <summary>
-    /// This policy with one rule's mode changed, without compiling again: a mode changes only what a match of that
-    /// rule puts in its verdict, so every lookup table is shared and only the rule list is new. The result equals
-    /// (hash, rules, verdicts) what compiling <paramref name="editedText"/> gives; the tests hold it to that.
-    /// Returns null when <paramref name="baseText"/> is not the text this policy was compiled from (the file moved
-    /// on), or the rule does not exist: then compile the edited text instead.
+    /// This policy with one rule's mode changed and <paramref name="contentHash"/> as its hash, without compiling
+    /// again (a mode changes only what a match of that rule puts in its verdict, so every lookup table is shared and
+    /// only the rule list is new); null when the rule does not exist. The editor checks the texts the hash stands for
+    /// (<see cref="Editing.RuleModeEditor.WithRuleMode"/>).
     /// </summary>
-    /// <param name="baseText">The policy file's bytes this policy was compiled from.</param>
-    /// <param name="editedText">The same bytes with the rule's mode set (<see cref="Loading.PolicyEditor.SetRuleMode"/>).</param>
-    public CompiledPolicy? WithRuleMode(string ruleName, RuleMode mode, ReadOnlySpan<byte> baseText, ReadOnlySpan<byte> editedText)
+    internal CompiledPolicy? WithRuleMode(string ruleName, RuleMode mode, string contentHash)
     {
-        if (PolicyDocument.ContentHashOf(baseText, Document.InputsDigest) != Hash) return null;
         var at = Array.FindIndex(_rules, r => r.Name == ruleName);
         if (at < 0) return null;
         var old = _rules[at];
-        // The edited text has moved what follows the edit, so no rule of the derived policy keeps a mode site; the full
-        // compile of that text, which follows every derivation, brings exact ones.
-        var derived = new Dictionary<Rule, Rule>(ReferenceEqualityComparer.Instance);
-        foreach (var r in Document.Rules) derived[r] = ReferenceEquals(r, old.Source) ? r with { Mode = mode, ModeSite = null } : r with { ModeSite = null };
-        var rules = _rules.Select(r => new CompiledRule(derived[r.Source], r.Index, r.SourceGroups, r.DestinationGroups, r.WebGroups)).ToArray();
-        var documentRules = Document.Rules.Select(r => derived[r]).ToArray();
-        var document = Document with { Rules = documentRules, ContentHash = PolicyDocument.ContentHashOf(editedText, Document.InputsDigest) };
+        var changed = old.Source with { Mode = mode };
+        var rules = (CompiledRule[])_rules.Clone();
+        rules[at] = new CompiledRule(changed, old.Index, old.SourceGroups, old.DestinationGroups, old.WebGroups);
+        var documentRules = Document.Rules.Select(r => ReferenceEquals(r, old.Source) ? changed : r).ToArray();
+        var document = Document with { Rules = documentRules, ContentHash = contentHash };
         return new CompiledPolicy(this, document, rules);
     }
 
     // Shares every lookup table of basis; only the document and the rules are new (see WithRuleMode).
     private CompiledPolicy(CompiledPolicy basis, PolicyDocument document, CompiledRule[] rules)
     {
+        IsDerived = true;
         Document = document;
         Options = basis.Options;
         Rules = rules;

@@ -1,8 +1,10 @@
+using System.Security.Cryptography;
 using System.Text;
 using Corral.Policy.Diagnostics;
+using Corral.Policy.Loading;
 using Corral.Policy.Model;
 
-namespace Corral.Policy.Loading;
+namespace Corral.Policy.Editing;
 
 /// <summary>
 /// Small edits to a policy file's text that keep everything else as written (comments, order, layout), so a change
@@ -13,17 +15,30 @@ public static class PolicyEditor
     /// <summary>Sets one rule's <c>mode</c>. Returns the new text (the same text when nothing changes), or an error.</summary>
     public static (string? Text, string? Error) SetRuleMode(string displayPath, string text, string ruleName, RuleMode mode)
     {
+        var (sites, error) = SitesOf(displayPath, text);
+        return sites is null ? (null, error) : SetRuleMode(displayPath, text, sites, ruleName, mode);
+    }
+
+    /// <summary>Sets one rule's <c>mode</c> at its place in <paramref name="sites"/>, which must be the sites of <paramref name="text"/>.</summary>
+    internal static (string? Text, string? Error) SetRuleMode(string displayPath, string text, RuleModeSites sites, string ruleName, RuleMode mode) =>
+        sites.TryGet(ruleName, out var site) ? (SetRuleMode(text, site, mode), null) : (null, $"{displayPath} has no rule named '{ruleName}'");
+
+    /// <summary>Parses <paramref name="text"/> for the place of every rule's mode: what the loader records, for a text it did not load.</summary>
+    public static (RuleModeSites? Sites, string? Error) SitesOf(string displayPath, string text)
+    {
+        var bytes = Encoding.UTF8.GetBytes(text);
         var diagnostics = new DiagnosticBag();
-        var root = YamlTree.Read(displayPath, Encoding.UTF8.GetBytes(text), diagnostics);
+        var root = YamlTree.Read(displayPath, bytes, diagnostics);
         if (diagnostics.HasErrors || root is not YMapping top) return (null, $"{displayPath} does not parse as a policy");
-        var rules = top.Entries.FirstOrDefault(e => e.Key.Value == "rules").Value as YSequence;
-        var rule = rules?.Items.OfType<YMapping>().FirstOrDefault(r => Value(r, "name") is YScalar { Value: var n } && n == ruleName);
-        if (rule is null || SiteOf(rule, BomLength(text)) is not { } site) return (null, $"{displayPath} has no rule named '{ruleName}'");
-        return (SetRuleMode(text, site, mode), null);
+        var sites = new RuleModeSites.Builder(BomLength(text));
+        if (Value(top, "rules") is YSequence rules)
+            foreach (var rule in rules.Items.OfType<YMapping>())
+                if (Value(rule, "name") is YScalar name) sites.Add(name.Value, rule);
+        return (sites.Build(SHA256.HashData(bytes)), null);
     }
 
     /// <summary>
-    /// Sets one rule's <c>mode</c> at a place the loader recorded (<see cref="Rule.ModeSite"/>) in exactly this
+    /// Sets one rule's <c>mode</c> at a place the loader recorded (<see cref="LoadResult.ModeSites"/>) in exactly this
     /// <paramref name="text"/>: no parse, so a promotion costs a string splice.
     /// </summary>
     public static string SetRuleMode(string text, RuleModeSite site, RuleMode mode)
@@ -36,13 +51,13 @@ public static class PolicyEditor
     /// <summary>
     /// Whether <paramref name="after"/> is <paramref name="before"/> with exactly one rule's mode set the way
     /// <see cref="SetRuleMode(string, RuleModeSite, RuleMode)"/> writes it (a promotion made in an editor or by git);
-    /// <paramref name="rules"/> are the rules loaded from <paramref name="before"/>, with their sites.
+    /// <paramref name="rules"/> are the rules loaded from <paramref name="before"/> and <paramref name="sites"/> their places in it.
     /// </summary>
-    public static bool TryFindModeChange(string before, IReadOnlyList<Rule> rules, string after, out string ruleName, out RuleMode mode)
+    public static bool TryFindModeChange(string before, IReadOnlyList<Rule> rules, RuleModeSites sites, string after, out string ruleName, out RuleMode mode)
     {
         foreach (var rule in rules)
         {
-            if (rule.ModeSite is not { } site || site.End > before.Length) continue; // not this text's rules: no match, never a throw
+            if (!sites.TryGet(rule.Name, out var site) || site.End > before.Length) continue; // not this text's rules: no match, never a throw
             var to = rule.Mode == RuleMode.Watch ? RuleMode.Enforce : RuleMode.Watch;
             var inserted = site.InsertPrefix is null ? Word(to) : to == RuleMode.Watch ? site.InsertPrefix + Word(to) : "";
             if (site.InsertPrefix is not null && inserted.Length == 0) continue; // no entry and enforce: nothing to write
