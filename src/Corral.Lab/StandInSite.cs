@@ -16,7 +16,8 @@ public sealed class StandInSite : IAsyncDisposable
     private readonly Dictionary<string, X509Certificate2> _leaves;
     private readonly StandInServer _server;
 
-    public StandInSite(IReadOnlyList<string> names, IPEndPoint listen)
+    /// <param name="onRequest">Told of each request the stand-in answers (what reached the far end).</param>
+    public StandInSite(IReadOnlyList<string> names, IPEndPoint listen, Action<StandInRequest>? onRequest = null)
     {
         if (names.Count == 0) throw new ArgumentException("a stand-in needs at least one name", nameof(names));
         _ca = CertificateAuthority.Create(new CaOptions { CommonName = "Corral Stand-in Public CA", Validity = TimeSpan.FromDays(2) });
@@ -24,7 +25,11 @@ public sealed class StandInSite : IAsyncDisposable
         _leaves = names.Distinct(StringComparer.OrdinalIgnoreCase).ToDictionary(n => n, minter.Mint, StringComparer.OrdinalIgnoreCase);
         try
         {
-            _server = StandInServer.ForNames(listen, _leaves, Answer);
+            _server = StandInServer.ForNames(listen, _leaves, request =>
+            {
+                onRequest?.Invoke(request);
+                return Answer(request);
+            });
         }
         catch
         {

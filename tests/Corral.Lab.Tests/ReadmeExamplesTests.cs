@@ -129,6 +129,15 @@ public sealed partial class ReadmeExamplesTests
             }
             Assert.True(failures.Count == 0, string.Join("\n\n", failures));
 
+            // What reached the far end, as the stand-in printed it: the tool call and the watch-mode traffic did; the
+            // request with a secret and every refused flow did not.
+            Assert.Contains("stand-in: GET https://mcp.contoso.com/tools (0 bytes of body)", output);
+            var reached = output.Split('\n').Select(l => l.IndexOf("stand-in: ", StringComparison.Ordinal) is var at and >= 0 ? l[at..] : null)
+                .OfType<string>().ToList(); // wherever a line from another process left the cursor
+            Assert.DoesNotContain(reached, l => l.Contains("/upload", StringComparison.Ordinal));
+            // exfil.attacker.example: once, in watch mode; refused before and after.
+            Assert.Single(reached, l => l.StartsWith("stand-in: GET https://exfil.attacker.example/", StringComparison.Ordinal));
+
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(work.FullName, "admin.token")));
             // Everything the walk-through leaves in the repository root (the CA key, the token, flow logs, the module,
             // the try-out files) is ignored by git there.

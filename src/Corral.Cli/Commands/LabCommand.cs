@@ -70,8 +70,8 @@ internal static class LabCommand
         var names = new Argument<string[]>("name") { Description = "The host names it stands in for (each gets a certificate from the stand-in's own CA)", Arity = ArgumentArity.OneOrMore };
         var listen = new Option<string>("--listen") { Description = "ADDR:PORT to serve HTTPS on (port 443 as the gateway dials it: root, or net.ipv4.ip_unprivileged_port_start=443)", Required = true };
         var caOut = new Option<string>("--ca-out") { Description = "Where to write the stand-in CA's certificate (PEM), for the gateway's --upstream-ca and the client's trust", Required = true };
-        var command = new Command("standin", "LAB/TRY ONLY: serve HTTPS for the given names on ADDR:PORT until stopped; each request is answered with " +
-                                             "JSON naming the host, method, path and body size it saw") { names, listen, caOut };
+        var command = new Command("standin", "LAB/TRY ONLY: serve HTTPS for the given names on ADDR:PORT until stopped; each request is printed (what reached " +
+                                             "the far end) and answered with JSON naming the host, method, path and body size it saw") { names, listen, caOut };
         command.SetAction(async (parse, ct) =>
         {
             if (!IPEndPoint.TryParse(parse.GetValue(listen)!, out var at))
@@ -82,7 +82,10 @@ internal static class LabCommand
             StandInSite site;
             try
             {
-                site = new StandInSite(parse.GetValue(names)!, at);
+                site = new StandInSite(parse.GetValue(names)!, at, r =>
+                {
+                    lock (stdout) stdout.WriteLine($"stand-in: {r.Method} https://{r.Host}{r.Path} ({System.Text.Encoding.UTF8.GetByteCount(r.Body)} bytes of body)");
+                });
             }
             catch (SocketException e)
             {
