@@ -1,13 +1,14 @@
 using Corral.Policy;
 using Corral.Policy.Templates;
 using Corral.Terraform.Mapping;
+using Corral.Testing;
 
 namespace Corral.Terraform.Tests;
 
 /// <summary>Mapping details beyond the Foundry pack: watch mode, feeds, other rule shapes and their warnings.</summary>
 public sealed class MappingTests
 {
-    private static TerraformModule Export(TempDir dir, string yaml, TerraformOptions? options = null)
+    private static TerraformModule Export(TempFolder dir, string yaml, TerraformOptions? options = null)
     {
         var path = dir.File("corral.yaml");
         File.WriteAllText(path, yaml);
@@ -21,7 +22,7 @@ public sealed class MappingTests
     [Fact]
     public void WatchModePackWritesWatchTrueOnEveryRule()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var policy = FoundryPack.Compile(FoundryPack.Write(dir, new AzureFoundryOptions { Watch = true }));
         var dcf = FileOf(TerraformExporter.Export(policy), DcfFile.FileName);
         Assert.Equal(6, dcf.Split("watch            = true").Length - 1);
@@ -31,7 +32,7 @@ public sealed class MappingTests
     [Fact]
     public void FeedAddressesBecomeCidrsAndFeedDomainsAreReported()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         File.WriteAllText(dir.File("bad.txt"), "203.0.113.7\n198.51.100.0/24\nevil.example\n0.0.0.0 c2.example\n");
         var module = Export(dir, """
             version: 1
@@ -56,7 +57,7 @@ public sealed class MappingTests
     [Fact]
     public void RuleShapesMapToAviatrixValues()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var module = Export(dir, """
             version: 1
             name: shapes
@@ -86,7 +87,7 @@ public sealed class MappingTests
     [Fact]
     public void WithoutAnAgentSmartGroupTheSubnetRangeIsAVariable()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var module = Export(dir, """
             version: 1
             name: no-agents
@@ -101,7 +102,7 @@ public sealed class MappingTests
     [Fact]
     public void NamesThatClashAfterSanitizingStayDistinct()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var module = Export(dir, """
             version: 1
             name: clash
@@ -124,7 +125,7 @@ public sealed class UnexpressibleTests
     [Fact]
     public void WebGroupRuleWithDestinationsIsReported()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var path = dir.File("corral.yaml");
         File.WriteAllText(path, """
             version: 1

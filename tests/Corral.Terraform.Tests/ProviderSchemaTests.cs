@@ -1,3 +1,4 @@
+using Corral.Testing;
 namespace Corral.Terraform.Tests;
 
 /// <summary>
@@ -31,7 +32,7 @@ public sealed class ProviderSchemaTests
     [Theory, MemberData(nameof(ModulesAndReleases))]
     public void GeneratedModuleChecksCleanAgainstTheProvider(string variant, string version)
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var parsed = HclParser.ParseFolder(GeneratedModules.Write(variant, dir));
         var problems = SchemaChecker.Check(parsed, ProviderSchemas.Release(version));
         Assert.True(problems.Count == 0, $"{variant} on aviatrix {version}:\n" + string.Join("\n", problems));
@@ -102,7 +103,7 @@ public sealed class ProviderSchemaTests
 
     private static List<string> CheckText(string version, string hcl)
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var folder = dir.File("m");
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "main.tf"), hcl);

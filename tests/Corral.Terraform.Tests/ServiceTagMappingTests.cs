@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Text.RegularExpressions;
 using Corral.Policy;
 using Corral.Terraform.Mapping;
+using Corral.Testing;
 
 namespace Corral.Terraform.Tests;
 
@@ -12,7 +13,7 @@ namespace Corral.Terraform.Tests;
 /// </summary>
 public sealed partial class ServiceTagMappingTests
 {
-    private static readonly string RealFile = Path.Combine(Repo.Root, "tests", "Corral.Policy.Tests", "data", "ServiceTags_Public_360.json.gz");
+    private static readonly string RealFile = Path.Combine(Repository.Root, "tests", "Corral.Policy.Tests", "data", "ServiceTags_Public_360.json.gz");
 
     [GeneratedRegex("""service_name = "([^"]+)"(?:\s+region\s+= "([^"]+)")?""")]
     private static partial Regex ServiceName();
@@ -22,7 +23,7 @@ public sealed partial class ServiceTagMappingTests
     [InlineData(false)]
     public void TagsAreSpelledAsMicrosoftDoesAndPinnedOnlyWhereRegional(bool withFile)
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         if (withFile)
         {
             using var gz = new GZipStream(File.OpenRead(RealFile), CompressionMode.Decompress);
@@ -57,7 +58,7 @@ public sealed partial class ServiceTagMappingTests
     [Fact]
     public void AnUnknownTagWithoutAFileIsPinnedAsThePolicySaysAndReported()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         File.WriteAllText(dir.File("corral.yaml"), """
             version: 1
             name: tags

@@ -1,25 +1,19 @@
-using Corral.Cli;
+using Corral.Testing;
 
-namespace Corral.Terraform.Tests;
+namespace Corral.Cli.Tests;
 
 /// <summary>`corral terraform` as users run it: the built command end to end, bad input, usage errors.</summary>
-public sealed class CommandTests
+public sealed class TerraformCommandTests
 {
-    internal static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = CorralCommand.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static ProcessResult Run(params string[] args) => CorralProgram.RunInProcess(args);
 
     [Fact]
     public void InitThenTerraformWritesAModuleThatParses()
     {
-        using var dir = new TempDir();
-        var init = CorralProcess.Run(dir.Path, "init", "--template", "azure-foundry", "-o", "p.yaml");
+        using var dir = new TempFolder("corral-tf-");
+        var init = CorralProgram.Run(dir.Path, "init", "--template", "azure-foundry", "-o", "p.yaml");
         Assert.True(init.ExitCode == 0, init.Stderr);
-        var tf = CorralProcess.Run(dir.Path, "terraform", "p.yaml", "-o", "infra");
+        var tf = CorralProgram.Run(dir.Path, "terraform", "p.yaml", "-o", "infra");
         Assert.True(tf.ExitCode == 0, tf.Stderr);
 
         var infra = dir.File("infra");
@@ -41,7 +35,7 @@ public sealed class CommandTests
     [Fact]
     public void TransitModeByTheCommandLine()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var policy = FoundryPack.Write(dir);
         var output = dir.File("infra");
         var (code, _, err) = Run("terraform", policy, "-o", output, "--gateway", "transit", "--transit-gw", "transit-eastus", "--ruleset", "policy-list");
@@ -54,7 +48,7 @@ public sealed class CommandTests
     [Fact]
     public void APolicyThatDoesNotCheckWritesNothing()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var policy = dir.File("corral.yaml");
         File.WriteAllText(policy, "version: 1\nname: broken\nrules:\n  - { name: r, priority: 1, destination: [no-such-group], action: deny }\n");
         var output = dir.File("infra");
@@ -68,7 +62,7 @@ public sealed class CommandTests
     [Fact]
     public void AMissingPolicyWritesNothing()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var output = dir.File("infra");
         var (code, _, _) = Run("terraform", dir.File("absent.yaml"), "-o", output);
         Assert.Equal(CorralCommand.InputError, code);
@@ -81,7 +75,7 @@ public sealed class CommandTests
     [InlineData("--transit-gw", "t1")]
     public void UsageErrorsExitTwo(string option, string value)
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var policy = FoundryPack.Write(dir);
         var (code, _, _) = Run("terraform", policy, "-o", dir.File("infra"), option, value);
         Assert.Equal(CorralCommand.UsageError, code);
@@ -91,7 +85,7 @@ public sealed class CommandTests
     [Fact]
     public void OutputFolderIsRequired()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var (code, _, _) = Run("terraform", FoundryPack.Write(dir));
         Assert.Equal(CorralCommand.UsageError, code);
     }
