@@ -8,7 +8,7 @@ public sealed class TerraformCommandTests
     private static ProcessResult Run(params string[] args) => CorralProgram.RunInProcess(args);
 
     [Fact]
-    public void InitThenTerraformWritesAModuleThatParses()
+    public void Init_then_terraform_writes_a_module_that_parses()
     {
         using var dir = new TempFolder("corral-tf-");
         var init = CorralProgram.Run(dir.Path, "init", "--template", "azure-foundry", "-o", "p.yaml");
@@ -33,7 +33,7 @@ public sealed class TerraformCommandTests
     }
 
     [Fact]
-    public void TransitModeByTheCommandLine()
+    public void Transit_mode_by_the_command_line()
     {
         using var dir = new TempFolder("corral-tf-");
         var policy = FoundryPack.Write(dir);
@@ -46,7 +46,7 @@ public sealed class TerraformCommandTests
     }
 
     [Fact]
-    public void APolicyThatDoesNotCheckWritesNothing()
+    public void A_policy_that_does_not_check_writes_nothing()
     {
         using var dir = new TempFolder("corral-tf-");
         var policy = dir.File("corral.yaml");
@@ -60,7 +60,7 @@ public sealed class TerraformCommandTests
     }
 
     [Fact]
-    public void AMissingPolicyWritesNothing()
+    public void A_missing_policy_writes_nothing()
     {
         using var dir = new TempFolder("corral-tf-");
         var output = dir.File("infra");
@@ -73,7 +73,7 @@ public sealed class TerraformCommandTests
     [InlineData("--gateway", "hub")]
     [InlineData("--ruleset", "acl")]
     [InlineData("--transit-gw", "t1")]
-    public void UsageErrorsExitTwo(string option, string value)
+    public void Usage_errors_exit_two(string option, string value)
     {
         using var dir = new TempFolder("corral-tf-");
         var policy = FoundryPack.Write(dir);
@@ -83,7 +83,7 @@ public sealed class TerraformCommandTests
     }
 
     [Fact]
-    public void OutputFolderIsRequired()
+    public void Output_folder_is_required()
     {
         using var dir = new TempFolder("corral-tf-");
         var (code, _, _) = Run("terraform", FoundryPack.Write(dir));

@@ -29,7 +29,7 @@ public sealed class GoldenTests
     }
 
     [Theory, MemberData(nameof(Modes))]
-    public void FoundryPackMatchesGolden(string mode)
+    public void Foundry_pack_matches_golden(string mode)
     {
         using var dir = new TempFolder("corral-tf-");
         var module = Generate(mode, dir);
@@ -52,7 +52,7 @@ public sealed class GoldenTests
     }
 
     [Fact]
-    public void SameInputSameBytes()
+    public void Same_input_same_bytes()
     {
         using var a = new TempFolder("corral-tf-");
         using var b = new TempFolder("corral-tf-");

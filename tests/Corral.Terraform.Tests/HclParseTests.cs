@@ -34,7 +34,7 @@ public sealed class HclParseTests
     };
 
     [Theory, MemberData(nameof(Variants))]
-    public void EveryFileParses(string gateway, string ruleset)
+    public void Every_file_parses(string gateway, string ruleset)
     {
         using var dir = new TempFolder("corral-tf-");
         var parsed = ParseModule(dir, Options(gateway, ruleset));
@@ -43,7 +43,7 @@ public sealed class HclParseTests
     }
 
     [Theory, MemberData(nameof(Variants))]
-    public void RulesKeepTheReferenceOrderActionsAndDecryptPolicies(string gateway, string ruleset)
+    public void Rules_keep_the_reference_order_actions_and_decrypt_policies(string gateway, string ruleset)
     {
         using var dir = new TempFolder("corral-tf-");
         var dcf = ParseModule(dir, Options(gateway, ruleset)).GetProperty("dcf.tf").GetProperty("resource");
@@ -83,7 +83,7 @@ public sealed class HclParseTests
             .GetProperty("aviatrix_dcf_attachment_point").GetProperty("terraform_before_ui")[0].GetProperty("name").GetString();
 
     [Fact]
-    public void GroupsMapOneExpressionPerEntry()
+    public void Groups_map_one_expression_per_entry()
     {
         using var dir = new TempFolder("corral-tf-");
         var parsed = ParseModule(dir, new TerraformOptions());
@@ -120,7 +120,7 @@ public sealed class HclParseTests
     [Theory]
     [InlineData("standalone")]
     [InlineData("transit")]
-    public void NetworkAndGatewayFollowTheInsertionPattern(string gateway)
+    public void Network_and_gateway_follow_the_insertion_pattern(string gateway)
     {
         using var dir = new TempFolder("corral-tf-");
         var parsed = ParseModule(dir, Options(gateway, "dcf-ruleset"));
@@ -151,7 +151,7 @@ public sealed class HclParseTests
     }
 
     [Fact]
-    public void EveryGroupReferenceInTheRulesIsDefined()
+    public void Every_group_reference_in_the_rules_is_defined()
     {
         using var dir = new TempFolder("corral-tf-");
         var parsed = ParseModule(dir, new TerraformOptions());

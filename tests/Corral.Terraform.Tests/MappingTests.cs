@@ -20,7 +20,7 @@ public sealed class MappingTests
     private static string FileOf(TerraformModule module, string name) => module.Files.Single(f => f.Key == name).Value;
 
     [Fact]
-    public void WatchModePackWritesWatchTrueOnEveryRule()
+    public void Watch_mode_pack_writes_watch_true_on_every_rule()
     {
         using var dir = new TempFolder("corral-tf-");
         var policy = FoundryPack.Compile(FoundryPack.Write(dir, new AzureFoundryOptions { Watch = true }));
@@ -30,7 +30,7 @@ public sealed class MappingTests
     }
 
     [Fact]
-    public void FeedAddressesBecomeCidrsAndFeedDomainsAreReported()
+    public void Feed_addresses_become_CIDRs_and_feed_domains_are_reported()
     {
         using var dir = new TempFolder("corral-tf-");
         File.WriteAllText(dir.File("bad.txt"), "203.0.113.7\n198.51.100.0/24\nevil.example\n0.0.0.0 c2.example\n");
@@ -55,7 +55,7 @@ public sealed class MappingTests
     }
 
     [Fact]
-    public void RuleShapesMapToAviatrixValues()
+    public void Rule_shapes_map_to_Aviatrix_values()
     {
         using var dir = new TempFolder("corral-tf-");
         var module = Export(dir, """
@@ -85,7 +85,7 @@ public sealed class MappingTests
     }
 
     [Fact]
-    public void WithoutAnAgentSmartGroupTheSubnetRangeIsAVariable()
+    public void Without_an_agent_smart_group_the_subnet_range_is_a_variable()
     {
         using var dir = new TempFolder("corral-tf-");
         var module = Export(dir, """
@@ -100,7 +100,7 @@ public sealed class MappingTests
     }
 
     [Fact]
-    public void NamesThatClashAfterSanitizingStayDistinct()
+    public void Names_that_clash_after_sanitizing_stay_distinct()
     {
         using var dir = new TempFolder("corral-tf-");
         var module = Export(dir, """
@@ -123,7 +123,7 @@ public sealed class MappingTests
 public sealed class UnexpressibleTests
 {
     [Fact]
-    public void WebGroupRuleWithDestinationsIsReported()
+    public void Web_group_rule_with_destinations_is_reported()
     {
         using var dir = new TempFolder("corral-tf-");
         var path = dir.File("corral.yaml");

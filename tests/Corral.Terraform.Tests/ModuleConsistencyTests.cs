@@ -13,7 +13,7 @@ public sealed partial class ModuleConsistencyTests
     private static partial Regex Use();
 
     [Theory, MemberData(nameof(GeneratedModules.All), MemberType = typeof(GeneratedModules))]
-    public void EveryVariableIsDeclaredOnceAndUsed(string variant)
+    public void Every_variable_is_declared_once_and_used(string variant)
     {
         using var dir = new TempFolder("corral-tf-");
         var module = GeneratedModules.Export(variant, dir);

@@ -21,7 +21,7 @@ public sealed class ProviderSchemaTests
     }
 
     [Fact]
-    public void BothProviderReleasesAreChecked()
+    public void Both_provider_releases_are_checked()
     {
         var versions = ProviderSchemas.Aviatrix.Select(r => r.Version).ToList();
         Assert.Contains("v8.2.0", versions);
@@ -30,7 +30,7 @@ public sealed class ProviderSchemaTests
     }
 
     [Theory, MemberData(nameof(ModulesAndReleases))]
-    public void GeneratedModuleChecksCleanAgainstTheProvider(string variant, string version)
+    public void Generated_module_checks_clean_against_the_provider(string variant, string version)
     {
         using var dir = new TempFolder("corral-tf-");
         var parsed = HclParser.ParseFolder(GeneratedModules.Write(variant, dir));
@@ -43,7 +43,7 @@ public sealed class ProviderSchemaTests
     [Theory]
     [InlineData("v8.2.0")]
     [InlineData("v9.0.10")]
-    public void RemovedSpokeGatewayArgumentsAreUnknown(string version)
+    public void Removed_spoke_gateway_arguments_are_unknown(string version)
     {
         var problems = CheckText(version, """
             resource "aviatrix_spoke_gateway" "g" {
@@ -64,7 +64,7 @@ public sealed class ProviderSchemaTests
     }
 
     [Fact]
-    public void EnumsTypesRequiredComputedAndMaxItemsAreChecked()
+    public void Enums_types_required_computed_and_max_items_are_checked()
     {
         var ports = string.Concat(Enumerable.Range(1, 65).Select(p => $"    port_ranges {{\n      lo = {p}\n    }}\n"));
         var text = $$"""
@@ -97,7 +97,7 @@ public sealed class ProviderSchemaTests
     }
 
     [Fact]
-    public void UnknownResourceTypesAreReported() =>
+    public void Unknown_resource_types_are_reported() =>
         Assert.Contains(CheckText("v9.0.10", "resource \"aviatrix_fqdn\" \"f\" {\n  fqdn_tag = \"t\"\n}\n"),
             p => p.Contains("resource type aviatrix_fqdn is not in aviatrix v9.0.10's schema"));
 

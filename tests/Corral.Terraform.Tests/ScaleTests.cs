@@ -41,7 +41,7 @@ public sealed class ScaleTests
     }
 
     [Fact]
-    public void AMillionLineFeedAndAHundredThousandDomainsFitUnderFiveMegabytesAndCheckClean()
+    public void A_million_line_feed_and_a_hundred_thousand_domains_fit_under_five_megabytes_and_check_clean()
     {
         using var dir = new TempFolder("corral-tf-");
         var module = ExportScalePolicy(dir);
@@ -79,7 +79,7 @@ public sealed class ScaleTests
     }
 
     [Fact]
-    public void ASmartGroupPastAviatrixsLimitStopsTheExportNamingGroupSizeAndLimit()
+    public void A_smart_group_past_Aviatrixs_limit_stops_the_export_naming_group_size_and_limit()
     {
         using var dir = new TempFolder("corral-tf-");
         var cidrs = string.Join(", ", Enumerable.Range(0, AviatrixLimits.SmartGroupCidrs + 1).Select(i => $"11.{i / 65536}.{i / 256 % 256}.{i % 256}/32"));
@@ -102,7 +102,7 @@ public sealed class ScaleTests
     }
 
     [Fact]
-    public void LargeGroupsAreWrittenAsOneListAndSmallOnesBlockByBlock()
+    public void Large_groups_are_written_as_one_list_and_small_ones_block_by_block()
     {
         using var dir = new TempFolder("corral-tf-");
         var domains = string.Join(", ", Enumerable.Range(0, MatchExpressions.InlineLimit + 1).Select(i => $"d{i}.example.com"));

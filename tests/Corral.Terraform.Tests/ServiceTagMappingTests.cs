@@ -21,7 +21,7 @@ public sealed partial class ServiceTagMappingTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public void TagsAreSpelledAsMicrosoftDoesAndPinnedOnlyWhereRegional(bool withFile)
+    public void Tags_are_spelled_as_Microsoft_does_and_pinned_only_where_regional(bool withFile)
     {
         using var dir = new TempFolder("corral-tf-");
         if (withFile)
@@ -56,7 +56,7 @@ public sealed partial class ServiceTagMappingTests
     }
 
     [Fact]
-    public void AnUnknownTagWithoutAFileIsPinnedAsThePolicySaysAndReported()
+    public void An_unknown_tag_without_a_file_is_pinned_as_the_policy_says_and_reported()
     {
         using var dir = new TempFolder("corral-tf-");
         File.WriteAllText(dir.File("corral.yaml"), """

@@ -33,7 +33,7 @@ internal static class TerraformCli
 public sealed class TerraformFmtTests
 {
     [Theory, MemberData(nameof(GeneratedModules.All), MemberType = typeof(GeneratedModules))]
-    public void GeneratedModuleIsTerraformFmtClean(string variant)
+    public void Generated_module_is_terraform_fmt_clean(string variant)
     {
         Assert.SkipWhen(TerraformCli.Path is null, "terraform is not on PATH; `terraform fmt -check` cannot run here");
         using var dir = new TempFolder("corral-tf-");
@@ -44,7 +44,7 @@ public sealed class TerraformFmtTests
 
     [Theory]
     [InlineData("resource \"a\" \"b\" {\n  x = 1\n  long_name = 2\n}\n")]
-    public void TheCheckCatchesUnformattedFiles(string unformatted)
+    public void The_check_catches_unformatted_files(string unformatted)
     {
         Assert.SkipWhen(TerraformCli.Path is null, "terraform is not on PATH; `terraform fmt -check` cannot run here");
         using var dir = new TempFolder("corral-tf-");
