@@ -11,17 +11,9 @@ public sealed class McpCommandTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    private static string Policy(string rule) => $"""
-        version: 1
-        smartGroups:
-          agents: {"{"} cidrs: [10.20.1.0/24] {"}"}
-        webGroups:
-          tools: {"{"} domains: [mcp.contoso.com] {"}"}
-        rules:
-        {rule}
-        """;
+    private static string Policy(string rule) => McpPolicies.WithRule(rule);
 
-    private const string Decrypting = "  - { name: tools, priority: 1, source: [agents], webGroups: [tools], action: permit, decrypt: allowed, ports: [443], ";
+    private const string Decrypting = McpPolicies.DecryptingPermit;
 
     [Fact]
     public void Explain_shows_the_mcp_verdict_for_a_tool()

@@ -1,4 +1,5 @@
 using Corral.Policy.Model;
+using Corral.Testing;
 
 namespace Corral.Policy.Tests;
 
@@ -9,17 +10,9 @@ public sealed class McpRulesTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    private static string Policy(string rule) => $"""
-        version: 1
-        smartGroups:
-          agents: {"{"} cidrs: [10.20.1.0/24] {"}"}
-        webGroups:
-          tools: {"{"} domains: [mcp.contoso.com] {"}"}
-        rules:
-        {rule}
-        """;
+    private static string Policy(string rule) => McpPolicies.WithRule(rule);
 
-    private const string Decrypting = "  - { name: tools, priority: 1, source: [agents], webGroups: [tools], action: permit, decrypt: allowed, ports: [443], ";
+    private const string Decrypting = McpPolicies.DecryptingPermit;
 
     [Fact]
     public void A_decrypting_permit_loads_tools_methods_and_pinning()
