@@ -17,7 +17,7 @@ public sealed class DashboardBrowserTests
     private const string ChromeDriver = "/usr/bin/chromedriver";
 
     [Fact]
-    public async Task PromotingAWatchRuleFromTheDashboardBlocksTheNextFlow()
+    public async Task Promoting_a_watch_rule_from_the_dashboard_blocks_the_next_flow()
     {
         Assert.True(File.Exists(Chromium) && File.Exists(ChromeDriver),
             $"{Chromium} and {ChromeDriver} are needed (apt-get install chromium chromium-driver; scripts/install-test-deps.sh does it)");

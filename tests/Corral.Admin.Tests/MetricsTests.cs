@@ -18,7 +18,7 @@ public sealed class MetricsCollection
 public sealed class MetricsTests
 {
     [Fact]
-    public async Task HealthReadinessAndMetricsAnswer()
+    public async Task Health_readiness_and_metrics_answer()
     {
         await using var live = await LiveHarness.StartAsync();
         Assert.Equal(200, await live.FlowAsync("www.example.test"));
@@ -48,7 +48,7 @@ public sealed class MetricsTests
     }
 
     [Fact]
-    public async Task DnsVerdictsAreCountedAndListedWithTheFlows()
+    public async Task DNS_verdicts_are_counted_and_listed_with_the_flows()
     {
         await using var live = await LiveHarness.StartAsync(dns: true);
         using var udp = new System.Net.Sockets.UdpClient(new IPEndPoint(IPAddress.Loopback, 0));

@@ -1,5 +1,5 @@
 using System.Text;
-using Corral.Gateway.Tests.Support;
+using Corral.Testing;
 
 namespace Corral.Gateway.Tests;
 
@@ -9,7 +9,7 @@ public sealed class PlainHttpTests
     [Fact]
     public async Task HttpClient_gets_a_permitted_url_and_the_flow_log_has_method_and_url()
     {
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test\n");
         using (var client = gw.Client())
         {
@@ -26,7 +26,7 @@ public sealed class PlainHttpTests
     [Fact]
     public async Task Each_request_on_a_kept_alive_connection_is_decided_on_its_own()
     {
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test other.example.test blocked.example.test\n");
         using var tcp = await gw.RawAsync();
         var stream = tcp.GetStream();
@@ -98,7 +98,7 @@ public sealed class PlainHttpTests
     [Fact]
     public async Task A_host_header_that_differs_from_the_url_is_domain_fronting_and_is_denied()
     {
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test evil.example.test\n");
         using var tcp = await gw.RawAsync();
         var stream = tcp.GetStream();

@@ -1,9 +1,8 @@
 using System.Text.Json;
-using Corral.Cli;
-using Corral.Gateway.Tests.Support;
 using Corral.Policy;
+using Corral.Testing;
 
-namespace Corral.Gateway.Tests;
+namespace Corral.Cli.Tests;
 
 /// <summary>
 /// <c>corral suggest</c> on a flow log the real gateway wrote in watch mode: siblings collapse to a wildcard only below
@@ -22,16 +21,14 @@ public sealed class SuggestCommandTests
 
     private static int Run(out string stdout, out string stderr, params string[] args)
     {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        var code = CorralCommand.Run(args, o, e);
-        (stdout, stderr) = (o.ToString(), e.ToString());
+        (var code, stdout, stderr) = CorralProgram.RunInProcess(args);
         return code;
     }
 
-    private static async Task<(GatewayHarness, TestUpstream)> RecordAsync()
+    private static async Task<(GatewayHarness, LoopbackUpstream)> RecordAsync()
     {
         string[] names = [.. TwiceEach, "once.other.test"];
-        var upstream = TestUpstream.Start(443, names);
+        var upstream = LoopbackUpstream.Start(443, names);
         var gw = GatewayHarness.Foundry($"{upstream.EndPoint.Address} {string.Join(' ', names)}\n", watch: true);
         foreach (var name in TwiceEach.Concat(TwiceEach).Append("once.other.test"))
         {

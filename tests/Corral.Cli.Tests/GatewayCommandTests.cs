@@ -1,6 +1,6 @@
-using Corral.Cli;
+using Corral.Certificates;
 
-namespace Corral.Gateway.Tests;
+namespace Corral.Cli.Tests;
 
 /// <summary><c>corral gateway</c>'s exit codes: 1 for a policy that fails to load (with FILE:LINE:COL), 2 for usage errors.</summary>
 public sealed class GatewayCommandTests
@@ -47,5 +47,28 @@ public sealed class GatewayCommandTests
         var stderr = new StringWriter();
         Assert.Equal(2, CorralCommand.Run(["gateway", "missing.yaml", "--dns", "127.0.0.1:0", "--dns-upstream", "resolver.example"], new StringWriter(), stderr));
         Assert.Contains("--dns-upstream 'resolver.example' is not ADDR:PORT", stderr.ToString());
+    }
+
+    [Fact]
+    public void The_gateway_refuses_a_CA_key_that_others_can_read()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "corral-gwca-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            using var ca = CertificateAuthority.Create(new CaOptions());
+            var (cert, key) = ca.Save(folder);
+            File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+            var output = new StringWriter();
+            var policy = Path.Combine(folder, "p.yaml");
+            Assert.Equal(0, CorralCommand.Run(["init", "-o", policy], output, output));
+            var errors = new StringWriter();
+            Assert.Equal(1, CorralCommand.Run(["gateway", policy, "--listen", "127.0.0.1:0", "--ca-cert", cert, "--ca-key", key], output, errors));
+            Assert.Contains("chmod 600", errors.ToString());
+            Assert.Equal(2, CorralCommand.Run(["gateway", policy, "--ca-cert", cert], output, errors));
+        }
+        finally
+        {
+            Directory.Delete(folder, true);
+        }
     }
 }

@@ -1,25 +1,19 @@
-using Corral.Cli;
+using Corral.Testing;
 
-namespace Corral.Terraform.Tests;
+namespace Corral.Cli.Tests;
 
 /// <summary>`corral terraform` as users run it: the built command end to end, bad input, usage errors.</summary>
-public sealed class CommandTests
+public sealed class TerraformCommandTests
 {
-    internal static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = CorralCommand.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static ProcessResult Run(params string[] args) => CorralProgram.RunInProcess(args);
 
     [Fact]
-    public void InitThenTerraformWritesAModuleThatParses()
+    public void Init_then_terraform_writes_a_module_that_parses()
     {
-        using var dir = new TempDir();
-        var init = CorralProcess.Run(dir.Path, "init", "--template", "azure-foundry", "-o", "p.yaml");
+        using var dir = new TempFolder("corral-tf-");
+        var init = CorralProgram.Run(dir.Path, "init", "--template", "azure-foundry", "-o", "p.yaml");
         Assert.True(init.ExitCode == 0, init.Stderr);
-        var tf = CorralProcess.Run(dir.Path, "terraform", "p.yaml", "-o", "infra");
+        var tf = CorralProgram.Run(dir.Path, "terraform", "p.yaml", "-o", "infra");
         Assert.True(tf.ExitCode == 0, tf.Stderr);
 
         var infra = dir.File("infra");
@@ -39,9 +33,9 @@ public sealed class CommandTests
     }
 
     [Fact]
-    public void TransitModeByTheCommandLine()
+    public void Transit_mode_by_the_command_line()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var policy = FoundryPack.Write(dir);
         var output = dir.File("infra");
         var (code, _, err) = Run("terraform", policy, "-o", output, "--gateway", "transit", "--transit-gw", "transit-eastus", "--ruleset", "policy-list");
@@ -52,9 +46,9 @@ public sealed class CommandTests
     }
 
     [Fact]
-    public void APolicyThatDoesNotCheckWritesNothing()
+    public void A_policy_that_does_not_check_writes_nothing()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var policy = dir.File("corral.yaml");
         File.WriteAllText(policy, "version: 1\nname: broken\nrules:\n  - { name: r, priority: 1, destination: [no-such-group], action: deny }\n");
         var output = dir.File("infra");
@@ -66,9 +60,9 @@ public sealed class CommandTests
     }
 
     [Fact]
-    public void AMissingPolicyWritesNothing()
+    public void A_missing_policy_writes_nothing()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var output = dir.File("infra");
         var (code, _, _) = Run("terraform", dir.File("absent.yaml"), "-o", output);
         Assert.Equal(CorralCommand.InputError, code);
@@ -79,9 +73,9 @@ public sealed class CommandTests
     [InlineData("--gateway", "hub")]
     [InlineData("--ruleset", "acl")]
     [InlineData("--transit-gw", "t1")]
-    public void UsageErrorsExitTwo(string option, string value)
+    public void Usage_errors_exit_two(string option, string value)
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var policy = FoundryPack.Write(dir);
         var (code, _, _) = Run("terraform", policy, "-o", dir.File("infra"), option, value);
         Assert.Equal(CorralCommand.UsageError, code);
@@ -89,9 +83,9 @@ public sealed class CommandTests
     }
 
     [Fact]
-    public void OutputFolderIsRequired()
+    public void Output_folder_is_required()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var (code, _, _) = Run("terraform", FoundryPack.Write(dir));
         Assert.Equal(CorralCommand.UsageError, code);
     }

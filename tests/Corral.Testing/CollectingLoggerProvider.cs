@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace Corral.Gateway.Tests.Support;
+namespace Corral.Testing;
 
 /// <summary>Keeps every operational log line so tests can check that a refusal was logged.</summary>
 public sealed class CollectingLoggerProvider : ILoggerProvider, ILoggerFactory

@@ -1,24 +1,28 @@
-using Corral.Gateway.Resolution;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Corral.Cli;
+using Corral.Gateway;
 using Corral.Gateway.Hosting;
+using Corral.Gateway.NameService;
+using Corral.Gateway.Resolution;
 using Corral.Policy;
 using Corral.Policy.Addressing;
 using Corral.Policy.Compilation;
 
-namespace Corral.Gateway.Tests.Support;
+namespace Corral.Testing;
 
 /// <summary>
 /// A gateway in-process on 127.0.0.1 with its own temp folder (policy, hosts file, flow log), loopback treated as
-/// public stand-ins, and a dial guard that refuses anything but loopback so a bug can never send traffic off the box.
+/// public stand-ins, and a dial guard that refuses anything but loopback (and the 198.18.0.0/15 addresses of a test's
+/// own namespaces) so a bug can never send traffic off the box.
 /// </summary>
 public sealed class GatewayHarness : IAsyncDisposable
 {
     public string Folder { get; }
     public string PolicyPath { get; }
+    /// <summary>Where the flow log is written (nothing is written there when the harness was made without one).</summary>
     public string FlowLogPath { get; }
     public CompiledPolicy Policy { get; }
     public GatewayServer Server { get; }
@@ -27,7 +31,7 @@ public sealed class GatewayHarness : IAsyncDisposable
     public static readonly CompileOptions StandIns = new() { PublicStandIns = [Prefix("127.0.0.0/8")] };
 
     private GatewayHarness(string folder, string policyPath, string hosts, GatewayLimits? limits, bool transparent, GatewayInterception? interception = null,
-        Func<IResolver, IResolver>? wrapResolver = null)
+        Func<IResolver, IResolver>? wrapResolver = null, DnsOptions? dns = null, bool flowLog = true)
     {
         Folder = folder;
         PolicyPath = policyPath;
@@ -42,10 +46,11 @@ public sealed class GatewayHarness : IAsyncDisposable
         {
             Listen = new IPEndPoint(IPAddress.Loopback, 0),
             Transparent = transparent ? new IPEndPoint(IPAddress.Any, 0) : null,
-            FlowLogPath = FlowLogPath,
+            FlowLogPath = flowLog ? FlowLogPath : null,
             HostsFile = hostsPath,
             Limits = limits ?? new GatewayLimits(),
             Interception = interception,
+            Dns = dns,
             DialGuard = e => IPAddress.IsLoopback(e.Address) || IsTestNamespaceAddress(e.Address),
         }, Logs, wrapResolver is null ? resolver : wrapResolver(resolver));
         Server.Start();
@@ -88,18 +93,22 @@ public sealed class GatewayHarness : IAsyncDisposable
     }
 
     /// <summary>A policy given as YAML text, with any files it names (relative to the policy), and optionally a resolver that watches the gateway's own.</summary>
+    /// <param name="policyFileName">The policy's file name in the folder (diagnostics name it).</param>
+    /// <param name="dns">Also serve the resolver, as these options say.</param>
+    /// <param name="flowLog">Write the flow log to <see cref="FlowLogPath"/>.</param>
     public static GatewayHarness Custom(string yaml, string hosts, GatewayLimits? limits = null, IReadOnlyDictionary<string, string>? files = null,
-        Func<IResolver, IResolver>? wrapResolver = null, GatewayInterception? interception = null)
+        Func<IResolver, IResolver>? wrapResolver = null, GatewayInterception? interception = null, string policyFileName = "p.yaml", DnsOptions? dns = null,
+        bool flowLog = true)
     {
         var folder = NewFolder();
-        var policy = Path.Combine(folder, "p.yaml");
+        var policy = Path.Combine(folder, policyFileName);
         File.WriteAllText(policy, yaml);
         foreach (var (name, text) in files ?? new Dictionary<string, string>())
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(folder, name))!);
             File.WriteAllText(Path.Combine(folder, name), text);
         }
-        return new GatewayHarness(folder, policy, hosts, limits, false, interception, wrapResolver);
+        return new GatewayHarness(folder, policy, hosts, limits, false, interception, wrapResolver, dns, flowLog);
     }
 
     private static string NewFolder()
@@ -180,54 +189,5 @@ public sealed class GatewayHarness : IAsyncDisposable
     {
         await Server.DisposeAsync();
         try { Directory.Delete(Folder, recursive: true); } catch (IOException) { }
-    }
-}
-
-/// <summary>Reads an HTTP response head (and a Content-Length body) from a raw stream.</summary>
-public static class RawHttp
-{
-    public static async Task<(int Status, string Head, string Body)> ReadResponseAsync(Stream stream)
-    {
-        var buffer = new List<byte>();
-        var one = new byte[1];
-        while (true)
-        {
-            var n = await stream.ReadAsync(one);
-            if (n == 0) break;
-            buffer.Add(one[0]);
-            if (buffer.Count >= 4 && buffer[^4] == '\r' && buffer[^3] == '\n' && buffer[^2] == '\r' && buffer[^1] == '\n') break;
-        }
-        var head = Encoding.Latin1.GetString(buffer.ToArray());
-        if (head.Length < 12) return (0, head, "");
-        var status = int.Parse(head.Substring(9, 3));
-        var lengthLine = head.Split("\r\n").FirstOrDefault(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase));
-        var body = "";
-        if (lengthLine is not null)
-        {
-            var length = int.Parse(lengthLine.Split(':')[1].Trim());
-            var bytes = new byte[length];
-            await stream.ReadExactlyAsync(bytes);
-            body = Encoding.UTF8.GetString(bytes);
-        }
-        return (status, head, body);
-    }
-
-    /// <summary>Reads until the peer closes (or the timeout passes); returns what arrived.</summary>
-    public static async Task<byte[]> ReadToCloseAsync(Stream stream, int seconds = 30)
-    {
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
-        var ms = new MemoryStream();
-        var buffer = new byte[4096];
-        try
-        {
-            while (true)
-            {
-                var n = await stream.ReadAsync(buffer, cts.Token);
-                if (n == 0) break;
-                ms.Write(buffer, 0, n);
-            }
-        }
-        catch (IOException) { }
-        return ms.ToArray();
     }
 }

