@@ -54,7 +54,7 @@ public sealed class PlainHttpTests
     {
         // RFC 9110 7.6.1: Connection and the fields it names belong to one hop. A client that closes after its request
         // (how agents call tools) must not close the gateway's upstream connection, which the next client reuses.
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test\n");
         for (var i = 0; i < 2; i++)
         {
@@ -82,7 +82,7 @@ public sealed class PlainHttpTests
     public async Task Connection_cannot_strip_the_fields_that_frame_or_route_a_request()
     {
         // Naming Content-Length, Transfer-Encoding or Host in Connection must not unframe or unroute what goes upstream.
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test\n");
         using var tcp = await gw.RawAsync();
         var stream = tcp.GetStream();
