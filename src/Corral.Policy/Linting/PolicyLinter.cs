@@ -225,6 +225,10 @@ public static class PolicyLinter
             ?? document.ThreatGroups.FirstOrDefault(g => g.Name == group)?.AllPrefixes
             ?? [];
 
+        private int PrefixCountOf(string group) =>
+            document.SmartGroups.FirstOrDefault(g => g.Name == group) is { } smart ? smart.Cidrs.Count + smart.ServicePrefixes.Count
+            : document.ThreatGroups.FirstOrDefault(g => g.Name == group)?.Feeds.Sum(f => f.Prefixes.Count) ?? 0;
+
         public bool HasDomains(string group) => document.ThreatGroups.FirstOrDefault(g => g.Name == group)?.AllDomains.Any() ?? false;
 
         public WebGroup Web(string name) => document.WebGroups.First(w => w.Name == name);
@@ -233,8 +237,9 @@ public static class PolicyLinter
         {
             var key = string.Join('\n', groups.Order(StringComparer.Ordinal));
             if (_unions.TryGetValue(key, out var union)) return union;
-            var ranges = new MergedRanges.Builder();
-            foreach (var g in key.Split('\n'))
+            var names = key.Split('\n');
+            var ranges = new MergedRanges.Builder(names.Sum(PrefixCountOf) + 64);
+            foreach (var g in names)
             {
                 // Public internet as the complement's ranges directly: cutting them into prefixes costs milliseconds
                 // (IPv6), and every reload lints.
@@ -282,9 +287,10 @@ public static class PolicyLinter
             return false;
         }
 
-        public sealed class Builder
+        /// <param name="capacity">The number of ranges expected (IPv4 nearly always), so the list is allocated once.</param>
+        public sealed class Builder(int capacity)
         {
-            private readonly List<ulong> _v4 = [];
+            private readonly List<ulong> _v4 = new(capacity);
             private readonly List<(UInt128 First, UInt128 Last)> _v6 = [];
 
             public void Add(UInt128 first, UInt128 last, bool isV4)
@@ -295,8 +301,8 @@ public static class PolicyLinter
 
             public MergedRanges Build()
             {
-                var v4 = _v4.ToArray();
-                Array.Sort(v4); // by first address, then last
+                var v4 = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_v4);
+                v4.Sort(); // by first address, then last; merged in place below
                 var count = 0;
                 foreach (var range in v4)
                 {
@@ -308,7 +314,6 @@ public static class PolicyLinter
                     }
                     else v4[count++] = range;
                 }
-                Array.Resize(ref v4, count);
 
                 _v6.Sort((a, b) => a.First.CompareTo(b.First));
                 var v6 = new List<(UInt128 First, UInt128 Last)>();
@@ -320,7 +325,7 @@ public static class PolicyLinter
                     }
                     else v6.Add((first, last));
                 }
-                return new MergedRanges(v4, v6.ToArray());
+                return new MergedRanges(v4[..count].ToArray(), v6.ToArray());
             }
         }
     }
