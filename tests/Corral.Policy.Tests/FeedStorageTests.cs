@@ -14,12 +14,10 @@ public sealed class FeedStorageTests : IDisposable
 
     private static IpPrefix P(string cidr) => IpPrefix.TryParse(cidr, out var p, out var e) ? p : throw new ArgumentException(e);
 
-    [Fact]
-    public void A_feed_reads_back_every_prefix_in_order()
+    /// <summary>Checks a policy whose one threat group reads <paramref name="text"/>; returns the result and that feed.</summary>
+    private (CheckResult Result, Policy.Model.ThreatFeed Feed) CheckFeed(string text)
     {
-        _temp.Write("feeds/bad.txt",
-            "# header\r\n203.0.113.7\r\n2001:db8::/32\n198.51.100.0/24 ; SBL1\n\n::ffff:192.0.2.1\n0.0.0.0 evil.example\n" +
-            "0.0.0.0/0\n255.255.255.255\n2001:db8:1::1\n10.0.0.0/8   # trailing comment\n");
+        _temp.Write("feeds/bad.txt", text);
         var result = _temp.Check("""
             version: 1
             threatGroups:
@@ -28,7 +26,15 @@ public sealed class FeedStorageTests : IDisposable
               - { name: deny-bad, priority: 1, destination: [bad], action: deny }
             """);
         Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics));
-        var feed = Assert.Single(Assert.Single(result.Document!.ThreatGroups).Feeds);
+        return (result, Assert.Single(Assert.Single(result.Document!.ThreatGroups).Feeds));
+    }
+
+    [Fact]
+    public void A_feed_reads_back_every_prefix_in_order()
+    {
+        var (_, feed) = CheckFeed(
+            "# header\r\n203.0.113.7\r\n2001:db8::/32\n198.51.100.0/24 ; SBL1\n\n::ffff:192.0.2.1\n0.0.0.0 evil.example\n" +
+            "0.0.0.0/0\n255.255.255.255\n2001:db8:1::1\n10.0.0.0/8   # trailing comment\n");
         IpPrefix[] expected =
         [
             P("203.0.113.7"), P("2001:db8::/32"), P("198.51.100.0/24"), P("192.0.2.1"), P("0.0.0.0/0"),
@@ -45,15 +51,7 @@ public sealed class FeedStorageTests : IDisposable
     [Fact]
     public void A_feed_of_names_and_comments_yields_its_one_address_and_its_rule_denies_it()
     {
-        _temp.Write("feeds/names.txt", string.Concat(Enumerable.Range(0, 1000).Select(i => $"host{i}.evil.example\n# note\n")) + "203.0.113.9\n");
-        var result = _temp.Check("""
-            version: 1
-            threatGroups:
-              bad: { feeds: [feeds/names.txt] }
-            rules:
-              - { name: deny-bad, priority: 1, destination: [bad], action: deny }
-            """);
-        var feed = Assert.Single(Assert.Single(result.Document!.ThreatGroups).Feeds);
+        var (result, feed) = CheckFeed(string.Concat(Enumerable.Range(0, 1000).Select(i => $"host{i}.evil.example\n# note\n")) + "203.0.113.9\n");
         Assert.Equal([P("203.0.113.9")], feed.Prefixes);
         Assert.Equal(1000, feed.Domains.Count);
         var verdict = result.Compiled!.Decide(new Policy.Compilation.Flow
