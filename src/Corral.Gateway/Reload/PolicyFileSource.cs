@@ -30,7 +30,7 @@ public sealed class PolicyFileSource : IAsyncDisposable
 
     public string PolicyPath { get; }
     public CompileOptions Options { get; }
-    public string Directory => Path.GetDirectoryName(PolicyPath)!;
+    public string PolicyDirectory => Path.GetDirectoryName(PolicyPath)!;
 
     /// <summary>The policy file's bytes and text, read within bounds (never a FIFO or a device); byte for byte, a BOM included.</summary>
     public bool TryRead(out byte[] bytes, out string text, out string? error)
@@ -48,7 +48,7 @@ public sealed class PolicyFileSource : IAsyncDisposable
     public CheckResult CheckText(string text) =>
         Encoding.UTF8.GetByteCount(text) > MaxPolicyBytes
             ? new CheckResult(null, null, [new Diagnostic(Severity.Error, "file-too-large", SourceLocation.None(PolicyPath), $"policy text is larger than {MaxPolicyBytes} bytes")])
-            : PolicyChecker.CheckText(PolicyPath, text, Directory, options: Options);
+            : PolicyChecker.CheckText(PolicyPath, text, PolicyDirectory, options: Options);
 
     /// <summary>The total size of <paramref name="policy"/>'s input files as they stand (unreadable ones count nothing).</summary>
     public static long InputBytes(CompiledPolicy policy)
