@@ -1,3 +1,4 @@
+using Corral.Testing;
 using System.Diagnostics.Metrics;
 using System.Text;
 using Corral.Admin.Tests.Support;
@@ -24,7 +25,7 @@ public sealed class PolicyLifecycleTests : IDisposable
         File.WriteAllText(_policyPath, LiveHarness.PolicyText);
     }
 
-    private PolicyFileSource Source() => new(_policyPath, LiveHarness.StandIns, NullLogger.Instance);
+    private PolicyFileSource Source() => new(_policyPath, GatewayHarness.StandIns, NullLogger.Instance);
 
     private static string Enforced(string text) => text.Replace("action: deny, mode: watch", "action: deny, mode: enforce");
 
