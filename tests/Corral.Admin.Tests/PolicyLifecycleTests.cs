@@ -1,4 +1,3 @@
-using Corral.Testing;
 using System.Diagnostics.Metrics;
 using System.Text;
 using Corral.Admin.Tests.Support;
@@ -6,6 +5,7 @@ using Corral.Gateway.Decision;
 using Corral.Gateway.Reload;
 using Corral.Policy;
 using Corral.Policy.Compilation;
+using Corral.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
