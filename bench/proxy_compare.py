@@ -161,6 +161,8 @@ def aggregate(raw, ms):
             cpu_key = "proxy_cpu_s_per_gib" if name.startswith("tunnel") else "proxy_cpu_ms_per_op"
             cpus = [r[cpu_key] for r in by[t].values() if r.get(cpu_key) is not None]
             if cpus: entry[t]["cpu"] = {"key": cpu_key, "median": med(cpus)}
+            switches = [r["proxy_switches_per_op"] for r in by[t].values() if r.get("proxy_switches_per_op") is not None]
+            if switches: entry[t]["switches"] = med(switches)
         def ratio(a, b, f=lambda r: r["value"]):
             xs = [f(by[a][k]) / f(by[b][k]) for k in by[a] if k in by[b] and f(by[b][k])]
             return summary(xs)
@@ -257,13 +259,15 @@ def markdown(doc):
             ratio_text = f"{co / sq:.2f}" if sq else "—"
             lines.append(f"| memory per idle tunnel, first fill (round 1) | KiB/tunnel | {co:.1f} | {sq_text} | — | — | — | {ratio_text} |")
         lines.append(f"| {title} | {e['unit']} | {fmt(e['corral'], d)} | {fmt(e['squid'], d)} | {fmt(e['direct'], d)} | {fmt(e['corral_vs_direct'], 2)} | {fmt(e['squid_vs_direct'], 2)} | {fmt(e['corral_vs_squid'], 2)} |")
-    lines += ["", "Proxy CPU (user + system, the proxy process and its children) per unit of work, median over rounds:", "",
-              "| measure | Corral | Squid |", "|---|---:|---:|"]
+    lines += ["", "Proxy CPU (user + system, the proxy process and its children) and context switches (every thread's sleeps",
+              "and wake-ups) per unit of work, median over rounds:", "",
+              "| measure | Corral CPU | Squid CPU | Corral switches | Squid switches |", "|---|---:|---:|---:|---:|"]
     for name, e in res.items():
         c, s = e["corral"].get("cpu"), e["squid"].get("cpu")
         if not c and not s: continue
         unit = "CPU s per GiB" if (c or s)["key"] == "proxy_cpu_s_per_gib" else "CPU ms per connection/request"
-        lines.append(f"| {e['title']} ({unit}) | {c['median'] if c else '—'} | {s['median'] if s else '—'} |")
+        cs, ss = e["corral"].get("switches"), e["squid"].get("switches")
+        lines.append(f"| {e['title']} ({unit}) | {c['median'] if c else '—'} | {s['median'] if s else '—'} | {'—' if cs is None else f'{cs:.1f}'} | {'—' if ss is None else f'{ss:.1f}'} |")
     lines += ["", "Against the issue's targets (median; 'yes'/'no' only when every round agrees):", "", "| target | Corral | met? |", "|---|---:|---|"]
     for t in doc["targets"]:
         met = "—" if t["met"] is None else ("yes" if t["met"] else "**no**")

@@ -69,14 +69,16 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# 10,000 idle tunnels are 20,000+ descriptors in a proxy (client side + upstream side); the children inherit this
-# limit. Where the hard limit is lower (raising it needs CAP_SYS_RESOURCE), fewer idle tunnels are opened and the
-# report says how many.
+# 10,000 idle tunnels are 20,000+ descriptors in a proxy (client side + upstream side), and the gateway keeps room
+# for 60,000; the children inherit this limit. Where the hard limit is lower (raising it needs CAP_SYS_RESOURCE),
+# fewer idle tunnels are opened and the report says how many.
 hard="$(ulimit -Hn)"
 if [ "$hard" != unlimited ] && [ "$hard" -lt 65536 ]; then ulimit -Hn 65536 2>/dev/null || true; fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 nofile="$(ulimit -n)"
-idle_count=$(( (nofile - 1500) / 2 / 1000 * 1000 ))
+# The gateway serves at most (limit - 64 - open at start) / 6 connections at once (it budgets for a busy tunnel's two
+# sockets and two kernel pipes, src/Corral.Gateway/Hosting/DescriptorBudget.cs) and answers 503 beyond: stay inside.
+idle_count=$(( (nofile - 1500) / 6 / 1000 * 1000 ))
 [ "$idle_count" -gt 10000 ] && idle_count=10000
 [ "$idle_count" -lt 1000 ] && idle_count=1000
 

@@ -242,6 +242,7 @@ sealed class Measures(Target target, BenchArgs a)
         await Task.Delay(TimeSpan.FromSeconds(_warmup));
         for (var w = Stopwatch.StartNew(); Interlocked.Read(ref everDone) < _concurrency && w.Elapsed < SlowStartCap;) await Task.Delay(50);
         var cpuStart = Cpu();
+        var switchesStart = Switches();
         Interlocked.Exchange(ref done, 0);
         Volatile.Write(ref measuring, true);
         started?.Invoke();
@@ -251,6 +252,7 @@ sealed class Measures(Target target, BenchArgs a)
         var count = Interlocked.Read(ref done);
         var elapsed = watch.Elapsed.TotalSeconds;
         var cpu = Cpu() - cpuStart;
+        var switches = Switches() - switchesStart;
         Volatile.Write(ref measuring, false);
         stopped?.Invoke();
         await stop.CancelAsync();
@@ -260,13 +262,15 @@ sealed class Measures(Target target, BenchArgs a)
         return (count / elapsed, new JsonObject
         {
             ["count"] = count, ["errors"] = errors, ["seconds"] = elapsed, ["concurrency"] = _concurrency,
-            ["proxy_cpu_ms_per_op"] = PerUnit(cpu * 1000, count), ["first_error"] = firstError,
+            ["proxy_cpu_ms_per_op"] = PerUnit(cpu * 1000, count), ["proxy_switches_per_op"] = PerUnit(switches, count), ["first_error"] = firstError,
         });
     }
 
     private static readonly TimeSpan SlowStartCap = TimeSpan.FromSeconds(60);
 
     private double Cpu() => _pid is { } p ? ProcessTree.CpuSeconds(p) : 0;
+
+    private long Switches() => _pid is { } p ? ProcessTree.ContextSwitches(p) : 0;
 
     private JsonNode? PerUnit(double value, double units) => _pid is null || units <= 0 ? null : JsonValue.Create(Math.Round(value / units, 4));
 
