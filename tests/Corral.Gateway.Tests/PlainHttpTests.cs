@@ -1,4 +1,3 @@
-using System.Text;
 using Corral.Gateway.Tests.Support;
 
 namespace Corral.Gateway.Tests;

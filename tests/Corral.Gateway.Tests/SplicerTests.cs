@@ -4,7 +4,6 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Corral.Gateway.Splicing;
-using Corral.Gateway.Tests.Support;
 
 namespace Corral.Gateway.Tests;
 

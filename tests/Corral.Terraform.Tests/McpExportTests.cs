@@ -1,5 +1,4 @@
 using Corral.Policy.Templates;
-using Corral.Terraform;
 
 namespace Corral.Terraform.Tests;
 

@@ -1,7 +1,5 @@
 using System.CommandLine;
 using System.Net;
-using System.Text.Json;
-using Corral.Policy;
 using Corral.Policy.Addressing;
 using Corral.Policy.Compilation;
 using Corral.Policy.Model;

@@ -14,7 +14,7 @@ namespace Corral.Cli.Commands;
 /// <summary><c>corral gateway</c>: run the egress proxy (explicit and/or transparent) that enforces the policy until SIGTERM.</summary>
 internal static class GatewayCommand
 {
-    public static Command Create(TextWriter stdout, TextWriter stderr)
+    public static Command Create(TextWriter stderr)
     {
         var policy = CommonOptions.PolicyArgument();
         var listen = new Option<string?>("--listen") { Description = "Explicit proxy listener ADDR:PORT (HTTP_PROXY/HTTPS_PROXY); default 127.0.0.1:3128 when --transparent is not given" };

@@ -25,7 +25,8 @@ internal static class LabCommand
         var command = new Command("lab", "Replay the Foundry attack scenarios through the gateway on this machine (as root), in explicit and transparent mode") { json, markdown, mode };
         command.SetAction(parse =>
         {
-            LabModeNames.TryParse(parse.GetValue(mode)!, out var modes);
+            // AcceptOnlyFromAmong admits only the names TryParse knows.
+            if (!LabModeNames.TryParse(parse.GetValue(mode)!, out var modes)) throw new InvalidOperationException($"unknown lab mode '{parse.GetValue(mode)}'");
             // Ctrl-C or SIGTERM: stop after the current step and remove the namespaces and rules; a second one ends at once.
             using var stop = new CancellationTokenSource();
             void OnSignal(PosixSignalContext c)

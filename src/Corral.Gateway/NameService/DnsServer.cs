@@ -21,7 +21,6 @@ public sealed class DnsServer : IAsyncDisposable
     private const int MaxUdpAnswer = 1232; // the EDNS size that avoids fragmentation; larger answers go truncated, the client retries over TCP
 
     private readonly DnsOptions _options;
-    private readonly PolicySource _policy;
     private readonly IFlowLog _flowLog;
     private readonly ILogger _logger;
     private readonly Func<string> _newFlowId;
@@ -40,7 +39,6 @@ public sealed class DnsServer : IAsyncDisposable
     public DnsServer(DnsOptions options, PolicySource policy, IFlowLog flowLog, ResolvedNames resolvedNames, Meter meter, ILogger logger, Func<string> newFlowId)
     {
         _options = options;
-        _policy = policy;
         _flowLog = flowLog;
         _logger = logger;
         _newFlowId = newFlowId;

@@ -198,7 +198,7 @@ public sealed partial class CompiledPolicy
     /// on), or the rule does not exist: then compile the edited text instead.
     /// </summary>
     /// <param name="baseText">The policy file's bytes this policy was compiled from.</param>
-    /// <param name="editedText">The same bytes with the rule's mode set (<see cref="Loading.PolicyEditor.SetRuleMode"/>).</param>
+    /// <param name="editedText">The same bytes with the rule's mode set (<see cref="Loading.PolicyEditor.SetRuleMode(string, string, string, RuleMode)"/>).</param>
     public CompiledPolicy? WithRuleMode(string ruleName, RuleMode mode, ReadOnlySpan<byte> baseText, ReadOnlySpan<byte> editedText)
     {
         if (PolicyDocument.ContentHashOf(baseText, Document.InputsDigest) != Hash) return null;
@@ -375,7 +375,7 @@ public sealed partial class CompiledPolicy
             if (TWidth.IsOne) _names.LookupSingle(host, out scratch[masks.Web], out scratch[masks.UrlHosts], out scratch[masks.Threat]);
             else _names.Lookup(host, scratch.Slice(masks.Web, webWords), scratch.Slice(masks.UrlHosts, webWords), scratch.Slice(masks.Threat, threatWords));
             if (TTrace.TracesEveryRule)
-                trace.Names(scratch.Slice(masks.Web, webWords), scratch.Slice(masks.UrlHosts, webWords), scratch.Slice(masks.Threat, threatWords));
+                trace.UrlHosts(scratch.Slice(masks.UrlHosts, webWords));
             for (var w = 0; w < webWords; w++)
             {
                 var urlHosts = scratch[masks.UrlHosts + w];
@@ -541,5 +541,4 @@ public sealed partial class CompiledPolicy
 
     internal ulong[] MembersOfSet(int set) => _sets.Sets[set];
     internal bool IsGuardedSet(int set) => _guardedSets[set];
-    internal int UnknownPublicSet => _unknownPublicSet;
 }

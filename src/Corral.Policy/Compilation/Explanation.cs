@@ -1,5 +1,4 @@
 using System.Net;
-using System.Numerics;
 using Corral.Policy.Addressing;
 using Corral.Policy.Model;
 
@@ -17,19 +16,14 @@ public sealed record Explanation(Flow Flow, Verdict Verdict, IReadOnlyList<Addre
 /// <summary>Collects what the evaluator saw, for <see cref="CompiledPolicy.Explain"/>.</summary>
 internal sealed class DecisionTrace(CompiledPolicy policy, Flow flow)
 {
-    private ulong[] _web = [], _urlHosts = [], _threat = [];
+    private ulong[] _urlHosts = [];
     private readonly List<AddressTrace> _addresses = [];
     private List<RuleStep> _steps = [];
     private int _set, _addressIndex;
 
     public IReadOnlyList<AddressTrace> Addresses => _addresses;
 
-    public void Names(ReadOnlySpan<ulong> web, ReadOnlySpan<ulong> urlHosts, ReadOnlySpan<ulong> threat)
-    {
-        _web = web.ToArray();
-        _urlHosts = urlHosts.ToArray();
-        _threat = threat.ToArray();
-    }
+    public void UrlHosts(ReadOnlySpan<ulong> urlHosts) => _urlHosts = urlHosts.ToArray();
 
     public void BeginAddress(int addressIndex, int set)
     {

@@ -85,7 +85,7 @@ public static class PolicyLinter
     /// <summary>
     /// A rule that lets a flow through by address alone (a permit, or any watched rule, with no web group) from a
     /// source an agent could have: no name is final before resolving for the flows it covers (see
-    /// <see cref="CompiledPolicy.DecideBeforeResolving"/>), so the gateway resolves whatever name it is asked for.
+    /// <see cref="CompiledPolicy.DecideBeforeResolving(in Flow)"/>), so the gateway resolves whatever name it is asked for.
     /// </summary>
     public static bool ResolvesEveryName(Rule rule, PolicyDocument document) =>
         rule.WebGroups.Count == 0 && (rule.Action == RuleAction.Permit || rule.Mode == RuleMode.Watch) &&

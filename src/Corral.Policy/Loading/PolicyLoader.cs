@@ -571,7 +571,6 @@ public static partial class PolicyLoader
 
         private void CheckRuleReferences(List<Rule> rules)
         {
-            var webGroupsWithUrls = new HashSet<string>(StringComparer.Ordinal);
             foreach (var rule in rules)
             {
                 foreach (var s in rule.Source) CheckReference(s, "source", _groupNames, sourceOnly: true);
