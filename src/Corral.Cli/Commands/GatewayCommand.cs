@@ -213,11 +213,11 @@ internal static class GatewayCommand
             return CorralCommand.InputError;
         }
         if (standIns.Count > 0)
-            logger.LogWarning("Treating {StandIns} as public internet (--public-standin): lab/test setting, never for production", string.Join(", ", standIns));
-        logger.LogInformation("Policy {Name} ({Hash}) in force", policy.Document.Name, policy.Hash);
+            logger.PublicStandIns(standIns);
+        logger.PolicyInForce(policy.Document.Name, policy.Hash);
 
         stop.Wait();
-        logger.LogInformation("Shutting down: draining connections");
+        logger.ShuttingDown();
         // The admin server stays up through the drain, so /readyz answers 503 (draining) rather than refusing connections.
         server.StopAsync().GetAwaiter().GetResult();
         adminServer?.DisposeAsync().AsTask().GetAwaiter().GetResult();

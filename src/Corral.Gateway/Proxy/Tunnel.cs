@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using Corral.Gateway.Splicing;
 using Corral.Interception;
 using Corral.Interception.Http;
-using Microsoft.Extensions.Logging;
 
 namespace Corral.Gateway.Proxy;
 
@@ -124,7 +123,7 @@ internal static class Tunnel
         }
         catch (Exception e) when (e is IOException or SocketException or TimeoutException or OperationCanceledException)
         {
-            ctx.Logger.LogDebug("Flow {FlowId}: ended early: {Error}", session.Id, e.Message);
+            ctx.Logger.TunnelEndedEarly(session.Id, e.Message);
             return RelayEnd.Closed;
         }
     }
@@ -142,7 +141,7 @@ internal static class Tunnel
         }
         catch (Exception e) when (e is SocketException or TimeoutException or OperationCanceledException)
         {
-            ctx.Logger.LogWarning("Flow {FlowId}: cannot reach {Destination}: {Error}", session.Id, session.DialTo, e.Message);
+            ctx.Logger.UpstreamUnreachable(session.Id, session.DialTo, e.Message);
             session.Close(note: $"upstream unreachable: {e.Message}");
             return;
         }
@@ -175,7 +174,7 @@ internal static class Tunnel
         }
         catch (Exception e) when (e is IOException or SocketException or TimeoutException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
         {
-            ctx.Logger.LogInformation("Flow {FlowId}: intercepted connection to {Host} ended: {Error}", session.Id, host, e.Message);
+            ctx.Logger.InterceptionEnded(session.Id, host, e.Message);
             session.Close(note: $"interception ended: {e.Message}");
         }
     }

@@ -271,7 +271,7 @@ public sealed class PolicyReloader : IAsyncDisposable
         {
             var failure = new ReloadFailure(DateTimeOffset.UtcNow, source, check.Diagnostics);
             _failures?.Add(1, new KeyValuePair<string, object?>("source", Name(source)));
-            _logger.LogError("Policy reload from {Source} failed; {Hash} stays in force: {Error}", Name(source), before.Hash, failure.Message);
+            _logger.ReloadFailed(Name(source), before.Hash, failure.Message);
             Publish(before with { Failures = before.Failures + 1, Failing = true, LastError = failure });
             return ReloadOutcome.Failed(before.Hash, check.Diagnostics);
         }
@@ -298,8 +298,8 @@ public sealed class PolicyReloader : IAsyncDisposable
         var status = new ReloadStatus(compiled.Hash, compiled.Document.Name, changed ? DateTimeOffset.UtcNow : before.LoadedAt, changed ? source : before.Source,
             before.Reloads + (changed ? 1 : 0), before.Failures, false, before.LastError, drift, compiled.Document.Rules.Count, compiled.Document.InputFiles.Count);
         Publish(status);
-        if (changed) _logger.LogInformation("Policy {Name} ({Hash}) in force, from {Source}", compiled.Document.Name, compiled.Hash, Name(source));
-        if (drift is not null) _logger.LogWarning("Policy drift: {Drift}", drift);
+        if (changed) _logger.PolicyInForce(compiled.Document.Name, compiled.Hash, Name(source));
+        if (drift is not null) _logger.Drift(drift);
         return new ReloadOutcome(true, changed, compiled.Hash, check.Diagnostics, drift);
     }
 
@@ -338,7 +338,7 @@ public sealed class PolicyReloader : IAsyncDisposable
     {
         Volatile.Write(ref _status, status);
         try { StatusChanged?.Invoke(status); }
-        catch (Exception e) { _logger.LogWarning(e, "Reload status listener failed"); }
+        catch (Exception e) { _logger.StatusListenerFailed(e); }
     }
 
     private IEnumerable<string> WatchedFiles(CompiledPolicy policy) => policy.Document.InputFiles.Append(PolicyPath);
