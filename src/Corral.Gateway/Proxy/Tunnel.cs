@@ -83,7 +83,7 @@ internal static class Tunnel
             return;
         }
         // A rule that decides MCP calls one by one cannot let a stream it cannot read through whole (no CA, no SNI, not TLS).
-        if (session.Decision.Verdict is { Enforced: true, Rule.Source.Mcp: not null } mcpVerdict)
+        if (session.Decision.Verdict is { Enforced: true, Rule.Rule.Mcp: not null } mcpVerdict)
         {
             session.Refuse(Refusal.ByCheck(GatewayCheck.McpNotDecrypted, session.Authority,
                 $"rule '{mcpVerdict.Rule!.Name}' decides MCP calls one by one, which needs this flow decrypted" +

@@ -171,7 +171,7 @@ public sealed partial class CompiledPolicy
         {
             if (!rule.HasWebGroups) _rulesWithoutWebGroups[rule.Index >> 6] |= 1UL << rule.Index;
             foreach (var w in rule.WebGroups) SetBit(_rulesByWebGroup, w, rule.Index);
-            foreach (var d in rule.Source.Destination)
+            foreach (var d in rule.Rule.Destination)
                 if (threatIds.TryGetValue(d.Value, out var t)) SetBit(_rulesByThreatDomain, t, rule.Index);
         }
         _singleWord = _ruleWords == 1 && _webWords == 1 && _threatWords == 1 && _names.IsSingleWord;
@@ -208,8 +208,8 @@ public sealed partial class CompiledPolicy
         // The edited text has moved what follows the edit, so no rule of the derived policy keeps a mode site; the full
         // compile of that text, which follows every derivation, brings exact ones.
         var derived = new Dictionary<Rule, Rule>(ReferenceEqualityComparer.Instance);
-        foreach (var r in Document.Rules) derived[r] = ReferenceEquals(r, old.Source) ? r with { Mode = mode, ModeSite = null } : r with { ModeSite = null };
-        var rules = _rules.Select(r => new CompiledRule(derived[r.Source], r.Index, r.SourceGroups, r.DestinationGroups, r.WebGroups)).ToArray();
+        foreach (var r in Document.Rules) derived[r] = ReferenceEquals(r, old.Rule) ? r with { Mode = mode, ModeSite = null } : r with { ModeSite = null };
+        var rules = _rules.Select(r => new CompiledRule(derived[r.Rule], r.Index, r.SourceGroups, r.DestinationGroups, r.WebGroups)).ToArray();
         var documentRules = Document.Rules.Select(r => derived[r]).ToArray();
         var document = Document with { Rules = documentRules, ContentHash = PolicyDocument.ContentHashOf(editedText, Document.InputsDigest) };
         return new CompiledPolicy(this, document, rules);
