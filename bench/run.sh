@@ -5,7 +5,7 @@
 #
 #   bash bench/run.sh             full run: 5 rounds, 1 GiB tunnels, 10,000 idle tunnels (fewer when the open-files
 #                                 limit is under ~21,500); ~30 min on a busy 2-core machine
-#   bash bench/run.sh --quick     CI smoke run: tiny sizes, 1 round (keeps the harness working; figures not judged)
+#   bash bench/run.sh --quick     CI smoke run: tiny sizes, 1 s warm-up, 1 round (keeps the harness working; figures not judged)
 #   bash bench/run.sh --rounds N  full sizes, N rounds
 #
 # Installs squid-openssl with apt when missing (root). Traffic stays on 127.0.0.1. Every process it starts is

@@ -11,7 +11,7 @@ using Corral.Gateway.Reload;
 using Corral.Policy;
 using Corral.Policy.Addressing;
 using Corral.Policy.Compilation;
-using Corral.Policy.Loading;
+using Corral.Policy.Editing;
 using Corral.Policy.Model;
 using Corral.Policy.Templates;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -119,7 +119,7 @@ static async Task Propagation(string label, string policyPath, int changes, int 
         var seenAt = await probe;
         if (i >= 0 && Volatile.Read(ref firstSwap) is { } first)
         {
-            if (first.Document.Rules.All(r => r.ModeSite is null)) derivedFirst++;
+            if (first.IsDerived) derivedFirst++;
             else compiledFirst++;
             (viaApi ? apiSwapped : fileSwapped).Add(Stopwatch.GetElapsedTime(t0, Volatile.Read(ref firstSwapAt)).TotalMilliseconds);
         }

@@ -90,9 +90,17 @@ sealed class BenchConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends one GET; through a proxy in plain HTTP the target is in absolute form.</summary>
-    public ValueTask SendGetAsync(string requestTarget, string hostHeader, CancellationToken ct = default) =>
-        _stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {requestTarget} HTTP/1.1\r\nHost: {hostHeader}\r\nUser-Agent: corral-proxybench\r\n\r\n"), ct);
+    /// <summary>Sends one GET; through a proxy in plain HTTP the target is in absolute form. <paramref name="close"/> asks the server to close after answering.</summary>
+    public ValueTask SendGetAsync(string requestTarget, string hostHeader, CancellationToken ct = default, bool close = false) =>
+        _stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {requestTarget} HTTP/1.1\r\nHost: {hostHeader}\r\nUser-Agent: corral-proxybench\r\n{(close ? "Connection: close\r\n" : "")}\r\n"), ct);
+
+    /// <summary>After the last response: reads until the other side closes; a byte more is an error.</summary>
+    public async Task ReadToEndAsync(CancellationToken ct = default)
+    {
+        if (_end > _start) throw new IOException($"{_end - _start} bytes after the last response");
+        var n = await _stream.ReadAsync(_buffer, ct);
+        if (n != 0) throw new IOException($"{n} bytes after the last response");
+    }
 
     /// <summary>Reads one response (Content-Length bodies only) and returns the body length; a non-200 is an error.</summary>
     public async Task<long> ReadResponseAsync(CancellationToken ct = default)

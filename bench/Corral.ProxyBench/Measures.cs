@@ -74,6 +74,38 @@ sealed class Measures(Target target, BenchArgs a)
         return Result("ms", Stats.Percentile(times, 0.5), new() { ["p50_ms"] = Stats.Percentile(times, 0.5), ["p99_ms"] = Stats.Percentile(times, 0.99), ["samples"] = samples, ["host"] = host, ["issuer"] = issuer });
     }
 
+    /// <summary>
+    /// How an agent calls a tool: each operation is a new connection (TCP, CONNECT and its 2xx when proxied, a full TLS
+    /// handshake, one GET with <c>Connection: close</c>, a 200, read to the server's close). --concurrency workers for
+    /// --seconds; the rate, and p50/p99 of the operations' times.
+    /// </summary>
+    public async Task<JsonObject> AgentAsync()
+    {
+        var host = a.Text("--host", _splice);
+        string? issuer = null;
+        var times = new List<double>[_concurrency];
+        for (var i = 0; i < times.Length; i++) times[i] = new List<double>(4096);
+        var measuring = false;
+        var (rate, extra) = await RateAsync(async (worker, ct) =>
+        {
+            var start = Stopwatch.GetTimestamp();
+            await using (var c = await BenchConnection.OpenTlsAsync(target, host, ct))
+            {
+                issuer ??= c.Issuer;
+                await c.SendGetAsync("/", $"{host}:{target.TlsPort}", ct, close: true);
+                await c.ReadResponseAsync(ct);
+                await c.ReadToEndAsync(ct);
+            }
+            if (Volatile.Read(ref measuring)) times[worker].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }, started: () => Volatile.Write(ref measuring, true), stopped: () => Volatile.Write(ref measuring, false));
+        var all = times.SelectMany(t => t).ToList();
+        extra["p50_ms"] = all.Count > 0 ? Math.Round(Stats.Percentile(all, 0.5), 3) : null;
+        extra["p99_ms"] = all.Count > 0 ? Math.Round(Stats.Percentile(all, 0.99), 3) : null;
+        extra["issuer"] = issuer;
+        extra["host"] = host;
+        return Result("conn/s", rate, extra);
+    }
+
     /// <summary>Plain HTTP requests/s on --concurrency kept-alive connections (absolute-form through the proxy).</summary>
     public Task<JsonObject> PlainKeepAliveAsync()
     {
@@ -180,7 +212,7 @@ sealed class Measures(Target target, BenchArgs a)
 
     // Runs perWorker(worker index) in a loop on --concurrency workers for --warmup then --seconds; counts completions
     // and failures; more than 1 % failures fails the measurement.
-    private async Task<(double Rate, JsonObject Extra)> RateAsync(Func<int, CancellationToken, Task> perWorker)
+    private async Task<(double Rate, JsonObject Extra)> RateAsync(Func<int, CancellationToken, Task> perWorker, Action? started = null, Action? stopped = null)
     {
         long done = 0, errors = 0, everDone = 0;
         string? firstError = null;
@@ -212,6 +244,7 @@ sealed class Measures(Target target, BenchArgs a)
         var cpuStart = Cpu();
         Interlocked.Exchange(ref done, 0);
         Volatile.Write(ref measuring, true);
+        started?.Invoke();
         watch.Start();
         await Task.Delay(TimeSpan.FromSeconds(_seconds));
         while (Interlocked.Read(ref done) == 0 && watch.Elapsed < SlowStartCap) await Task.Delay(50);
@@ -219,6 +252,7 @@ sealed class Measures(Target target, BenchArgs a)
         var elapsed = watch.Elapsed.TotalSeconds;
         var cpu = Cpu() - cpuStart;
         Volatile.Write(ref measuring, false);
+        stopped?.Invoke();
         await stop.CancelAsync();
         await Task.WhenAll(workers);
         if (count == 0 || errors > count / 100)

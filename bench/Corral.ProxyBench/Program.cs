@@ -5,6 +5,7 @@ using Corral.ProxyBench;
 //   serve     --write-ca FILE --ready FILE [--tls-port N] [--http-port N]   the loopback upstream (HTTPS + plain HTTP)
 //   MEASURE   (--proxy ADDR:PORT | --direct) --tls-port N --http-port N [options]   one measurement, one JSON line
 // MEASURE is one of: throughput (--mib, --streams), connect (--host, --seconds, --concurrency, --warmup),
+//   agent (as connect, but each connection's one GET says Connection: close and is read to the server's close; p50/p99),
 //   latency (--host, --samples), http (--seconds, --concurrency), keepalive (--host, ...), idle (--count, --pid),
 //   denied (--host: a name outside the allowlist must be refused).
 // --pid PID adds the proxy's CPU time (with its child processes) per operation to the result.
@@ -24,12 +25,13 @@ try
     {
         "throughput" => await m.ThroughputAsync(),
         "connect" => await m.ConnectRateAsync(),
+        "agent" => await m.AgentAsync(),
         "latency" => await m.LatencyAsync(),
         "http" => await m.PlainKeepAliveAsync(),
         "keepalive" => await m.TlsKeepAliveAsync(),
         "idle" => await m.IdleTunnelsAsync(),
         "denied" => await m.DeniedAsync(),
-        _ => throw new ArgumentException($"unknown measurement '{verb}'; one of: serve, throughput, connect, latency, http, keepalive, idle, denied"),
+        _ => throw new ArgumentException($"unknown measurement '{verb}'; one of: serve, throughput, connect, agent, latency, http, keepalive, idle, denied"),
     };
     result["measure"] = verb;
     Console.WriteLine(result.ToJsonString());

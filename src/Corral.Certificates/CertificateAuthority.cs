@@ -74,14 +74,15 @@ public sealed class CertificateAuthority : IDisposable
         var keyPath = Path.Combine(directory, KeyFileName);
         if (!overwrite && (File.Exists(certPath) || File.Exists(keyPath)))
             throw new CaException($"{directory} already holds a CA; refusing to overwrite it");
-        File.WriteAllText(certPath, Certificate.ExportCertificatePem());
+        // PEM files end in a newline, so `cat ca.crt other.crt > bundle.pem` makes a bundle clients can read.
+        File.WriteAllText(certPath, Certificate.ExportCertificatePem() + "\n");
         var keyPem = ExportPrivateKeyPem(Certificate);
         File.Delete(keyPath);
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         using (var stream = new FileStream(keyPath, options))
         using (var writer = new StreamWriter(stream))
-            writer.Write(keyPem);
+            writer.Write(keyPem + "\n");
         return (certPath, keyPath);
     }
 

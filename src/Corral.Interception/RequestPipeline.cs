@@ -417,11 +417,14 @@ internal sealed class RequestPipeline(InterceptionOptions options)
         if (listRequest is not null && exchange is not null && ReadToolListing(listed!, response, listRequest) is { } listing)
             exchange = exchange with { ToolsChanged = policy.OnToolsListed(listing) };
         policy.OnRequest(new InspectedRequest(request.Method, url, verdict, true, response.Status, null, up, down) { Path = names.OriginForm, Mcp = exchange });
-        var keepAlive = !request.WantsClose && !response.WantsClose && response.Status != 101;
+        // Each hop closes on its own terms: a client that asked to close (an agent's one call per connection) ends
+        // its hop, while the upstream connection, which was not asked to close, stays clean for the next flow.
+        var upstreamKept = !ForwardedWantsClose(request) && !response.WantsClose && response.Status != 101;
+        var clientKept = upstreamKept && !request.WantsClose;
         upstream.Served++;
         if (HttpHeaders.Values(response.Headers, "WWW-Authenticate").Any(IsConnectionBoundAuth)) upstream.Poolable = false;
-        upstream.Clean = keepAlive;
-        return keepAlive ? null : RelayEnd.Closed;
+        upstream.Clean = upstreamKept;
+        return clientKept ? null : RelayEnd.Closed;
     }
 
     private readonly record struct NameCheck(string OriginForm, Refusal? Refusal, bool OtherDestination);
@@ -646,20 +649,44 @@ internal sealed class RequestPipeline(InterceptionOptions options)
     }
 
     // The upstream gets a canonical head built from what was parsed, never the client's raw bytes, and always in
-    // origin-form: an upstream never sees an absolute target it might route by.
+    // origin-form: an upstream never sees an absolute target it might route by. Connection and the fields it names
+    // are the client's hop only (RFC 9110 7.6.1), except those that frame or route the message: naming
+    // Content-Length, Transfer-Encoding or Host there must not unframe what goes upstream. The gateway states its own
+    // option only where the protocol needs it: an HTTP/1.0 request that keeps its connection alive.
     private static byte[] SerializeRequestHead(HttpRequestHead request, string originForm)
     {
+        var hopOnly = HopByHopNames(request.Headers);
         var sb = new StringBuilder();
         sb.Append(request.Method).Append(' ').Append(originForm).Append(' ').Append(request.Version).Append("\r\n");
         foreach (var h in request.Headers)
         {
             if (h.Name.StartsWith("Proxy-", StringComparison.OrdinalIgnoreCase)) continue;
             if (h.Name.Equals("Keep-Alive", StringComparison.OrdinalIgnoreCase)) continue;
+            if (h.Name.Equals("Connection", StringComparison.OrdinalIgnoreCase)) continue;
             if (h.Name.Equals("Expect", StringComparison.OrdinalIgnoreCase)) continue; // answered here
+            if (hopOnly is not null && hopOnly.Contains(h.Name) && !FramesOrRoutes(h.Name)) continue;
             sb.Append(h.Name).Append(": ").Append(h.Value).Append("\r\n");
         }
+        if (request.Version == "HTTP/1.0" && !request.WantsClose) sb.Append("Connection: keep-alive\r\n");
         sb.Append("\r\n");
         return Encoding.Latin1.GetBytes(sb.ToString());
+    }
+
+    /// <summary>Whether the head the upstream gets asks it to close: only HTTP/1.0 without keep-alive (the client's own close stays on its hop).</summary>
+    private static bool ForwardedWantsClose(HttpRequestHead request) => request.Version == "HTTP/1.0" && request.WantsClose;
+
+    private static bool FramesOrRoutes(string name) =>
+        name.Equals("Host", StringComparison.OrdinalIgnoreCase) || name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The field names the Connection header lists (null when it lists none).</summary>
+    private static HashSet<string>? HopByHopNames(IReadOnlyList<HttpHeader> headers)
+    {
+        HashSet<string>? names = null;
+        foreach (var value in HttpHeaders.Values(headers, "Connection"))
+            foreach (var token in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+                (names ??= new HashSet<string>(StringComparer.OrdinalIgnoreCase)).Add(token);
+        return names;
     }
 
     private static async Task RefuseAsync(Stream client, IRequestPolicy policy, string method, string url, Verdict verdict, Refusal refusal, CancellationToken ct,

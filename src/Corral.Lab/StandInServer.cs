@@ -20,6 +20,7 @@ public sealed class StandInServer : IAsyncDisposable
 {
     private readonly Socket _listener;
     private readonly X509Certificate2? _certificate;
+    private readonly IReadOnlyDictionary<string, X509Certificate2>? _certificatesByName;
     private readonly Func<StandInRequest, StandInResponse>? _handler;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
@@ -31,8 +32,19 @@ public sealed class StandInServer : IAsyncDisposable
     /// <param name="handler">The HTTP behaviour, or null for a service that reads and never answers.</param>
     /// <param name="openSocket">Makes the listening socket (in a lab network namespace); null: a socket here.</param>
     public StandInServer(IPEndPoint endpoint, X509Certificate2? certificate, Func<StandInRequest, StandInResponse>? handler, Func<Socket>? openSocket = null)
+        : this(endpoint, certificate, null, handler, openSocket)
+    {
+    }
+
+    /// <summary>A TLS stand-in for several names: the certificate is chosen by the client's SNI (the first one without it).</summary>
+    public static StandInServer ForNames(IPEndPoint endpoint, IReadOnlyDictionary<string, X509Certificate2> certificatesByName, Func<StandInRequest, StandInResponse> handler) =>
+        new(endpoint, certificatesByName.Values.First(), certificatesByName, handler, null);
+
+    private StandInServer(IPEndPoint endpoint, X509Certificate2? certificate, IReadOnlyDictionary<string, X509Certificate2>? certificatesByName,
+        Func<StandInRequest, StandInResponse>? handler, Func<Socket>? openSocket)
     {
         _certificate = certificate;
+        _certificatesByName = certificatesByName;
         _handler = handler;
         _listener = openSocket?.Invoke() ?? new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
@@ -91,7 +103,10 @@ public sealed class StandInServer : IAsyncDisposable
             if (_certificate is not null)
             {
                 var tls = new SslStream(raw);
-                await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = _certificate }, timeout.Token);
+                var options = _certificatesByName is { } byName
+                    ? new SslServerAuthenticationOptions { ServerCertificateSelectionCallback = (_, sni) => byName.GetValueOrDefault(sni ?? "") ?? _certificate }
+                    : new SslServerAuthenticationOptions { ServerCertificate = _certificate };
+                await tls.AuthenticateAsServerAsync(options, timeout.Token);
                 stream = tls;
             }
             var request = await ReadRequestAsync(stream, timeout.Token);

@@ -1,5 +1,6 @@
 using Corral.Policy.Compilation;
 using Corral.Policy.Diagnostics;
+using Corral.Policy.Editing;
 using Corral.Policy.Linting;
 using Corral.Policy.Loading;
 using Corral.Policy.Model;
@@ -12,6 +13,9 @@ public sealed record CheckResult(PolicyDocument? Document, CompiledPolicy? Compi
     public bool Succeeded => Compiled is not null;
     public int ErrorCount => Diagnostics.Count(d => d.IsError);
     public int WarningCount => Diagnostics.Count(d => !d.IsError);
+
+    /// <summary>Where each rule's mode is written in the text checked (<see cref="LoadResult.ModeSites"/>), for the editor.</summary>
+    public RuleModeSites ModeSites { get; init; } = RuleModeSites.None;
 }
 
 /// <summary>Load, validate, compile and lint in one call: what check, explain, the gateway and terraform all start from.</summary>
@@ -48,7 +52,7 @@ public static class PolicyChecker
         var final = Strict(diagnostics, strict);
         return final.Any(d => d.IsError)
             ? new CheckResult(load.Policy, null, final)
-            : new CheckResult(load.Policy, compiled, final);
+            : new CheckResult(load.Policy, compiled, final) { ModeSites = load.ModeSites };
     }
 
     private static List<Diagnostic> Strict(List<Diagnostic> diagnostics, bool strict) =>

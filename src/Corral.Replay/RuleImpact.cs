@@ -1,7 +1,7 @@
 using System.Text;
 using Corral.Policy;
 using Corral.Policy.Compilation;
-using Corral.Policy.Loading;
+using Corral.Policy.Editing;
 using Corral.Policy.Model;
 
 namespace Corral.Replay;
@@ -23,7 +23,7 @@ public static class RuleImpact
         var text = Encoding.UTF8.GetString(bytes);
         var (edited, error) = PolicyEditor.SetRuleMode(policyPath, text, ruleName, RuleMode.Enforce);
         if (edited is null) return (null, error);
-        if (current.WithRuleMode(ruleName, RuleMode.Enforce, bytes, Encoding.UTF8.GetBytes(edited)) is { } derived) return (derived, null);
+        if (RuleModeEditor.WithRuleMode(current, ruleName, RuleMode.Enforce, bytes, Encoding.UTF8.GetBytes(edited)) is { } derived) return (derived, null);
         var compiled = PolicyChecker.CheckText(policyPath, edited, Path.GetDirectoryName(Path.GetFullPath(policyPath))!, options: options);
         return compiled.Succeeded ? (compiled.Compiled, null) : (null, $"{policyPath} with '{ruleName}' enforced does not compile");
     }

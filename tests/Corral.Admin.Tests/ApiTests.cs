@@ -8,7 +8,7 @@ namespace Corral.Admin.Tests;
 public sealed class ApiTests
 {
     [Fact]
-    public async Task RecentFlowsAreFilterable()
+    public async Task Recent_flows_are_filterable()
     {
         await using var live = await LiveHarness.StartAsync();
         await live.FlowAsync("www.example.test");
@@ -30,7 +30,7 @@ public sealed class ApiTests
     [Theory]
     [InlineData(null, "missing bearer token")]
     [InlineData("wrong-token-wrong-token-wrong", "wrong bearer token")]
-    public async Task AMissingOrWrongTokenIs401(string? token, string reason)
+    public async Task A_missing_or_wrong_token_is_401(string? token, string reason)
     {
         await using var live = await LiveHarness.StartAsync();
         var before = live.Hash;
@@ -50,7 +50,7 @@ public sealed class ApiTests
     }
 
     [Fact]
-    public async Task WithoutAConfiguredTokenChangesAreRefused()
+    public async Task Without_a_configured_token_changes_are_refused()
     {
         await using var live = await LiveHarness.StartAsync(withToken: false);
         var before = live.Hash;
@@ -61,7 +61,7 @@ public sealed class ApiTests
     }
 
     [Fact]
-    public async Task BadInputGetsAClear4xxAndLeavesThePolicyAlone()
+    public async Task Bad_input_gets_a_clear_4xx_and_leaves_the_policy_alone()
     {
         await using var live = await LiveHarness.StartAsync();
         var before = live.Hash;
@@ -102,7 +102,7 @@ public sealed class ApiTests
     }
 
     [Fact]
-    public async Task AnOversizedChunkedBodyIs413()
+    public async Task An_oversized_chunked_body_is_413()
     {
         await using var live = await LiveHarness.StartAsync();
         var before = live.Hash;
@@ -115,7 +115,7 @@ public sealed class ApiTests
     }
 
     [Fact]
-    public async Task ANonLoopbackAdminListenerNeedsAToken()
+    public async Task A_non_loopback_admin_listener_needs_a_token()
     {
         await using var live = await LiveHarness.StartAsync();
         var e = await Assert.ThrowsAsync<ArgumentException>(() => AdminServer.StartAsync(live.Gateway, live.Reloader,
@@ -124,7 +124,7 @@ public sealed class ApiTests
     }
 
     [Fact]
-    public void ATokenFileOthersCanReadIsRefused()
+    public void A_token_file_others_can_read_is_refused()
     {
         var path = Path.GetTempFileName();
         try
@@ -144,7 +144,7 @@ public sealed class ApiTests
     }
 
     [Fact]
-    public async Task TheDashboardIsServedWithAContentSecurityPolicy()
+    public async Task The_dashboard_is_served_with_a_content_security_policy()
     {
         await using var live = await LiveHarness.StartAsync();
         using var page = await live.Http.GetAsync("/");

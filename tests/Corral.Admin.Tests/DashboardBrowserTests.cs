@@ -17,12 +17,27 @@ public sealed class DashboardBrowserTests
     private const string ChromeDriver = "/usr/bin/chromedriver";
 
     [Fact]
-    public async Task PromotingAWatchRuleFromTheDashboardBlocksTheNextFlow()
+    public async Task Promoting_a_watch_rule_from_the_dashboard_blocks_the_next_flow()
     {
         Assert.True(File.Exists(Chromium) && File.Exists(ChromeDriver),
             $"{Chromium} and {ChromeDriver} are needed (apt-get install chromium chromium-driver; scripts/install-test-deps.sh does it)");
         await using var live = await LiveHarness.StartAsync();
-        using var driver = StartBrowser();
+        var browser = new BrowserSession();
+        try
+        {
+            await PromoteFromTheDashboardAsync(live, browser.Driver);
+        }
+        finally
+        {
+            browser.Dispose();
+        }
+        // Chromium's temp files (its org.chromium.* folder among them) went to the session's own folder, and went with it.
+        Assert.Contains(browser.SeenInTemp, name => name.StartsWith("org.chromium.", StringComparison.Ordinal) || name.StartsWith(".org.chromium.", StringComparison.Ordinal));
+        Assert.False(Directory.Exists(browser.TempDirectory), $"{browser.TempDirectory} was left behind");
+    }
+
+    private static async Task PromoteFromTheDashboardAsync(LiveHarness live, ChromeDriver driver)
+    {
 
         driver.Navigate().GoToUrl(live.Admin.BaseAddress);
         await UntilAsync(() => driver.FindElement(By.Id("policy-hash")).Text == live.Hash, "the page to show the policy hash");
@@ -70,16 +85,37 @@ public sealed class DashboardBrowserTests
         Assert.True(driver.FindElement(By.Id("reload-error")).GetAttribute("hidden") is not null);
     }
 
-    private static ChromeDriver StartBrowser()
+    /// <summary>
+    /// Chromium and its driver with a temp folder of their own (profile and TMPDIR), removed when the session ends:
+    /// chromium otherwise leaves an org.chromium.* folder in the shared temp directory.
+    /// </summary>
+    private sealed class BrowserSession : IDisposable
     {
-        Environment.SetEnvironmentVariable("SE_OFFLINE", "true"); // never let Selenium Manager reach the network
-        var service = ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(ChromeDriver)!, Path.GetFileName(ChromeDriver));
-        service.SuppressInitialDiagnosticInformation = true;
-        service.HideCommandPromptWindow = true;
-        var options = new ChromeOptions { BinaryLocation = Chromium };
-        options.AddArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-proxy-server", "--no-first-run",
-            "--disable-extensions", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--metrics-recording-only");
-        return new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
+        public string TempDirectory { get; } = Directory.CreateTempSubdirectory("corral-chromium-").FullName;
+        public ChromeDriver Driver { get; }
+        public IReadOnlyList<string> SeenInTemp { get; private set; } = [];
+
+        public BrowserSession()
+        {
+            Environment.SetEnvironmentVariable("SE_OFFLINE", "true"); // never let Selenium Manager reach the network
+            var service = ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(ChromeDriver)!, Path.GetFileName(ChromeDriver));
+            service.SuppressInitialDiagnosticInformation = true;
+            service.HideCommandPromptWindow = true;
+            // The driver's environment is the browser's: both make their temp files under the session's folder.
+            service.DriverProcessStarting += (_, e) => e.DriverServiceProcessStartInfo.Environment["TMPDIR"] = TempDirectory;
+            var options = new ChromeOptions { BinaryLocation = Chromium };
+            options.AddArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-proxy-server", "--no-first-run",
+                "--disable-extensions", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--metrics-recording-only",
+                $"--user-data-dir={Path.Combine(TempDirectory, "profile")}");
+            Driver = new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
+        }
+
+        public void Dispose()
+        {
+            SeenInTemp = Directory.EnumerateFileSystemEntries(TempDirectory).Select(Path.GetFileName).ToList()!;
+            Driver.Dispose(); // quits chromium and stops the driver
+            Directory.Delete(TempDirectory, recursive: true);
+        }
     }
 
     private static async Task UntilAsync(Func<bool> condition, string what)

@@ -9,7 +9,7 @@ namespace Corral.Admin.Tests;
 public sealed class ImpactApiTests
 {
     [Fact]
-    public async Task ImpactOfAWatchedRuleCountsTheRememberedFlowsItWouldBlockWithoutChangingAnything()
+    public async Task Impact_of_a_watched_rule_counts_the_remembered_flows_it_would_block_without_changing_anything()
     {
         await using var live = await LiveHarness.StartAsync();
         Assert.Equal(200, await live.FlowAsync("other.test"));      // deny-internet in watch: let through, would be denied

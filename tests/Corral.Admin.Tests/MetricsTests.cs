@@ -18,7 +18,7 @@ public sealed class MetricsCollection
 public sealed class MetricsTests
 {
     [Fact]
-    public async Task HealthReadinessAndMetricsAnswer()
+    public async Task Health_readiness_and_metrics_answer()
     {
         await using var live = await LiveHarness.StartAsync();
         Assert.Equal(200, await live.FlowAsync("www.example.test"));
@@ -37,6 +37,9 @@ public sealed class MetricsTests
         Assert.Contains("corral_gateway_connections_active", metrics);
         Assert.Matches(@"corral_gateway_traffic_down_bytes_total(\{[^}]*\})? [1-9]", metrics);
         Assert.Matches(@"corral_gateway_traffic_up_bytes_total(\{[^}]*\})? [1-9]", metrics);
+        // The runtime's own: what an operator reads beside a latency spike (collections, pauses, allocation).
+        Assert.Matches(@"dotnet_gc_heap_total_allocated_bytes_total(\{[^}]*\})? [1-9]", metrics);
+        Assert.Contains("dotnet_gc_collections_total", metrics);
 
         // A reload is counted.
         using var put = await live.Http.SendAsync(live.Authorized(HttpMethod.Put, "/api/policy", new StringContent(LiveHarness.PolicyText.Replace("mode: watch", "mode: enforce"))));
@@ -45,7 +48,7 @@ public sealed class MetricsTests
     }
 
     [Fact]
-    public async Task DnsVerdictsAreCountedAndListedWithTheFlows()
+    public async Task DNS_verdicts_are_counted_and_listed_with_the_flows()
     {
         await using var live = await LiveHarness.StartAsync(dns: true);
         using var udp = new System.Net.Sockets.UdpClient(new IPEndPoint(IPAddress.Loopback, 0));

@@ -11,7 +11,7 @@ public sealed class ReloadTests
     private static string Enforced(string text) => text.Replace("action: deny, mode: watch", "action: deny, mode: enforce");
 
     [Fact]
-    public async Task EditingThePolicyFileReloadsIt()
+    public async Task Editing_the_policy_file_reloads_it()
     {
         await using var live = await LiveHarness.StartAsync();
         Assert.Equal(200, await live.FlowAsync("other.test")); // deny-internet only watches
@@ -30,7 +30,7 @@ public sealed class ReloadTests
     }
 
     [Fact]
-    public async Task AnEditorThatSavesByRenameIsSeen()
+    public async Task An_editor_that_saves_by_rename_is_seen()
     {
         await using var live = await LiveHarness.StartAsync();
         var temp = Path.Combine(live.Folder, ".corral.yaml.swp");
@@ -44,7 +44,7 @@ public sealed class ReloadTests
     }
 
     [Fact]
-    public async Task AFileStillBeingWrittenIsNotReadUntilItsWriterClosesIt()
+    public async Task A_file_still_being_written_is_not_read_until_its_writer_closes_it()
     {
         // The first part of the new text is a policy on its own (without deny-internet, so the default deny applies):
         // read mid-write, it would be put in force. inotify's close-write is what the watcher waits for.
@@ -70,7 +70,7 @@ public sealed class ReloadTests
     }
 
     [Fact]
-    public async Task EditingAFeedFileReloadsThePolicy()
+    public async Task Editing_a_feed_file_reloads_the_policy()
     {
         await using var live = await LiveHarness.StartAsync();
         Assert.Equal(200, await live.FlowAsync("www.example.test"));
@@ -81,7 +81,7 @@ public sealed class ReloadTests
     }
 
     [Fact]
-    public async Task ANewFeedFileIsWatchedAfterTheReloadThatAddsIt()
+    public async Task A_new_feed_file_is_watched_after_the_reload_that_adds_it()
     {
         await using var live = await LiveHarness.StartAsync();
         var extra = Path.Combine(live.Folder, "more", "extra.txt");
@@ -95,7 +95,7 @@ public sealed class ReloadTests
     }
 
     [Fact]
-    public async Task PutPolicyAppliesAtOnceAndWritesTheFile()
+    public async Task PUT_policy_applies_at_once_and_writes_the_file()
     {
         await using var live = await LiveHarness.StartAsync();
         var before = live.Hash;
@@ -114,7 +114,7 @@ public sealed class ReloadTests
     private const System.Text.Json.JsonValueKind JsonValueKindNull = System.Text.Json.JsonValueKind.Null;
 
     [Fact]
-    public async Task PromotingARuleTakesEffectOnTheNextFlowAndIsWrittenBack()
+    public async Task Promoting_a_rule_takes_effect_on_the_next_flow_and_is_written_back()
     {
         await using var live = await LiveHarness.StartAsync();
         Assert.Equal(200, await live.FlowAsync("other.test"));
@@ -136,7 +136,7 @@ public sealed class ReloadTests
     }
 
     [Fact]
-    public async Task APromotionLeavesInForceExactlyWhatCompilingTheWrittenFileGives()
+    public async Task A_promotion_leaves_in_force_exactly_what_compiling_the_written_file_gives()
     {
         // The promotion puts a derived policy in force before compiling the edited text; once the call returns, the
         // policy in force must be the full compile: its hash, its rules and the edited rule's source location.
@@ -166,7 +166,7 @@ public sealed class ReloadTests
     }
 
     [Fact]
-    public async Task AModeFlippedInTheFileIsInForceBeforeItsCompileWhichConfirmsIt()
+    public async Task A_mode_flipped_in_the_file_is_in_force_before_its_compile_which_confirms_it()
     {
         // A file edit that only flips one rule's mode is put in force derived from the policy in force (as a promotion
         // is), then the full compile replaces it with the same hash. Any other edit is compiled first: one swap.
@@ -180,8 +180,8 @@ public sealed class ReloadTests
         var flip = swaps.ToArray();
         Assert.Equal(2, flip.Length);
         Assert.All(flip, p => Assert.Equal(fresh.Hash, p.Hash));
-        Assert.All(flip[0].Document.Rules, r => Assert.Null(r.ModeSite)); // derived
-        Assert.All(flip[1].Document.Rules, r => Assert.NotNull(r.ModeSite)); // compiled
+        Assert.True(flip[0].IsDerived);
+        Assert.False(flip[1].IsDerived); // compiled
         Assert.Equal(Corral.Policy.Model.RuleMode.Enforce, flip[0].Document.Rules.Single(r => r.Name == "deny-internet").Mode);
         Assert.Equal(403, await live.FlowAsync("other.test"));
 
@@ -189,11 +189,11 @@ public sealed class ReloadTests
         File.WriteAllText(live.PolicyPath, Enforced(LiveHarness.PolicyText).Replace("priority: 2,", "priority: 4,"));
         await LiveHarness.EventuallyAsync(() => Task.FromResult(live.Reloader.Status.Reloads == 2), "the other edit to be reloaded");
         Assert.Single(swaps);
-        Assert.All(swaps.Single().Document.Rules, r => Assert.NotNull(r.ModeSite));
+        Assert.False(swaps.Single().IsDerived);
     }
 
     [Fact]
-    public async Task APromotionEditsTheFileAsItStandsWhenItMovedOnSinceTheLastReload()
+    public async Task A_promotion_edits_the_file_as_it_stands_when_it_moved_on_since_the_last_reload()
     {
         // Not watching: the file gains a comment line (every offset moves) that no reload has seen. The promotion must
         // edit the file's text, not the text in force, and put both changes in force.
@@ -210,7 +210,7 @@ public sealed class ReloadTests
     }
 
     [Fact]
-    public async Task AFifoRenamedOverThePolicyNeitherHangsReloadsNorChangesThePolicy()
+    public async Task A_FIFO_renamed_over_the_policy_neither_hangs_reloads_nor_changes_the_policy()
     {
         await using var live = await LiveHarness.StartAsync();
         var before = live.Hash;
@@ -229,7 +229,7 @@ public sealed class ReloadTests
     }
 
     [Fact]
-    public async Task PuttingABrokenFileBackAsItWasClearsTheReportedFailure()
+    public async Task Putting_a_broken_file_back_as_it_was_clears_the_reported_failure()
     {
         await using var live = await LiveHarness.StartAsync();
         File.WriteAllText(live.PolicyPath, LiveHarness.PolicyText.Replace("action: permit", "action: maybe"));
@@ -239,7 +239,7 @@ public sealed class ReloadTests
     }
 
     [Fact]
-    public async Task WarmingTheReloadPathChangesNothingInForceOrOnDisk()
+    public async Task Warming_the_reload_path_changes_nothing_in_force_or_on_disk()
     {
         await using var live = await LiveHarness.StartAsync();
         var before = (live.Hash, live.Reloader.Status.Reloads, live.Reloader.Status.Failures, File.ReadAllText(live.PolicyPath), File.GetLastWriteTimeUtc(live.PolicyPath));
@@ -249,7 +249,7 @@ public sealed class ReloadTests
     }
 
     [Fact]
-    public async Task PromotingWithAReadOnlyFileAppliesInMemoryAndReportsDrift()
+    public async Task Promoting_with_a_read_only_file_applies_in_memory_and_reports_drift()
     {
         await using var live = await LiveHarness.StartAsync();
         File.SetUnixFileMode(live.PolicyPath, UnixFileMode.UserRead | UnixFileMode.GroupRead);
@@ -272,7 +272,7 @@ public sealed class ReloadTests
     }
 
     [Fact]
-    public async Task APolicyThatFailsToCompileLeavesThePreviousInForceAndIsReported()
+    public async Task A_policy_that_fails_to_compile_leaves_the_previous_in_force_and_is_reported()
     {
         await using var live = await LiveHarness.StartAsync();
         var before = live.Hash;
@@ -293,7 +293,7 @@ public sealed class ReloadTests
     }
 
     [Fact]
-    public async Task AnEstablishedTunnelSurvivesAReloadThatWouldDenyIt()
+    public async Task An_established_tunnel_survives_a_reload_that_would_deny_it()
     {
         await using var live = await LiveHarness.StartAsync();
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);

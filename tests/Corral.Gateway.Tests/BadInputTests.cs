@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using Corral.Gateway.Tests.Support;
 using Microsoft.Extensions.Logging;
+using Corral.Testing;
 
 namespace Corral.Gateway.Tests;
 
@@ -23,7 +24,7 @@ public sealed class BadInputTests
     [InlineData("slow-head", "GET http://www.example.test/ HTTP/1.1\r\nHost: www.exa", 408, "not complete")]
     public async Task A_bad_request_head_is_refused_logged_and_the_next_client_is_served(string name, string request, int status, string logged)
     {
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test\n", Quick);
         if (request == "OVERSIZED") request = "GET http://www.example.test/ HTTP/1.1\r\nX-Big: " + new string('a', 40_000) + "\r\n\r\n";
         using (var tcp = await gw.RawAsync())
@@ -47,7 +48,7 @@ public sealed class BadInputTests
     [InlineData("not-tls-on-443")]
     public async Task A_bad_tls_start_inside_a_permitted_tunnel_is_closed_logged_and_the_next_client_is_served(string name)
     {
-        await using var upstream = TestUpstream.Start(443, "mcp.contoso.com");
+        await using var upstream = LoopbackUpstream.Start(443, "mcp.contoso.com");
         await using var gw = GatewayHarness.Foundry($"{upstream.EndPoint.Address} mcp.contoso.com\n", limits: Quick);
         using (var tcp = await gw.RawAsync())
         {
@@ -78,7 +79,7 @@ public sealed class BadInputTests
     [Fact]
     public async Task The_client_hello_limit_is_one_deadline_that_a_late_first_byte_does_not_extend()
     {
-        await using var upstream = TestUpstream.Start(443, "mcp.contoso.com");
+        await using var upstream = LoopbackUpstream.Start(443, "mcp.contoso.com");
         await using var gw = GatewayHarness.Foundry($"{upstream.EndPoint.Address} mcp.contoso.com\n", limits: new GatewayLimits { ClientHelloTimeout = TimeSpan.FromSeconds(2) });
         using var tcp = await gw.RawAsync();
         var stream = tcp.GetStream();

@@ -8,6 +8,7 @@ using System.Text.Json;
 using Corral.Certificates;
 using Corral.Gateway.Resolution;
 using Corral.Gateway.Tests.Support;
+using Corral.Testing;
 
 namespace Corral.Gateway.Tests;
 
@@ -40,7 +41,7 @@ public sealed class BypassTests
 
     private static readonly Dictionary<string, string> Feeds = new() { ["feeds/threat-domains.txt"] = "c2.evil.test\n" };
 
-    private static GatewayHarness Gateway(TestUpstream upstream, CountingResolver? counting = null, GatewayInterception? interception = null) =>
+    private static GatewayHarness Gateway(LoopbackUpstream upstream, CountingResolver? counting = null, GatewayInterception? interception = null) =>
         GatewayHarness.Custom(Policy, $"{upstream.EndPoint.Address} tools.example.test evil.example.test filtered.example.test secret-abc123.evil.example.test c2.evil.test\n",
             files: Feeds, wrapResolver: counting is null ? null : inner => counting.Wrap(inner), interception: interception);
 
@@ -58,7 +59,7 @@ public sealed class BypassTests
     [Fact]
     public async Task A_kept_alive_second_request_in_a_tunnel_naming_another_host_is_refused_and_never_reaches_the_upstream()
     {
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = Gateway(upstream);
         using var tcp = await gw.RawAsync();
         var stream = await ConnectTunnelAsync(tcp, $"tools.example.test:{upstream.EndPoint.Port}");
@@ -89,7 +90,7 @@ public sealed class BypassTests
     [InlineData("http-0.9", "GET /\r\n\r\n", "malformed-request")]
     public async Task An_http_stream_in_a_tunnel_that_the_parser_refuses_or_that_names_another_host_is_refused_never_spliced(string name, string request, string check)
     {
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = Gateway(upstream);
         using var tcp = await gw.RawAsync();
         var stream = await ConnectTunnelAsync(tcp, $"tools.example.test:{upstream.EndPoint.Port}");
@@ -119,7 +120,7 @@ public sealed class BypassTests
     [InlineData("trailer", "POST http://tools.example.test:{port}/ HTTP/1.1\r\nHost: tools.example.test:{port}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Key: AKIAIOSFODNN7EXAMPLE\r\n\r\n")]
     public async Task A_secret_in_plain_http_is_found_and_never_forwarded(string name, string template)
     {
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = Gateway(upstream);
         using var tcp = await gw.RawAsync();
         var stream = tcp.GetStream();
@@ -144,7 +145,7 @@ public sealed class BypassTests
     [InlineData("br")]
     public async Task A_secret_in_a_compressed_body_is_decoded_and_found(string coding)
     {
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = Gateway(upstream);
         using var tcp = await gw.RawAsync();
         var stream = tcp.GetStream();
@@ -162,7 +163,7 @@ public sealed class BypassTests
     [Fact]
     public async Task A_body_in_an_unknown_or_broken_coding_is_refused_when_inspecting_and_a_clean_compressed_body_passes()
     {
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = Gateway(upstream);
         var port = upstream.EndPoint.Port;
         async Task<(int, string)> PostAsync(string coding, byte[] body)
@@ -189,7 +190,7 @@ public sealed class BypassTests
     public async Task A_secret_in_a_decrypted_compressed_body_is_found()
     {
         using var ca = CertificateAuthority.Create(new CaOptions());
-        await using var upstream = TestUpstream.Start(443, "tools.example.test");
+        await using var upstream = LoopbackUpstream.Start(443, "tools.example.test");
         await using var gw = GatewayHarness.Custom(Policy, $"{upstream.EndPoint.Address} tools.example.test\n", files: Feeds,
             interception: new GatewayInterception(ca, [upstream.Certificate!]));
         using var client = TrustingClient(gw, ca);
@@ -212,7 +213,7 @@ public sealed class BypassTests
     [InlineData("CONNECT tools.example.test:22 HTTP/1.1\r\n\r\n", "tools.example.test", "default-deny-internet")]
     public async Task A_name_no_permit_can_reach_is_denied_without_a_dns_query(string request, string host, string rule)
     {
-        await using var upstream = TestUpstream.Start(443);
+        await using var upstream = LoopbackUpstream.Start(443);
         var counting = new CountingResolver();
         await using var gw = Gateway(upstream, counting);
         using var tcp = await gw.RawAsync();
@@ -231,7 +232,7 @@ public sealed class BypassTests
     [Fact]
     public async Task A_permitted_name_is_still_resolved_by_the_gateway()
     {
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         var counting = new CountingResolver();
         await using var gw = Gateway(upstream, counting);
         using var client = gw.Client();
@@ -245,7 +246,7 @@ public sealed class BypassTests
     [Fact]
     public async Task Tls_without_sni_after_connect_to_a_name_is_refused_and_nothing_reaches_the_upstream()
     {
-        await using var upstream = TestUpstream.Start(443, "tools.example.test");
+        await using var upstream = LoopbackUpstream.Start(443, "tools.example.test");
         await using var gw = Gateway(upstream);
         using var tcp = await gw.RawAsync();
         var stream = await ConnectTunnelAsync(tcp, "tools.example.test:443");
@@ -267,7 +268,7 @@ public sealed class BypassTests
     [InlineData("/v1//items")]
     public async Task A_legitimate_path_is_not_refused_in_plain_http_or_decrypted_tls(string path)
     {
-        await using var plain = TestUpstream.Start(80);
+        await using var plain = LoopbackUpstream.Start(80);
         await using (var gw = Gateway(plain))
         using (var client = gw.Client())
         {
@@ -276,7 +277,7 @@ public sealed class BypassTests
         }
 
         using var ca = CertificateAuthority.Create(new CaOptions());
-        await using var tls = TestUpstream.Start(443, "tools.example.test");
+        await using var tls = LoopbackUpstream.Start(443, "tools.example.test");
         await using var decrypting = GatewayHarness.Custom(Policy, $"{tls.EndPoint.Address} tools.example.test\n", files: Feeds,
             interception: new GatewayInterception(ca, [tls.Certificate!]));
         using var decrypted = TrustingClient(decrypting, ca);
@@ -291,7 +292,7 @@ public sealed class BypassTests
     [InlineData("/v1/allowed%2F..%2F..%2Fsecret")]
     public async Task An_ambiguous_path_matches_no_url_filter(string path)
     {
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = Gateway(upstream);
         using var tcp = await gw.RawAsync();
         var stream = tcp.GetStream();
@@ -308,7 +309,7 @@ public sealed class BypassTests
     [Fact]
     public async Task Chunk_data_not_followed_by_crlf_is_refused()
     {
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = Gateway(upstream);
         using var tcp = await gw.RawAsync();
         var stream = tcp.GetStream();
@@ -324,7 +325,7 @@ public sealed class BypassTests
     [Fact]
     public async Task A_bare_lf_head_is_refused_at_once_not_after_the_head_timeout()
     {
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = Gateway(upstream);
         using var tcp = await gw.RawAsync();
         var stream = tcp.GetStream();
@@ -341,7 +342,7 @@ public sealed class BypassTests
     [Fact]
     public async Task Plain_http_to_port_443_is_refused()
     {
-        await using var upstream = TestUpstream.Start(443);
+        await using var upstream = LoopbackUpstream.Start(443);
         await using var gw = Gateway(upstream);
         using var tcp = await gw.RawAsync();
         var stream = tcp.GetStream();
@@ -360,7 +361,7 @@ public sealed class BypassTests
     public async Task Explicit_and_decrypted_denials_share_one_body_and_a_url_filter_denial_is_logged_with_its_rule()
     {
         using var ca = CertificateAuthority.Create(new CaOptions());
-        await using var tls = TestUpstream.Start(443, "filtered.example.test");
+        await using var tls = LoopbackUpstream.Start(443, "filtered.example.test");
         await using var gw = GatewayHarness.Custom(Policy, $"{tls.EndPoint.Address} filtered.example.test\n127.0.0.1 denied.example.test\n", files: Feeds,
             interception: new GatewayInterception(ca, [tls.Certificate!]));
         using var client = TrustingClient(gw, ca);

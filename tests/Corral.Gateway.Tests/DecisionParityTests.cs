@@ -3,8 +3,8 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Corral.Cli;
-using Corral.Gateway.Tests.Support;
 using Corral.Policy.Compilation;
+using Corral.Testing;
 
 namespace Corral.Gateway.Tests;
 
@@ -37,7 +37,7 @@ public sealed class DecisionParityTests
     [MemberData(nameof(Flows))]
     public async Task Gateway_outcome_equals_the_decision_function_and_explain(string target, int port)
     {
-        await using var upstream = TestUpstream.Start(443, "stand-in.test");
+        await using var upstream = LoopbackUpstream.Start(443, "stand-in.test");
         var standIn = upstream.EndPoint.Address;
         var hosts = new Dictionary<string, string[]>
         {

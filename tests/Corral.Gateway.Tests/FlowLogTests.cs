@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Net;
 using Corral.Gateway.FlowLog;
-using Corral.Gateway.Tests.Support;
+using Corral.Testing;
 
 namespace Corral.Gateway.Tests;
 

@@ -4,6 +4,7 @@ using Corral.Gateway.Decision;
 using Corral.Gateway.Resolution;
 using Corral.Policy;
 using Corral.Policy.Compilation;
+using Corral.Policy.Editing;
 using Corral.Policy.Model;
 
 namespace Corral.Gateway.Tests;
@@ -35,8 +36,8 @@ public sealed class InspectorCacheTests
             var inspector = decider.CurrentInspector();
             Assert.Equal("ticket", inspector.Scan("id TICKET-123456"u8));
 
-            var (watched, _) = Corral.Policy.Loading.PolicyEditor.SetRuleMode("corral.yaml", Policy, "deny-all", RuleMode.Watch);
-            source.Swap(first.WithRuleMode("deny-all", RuleMode.Watch, Encoding.UTF8.GetBytes(Policy), Encoding.UTF8.GetBytes(watched!))!);
+            var (watched, _) = PolicyEditor.SetRuleMode("corral.yaml", Policy, "deny-all", RuleMode.Watch);
+            source.Swap(RuleModeEditor.WithRuleMode(first, "deny-all", RuleMode.Watch, Encoding.UTF8.GetBytes(Policy), Encoding.UTF8.GetBytes(watched!))!);
             Assert.Same(inspector, decider.CurrentInspector()); // a promotion shares the settings
             source.Swap(Compile(watched!));
             Assert.Same(inspector, decider.CurrentInspector()); // a full compile of the same patterns: equal settings, same regexes

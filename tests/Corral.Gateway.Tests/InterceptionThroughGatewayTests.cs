@@ -3,7 +3,7 @@ using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Corral.Certificates;
-using Corral.Gateway.Tests.Support;
+using Corral.Testing;
 
 namespace Corral.Gateway.Tests;
 
@@ -17,8 +17,8 @@ public sealed class InterceptionThroughGatewayTests
     public async Task Tool_calls_are_intercepted_platform_names_spliced_and_a_private_key_in_a_body_is_denied()
     {
         using var ca = CertificateAuthority.Create(new CaOptions());
-        await using var tool = TestUpstream.Start(443, "mcp.contoso.com");
-        await using var mcr = TestUpstream.Start(443, "mcr.microsoft.com");
+        await using var tool = LoopbackUpstream.Start(443, "mcp.contoso.com");
+        await using var mcr = LoopbackUpstream.Start(443, "mcr.microsoft.com");
         var hosts = $"{tool.EndPoint.Address} mcp.contoso.com\n{mcr.EndPoint.Address} mcr.microsoft.com\n";
         await using var gateway = GatewayHarness.Foundry(hosts, interception: new GatewayInterception(ca, [tool.Certificate!, mcr.Certificate!]));
 
@@ -79,7 +79,7 @@ public sealed class InterceptionThroughGatewayTests
     public async Task A_request_its_URL_filter_does_not_permit_is_recorded_as_the_policys_verdict_and_replays_unchanged()
     {
         using var ca = CertificateAuthority.Create(new CaOptions());
-        await using var github = TestUpstream.Start(443, "api.github.com");
+        await using var github = LoopbackUpstream.Start(443, "api.github.com");
         await using var gateway = GatewayHarness.Foundry($"{github.EndPoint.Address} api.github.com\n", interception: new GatewayInterception(ca, [github.Certificate!]));
         using var client = new HttpClient(new SocketsHttpHandler
         {
@@ -109,7 +109,7 @@ public sealed class InterceptionThroughGatewayTests
     public async Task Two_intercepted_client_connections_in_a_row_share_one_upstream_connection_and_both_are_logged()
     {
         using var ca = CertificateAuthority.Create(new CaOptions());
-        await using var tool = TestUpstream.Start(443, "mcp.contoso.com");
+        await using var tool = LoopbackUpstream.Start(443, "mcp.contoso.com");
         await using var gateway = GatewayHarness.Foundry($"{tool.EndPoint.Address} mcp.contoso.com\n", interception: new GatewayInterception(ca, [tool.Certificate!]));
         for (var i = 0; i < 2; i++)
         {
@@ -136,34 +136,11 @@ public sealed class InterceptionThroughGatewayTests
     [Fact]
     public async Task Without_a_CA_a_decrypt_allowed_permit_is_spliced()
     {
-        await using var tool = TestUpstream.Start(443, "mcp.contoso.com");
+        await using var tool = LoopbackUpstream.Start(443, "mcp.contoso.com");
         await using var gateway = GatewayHarness.Foundry($"{tool.EndPoint.Address} mcp.contoso.com\n");
         using var client = gateway.Client(tool.Certificate);
         Assert.StartsWith("hello from upstream", await client.GetStringAsync("https://mcp.contoso.com/hello"));
         var records = await gateway.WaitForRecordsAsync(rs => rs.Any(r => r.GetProperty("event").GetString() == "decision"));
         Assert.False(records.First(r => r.GetProperty("event").GetString() == "decision").GetProperty("decrypt").GetBoolean());
-    }
-
-    [Fact]
-    public void The_gateway_refuses_a_CA_key_that_others_can_read()
-    {
-        var folder = Path.Combine(Path.GetTempPath(), "corral-gwca-" + Guid.NewGuid().ToString("N")[..8]);
-        try
-        {
-            using var ca = CertificateAuthority.Create(new CaOptions());
-            var (cert, key) = ca.Save(folder);
-            File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
-            var output = new StringWriter();
-            var policy = Path.Combine(folder, "p.yaml");
-            Assert.Equal(0, Corral.Cli.CorralCommand.Run(["init", "-o", policy], output, output));
-            var errors = new StringWriter();
-            Assert.Equal(1, Corral.Cli.CorralCommand.Run(["gateway", policy, "--listen", "127.0.0.1:0", "--ca-cert", cert, "--ca-key", key], output, errors));
-            Assert.Contains("chmod 600", errors.ToString());
-            Assert.Equal(2, Corral.Cli.CorralCommand.Run(["gateway", policy, "--ca-cert", cert], output, errors));
-        }
-        finally
-        {
-            Directory.Delete(folder, true);
-        }
     }
 }

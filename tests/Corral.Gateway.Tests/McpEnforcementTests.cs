@@ -3,6 +3,7 @@ using Corral.Gateway.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
+using Corral.Testing;
 
 namespace Corral.Gateway.Tests;
 

@@ -7,6 +7,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Corral.Gateway.Tests.Support;
 using Microsoft.Extensions.Logging;
+using Corral.Testing;
 
 namespace Corral.Gateway.Tests;
 
@@ -22,7 +23,7 @@ public sealed partial class OperatingLimitsTests
     [Fact]
     public async Task A_second_gateway_on_a_busy_listen_address_refuses_to_start_and_the_first_keeps_it()
     {
-        var port = GatewayProcess.FreePort();
+        var port = ChildProcess.FreePort();
         await using var first = GatewayProcess.Start(GatewayProcess.NewFolder(""), ["--listen", $"127.0.0.1:{port}"]);
         await first.WaitForPortAsync(port);
         await using var second = GatewayProcess.Start(GatewayProcess.NewFolder(""), ["--listen", $"127.0.0.1:{port}"]);
@@ -44,9 +45,9 @@ public sealed partial class OperatingLimitsTests
     [Fact]
     public async Task Under_a_low_open_file_limit_the_gateway_lowers_its_limit_refuses_the_excess_and_keeps_its_tunnels()
     {
-        Assert.SkipUnless(CommandLine.Exists("bash"), "bash is needed to lower the child's open-file limit");
-        await using var upstream = TestUpstream.Start(443, "mcp.contoso.com");
-        var port = GatewayProcess.FreePort();
+        Assert.SkipUnless(ProcessRunner.IsInstalled("bash"), "bash is needed to lower the child's open-file limit");
+        await using var upstream = LoopbackUpstream.Start(443, "mcp.contoso.com");
+        var port = ChildProcess.FreePort();
         await using var gateway = GatewayProcess.Start(GatewayProcess.NewFolder($"{upstream.EndPoint.Address} mcp.contoso.com\n"),
             ["--listen", $"127.0.0.1:{port}", "--flow-log", "flows.jsonl"], openFileLimit: 512);
         await gateway.WaitForPortAsync(port);
@@ -93,7 +94,7 @@ public sealed partial class OperatingLimitsTests
 
         await gateway.SignalAsync("TERM");
         Assert.Equal(0, await gateway.WaitForExitAsync());
-        var records = File.ReadAllLines(Path.Combine(gateway.Folder, "flows.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var records = File.ReadAllLines(Path.Combine(gateway.Folder!, "flows.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
         var closes = records.Where(r => r.GetProperty("event").GetString() == "close").ToList();
         Assert.Equal(tunnels.Count, closes.Count(r => !r.TryGetProperty("reason", out _) && r.GetProperty("bytes_down").GetInt64() > 0));
         Assert.Equal(refusals.Count, closes.Count(r => r.TryGetProperty("reason", out var reason) && reason.GetString()!.StartsWith("connection-limit")));
@@ -163,8 +164,8 @@ public sealed partial class OperatingLimitsTests
     [Fact]
     public async Task Readyz_answers_503_while_sigterm_drains_a_tunnel_and_the_admin_server_stops_after_the_drain()
     {
-        await using var upstream = TestUpstream.Start(443, "mcp.contoso.com");
-        var (port, adminPort) = (GatewayProcess.FreePort(), GatewayProcess.FreePort());
+        await using var upstream = LoopbackUpstream.Start(443, "mcp.contoso.com");
+        var (port, adminPort) = (ChildProcess.FreePort(), ChildProcess.FreePort());
         await using var gateway = GatewayProcess.Start(GatewayProcess.NewFolder($"{upstream.EndPoint.Address} mcp.contoso.com\n"),
             ["--listen", $"127.0.0.1:{port}", "--admin", $"127.0.0.1:{adminPort}", "--drain-timeout", "60"]);
         await gateway.WaitForPortAsync(port);
@@ -200,7 +201,7 @@ public sealed partial class OperatingLimitsTests
     public async Task With_fail_closed_a_full_disk_makes_readyz_degraded_refuses_new_flows_with_503_and_recovers()
     {
         await using var disk = await Tmpfs.MountAsync(1024);
-        var (port, adminPort) = (GatewayProcess.FreePort(), GatewayProcess.FreePort());
+        var (port, adminPort) = (ChildProcess.FreePort(), ChildProcess.FreePort());
         await using var gateway = GatewayProcess.Start(GatewayProcess.NewFolder(""),
             ["--listen", $"127.0.0.1:{port}", "--admin", $"127.0.0.1:{adminPort}", "--flow-log", Path.Combine(disk.Path, "flows.jsonl"), "--flow-log-fail-closed"]);
         await gateway.WaitForPortAsync(port);
@@ -243,7 +244,7 @@ public sealed partial class OperatingLimitsTests
     [Fact]
     public async Task After_sigkill_every_record_counted_as_written_is_on_disk_in_whole_lines_and_a_restart_appends_cleanly()
     {
-        var (port, adminPort) = (GatewayProcess.FreePort(), GatewayProcess.FreePort());
+        var (port, adminPort) = (ChildProcess.FreePort(), ChildProcess.FreePort());
         var folder = GatewayProcess.NewFolder("");
         string[] args = ["--listen", $"127.0.0.1:{port}", "--admin", $"127.0.0.1:{adminPort}", "--flow-log", "flows.jsonl"];
         try
@@ -307,7 +308,7 @@ public sealed partial class OperatingLimitsTests
         return await RawHttp.ReadResponseAsync(stream);
     }
 
-    private static async Task<SslStream> HandshakeAsync(Stream stream, TestUpstream upstream)
+    private static async Task<SslStream> HandshakeAsync(Stream stream, LoopbackUpstream upstream)
     {
         var tls = new SslStream(stream, leaveInnerStreamOpen: true, (_, c, _, _) => c?.GetCertHashString() == upstream.Certificate!.GetCertHashString());
         await tls.AuthenticateAsClientAsync("mcp.contoso.com");

@@ -1,4 +1,5 @@
-using Corral.Gateway.Tests.Support;
+using System.Text;
+using Corral.Testing;
 
 namespace Corral.Gateway.Tests;
 
@@ -8,7 +9,7 @@ public sealed class PlainHttpTests
     [Fact]
     public async Task HttpClient_gets_a_permitted_url_and_the_flow_log_has_method_and_url()
     {
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test\n");
         using (var client = gw.Client())
         {
@@ -25,7 +26,7 @@ public sealed class PlainHttpTests
     [Fact]
     public async Task Each_request_on_a_kept_alive_connection_is_decided_on_its_own()
     {
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test other.example.test blocked.example.test\n");
         using var tcp = await gw.RawAsync();
         var stream = tcp.GetStream();
@@ -49,9 +50,55 @@ public sealed class PlainHttpTests
     }
 
     [Fact]
+    public async Task Connection_and_the_headers_it_names_are_hop_by_hop_and_a_client_close_leaves_the_upstream_pooled()
+    {
+        // RFC 9110 7.6.1: Connection and the fields it names belong to one hop. A client that closes after its request
+        // (how agents call tools) must not close the gateway's upstream connection, which the next client reuses.
+        await using var upstream = LoopbackUpstream.Start(80);
+        await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test\n");
+        for (var i = 0; i < 2; i++)
+        {
+            using var tcp = await gw.RawAsync();
+            var stream = tcp.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET http://www.example.test/{i} HTTP/1.1\r\nHost: www.example.test\r\n" +
+                "Connection: close, X-Hop-Secret\r\nX-Hop-Secret: for-the-proxy-only\r\nX-End-To-End: kept\r\n\r\n"));
+            var response = await RawHttp.ReadResponseAsync(stream);
+            Assert.Equal(200, response.Status);
+            Assert.Equal(0, await stream.ReadAsync(new byte[1])); // the gateway closes the client's hop, as asked
+        }
+        string[] heads;
+        lock (upstream.Requests) heads = upstream.Heads.ToArray();
+        Assert.Equal(2, heads.Length);
+        Assert.All(heads, h =>
+        {
+            Assert.DoesNotContain("Connection:", h, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("X-Hop-Secret", h, StringComparison.OrdinalIgnoreCase);
+            Assert.Contains("X-End-To-End: kept", h);
+        });
+        Assert.Equal(1, upstream.Connections);
+    }
+
+    [Fact]
+    public async Task Connection_cannot_strip_the_fields_that_frame_or_route_a_request()
+    {
+        // Naming Content-Length, Transfer-Encoding or Host in Connection must not unframe or unroute what goes upstream.
+        await using var upstream = LoopbackUpstream.Start(80);
+        await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test\n");
+        using var tcp = await gw.RawAsync();
+        var stream = tcp.GetStream();
+        await stream.WriteAsync("POST http://www.example.test/p HTTP/1.1\r\nHost: www.example.test\r\nConnection: Content-Length, Host, Transfer-Encoding\r\nContent-Length: 5\r\n\r\nhello"u8.ToArray());
+        var response = await RawHttp.ReadResponseAsync(stream);
+        Assert.Equal(200, response.Status);
+        string head;
+        lock (upstream.Requests) head = Assert.Single(upstream.Heads);
+        Assert.Contains("Content-Length: 5", head);
+        Assert.Contains("Host: www.example.test", head);
+    }
+
+    [Fact]
     public async Task A_host_header_that_differs_from_the_url_is_domain_fronting_and_is_denied()
     {
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test evil.example.test\n");
         using var tcp = await gw.RawAsync();
         var stream = tcp.GetStream();

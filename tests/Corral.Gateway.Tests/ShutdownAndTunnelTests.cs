@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text;
-using Corral.Gateway.Tests.Support;
+using Corral.Testing;
 
 namespace Corral.Gateway.Tests;
 
@@ -10,7 +10,7 @@ public sealed class ShutdownAndTunnelTests
     [Fact]
     public async Task Stop_drains_a_connection_that_waits_between_requests_without_waiting_for_the_idle_timeout()
     {
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test\n");
         await using var _ = gw;
         using var tcp = await gw.RawAsync();
@@ -30,7 +30,7 @@ public sealed class ShutdownAndTunnelTests
     [Fact]
     public async Task Plain_http_in_a_tunnel_to_an_address_must_name_that_address_in_host()
     {
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = GatewayHarness.PlainHttp("");
         // allow-web permits names only; a tunnel to a bare address is denied by policy before any byte moves.
         using var tcp = await gw.RawAsync();
@@ -45,7 +45,7 @@ public sealed class ShutdownAndTunnelTests
     [Fact]
     public async Task A_client_first_protocol_that_is_not_http_is_spliced_at_once_not_after_the_head_timeout()
     {
-        await using var upstream = TestUpstream.Start(8080);
+        await using var upstream = LoopbackUpstream.Start(8080);
         await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test\n", new GatewayLimits { HeadTimeout = TimeSpan.FromSeconds(60) });
         using var tcp = await gw.RawAsync();
         var stream = tcp.GetStream();
@@ -94,7 +94,7 @@ public sealed class ShutdownAndTunnelTests
     [Fact]
     public async Task Past_the_connection_limit_a_client_gets_503_with_a_log_line_and_is_served_again_once_there_is_room()
     {
-        await using var upstream = TestUpstream.Start(80);
+        await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test\n", new GatewayLimits { MaxConnections = 1 });
         using (var holder = await gw.RawAsync())
         {

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Corral.Gateway.Splicing;
-using Corral.Gateway.Tests.Support;
+using Corral.Testing;
 
 namespace Corral.Gateway.Tests;
 

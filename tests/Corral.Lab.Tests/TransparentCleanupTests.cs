@@ -1,7 +1,5 @@
-using System.Diagnostics;
-using System.Text;
-using Corral.Cli;
 using Corral.Lab.Tests.Support;
+using Corral.Testing;
 
 namespace Corral.Lab.Tests;
 
@@ -23,10 +21,10 @@ public sealed class TransparentCleanupTests(ITestOutputHelper output)
         try
         {
             // What a kill -9 in the middle of a run leaves: a namespace, a veth to the host, and the two host rules.
-            await HostNetwork.RunCheckedAsync("ip", "netns", "add", $"{stale}-agent");
-            await HostNetwork.RunCheckedAsync("ip", "link", "add", link, "type", "veth", "peer", "name", "veth0", "netns", $"{stale}-agent");
-            await HostNetwork.RunCheckedAsync("iptables", "-w", "-t", "nat", "-A", "PREROUTING", "-i", link, "-p", "tcp", "-m", "comment", "--comment", stale, "-j", "REDIRECT", "--to-ports", "9");
-            await HostNetwork.RunCheckedAsync("iptables", "-w", "-I", "FORWARD", "1", "-i", link, "-m", "comment", "--comment", stale, "-j", "DROP");
+            await ProcessRunner.MustRunAsync("ip", "netns", "add", $"{stale}-agent");
+            await ProcessRunner.MustRunAsync("ip", "link", "add", link, "type", "veth", "peer", "name", "veth0", "netns", $"{stale}-agent");
+            await ProcessRunner.MustRunAsync("iptables", "-w", "-t", "nat", "-A", "PREROUTING", "-i", link, "-p", "tcp", "-m", "comment", "--comment", stale, "-j", "REDIRECT", "--to-ports", "9");
+            await ProcessRunner.MustRunAsync("iptables", "-w", "-I", "FORWARD", "1", "-i", link, "-m", "comment", "--comment", stale, "-j", "DROP");
             Assert.Equal(3, (await HostNetwork.LeftoversAsync(stale)).Count);
 
             var progress = new StringWriter();
@@ -34,14 +32,14 @@ public sealed class TransparentCleanupTests(ITestOutputHelper output)
             output.WriteLine(progress.ToString());
             Assert.True(report.AllPassed, report.ToTable());
             Assert.Empty(await HostNetwork.LeftoversAsync(stale));
-            Assert.NotEqual(0, (await HostNetwork.RunAsync("ip", "link", "show", link)).ExitCode); // the veth went with its namespace
+            Assert.NotEqual(0, (await ProcessRunner.RunAsync("ip", "link", "show", link)).ExitCode); // the veth went with its namespace
             Assert.Empty(await HostNetwork.LeftoversAsync(HostNetwork.RunName(progress.ToString())!));
         }
         finally
         {
-            await HostNetwork.RunAsync("iptables", "-w", "-t", "nat", "-D", "PREROUTING", "-i", link, "-p", "tcp", "-m", "comment", "--comment", stale, "-j", "REDIRECT", "--to-ports", "9");
-            await HostNetwork.RunAsync("iptables", "-w", "-D", "FORWARD", "-i", link, "-m", "comment", "--comment", stale, "-j", "DROP");
-            await HostNetwork.RunAsync("ip", "netns", "del", $"{stale}-agent");
+            await ProcessRunner.RunAsync("iptables", "-w", "-t", "nat", "-D", "PREROUTING", "-i", link, "-p", "tcp", "-m", "comment", "--comment", stale, "-j", "REDIRECT", "--to-ports", "9");
+            await ProcessRunner.RunAsync("iptables", "-w", "-D", "FORWARD", "-i", link, "-m", "comment", "--comment", stale, "-j", "DROP");
+            await ProcessRunner.RunAsync("ip", "netns", "del", $"{stale}-agent");
         }
     }
 
@@ -72,49 +70,17 @@ public sealed class TransparentCleanupTests(ITestOutputHelper output)
     public async Task Corral_lab_interrupted_with_SIGINT_cleans_up_and_exits_130()
     {
         SkipWhenNotCapable();
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "corral.dll"), "lab", "--mode", "transparent" }) info.ArgumentList.Add(a);
-        using var lab = Process.Start(info)!;
-        var seen = new StringBuilder();
-        var built = new TaskCompletionSource();
-        lab.OutputDataReceived += (_, e) =>
-        {
-            lock (seen) seen.AppendLine(e.Data);
-            if (e.Data?.Contains("transparent listener on") == true) built.TrySetResult();
-        };
-        lab.ErrorDataReceived += (_, e) => { lock (seen) seen.AppendLine(e.Data); };
-        lab.BeginOutputReadLine();
-        lab.BeginErrorReadLine();
+        await using var lab = CorralProgram.Start(["lab", "--mode", "transparent"]);
         var tag = $"crlab-{lab.Id}-";
-        try
-        {
-            await built.Task.WaitAsync(TimeSpan.FromSeconds(90));
-            var during = await HostNetwork.LeftoversAsync(tag);
-            Assert.Equal(0, (await HostNetwork.RunAsync("kill", "-INT", lab.Id.ToString())).ExitCode);
-            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await lab.WaitForExitAsync(wait.Token);
-            output.WriteLine(seen.ToString());
-            Assert.Equal(5, during.Count); // three namespaces and two host rules while it ran
-            Assert.Equal(130, lab.ExitCode);
-            Assert.Contains("interrupted; cleaned up", seen.ToString());
-            Assert.Empty(await HostNetwork.LeftoversAsync(tag));
-        }
-        finally
-        {
-            if (!lab.HasExited) lab.Kill(entireProcessTree: true);
-        }
-    }
-
-    [Fact]
-    public void Corral_lab_help_documents_the_mode_option_and_a_wrong_mode_is_a_usage_error()
-    {
-        var stdout = new StringWriter();
-        Assert.Equal(0, CorralCommand.Run(["lab", "--help"], stdout, new StringWriter()));
-        Assert.Contains("--mode", stdout.ToString());
-        Assert.Contains("transparent", stdout.ToString());
-        var stderr = new StringWriter();
-        Assert.Equal(CorralCommand.UsageError, CorralCommand.Run(["lab", "--mode", "sideways"], new StringWriter(), stderr));
-        Assert.Contains("sideways", stderr.ToString());
+        await lab.WaitForOutputAsync("transparent listener on", TimeSpan.FromSeconds(90));
+        var during = await HostNetwork.LeftoversAsync(tag);
+        await lab.SignalAsync("INT");
+        var exitCode = await lab.WaitForExitAsync(60);
+        output.WriteLine(lab.Output);
+        Assert.Equal(5, during.Count); // three namespaces and two host rules while it ran
+        Assert.Equal(130, exitCode);
+        Assert.Contains("interrupted; cleaned up", lab.Output);
+        Assert.Empty(await HostNetwork.LeftoversAsync(tag));
     }
 
     private static void SkipWhenNotCapable()

@@ -87,6 +87,35 @@ public sealed class LintTests : IDisposable
     }
 
     [Fact]
+    public void A_rule_inside_the_union_of_a_threat_feed_is_shadowed_and_one_reaching_outside_it_is_not()
+    {
+        // Adjacent halves merge into the whole (IPv4 and IPv6); a prefix half outside the union is not covered.
+        _temp.Write("feeds/ranges.txt", "10.30.0.128/25\n10.30.0.0/25\n203.0.113.0/24\n2001:db8:1:8000::/49\n2001:db8:1::/49\n255.255.255.0/24\n");
+        var lints = Lints("""
+            version: 1
+            smartGroups:
+              agents: { cidrs: [10.20.0.0/16] }
+              spoke-24: { cidrs: [10.30.0.0/24] }
+              spoke-23: { cidrs: [10.30.0.0/23] }
+              v6-net: { cidrs: ["2001:db8:1::/48"] }
+              v6-wider: { cidrs: ["2001:db8::/47"] }
+              top: { cidrs: [255.255.255.128/25] }
+            threatGroups:
+              ranges: { feeds: [feeds/ranges.txt] }
+            rules:
+              - { name: deny-ranges, priority: 1, source: [agents], destination: [ranges], action: deny }
+              - { name: deny-spoke-24, priority: 2, source: [agents], destination: [spoke-24], action: deny }
+              - { name: deny-spoke-23, priority: 3, source: [agents], destination: [spoke-23], action: deny }
+              - { name: deny-v6-net, priority: 4, source: [agents], destination: [v6-net], action: deny }
+              - { name: deny-v6-wider, priority: 5, source: [agents], destination: [v6-wider], action: deny }
+              - { name: deny-top, priority: 6, source: [agents], destination: [top], action: deny }
+            """);
+        Assert.All(lints, d => Assert.Equal("shadowed-rule", d.Code));
+        Assert.All(lints, d => Assert.Contains("'deny-ranges'", d.Message));
+        Assert.Equal(["deny-spoke-24", "deny-v6-net", "deny-top"], lints.Select(d => d.Message.Split('\'')[1]));
+    }
+
+    [Fact]
     public void A_permit_after_a_catch_all_deny_is_flagged()
     {
         var yaml = Pack.Replace("""

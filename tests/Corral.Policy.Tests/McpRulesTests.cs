@@ -1,5 +1,5 @@
-using System.Text.Json;
 using Corral.Policy.Model;
+using Corral.Testing;
 
 namespace Corral.Policy.Tests;
 
@@ -10,17 +10,9 @@ public sealed class McpRulesTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    private static string Policy(string rule) => $"""
-        version: 1
-        smartGroups:
-          agents: {"{"} cidrs: [10.20.1.0/24] {"}"}
-        webGroups:
-          tools: {"{"} domains: [mcp.contoso.com] {"}"}
-        rules:
-        {rule}
-        """;
+    private static string Policy(string rule) => McpPolicies.WithRule(rule);
 
-    private const string Decrypting = "  - { name: tools, priority: 1, source: [agents], webGroups: [tools], action: permit, decrypt: allowed, ports: [443], ";
+    private const string Decrypting = McpPolicies.DecryptingPermit;
 
     [Fact]
     public void A_decrypting_permit_loads_tools_methods_and_pinning()
@@ -124,46 +116,5 @@ public sealed class McpRulesTests : IDisposable
         var rules = Rules(["a"], ["resources/read"]);
         Assert.Equal(new McpCallDecision(true, McpCallReason.ListedMethod), rules.Decide("resources/read", null));
         Assert.False(rules.Decide("prompts/get", null).Allowed);
-    }
-
-    [Fact]
-    public void Explain_shows_the_mcp_verdict_for_a_tool()
-    {
-        _temp.Write("corral.yaml", Policy(Decrypting + "mcp: { tools: [search_docs], pinTools: true } }"));
-        var denied = CliTests.Corral(_temp.Directory, "explain", "corral.yaml", "--src", "10.20.1.5", "--dst", "mcp.contoso.com", "--mcp-tool", "send_email");
-        Assert.Equal(0, denied.Code);
-        Assert.Contains("mcp: tools/call send_email: deny (the tool is not listed in the rule's mcp.tools of rule 'tools')", denied.Out);
-        var json = JsonDocument.Parse(CliTests.Corral(_temp.Directory, "explain", "corral.yaml", "--src", "10.20.1.5", "--dst", "mcp.contoso.com", "--mcp-tool", "search_docs", "--json").Out).RootElement;
-        Assert.Equal("permit", json.GetProperty("mcp").GetProperty("action").GetString());
-        Assert.Equal("search_docs", json.GetProperty("mcp").GetProperty("tool").GetString());
-        Assert.Equal("tools", json.GetProperty("rule").GetString());
-    }
-
-    [Fact]
-    public void Explain_says_a_rule_without_mcp_passes_any_tool()
-    {
-        _temp.Write("corral.yaml", Policy(Decrypting + "logging: true }"));
-        var run = CliTests.Corral(_temp.Directory, "explain", "corral.yaml", "--src", "10.20.1.5", "--dst", "mcp.contoso.com", "--mcp-tool", "send_email");
-        Assert.Contains("mcp: tools/call send_email: permit (rule 'tools' has no mcp section", run.Out);
-    }
-
-    [Fact]
-    public void Init_with_mcp_tools_writes_a_checked_mcp_section_on_allow_tool_calls()
-    {
-        var init = CliTests.Corral(_temp.Directory, "init", "--template", "azure-foundry", "-o", "p.yaml", "--tool-fqdn", "mcp.contoso.com", "--mcp-tool", "search_docs", "--mcp-tool", "get_issue");
-        Assert.Equal(0, init.Code);
-        var text = File.ReadAllText(Path.Combine(_temp.Directory, "p.yaml"));
-        Assert.Contains("mcp: { tools: [search_docs, get_issue], pinTools: true }", text);
-        var result = PolicyChecker.CheckFile(Path.Combine(_temp.Directory, "p.yaml"));
-        Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics));
-        Assert.Equal(["search_docs", "get_issue"], result.Compiled!.FindRule("allow-tool-calls")!.Rule.Mcp!.Tools.Select(t => t.Value));
-    }
-
-    [Fact]
-    public void Init_refuses_a_tool_name_that_would_break_the_yaml()
-    {
-        var init = CliTests.Corral(_temp.Directory, "init", "--template", "azure-foundry", "-o", "p.yaml", "--mcp-tool", "a], pinTools: false, x: [");
-        Assert.NotEqual(0, init.Code);
-        Assert.Contains("--mcp-tool", init.Err);
     }
 }

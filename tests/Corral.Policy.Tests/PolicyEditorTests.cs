@@ -1,5 +1,5 @@
 using System.Text;
-using Corral.Policy.Loading;
+using Corral.Policy.Editing;
 using Corral.Policy.Model;
 using Corral.Policy.Templates;
 
@@ -59,14 +59,17 @@ public sealed class PolicyEditorTests
         Assert.NotNull(PolicyEditor.SetRuleMode("p.yaml", "rules: [", "x", RuleMode.Watch).Error);
     }
 
-    private static IReadOnlyList<Rule> RulesOf(string text)
+    private static IReadOnlyList<Rule> RulesOf(string text) => Loaded(text).Rules;
+
+    /// <summary>The rules loaded from <paramref name="text"/> and the mode sites the loader recorded beside them.</summary>
+    private static (IReadOnlyList<Rule> Rules, RuleModeSites Sites) Loaded(string text)
     {
         using var temp = new TempPolicy();
         foreach (var feed in AzureFoundryTemplate.ThreatFeedFiles) temp.Write(feed, "");
         File.WriteAllBytes(Path.Combine(temp.Directory, "corral.yaml"), Encoding.UTF8.GetBytes(text)); // a BOM as written
         var result = PolicyChecker.CheckFile(Path.Combine(temp.Directory, "corral.yaml"));
         Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics));
-        return result.Document!.Rules;
+        return (result.Document!.Rules, result.ModeSites);
     }
 
     private const string BlockStyle = """
@@ -96,14 +99,19 @@ public sealed class PolicyEditorTests
     public void The_loaders_mode_sites_edit_exactly_as_parsing_the_text_does(string text, bool bom)
     {
         if (bom) text = "\uFEFF" + text;
-        var rules = RulesOf(text);
+        var (rules, sites) = Loaded(text);
+        Assert.True(sites.AreOf(Encoding.UTF8.GetBytes(text)));
+        Assert.False(sites.AreOf(Encoding.UTF8.GetBytes(text + " ")));
+        var reparsed = PolicyEditor.SitesOf("p.yaml", text).Sites!;
         foreach (var rule in rules)
         {
-            Assert.NotNull(rule.ModeSite);
+            Assert.True(sites.TryGet(rule.Name, out var site));
+            Assert.True(reparsed.TryGet(rule.Name, out var parsedSite));
+            Assert.Equal(parsedSite, site);
             foreach (var mode in new[] { RuleMode.Watch, RuleMode.Enforce })
             {
                 var parsed = PolicyEditor.SetRuleMode("p.yaml", text, rule.Name, mode).Text;
-                Assert.Equal(parsed, PolicyEditor.SetRuleMode(text, rule.ModeSite!, mode));
+                Assert.Equal(parsed, PolicyEditor.SetRuleMode(text, site, mode));
                 Assert.Equal(mode, RulesOf(parsed!).Single(r => r.Name == rule.Name).Mode);
             }
         }
@@ -114,24 +122,44 @@ public sealed class PolicyEditorTests
     public void One_rules_mode_flipped_in_the_text_is_recognised_and_nothing_else_is(string text, bool bom)
     {
         if (bom) text = "\uFEFF" + text;
-        var rules = RulesOf(text);
+        var (rules, sites) = Loaded(text);
         string Flipped(string from, Rule rule) => PolicyEditor.SetRuleMode("p.yaml", from, rule.Name, rule.Mode == RuleMode.Watch ? RuleMode.Enforce : RuleMode.Watch).Text!;
         foreach (var rule in rules)
         {
             var after = Flipped(text, rule);
-            Assert.True(PolicyEditor.TryFindModeChange(text, rules, after, out var name, out var mode), rule.Name);
+            Assert.True(PolicyEditor.TryFindModeChange(text, rules, sites, after, out var name, out var mode), rule.Name);
             Assert.Equal((rule.Name, rule.Mode == RuleMode.Watch ? RuleMode.Enforce : RuleMode.Watch), (name, mode));
         }
         // Two rules flipped, an unchanged text, another field changed, a mode written another way: none is one flip.
         var two = Flipped(Flipped(text, rules[0]), RulesOf(Flipped(text, rules[0])).Single(r => r.Name == rules[1].Name));
-        Assert.False(PolicyEditor.TryFindModeChange(text, rules, two, out _, out _));
-        Assert.False(PolicyEditor.TryFindModeChange(text, rules, text, out _, out _));
-        Assert.False(PolicyEditor.TryFindModeChange(text, rules, text.Replace("priority: 9", "priority: 8").Replace("priority: 6,", "priority: 7,"), out _, out _));
-        Assert.False(PolicyEditor.TryFindModeChange(text, rules, Flipped(text, rules[0]).Replace("mode: watch", "mode:  watch"), out _, out _));
-        Assert.False(PolicyEditor.TryFindModeChange(text, rules, text + "\n", out _, out _));
+        Assert.False(PolicyEditor.TryFindModeChange(text, rules, sites, two, out _, out _));
+        Assert.False(PolicyEditor.TryFindModeChange(text, rules, sites, text, out _, out _));
+        Assert.False(PolicyEditor.TryFindModeChange(text, rules, sites, text.Replace("priority: 9", "priority: 8").Replace("priority: 6,", "priority: 7,"), out _, out _));
+        Assert.False(PolicyEditor.TryFindModeChange(text, rules, sites, Flipped(text, rules[0]).Replace("mode: watch", "mode:  watch"), out _, out _));
+        Assert.False(PolicyEditor.TryFindModeChange(text, rules, sites, text + "\n", out _, out _));
         // Rules of another (longer) text than the one compared: no match, and no out-of-range read.
         // (In the block-style text, 'watch' and enforce have the same length, so only the bound stops the read.)
-        Assert.False(PolicyEditor.TryFindModeChange(text[..20], rules, new string('x', 20), out _, out _));
+        Assert.False(PolicyEditor.TryFindModeChange(text[..20], rules, sites, new string('x', 20), out _, out _));
+    }
+
+    [Theory]
+    [MemberData(nameof(Texts))]
+    public void An_editor_splices_at_the_sites_it_keeps_only_in_the_text_they_were_found_in(string text, bool bom)
+    {
+        if (bom) text = "\uFEFF" + text;
+        var (rules, sites) = Loaded(text);
+        var editor = new RuleModeEditor("p.yaml");
+        editor.Remember(sites);
+        // The same rules one line further down (every offset moved), and the text the sites are of: each edit is the parse's.
+        var moved = (bom ? "\uFEFF" : "") + "# reviewed\n" + text.TrimStart('\uFEFF');
+        foreach (var edited in new[] { moved, text, moved })
+            foreach (var rule in rules)
+            {
+                var expected = PolicyEditor.SetRuleMode("p.yaml", edited, rule.Name, RuleMode.Watch);
+                Assert.Equal(expected, editor.SetRuleMode(edited, Encoding.UTF8.GetBytes(edited), rule.Name, RuleMode.Watch));
+            }
+        Assert.Equal("p.yaml has no rule named 'nope'", editor.SetRuleMode(text, Encoding.UTF8.GetBytes(text), "nope", RuleMode.Watch).Error);
+        Assert.Equal("p.yaml does not parse as a policy", editor.SetRuleMode("rules: [", "rules: ["u8, "x", RuleMode.Watch).Error);
     }
 
     [Fact]

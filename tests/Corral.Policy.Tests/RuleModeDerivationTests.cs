@@ -1,14 +1,14 @@
 using System.Net;
 using System.Text;
 using Corral.Policy.Compilation;
-using Corral.Policy.Loading;
+using Corral.Policy.Editing;
 using Corral.Policy.Model;
 using Corral.Policy.Templates;
 
 namespace Corral.Policy.Tests;
 
 /// <summary>
-/// <see cref="CompiledPolicy.WithRuleMode"/> (the reload's fast path for a promotion) must give exactly what compiling
+/// <see cref="RuleModeEditor.WithRuleMode"/> (the reload's fast path for a promotion) must give exactly what compiling
 /// the edited text gives: the same hash, the same rules, the same verdict for every flow.
 /// </summary>
 public sealed class RuleModeDerivationTests
@@ -28,13 +28,13 @@ public sealed class RuleModeDerivationTests
             {
                 var (edited, error) = PolicyEditor.SetRuleMode(Path.Combine(temp.Directory, "corral.yaml"), text, rule.Name, mode);
                 Assert.Null(error);
-                var derived = basis.WithRuleMode(rule.Name, mode, Encoding.UTF8.GetBytes(text), Encoding.UTF8.GetBytes(edited!));
+                var derived = RuleModeEditor.WithRuleMode(basis, rule.Name, mode, Encoding.UTF8.GetBytes(text), Encoding.UTF8.GetBytes(edited!));
                 Assert.NotNull(derived);
                 var full = temp.Compile(edited!);
                 AssertSame(full, derived!, flows);
-                // The edit moved the text after it: a derived policy offers no mode site to edit from; the compile does.
-                Assert.All(derived!.Document.Rules, r => Assert.Null(r.ModeSite));
-                Assert.All(full.Document.Rules, r => Assert.NotNull(r.ModeSite));
+                // The edit moved the text after it: a derived policy says so (its locations are the text's before the edit).
+                Assert.True(derived!.IsDerived);
+                Assert.False(full.IsDerived);
                 compared++;
             }
         }
@@ -65,7 +65,7 @@ public sealed class RuleModeDerivationTests
         using var temp = new TempPolicy();
         var basis = temp.Compile(text);
         var (edited, _) = PolicyEditor.SetRuleMode("corral.yaml", text, "deny-rest", RuleMode.Watch);
-        var derived = basis.WithRuleMode("deny-rest", RuleMode.Watch, Encoding.UTF8.GetBytes(text), Encoding.UTF8.GetBytes(edited!));
+        var derived = RuleModeEditor.WithRuleMode(basis, "deny-rest", RuleMode.Watch, Encoding.UTF8.GetBytes(text), Encoding.UTF8.GetBytes(edited!));
         var full = temp.Compile(edited!);
         AssertSame(full, derived!, FlowsFor(basis.Document).ToList());
         Assert.NotEqual(basis.Hash, derived!.Hash);
@@ -83,9 +83,33 @@ public sealed class RuleModeDerivationTests
         var basis = temp.Compile(text);
         var (edited, _) = PolicyEditor.SetRuleMode("corral.yaml", text, "deny-all", RuleMode.Watch);
         var moved = text + "# the file changed on disk since it was compiled\n";
-        Assert.Null(basis.WithRuleMode("deny-all", RuleMode.Watch, Encoding.UTF8.GetBytes(moved), Encoding.UTF8.GetBytes(edited!)));
-        Assert.Null(basis.WithRuleMode("nope", RuleMode.Watch, Encoding.UTF8.GetBytes(text), Encoding.UTF8.GetBytes(edited!)));
-        Assert.NotNull(basis.WithRuleMode("deny-all", RuleMode.Watch, Encoding.UTF8.GetBytes(text), Encoding.UTF8.GetBytes(edited!)));
+        Assert.Null(RuleModeEditor.WithRuleMode(basis, "deny-all", RuleMode.Watch, Encoding.UTF8.GetBytes(moved), Encoding.UTF8.GetBytes(edited!)));
+        Assert.Null(RuleModeEditor.WithRuleMode(basis, "nope", RuleMode.Watch, Encoding.UTF8.GetBytes(text), Encoding.UTF8.GetBytes(edited!)));
+        Assert.NotNull(RuleModeEditor.WithRuleMode(basis, "deny-all", RuleMode.Watch, Encoding.UTF8.GetBytes(text), Encoding.UTF8.GetBytes(edited!)));
+    }
+
+    [Fact]
+    public void An_editor_derives_a_mode_flipped_in_the_text_in_force_and_nothing_from_another_text()
+    {
+        using var temp = new TempPolicy();
+        const string text = "version: 1\nrules:\n  - { name: allow-all, priority: 1, action: permit }\n  - { name: deny-all, priority: 2, action: deny }\n";
+        var basis = temp.Compile(text);
+        var editor = new RuleModeEditor(Path.Combine(temp.Directory, "corral.yaml")); // no sites kept: it parses the text
+        var flipped = PolicyEditor.SetRuleMode("corral.yaml", text, "deny-all", RuleMode.Watch).Text!;
+
+        var derived = editor.DeriveModeChange(basis, text, flipped, Encoding.UTF8.GetBytes(flipped));
+        Assert.NotNull(derived);
+        Assert.True(derived.IsDerived);
+        Assert.Equal(temp.Compile(flipped).Hash, derived.Hash);
+        Assert.Equal(RuleMode.Watch, derived.Document.Rules.Single(r => r.Name == "deny-all").Mode);
+        Assert.Same(basis.Document.Rules.Single(r => r.Name == "allow-all"), derived.Document.Rules.Single(r => r.Name == "allow-all"));
+
+        // The same flip, but of a text the policy in force was not compiled from; and an edit that is not a flip.
+        var other = text.Replace("priority: 1", "priority: 3", StringComparison.Ordinal);
+        var otherFlipped = PolicyEditor.SetRuleMode("corral.yaml", other, "deny-all", RuleMode.Watch).Text!;
+        Assert.Null(editor.DeriveModeChange(basis, other, otherFlipped, Encoding.UTF8.GetBytes(otherFlipped)));
+        Assert.Null(editor.DeriveModeChange(basis, text, other, Encoding.UTF8.GetBytes(other)));
+        Assert.Null(editor.DeriveModeChange(basis, text, text, Encoding.UTF8.GetBytes(text)));
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using Corral.Policy.Templates;
 using Corral.Terraform.Mapping;
+using Corral.Testing;
 
 namespace Corral.Terraform.Tests;
 
@@ -61,7 +62,7 @@ internal static class GeneratedModules
           - { name: deny-out, priority: 1, source: [agents-v6], destination: [public-internet], action: deny }
         """;
 
-    private static string WritePolicy(TempDir dir, string yaml)
+    private static string WritePolicy(TempFolder dir, string yaml)
     {
         var path = dir.File("corral.yaml");
         File.WriteAllText(path, yaml);
@@ -69,14 +70,14 @@ internal static class GeneratedModules
     }
 
     /// <summary>Writes the variant's policy into <paramref name="dir"/> and its module into dir/infra; returns the module folder.</summary>
-    public static string Write(string variant, TempDir dir)
+    public static string Write(string variant, TempFolder dir)
     {
         var output = dir.File("infra");
         Export(variant, dir).WriteTo(output);
         return output;
     }
 
-    public static TerraformModule Export(string variant, TempDir dir)
+    public static TerraformModule Export(string variant, TempFolder dir)
     {
         var transit = new TerraformOptions { Gateway = GatewayMode.Transit, TransitGatewayName = "transit-eastus" };
         var policyList = new TerraformOptions { Ruleset = RulesetKind.PolicyList };
@@ -95,7 +96,7 @@ internal static class GeneratedModules
         };
     }
 
-    private static string WriteEveryFeature(TempDir dir)
+    private static string WriteEveryFeature(TempFolder dir)
     {
         Directory.CreateDirectory(dir.File("feeds"));
         File.WriteAllText(dir.File("feeds/bad.txt"), "# test feed\n203.0.113.7\n198.51.100.0/24\n2001:db8:bad::/48\nevil.example\n");

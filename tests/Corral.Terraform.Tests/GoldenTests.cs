@@ -1,4 +1,5 @@
 using Corral.Terraform.Mapping;
+using Corral.Testing;
 
 namespace Corral.Terraform.Tests;
 
@@ -10,10 +11,12 @@ public sealed class GoldenTests
 {
     private const string UpdateVariable = "CORRAL_UPDATE_GOLDEN";
 
+    private static string GoldenDir(string mode) => Path.Combine(Repository.Root, "tests", "Corral.Terraform.Tests", "golden", mode);
+
     /// <summary>The two gateway modes the issue asks for, and the policy-list variant of the rules.</summary>
     public static TheoryData<string> Modes => new() { "standalone", "transit", "transit-policy-list" };
 
-    internal static TerraformModule Generate(string mode, TempDir dir)
+    internal static TerraformModule Generate(string mode, TempFolder dir)
     {
         var policy = FoundryPack.Compile(FoundryPack.Write(dir));
         var options = mode switch
@@ -26,11 +29,11 @@ public sealed class GoldenTests
     }
 
     [Theory, MemberData(nameof(Modes))]
-    public void FoundryPackMatchesGolden(string mode)
+    public void Foundry_pack_matches_golden(string mode)
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var module = Generate(mode, dir);
-        var golden = Repo.GoldenDir(mode);
+        var golden = GoldenDir(mode);
         if (Environment.GetEnvironmentVariable(UpdateVariable) == "1")
         {
             if (Directory.Exists(golden)) Directory.Delete(golden, recursive: true);
@@ -49,10 +52,10 @@ public sealed class GoldenTests
     }
 
     [Fact]
-    public void SameInputSameBytes()
+    public void Same_input_same_bytes()
     {
-        using var a = new TempDir();
-        using var b = new TempDir();
+        using var a = new TempFolder("corral-tf-");
+        using var b = new TempFolder("corral-tf-");
         var first = Generate("standalone", a);
         var second = Generate("standalone", b);
         Assert.Equal(first.Files, second.Files);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Corral.Terraform.Mapping;
+using Corral.Testing;
 
 namespace Corral.Terraform.Tests;
 
@@ -13,7 +14,7 @@ public sealed class HclParseTests
     private static readonly string[] ReferenceActions = ["DENY", "PERMIT", "PERMIT", "PERMIT", "DENY", "DENY"];
     private static readonly string?[] ReferenceDecrypt = [null, "DECRYPT_NOT_ALLOWED", "DECRYPT_NOT_ALLOWED", "DECRYPT_ALLOWED", null, null];
 
-    private static JsonElement ParseModule(TempDir dir, TerraformOptions options)
+    private static JsonElement ParseModule(TempFolder dir, TerraformOptions options)
     {
         var policy = FoundryPack.Compile(FoundryPack.Write(dir));
         var output = Path.Combine(dir.Path, "infra");
@@ -33,18 +34,18 @@ public sealed class HclParseTests
     };
 
     [Theory, MemberData(nameof(Variants))]
-    public void EveryFileParses(string gateway, string ruleset)
+    public void Every_file_parses(string gateway, string ruleset)
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var parsed = ParseModule(dir, Options(gateway, ruleset));
         Assert.Equal(["dcf.tf", "gateway.tf", "network.tf", "outputs.tf", "smartgroups.tf", "variables.tf", "versions.tf", "webgroups.tf"],
             parsed.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
     }
 
     [Theory, MemberData(nameof(Variants))]
-    public void RulesKeepTheReferenceOrderActionsAndDecryptPolicies(string gateway, string ruleset)
+    public void Rules_keep_the_reference_order_actions_and_decrypt_policies(string gateway, string ruleset)
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var dcf = ParseModule(dir, Options(gateway, ruleset)).GetProperty("dcf.tf").GetProperty("resource");
         var rules = ruleset == "policy-list"
             ? dcf.GetProperty("aviatrix_distributed_firewalling_policy_list").GetProperty("foundry_agents_eastus")[0].GetProperty("policies")
@@ -77,14 +78,14 @@ public sealed class HclParseTests
         }
     }
 
-    private static string? ParseAttachment(TempDir dir) =>
+    private static string? ParseAttachment(TempFolder dir) =>
         HclParser.ParseFolder(Path.Combine(dir.Path, "infra")).GetProperty("dcf.tf").GetProperty("data")
             .GetProperty("aviatrix_dcf_attachment_point").GetProperty("terraform_before_ui")[0].GetProperty("name").GetString();
 
     [Fact]
-    public void GroupsMapOneExpressionPerEntry()
+    public void Groups_map_one_expression_per_entry()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var parsed = ParseModule(dir, new TerraformOptions());
         var smart = parsed.GetProperty("smartgroups.tf").GetProperty("resource").GetProperty("aviatrix_smart_group");
         // The parser's JSON sorts resources by name; their order in the file is in the goldens.
@@ -119,9 +120,9 @@ public sealed class HclParseTests
     [Theory]
     [InlineData("standalone")]
     [InlineData("transit")]
-    public void NetworkAndGatewayFollowTheInsertionPattern(string gateway)
+    public void Network_and_gateway_follow_the_insertion_pattern(string gateway)
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var parsed = ParseModule(dir, Options(gateway, "dcf-ruleset"));
         var network = parsed.GetProperty("network.tf").GetProperty("resource");
         var agents = network.GetProperty("azurerm_subnet").GetProperty("agents")[0];
@@ -150,9 +151,9 @@ public sealed class HclParseTests
     }
 
     [Fact]
-    public void EveryGroupReferenceInTheRulesIsDefined()
+    public void Every_group_reference_in_the_rules_is_defined()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var parsed = ParseModule(dir, new TerraformOptions());
         var defined = new HashSet<string>(StringComparer.Ordinal);
         foreach (var type in new[] { ("smartgroups.tf", "aviatrix_smart_group"), ("webgroups.tf", "aviatrix_web_group") })

@@ -5,7 +5,7 @@ namespace Corral.Terraform.Tests;
 public sealed class HclWriterTests
 {
     [Fact]
-    public void AlignsEqualsWithinARunOfSingleLineAttributes()
+    public void Aligns_equals_within_a_run_of_single_line_attributes()
     {
         var file = new HclBody().Block("resource", ["x", "y"], b => b
             .Attribute("name", "a")
@@ -16,7 +16,7 @@ public sealed class HclWriterTests
     }
 
     [Fact]
-    public void CommentsBlocksAndMultiLineObjectsEndARun()
+    public void Comments_blocks_and_multi_line_objects_end_a_run()
     {
         var file = new HclBody().Block("m", b => b
             .Attribute("external", "azureips")
@@ -39,14 +39,14 @@ public sealed class HclWriterTests
     [InlineData("%{ if }", "\"%%{ if }\"")]
     [InlineData("cost $5 {x}", "\"cost $5 {x}\"")]
     [InlineData("line\nbreak", "\"line\\nbreak\"")]
-    public void EscapesStringsSoTheyStayLiteral(string value, string expected) =>
+    public void Escapes_strings_so_they_stay_literal(string value, string expected) =>
         Assert.Equal(expected, HclExpression.Of(value).ToString());
 
     [Fact]
-    public void EmptyBlockIsWrittenOnOneLine() =>
+    public void Empty_block_is_written_on_one_line() =>
         Assert.Equal("features {}\n", HclWriter.Write(new HclBody().Block("features", _ => { })));
 
     [Fact]
-    public void ListsAreOneLine() =>
+    public void Lists_are_one_line() =>
         Assert.Equal("[\"a\", \"b\"]", HclExpression.Strings(["a", "b"]).ToString());
 }

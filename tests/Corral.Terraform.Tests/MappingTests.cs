@@ -1,13 +1,14 @@
 using Corral.Policy;
 using Corral.Policy.Templates;
 using Corral.Terraform.Mapping;
+using Corral.Testing;
 
 namespace Corral.Terraform.Tests;
 
 /// <summary>Mapping details beyond the Foundry pack: watch mode, feeds, other rule shapes and their warnings.</summary>
 public sealed class MappingTests
 {
-    private static TerraformModule Export(TempDir dir, string yaml, TerraformOptions? options = null)
+    private static TerraformModule Export(TempFolder dir, string yaml, TerraformOptions? options = null)
     {
         var path = dir.File("corral.yaml");
         File.WriteAllText(path, yaml);
@@ -19,9 +20,9 @@ public sealed class MappingTests
     private static string FileOf(TerraformModule module, string name) => module.Files.Single(f => f.Key == name).Value;
 
     [Fact]
-    public void WatchModePackWritesWatchTrueOnEveryRule()
+    public void Watch_mode_pack_writes_watch_true_on_every_rule()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var policy = FoundryPack.Compile(FoundryPack.Write(dir, new AzureFoundryOptions { Watch = true }));
         var dcf = FileOf(TerraformExporter.Export(policy), DcfFile.FileName);
         Assert.Equal(6, dcf.Split("watch            = true").Length - 1);
@@ -29,9 +30,9 @@ public sealed class MappingTests
     }
 
     [Fact]
-    public void FeedAddressesBecomeCidrsAndFeedDomainsAreReported()
+    public void Feed_addresses_become_CIDRs_and_feed_domains_are_reported()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         File.WriteAllText(dir.File("bad.txt"), "203.0.113.7\n198.51.100.0/24\nevil.example\n0.0.0.0 c2.example\n");
         var module = Export(dir, """
             version: 1
@@ -54,9 +55,9 @@ public sealed class MappingTests
     }
 
     [Fact]
-    public void RuleShapesMapToAviatrixValues()
+    public void Rule_shapes_map_to_Aviatrix_values()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var module = Export(dir, """
             version: 1
             name: shapes
@@ -84,9 +85,9 @@ public sealed class MappingTests
     }
 
     [Fact]
-    public void WithoutAnAgentSmartGroupTheSubnetRangeIsAVariable()
+    public void Without_an_agent_smart_group_the_subnet_range_is_a_variable()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var module = Export(dir, """
             version: 1
             name: no-agents
@@ -99,9 +100,9 @@ public sealed class MappingTests
     }
 
     [Fact]
-    public void NamesThatClashAfterSanitizingStayDistinct()
+    public void Names_that_clash_after_sanitizing_stay_distinct()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var module = Export(dir, """
             version: 1
             name: clash
@@ -122,9 +123,9 @@ public sealed class MappingTests
 public sealed class UnexpressibleTests
 {
     [Fact]
-    public void WebGroupRuleWithDestinationsIsReported()
+    public void Web_group_rule_with_destinations_is_reported()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var path = dir.File("corral.yaml");
         File.WriteAllText(path, """
             version: 1

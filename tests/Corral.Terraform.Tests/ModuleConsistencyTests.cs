@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Corral.Testing;
 
 namespace Corral.Terraform.Tests;
 
@@ -12,9 +13,9 @@ public sealed partial class ModuleConsistencyTests
     private static partial Regex Use();
 
     [Theory, MemberData(nameof(GeneratedModules.All), MemberType = typeof(GeneratedModules))]
-    public void EveryVariableIsDeclaredOnceAndUsed(string variant)
+    public void Every_variable_is_declared_once_and_used(string variant)
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var module = GeneratedModules.Export(variant, dir);
         var tf = module.Files.Where(f => f.Key.EndsWith(".tf", StringComparison.Ordinal)).Select(f => f.Value).ToList();
         var declared = tf.SelectMany(t => Declaration().Matches(t)).Select(m => m.Groups[1].Value).ToList();

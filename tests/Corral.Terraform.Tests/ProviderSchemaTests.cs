@@ -1,3 +1,4 @@
+using Corral.Testing;
 namespace Corral.Terraform.Tests;
 
 /// <summary>
@@ -20,7 +21,7 @@ public sealed class ProviderSchemaTests
     }
 
     [Fact]
-    public void BothProviderReleasesAreChecked()
+    public void Both_provider_releases_are_checked()
     {
         var versions = ProviderSchemas.Aviatrix.Select(r => r.Version).ToList();
         Assert.Contains("v8.2.0", versions);
@@ -29,9 +30,9 @@ public sealed class ProviderSchemaTests
     }
 
     [Theory, MemberData(nameof(ModulesAndReleases))]
-    public void GeneratedModuleChecksCleanAgainstTheProvider(string variant, string version)
+    public void Generated_module_checks_clean_against_the_provider(string variant, string version)
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var parsed = HclParser.ParseFolder(GeneratedModules.Write(variant, dir));
         var problems = SchemaChecker.Check(parsed, ProviderSchemas.Release(version));
         Assert.True(problems.Count == 0, $"{variant} on aviatrix {version}:\n" + string.Join("\n", problems));
@@ -42,7 +43,7 @@ public sealed class ProviderSchemaTests
     [Theory]
     [InlineData("v8.2.0")]
     [InlineData("v9.0.10")]
-    public void RemovedSpokeGatewayArgumentsAreUnknown(string version)
+    public void Removed_spoke_gateway_arguments_are_unknown(string version)
     {
         var problems = CheckText(version, """
             resource "aviatrix_spoke_gateway" "g" {
@@ -63,7 +64,7 @@ public sealed class ProviderSchemaTests
     }
 
     [Fact]
-    public void EnumsTypesRequiredComputedAndMaxItemsAreChecked()
+    public void Enums_types_required_computed_and_max_items_are_checked()
     {
         var ports = string.Concat(Enumerable.Range(1, 65).Select(p => $"    port_ranges {{\n      lo = {p}\n    }}\n"));
         var text = $$"""
@@ -96,13 +97,13 @@ public sealed class ProviderSchemaTests
     }
 
     [Fact]
-    public void UnknownResourceTypesAreReported() =>
+    public void Unknown_resource_types_are_reported() =>
         Assert.Contains(CheckText("v9.0.10", "resource \"aviatrix_fqdn\" \"f\" {\n  fqdn_tag = \"t\"\n}\n"),
             p => p.Contains("resource type aviatrix_fqdn is not in aviatrix v9.0.10's schema"));
 
     private static List<string> CheckText(string version, string hcl)
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var folder = dir.File("m");
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "main.tf"), hcl);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Corral.Testing;
 
 namespace Corral.Terraform.Tests;
 
@@ -25,7 +26,7 @@ internal sealed record ProviderRelease(string Version, IReadOnlyDictionary<strin
 /// </summary>
 internal static class ProviderSchemas
 {
-    public static string DataDir { get; } = Path.Combine(Repo.Root, "tests", "Corral.Terraform.Tests", "data");
+    public static string DataDir { get; } = Path.Combine(Repository.Root, "tests", "Corral.Terraform.Tests", "data");
 
     /// <summary>Terraform's own meta-arguments, valid in every resource and data block.</summary>
     public static readonly IReadOnlySet<string> MetaArguments = new HashSet<string>(StringComparer.Ordinal) { "count", "for_each", "depends_on", "provider", "lifecycle" };

@@ -10,11 +10,11 @@ public sealed class ResourceNamesTests
     [InlineData("1st-group", "g_1st_group")]
     [InlineData("-edge-", "edge")]
     [InlineData("---", "group")]
-    public void SanitizesToTerraformIdentifiers(string policyName, string expected) =>
+    public void Sanitizes_to_Terraform_identifiers(string policyName, string expected) =>
         Assert.Equal(expected, ResourceNames.Sanitize(policyName));
 
     [Fact]
-    public void ClashesGetNumberedInFirstComeOrderAndRepeatStably()
+    public void Clashes_get_numbered_in_first_come_order_and_repeat_stably()
     {
         var names = new ResourceNames();
         Assert.Equal("a_b", names.For("t", "a-b"));

@@ -1,6 +1,7 @@
 using System.Text;
 using Corral.Policy;
 using Corral.Terraform.Mapping;
+using Corral.Testing;
 
 namespace Corral.Terraform.Tests;
 
@@ -16,7 +17,7 @@ public sealed class ScaleTests
     private const int WebDomains = 100_000;
     private const long MaxModuleBytes = 5L * 1024 * 1024;
 
-    private static TerraformModule ExportScalePolicy(TempDir dir)
+    private static TerraformModule ExportScalePolicy(TempFolder dir)
     {
         var feed = new StringBuilder("# scale feed\n");
         for (var i = 0; i < FeedAddresses; i++) feed.Append("11.").Append(i / 65536).Append('.').Append(i / 256 % 256).Append('.').Append(i % 256).Append('\n');
@@ -40,9 +41,9 @@ public sealed class ScaleTests
     }
 
     [Fact]
-    public void AMillionLineFeedAndAHundredThousandDomainsFitUnderFiveMegabytesAndCheckClean()
+    public void A_million_line_feed_and_a_hundred_thousand_domains_fit_under_five_megabytes_and_check_clean()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var module = ExportScalePolicy(dir);
         var bytes = module.Files.Sum(f => (long)Encoding.UTF8.GetByteCount(f.Value));
         Assert.True(bytes < MaxModuleBytes, $"the module is {bytes:N0} bytes");
@@ -78,9 +79,9 @@ public sealed class ScaleTests
     }
 
     [Fact]
-    public void ASmartGroupPastAviatrixsLimitStopsTheExportNamingGroupSizeAndLimit()
+    public void A_smart_group_past_Aviatrixs_limit_stops_the_export_naming_group_size_and_limit()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var cidrs = string.Join(", ", Enumerable.Range(0, AviatrixLimits.SmartGroupCidrs + 1).Select(i => $"11.{i / 65536}.{i / 256 % 256}.{i % 256}/32"));
         File.WriteAllText(dir.File("corral.yaml"), $$"""
             version: 1
@@ -92,7 +93,7 @@ public sealed class ScaleTests
               - { name: r, priority: 1, source: [agents], destination: [partners], action: deny }
             """);
         var output = dir.File("infra");
-        var (code, _, error) = CommandTests.Run("terraform", dir.File("corral.yaml"), "-o", output);
+        var (code, _, error) = CorralProgram.RunInProcess("terraform", dir.File("corral.yaml"), "-o", output);
         Assert.Equal(Corral.Cli.CorralCommand.InputError, code);
         Assert.Contains("corral.yaml:5:", error);
         Assert.Contains("error: smart group 'partners' has 10,001 CIDRs; Aviatrix enforces at most 10,000 in a smart group", error);
@@ -101,9 +102,9 @@ public sealed class ScaleTests
     }
 
     [Fact]
-    public void LargeGroupsAreWrittenAsOneListAndSmallOnesBlockByBlock()
+    public void Large_groups_are_written_as_one_list_and_small_ones_block_by_block()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var domains = string.Join(", ", Enumerable.Range(0, MatchExpressions.InlineLimit + 1).Select(i => $"d{i}.example.com"));
         File.WriteAllText(dir.File("corral.yaml"), $$"""
             version: 1

@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Text.RegularExpressions;
 using Corral.Policy;
 using Corral.Terraform.Mapping;
+using Corral.Testing;
 
 namespace Corral.Terraform.Tests;
 
@@ -12,7 +13,7 @@ namespace Corral.Terraform.Tests;
 /// </summary>
 public sealed partial class ServiceTagMappingTests
 {
-    private static readonly string RealFile = Path.Combine(Repo.Root, "tests", "Corral.Policy.Tests", "data", "ServiceTags_Public_360.json.gz");
+    private static readonly string RealFile = Path.Combine(Repository.Root, "tests", "Corral.Policy.Tests", "data", "ServiceTags_Public_360.json.gz");
 
     [GeneratedRegex("""service_name = "([^"]+)"(?:\s+region\s+= "([^"]+)")?""")]
     private static partial Regex ServiceName();
@@ -20,9 +21,9 @@ public sealed partial class ServiceTagMappingTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public void TagsAreSpelledAsMicrosoftDoesAndPinnedOnlyWhereRegional(bool withFile)
+    public void Tags_are_spelled_as_Microsoft_does_and_pinned_only_where_regional(bool withFile)
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         if (withFile)
         {
             using var gz = new GZipStream(File.OpenRead(RealFile), CompressionMode.Decompress);
@@ -55,9 +56,9 @@ public sealed partial class ServiceTagMappingTests
     }
 
     [Fact]
-    public void AnUnknownTagWithoutAFileIsPinnedAsThePolicySaysAndReported()
+    public void An_unknown_tag_without_a_file_is_pinned_as_the_policy_says_and_reported()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         File.WriteAllText(dir.File("corral.yaml"), """
             version: 1
             name: tags

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Corral.Testing;
 
 namespace Corral.Terraform.Tests;
 
@@ -19,15 +19,13 @@ internal static class TerraformCli
 
     public static (int ExitCode, string Output) Run(string workingDirectory, params string[] args)
     {
-        var start = new ProcessStartInfo(Path!) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        start.Environment["TF_IN_AUTOMATION"] = "1";
-        start.Environment["CHECKPOINT_DISABLE"] = "1"; // no version check over the network
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("cannot start terraform");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(120_000)) { process.Kill(true); Assert.Fail("terraform did not finish in 2 minutes"); }
-        return (process.ExitCode, stdout.Result + stderr.Result);
+        var result = ProcessRunner.Run(Path!, args, new RunOptions
+        {
+            WorkingDirectory = workingDirectory,
+            Timeout = TimeSpan.FromMinutes(2),
+            Environment = new Dictionary<string, string> { ["TF_IN_AUTOMATION"] = "1", ["CHECKPOINT_DISABLE"] = "1" }, // no version check over the network
+        });
+        return (result.ExitCode, result.Output);
     }
 }
 
@@ -35,10 +33,10 @@ internal static class TerraformCli
 public sealed class TerraformFmtTests
 {
     [Theory, MemberData(nameof(GeneratedModules.All), MemberType = typeof(GeneratedModules))]
-    public void GeneratedModuleIsTerraformFmtClean(string variant)
+    public void Generated_module_is_terraform_fmt_clean(string variant)
     {
         Assert.SkipWhen(TerraformCli.Path is null, "terraform is not on PATH; `terraform fmt -check` cannot run here");
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         var module = GeneratedModules.Write(variant, dir);
         var (code, output) = TerraformCli.Run(module, "fmt", "-check", "-recursive", "-diff", "-no-color", ".");
         Assert.True(code == 0, $"terraform fmt -check failed on the {variant} module:\n{output}");
@@ -46,10 +44,10 @@ public sealed class TerraformFmtTests
 
     [Theory]
     [InlineData("resource \"a\" \"b\" {\n  x = 1\n  long_name = 2\n}\n")]
-    public void TheCheckCatchesUnformattedFiles(string unformatted)
+    public void The_check_catches_unformatted_files(string unformatted)
     {
         Assert.SkipWhen(TerraformCli.Path is null, "terraform is not on PATH; `terraform fmt -check` cannot run here");
-        using var dir = new TempDir();
+        using var dir = new TempFolder("corral-tf-");
         File.WriteAllText(dir.File("main.tf"), unformatted);
         Assert.NotEqual(0, TerraformCli.Run(dir.Path, "fmt", "-check", "-recursive", ".").ExitCode);
     }

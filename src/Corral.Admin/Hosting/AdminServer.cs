@@ -55,10 +55,12 @@ public sealed class AdminServer : IAsyncDisposable
             k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
             k.Listen(options.Listen);
         });
-        // The gateway's own meter, exported by OpenTelemetry's Prometheus exporter (no cached scrapes: tests and the
-        // dashboard want what is true now).
+        // The gateway's own meter and the runtime's (garbage collections and their pauses, allocation, thread pool,
+        // exceptions: what explains a latency spike), exported by OpenTelemetry's Prometheus exporter (no cached
+        // scrapes: tests and the dashboard want what is true now).
         builder.Services.AddOpenTelemetry().WithMetrics(m => m
             .AddMeter(gateway.Meter.Name)
+            .AddMeter("System.Runtime")
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
         var app = builder.Build();
         var access = new AdminAccess(options);

@@ -53,6 +53,8 @@ internal static class CaCommand
                 var (cert, key) = ca.Save(parse.GetValue(output)!, parse.GetValue(force));
                 stdout.WriteLine($"wrote {cert} (the CA certificate: add it to the agent's trust store, see docs/trust-store.md)");
                 stdout.WriteLine($"wrote {key} (the private key, mode 600: keep it on the gateway only)");
+                if (GitIgnoreCheck.IsExposed(key))
+                    stderr.WriteLine($"corral ca init: warning: {key} is in a git work tree that does not ignore it: add its folder to .gitignore so the private key is never committed");
                 if (names is not null) stdout.WriteLine($"constrained to: {string.Join(", ", names)}");
                 stdout.WriteLine($"next: {CommonOptions.InvokedAs} gateway --ca-cert {cert} --ca-key {key}");
                 return CorralCommand.Ok;

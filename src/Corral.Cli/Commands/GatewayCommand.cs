@@ -1,12 +1,13 @@
 using System.CommandLine;
 using System.Net;
-using System.Runtime.InteropServices;
 using Corral.Gateway;
 using Corral.Gateway.Hosting;
 using Corral.Gateway.Reload;
 using Corral.Policy;
 using Corral.Policy.Addressing;
 using Corral.Policy.Compilation;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Corral.Cli.Commands;
@@ -176,53 +177,75 @@ internal static class GatewayCommand
         // spliced connection, docs/performance.md). Streams the gateway parses or decrypts go back to the pool
         // (ResumingNetworkStream). Set before the first socket exists; an operator's own value (e.g. 0) is kept.
         if (Environment.GetEnvironmentVariable(InlineCompletions) is null) Environment.SetEnvironmentVariable(InlineCompletions, "1");
-        using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
+        var host = BuildHost(policy, options, live);
+        try
+        {
+            var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("corral");
+            var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
+            try
+            {
+                // The host's console lifetime turns SIGTERM, SIGINT and SIGQUIT into a graceful stop from here on,
+                // before the first listener: a signal that arrives while the gateway starts is a stop, not a kill.
+                host.StartAsync().GetAwaiter().GetResult();
+            }
+            catch (Exception e) when (StartFailure(e) is { } failure)
+            {
+                stderr.WriteLine($"corral gateway: {failure.Message}");
+                return CorralCommand.InputError;
+            }
+            catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
+            {
+                host.StopAsync().GetAwaiter().GetResult(); // stopped while starting: what did start drains and stops
+                return CorralCommand.Ok;
+            }
+            if (standIns.Count > 0) logger.PublicStandIns(standIns);
+            logger.PolicyInForce(policy.Document.Name, policy.Hash);
+            host.WaitForShutdownAsync().GetAwaiter().GetResult();
+            return CorralCommand.Ok;
+        }
+        finally
+        {
+            ((IAsyncDisposable)host).DisposeAsync().AsTask().GetAwaiter().GetResult(); // the gateway and the reloader, and the log's queue flushed
+        }
+    }
+
+    /// <summary>
+    /// The gateway, the policy reloader and (with <c>--admin</c>) the admin server as hosted services. They start in that
+    /// order; on stop the gateway drains first while the admin server still answers, then the admin server, the
+    /// reloader and the gateway stop in the reverse order.
+    /// </summary>
+    private static IHost BuildHost(CompiledPolicy policy, GatewayOptions options, LiveSettings live)
+    {
+        // No configuration files, environment-variable settings or file watchers: the command line is the configuration.
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ApplicationName = "corral" });
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
             .AddConsole(o =>
             {
                 o.LogToStandardErrorThreshold = LogLevel.Trace;
                 // A stalled stderr must never block the accept loop or a socket event thread, which log denials inline.
                 o.QueueFullMode = Microsoft.Extensions.Logging.Console.ConsoleLoggerQueueFullMode.DropWrite;
-            }));
-        var logger = loggerFactory.CreateLogger("corral");
-        // Before the first listener: a SIGTERM that arrives while the gateway starts is a graceful stop, not a kill.
-        using var stop = new ManualResetEventSlim();
-        void OnSignal(PosixSignalContext c)
-        {
-            c.Cancel = true; // we shut down ourselves, after draining
-            stop.Set();
-        }
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        GatewayServer server;
-        PolicyReloader reloader;
-        Corral.Admin.AdminServer? adminServer = null;
-        try
-        {
-            server = new GatewayServer(policy, options, loggerFactory);
-            server.Start();
-            reloader = new PolicyReloader(server, live.PolicyPath, live.CompileOptions, loggerFactory.CreateLogger("Corral.Reload"));
-            if (live.Watch) reloader.StartWatching();
-            var warming = reloader;
-            _ = Task.Run(() => warming.WarmUp()); // the reload path compiled fully before the first change needs it
-            if (live.Admin is { } adminAt)
-                adminServer = Corral.Admin.AdminServer.StartAsync(server, reloader, new Corral.Admin.AdminOptions { Listen = adminAt, Token = live.Token, AllowedHosts = live.AdminHosts }, loggerFactory).GetAwaiter().GetResult();
-        }
-        catch (Exception e) when (e is FormatException or IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException or ArgumentException)
-        {
-            stderr.WriteLine($"corral gateway: {e.Message}");
-            return CorralCommand.InputError;
-        }
-        if (standIns.Count > 0)
-            logger.PublicStandIns(standIns);
-        logger.PolicyInForce(policy.Document.Name, policy.Hash);
-
-        stop.Wait();
-        logger.ShuttingDown();
-        // The admin server stays up through the drain, so /readyz answers 503 (draining) rather than refusing connections.
-        server.StopAsync().GetAwaiter().GetResult();
-        adminServer?.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        reloader.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        server.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        return CorralCommand.Ok;
+            })
+            // The host's own lines (a failed start, which the command reports itself) stay out of the gateway's log.
+            .AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        // The gateway's drain has its own timeout; the host must not give up on it first.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.Limits.DrainTimeout + TimeSpan.FromSeconds(30));
+        builder.Services.AddSingleton(sp => new GatewayServer(policy, options, sp.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddSingleton(sp => new PolicyReloader(sp.GetRequiredService<GatewayServer>(), live.PolicyPath, live.CompileOptions,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Corral.Reload")));
+        builder.Services.AddHostedService(sp => new GatewayService(sp.GetRequiredService<GatewayServer>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger("corral")));
+        builder.Services.AddHostedService(sp => new PolicyReloadService(sp.GetRequiredService<PolicyReloader>(), live.Watch));
+        if (live.Admin is { } adminAt)
+            builder.Services.AddHostedService(sp => new Corral.Admin.AdminService(sp.GetRequiredService<GatewayServer>(), sp.GetRequiredService<PolicyReloader>(),
+                new Corral.Admin.AdminOptions { Listen = adminAt, Token = live.Token, AllowedHosts = live.AdminHosts }, sp.GetRequiredService<ILoggerFactory>()));
+        return builder.Build();
     }
+
+    /// <summary>The start-up failure to report as bad input (a busy or unusable address, an unreadable file), or null for any other exception.</summary>
+    private static Exception? StartFailure(Exception e) => e switch
+    {
+        AggregateException { InnerExceptions: [var single] } => StartFailure(single),
+        FormatException or IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException or ArgumentException => e,
+        _ => null,
+    };
 }

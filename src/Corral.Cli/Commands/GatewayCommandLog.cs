@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Corral.Cli.Commands;
 
-/// <summary><c>corral gateway</c>'s own start and stop: event ids 3000-3099 (the table is in docs/gateway.md).</summary>
+/// <summary><c>corral gateway</c>'s own start: event ids 3000-3099 (the table is in docs/gateway.md).</summary>
 internal static partial class GatewayCommandLog
 {
     [LoggerMessage(3000, LogLevel.Warning, "Treating {StandIns} as public internet (--public-standin): lab/test setting, never for production")]
@@ -11,7 +11,4 @@ internal static partial class GatewayCommandLog
 
     [LoggerMessage(3001, LogLevel.Information, "Policy {Name} ({Hash}) in force")]
     public static partial void PolicyInForce(this ILogger logger, string name, string hash);
-
-    [LoggerMessage(3002, LogLevel.Information, "Shutting down: draining connections")]
-    public static partial void ShuttingDown(this ILogger logger);
 }

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Text;
 using Corral.Policy;
 using Corral.Policy.Compilation;
-using Corral.Policy.Loading;
+using Corral.Policy.Editing;
 using Corral.Replay;
 
 namespace Corral.Cli.Commands;

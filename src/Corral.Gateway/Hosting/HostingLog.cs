@@ -38,4 +38,7 @@ internal static partial class HostingLog
 
     [LoggerMessage(1010, LogLevel.Warning, "{Listener}: refused {Client} ({Check}: {Reason}); {Since} more refused since the last such line")]
     public static partial void ConnectionRefused(this ILogger logger, string listener, IPEndPoint client, string check, string reason, long since);
+
+    [LoggerMessage(1011, LogLevel.Information, "Shutting down: draining connections")]
+    public static partial void ShuttingDown(this ILogger logger);
 }

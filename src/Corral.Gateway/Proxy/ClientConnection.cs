@@ -8,7 +8,7 @@ namespace Corral.Gateway.Proxy;
 /// <summary>One accepted client: its socket, a pipe over what it sends (so prefixes can be peeked), and where it came from. Its flows' records are written by <see cref="FlowSession"/>.</summary>
 internal sealed class ClientConnection : IAsyncDisposable
 {
-    private readonly NetworkStream _stream;
+    private readonly ResumingNetworkStream _stream;
 
     public ClientConnection(Socket socket, string listener, GatewayContext context)
     {
@@ -24,6 +24,13 @@ internal sealed class ClientConnection : IAsyncDisposable
     public Socket Socket { get; }
     public PipeReader Reader { get; }
     public Stream Stream => _stream;
+
+    /// <summary>See <see cref="ResumingNetworkStream.ResumeReadsOnPool"/>: off only while the stream's first bytes are sniffed.</summary>
+    public bool ReadsResumeOnPool
+    {
+        get => _stream.ResumeReadsOnPool;
+        set => _stream.ResumeReadsOnPool = value;
+    }
     public IPEndPoint Source { get; }
     public string Listener { get; }
     public GatewayContext Context { get; }

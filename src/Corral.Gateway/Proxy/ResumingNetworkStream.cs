@@ -18,10 +18,17 @@ namespace Corral.Gateway.Proxy;
 /// </remarks>
 internal sealed class ResumingNetworkStream(Socket socket, bool ownsSocket) : NetworkStream(socket, ownsSocket)
 {
+    /// <summary>
+    /// False while the gateway only looks at a stream's first bytes (a ClientHello or a request head: a bounded parse
+    /// whose outcome is usually a splice, which belongs on the event thread anyway): a read that completes later then
+    /// goes on where it completed, saving a hop to the pool and back per new tunnel.
+    /// </summary>
+    public bool ResumeReadsOnPool { get; set; } = true;
+
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         var read = base.ReadAsync(buffer, cancellationToken);
-        return read.IsCompleted ? read : Resume(read);
+        return read.IsCompleted || !ResumeReadsOnPool ? read : Resume(read);
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>

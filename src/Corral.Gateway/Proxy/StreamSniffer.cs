@@ -20,7 +20,22 @@ internal readonly record struct Sniffed(StreamKind Kind, string? Name, HttpReque
 /// </summary>
 internal static class StreamSniffer
 {
+    /// <remarks>Runs where the client's bytes arrive (a socket event thread): the parse is bounded and cheap, and a
+    /// spliced flow, the common outcome, continues there. Whatever decrypts or relays requests moves to the pool first.</remarks>
     public static async ValueTask<Sniffed> SniffAsync(ClientConnection client, CancellationToken ct)
+    {
+        client.ReadsResumeOnPool = false;
+        try
+        {
+            return await SniffFirstBytesAsync(client, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            client.ReadsResumeOnPool = true;
+        }
+    }
+
+    private static async ValueTask<Sniffed> SniffFirstBytesAsync(ClientConnection client, CancellationToken ct)
     {
         var limits = client.Context.Limits;
         // One deadline for the whole ClientHello, counted from the start: a first byte sent late does not buy more time.

@@ -72,6 +72,7 @@ internal static class Tunnel
         if (sniffed.Kind == StreamKind.Http)
         {
             session.Permit(decrypted: false);
+            await ResumingNetworkStream.ToPool(); // the sniff ran on the event thread; parsing and scanning requests does not
             await RelayAsync(client, session, new RelayTarget("http", session.Name, session.Port, RelayMode.Tunnel), upstream, ct).ConfigureAwait(false);
             session.Close();
             return;
@@ -160,7 +161,7 @@ internal static class Tunnel
     {
         // Always onto the pool first: a ClientHello already buffered at accept would otherwise run the handshake and a
         // leaf certificate's minting on the accept loop or a socket event thread, stalling every socket it serves.
-        await Task.Yield();
+        await ResumingNetworkStream.ToPool();
         var ctx = client.Context;
         var host = session.Decision.Flow.Host!;
         // The peeked ClientHello is still in the reader: the TLS handshake reads from it first, then from the socket.

@@ -6,15 +6,21 @@ namespace Corral.Gateway.Reload;
 
 /// <summary>
 /// Directory watches through Linux inotify, reporting whether a change is finished: a writer closing the file
-/// (IN_CLOSE_WRITE), a rename into place, a delete or a chmod is final, so the policy can be read at once; a write
-/// still in progress (IN_MODIFY, IN_CREATE) is not, and is left to the watcher's debounce. FileSystemWatcher cannot
-/// tell the two apart, which forced a debounce on every save.
+/// (IN_CLOSE_WRITE), a rename into place, a delete or a chmod is final, so the policy can be read at once; a file just
+/// created (IN_CREATE) is not, and is left to the watcher's debounce. FileSystemWatcher cannot tell the two apart,
+/// which forced a debounce on every save.
 /// </summary>
+/// <remarks>
+/// Writes themselves (IN_MODIFY) are not watched: a write in progress is only waited out until its writer closes the
+/// file, which IN_CLOSE_WRITE reports, so they told the watcher nothing it acted on. But they woke it for every write to
+/// any file in the policy's directory: a flow log kept beside the policy (as the README's walk-through does) woke the
+/// watcher's thread for every batch of records.
+/// </remarks>
 internal sealed partial class Inotify : IDisposable
 {
-    private const uint InModify = 0x2, InAttrib = 0x4, InCloseWrite = 0x8, InMovedFrom = 0x40, InMovedTo = 0x80, InCreate = 0x100,
+    private const uint InAttrib = 0x4, InCloseWrite = 0x8, InMovedFrom = 0x40, InMovedTo = 0x80, InCreate = 0x100,
         InDelete = 0x200, InQueueOverflow = 0x4000, InOnlyDir = 0x1000000;
-    private const uint Mask = InModify | InAttrib | InCloseWrite | InMovedFrom | InMovedTo | InCreate | InDelete | InOnlyDir;
+    private const uint Mask = InAttrib | InCloseWrite | InMovedFrom | InMovedTo | InCreate | InDelete | InOnlyDir;
     private const int InNonBlock = 0x800, InCloseOnExec = 0x80000, PollIn = 1, EINTR = 4;
 
     private readonly int _fd;
@@ -115,7 +121,7 @@ internal sealed partial class Inotify : IDisposable
             string? directory;
             lock (_lock) _directories.TryGetValue(wd, out directory);
             if (directory is null) continue;
-            var finished = (mask & (InModify | InCreate)) == 0;
+            var finished = (mask & InCreate) == 0;
             _changed(Path.Combine(directory, Encoding.UTF8.GetString(name)), finished);
         }
     }

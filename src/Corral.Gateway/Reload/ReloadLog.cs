@@ -2,36 +2,47 @@ using Microsoft.Extensions.Logging;
 
 namespace Corral.Gateway.Reload;
 
-/// <summary>Policy reloads and the file watch: event ids 1300-1399 (the table is in docs/gateway.md).</summary>
-internal static partial class ReloadLog
+/// <summary>
+/// Writes each policy change to the gateway's log (the policy put in force, a refusal and why, drift from the file), and
+/// holds every message of policy reloads and the file watch: event ids 1300-1399 (the table is in docs/gateway.md).
+/// </summary>
+public sealed partial class ReloadLog(ILogger logger) : IPolicyChangeListener
 {
+    public void Applied(ReloadStatus status, ReloadSource source, bool changed)
+    {
+        if (changed) PolicyInForce(logger, status.PolicyName, status.Hash, source.Label());
+        if (status.Drift is { } drift) Drift(logger, drift);
+    }
+
+    public void Refused(ReloadStatus status, ReloadFailure failure) => ReloadFailed(logger, failure.Source.Label(), status.Hash, failure.Message);
+
     [LoggerMessage(1300, LogLevel.Error, "Policy reload from {Source} failed; {Hash} stays in force: {Error}")]
-    public static partial void ReloadFailed(this ILogger logger, string source, string hash, string error);
+    private static partial void ReloadFailed(ILogger logger, string source, string hash, string error);
 
     [LoggerMessage(1301, LogLevel.Information, "Policy {Name} ({Hash}) in force, from {Source}")]
-    public static partial void PolicyInForce(this ILogger logger, string name, string hash, string source);
+    private static partial void PolicyInForce(ILogger logger, string name, string hash, string source);
 
     [LoggerMessage(1302, LogLevel.Warning, "Policy drift: {Drift}")]
-    public static partial void Drift(this ILogger logger, string drift);
+    private static partial void Drift(ILogger logger, string drift);
 
     [LoggerMessage(1303, LogLevel.Warning, "Reload status listener failed")]
-    public static partial void StatusListenerFailed(this ILogger logger, Exception exception);
+    internal static partial void StatusListenerFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(1304, LogLevel.Warning, "inotify unavailable ({Error}); watching with FileSystemWatcher")]
-    public static partial void InotifyUnavailable(this ILogger logger, string error);
+    internal static partial void InotifyUnavailable(ILogger logger, string error);
 
     [LoggerMessage(1305, LogLevel.Warning, "Cannot watch {Directory}: it does not exist")]
-    public static partial void DirectoryMissing(this ILogger logger, string directory);
+    internal static partial void DirectoryMissing(ILogger logger, string directory);
 
     [LoggerMessage(1306, LogLevel.Warning, "Cannot watch {Directory}: {Error}")]
-    public static partial void CannotWatch(this ILogger logger, string directory, string? error);
+    internal static partial void CannotWatch(ILogger logger, string directory, string? error);
 
     [LoggerMessage(1307, LogLevel.Warning, "File watcher for {Directory}: {Error}; reloading to be safe")]
-    public static partial void WatcherError(this ILogger logger, string directory, string error);
+    internal static partial void WatcherError(ILogger logger, string directory, string error);
 
     [LoggerMessage(1308, LogLevel.Warning, "inotify lost events; reloading to be safe")]
-    public static partial void InotifyOverflow(this ILogger logger);
+    internal static partial void InotifyOverflow(ILogger logger);
 
     [LoggerMessage(1309, LogLevel.Error, "Policy reload after a file change failed")]
-    public static partial void ReloadAfterChangeFailed(this ILogger logger, Exception exception);
+    internal static partial void ReloadAfterChangeFailed(ILogger logger, Exception exception);
 }

@@ -5,6 +5,15 @@ namespace Corral.Gateway.Reload;
 /// <summary>What put a policy in force.</summary>
 public enum ReloadSource { Startup, File, Api, Promotion }
 
+public static class ReloadSourceLabels
+{
+    /// <summary>The word the log and the metrics use for <paramref name="source"/>.</summary>
+    public static string Label(this ReloadSource source) => source switch
+    {
+        ReloadSource.File => "file", ReloadSource.Api => "api", ReloadSource.Promotion => "promotion", _ => "startup",
+    };
+}
+
 /// <summary>A reload that did not take effect: when, from where, and the diagnostics (FILE:LINE:COL) that explain why.</summary>
 public sealed record ReloadFailure(DateTimeOffset At, ReloadSource Source, IReadOnlyList<Diagnostic> Diagnostics)
 {

@@ -39,6 +39,12 @@ public sealed partial class CompiledPolicy
     /// <summary>SHA-256 of the policy file and every file it read.</summary>
     public string Hash => Document.ContentHash;
 
+    /// <summary>
+    /// Made from another compiled policy by changing one rule's mode rather than by compiling: hash, rules and verdicts
+    /// are exact, but source locations are those of the text before the edit (a reload's full compile follows).
+    /// </summary>
+    public bool IsDerived { get; }
+
     internal IReadOnlyList<string> AddressGroupNames { get; }
 
     public CompiledRule? FindRule(string name)
@@ -95,33 +101,7 @@ public sealed partial class CompiledPolicy
 
         // ---- address ranges ----
         _sets = new GroupSetInterner(groupNames.Count);
-        var v4 = new List<RangeMap<uint>.Interval>();
-        var v6 = new List<RangeMap<UInt128>.Interval>();
-        void AddPrefix(IpPrefix p, int group)
-        {
-            if (p.IsV4) v4.Add(new((uint)p.First, (uint)p.Last, group));
-            else v6.Add(new(p.First, p.Last, group));
-        }
-        v4.Add(new(0, uint.MaxValue, AnywhereGroup));
-        v6.Add(new(UInt128.Zero, UInt128.MaxValue, AnywhereGroup));
-        foreach (var p in IntervalMath.Complement(AddressClasses.NotPublic)) AddPrefixRange(p, PublicInternetGroup);
-        foreach (var p in options.PublicStandIns) AddPrefix(p, PublicInternetGroup);
-        var guarded = AddressClasses.NotPublic.Concat(AddressClasses.GuardedBeyondNotPublic).Concat(options.ExtraGuarded);
-        foreach (var p in IntervalMath.Subtract(guarded, options.PublicStandIns)) AddPrefixRange(p, GuardedGroup);
-        var hard = IntervalMath.Subtract(guarded, options.PublicStandIns.Concat(AddressClasses.OpenableByExplicitGroup));
-        foreach (var p in hard) AddPrefixRange(p, HardGuardedGroup);
-        foreach (var g in document.SmartGroups)
-            foreach (var p in g.AllPrefixes) AddPrefix(p, addressGroupIds[g.Name]);
-        foreach (var t in document.ThreatGroups)
-            foreach (var p in t.AllPrefixes) AddPrefix(p, addressGroupIds[t.Name]);
-        _v4 = RangeMap<uint>.Build(v4, _sets);
-        _v6 = RangeMap<UInt128>.Build(v6, _sets);
-
-        void AddPrefixRange(IntervalMath.Range r, int group)
-        {
-            if (r.IsV4) v4.Add(new((uint)r.First, (uint)r.Last, group));
-            else v6.Add(new(r.First, r.Last, group));
-        }
+        (_v4, _v6) = BuildAddressMaps(document, options, addressGroupIds, _sets);
 
         // ---- per-set rule masks ----
         var unknownPublic = new ulong[_sets.Words];
@@ -191,33 +171,28 @@ public sealed partial class CompiledPolicy
     }
 
     /// <summary>
-    /// This policy with one rule's mode changed, without compiling again: a mode changes only what a match of that
-    /// rule puts in its verdict, so every lookup table is shared and only the rule list is new. The result equals
-    /// (hash, rules, verdicts) what compiling <paramref name="editedText"/> gives; the tests hold it to that.
-    /// Returns null when <paramref name="baseText"/> is not the text this policy was compiled from (the file moved
-    /// on), or the rule does not exist: then compile the edited text instead.
+    /// This policy with one rule's mode changed and <paramref name="contentHash"/> as its hash, without compiling
+    /// again (a mode changes only what a match of that rule puts in its verdict, so every lookup table is shared and
+    /// only the rule list is new); null when the rule does not exist. The editor checks the texts the hash stands for
+    /// (<see cref="Editing.RuleModeEditor.WithRuleMode"/>).
     /// </summary>
-    /// <param name="baseText">The policy file's bytes this policy was compiled from.</param>
-    /// <param name="editedText">The same bytes with the rule's mode set (<see cref="Loading.PolicyEditor.SetRuleMode(string, string, string, RuleMode)"/>).</param>
-    public CompiledPolicy? WithRuleMode(string ruleName, RuleMode mode, ReadOnlySpan<byte> baseText, ReadOnlySpan<byte> editedText)
+    internal CompiledPolicy? WithRuleMode(string ruleName, RuleMode mode, string contentHash)
     {
-        if (PolicyDocument.ContentHashOf(baseText, Document.InputsDigest) != Hash) return null;
         var at = Array.FindIndex(_rules, r => r.Name == ruleName);
         if (at < 0) return null;
         var old = _rules[at];
-        // The edited text has moved what follows the edit, so no rule of the derived policy keeps a mode site; the full
-        // compile of that text, which follows every derivation, brings exact ones.
-        var derived = new Dictionary<Rule, Rule>(ReferenceEqualityComparer.Instance);
-        foreach (var r in Document.Rules) derived[r] = ReferenceEquals(r, old.Rule) ? r with { Mode = mode, ModeSite = null } : r with { ModeSite = null };
-        var rules = _rules.Select(r => new CompiledRule(derived[r.Rule], r.Index, r.SourceGroups, r.DestinationGroups, r.WebGroups)).ToArray();
-        var documentRules = Document.Rules.Select(r => derived[r]).ToArray();
-        var document = Document with { Rules = documentRules, ContentHash = PolicyDocument.ContentHashOf(editedText, Document.InputsDigest) };
+        var changed = old.Rule with { Mode = mode };
+        var rules = (CompiledRule[])_rules.Clone();
+        rules[at] = new CompiledRule(changed, old.Index, old.SourceGroups, old.DestinationGroups, old.WebGroups);
+        var documentRules = Document.Rules.Select(r => ReferenceEquals(r, old.Rule) ? changed : r).ToArray();
+        var document = Document with { Rules = documentRules, ContentHash = contentHash };
         return new CompiledPolicy(this, document, rules);
     }
 
     // Shares every lookup table of basis; only the document and the rules are new (see WithRuleMode).
     private CompiledPolicy(CompiledPolicy basis, PolicyDocument document, CompiledRule[] rules)
     {
+        IsDerived = true;
         Document = document;
         Options = basis.Options;
         Rules = rules;
@@ -249,6 +224,45 @@ public sealed partial class CompiledPolicy
     private void SetBit(ulong[] table, int row, int bit) => table[row * _ruleWords + (bit >> 6)] |= 1UL << bit;
 
     private static bool Has(ulong[] bits, int group) => (bits[group >> 6] & (1UL << group)) != 0;
+
+    /// <summary>
+    /// The address ranges of every group, cut into the two families' range maps. Its own method so that the interval
+    /// lists (12 bytes an IPv4 prefix) are garbage before the name trie is built.
+    /// </summary>
+    private static (RangeMap<uint>, RangeMap<UInt128>) BuildAddressMaps(PolicyDocument document, CompileOptions options,
+        Dictionary<string, int> addressGroupIds, GroupSetInterner sets)
+    {
+        // Sized once for the groups' prefixes (IPv4 nearly always; a million-entry feed would otherwise grow the list
+        // twenty times), plus the built-in ranges.
+        var prefixCount = document.SmartGroups.Sum(g => g.Cidrs.Count + g.ServicePrefixes.Count) +
+                          document.ThreatGroups.Sum(t => t.Feeds.Sum(f => f.Prefixes.Count));
+        var v4 = new List<RangeMap<uint>.Interval>(prefixCount + 64);
+        var v6 = new List<RangeMap<UInt128>.Interval>();
+        void AddPrefix(IpPrefix p, int group)
+        {
+            if (p.IsV4) v4.Add(new((uint)p.First, (uint)p.Last, group));
+            else v6.Add(new(p.First, p.Last, group));
+        }
+        v4.Add(new(0, uint.MaxValue, AnywhereGroup));
+        v6.Add(new(UInt128.Zero, UInt128.MaxValue, AnywhereGroup));
+        foreach (var p in IntervalMath.Complement(AddressClasses.NotPublic)) AddPrefixRange(p, PublicInternetGroup);
+        foreach (var p in options.PublicStandIns) AddPrefix(p, PublicInternetGroup);
+        var guarded = AddressClasses.NotPublic.Concat(AddressClasses.GuardedBeyondNotPublic).Concat(options.ExtraGuarded);
+        foreach (var p in IntervalMath.Subtract(guarded, options.PublicStandIns)) AddPrefixRange(p, GuardedGroup);
+        var hard = IntervalMath.Subtract(guarded, options.PublicStandIns.Concat(AddressClasses.OpenableByExplicitGroup));
+        foreach (var p in hard) AddPrefixRange(p, HardGuardedGroup);
+        foreach (var g in document.SmartGroups)
+            foreach (var p in g.AllPrefixes) AddPrefix(p, addressGroupIds[g.Name]);
+        foreach (var t in document.ThreatGroups)
+            foreach (var p in t.AllPrefixes) AddPrefix(p, addressGroupIds[t.Name]);
+        return (RangeMap<uint>.Build(v4, sets), RangeMap<UInt128>.Build(v6, sets));
+
+        void AddPrefixRange(IntervalMath.Range r, int group)
+        {
+            if (r.IsV4) v4.Add(new((uint)r.First, (uint)r.Last, group));
+            else v6.Add(new(r.First, r.Last, group));
+        }
+    }
 
     /// <summary>Memory held by the lookup structures, roughly, for benchmarks and metrics.</summary>
     public long ApproximateLookupBytes => _v4.ApproximateBytes + _v6.ApproximateBytes;

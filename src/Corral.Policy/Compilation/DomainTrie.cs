@@ -22,17 +22,20 @@ internal sealed class DomainTrie
         while (end > 0)
         {
             var dot = name.LastIndexOf('.', end - 1);
-            var label = name.Substring(dot + 1, end - dot - 1);
+            // Looked up by span: a label's string is made only for a new child, not once per name that passes through.
+            var label = name.AsSpan(dot + 1, end - dot - 1);
             node.Children ??= new Dictionary<string, Node>(StringComparer.Ordinal);
-            if (!node.Children.TryGetValue(label, out var child))
+            var children = node.Children.GetAlternateLookup<ReadOnlySpan<char>>();
+            if (!children.TryGetValue(label, out var child))
             {
                 child = new Node();
-                node.Children[label] = child;
+                children[label] = child;
                 NodeCount++;
             }
             node = child;
             end = dot < 0 ? 0 : dot;
         }
+        if (!node.HasMemberships) _nodesWithMemberships++;
         node.Add(slot, group);
         if (slot == Slot.ThreatSelfAndBelow) _maxThreatGroup = Math.Max(_maxThreatGroup, group);
         else _maxWebGroup = Math.Max(_maxWebGroup, group);
@@ -57,7 +60,7 @@ internal sealed class DomainTrie
         _threatWords = (_maxThreatGroup >> 6) + 1;
         _stride = 4 * _webWords + _threatWords;
         var pool = new System.Text.StringBuilder();
-        var bits = new List<ulong>();
+        _bits = new ulong[_nodesWithMemberships * _stride];
         var dataCount = 0;
         // Breadth-first, so a parent's slot (its node id) is known before its children are placed.
         var queue = new Queue<(Node Node, int Id)>();
@@ -76,17 +79,15 @@ internal sealed class DomainTrie
                     edge = new Edge((ulong)pool.Length, 0, tag, -1, -label.Length);
                     pool.Append(label);
                 }
-                if (child.WebExact is not null || child.WebBelow is not null || child.UrlExact is not null ||
-                    child.UrlBelow is not null || child.Threat is not null)
+                if (child.HasMemberships)
                 {
                     edge = edge with { Data = dataCount++ * _stride };
-                    var row = new ulong[_stride];
-                    SetBits(row.AsSpan(0, _webWords), child.WebExact);
-                    SetBits(row.AsSpan(_webWords, _webWords), child.WebBelow);
-                    SetBits(row.AsSpan(2 * _webWords, _webWords), child.UrlExact);
-                    SetBits(row.AsSpan(3 * _webWords, _webWords), child.UrlBelow);
-                    SetBits(row.AsSpan(4 * _webWords, _threatWords), child.Threat);
-                    bits.AddRange(row);
+                    var row = _bits.AsSpan(edge.Data, _stride);
+                    SetBits(row[.._webWords], child.WebExact);
+                    SetBits(row.Slice(_webWords, _webWords), child.WebBelow);
+                    SetBits(row.Slice(2 * _webWords, _webWords), child.UrlExact);
+                    SetBits(row.Slice(3 * _webWords, _webWords), child.UrlBelow);
+                    SetBits(row.Slice(4 * _webWords, _threatWords), child.Threat);
                 }
                 var slot = Hash(id, label) & _mask;
                 while (_table[slot].ParentTag != 0) slot = (slot + 1) & _mask;
@@ -96,7 +97,6 @@ internal sealed class DomainTrie
             node.Children = null; // the dictionaries are not needed any more
         }
         _labels = pool.ToString();
-        _bits = bits.ToArray();
     }
 
     /// <summary>
@@ -244,7 +244,7 @@ internal sealed class DomainTrie
     private const int RootId = -1, ParentTagOffset = 2; // ParentTag 0 marks an empty slot; the root's children carry 1
 
     private Edge[] _table = [];
-    private int _mask, _webWords = 1, _threatWords = 1, _stride, _maxWebGroup, _maxThreatGroup;
+    private int _mask, _webWords = 1, _threatWords = 1, _stride, _maxWebGroup, _maxThreatGroup, _nodesWithMemberships;
     private string _labels = "";
     private ulong[] _bits = [];
 
@@ -269,6 +269,8 @@ internal sealed class DomainTrie
     {
         public Dictionary<string, Node>? Children;
         public int[]? WebExact, WebBelow, UrlExact, UrlBelow, Threat;
+
+        public bool HasMemberships => WebExact is not null || WebBelow is not null || UrlExact is not null || UrlBelow is not null || Threat is not null;
 
         public void Add(Slot slot, int group)
         {

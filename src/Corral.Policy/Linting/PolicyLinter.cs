@@ -207,7 +207,7 @@ public static class PolicyLinter
             if (group == PolicyDocument.Anywhere || groups.HasDomains(group)) return false;
             if (group == PolicyDocument.PublicInternet) return false;
             var prefixes = groups.PrefixesOf(group);
-            if (prefixes.Count == 0) return false;
+            if (!prefixes.Any()) return false;
             var eRanges = groups.Union(eNames);
             if (!prefixes.All(p => eRanges.Contains(p))) return false;
         }
@@ -219,10 +219,15 @@ public static class PolicyLinter
     {
         private readonly Dictionary<string, MergedRanges> _unions = new(StringComparer.Ordinal);
 
-        public IReadOnlyList<IpPrefix> PrefixesOf(string group) =>
-            document.SmartGroups.FirstOrDefault(g => g.Name == group)?.AllPrefixes.ToList()
-            ?? document.ThreatGroups.FirstOrDefault(g => g.Name == group)?.AllPrefixes.ToList()
-            ?? (IReadOnlyList<IpPrefix>)[];
+        // Enumerated where they are kept, never copied: a threat group can hold millions of prefixes.
+        public IEnumerable<IpPrefix> PrefixesOf(string group) =>
+            document.SmartGroups.FirstOrDefault(g => g.Name == group)?.AllPrefixes
+            ?? document.ThreatGroups.FirstOrDefault(g => g.Name == group)?.AllPrefixes
+            ?? [];
+
+        private int PrefixCountOf(string group) =>
+            document.SmartGroups.FirstOrDefault(g => g.Name == group) is { } smart ? smart.Cidrs.Count + smart.ServicePrefixes.Count
+            : document.ThreatGroups.FirstOrDefault(g => g.Name == group)?.Feeds.Sum(f => f.Prefixes.Count) ?? 0;
 
         public bool HasDomains(string group) => document.ThreatGroups.FirstOrDefault(g => g.Name == group)?.AllDomains.Any() ?? false;
 
@@ -232,55 +237,96 @@ public static class PolicyLinter
         {
             var key = string.Join('\n', groups.Order(StringComparer.Ordinal));
             if (_unions.TryGetValue(key, out var union)) return union;
-            var ranges = new List<IntervalMath.Range>();
-            foreach (var g in key.Split('\n'))
+            var names = key.Split('\n');
+            var ranges = new MergedRanges.Builder(names.Sum(PrefixCountOf) + 64);
+            foreach (var g in names)
             {
                 // Public internet as the complement's ranges directly: cutting them into prefixes costs milliseconds
                 // (IPv6), and every reload lints.
-                if (g == PolicyDocument.PublicInternet) ranges.AddRange(IntervalMath.Complement(AddressClasses.NotPublic));
-                else ranges.AddRange(PrefixesOf(g).Select(p => new IntervalMath.Range(p.First, p.Last, p.IsV4)));
+                if (g == PolicyDocument.PublicInternet)
+                    foreach (var r in IntervalMath.Complement(AddressClasses.NotPublic)) ranges.Add(r.First, r.Last, r.IsV4);
+                else
+                    foreach (var p in PrefixesOf(g)) ranges.Add(p.First, p.Last, p.IsV4);
             }
-            return _unions[key] = new MergedRanges(ranges);
+            return _unions[key] = ranges.Build();
         }
     }
 
-    /// <summary>Sorted, merged ranges per family with a binary-search containment test.</summary>
+    /// <summary>
+    /// Sorted, merged ranges per family with a binary-search containment test. An IPv4 range is one word (first in the
+    /// high half, last in the low half), so the union of a million-entry feed costs 8 MB and one primitive sort.
+    /// </summary>
     private sealed class MergedRanges
     {
-        private readonly (UInt128 First, UInt128 Last)[] _v4, _v6;
+        private readonly ulong[] _v4;
+        private readonly (UInt128 First, UInt128 Last)[] _v6;
 
-        public MergedRanges(IReadOnlyList<IntervalMath.Range> ranges)
+        private MergedRanges(ulong[] v4, (UInt128, UInt128)[] v6)
         {
-            _v4 = Merge(ranges.Where(p => p.IsV4));
-            _v6 = Merge(ranges.Where(p => !p.IsV4));
+            _v4 = v4;
+            _v6 = v6;
         }
 
         public bool Contains(IpPrefix p)
         {
-            var ranges = p.IsV4 ? _v4 : _v6;
-            int lo = 0, hi = ranges.Length - 1;
+            if (p.IsV4)
+            {
+                // The last range whose first address is at most p's: ranges are disjoint, so it is the only candidate.
+                var at = Array.BinarySearch(_v4, ((ulong)(uint)p.First << 32) | uint.MaxValue);
+                if (at < 0) at = ~at - 1;
+                return at >= 0 && (uint)(_v4[at] >> 32) <= (uint)p.First && (uint)_v4[at] >= (uint)p.Last;
+            }
+            int lo = 0, hi = _v6.Length - 1;
             while (lo <= hi)
             {
                 var mid = (lo + hi) >>> 1;
-                if (ranges[mid].Last < p.First) lo = mid + 1;
-                else if (ranges[mid].First > p.First) hi = mid - 1;
-                else return ranges[mid].Last >= p.Last;
+                if (_v6[mid].Last < p.First) lo = mid + 1;
+                else if (_v6[mid].First > p.First) hi = mid - 1;
+                else return _v6[mid].Last >= p.Last;
             }
             return false;
         }
 
-        private static (UInt128, UInt128)[] Merge(IEnumerable<IntervalMath.Range> prefixes)
+        /// <param name="capacity">The number of ranges expected (IPv4 nearly always), so the list is allocated once.</param>
+        public sealed class Builder(int capacity)
         {
-            var merged = new List<(UInt128 First, UInt128 Last)>();
-            foreach (var p in prefixes.OrderBy(p => p.First))
+            private readonly List<ulong> _v4 = new(capacity);
+            private readonly List<(UInt128 First, UInt128 Last)> _v6 = [];
+
+            public void Add(UInt128 first, UInt128 last, bool isV4)
             {
-                if (merged.Count > 0 && (merged[^1].Last == UInt128.MaxValue || p.First <= merged[^1].Last + 1))
-                {
-                    if (p.Last > merged[^1].Last) merged[^1] = (merged[^1].First, p.Last);
-                }
-                else merged.Add((p.First, p.Last));
+                if (isV4) _v4.Add(((ulong)(uint)first << 32) | (uint)last);
+                else _v6.Add((first, last));
             }
-            return merged.ToArray();
+
+            public MergedRanges Build()
+            {
+                var v4 = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_v4);
+                v4.Sort(); // by first address, then last; merged in place below
+                var count = 0;
+                foreach (var range in v4)
+                {
+                    uint first = (uint)(range >> 32), last = (uint)range;
+                    var previousLast = count > 0 ? (uint)v4[count - 1] : 0;
+                    if (count > 0 && (previousLast == uint.MaxValue || first <= previousLast + 1))
+                    {
+                        if (last > previousLast) v4[count - 1] = (v4[count - 1] & 0xFFFF_FFFF_0000_0000UL) | last;
+                    }
+                    else v4[count++] = range;
+                }
+
+                _v6.Sort((a, b) => a.First.CompareTo(b.First));
+                var v6 = new List<(UInt128 First, UInt128 Last)>();
+                foreach (var (first, last) in _v6)
+                {
+                    if (v6.Count > 0 && (v6[^1].Last == UInt128.MaxValue || first <= v6[^1].Last + 1))
+                    {
+                        if (last > v6[^1].Last) v6[^1] = (v6[^1].First, last);
+                    }
+                    else v6.Add((first, last));
+                }
+                return new MergedRanges(v4[..count].ToArray(), v6.ToArray());
+            }
         }
     }
 }

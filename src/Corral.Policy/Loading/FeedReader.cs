@@ -17,18 +17,23 @@ internal static class FeedReader
     private const int MaxErrorsPerFile = 20;
 
     /// <param name="entryBudget">Entries still allowed across all feeds; decreased by what this feed adds.</param>
-    public static (List<IpPrefix> Prefixes, List<string> Domains) Parse(byte[] bytes, string displayPath, DiagnosticBag diagnostics, ref int entryBudget)
+    /// <remarks>
+    /// Each line is decoded into one reused buffer, not a string: a million-line feed would otherwise allocate a
+    /// million short-lived strings. The prefixes go into a <see cref="PrefixList"/> sized once from the line count.
+    /// </remarks>
+    public static (IReadOnlyList<IpPrefix> Prefixes, List<string> Domains) Parse(byte[] bytes, string displayPath, DiagnosticBag diagnostics, ref int entryBudget)
     {
-        var prefixes = new List<IpPrefix>();
         var domains = new List<string>();
         if (Array.IndexOf(bytes, (byte)0) >= 0)
         {
             diagnostics.Error("not-text", SourceLocation.None(displayPath), "feed contains NUL bytes: this is not a text feed");
-            return (prefixes, domains);
+            return (new PrefixList.Builder(0).Build(), domains);
         }
-        var utf8 = new UTF8Encoding(false, throwOnInvalidBytes: true);
         ReadOnlySpan<byte> rest = bytes;
         if (rest.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) rest = rest[3..];
+        var prefixes = new PrefixList.Builder(rest.Count((byte)'\n') + 1);
+        var utf8 = new UTF8Encoding(false, throwOnInvalidBytes: true);
+        var line = new char[MaxLineLength]; // UTF-8 never decodes to more characters than it has bytes
         var errors = 0;
         var lineNumber = 0;
         while (!rest.IsEmpty)
@@ -43,31 +48,31 @@ internal static class FeedReader
                     diagnostics.Error("bad-feed-entry", new SourceLocation(displayPath, lineNumber, 1), $"line longer than {MaxLineLength} bytes");
                 continue;
             }
-            string line;
-            try { line = utf8.GetString(lineBytes); }
+            int length;
+            try { length = utf8.GetChars(lineBytes, line); }
             catch (DecoderFallbackException)
             {
                 diagnostics.Error("not-text", new SourceLocation(displayPath, lineNumber, 1), "feed is not valid UTF-8 text");
-                return (prefixes, domains);
+                return (prefixes.Build(), domains);
             }
-            var content = StripComment(line, out var column);
+            var content = StripComment(line.AsSpan(0, length), out var column);
             if (content.IsEmpty) continue;
             if (--entryBudget < 0)
             {
                 diagnostics.Error("feed-too-large", new SourceLocation(displayPath, lineNumber, column), $"more than {MaxEntries:N0} feed entries in all");
-                return (prefixes, domains);
+                return (prefixes.Build(), domains);
             }
             if (!TryParseEntry(content, prefixes, domains, out var error) && ++errors <= MaxErrorsPerFile)
                 diagnostics.Error("bad-feed-entry", new SourceLocation(displayPath, lineNumber, column), $"not an IP address, CIDR or domain: {error}");
         }
         if (errors > MaxErrorsPerFile)
             diagnostics.Error("bad-feed-entry", SourceLocation.None(displayPath), $"{errors - MaxErrorsPerFile:N0} more bad entries not shown");
-        return (prefixes, domains);
+        return (prefixes.Build(), domains);
     }
 
-    private static ReadOnlySpan<char> StripComment(string line, out int column)
+    private static ReadOnlySpan<char> StripComment(ReadOnlySpan<char> line, out int column)
     {
-        var span = line.AsSpan().TrimEnd('\r');
+        var span = line.TrimEnd('\r');
         var cut = span.IndexOfAny('#', ';');
         if (cut >= 0) span = span[..cut];
         var trimmedStart = span.TrimStart();
@@ -75,7 +80,7 @@ internal static class FeedReader
         return trimmedStart.TrimEnd();
     }
 
-    private static bool TryParseEntry(ReadOnlySpan<char> content, List<IpPrefix> prefixes, List<string> domains, out string? error)
+    private static bool TryParseEntry(ReadOnlySpan<char> content, PrefixList.Builder prefixes, List<string> domains, out string? error)
     {
         var space = content.IndexOfAny(' ', '\t');
         if (space >= 0)

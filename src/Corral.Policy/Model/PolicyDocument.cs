@@ -90,25 +90,9 @@ public sealed record Rule(
 {
     public SourceLocation LocationOf(string field) => FieldLocations.TryGetValue(field, out var l) ? l : Location;
 
-    /// <summary>
-    /// Where this rule's mode is written in the text it was loaded from, so a promotion edits that text without parsing
-    /// it again; null for a rule not loaded from text (or derived from another policy, whose offsets no longer hold).
-    /// </summary>
-    public RuleModeSite? ModeSite { get; init; }
-
     /// <summary>The rule's MCP section (tools, methods, pinning), or null: only a decrypting permit may have one.</summary>
     public McpRules? Mcp { get; init; }
 }
-
-/// <summary>
-/// The place of one rule's <c>mode</c> in its policy text, in characters of the text as read (a BOM counts): the
-/// value to replace, or where a <c>mode</c> entry goes when the rule has none.
-/// </summary>
-/// <param name="Start">Start of the mode's value, or the insertion point (just after the rule's name).</param>
-/// <param name="End">End of the mode's value (exclusive); equal to <paramref name="Start"/> when there is no mode entry.</param>
-/// <param name="InsertPrefix">What goes before the mode word when there is no entry: <c>", mode: "</c> in a flow
-/// mapping, a new line at the rule's indentation otherwise; null when the rule has a mode entry.</param>
-public sealed record RuleModeSite(int Start, int End, string? InsertPrefix);
 
 /// <summary>A loaded, validated policy file with its feeds and service tags read.</summary>
 public sealed record PolicyDocument(
@@ -138,8 +122,16 @@ public sealed record PolicyDocument(
     /// </summary>
     public static string ContentHashOf(ReadOnlySpan<byte> policyBytes, string inputsDigest)
     {
+        Span<byte> textHash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(policyBytes, textHash);
+        return ContentHashFrom(textHash, inputsDigest);
+    }
+
+    /// <summary><see cref="ContentHashOf"/> from SHA-256(the policy file's bytes), for a caller that needs that hash too.</summary>
+    internal static string ContentHashFrom(ReadOnlySpan<byte> textHash, string inputsDigest)
+    {
         Span<byte> both = stackalloc byte[2 * SHA256.HashSizeInBytes];
-        SHA256.HashData(policyBytes, both);
+        textHash.CopyTo(both);
         if (inputsDigest.Length != 2 * SHA256.HashSizeInBytes || Convert.FromHexString(inputsDigest, both[SHA256.HashSizeInBytes..], out _, out _) != OperationStatus.Done)
             throw new ArgumentException("not a SHA-256 hex digest", nameof(inputsDigest));
         return Convert.ToHexStringLower(SHA256.HashData(both));

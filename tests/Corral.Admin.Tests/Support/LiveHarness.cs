@@ -3,19 +3,17 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
-using Corral.Gateway;
 using Corral.Gateway.Hosting;
+using Corral.Gateway.NameService;
 using Corral.Gateway.Reload;
-using Corral.Policy;
-using Corral.Policy.Addressing;
-using Corral.Policy.Compilation;
+using Corral.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Corral.Admin.Tests.Support;
 
 /// <summary>
-/// A real gateway and admin server on loopback with their own temp folder: a policy file with a threat feed, a hosts
-/// file naming stand-ins on 127.0.0.1, loopback treated as public internet, and a dial guard refusing anything else.
+/// A real gateway (the shared <see cref="GatewayHarness"/>) and admin server on loopback: a policy file with a threat
+/// feed, a hosts file naming stand-ins on the upstream's loopback address (which answers "ok"), loopback treated as public internet.
 /// </summary>
 public sealed class LiveHarness : IAsyncDisposable
 {
@@ -38,7 +36,7 @@ public sealed class LiveHarness : IAsyncDisposable
           - { name: deny-internet, priority: 3, source: [agents], destination: [public-internet], action: deny, mode: watch }
         """;
 
-    public static readonly CompileOptions StandIns = new() { PublicStandIns = [Prefix("127.0.0.0/8")] };
+    private readonly GatewayHarness _harness;
 
     public string Folder { get; }
     public string PolicyPath { get; }
@@ -49,12 +47,13 @@ public sealed class LiveHarness : IAsyncDisposable
     public LoopbackUpstream Upstream { get; }
     public HttpClient Http { get; }
 
-    private LiveHarness(string folder, GatewayServer gateway, PolicyReloader reloader, AdminServer admin, LoopbackUpstream upstream)
+    private LiveHarness(GatewayHarness harness, PolicyReloader reloader, AdminServer admin, LoopbackUpstream upstream)
     {
-        Folder = folder;
-        PolicyPath = Path.Combine(folder, "corral.yaml");
-        FeedPath = Path.Combine(folder, "feeds", "bad.txt");
-        Gateway = gateway;
+        _harness = harness;
+        Folder = harness.Folder;
+        PolicyPath = harness.PolicyPath;
+        FeedPath = Path.Combine(Folder, "feeds", "bad.txt");
+        Gateway = harness.Server;
         Reloader = reloader;
         Admin = admin;
         Upstream = upstream;
@@ -67,24 +66,12 @@ public sealed class LiveHarness : IAsyncDisposable
     public static async Task<LiveHarness> StartAsync(string? policyText = null, bool withToken = true, bool watch = true, IPAddress? adminAddress = null,
         IReadOnlyList<string>? adminHosts = null, bool dns = false)
     {
-        var folder = Directory.CreateTempSubdirectory("corral-admin-test-").FullName;
-        Directory.CreateDirectory(Path.Combine(folder, "feeds"));
-        File.WriteAllText(Path.Combine(folder, "feeds", "bad.txt"), "# threat feed\nevil.test\n");
-        var policyPath = Path.Combine(folder, "corral.yaml");
-        File.WriteAllText(policyPath, policyText ?? PolicyText);
-        File.WriteAllText(Path.Combine(folder, "hosts"), "127.0.0.1 www.example.test other.test evil.test\n");
-        var check = PolicyChecker.CheckFile(policyPath, options: StandIns);
-        Assert.True(check.Succeeded, string.Join("\n", check.Diagnostics));
-        var upstream = new LoopbackUpstream();
-        var gateway = new GatewayServer(check.Compiled!, new GatewayOptions
-        {
-            Listen = new IPEndPoint(IPAddress.Loopback, 0),
-            HostsFile = Path.Combine(folder, "hosts"),
-            DialGuard = e => IPAddress.IsLoopback(e.Address),
-            Dns = dns ? new Corral.Gateway.NameService.DnsOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), Upstream = new IPEndPoint(IPAddress.Loopback, 9) } : null,
-        }, NullLoggerFactory.Instance);
-        gateway.Start();
-        var reloader = new PolicyReloader(gateway, policyPath, StandIns, NullLogger.Instance);
+        var upstream = LoopbackUpstream.Answering("ok");
+        var harness = GatewayHarness.Custom(policyText ?? PolicyText, $"{upstream.EndPoint.Address} www.example.test other.test evil.test\n",
+            files: new Dictionary<string, string> { ["feeds/bad.txt"] = "# threat feed\nevil.test\n" }, policyFileName: "corral.yaml", flowLog: false,
+            dns: dns ? new DnsOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), Upstream = new IPEndPoint(IPAddress.Loopback, 9) } : null);
+        var gateway = harness.Server;
+        var reloader = new PolicyReloader(gateway, harness.PolicyPath, GatewayHarness.StandIns, NullLogger.Instance);
         if (watch) reloader.StartWatching();
         var admin = await AdminServer.StartAsync(gateway, reloader, new AdminOptions
         {
@@ -92,7 +79,7 @@ public sealed class LiveHarness : IAsyncDisposable
             Token = withToken ? AdminToken.FromText(Token) : null,
             AllowedHosts = adminHosts ?? [],
         });
-        return new LiveHarness(folder, gateway, reloader, admin, upstream);
+        return new LiveHarness(harness, reloader, admin, upstream);
     }
 
     public string Hash => Gateway.Policy.Current.Hash;
@@ -148,24 +135,13 @@ public sealed class LiveHarness : IAsyncDisposable
         return JsonDocument.Parse(text).RootElement.Clone();
     }
 
-    private static IpPrefix Prefix(string text)
-    {
-        Assert.True(IpPrefix.TryParse(text, out var prefix, out var error), error);
-        return prefix;
-    }
-
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
         await Admin.DisposeAsync();
         await Reloader.DisposeAsync();
-        await Gateway.DisposeAsync();
+        try { File.SetUnixFileMode(PolicyPath, UnixFileMode.UserRead | UnixFileMode.UserWrite); } catch (IOException) { }
+        await _harness.DisposeAsync();
         await Upstream.DisposeAsync();
-        try
-        {
-            File.SetUnixFileMode(PolicyPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            Directory.Delete(Folder, recursive: true);
-        }
-        catch (IOException) { }
     }
 }

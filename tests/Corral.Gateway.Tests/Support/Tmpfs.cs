@@ -1,4 +1,5 @@
 namespace Corral.Gateway.Tests.Support;
+using Corral.Testing;
 
 /// <summary>A small tmpfs the test mounts itself (root only), so a full disk is real and touches nothing else.</summary>
 public sealed class Tmpfs : IAsyncDisposable
@@ -10,9 +11,9 @@ public sealed class Tmpfs : IAsyncDisposable
     /// <summary>Mounts a tmpfs of <paramref name="kib"/> KiB, or reports (as a skip) why it cannot here.</summary>
     public static async Task<Tmpfs> MountAsync(int kib)
     {
-        if (Environment.UserName != "root" || !CommandLine.Exists("mount")) Assert.Skip("mounting a tmpfs needs root and mount(8)");
+        if (Environment.UserName != "root" || !ProcessRunner.IsInstalled("mount")) Assert.Skip("mounting a tmpfs needs root and mount(8)");
         var dir = Directory.CreateTempSubdirectory("corral-tmpfs-").FullName;
-        var (code, _, error) = await CommandLine.RunAsync("mount", "-t", "tmpfs", "-o", $"size={kib}k,mode=0755", "tmpfs", dir);
+        var (code, _, error) = await ProcessRunner.RunAsync("mount", "-t", "tmpfs", "-o", $"size={kib}k,mode=0755", "tmpfs", dir);
         if (code != 0)
         {
             Directory.Delete(dir);
@@ -37,7 +38,7 @@ public sealed class Tmpfs : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await CommandLine.RunAsync("umount", "-l", Path);
+        await ProcessRunner.RunAsync("umount", "-l", Path);
         try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
     }
 }

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Corral.Testing;
 
 namespace Corral.Lab.Tests.Support;
 
@@ -14,12 +14,9 @@ public static class HostNetwork
     {
         if (!OperatingSystem.IsLinux()) return "not Linux";
         if (!Environment.IsPrivilegedProcess) return "not root";
-        var missing = new[] { "ip", "iptables" }.Where(p => !Exists(p)).ToArray();
+        var missing = new[] { "ip", "iptables" }.Where(p => !ProcessRunner.IsInstalled(p, "/usr/sbin")).ToArray();
         return missing.Length > 0 ? $"missing {string.Join(", ", missing)}" : null;
     }
-
-    public static bool Exists(string program) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Append("/usr/sbin").Any(d => d.Length > 0 && File.Exists(Path.Combine(d, program)));
 
     /// <summary>The run name (crlab-PID-XXXXXX) that a transparent pass printed in its progress, or null.</summary>
     public static string? RunName(string progress) =>
@@ -29,28 +26,9 @@ public static class HostNetwork
     public static async Task<IReadOnlyList<string>> LeftoversAsync(string tag)
     {
         var found = new List<string>();
-        found.AddRange((await RunAsync("ip", "netns", "list")).Stdout.Split('\n').Where(l => l.StartsWith(tag, StringComparison.Ordinal)).Select(l => "namespace " + l));
-        found.AddRange((await RunAsync("iptables", "-w", "-t", "nat", "-S", "PREROUTING")).Stdout.Split('\n').Where(l => l.Contains(tag)).Select(l => "nat " + l));
-        found.AddRange((await RunAsync("iptables", "-w", "-S", "FORWARD")).Stdout.Split('\n').Where(l => l.Contains(tag)).Select(l => "filter " + l));
+        found.AddRange((await ProcessRunner.RunAsync("ip", "netns", "list")).Stdout.Split('\n').Where(l => l.StartsWith(tag, StringComparison.Ordinal)).Select(l => "namespace " + l));
+        found.AddRange((await ProcessRunner.RunAsync("iptables", "-w", "-t", "nat", "-S", "PREROUTING")).Stdout.Split('\n').Where(l => l.Contains(tag)).Select(l => "nat " + l));
+        found.AddRange((await ProcessRunner.RunAsync("iptables", "-w", "-S", "FORWARD")).Stdout.Split('\n').Where(l => l.Contains(tag)).Select(l => "filter " + l));
         return found;
-    }
-
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string program, params string[] args)
-    {
-        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) info.ArgumentList.Add(a);
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try { await process.WaitForExitAsync(cts.Token); }
-        catch (OperationCanceledException) { process.Kill(entireProcessTree: true); throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish in 60 s"); }
-        return (process.ExitCode, await stdout, await stderr);
-    }
-
-    public static async Task RunCheckedAsync(string program, params string[] args)
-    {
-        var (code, stdout, stderr) = await RunAsync(program, args);
-        if (code != 0) throw new InvalidOperationException($"{program} {string.Join(' ', args)} failed ({code}): {stderr}{stdout}");
     }
 }

@@ -1,0 +1,129 @@
+using System.Text.Json;
+using Corral.Testing;
+
+namespace Corral.Cli.Tests;
+
+/// <summary>Runs the built `corral` program as a user would, in a fresh folder, and checks its output and exit codes.</summary>
+public sealed class PolicyCommandTests : IDisposable
+{
+    private readonly TempFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private ProcessResult Run(params string[] args) => CorralProgram.Run(_temp.Path, args);
+
+    [Fact]
+    public void Init_then_check_exits_zero_and_explain_gives_the_documented_verdicts()
+    {
+        var init = Run("init", "--template", "azure-foundry", "-o", "p.yaml");
+        Assert.Equal(0, init.ExitCode);
+        Assert.True(File.Exists(Path.Combine(_temp.Path, "feeds", "threat-ips.txt")));
+
+        var check = Run("check", "p.yaml");
+        Assert.Equal(0, check.ExitCode);
+        Assert.Contains("p.yaml: ok: 6 rules", check.Stdout);
+
+        var evil = JsonDocument.Parse(Run("explain", "p.yaml", "--src", "10.20.1.5", "--dst", "evil.example", "--port", "443", "--json").Stdout).RootElement;
+        Assert.Equal("deny", evil.GetProperty("action").GetString());
+        Assert.Equal("default-deny-internet", evil.GetProperty("rule").GetString());
+        Assert.Equal(5, evil.GetProperty("priority").GetInt32());
+        Assert.True(evil.GetProperty("enforced").GetBoolean());
+
+        var mcr = JsonDocument.Parse(Run("explain", "p.yaml", "--src", "10.20.1.5", "--dst", "mcr.microsoft.com", "--port", "443", "--json").Stdout).RootElement;
+        Assert.Equal(("permit", "allow-aca-fqdn", false), (mcr.GetProperty("action").GetString(), mcr.GetProperty("rule").GetString(), mcr.GetProperty("decrypt").GetBoolean()));
+        Assert.Equal(["action", "rule", "priority", "enforced", "decrypt", "reason"], mcr.EnumerateObject().Select(p => p.Name));
+    }
+
+    [Fact]
+    public void Explain_takes_the_path_as_sent_and_says_when_a_URL_filter_cannot_match_it()
+    {
+        Assert.Equal(0, Run("init", "-o", "corral.yaml").ExitCode);
+        var plain = Run("explain", "--src", "10.20.1.5", "--dst", "mcp.contoso.com", "--path", "/api/v4/projects/group%2Fproject");
+        Assert.Equal(0, plain.ExitCode);
+        Assert.Contains("verdict: permit by allow-tool-calls", plain.Stdout);
+        var filtered = Run("explain", "--src", "10.20.1.5", "--dst", "api.github.com", "--path", "/repos/evil/../contoso/x");
+        Assert.Equal(0, filtered.ExitCode);
+        Assert.Contains("is ambiguous (dot segment ('/./' or '/../') in path), so it matches no URL filter of foundry-tool-calls", filtered.Stdout);
+        Assert.Contains("verdict: deny by default-deny-internet", filtered.Stdout);
+        Assert.Equal(2, Run("explain", "--src", "10.20.1.5", "--dst", "api.github.com", "--path", "repos/x").ExitCode);
+    }
+
+    [Fact]
+    public void Explain_text_traces_each_rule_and_the_guard()
+    {
+        Assert.Equal(0, Run("init", "-o", "corral.yaml").ExitCode);
+        var result = Run("explain", "--src", "10.20.1.5", "--dst", "mcp.contoso.com", "--resolved", "10.30.0.7");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("allow-tool-calls", result.Stdout);
+        Assert.Contains("private (RFC 1918)", result.Stdout);
+        Assert.Contains("verdict: deny by deny-east-west (priority 6)", result.Stdout);
+    }
+
+    [Fact]
+    public void Check_reports_errors_with_location_and_exit_one_and_json_on_request()
+    {
+        _temp.Write("bad.yaml", "version: 1\nrules:\n  - { name: r, priority: 1, action: permt }\n");
+        var text = Run("check", "bad.yaml");
+        Assert.Equal(1, text.ExitCode);
+        Assert.Contains("bad.yaml:3:37: error: 'action' must be permit | deny, not 'permt' (did you mean 'permit'?)", text.Stderr);
+
+        var json = Run("check", "bad.yaml", "--json");
+        Assert.Equal(1, json.ExitCode);
+        var d = JsonDocument.Parse(json.Stdout).RootElement.GetProperty("diagnostics")[0];
+        Assert.Equal((3, 37, "bad-value"), (d.GetProperty("line").GetInt32(), d.GetProperty("column").GetInt32(), d.GetProperty("code").GetString()));
+    }
+
+    [Fact]
+    public void Strict_turns_warnings_into_a_failing_exit()
+    {
+        Assert.Equal(0, Run("init", "-o", "corral.yaml", "--watch").ExitCode);
+        Assert.Equal(0, Run("check").ExitCode);
+        var strict = Run("check", "--strict");
+        Assert.Equal(1, strict.ExitCode);
+        Assert.Contains("error: catch-all deny 'default-deny-internet' is in watch mode", strict.Stderr);
+    }
+
+    [Theory]
+    [InlineData("explain", "--src", "10.0.0.1")]                       // --dst missing
+    [InlineData("explain", "--src", "nope", "--dst", "x.example")]     // bad address
+    [InlineData("init", "--agent-subnet", "10.0.0.1/8")]               // host bits
+    [InlineData("frobnicate")]
+    public void Usage_errors_exit_two(params string[] args) => Assert.Equal(2, Run(args).ExitCode);
+
+    [Fact]
+    public void Init_refuses_to_overwrite_without_force()
+    {
+        Assert.Equal(0, Run("init").ExitCode);
+        Assert.Equal(1, Run("init").ExitCode);
+        Assert.Equal(0, Run("init", "--force").ExitCode);
+    }
+
+    [Fact]
+    public void Help_lists_the_commands()
+    {
+        var help = Run("--help");
+        Assert.Equal(0, help.ExitCode);
+        foreach (var command in new[] { "init", "check", "explain" }) Assert.Contains(command, help.Stdout);
+    }
+
+    [Fact]
+    public void Ca_init_writes_an_owner_only_key_export_prints_the_certificate_and_constraints_come_from_the_policy()
+    {
+        Assert.Equal(0, Run("init", "-o", "corral.yaml").ExitCode);
+        var init = Run("ca", "init", "--constrain-to", "corral.yaml");
+        Assert.Equal(0, init.ExitCode);
+        Assert.Contains("constrained to: api.github.com, mcp.contoso.com", init.Stdout);
+        var key = Path.Combine(_temp.Path, "corral-ca", "corral-ca.key");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(key));
+        Assert.Equal(1, Run("ca", "init").ExitCode); // never overwrites silently
+
+        var export = Run("ca", "export");
+        Assert.Equal(0, export.ExitCode);
+        Assert.StartsWith("-----BEGIN CERTIFICATE-----", export.Stdout);
+
+        File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+        var refused = Run("ca", "export");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("chmod 600", refused.Stderr);
+    }
+}

@@ -1,0 +1,25 @@
+using Corral.Cli;
+
+namespace Corral.Testing;
+
+/// <summary>
+/// <c>corral gateway</c> as a real child process in a temp folder that holds the Foundry pack (agent subnet on
+/// loopback) and a hosts file, with loopback as the public stand-in.
+/// </summary>
+public static class GatewayProcess
+{
+    /// <summary>A temp folder with the Foundry pack as p.yaml and a hosts file (which also names exfil.attacker.test, a denied destination).</summary>
+    public static string NewFolder(string hosts)
+    {
+        var folder = Directory.CreateTempSubdirectory("corral-gw-proc-").FullName;
+        var output = new StringWriter();
+        Assert.Equal(0, CorralCommand.Run(["init", "--template", "azure-foundry", "-o", Path.Combine(folder, "p.yaml"), "--agent-subnet", "127.0.0.0/8"], output, output));
+        File.WriteAllText(Path.Combine(folder, "hosts"), hosts + "127.0.0.2 exfil.attacker.test\n");
+        return folder;
+    }
+
+    /// <summary>Starts <c>corral gateway p.yaml --hosts hosts --public-standin 127.0.0.0/8</c> plus <paramref name="args"/> in <paramref name="folder"/>.</summary>
+    /// <param name="ownsFolder">Delete the folder on dispose (false when a later process reads what this one wrote).</param>
+    public static ChildProcess Start(string folder, IEnumerable<string> args, int? openFileLimit = null, bool ownsFolder = true) =>
+        CorralProgram.Start(["gateway", "p.yaml", "--hosts", "hosts", "--public-standin", "127.0.0.0/8", .. args], folder, ownsFolder, openFileLimit);
+}
