@@ -1,7 +1,5 @@
-using System.Globalization;
 using System.Net;
 using System.Text;
-using Corral.Policy.Compilation;
 using Corral.Policy.Loading;
 using Corral.Policy.Model;
 

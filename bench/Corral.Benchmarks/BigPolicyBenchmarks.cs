@@ -7,7 +7,7 @@ namespace Corral.Benchmarks;
 
 /// <summary>
 /// Item 9(b): decisions against the generated policy (100,000 domains, 1,000,000 threat entries). Target ≤ 1 µs per
-/// decision. The single-flow benchmarks repeat one flow (caches warm); <see cref="Decide_Mixed"/> walks 4,096 different
+/// decision. The single-flow benchmarks repeat one flow (caches warm); <see cref="BigDecide_Mixed"/> walks 4,096 different
 /// flows of all kinds so address and name lookups miss caches as real traffic does, and reports the mean per decision.
 /// </summary>
 [MemoryDiagnoser, MedianColumn, MinColumn]

@@ -287,7 +287,7 @@ static async Task<double> PingAsync(IPEndPoint? proxy, IPEndPoint target)
 
 async Task<double> RateAsync(IPEndPoint? proxy, IPEndPoint target, int seconds, int concurrency)
 {
-    var until = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+    var until = Stopwatch.GetTimestamp() + seconds * Stopwatch.Frequency;
     long done = 0;
     var watch = Stopwatch.StartNew();
     await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>

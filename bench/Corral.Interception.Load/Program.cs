@@ -66,7 +66,7 @@ File.WriteAllText(policyPath, $"""
       - {"{"} name: splice, priority: 2, webGroups: [spliced], action: permit {"}"}
     """);
 File.WriteAllText(Path.Combine(folder, "hosts"), "127.0.0.1 tool.bench.example\n127.0.0.1 splice.bench.example\n");
-IpPrefix.TryParse("127.0.0.1/32", out var loopback, out _);
+var loopback = IpPrefix.TryParse("127.0.0.1/32", out var prefix, out var prefixError) ? prefix : throw new InvalidOperationException(prefixError);
 var check = PolicyChecker.CheckFile(policyPath, options: new CompileOptions { PublicStandIns = [loopback] });
 if (!check.Succeeded) { Console.Error.WriteLine(string.Join("\n", check.Diagnostics)); return 1; }
 await using var gateway = new GatewayServer(check.Compiled!, new GatewayOptions
@@ -91,7 +91,9 @@ HttpClient Client(bool viaProxy, bool keepAlive) => new(new SocketsHttpHandler
         await s.ConnectAsync(IPAddress.Loopback, upstreamPort, ct);
         return new NetworkStream(s, true);
     },
+    #pragma warning disable CA5359 // the load generator talks only to its own loopback interceptor with a throwaway CA
     SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, _, _, _) => true },
+    #pragma warning restore CA5359
 }) { Timeout = TimeSpan.FromSeconds(30) };
 
 string Url(string host, bool viaProxy) => $"https://{host}:{upstreamPort}/";

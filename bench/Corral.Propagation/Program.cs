@@ -12,7 +12,6 @@ using Corral.Policy;
 using Corral.Policy.Addressing;
 using Corral.Policy.Compilation;
 using Corral.Policy.Editing;
-using Corral.Policy.Loading;
 using Corral.Policy.Model;
 using Corral.Policy.Templates;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -184,7 +184,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             return RelayEnd.Closed;
         }
 
-        var mcpRules = verdict.Rule?.Source.Mcp;
+        var mcpRules = verdict.Rule?.Rule.Mcp;
         if (mcpRules is not null && McpTransportRefusal(request) is { } transportProblem)
         {
             await RefuseAsync(client, policy, request.Method, url, verdict, Refusal.ByRule(verdict.Rule!.Name, target.Authority, transportProblem, 400), ct,

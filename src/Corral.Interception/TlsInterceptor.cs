@@ -1,15 +1,10 @@
-using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
-using System.Text;
-using System.Text.Json;
 using Corral.Certificates;
 using Corral.Interception.Http;
-using Corral.Policy.Addressing;
-using Corral.Policy.Compilation;
 using Corral.Policy.Inspection;
 
 namespace Corral.Interception;

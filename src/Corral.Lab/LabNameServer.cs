@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Net.Sockets;
+using System.Net;
+using System.Security.Cryptography;
 using System.Text;
 
 namespace Corral.Lab;
@@ -93,7 +94,7 @@ internal sealed class AgentResolver(IPEndPoint resolver, Func<Socket> createSock
     {
         using var socket = createSocket();
         socket.Bind(new IPEndPoint(bindTo, 0));
-        var id = (ushort)Random.Shared.Next(ushort.MaxValue);
+        var id = (ushort)RandomNumberGenerator.GetInt32(ushort.MaxValue);
         var query = new List<byte> { (byte)(id >> 8), (byte)id, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0 };
         foreach (var label in name.Split('.')) { query.Add((byte)label.Length); query.AddRange(Encoding.ASCII.GetBytes(label)); }
         query.AddRange([0, 0, 1, 0, 1]);

@@ -2,7 +2,6 @@ using System.Text;
 using Corral.Policy;
 using Corral.Policy.Compilation;
 using Corral.Policy.Editing;
-using Corral.Policy.Loading;
 using Corral.Policy.Model;
 
 namespace Corral.Replay;

@@ -55,7 +55,7 @@ public sealed class Suggester(CompiledPolicy policy, PublicSuffixList suffixes)
         var deny = ruleName is null ? null : policy.FindRule(ruleName);
         var permit = policy.Rules.Where(r => r.Action == RuleAction.Permit && r.HasWebGroups && (deny is null || r.Priority < deny.Priority))
             .OrderByDescending(r => r.Priority).FirstOrDefault();
-        return permit?.Source.WebGroups[0].Value;
+        return permit?.Rule.WebGroups[0].Value;
     }
 
     public Suggestion Run(IEnumerable<RecordedFlow> records, string? ruleName, string webGroup, LineProblems malformed)

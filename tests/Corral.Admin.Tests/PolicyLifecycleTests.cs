@@ -3,8 +3,6 @@ using System.Text;
 using Corral.Admin.Tests.Support;
 using Corral.Gateway.Decision;
 using Corral.Gateway.Reload;
-using Corral.Policy;
-using Corral.Policy.Compilation;
 using Corral.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;

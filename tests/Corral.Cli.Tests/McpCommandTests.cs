@@ -45,7 +45,7 @@ public sealed class McpCommandTests : IDisposable
         Assert.Contains("mcp: { tools: [search_docs, get_issue], pinTools: true }", text);
         var result = PolicyChecker.CheckFile(Path.Combine(_temp.Path, "p.yaml"));
         Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics));
-        Assert.Equal(["search_docs", "get_issue"], result.Compiled!.FindRule("allow-tool-calls")!.Source.Mcp!.Tools.Select(t => t.Value));
+        Assert.Equal(["search_docs", "get_issue"], result.Compiled!.FindRule("allow-tool-calls")!.Rule.Mcp!.Tools.Select(t => t.Value));
     }
 
     [Fact]

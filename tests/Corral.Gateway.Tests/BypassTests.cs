@@ -45,7 +45,7 @@ public sealed class BypassTests
         GatewayHarness.Custom(Policy, $"{upstream.EndPoint.Address} tools.example.test evil.example.test filtered.example.test secret-abc123.evil.example.test c2.evil.test\n",
             files: Feeds, wrapResolver: counting is null ? null : inner => counting.Wrap(inner), interception: interception);
 
-    private static async Task<NetworkStream> ConnectTunnelAsync(GatewayHarness gw, TcpClient tcp, string authority)
+    private static async Task<NetworkStream> ConnectTunnelAsync(TcpClient tcp, string authority)
     {
         var stream = tcp.GetStream();
         await stream.WriteAsync(Encoding.ASCII.GetBytes($"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n"));
@@ -62,7 +62,7 @@ public sealed class BypassTests
         await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = Gateway(upstream);
         using var tcp = await gw.RawAsync();
-        var stream = await ConnectTunnelAsync(gw, tcp, $"tools.example.test:{upstream.EndPoint.Port}");
+        var stream = await ConnectTunnelAsync(tcp, $"tools.example.test:{upstream.EndPoint.Port}");
 
         await stream.WriteAsync("GET /first HTTP/1.1\r\nHost: tools.example.test\r\n\r\n"u8.ToArray());
         var (first, _, _) = await RawHttp.ReadResponseAsync(stream);
@@ -93,7 +93,7 @@ public sealed class BypassTests
         await using var upstream = LoopbackUpstream.Start(80);
         await using var gw = Gateway(upstream);
         using var tcp = await gw.RawAsync();
-        var stream = await ConnectTunnelAsync(gw, tcp, $"tools.example.test:{upstream.EndPoint.Port}");
+        var stream = await ConnectTunnelAsync(tcp, $"tools.example.test:{upstream.EndPoint.Port}");
 
         // The first line on its own, then the rest: the stream is judged before its head is complete.
         var firstLineEnd = request.IndexOf('\n', request.IndexOf(request.TrimStart('\r', '\n')[0])) + 1;
@@ -249,7 +249,7 @@ public sealed class BypassTests
         await using var upstream = LoopbackUpstream.Start(443, "tools.example.test");
         await using var gw = Gateway(upstream);
         using var tcp = await gw.RawAsync();
-        var stream = await ConnectTunnelAsync(gw, tcp, "tools.example.test:443");
+        var stream = await ConnectTunnelAsync(tcp, "tools.example.test:443");
 
         await stream.WriteAsync(ClientHelloBuilder.Hello(null));
         var rest = await RawHttp.ReadToCloseAsync(stream, 10);

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Security;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Corral.Testing;
@@ -85,7 +84,9 @@ public sealed class ExplicitProxyTests
         var (status, _, _) = await RawHttp.ReadResponseAsync(stream);
         Assert.Equal(200, status);
 
+        #pragma warning disable CA5359 // accept any certificate so that the failure asserted below can only be the gateway refusing the tunnel
         using var tls = new SslStream(stream, leaveInnerStreamOpen: true, (_, _, _, _) => true);
+        #pragma warning restore CA5359
         await Assert.ThrowsAnyAsync<Exception>(() => tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "c2.attacker.test" }));
 
         var (decision, _) = await gw.FlowAsync(r => r.GetProperty("reason").GetString()!.Contains("domain fronting"));

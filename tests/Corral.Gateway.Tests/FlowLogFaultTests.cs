@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using System.Net;
 using System.Text;
 using System.Text.Json;
 using Corral.Gateway.FlowLog;

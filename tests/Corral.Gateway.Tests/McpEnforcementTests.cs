@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text.Json;
 using Corral.Gateway.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using Corral.Policy.Model;
 
 namespace Corral.Interception.Tests;
 

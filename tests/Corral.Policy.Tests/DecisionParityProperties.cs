@@ -158,7 +158,7 @@ public sealed class DecisionParityProperties
     // The rule's destination holds whatever the address: no destination, anywhere, or a threat group listing the name.
     private static bool MatchesEveryAddress(CompiledRule rule, string? host)
     {
-        var destinations = rule.Source.Destination.Select(d => d.Value).ToList();
+        var destinations = rule.Rule.Destination.Select(d => d.Value).ToList();
         if (destinations.Count == 0 || destinations.Contains(PolicyDocument.Anywhere)) return true;
         if (host is null) return false;
         bool Lists(string feed) => feed.Split('\n').Any(entry => entry.Length > 0 && (host == entry || host.EndsWith("." + entry, StringComparison.Ordinal)));

@@ -1,4 +1,3 @@
-using Corral.Policy.Compilation;
 using Corral.Policy.Model;
 using Corral.Policy.Templates;
 

@@ -18,7 +18,7 @@ public sealed class McpRulesTests : IDisposable
     public void A_decrypting_permit_loads_tools_methods_and_pinning()
     {
         var policy = _temp.Compile(Policy(Decrypting + "mcp: { tools: [search_docs, get_issue], pinTools: enforce, methods: [resources/read] } }"));
-        var mcp = policy.FindRule("tools")!.Source.Mcp!;
+        var mcp = policy.FindRule("tools")!.Rule.Mcp!;
         Assert.Equal(["search_docs", "get_issue"], mcp.Tools.Select(t => t.Value));
         Assert.Equal(ToolPinning.Enforce, mcp.PinTools);
         Assert.Equal(["resources/read"], mcp.Methods.Select(t => t.Value));
@@ -30,11 +30,11 @@ public sealed class McpRulesTests : IDisposable
     [InlineData("false", ToolPinning.Off)]
     [InlineData("enforce", ToolPinning.Enforce)]
     public void PinTools_takes_true_false_or_enforce(string word, ToolPinning expected) =>
-        Assert.Equal(expected, _temp.Compile(Policy(Decrypting + $"mcp: {{ tools: [a], pinTools: {word} }} }}")).FindRule("tools")!.Source.Mcp!.PinTools);
+        Assert.Equal(expected, _temp.Compile(Policy(Decrypting + $"mcp: {{ tools: [a], pinTools: {word} }} }}")).FindRule("tools")!.Rule.Mcp!.PinTools);
 
     [Fact]
     public void A_rule_without_mcp_has_none() =>
-        Assert.Null(_temp.Compile(Policy(Decrypting + "logging: true }")).FindRule("tools")!.Source.Mcp);
+        Assert.Null(_temp.Compile(Policy(Decrypting + "logging: true }")).FindRule("tools")!.Rule.Mcp);
 
     private (int Line, int Column, string Text) OnlyError(string yaml, string code)
     {

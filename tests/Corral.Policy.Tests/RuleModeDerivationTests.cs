@@ -2,7 +2,6 @@ using System.Net;
 using System.Text;
 using Corral.Policy.Compilation;
 using Corral.Policy.Editing;
-using Corral.Policy.Loading;
 using Corral.Policy.Model;
 using Corral.Policy.Templates;
 

@@ -1,5 +1,4 @@
 using System.Net;
-using Corral.Policy;
 using Corral.Policy.Compilation;
 using Corral.Policy.Diagnostics;
 

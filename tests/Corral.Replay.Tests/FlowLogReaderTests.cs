@@ -1,5 +1,3 @@
-using System.Text;
-using Corral.Replay;
 
 namespace Corral.Replay.Tests;
 

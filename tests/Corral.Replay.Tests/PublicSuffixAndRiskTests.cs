@@ -1,6 +1,5 @@
 using System.Net;
 using Corral.Policy.Model;
-using Corral.Replay;
 
 namespace Corral.Replay.Tests;
 

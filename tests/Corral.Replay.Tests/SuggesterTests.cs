@@ -1,7 +1,6 @@
 using System.Net;
 using Corral.Policy;
 using Corral.Policy.Compilation;
-using Corral.Replay;
 
 namespace Corral.Replay.Tests;
 

@@ -1,5 +1,4 @@
 using Corral.Policy.Templates;
-using Corral.Terraform;
 using Corral.Testing;
 
 namespace Corral.Terraform.Tests;

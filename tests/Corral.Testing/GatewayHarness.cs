@@ -118,11 +118,7 @@ public sealed class GatewayHarness : IAsyncDisposable
         return folder;
     }
 
-    private static IpPrefix Prefix(string text)
-    {
-        IpPrefix.TryParse(text, out var p, out _);
-        return p;
-    }
+    private static IpPrefix Prefix(string text) => IpPrefix.TryParse(text, out var p, out var e) ? p : throw new InvalidOperationException(e);
 
     /// <summary>An HttpClient that goes through the explicit proxy and trusts the given test certificate.</summary>
     public HttpClient Client(System.Security.Cryptography.X509Certificates.X509Certificate2? trust = null) =>

@@ -17,7 +17,7 @@ internal static class McpApi
             if (Auth.Refusal(context, token) is { } refused) return refused;
             var accepted = pins.Accept(server);
             if (accepted.Count == 0) return Problem.Of(StatusCodes.Status404NotFound, $"{server} has no changed tools waiting for review");
-            logger.LogInformation("MCP tool changes of {Server} accepted through the API by {Client}: {Tools}", server, context.Connection.RemoteIpAddress, string.Join(", ", accepted));
+            logger.McpToolsAccepted(server, context.Connection.RemoteIpAddress, accepted);
             return Results.Json(new { server, accepted });
         });
     }

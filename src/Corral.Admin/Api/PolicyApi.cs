@@ -24,7 +24,7 @@ internal static class PolicyApi
             var outcome = await reloader.ApplyTextAsync(text!, context.RequestAborted).ConfigureAwait(false);
             if (!outcome.Applied)
                 return Problem.Of(StatusCodes.Status422UnprocessableEntity, "the policy does not compile; the policy in force is unchanged", Diagnostics(outcome.Diagnostics));
-            logger.LogInformation("Policy {Hash} put in force through the API by {Client}", outcome.Hash, context.Connection.RemoteIpAddress);
+            logger.PolicyPut(outcome.Hash, context.Connection.RemoteIpAddress);
             return Results.Json(new { outcome.Hash, outcome.Changed, outcome.Drift, warnings = Diagnostics(outcome.Diagnostics) });
         });
 
@@ -47,8 +47,8 @@ internal static class PolicyApi
             };
             IResult Log(IResult r)
             {
-                if (outcome!.Changed) logger.LogInformation("Rule {Rule} set to {Mode} through the API by {Client}", name, word, context.Connection.RemoteIpAddress);
-                else logger.LogInformation("Rule {Rule} unchanged ({Mode} already) through the API by {Client}", name, word, context.Connection.RemoteIpAddress);
+                if (outcome!.Changed) logger.RuleModeSet(name, word, context.Connection.RemoteIpAddress);
+                else logger.RuleModeUnchanged(name, word, context.Connection.RemoteIpAddress);
                 return r;
             }
         });

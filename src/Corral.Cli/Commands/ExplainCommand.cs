@@ -1,7 +1,5 @@
 using System.CommandLine;
 using System.Net;
-using System.Text.Json;
-using Corral.Policy;
 using Corral.Policy.Addressing;
 using Corral.Policy.Compilation;
 using Corral.Policy.Model;
@@ -155,7 +153,7 @@ internal sealed record McpCallExplanation(string Tool, bool Allowed, string Reas
     public static McpCallExplanation Of(in Verdict verdict, string tool)
     {
         if (!verdict.LetsThrough) return new(tool, false, "the flow itself is denied");
-        if (verdict.Rule?.Source.Mcp is not { } mcp)
+        if (verdict.Rule?.Rule.Mcp is not { } mcp)
             return new(tool, true, $"rule '{verdict.Rule?.Name ?? "(default)"}' has no mcp section: any tool passes (payload inspection still applies when decrypted)");
         var decision = mcp.Decide(McpRules.ToolsCall, tool);
         var watched = !verdict.Enforced && !decision.Allowed ? " (watch mode: logged, not enforced)" : "";

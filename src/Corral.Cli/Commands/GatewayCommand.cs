@@ -13,9 +13,9 @@ using Microsoft.Extensions.Logging;
 namespace Corral.Cli.Commands;
 
 /// <summary><c>corral gateway</c>: run the egress proxy (explicit and/or transparent) that enforces the policy until SIGTERM.</summary>
-internal static partial class GatewayCommand
+internal static class GatewayCommand
 {
-    public static Command Create(TextWriter stdout, TextWriter stderr)
+    public static Command Create(TextWriter stderr)
     {
         var policy = CommonOptions.PolicyArgument();
         var listen = new Option<string?>("--listen") { Description = "Explicit proxy listener ADDR:PORT (HTTP_PROXY/HTTPS_PROXY); default 127.0.0.1:3128 when --transparent is not given" };
@@ -198,8 +198,8 @@ internal static partial class GatewayCommand
                 host.StopAsync().GetAwaiter().GetResult(); // stopped while starting: what did start drains and stops
                 return CorralCommand.Ok;
             }
-            if (standIns.Count > 0) Log.PublicStandIns(logger, string.Join(", ", standIns));
-            Log.InForce(logger, policy.Document.Name, policy.Hash);
+            if (standIns.Count > 0) logger.PublicStandIns(standIns);
+            logger.PolicyInForce(policy.Document.Name, policy.Hash);
             host.WaitForShutdownAsync().GetAwaiter().GetResult();
             return CorralCommand.Ok;
         }
@@ -248,13 +248,4 @@ internal static partial class GatewayCommand
         FormatException or IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException or ArgumentException => e,
         _ => null,
     };
-
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = 1000, Level = LogLevel.Warning, Message = "Treating {StandIns} as public internet (--public-standin): lab/test setting, never for production")]
-        public static partial void PublicStandIns(ILogger logger, string standIns);
-
-        [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Policy {Name} ({Hash}) in force")]
-        public static partial void InForce(ILogger logger, string name, string hash);
-    }
 }

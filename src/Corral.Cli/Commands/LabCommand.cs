@@ -28,7 +28,8 @@ internal static class LabCommand
         command.Subcommands.Add(StandIn(stdout, stderr));
         command.SetAction(parse =>
         {
-            LabModeNames.TryParse(parse.GetValue(mode)!, out var modes);
+            // AcceptOnlyFromAmong admits only the names TryParse knows.
+            if (!LabModeNames.TryParse(parse.GetValue(mode)!, out var modes)) throw new InvalidOperationException($"unknown lab mode '{parse.GetValue(mode)}'");
             // Ctrl-C or SIGTERM: stop after the current step and remove the namespaces and rules; a second one ends at once.
             using var stop = new CancellationTokenSource();
             void OnSignal(PosixSignalContext c)

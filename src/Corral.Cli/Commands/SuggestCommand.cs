@@ -3,7 +3,6 @@ using System.Text;
 using Corral.Policy;
 using Corral.Policy.Compilation;
 using Corral.Policy.Editing;
-using Corral.Policy.Loading;
 using Corral.Replay;
 
 namespace Corral.Cli.Commands;

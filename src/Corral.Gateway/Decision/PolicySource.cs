@@ -2,7 +2,11 @@ using Corral.Policy.Compilation;
 
 namespace Corral.Gateway.Decision;
 
-/// <summary>The policy in force. Swapped atomically, so a reload never half-applies; each flow reads it once.</summary>
+/// <summary>
+/// The policy in force. Swapped atomically, so a reload never half-applies. A flow takes it once, when it starts
+/// (<see cref="FlowDecider.Snapshot"/>), and decides every request on that snapshot; the DNS server follows
+/// <see cref="Swapped"/>, and the payload inspector, metrics and admin API read <see cref="Current"/> when they need it.
+/// </summary>
 public sealed class PolicySource(CompiledPolicy initial)
 {
     private CompiledPolicy _current = initial;

@@ -134,7 +134,7 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
         if (total == 1 || total - Interlocked.Read(ref _droppedReported) >= 1000)
         {
             Interlocked.Exchange(ref _droppedReported, total);
-            _logger.LogError("Flow log is falling behind: {Dropped} record(s) dropped so far (flow {FlowId}, {Event})", total, record.FlowId, record.Event);
+            _logger.FallingBehind(total, record.FlowId, record.Event);
         }
     }
 
@@ -186,7 +186,7 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
         }
         catch (Exception e)
         {
-            _logger.LogCritical(e, "Flow log writer failed; flow records are no longer written to {Path}", _path);
+            _logger.WriterFailed(e, _path);
             _failure = new Failure($"the writer stopped: {e.Message}", DateTimeOffset.UtcNow, Dropped); // readiness says so from now on
             failure = e;
         }
@@ -237,7 +237,7 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
             var last = file.LastByte();
             if (last is not -1 and not '\n')
             {
-                _logger.LogWarning("Flow log {Path} ended in a partial line (a writer was stopped in the middle of a write); ending it before the next record", _path);
+                _logger.PartialLine(_path);
                 file.AppendWhole("\n"u8);
             }
             return file;
@@ -292,8 +292,7 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
         if (_failure is { } ended)
         {
             _failure = null;
-            _logger.LogWarning("Flow log {Path} is written again after {Seconds:F1} s; {Lost} record(s) were not written meanwhile (counted in corral_gateway_flowlog_dropped_total)",
-                _path, (DateTimeOffset.UtcNow - ended.Since).TotalSeconds, Dropped - ended.DroppedBefore);
+            _logger.Recovered(_path, (DateTimeOffset.UtcNow - ended.Since).TotalSeconds, Dropped - ended.DroppedBefore);
         }
         return true;
     }
@@ -304,14 +303,12 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
         if (_failure is not { } current)
         {
             _failure = new Failure(problem, now, Dropped);
-            _logger.LogCritical("Flow log {Path} cannot be written: {Problem}. Records wait in the queue and are retried every {Retry} ms; once the queue is full they are dropped and counted",
-                _path, problem, RetryInterval.TotalMilliseconds);
+            _logger.CannotWrite(_path, problem, RetryInterval.TotalMilliseconds);
         }
         else if (now - current.ReportedAt >= FailureReport)
         {
             current.ReportedAt = now;
-            _logger.LogCritical("Flow log {Path} still cannot be written ({Seconds:F0} s): {Problem}; {Lost} record(s) dropped meanwhile",
-                _path, (now - current.Since).TotalSeconds, problem, Dropped - current.DroppedBefore);
+            _logger.StillCannotWrite(_path, (now - current.Since).TotalSeconds, problem, Dropped - current.DroppedBefore);
         }
     }
 
@@ -346,7 +343,7 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // Writing on past the size limit beats losing records; the next batch tries to rotate again.
-            _logger.LogError("Flow log {Path} could not be rotated: {Error}", _path, e.Message);
+            _logger.RotationFailed(_path, e.Message);
         }
     }
 

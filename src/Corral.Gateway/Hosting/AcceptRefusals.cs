@@ -46,7 +46,7 @@ internal sealed class AcceptRefusals(IFlowLog flowLog, GatewayContext context, M
         flowLog.Write(new FlowRecord { Event = FlowEvent.Decision, Time = now, FlowId = id, Listener = listener, Source = source, Refusal = note });
         flowLog.Write(new FlowRecord { Event = FlowEvent.Close, Time = now, FlowId = id, Listener = listener, Source = source, Refusal = note, DurationMs = 0 });
         if (_lines[check].ShouldWrite(out var since))
-            logger.LogWarning("{Listener}: refused {Client} ({Check}: {Reason}); {Since} more refused since the last such line", listener, source, check, reason, since);
+            logger.ConnectionRefused(listener, source, check, reason, since);
         if (speaksHttp) Answer(client, (Refusal.ByCheck(check, "(not read)", reason, 503) with { AdviceText = advice }).ToHttpResponse());
         client.Dispose();
     }

@@ -133,7 +133,7 @@ public sealed class GatewayServer : IAsyncDisposable
             _context.Self.Add(ListenEndPoint);
             var handler = new ExplicitProxyHandler(_context);
             _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(socket, "explicit", handler.HandleAsync)));
-            _logger.LogInformation("Explicit proxy listening on {EndPoint}", ListenEndPoint);
+            _logger.ExplicitListening(ListenEndPoint);
         }
         if (_options.Transparent is { } transparent)
         {
@@ -142,7 +142,7 @@ public sealed class GatewayServer : IAsyncDisposable
             _context.Self.Add(TransparentEndPoint);
             var handler = new TransparentHandler(_context, TransparentEndPoint);
             _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(socket, "transparent", handler.HandleAsync)));
-            _logger.LogInformation("Transparent listener on {EndPoint}", TransparentEndPoint);
+            _logger.TransparentListening(TransparentEndPoint);
         }
         _dns?.Start();
     }
@@ -152,12 +152,10 @@ public sealed class GatewayServer : IAsyncDisposable
     {
         if (DescriptorBudget.OfThisProcess() is not { } budget) return;
         var configured = _options.Limits.MaxConnections;
-        _logger.LogInformation("Open-file limit {Soft} (hard {Hard}), {Open} open at start: room for {Safe} connections ({PerConnection} descriptors each, {Reserve} kept for the gateway)",
-            budget.SoftLimit, budget.HardLimit, budget.OpenAtStart, budget.SafeConnections, DescriptorBudget.PerConnection, DescriptorBudget.Reserve);
+        _logger.OpenFileBudget(budget.SoftLimit, budget.HardLimit, budget.OpenAtStart, budget.SafeConnections, DescriptorBudget.PerConnection, DescriptorBudget.Reserve);
         if (configured > budget.SafeConnections)
         {
-            _logger.LogWarning("--max-connections {Configured} is more than the open-file limit carries: serving at most {Safe} connections at once. Raise the limit (ulimit -n, systemd LimitNOFILE=) to serve more",
-                configured, budget.SafeConnections);
+            _logger.ConnectionLimitLowered(configured, budget.SafeConnections);
             Volatile.Write(ref _maxConnections, budget.SafeConnections);
         }
     }
@@ -236,8 +234,7 @@ public sealed class GatewayServer : IAsyncDisposable
                 // would fail again at once. Wait, longer each time, so that connections already open keep being served.
                 var exhausted = e.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable;
                 if (_acceptFailureLine.ShouldWrite(out var heldBack))
-                    _logger.LogWarning("{Listener} accept failed: {Error} ({HeldBack} more such failures since the last line){BackingOff}", name, e.Message, heldBack,
-                        exhausted ? "; backing off" : "");
+                    _logger.AcceptFailed(name, e.Message, heldBack, exhausted ? "; backing off" : "");
                 if (!exhausted) continue;
                 backoff = TimeSpan.FromMilliseconds(Math.Clamp(backoff.TotalMilliseconds * 2, 10, 1000));
                 try { await Task.Delay(backoff, _stopAccepting.Token).ConfigureAwait(false); }
@@ -277,12 +274,12 @@ public sealed class GatewayServer : IAsyncDisposable
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
         {
-            _logger.LogDebug("{Listener} connection ended: {Error}", name, e.Message);
+            _logger.ConnectionEnded(name, e.Message);
         }
         catch (Exception e)
         {
             // Fail closed: a bug in one connection closes that connection, never the gateway.
-            _logger.LogError(e, "{Listener} connection failed", name);
+            _logger.ConnectionFailed(e, name);
         }
         finally
         {
@@ -304,11 +301,11 @@ public sealed class GatewayServer : IAsyncDisposable
         var open = _connections.Values.ToArray();
         if (open.Length > 0)
         {
-            _logger.LogInformation("Draining {Count} open connection(s), up to {Seconds} s", open.Length, _options.Limits.DrainTimeout.TotalSeconds);
+            _logger.Draining(open.Length, _options.Limits.DrainTimeout.TotalSeconds);
             var drained = Task.WhenAll(open);
             if (await Task.WhenAny(drained, Task.Delay(_options.Limits.DrainTimeout)).ConfigureAwait(false) != drained)
             {
-                _logger.LogWarning("Drain timeout: cutting {Count} connection(s)", _connections.Count);
+                _logger.DrainTimedOut(_connections.Count);
                 _abort.Cancel();
                 await Task.WhenAll(_connections.Values.ToArray()).ConfigureAwait(false);
             }
@@ -317,7 +314,7 @@ public sealed class GatewayServer : IAsyncDisposable
         _context.Interceptor?.Dispose(); // idle pooled upstream connections
         _context.PlainRelay.Dispose();
         if (_ownedFlowLog is not null) await _ownedFlowLog.DisposeAsync().ConfigureAwait(false);
-        _logger.LogInformation("Gateway stopped");
+        _logger.Stopped();
     }
 
     public async ValueTask DisposeAsync()

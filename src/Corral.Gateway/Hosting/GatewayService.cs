@@ -8,7 +8,7 @@ namespace Corral.Gateway.Hosting;
 /// first (<see cref="StoppingAsync"/>, before any service's <c>StopAsync</c>: the admin server still answers
 /// <c>/readyz</c> with "draining" meanwhile), up to its drain timeout, then cuts what is left.
 /// </summary>
-public sealed partial class GatewayService(GatewayServer server, ILogger logger) : IHostedLifecycleService
+public sealed class GatewayService(GatewayServer server, ILogger logger) : IHostedLifecycleService
 {
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -23,17 +23,11 @@ public sealed partial class GatewayService(GatewayServer server, ILogger logger)
     /// <remarks>The drain keeps its own timeout (<see cref="GatewayLimits.DrainTimeout"/>); give the host's shutdown timeout more.</remarks>
     public Task StoppingAsync(CancellationToken cancellationToken)
     {
-        Log.Draining(logger);
+        logger.ShuttingDown();
         return server.StopAsync();
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "Shutting down: draining connections")]
-        public static partial void Draining(ILogger logger);
-    }
 }

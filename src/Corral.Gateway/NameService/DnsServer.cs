@@ -21,7 +21,6 @@ public sealed class DnsServer : IAsyncDisposable
     private const int MaxUdpAnswer = 1232; // the EDNS size that avoids fragmentation; larger answers go truncated, the client retries over TCP
 
     private readonly DnsOptions _options;
-    private readonly PolicySource _policy;
     private readonly IFlowLog _flowLog;
     private readonly ILogger _logger;
     private readonly Func<string> _newFlowId;
@@ -40,7 +39,6 @@ public sealed class DnsServer : IAsyncDisposable
     public DnsServer(DnsOptions options, PolicySource policy, IFlowLog flowLog, ResolvedNames resolvedNames, Meter meter, ILogger logger, Func<string> newFlowId)
     {
         _options = options;
-        _policy = policy;
         _flowLog = flowLog;
         _logger = logger;
         _newFlowId = newFlowId;
@@ -72,9 +70,9 @@ public sealed class DnsServer : IAsyncDisposable
         // One receive loop per core on the one socket: a cached or refused answer is made inline on the loop's thread.
         for (var i = 0; i < Math.Max(1, Environment.ProcessorCount); i++) _loops.Add(Task.Run(UdpLoopAsync));
         _loops.Add(Task.Run(TcpLoopAsync));
-        _logger.LogInformation("DNS resolver on {EndPoint} (UDP and TCP), upstream {Upstream}, dns mode {Mode}", EndPoint, _options.Upstream, _names.Mode.ToString().ToLowerInvariant());
+        _logger.Listening(EndPoint, _options.Upstream, _names.Mode.ToString().ToLowerInvariant());
         if (_names.AddressOnlyRules.Count > 0)
-            _logger.LogWarning("DNS: names reachable only through address-only rule(s) {Rules} are {What} (dns: mode {Mode})", string.Join(", ", _names.AddressOnlyRules),
+            _logger.AddressOnlyRules(_names.AddressOnlyRules,
                 _names.Mode == Policy.Model.RuleMode.Enforce ? "refused" : "resolved and flagged", _names.Mode.ToString().ToLowerInvariant());
     }
 
@@ -143,7 +141,7 @@ public sealed class DnsServer : IAsyncDisposable
         try { length = await answering.ConfigureAwait(false); }
         catch (Exception e)
         {
-            _logger.LogError(e, "DNS query from {Client} failed", client);
+            _logger.QueryFailed(e, client);
             ArrayPool<byte>.Shared.Return(answer);
             return;
         }
@@ -240,7 +238,7 @@ public sealed class DnsServer : IAsyncDisposable
         var names = Volatile.Read(ref _names);
         if (!names.Serves(client.Address))
         {
-            _logger.LogWarning("DNS query for {Name} from {Client} refused: not in any source group of the policy", question.Name, client);
+            _logger.NotASource(question.Name, client);
             Record(client, transport, question.Name, question.Type, DnsWire.Refused, false, null, "the source is in no source group of the policy (not an open resolver)", [], null, false, [], "not-a-source");
             return ValueTask.FromResult(DnsWire.WriteAnswerWithoutRecords(span, question.End, DnsWire.Refused, answer.Span));
         }
@@ -249,7 +247,7 @@ public sealed class DnsServer : IAsyncDisposable
         var verdict = names.Decide(client.Address, question.Name);
         if (!verdict.Forward)
         {
-            _logger.LogInformation("DNS query {Name} ({Type}) from {Client} refused by {Rule}: {Reason}", question.Name, DnsWire.TypeName(question.Type), client, verdict.Rule ?? "(default)", verdict.Reason);
+            _logger.QueryRefused(question.Name, DnsWire.TypeName(question.Type), client, verdict.Rule ?? "(default)", verdict.Reason);
             Record(client, transport, question.Name, question.Type, DnsWire.NxDomain, false, verdict.Rule, verdict.Reason, [], null, false, flags, null, verdict.AddressOnly);
             return ValueTask.FromResult(DnsWire.WriteAnswerWithoutRecords(span, question.End, DnsWire.NxDomain, answer.Span));
         }

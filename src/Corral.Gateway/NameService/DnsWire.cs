@@ -102,7 +102,7 @@ public static class DnsWire
 
     /// <summary>
     /// An answer with no records to the query's question: header and question copied, QR and RA set, RD kept, the
-    /// given response code. Returns its length (at most <paramref name="question"/>.End bytes).
+    /// given response code. Returns its length (at most <paramref name="questionEnd"/> bytes).
     /// </summary>
     public static int WriteAnswerWithoutRecords(ReadOnlySpan<byte> query, int questionEnd, byte responseCode, Span<byte> into)
     {

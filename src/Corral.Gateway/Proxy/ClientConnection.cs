@@ -1,10 +1,7 @@
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
-using Corral.Gateway.FlowLog;
 using Corral.Policy.Addressing;
-using Corral.Policy.Compilation;
-using Microsoft.Extensions.Logging;
 
 namespace Corral.Gateway.Proxy;
 

@@ -2,7 +2,6 @@ using System.Net.Sockets;
 using Corral.Gateway.Http;
 using Corral.Interception;
 using Corral.Interception.Http;
-using Microsoft.Extensions.Logging;
 
 namespace Corral.Gateway.Proxy;
 

@@ -5,7 +5,6 @@ using Corral.Gateway.FlowLog;
 using Corral.Interception;
 using Corral.Interception.Http;
 using Corral.Policy.Compilation;
-using Microsoft.Extensions.Logging;
 
 namespace Corral.Gateway.Proxy;
 
@@ -104,8 +103,8 @@ internal sealed class FlowSession : IAsyncDisposable
         if (!letsThrough) Context.Denied.Add(1);
         if (Refusal is { } refusal)
         {
-            if (refusal.Check is null) Context.Logger.LogInformation("Flow {FlowId} {Listener} {Source} -> {Destination} denied by {Rule}: {Reason}", Id, _client.Listener, _client.Source, Authority, refusal.Rule, refusal.Reason);
-            else Context.Logger.LogWarning("Flow {FlowId} {Listener} {Source} -> {Destination} refused ({Check}): {Reason}", Id, _client.Listener, _client.Source, Authority, refusal.Check, refusal.Reason);
+            if (refusal.Check is null) Context.Logger.FlowDenied(Id, _client.Listener, _client.Source, Authority, refusal.Rule, refusal.Reason);
+            else Context.Logger.FlowRefused(Id, _client.Listener, _client.Source, Authority, refusal.Check, refusal.Reason);
         }
         Context.FlowLog.Write(new FlowRecord
         {
@@ -150,7 +149,7 @@ internal sealed class FlowSession : IAsyncDisposable
             });
             if (request.Mcp is { } mcp) session.CountMcp(mcp, request.Verdict);
             if (refusal is not null)
-                ctx.Logger.LogInformation("Flow {FlowId} {Method} {Url} refused ({By}): {Reason}", session.Id, request.Method, request.Url, refusal.Check ?? refusal.Rule, refusal.Reason);
+                ctx.Logger.RequestRefused(session.Id, request.Method, request.Url, refusal.Check ?? refusal.Rule, refusal.Reason);
         }
     }
 
@@ -174,8 +173,7 @@ internal sealed class FlowSession : IAsyncDisposable
         foreach (var tool in comparison.NewlyFlagged)
         {
             Context.McpToolChanges.Add(1, new KeyValuePair<string, object?>("server", McpServer), new KeyValuePair<string, object?>("tool", tool));
-            Context.Logger.LogWarning("Flow {FlowId}: MCP server {Server} changed tool {Tool} since it was pinned; run 'corral mcp accept {Server}' once reviewed",
-                Id, McpServer, tool, McpServer);
+            Context.Logger.McpToolChanged(Id, McpServer, tool);
         }
         return comparison.Changed;
     }

@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using Corral.Gateway.Splicing;
 using Corral.Interception;
 using Corral.Interception.Http;
-using Microsoft.Extensions.Logging;
 
 namespace Corral.Gateway.Proxy;
 
@@ -85,7 +84,7 @@ internal static class Tunnel
             return;
         }
         // A rule that decides MCP calls one by one cannot let a stream it cannot read through whole (no CA, no SNI, not TLS).
-        if (session.Decision.Verdict is { Enforced: true, Rule.Source.Mcp: not null } mcpVerdict)
+        if (session.Decision.Verdict is { Enforced: true, Rule.Rule.Mcp: not null } mcpVerdict)
         {
             session.Refuse(Refusal.ByCheck(GatewayCheck.McpNotDecrypted, session.Authority,
                 $"rule '{mcpVerdict.Rule!.Name}' decides MCP calls one by one, which needs this flow decrypted" +
@@ -125,7 +124,7 @@ internal static class Tunnel
         }
         catch (Exception e) when (e is IOException or SocketException or TimeoutException or OperationCanceledException)
         {
-            ctx.Logger.LogDebug("Flow {FlowId}: ended early: {Error}", session.Id, e.Message);
+            ctx.Logger.TunnelEndedEarly(session.Id, e.Message);
             return RelayEnd.Closed;
         }
     }
@@ -143,7 +142,7 @@ internal static class Tunnel
         }
         catch (Exception e) when (e is SocketException or TimeoutException or OperationCanceledException)
         {
-            ctx.Logger.LogWarning("Flow {FlowId}: cannot reach {Destination}: {Error}", session.Id, session.DialTo, e.Message);
+            ctx.Logger.UpstreamUnreachable(session.Id, session.DialTo, e.Message);
             session.Close(note: $"upstream unreachable: {e.Message}");
             return;
         }
@@ -176,7 +175,7 @@ internal static class Tunnel
         }
         catch (Exception e) when (e is IOException or SocketException or TimeoutException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
         {
-            ctx.Logger.LogInformation("Flow {FlowId}: intercepted connection to {Host} ended: {Error}", session.Id, host, e.Message);
+            ctx.Logger.InterceptionEnded(session.Id, host, e.Message);
             session.Close(note: $"interception ended: {e.Message}");
         }
     }

@@ -12,7 +12,7 @@ namespace Corral.Gateway.Reload;
 /// the status event) after every attempt. A refused policy leaves the previous one in force.
 /// </summary>
 /// <remarks>Not thread-safe: its caller serialises changes. <see cref="Status"/> may be read from any thread.</remarks>
-public sealed partial class PolicyApplier
+public sealed class PolicyApplier
 {
     private readonly PolicySource _target;
     private readonly IReadOnlyList<IPolicyChangeListener> _listeners;
@@ -93,15 +93,9 @@ public sealed partial class PolicyApplier
         foreach (var listener in _listeners)
         {
             try { tell(listener); }
-            catch (Exception e) { Log.ListenerFailed(_logger, e); }
+            catch (Exception e) { ReloadLog.StatusListenerFailed(_logger, e); }
         }
         try { StatusChanged?.Invoke(status); }
-        catch (Exception e) { Log.ListenerFailed(_logger, e); }
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = 1210, Level = LogLevel.Warning, Message = "Reload status listener failed")]
-        public static partial void ListenerFailed(ILogger logger, Exception exception);
+        catch (Exception e) { ReloadLog.StatusListenerFailed(_logger, e); }
     }
 }

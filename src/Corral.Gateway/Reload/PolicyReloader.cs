@@ -4,7 +4,6 @@ using Corral.Gateway.Decision;
 using Corral.Policy;
 using Corral.Policy.Compilation;
 using Corral.Policy.Editing;
-using Corral.Policy.Loading;
 using Corral.Policy.Model;
 using Microsoft.Extensions.Logging;
 

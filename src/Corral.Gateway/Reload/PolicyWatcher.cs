@@ -43,7 +43,7 @@ internal sealed class PolicyWatcher : IAsyncDisposable
         if (Inotify.IsSupported)
         {
             try { _inotify = new Inotify(OnInotify); }
-            catch (IOException e) { _logger.LogWarning("inotify unavailable ({Error}); watching with FileSystemWatcher", e.Message); }
+            catch (IOException e) { ReloadLog.InotifyUnavailable(_logger, e.Message); }
         }
         // Its own thread, not the pool: a gateway under load keeps the pool busy with flows, and a reload queued
         // behind them is a reload late; the compile runs on this thread too (the reload callback is told so).
@@ -69,7 +69,7 @@ internal sealed class PolicyWatcher : IAsyncDisposable
             {
                 if (!Directory.Exists(directory))
                 {
-                    _logger.LogWarning("Cannot watch {Directory}: it does not exist", directory);
+                    ReloadLog.DirectoryMissing(_logger, directory);
                     continue;
                 }
                 if (_inotify is { } inotify)
@@ -77,7 +77,7 @@ internal sealed class PolicyWatcher : IAsyncDisposable
                     var wd = inotify.Add(directory, out var error);
                     if (wd < 0)
                     {
-                        _logger.LogWarning("Cannot watch {Directory}: {Error}", directory, error);
+                        ReloadLog.CannotWatch(_logger, directory, error);
                         continue;
                     }
                     _watchers[directory] = new InotifyWatch(inotify, wd);
@@ -96,7 +96,7 @@ internal sealed class PolicyWatcher : IAsyncDisposable
                 watcher.Error += (_, e) =>
                 {
                     // Overflowed events: we may have missed a change, so reload to be sure.
-                    _logger.LogWarning("File watcher for {Directory}: {Error}; reloading to be safe", directory, e.GetException().Message);
+                    ReloadLog.WatcherError(_logger, directory, e.GetException().Message);
                     Poke(null, finished: false);
                 };
                 watcher.EnableRaisingEvents = true;
@@ -115,7 +115,7 @@ internal sealed class PolicyWatcher : IAsyncDisposable
     {
         if (path is null)
         {
-            _logger.LogWarning("inotify lost events; reloading to be safe");
+            ReloadLog.InotifyOverflow(_logger);
             Poke(null, finished: true);
         }
         else if (Volatile.Read(ref _files).Contains(path)) Poke(path, finished);
@@ -230,7 +230,7 @@ internal sealed class PolicyWatcher : IAsyncDisposable
             }
             catch (Exception e)
             {
-                _logger.LogError(e, "Policy reload after a file change failed");
+                ReloadLog.ReloadAfterChangeFailed(_logger, e);
             }
         }
     }

@@ -2,23 +2,47 @@ using Microsoft.Extensions.Logging;
 
 namespace Corral.Gateway.Reload;
 
-/// <summary>Writes each policy change to the gateway's log: the policy put in force, a refusal and why, drift from the file.</summary>
+/// <summary>
+/// Writes each policy change to the gateway's log (the policy put in force, a refusal and why, drift from the file), and
+/// holds every message of policy reloads and the file watch: event ids 1300-1399 (the table is in docs/gateway.md).
+/// </summary>
 public sealed partial class ReloadLog(ILogger logger) : IPolicyChangeListener
 {
     public void Applied(ReloadStatus status, ReloadSource source, bool changed)
     {
-        if (changed) InForce(logger, status.PolicyName, status.Hash, source.Label());
+        if (changed) PolicyInForce(logger, status.PolicyName, status.Hash, source.Label());
         if (status.Drift is { } drift) Drift(logger, drift);
     }
 
-    public void Refused(ReloadStatus status, ReloadFailure failure) => Failed(logger, failure.Source.Label(), status.Hash, failure.Message);
+    public void Refused(ReloadStatus status, ReloadFailure failure) => ReloadFailed(logger, failure.Source.Label(), status.Hash, failure.Message);
 
-    [LoggerMessage(EventId = 1200, Level = LogLevel.Information, Message = "Policy {Name} ({Hash}) in force, from {Source}")]
-    private static partial void InForce(ILogger logger, string name, string hash, string source);
+    [LoggerMessage(1300, LogLevel.Error, "Policy reload from {Source} failed; {Hash} stays in force: {Error}")]
+    private static partial void ReloadFailed(ILogger logger, string source, string hash, string error);
 
-    [LoggerMessage(EventId = 1201, Level = LogLevel.Error, Message = "Policy reload from {Source} failed; {Hash} stays in force: {Error}")]
-    private static partial void Failed(ILogger logger, string source, string hash, string error);
+    [LoggerMessage(1301, LogLevel.Information, "Policy {Name} ({Hash}) in force, from {Source}")]
+    private static partial void PolicyInForce(ILogger logger, string name, string hash, string source);
 
-    [LoggerMessage(EventId = 1202, Level = LogLevel.Warning, Message = "Policy drift: {Drift}")]
+    [LoggerMessage(1302, LogLevel.Warning, "Policy drift: {Drift}")]
     private static partial void Drift(ILogger logger, string drift);
+
+    [LoggerMessage(1303, LogLevel.Warning, "Reload status listener failed")]
+    internal static partial void StatusListenerFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1304, LogLevel.Warning, "inotify unavailable ({Error}); watching with FileSystemWatcher")]
+    internal static partial void InotifyUnavailable(ILogger logger, string error);
+
+    [LoggerMessage(1305, LogLevel.Warning, "Cannot watch {Directory}: it does not exist")]
+    internal static partial void DirectoryMissing(ILogger logger, string directory);
+
+    [LoggerMessage(1306, LogLevel.Warning, "Cannot watch {Directory}: {Error}")]
+    internal static partial void CannotWatch(ILogger logger, string directory, string? error);
+
+    [LoggerMessage(1307, LogLevel.Warning, "File watcher for {Directory}: {Error}; reloading to be safe")]
+    internal static partial void WatcherError(ILogger logger, string directory, string error);
+
+    [LoggerMessage(1308, LogLevel.Warning, "inotify lost events; reloading to be safe")]
+    internal static partial void InotifyOverflow(ILogger logger);
+
+    [LoggerMessage(1309, LogLevel.Error, "Policy reload after a file change failed")]
+    internal static partial void ReloadAfterChangeFailed(ILogger logger, Exception exception);
 }

@@ -87,7 +87,7 @@ internal sealed class ClientHelloParser(int maxBytes) : IPrefixParser
                 if (nameType != 0 || ServerName is not null) continue;
                 var text = Encoding.ASCII.GetString(name);
                 if (name.IndexOfAnyExceptInRange((byte)0x21, (byte)0x7E) >= 0 || IpLiteral.TryParse(text, out _) ||
-                    !HostName.TryNormalize(text, out var host, out var error))
+                    !HostName.TryNormalize(text, out var host, out _))
                     return Fail($"SNI '{Interception.Http.Refusal.Printable(text)}' is not a host name");
                 ServerName = host;
             }

@@ -1,11 +1,9 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Corral.Gateway.Proxy;
 using Corral.Interception.Http;
 using Corral.Policy.Addressing;
 using Corral.Policy.Compilation;
-using Microsoft.Extensions.Logging;
 
 namespace Corral.Gateway.Transparent;
 

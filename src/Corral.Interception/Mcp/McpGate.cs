@@ -1,16 +1,15 @@
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using Corral.Policy.Compilation;
 using Corral.Policy.Model;
 
 namespace Corral.Interception.Mcp;
 
 /// <summary>What the gateway made of one MCP request: its method(s) and tool(s), and whether and why it was denied.</summary>
 /// <param name="Denied">Some message was denied (under watch mode the request still went on).</param>
-/// <param name="ToolsChanged">On a tools/list: the tools the server added, removed or changed since they were pinned.</param>
 public sealed record McpExchange(string Method, string? Tool, bool Denied, string? Reason)
 {
+    /// <summary>On a tools/list: the tools the server added, removed or changed since they were pinned.</summary>
     public IReadOnlyList<string> ToolsChanged { get; init; } = [];
 }
 

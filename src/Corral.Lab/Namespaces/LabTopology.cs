@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography;
 using System.Text;
 using Corral.Policy.Addressing;
 
@@ -63,12 +64,12 @@ internal sealed class LabTopology : IAsyncDisposable
         // Choosing free ranges and claiming them is one step across processes (two labs, or a lab and its tests).
         await using var hold = await HostLock.AcquireAsync(ct);
         var routed = await RoutedPrefixesAsync();
-        var k = Enumerable.Range(1, 254).OrderBy(_ => Random.Shared.Next())
+        var k = Enumerable.Range(1, 254).OrderBy(_ => RandomNumberGenerator.GetInt32(int.MaxValue))
             .FirstOrDefault(c => !Candidates(c).Any(p => routed.Any(r => r.Contains(p) || p.Contains(r))));
         if (k == 0)
             throw new LabSetupException("every candidate for the lab's ranges (10.20.k.0/30, 198.19.k.0/24, 10.30.k.0/24) overlaps a route this host has; " +
                                         "the lab will not shadow the host's networks", machineCannot: true);
-        var topology = new LabTopology(k, Convert.ToHexStringLower(BitConverter.GetBytes(Random.Shared.Next()))[..6]);
+        var topology = new LabTopology(k, RandomNumberGenerator.GetHexString(6, lowercase: true));
         try
         {
             await topology.BuildAsync(k);

@@ -49,7 +49,7 @@ internal sealed class NetworkNamespace(string name)
             {
                 if (setns(target, CloneNewNet) != 0) throw new IOException($"setns({HandlePath}) failed: errno {Marshal.GetLastPInvokeError()}");
             }
-            finally { close(target); }
+            finally { _ = close(target); } // a read-only namespace handle: nothing to lose if close fails
             try
             {
                 return new Socket(family, type, protocol);
@@ -57,10 +57,10 @@ internal sealed class NetworkNamespace(string name)
             finally
             {
                 // Back home; should that ever fail, the thread ends here anyway and nothing else runs on it.
-                setns(home, CloneNewNet);
+                _ = setns(home, CloneNewNet);
             }
         }
-        finally { close(home); }
+        finally { _ = close(home); }
     }
 
     private static int Open(string path)

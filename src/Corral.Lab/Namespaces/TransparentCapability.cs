@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+
 namespace Corral.Lab.Namespaces;
 
 /// <summary>
@@ -14,7 +16,7 @@ public static class TransparentCapability
         if (!Environment.IsPrivilegedProcess) return "transparent mode needs root (it creates network namespaces, veth pairs and iptables rules)";
         foreach (var (tool, package) in new[] { ("ip", "iproute2"), ("iptables", "iptables") })
             if (!HostCommand.Exists(tool)) return $"transparent mode needs the '{tool}' command (Debian package {package})";
-        var probe = $"{LabTopology.Prefix}{Environment.ProcessId}-probe{Random.Shared.Next(100000):D5}";
+        var probe = $"{LabTopology.Prefix}{Environment.ProcessId}-probe{RandomNumberGenerator.GetInt32(100000):D5}";
         var add = await HostCommand.RunAsync("ip", ["netns", "add", probe]);
         if (!add.Succeeded) return $"cannot create a network namespace here: {add.Output}";
         try

@@ -63,6 +63,4 @@ public static class AddressClasses
     ];
 
     private static IpPrefix P(string s) => IpPrefix.TryParse(s, out var p, out var e) ? p : throw new InvalidOperationException(e);
-
-    private static IReadOnlyList<IpPrefix> Parse(params string[] cidrs) => cidrs.Select(P).ToArray();
 }

@@ -151,7 +151,7 @@ public sealed partial class CompiledPolicy
         {
             if (!rule.HasWebGroups) _rulesWithoutWebGroups[rule.Index >> 6] |= 1UL << rule.Index;
             foreach (var w in rule.WebGroups) SetBit(_rulesByWebGroup, w, rule.Index);
-            foreach (var d in rule.Source.Destination)
+            foreach (var d in rule.Rule.Destination)
                 if (threatIds.TryGetValue(d.Value, out var t)) SetBit(_rulesByThreatDomain, t, rule.Index);
         }
         _singleWord = _ruleWords == 1 && _webWords == 1 && _threatWords == 1 && _names.IsSingleWord;
@@ -181,10 +181,10 @@ public sealed partial class CompiledPolicy
         var at = Array.FindIndex(_rules, r => r.Name == ruleName);
         if (at < 0) return null;
         var old = _rules[at];
-        var changed = old.Source with { Mode = mode };
+        var changed = old.Rule with { Mode = mode };
         var rules = (CompiledRule[])_rules.Clone();
         rules[at] = new CompiledRule(changed, old.Index, old.SourceGroups, old.DestinationGroups, old.WebGroups);
-        var documentRules = Document.Rules.Select(r => ReferenceEquals(r, old.Source) ? changed : r).ToArray();
+        var documentRules = Document.Rules.Select(r => ReferenceEquals(r, old.Rule) ? changed : r).ToArray();
         var document = Document with { Rules = documentRules, ContentHash = contentHash };
         return new CompiledPolicy(this, document, rules);
     }
@@ -389,7 +389,7 @@ public sealed partial class CompiledPolicy
             if (TWidth.IsOne) _names.LookupSingle(host, out scratch[masks.Web], out scratch[masks.UrlHosts], out scratch[masks.Threat]);
             else _names.Lookup(host, scratch.Slice(masks.Web, webWords), scratch.Slice(masks.UrlHosts, webWords), scratch.Slice(masks.Threat, threatWords));
             if (TTrace.TracesEveryRule)
-                trace.Names(scratch.Slice(masks.Web, webWords), scratch.Slice(masks.UrlHosts, webWords), scratch.Slice(masks.Threat, threatWords));
+                trace.UrlHosts(scratch.Slice(masks.UrlHosts, webWords));
             for (var w = 0; w < webWords; w++)
             {
                 var urlHosts = scratch[masks.UrlHosts + w];
@@ -555,5 +555,4 @@ public sealed partial class CompiledPolicy
 
     internal ulong[] MembersOfSet(int set) => _sets.Sets[set];
     internal bool IsGuardedSet(int set) => _guardedSets[set];
-    internal int UnknownPublicSet => _unknownPublicSet;
 }

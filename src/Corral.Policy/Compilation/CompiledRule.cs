@@ -5,27 +5,27 @@ namespace Corral.Policy.Compilation;
 /// <summary>A rule as the decision function sees it: its position in priority order and its per-flow checks.</summary>
 public sealed class CompiledRule
 {
-    internal CompiledRule(Rule source, int index, int[] sourceGroups, int[] destinationGroups, int[] webGroups)
+    internal CompiledRule(Rule rule, int index, int[] sourceGroups, int[] destinationGroups, int[] webGroups)
     {
-        Source = source;
+        Rule = rule;
         Index = index;
         SourceGroups = sourceGroups;
         DestinationGroups = destinationGroups;
         WebGroups = webGroups;
-        Ports = source.Ports.ToArray();
+        Ports = rule.Ports.ToArray();
         // The per-flow checks, read once here instead of through the Rule record on every decision.
-        Action = source.Action;
-        Mode = source.Mode;
-        Decrypt = source.Decrypt;
+        Action = rule.Action;
+        Mode = rule.Mode;
+        Decrypt = rule.Decrypt;
         HasWebGroups = webGroups.Length > 0;
-        _protocols = source.Protocol switch
+        _protocols = rule.Protocol switch
         {
             RuleProtocol.Any => -1, // every value, even one outside the enum
             RuleProtocol.Tcp => 1 << (int)FlowProtocol.Tcp,
             RuleProtocol.Udp => 1 << (int)FlowProtocol.Udp,
             _ => 1 << (int)FlowProtocol.Icmp,
         };
-        _requireTls = source.RequireTls;
+        _requireTls = rule.RequireTls;
         var watched = Mode == RuleMode.Watch;
         MatchedEnforced = !watched;
         MatchedDecrypt = !watched && Action == RuleAction.Permit && Decrypt == DecryptPolicy.Allowed;
@@ -44,17 +44,17 @@ public sealed class CompiledRule
     internal bool PermitsByName { get; }
 
     /// <summary>The rule as written, with its location in the policy file.</summary>
-    public Rule Source { get; }
+    public Rule Rule { get; }
 
     /// <summary>Position in ascending-priority order, which is also its bit in rule masks.</summary>
     public int Index { get; }
 
-    public string Name => Source.Name;
-    public int Priority => Source.Priority;
+    public string Name => Rule.Name;
+    public int Priority => Rule.Priority;
     public RuleAction Action { get; }
     public RuleMode Mode { get; }
     public DecryptPolicy Decrypt { get; }
-    public bool Logging => Source.Logging;
+    public bool Logging => Rule.Logging;
     public bool HasWebGroups { get; }
 
     internal int[] SourceGroups { get; }

@@ -1,4 +1,3 @@
-using Corral.Policy.Model;
 
 namespace Corral.Policy.Compilation;
 
@@ -65,7 +64,7 @@ internal interface IDecisionTrace
     /// <summary>True to walk every rule (reporting why each failed) instead of only the candidates.</summary>
     static abstract bool TracesEveryRule { get; }
 
-    void Names(ReadOnlySpan<ulong> web, ReadOnlySpan<ulong> urlHosts, ReadOnlySpan<ulong> threat);
+    void UrlHosts(ReadOnlySpan<ulong> urlHosts);
     void BeginAddress(int addressIndex, int set);
     void Rule(CompiledRule rule, RuleCheck check);
     void Decided(in Verdict verdict);
@@ -75,7 +74,7 @@ internal interface IDecisionTrace
 internal struct NoTrace : IDecisionTrace
 {
     public static bool TracesEveryRule => false;
-    public readonly void Names(ReadOnlySpan<ulong> web, ReadOnlySpan<ulong> urlHosts, ReadOnlySpan<ulong> threat) { }
+    public readonly void UrlHosts(ReadOnlySpan<ulong> urlHosts) { }
     public readonly void BeginAddress(int addressIndex, int set) { }
     public readonly void Rule(CompiledRule rule, RuleCheck check) { }
     public readonly void Decided(in Verdict verdict) { }
@@ -85,14 +84,14 @@ internal struct NoTrace : IDecisionTrace
 internal readonly struct ExplainTrace(DecisionTrace into) : IDecisionTrace
 {
     public static bool TracesEveryRule => true;
-    public void Names(ReadOnlySpan<ulong> web, ReadOnlySpan<ulong> urlHosts, ReadOnlySpan<ulong> threat) => into.Names(web, urlHosts, threat);
+    public void UrlHosts(ReadOnlySpan<ulong> urlHosts) => into.UrlHosts(urlHosts);
     public void BeginAddress(int addressIndex, int set) => into.BeginAddress(addressIndex, set);
     public void Rule(CompiledRule rule, RuleCheck check) => into.Rule(rule, check);
     public void Decided(in Verdict verdict) => into.Decided(verdict);
 }
 
 /// <summary>
-/// The outcome of <see cref="CompiledPolicy.DecideBeforeResolving"/> and
+/// The outcome of <see cref="CompiledPolicy.DecideBeforeResolving(in Flow)"/> and
 /// <see cref="CompiledPolicy.DecideNameForAnyConnection"/>: a final verdict, or "resolve the name, then decide".
 /// </summary>
 public readonly record struct NameDecision

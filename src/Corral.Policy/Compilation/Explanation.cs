@@ -1,5 +1,4 @@
 using System.Net;
-using System.Numerics;
 using Corral.Policy.Addressing;
 using Corral.Policy.Model;
 
@@ -17,19 +16,14 @@ public sealed record Explanation(Flow Flow, Verdict Verdict, IReadOnlyList<Addre
 /// <summary>Collects what the evaluator saw, for <see cref="CompiledPolicy.Explain"/>.</summary>
 internal sealed class DecisionTrace(CompiledPolicy policy, Flow flow)
 {
-    private ulong[] _web = [], _urlHosts = [], _threat = [];
+    private ulong[] _urlHosts = [];
     private readonly List<AddressTrace> _addresses = [];
     private List<RuleStep> _steps = [];
     private int _set, _addressIndex;
 
     public IReadOnlyList<AddressTrace> Addresses => _addresses;
 
-    public void Names(ReadOnlySpan<ulong> web, ReadOnlySpan<ulong> urlHosts, ReadOnlySpan<ulong> threat)
-    {
-        _web = web.ToArray();
-        _urlHosts = urlHosts.ToArray();
-        _threat = threat.ToArray();
-    }
+    public void UrlHosts(ReadOnlySpan<ulong> urlHosts) => _urlHosts = urlHosts.ToArray();
 
     public void BeginAddress(int addressIndex, int set)
     {
@@ -59,9 +53,9 @@ internal sealed class DecisionTrace(CompiledPolicy policy, Flow flow)
         switch (check)
         {
             case RuleCheck.Source:
-                return $"source {flow.Source} is not in {Names(rule.Source.Source)}";
+                return $"source {flow.Source} is not in {Names(rule.Rule.Source)}";
             case RuleCheck.Destination:
-                return $"destination {DestinationText()} is not in {Names(rule.Source.Destination)}";
+                return $"destination {DestinationText()} is not in {Names(rule.Rule.Destination)}";
             case RuleCheck.WebGroup:
                 if (flow.Host is null) return "no host name (address-only flow); web groups match names only";
                 var groups = rule.WebGroups.Select(w => doc.WebGroups[w]).ToList();
@@ -70,9 +64,9 @@ internal sealed class DecisionTrace(CompiledPolicy policy, Flow flow)
                     return UrlPath.TryNormalize(flow.Path, out var path, out var pathError)
                         ? $"path {path} on {flow.Host} matches no URL filter of {string.Join(", ", urlGroups)}"
                         : $"path {flow.Path} on {flow.Host} is ambiguous ({pathError}), so it matches no URL filter of {string.Join(", ", urlGroups)}";
-                return $"host {flow.Host} is not in {Names(rule.Source.WebGroups)}";
+                return $"host {flow.Host} is not in {Names(rule.Rule.WebGroups)}";
             case RuleCheck.Protocol:
-                return $"protocol {flow.Protocol.ToString().ToLowerInvariant()} is not the rule's {rule.Source.Protocol.ToString().ToLowerInvariant()}";
+                return $"protocol {flow.Protocol.ToString().ToLowerInvariant()} is not the rule's {rule.Rule.Protocol.ToString().ToLowerInvariant()}";
             case RuleCheck.Port:
                 return $"port {flow.Port} is not in {string.Join(", ", rule.Ports)}";
             case RuleCheck.Tls:
@@ -83,9 +77,9 @@ internal sealed class DecisionTrace(CompiledPolicy policy, Flow flow)
                 return $"the name matches, but {address} is {why}: a hostname permit never reaches internal or platform addresses";
             default:
                 var parts = new List<string>();
-                if (rule.Source.Source.Count > 0) parts.Add($"source in {Names(rule.Source.Source)}");
-                if (rule.Source.Destination.Count > 0) parts.Add($"destination in {Names(rule.Source.Destination)}");
-                if (rule.HasWebGroups) parts.Add($"host {flow.Host} in {Names(rule.Source.WebGroups)}");
+                if (rule.Rule.Source.Count > 0) parts.Add($"source in {Names(rule.Rule.Source)}");
+                if (rule.Rule.Destination.Count > 0) parts.Add($"destination in {Names(rule.Rule.Destination)}");
+                if (rule.HasWebGroups) parts.Add($"host {flow.Host} in {Names(rule.Rule.WebGroups)}");
                 if (rule.Ports.Length > 0) parts.Add($"port {flow.Port}");
                 return parts.Count == 0 ? "matches every flow" : string.Join("; ", parts);
         }

@@ -40,7 +40,7 @@ public readonly record struct Flow
 
     /// <summary>
     /// Whether the flow is TLS, when known; rules with requireTls match only true. Before resolving
-    /// (<see cref="CompiledPolicy.DecideBeforeResolving"/>) null means "not known yet": such a rule could still match.
+    /// (<see cref="CompiledPolicy.DecideBeforeResolving(in Flow)"/>) null means "not known yet": such a rule could still match.
     /// </summary>
     public bool? IsTls { get; init; }
 

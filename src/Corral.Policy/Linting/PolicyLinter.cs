@@ -36,10 +36,10 @@ public static class PolicyLinter
 
         for (var i = 0; i < rules.Count; i++)
         {
-            var rule = rules[i].Source;
+            var rule = rules[i].Rule;
             for (var j = 0; j < i; j++)
             {
-                var earlier = rules[j].Source;
+                var earlier = rules[j].Rule;
                 if (!Covers(earlier, rule, groups)) continue;
                 if (IsCatchAllDeny(earlier) && rule.Action == RuleAction.Permit)
                     diagnostics.Add(new Diagnostic(Severity.Warning, "permit-after-catch-all", rule.Location,
@@ -85,7 +85,7 @@ public static class PolicyLinter
     /// <summary>
     /// A rule that lets a flow through by address alone (a permit, or any watched rule, with no web group) from a
     /// source an agent could have: no name is final before resolving for the flows it covers (see
-    /// <see cref="CompiledPolicy.DecideBeforeResolving"/>), so the gateway resolves whatever name it is asked for.
+    /// <see cref="CompiledPolicy.DecideBeforeResolving(in Flow)"/>), so the gateway resolves whatever name it is asked for.
     /// </summary>
     public static bool ResolvesEveryName(Rule rule, PolicyDocument document) =>
         rule.WebGroups.Count == 0 && (rule.Action == RuleAction.Permit || rule.Mode == RuleMode.Watch) &&
@@ -106,15 +106,15 @@ public static class PolicyLinter
 
     private static void LintDecryptOfPinnedNames(PolicyDocument document, CompiledPolicy compiled, CompiledRule rule, List<Diagnostic> diagnostics)
     {
-        var patterns = PatternsOf(document, rule.Source);
+        var patterns = PatternsOf(document, rule.Rule);
         foreach (var name in PinnedPlatformNames)
         {
-            var covered = rule.HasWebGroups ? patterns.Any(p => p.Matches(name)) : CoversPublicInternet(rule.Source);
+            var covered = rule.HasWebGroups ? patterns.Any(p => p.Matches(name)) : CoversPublicInternet(rule.Rule);
             if (!covered) continue;
             // Only a problem if no earlier rule takes the name first.
-            var earlierTakesIt = compiled.Rules.Take(rule.Index).Any(r => r.HasWebGroups && PatternsOf(document, r.Source).Any(p => p.Matches(name)));
+            var earlierTakesIt = compiled.Rules.Take(rule.Index).Any(r => r.HasWebGroups && PatternsOf(document, r.Rule).Any(p => p.Matches(name)));
             if (earlierTakesIt) continue;
-            diagnostics.Add(new Diagnostic(Severity.Warning, "decrypt-pinned", rule.Source.LocationOf("decrypt"),
+            diagnostics.Add(new Diagnostic(Severity.Warning, "decrypt-pinned", rule.Rule.LocationOf("decrypt"),
                 $"rule '{rule.Name}' may decrypt {Display(name)}, which Microsoft's clients pin: token acquisition and image pulls would fail",
                 "permit Microsoft platform names in an earlier rule with 'decrypt: not-allowed'"));
             return;
@@ -127,9 +127,9 @@ public static class PolicyLinter
         var looksAzure = document.SmartGroups.Any(g => g.ServiceTag is not null) ||
                          document.WebGroups.Any(w => w.Domains.Any(d => ContainerAppsPlatformNames.Any(n => d.Value.Matches(n) || d.Value.Suffix == n)));
         if (!looksAzure) return;
-        foreach (var catchAll in compiled.Rules.Where(r => IsCatchAllDeny(r.Source)))
+        foreach (var catchAll in compiled.Rules.Where(r => IsCatchAllDeny(r.Rule)))
         {
-            var source = RepresentativeSource(catchAll.Source, groups);
+            var source = RepresentativeSource(catchAll.Rule, groups);
             if (source is null) continue;
             var blocked = new List<string>();
             foreach (var name in ContainerAppsPlatformNames)
@@ -138,7 +138,7 @@ public static class PolicyLinter
                 if (verdict.Action == RuleAction.Deny && verdict.Rule == catchAll) blocked.Add(Display(name));
             }
             if (blocked.Count > 0)
-                diagnostics.Add(new Diagnostic(Severity.Warning, "platform-not-permitted", catchAll.Source.Location,
+                diagnostics.Add(new Diagnostic(Severity.Warning, "platform-not-permitted", catchAll.Rule.Location,
                     $"catch-all deny '{catchAll.Name}' blocks Azure Container Apps platform names the agent runtime needs: {string.Join(", ", blocked)}",
                     "permit them in an earlier rule with 'decrypt: not-allowed' (see 'corral init --template azure-foundry')"));
         }

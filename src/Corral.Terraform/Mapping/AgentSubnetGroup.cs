@@ -14,7 +14,7 @@ public static class AgentSubnetGroup
         var document = policy.Document;
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var rule in policy.Rules)
-            foreach (var source in rule.Source.Source.Select(s => s.Value).Distinct())
+            foreach (var source in rule.Rule.Source.Select(s => s.Value).Distinct())
                 counts[source] = counts.GetValueOrDefault(source) + 1;
         SmartGroup? best = null;
         var bestCount = 0;

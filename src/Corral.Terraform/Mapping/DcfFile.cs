@@ -63,7 +63,7 @@ public static class DcfFile
 
     private static void Rule(HclBody parent, ModuleContext context, CompiledRule compiled, string blockType)
     {
-        var rule = compiled.Source;
+        var rule = compiled.Rule;
         parent.Blank();
         parent.Comment($"{rule.Name} ({context.Cite(rule.Location)})");
         parent.Block(blockType, b =>
@@ -99,7 +99,7 @@ public static class DcfFile
     /// hostname match means TCP anyway.
     /// </summary>
     private static string Protocol(CompiledRule rule) =>
-        rule.HasWebGroups ? "TCP" : rule.Source.Protocol switch
+        rule.HasWebGroups ? "TCP" : rule.Rule.Protocol switch
         {
             RuleProtocol.Tcp => "TCP",
             RuleProtocol.Udp => "UDP",

@@ -34,7 +34,7 @@ public static class ModuleReadme
         sb.Append("## Rules (first match wins)\n\n| Priority | Rule | Action | Source | Destination | Web groups | Decrypt | Mode | Policy line |\n|---|---|---|---|---|---|---|---|---|\n");
         foreach (var rule in context.Policy.Rules)
         {
-            var r = rule.Source;
+            var r = rule.Rule;
             var destination = r.Destination.Count > 0 ? string.Join(", ", r.Destination.Select(x => x.Value)) : rule.HasWebGroups ? "public-internet" : "anywhere";
             sb.Append($"| {r.Priority} | {r.Name} | {(r.Action == RuleAction.Permit ? "PERMIT" : "DENY")} | ")
               .Append(r.Source.Count > 0 ? string.Join(", ", r.Source.Select(x => x.Value)) : "anywhere").Append(" | ")

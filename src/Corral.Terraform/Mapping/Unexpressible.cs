@@ -23,7 +23,7 @@ public static class Unexpressible
 
         foreach (var rule in context.Policy.Rules)
         {
-            var r = rule.Source;
+            var r = rule.Rule;
             if (rule.Action == RuleAction.Permit && rule.HasWebGroups)
                 warnings.Add(new("internal-address-guard", r.Location,
                     $"rule '{r.Name}' permits by host name: the Corral gateway never lets such a permit reach a private, loopback, link-local, " +

@@ -3,7 +3,6 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
-using Corral.Gateway;
 using Corral.Gateway.Hosting;
 using Corral.Gateway.NameService;
 using Corral.Gateway.Reload;
