@@ -394,28 +394,40 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             }
             break;
         }
-        // A tools/list answer on a rule that pins tools is kept (within a bound) as it is relayed, to compare with the pins.
+        // A tools/list answer on a rule that pins tools is read whole (within a bound) and compared with the pins before
+        // any byte of it reaches the client: a client that has the listing may call a changed tool at once, on another
+        // connection, and that call must meet the hold.
         var listRequest = mcpRules is { PinTools: not ToolPinning.Off } && response.Status == 200
             ? mcpDecision?.Body.Messages.FirstOrDefault(m => m.Method == "tools/list" && m.IsRequest) : null;
-        using var listed = listRequest is null ? null : new CappedCapture(options.BufferedBodyLimit);
+        var exchange = mcpDecision?.Exchange;
+        if (listRequest is not null)
+        {
+            var (answer, listing) = await ReadListingAnswerAsync(upstream.Reader, response, first.Bytes, listRequest, ct);
+            if (answer is null)
+            {
+                await RefuseAsync(client, policy, request.Method, url, verdict, Refusal.ByCheck(GatewayCheck.UninspectableBody, target.Authority,
+                    $"the tools/list answer is larger than {options.BufferedBodyLimit} bytes: it cannot be compared with the pinned tools", 502),
+                    ct, names.OriginForm, up, down, forwarded: true, mcp: exchange);
+                return RelayEnd.Closed; // the rest of the answer is still on the upstream connection: never reused
+            }
+            if (listing is not null && exchange is not null) exchange = exchange with { ToolsChanged = policy.OnToolsListed(listing) };
+            await client.WriteAsync(answer, ct);
+            down += answer.Length;
+        }
         // A small Content-Length body that has already arrived goes out with its head in one write (one TLS record,
         // one send) instead of two; everything else is relayed as it comes.
-        if (TryTakeWholeBody(upstream.Reader, response, first.Bytes) is { } whole)
+        else if (TryTakeWholeBody(upstream.Reader, response, first.Bytes) is { } whole)
         {
             await client.WriteAsync(whole, ct);
             down += whole.Length;
-            listed?.Write(whole.AsSpan(first.Bytes.Length));
         }
         else
         {
             await client.WriteAsync(first.Bytes, ct);
             down += first.Bytes.Length;
-            down += await BodyCopier.CopyAsync(upstream.Reader, client, response.Framing, response.ContentLength, null, ct, listed);
+            down += await BodyCopier.CopyAsync(upstream.Reader, client, response.Framing, response.ContentLength, null, ct);
         }
         await client.FlushAsync(ct);
-        var exchange = mcpDecision?.Exchange;
-        if (listRequest is not null && exchange is not null && ReadToolListing(listed!, response, listRequest) is { } listing)
-            exchange = exchange with { ToolsChanged = policy.OnToolsListed(listing) };
         policy.OnRequest(new InspectedRequest(request.Method, url, verdict, true, response.Status, null, up, down) { Path = names.OriginForm, Mcp = exchange });
         // Each hop closes on its own terms: a client that asked to close (an agent's one call per connection) ends
         // its hop, while the upstream connection, which was not asked to close, stays clean for the next flow.
@@ -534,6 +546,32 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             await client.FlushAsync(ct);
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException) { } // the client went away; the record is written
+    }
+
+    /// <summary>
+    /// A tools/list answer read whole: its head and body as received (to relay), and the listing it holds (null when
+    /// it cannot be read as one). A null answer when the body is over the buffered-body bound.
+    /// </summary>
+    private async Task<(byte[]? Answer, McpToolListing? Listing)> ReadListingAnswerAsync(PipeReader upstream, HttpResponseHead response, byte[] head,
+        JsonRpcMessage listRequest, CancellationToken ct)
+    {
+        // Chunk framing is kept as received, so the framed body may be somewhat larger than its content.
+        using var answer = new BoundedStream(head.Length + 2 * options.BufferedBodyLimit);
+        using var content = new CappedCapture(options.BufferedBodyLimit);
+        answer.Write(head);
+        try
+        {
+            // A body that runs to the connection's end has no framing: its bytes are its content.
+            await BodyCopier.CopyAsync(upstream, answer, response.Framing, response.ContentLength, null, ct,
+                response.Framing == BodyFraming.UntilClose ? null : content);
+        }
+        catch (BoundedStream.FullException)
+        {
+            return (null, null);
+        }
+        if (response.Framing == BodyFraming.UntilClose) content.Write(answer.GetBuffer().AsSpan(head.Length, (int)answer.Length - head.Length));
+        if (content.Overflowed) return (null, null);
+        return (answer.ToArray(), ReadToolListing(content, response, listRequest));
     }
 
     private McpToolListing? ReadToolListing(CappedCapture listed, HttpResponseHead response, JsonRpcMessage listRequest)

@@ -232,6 +232,23 @@ public sealed class McpEnforcementTests
     }
 
     [Fact]
+    public async Task A_tools_list_answer_too_large_to_compare_with_the_pins_is_refused()
+    {
+        // The listing is compared with the pins before it is relayed, within the buffered-body bound (1 MiB): one
+        // larger cannot be compared, so it never reaches the agent (it used to be relayed unread and unpinned).
+        await using var setup = await StartAsync("{ tools: [search_docs], pinTools: true }");
+        var ct = TestContext.Current.CancellationToken;
+        setup.Server.Redescribe("search_docs", new string('x', 1_200_000));
+        await using (var client = await setup.ConnectAsync())
+            await Assert.ThrowsAnyAsync<Exception>(() => client.ListToolsAsync(cancellationToken: ct).AsTask());
+        var records = await setup.Gateway.WaitForRecordsAsync(rs => rs.Any(IsUninspectable));
+        var refused = Assert.Single(records, IsUninspectable);
+        Assert.Contains("tools/list answer is larger than", refused.GetProperty("reason").GetString());
+
+        static bool IsUninspectable(JsonElement r) => r.TryGetProperty("check", out var c) && c.GetString() == "uninspectable-body";
+    }
+
+    [Fact]
     public async Task A_TLS_flow_on_an_mcp_rule_is_refused_when_the_gateway_cannot_decrypt_it()
     {
         await using var setup = await StartAsync("{ tools: [search_docs] }"); // the harness configures no CA
