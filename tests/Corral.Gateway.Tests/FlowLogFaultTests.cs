@@ -130,6 +130,9 @@ public sealed class FlowLogFaultTests
 
             File.Delete(filler);
             await UntilAsync(() => writer.Status.Recording, "the writer to recover once there is room");
+            // Recovering is the first batch written again; the queue may still be full. Records written after it has
+            // drained must all reach the file.
+            await UntilAsync(() => writer.Status.Written + writer.Dropped == submitted, "the held records to be written");
             for (var i = 0; i < 100; i++, submitted++) writer.Write(Record(submitted));
             final = writer.Status;
         }
