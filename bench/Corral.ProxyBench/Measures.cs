@@ -36,8 +36,12 @@ sealed class Measures(Target target, BenchArgs a)
         if (await c.ReadResponseAsync() != bytes) throw new IOException("short download");
     }
 
-    /// <summary>New connections per second: connect (+ CONNECT) + full TLS handshake + one GET, then close; --host picks splice or bump.</summary>
-    public async Task<JsonObject> ConnectRateAsync()
+    /// <summary>
+    /// New connections per second, with p50/p99 per connection: connect (+ CONNECT) + full TLS handshake + one GET,
+    /// then close; --host picks splice or bump. <paramref name="agentStyle"/> is how an agent calls a tool: the GET
+    /// says <c>Connection: close</c> and is read to the server's close.
+    /// </summary>
+    public async Task<JsonObject> ConnectRateAsync(bool agentStyle)
     {
         var host = a.Text("--host", _splice);
         string? issuer = null;
@@ -45,62 +49,10 @@ sealed class Measures(Target target, BenchArgs a)
         {
             await using var c = await BenchConnection.OpenTlsAsync(target, host, ct);
             issuer ??= c.Issuer;
-            await c.SendGetAsync("/", $"{host}:{target.TlsPort}", ct);
+            await c.SendGetAsync("/", $"{host}:{target.TlsPort}", ct, close: agentStyle);
             await c.ReadResponseAsync(ct);
+            if (agentStyle) await c.ReadToEndAsync(ct);
         });
-        extra["issuer"] = issuer;
-        extra["host"] = host;
-        return Result("conn/s", rate, extra);
-    }
-
-    /// <summary>Time of one new connection (connect, CONNECT, TLS, GET, response) taken one at a time: p50 and p99.</summary>
-    public async Task<JsonObject> LatencyAsync()
-    {
-        var host = a.Text("--host", _splice);
-        var samples = Math.Max(10, a.Int("--samples", 1000));
-        string? issuer = null;
-        async Task<double> One()
-        {
-            var start = Stopwatch.GetTimestamp();
-            await using var c = await BenchConnection.OpenTlsAsync(target, host);
-            issuer ??= c.Issuer;
-            await c.SendGetAsync("/", $"{host}:{target.TlsPort}");
-            await c.ReadResponseAsync();
-            return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        }
-        for (var w = Stopwatch.StartNew(); w.Elapsed.TotalSeconds < _warmup;) await One();
-        var times = new List<double>(samples);
-        for (var i = 0; i < samples; i++) times.Add(await One());
-        return Result("ms", Stats.Percentile(times, 0.5), new() { ["p50_ms"] = Stats.Percentile(times, 0.5), ["p99_ms"] = Stats.Percentile(times, 0.99), ["samples"] = samples, ["host"] = host, ["issuer"] = issuer });
-    }
-
-    /// <summary>
-    /// How an agent calls a tool: each operation is a new connection (TCP, CONNECT and its 2xx when proxied, a full TLS
-    /// handshake, one GET with <c>Connection: close</c>, a 200, read to the server's close). --concurrency workers for
-    /// --seconds; the rate, and p50/p99 of the operations' times.
-    /// </summary>
-    public async Task<JsonObject> AgentAsync()
-    {
-        var host = a.Text("--host", _splice);
-        string? issuer = null;
-        var times = new List<double>[_concurrency];
-        for (var i = 0; i < times.Length; i++) times[i] = new List<double>(4096);
-        var measuring = false;
-        var (rate, extra) = await RateAsync(async (worker, ct) =>
-        {
-            var start = Stopwatch.GetTimestamp();
-            await using (var c = await BenchConnection.OpenTlsAsync(target, host, ct))
-            {
-                issuer ??= c.Issuer;
-                await c.SendGetAsync("/", $"{host}:{target.TlsPort}", ct, close: true);
-                await c.ReadResponseAsync(ct);
-                await c.ReadToEndAsync(ct);
-            }
-            if (Volatile.Read(ref measuring)) times[worker].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-        }, started: () => Volatile.Write(ref measuring, true), stopped: () => Volatile.Write(ref measuring, false));
-        var all = times.SelectMany(t => t).ToList();
-        extra["p50_ms"] = all.Count > 0 ? Math.Round(Stats.Percentile(all, 0.5), 3) : null;
-        extra["p99_ms"] = all.Count > 0 ? Math.Round(Stats.Percentile(all, 0.99), 3) : null;
         extra["issuer"] = issuer;
         extra["host"] = host;
         return Result("conn/s", rate, extra);
@@ -212,9 +164,10 @@ sealed class Measures(Target target, BenchArgs a)
 
     // Runs perWorker(worker index) in a loop on --concurrency workers for --warmup then --seconds; counts completions
     // and failures; more than 1 % failures fails the measurement.
-    private async Task<(double Rate, JsonObject Extra)> RateAsync(Func<int, CancellationToken, Task> perWorker, Action? started = null, Action? stopped = null)
+    private async Task<(double Rate, JsonObject Extra)> RateAsync(Func<int, CancellationToken, Task> perWorker)
     {
         long done = 0, errors = 0, everDone = 0;
+        var times = Enumerable.Range(0, _concurrency).Select(_ => new List<double>(4096)).ToArray(); // per worker: no lock
         string? firstError = null;
         var measuring = false;
         using var stop = new CancellationTokenSource();
@@ -225,9 +178,12 @@ sealed class Measures(Target target, BenchArgs a)
             {
                 try
                 {
+                    var started = Stopwatch.GetTimestamp();
                     await perWorker(w, stop.Token);
                     Interlocked.Increment(ref everDone);
-                    if (Volatile.Read(ref measuring)) Interlocked.Increment(ref done);
+                    if (!Volatile.Read(ref measuring)) continue;
+                    Interlocked.Increment(ref done);
+                    times[w].Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
                 catch (Exception e)
@@ -245,7 +201,6 @@ sealed class Measures(Target target, BenchArgs a)
         var switchesStart = Switches();
         Interlocked.Exchange(ref done, 0);
         Volatile.Write(ref measuring, true);
-        started?.Invoke();
         watch.Start();
         await Task.Delay(TimeSpan.FromSeconds(_seconds));
         while (Interlocked.Read(ref done) == 0 && watch.Elapsed < SlowStartCap) await Task.Delay(50);
@@ -254,7 +209,6 @@ sealed class Measures(Target target, BenchArgs a)
         var cpu = Cpu() - cpuStart;
         var switches = Switches() - switchesStart;
         Volatile.Write(ref measuring, false);
-        stopped?.Invoke();
         await stop.CancelAsync();
         await Task.WhenAll(workers);
         if (count == 0 || errors > count / 100)
@@ -263,7 +217,15 @@ sealed class Measures(Target target, BenchArgs a)
         {
             ["count"] = count, ["errors"] = errors, ["seconds"] = elapsed, ["concurrency"] = _concurrency,
             ["proxy_cpu_ms_per_op"] = PerUnit(cpu * 1000, count), ["proxy_switches_per_op"] = PerUnit(switches, count), ["first_error"] = firstError,
+            ["p50_ms"] = Percentile(times, 0.5), ["p99_ms"] = Percentile(times, 0.99),
         });
+    }
+
+    // Over the operations completed while measuring (a worker's list is only read once the workers have stopped).
+    private static double? Percentile(List<double>[] times, double p)
+    {
+        var all = times.SelectMany(t => t).ToList();
+        return all.Count == 0 ? null : Math.Round(Stats.Percentile(all, p), 3);
     }
 
     private static readonly TimeSpan SlowStartCap = TimeSpan.FromSeconds(60);

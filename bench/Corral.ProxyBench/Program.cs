@@ -5,10 +5,10 @@ using Corral.ProxyBench;
 //   serve     --write-ca FILE --ready FILE [--tls-port N] [--http-port N]   the loopback upstream (HTTPS + plain HTTP)
 //   MEASURE   (--proxy ADDR:PORT | --direct) --tls-port N --http-port N [options]   one measurement, one JSON line
 // MEASURE is one of: throughput (--mib, --streams), connect (--host, --seconds, --concurrency, --warmup),
-//   agent (as connect, but each connection's one GET says Connection: close and is read to the server's close; p50/p99),
-//   latency (--host, --samples), http (--seconds, --concurrency), keepalive (--host, ...), idle (--count, --pid),
-//   denied (--host: a name outside the allowlist must be refused).
-// --pid PID adds the proxy's CPU time (with its child processes) per operation to the result.
+//   agent (as connect, but each connection's one GET says Connection: close and is read to the server's close),
+//   http (--seconds, --concurrency), keepalive (--host, ...), idle (--count, --pid),
+//   denied (--host: a name outside the allowlist must be refused). The rate measures report p50/p99 per operation.
+// --pid PID adds the proxy's CPU time and context switches (with its child processes) per operation to the result.
 var a = new BenchArgs(args);
 var verb = args.Length > 0 ? args[0] : "";
 try
@@ -24,14 +24,13 @@ try
     var result = verb switch
     {
         "throughput" => await m.ThroughputAsync(),
-        "connect" => await m.ConnectRateAsync(),
-        "agent" => await m.AgentAsync(),
-        "latency" => await m.LatencyAsync(),
+        "connect" => await m.ConnectRateAsync(agentStyle: false),
+        "agent" => await m.ConnectRateAsync(agentStyle: true),
         "http" => await m.PlainKeepAliveAsync(),
         "keepalive" => await m.TlsKeepAliveAsync(),
         "idle" => await m.IdleTunnelsAsync(),
         "denied" => await m.DeniedAsync(),
-        _ => throw new ArgumentException($"unknown measurement '{verb}'; one of: serve, throughput, connect, agent, latency, http, keepalive, idle, denied"),
+        _ => throw new ArgumentException($"unknown measurement '{verb}'; one of: serve, throughput, connect, agent, http, keepalive, idle, denied"),
     };
     result["measure"] = verb;
     Console.WriteLine(result.ToJsonString());
