@@ -5,16 +5,16 @@ namespace Corral.Gateway.Reload;
 /// <summary>
 /// Watches a set of files (one watch per directory, so editors that save by writing a new file and renaming it over
 /// the old one are seen) and calls the reload once per burst of changes. On Linux, inotify says when a change is
-/// finished (the writer closed the file, or renamed it into place): the reload runs at once. A change still in
-/// progress, and every change where only FileSystemWatcher is available, waits until the files have been quiet for
-/// the debounce interval (capped). Changes that arrive during a reload cause one more reload after it. A file caught
+/// finished (the writer closed the file, or renamed it into place): the reload runs at once; writes themselves are
+/// not reported, and a file just created is waited out until its close (bounded). Every change where only
+/// FileSystemWatcher is available waits until the files have been quiet for the debounce interval (capped). Changes that arrive during a reload cause one more reload after it. A file caught
 /// half-written fails to load; such a failure is reported only if no further change arrives within the settle
 /// interval, so a save in progress never shows up as a failed reload.
 /// </summary>
 internal sealed class PolicyWatcher : IAsyncDisposable
 {
     private static readonly TimeSpan MaxDelay = TimeSpan.FromMilliseconds(250);
-    // How long a writer may keep a watched file open mid-write (inotify only) before the file is read anyway.
+    // How long a watched file just created may stay open for writing (inotify only) before it is read anyway.
     private static readonly TimeSpan MaxWriterWait = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(100);
     private const int MaxQuietAttempts = 20;
@@ -176,8 +176,8 @@ internal sealed class PolicyWatcher : IAsyncDisposable
             try
             {
                 _signal.Wait(ct);
-                // Wait for the change to be finished. With inotify a write in progress is waited out until the writer
-                // closes the file (bounded), so a half-written policy is never read; without it, a trailing-edge
+                // Wait for the change to be finished. With inotify a file just created is waited out until its writer
+                // closes it (bounded), so a half-written policy is never read; without it, a trailing-edge
                 // debounce waits until nothing has changed for the debounce interval (bounded).
                 var first = System.Diagnostics.Stopwatch.GetTimestamp();
                 while (true)
