@@ -49,16 +49,23 @@ public sealed class DashboardBrowserTests
         await UntilAsync(() => driver.FindElements(By.CssSelector(".watch-rule[data-rule='deny-internet'] .would-deny li")).Any(li =>
                 li.GetAttribute("data-destination") == "other.test" && li.GetAttribute("data-count") == "2" && li.Text.Contains("2×")),
             "the would-be denials to appear under deny-internet as one line with a count");
-        Assert.Single(driver.FindElements(By.CssSelector(".watch-rule[data-rule='deny-internet'] .would-deny li")));
+        // The page re-renders every second: each look below reads one rendering whole (ReadAsync looks again if it changed).
+        Assert.Equal(1, await ReadAsync(() => driver.FindElements(By.CssSelector(".watch-rule[data-rule='deny-internet'] .would-deny li")).Count));
         // The rule's chart counts both, over time.
-        var chart = driver.FindElement(By.CssSelector(".watch-rule[data-rule='deny-internet'] svg.rule-chart"));
-        Assert.Equal("2", chart.GetAttribute("data-total"));
-        Assert.Equal(2, chart.FindElements(By.CssSelector("rect.bar")).Sum(b => int.Parse(b.GetAttribute("data-count")!)));
-        Assert.Contains(driver.FindElements(By.CssSelector("#flows tbody tr")), row =>
-            row.GetAttribute("data-rule") == "deny-internet" && row.GetAttribute("data-enforced") == "false" && row.Text.Contains("other.test"));
+        var (total, barCounts) = await ReadAsync(() =>
+        {
+            var chart = driver.FindElement(By.CssSelector(".watch-rule[data-rule='deny-internet'] svg.rule-chart"));
+            return (chart.GetAttribute("data-total"), chart.FindElements(By.CssSelector("rect.bar")).Sum(b => int.Parse(b.GetAttribute("data-count")!)));
+        });
+        Assert.Equal("2", total);
+        Assert.Equal(2, barCounts);
+        Assert.True(await ReadAsync(() => driver.FindElements(By.CssSelector("#flows tbody tr")).Any(row =>
+            row.GetAttribute("data-rule") == "deny-internet" && row.GetAttribute("data-enforced") == "false" && row.Text.Contains("other.test"))),
+            "the would-be denial in the live flows");
 
         // Promote: the page first shows what enforcing would block (the replay of the remembered flows), nothing changes yet.
-        driver.FindElement(rule).FindElement(By.CssSelector("button.promote")).Click();
+        // The button is the same element across refreshes, so a click is never lost to a re-render.
+        driver.FindElement(By.CssSelector(".watch-rule[data-rule='deny-internet'] button.promote")).Click();
         await UntilAsync(() => driver.FindElement(By.Id("impact-box")).Displayed && driver.FindElement(By.Id("impact-box")).GetAttribute("data-blocked") == "2",
             "the impact of enforcing deny-internet");
         Assert.Contains("would block 2", driver.FindElement(By.Id("impact-summary")).Text);
@@ -115,6 +122,21 @@ public sealed class DashboardBrowserTests
             SeenInTemp = Directory.EnumerateFileSystemEntries(TempDirectory).Select(Path.GetFileName).ToList()!;
             Driver.Dispose(); // quits chromium and stops the driver
             Directory.Delete(TempDirectory, recursive: true);
+        }
+    }
+
+    /// <summary>Reads the page, again when it re-rendered under the read (a stale element), for up to 20 s.</summary>
+    private static async Task<T> ReadAsync<T>(Func<T> read)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            try
+            {
+                return read();
+            }
+            catch (StaleElementReferenceException) when (DateTime.UtcNow < deadline) { }
+            await Task.Delay(100);
         }
     }
 

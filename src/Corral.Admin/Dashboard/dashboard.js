@@ -76,6 +76,8 @@ function renderWatchRules(policy, flows) {
     replaceChildren(container, [el("p", "No rule is in watch mode.", "muted")]);
     return;
   }
+  // The page refreshes every second; a rule's Promote button stays the same element, so a click is never lost to it.
+  const buttons = new Map(Array.from(container.querySelectorAll("button.promote"), b => [b.dataset.rule, b]));
   replaceChildren(container, watched.map(rule => {
     const box = el("div", null, "watch-rule");
     box.dataset.rule = rule.name;
@@ -92,13 +94,18 @@ function renderWatchRules(policy, flows) {
     const count = el("p", rule.action === "deny"
       ? would.length + " flow(s) in the last " + flows.length + " would have been denied"
       : "permit rule in watch mode", "muted would-deny-count");
-    const button = el("button", "Promote to enforce", "promote");
-    button.type = "button";
-    button.dataset.rule = rule.name;
-    button.addEventListener("click", () => confirmWithImpact(rule.name, () => promote(rule.name)));
+    const button = buttons.get(rule.name) ?? promoteButton(rule.name);
     box.append(title, count, ruleChart(would), list, button);
     return box;
   }));
+}
+
+function promoteButton(ruleName) {
+  const button = el("button", "Promote to enforce", "promote");
+  button.type = "button";
+  button.dataset.rule = ruleName;
+  button.addEventListener("click", () => confirmWithImpact(ruleName, () => promote(ruleName)));
+  return button;
 }
 
 function renderDenials(flows) {
