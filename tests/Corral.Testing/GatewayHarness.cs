@@ -96,9 +96,10 @@ public sealed class GatewayHarness : IAsyncDisposable
     /// <param name="policyFileName">The policy's file name in the folder (diagnostics name it).</param>
     /// <param name="dns">Also serve the resolver, as these options say.</param>
     /// <param name="flowLog">Write the flow log to <see cref="FlowLogPath"/>.</param>
+    /// <param name="transparent">Also listen transparently, on every interface (0.0.0.0) and any port.</param>
     public static GatewayHarness Custom(string yaml, string hosts, GatewayLimits? limits = null, IReadOnlyDictionary<string, string>? files = null,
         Func<IResolver, IResolver>? wrapResolver = null, GatewayInterception? interception = null, string policyFileName = "p.yaml", DnsOptions? dns = null,
-        bool flowLog = true)
+        bool flowLog = true, bool transparent = false)
     {
         var folder = NewFolder();
         var policy = Path.Combine(folder, policyFileName);
@@ -108,7 +109,7 @@ public sealed class GatewayHarness : IAsyncDisposable
             Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(folder, name))!);
             File.WriteAllText(Path.Combine(folder, name), text);
         }
-        return new GatewayHarness(folder, policy, hosts, limits, false, interception, wrapResolver, dns, flowLog);
+        return new GatewayHarness(folder, policy, hosts, limits, transparent, interception, wrapResolver, dns, flowLog);
     }
 
     private static string NewFolder()

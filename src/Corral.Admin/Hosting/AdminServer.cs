@@ -93,6 +93,7 @@ public sealed class AdminServer : IAsyncDisposable
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var uri = new Uri(address);
         var endPoint = new IPEndPoint(options.Listen.Address, uri.Port);
+        gateway.AddOwnEndPoint(endPoint); // a flow to the admin API is a proxy loop
         logger.Listening(endPoint, options.Token is null ? "disabled: no token" : "need the bearer token",
             IPAddress.IsLoopback(options.Listen.Address) ? "open on loopback" : "need the bearer token");
         return new AdminServer(app, endPoint);

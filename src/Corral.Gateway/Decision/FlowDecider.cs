@@ -39,7 +39,11 @@ internal sealed class FlowDecider(PolicySource policy, IResolver resolver, Syste
     /// threat-listed name, or no permit that could match this source, name and port), that verdict stands and no DNS
     /// query is sent, so an attacker-chosen name never leaves through the gateway's resolver.
     /// </summary>
-    public async ValueTask<FlowDecision> DecideAsync(CompiledPolicy snapshot, IPAddress source, Destination destination, int port, string? path, bool? isTls, CancellationToken ct)
+    /// <param name="dialled">The address the client itself dialled, when known (the transparent listener's original
+    /// destination): rules that permit by address alone are decided on it, and the name is looked up only when a rule
+    /// that reads the name could let the flow through.</param>
+    public async ValueTask<FlowDecision> DecideAsync(CompiledPolicy snapshot, IPAddress source, Destination destination, int port, string? path, bool? isTls,
+        CancellationToken ct, IPAddress? dialled = null)
     {
         IReadOnlyList<IPAddress> addresses;
         if (destination.Address is { } literal)
@@ -49,6 +53,17 @@ internal sealed class FlowDecider(PolicySource policy, IResolver resolver, Syste
         else
         {
             var byName = new Flow { Source = source, Host = destination.Host, Port = port, Path = path, IsTls = isTls };
+            if (dialled is not null && AddressOnly(snapshot) is { WithoutThem: { } nameRules } addressOnly)
+            {
+                // Any name could resolve into an address-only rule's destinations, so the whole policy would want every
+                // name resolved. The address the client dialled decides those rules; the name only the others.
+                var onAddress = byName with { Destinations = [dialled] };
+                var verdict = Decide(snapshot, onAddress);
+                if (verdict.LetsThrough && addressOnly.Contains(verdict.Rule?.Name)) return new FlowDecision(onAddress, verdict, false);
+                var named = nameRules.DecideBeforeResolving(byName);
+                if (!named.NeedsAddresses)
+                    return verdict.LetsThrough ? new FlowDecision(byName, named.Verdict, false) : new FlowDecision(onAddress, verdict, false);
+            }
             var before = snapshot.DecideBeforeResolving(byName);
             if (!before.NeedsAddresses) return new FlowDecision(byName, before.Verdict, false);
             addresses = await resolver.ResolveAsync(destination.Host!, ct).ConfigureAwait(false);
@@ -91,6 +106,18 @@ internal sealed class FlowDecider(PolicySource policy, IResolver resolver, Syste
         Volatile.Write(ref _inspector, next);
         return next.Inspector;
     }
+
+    /// <summary>The address-only rules of a policy snapshot, built once per snapshot.</summary>
+    private AddressOnlyRules AddressOnly(CompiledPolicy snapshot)
+    {
+        var cached = Volatile.Read(ref _addressOnly);
+        if (cached is not null && ReferenceEquals(cached.Policy, snapshot)) return cached;
+        cached = new AddressOnlyRules(snapshot);
+        Volatile.Write(ref _addressOnly, cached);
+        return cached;
+    }
+
+    private AddressOnlyRules? _addressOnly;
 
     private sealed record CachedInspector(InspectionSettings Settings, string Key, PayloadInspector Inspector);
 

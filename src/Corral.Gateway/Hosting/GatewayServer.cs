@@ -145,7 +145,11 @@ public sealed class GatewayServer : IAsyncDisposable
             _logger.TransparentListening(TransparentEndPoint);
         }
         _dns?.Start();
+        if (_dns?.EndPoint is { } resolver) _context.Self.Add(resolver);
     }
+
+    /// <summary>Another endpoint this process serves (the admin API): no flow is ever dialled to it.</summary>
+    public void AddOwnEndPoint(IPEndPoint endPoint) => _context.Self.Add(endPoint);
 
     /// <summary>Lowers the connection limit to what the open-file limit can carry, and says so.</summary>
     private void ApplyDescriptorBudget()

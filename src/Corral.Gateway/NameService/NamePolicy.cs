@@ -1,7 +1,6 @@
 using System.Net;
 using Corral.Policy.Addressing;
 using Corral.Policy.Compilation;
-using Corral.Policy.Linting;
 using Corral.Policy.Model;
 
 namespace Corral.Gateway.NameService;
@@ -29,10 +28,9 @@ public sealed class NamePolicy
     {
         _policy = policy;
         var document = policy.Document;
-        var addressOnly = document.Rules.Where(r => PolicyLinter.ResolvesEveryName(r, document)).ToArray();
-        AddressOnlyRules = addressOnly.Select(r => r.Name).ToArray();
-        if (addressOnly.Length > 0)
-            _withoutAddressOnly = CompiledPolicy.Compile(document with { Rules = document.Rules.Except(addressOnly).ToArray() }, policy.Options);
+        var addressOnly = new Decision.AddressOnlyRules(policy);
+        AddressOnlyRules = addressOnly.Names;
+        _withoutAddressOnly = addressOnly.WithoutThem;
         var sourceGroups = document.Rules.SelectMany(r => r.Source).Select(s => s.Value).ToHashSet(StringComparer.Ordinal);
         _sources = document.SmartGroups.Where(g => sourceGroups.Contains(g.Name)).SelectMany(g => g.AllPrefixes).Distinct().ToArray();
     }

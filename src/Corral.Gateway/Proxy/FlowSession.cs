@@ -51,15 +51,19 @@ internal sealed class FlowSession : IAsyncDisposable
 
     public bool LetsThrough => Refusal is null && _decision.LetsThrough;
 
+    /// <summary>The TLS settings of the policy snapshot this flow is decided on.</summary>
+    public Policy.Model.TlsSettings Tls => _policy.Document.Tls;
+
     /// <summary>
     /// Decides the flow: by name alone when no address could let it through (no DNS query for a name the policy
     /// denies), else after resolving it. Then the gateway's own guard: never dial the gateway itself.
     /// </summary>
-    public async ValueTask DecideAsync(Destination destination, int port, bool? isTls, CancellationToken ct)
+    /// <param name="dialled">The address the client dialled, when known (transparent mode): see <see cref="FlowDecider.DecideAsync"/>.</param>
+    public async ValueTask DecideAsync(Destination destination, int port, bool? isTls, CancellationToken ct, IPAddress? dialled = null)
     {
         Name = HttpAuthority.NameOf(destination);
         Port = port;
-        _decision = await Context.Decider.DecideAsync(_policy, _client.Source.Address, destination, port, null, isTls, ct).ConfigureAwait(false);
+        _decision = await Context.Decider.DecideAsync(_policy, _client.Source.Address, destination, port, null, isTls, ct, dialled).ConfigureAwait(false);
         if (_decision.Unresolved)
         {
             Refuse(Refusal.ByCheck(GatewayCheck.Unresolved, Authority, $"'{destination.Host}' did not resolve", 502));
@@ -86,6 +90,18 @@ internal sealed class FlowSession : IAsyncDisposable
 
     /// <summary>Refuses the flow (the first refusal stands).</summary>
     public void Refuse(Refusal refusal) => Refusal ??= refusal;
+
+    /// <summary>
+    /// Refuses a flow already let through (its decision record written) on what it sent later: logged and counted as
+    /// denied; its close record names the check.
+    /// </summary>
+    public void RefuseLate(Refusal refusal)
+    {
+        if (Refusal is not null) return;
+        Refusal = refusal;
+        Context.Denied.Add(1);
+        Context.Logger.FlowRefused(Id, _client.Listener, _client.Source, Authority, refusal.Check, refusal.Reason);
+    }
 
     /// <summary>
     /// Writes the decision record (once): before any byte goes upstream. A refused flow is counted as denied and logged.

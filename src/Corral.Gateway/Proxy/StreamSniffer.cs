@@ -11,6 +11,9 @@ internal enum StreamKind { Tls, Http, Opaque, Silent, Closed, Bad }
 internal readonly record struct Sniffed(StreamKind Kind, string? Name, HttpRequestHead? Head, string? Problem, bool LooksLikeTls = false, int Status = 400)
 {
     public bool IsTls => Kind == StreamKind.Tls;
+
+    /// <summary>The ClientHello carries Encrypted Client Hello: the name it really asks for may not be <see cref="Name"/>.</summary>
+    public bool OffersEch { get; init; }
 }
 
 /// <summary>
@@ -52,7 +55,7 @@ internal static class StreamSniffer
             outcome = await PipePeek.PeekAsync(client.Reader, hello, limits.MaxClientHelloBytes, Left(limits.ClientHelloTimeout), ct).ConfigureAwait(false);
             return outcome switch
             {
-                PeekOutcome.Done => new(StreamKind.Tls, hello.ServerName, null, null),
+                PeekOutcome.Done => new(StreamKind.Tls, hello.ServerName, null, null) { OffersEch = hello.OffersEch },
                 PeekOutcome.Invalid => new(StreamKind.Bad, null, null, $"malformed TLS ClientHello: {hello.Error}", LooksLikeTls: true),
                 PeekOutcome.TooLarge => new(StreamKind.Bad, null, null, "TLS ClientHello larger than the limit", LooksLikeTls: true),
                 PeekOutcome.TimedOut => new(StreamKind.Bad, null, null, "incomplete TLS ClientHello within the time limit", LooksLikeTls: true),

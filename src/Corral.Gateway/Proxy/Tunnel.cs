@@ -1,6 +1,8 @@
+using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Corral.Gateway.Splicing;
+using Corral.Gateway.Tls;
 using Corral.Interception;
 using Corral.Interception.Http;
 
@@ -83,6 +85,23 @@ internal static class Tunnel
             await InterceptAsync(client, session, upstream, ct).ConfigureAwait(false);
             return;
         }
+        // Encrypted Client Hello hides the name the client really asks for, and the flow was decided on the visible one.
+        if (sniffed.OffersEch)
+        {
+            if (session.Tls.Ech == Policy.Model.EchHandling.Intercept && client.Context.Interceptor is not null && session.Decision.Flow.Host is not null)
+            {
+                session.Permit(decrypted: true);
+                await InterceptAsync(client, session, upstream, ct).ConfigureAwait(false);
+                return;
+            }
+            session.Refuse(Refusal.ByCheck(GatewayCheck.EncryptedClientHello, session.Authority,
+                "the TLS ClientHello carries Encrypted Client Hello, which hides the name it really asks for; the gateway does not splice it (policy tls.ech: " +
+                (session.Tls.Ech == Policy.Model.EchHandling.Refuse ? "refuse)" : "intercept, which needs a CA and an SNI)")));
+            session.RecordDecision();
+            await SendRefusalAsync(client, session.Refusal!, sniffed).ConfigureAwait(false);
+            session.Close();
+            return;
+        }
         // A rule that decides MCP calls one by one cannot let a stream it cannot read through whole (no CA, no SNI, not TLS).
         if (session.Decision.Verdict is { Enforced: true, Rule.Rule.Mcp: not null } mcpVerdict)
         {
@@ -95,7 +114,7 @@ internal static class Tunnel
             return;
         }
         session.Permit(decrypted: false);
-        await SpliceAsync(client, session, upstream, ct).ConfigureAwait(false);
+        await SpliceAsync(client, session, upstream, sniffed.IsTls, ct).ConfigureAwait(false);
     }
 
     /// <summary>The refusal in the form the client is speaking: a TLS alert after a ClientHello, an HTTP answer to HTTP, else a close.</summary>
@@ -129,8 +148,11 @@ internal static class Tunnel
         }
     }
 
-    /// <summary>Splices client and upstream; writes the close record.</summary>
-    private static async Task SpliceAsync(ClientConnection client, FlowSession session, PreDialed pre, CancellationToken ct)
+    /// <summary>
+    /// Splices client and upstream; writes the close record. A TLS stream's handshake is watched first
+    /// (<see cref="HandshakeGuard"/>): the flow was decided on the first ClientHello, and every later one must agree.
+    /// </summary>
+    private static async Task SpliceAsync(ClientConnection client, FlowSession session, PreDialed pre, bool tls, CancellationToken ct)
     {
         var ctx = client.Context;
         Socket upstream;
@@ -148,8 +170,36 @@ internal static class Tunnel
         }
         using (upstream)
         {
-            var result = await Splicer.RunAsync(ctx.Splice, client.Socket, client.Reader, upstream, null, ctx.Limits.IdleTimeout, ct).ConfigureAwait(false);
-            session.Close(result.BytesUp, result.BytesDown);
+            if (!tls)
+            {
+                var result = await Splicer.RunAsync(ctx.Splice, client.Socket, client.Reader, upstream, null, ctx.Limits.IdleTimeout, ct).ConfigureAwait(false);
+                session.Close(result.BytesUp, result.BytesDown);
+                return;
+            }
+            await using var upstreamStream = new NetworkStream(upstream, ownsSocket: false);
+            var upstreamReader = PipeReader.Create(upstreamStream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4096, leaveOpen: true));
+            try
+            {
+                var watch = await HandshakeGuard.RunAsync(client.Reader, client.Socket, upstreamReader, upstream, ctx.Limits.MaxClientHelloBytes, ctx.Limits.IdleTimeout, ct).ConfigureAwait(false);
+                if (watch.Problem is { } problem)
+                {
+                    session.RefuseLate(Refusal.ByCheck(GatewayCheck.TlsHandshake, session.Authority, problem));
+                    await SendRefusalAsync(client, session.Refusal!, new Sniffed(StreamKind.Tls, null, null, null)).ConfigureAwait(false);
+                    session.Close(watch.BytesUp, watch.BytesDown);
+                    return;
+                }
+                if (watch.Ended is { } ended)
+                {
+                    session.Close(watch.BytesUp, watch.BytesDown, note: ended);
+                    return;
+                }
+                var result = await Splicer.RunAsync(ctx.Splice, client.Socket, client.Reader, upstream, upstreamReader, ctx.Limits.IdleTimeout, ct).ConfigureAwait(false);
+                session.Close(watch.BytesUp + result.BytesUp, watch.BytesDown + result.BytesDown);
+            }
+            finally
+            {
+                await upstreamReader.CompleteAsync().ConfigureAwait(false);
+            }
         }
     }
 

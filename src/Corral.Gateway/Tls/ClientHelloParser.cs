@@ -9,7 +9,9 @@ namespace Corral.Gateway.Tls;
 /// <summary>
 /// Finds the SNI in a TLS ClientHello that may be split across TCP segments and across several TLS handshake
 /// records. Fed the whole buffered prefix each time; never consumes it. Anything that is not a well-formed
-/// ClientHello is invalid (fail closed), including an SNI that is not a valid host name.
+/// ClientHello is invalid (fail closed), including an SNI that is not a valid host name and any extension sent twice.
+/// Also reads what a later ClientHello on the same connection must repeat (<see cref="HandshakeGuard"/>): the ALPN
+/// offer, and whether the client encrypts its real ClientHello (ECH).
 /// </summary>
 internal sealed class ClientHelloParser(int maxBytes) : IPrefixParser
 {
@@ -19,6 +21,18 @@ internal sealed class ClientHelloParser(int maxBytes) : IPrefixParser
     /// <summary>The normalized SNI host name, or null when the ClientHello has none.</summary>
     public string? ServerName { get; private set; }
     public string? Error { get; private set; }
+
+    /// <summary>The ClientHello carries an Encrypted Client Hello extension (RFC 9849, its drafts, or the older ESNI):
+    /// the name it really asks for may be hidden from the gateway. GREASE ECH looks the same by design.</summary>
+    public bool OffersEch { get; private set; }
+
+    /// <summary>The application_layer_protocol_negotiation extension's bytes as sent, or null when there is none.</summary>
+    public byte[]? Alpn { get; private set; }
+
+    private const int AlpnExtension = 16;
+
+    /// <summary>ECH (0xfe0d, RFC 9849), its drafts' code points (0xfe08-0xfe0c) and draft ESNI (0xffce).</summary>
+    public static bool IsEncryptedHelloExtension(int type) => type is >= 0xfe08 and <= 0xfe0d or 0xffce;
 
     public ParseStatus TryParse(in ReadOnlySequence<byte> buffer)
     {
@@ -63,7 +77,8 @@ internal sealed class ClientHelloParser(int maxBytes) : IPrefixParser
         }
     }
 
-    private ParseStatus ParseHello(ReadOnlySpan<byte> hello)
+    /// <summary>Parses one ClientHello handshake message's body (after its type and length).</summary>
+    public ParseStatus ParseHello(ReadOnlySpan<byte> hello)
     {
         var r = new SpanCursor(hello);
         if (!r.Skip(2 + 32)) return Fail("truncated ClientHello");
@@ -72,13 +87,17 @@ internal sealed class ClientHelloParser(int maxBytes) : IPrefixParser
         if (!r.ReadU8(out var compressionLength) || compressionLength < 1 || !r.Skip(compressionLength)) return Fail("bad compression methods");
         if (r.Remaining == 0) return ParseStatus.Done; // no extensions, so no SNI
         if (!r.ReadU16(out var extensionsLength) || extensionsLength != r.Remaining) return Fail("bad extensions length");
-        var seenSni = false;
+        Span<ushort> seen = stackalloc ushort[Math.Min(r.Remaining / 4, 1024)];
+        var seenCount = 0;
         while (r.Remaining > 0)
         {
             if (!r.ReadU16(out var type) || !r.ReadU16(out var extLength) || !r.Take(extLength, out var ext)) return Fail("truncated extension");
+            // RFC 8446 4.2: never two extensions of one type; a second copy is where a parser and a server could disagree.
+            if (seen[..seenCount].Contains((ushort)type)) return Fail(type == 0 ? "two server_name extensions" : $"extension {type} sent twice");
+            seen[seenCount++] = (ushort)type;
+            if (IsEncryptedHelloExtension(type)) OffersEch = true;
+            if (type == AlpnExtension) Alpn = ext.ToArray();
             if (type != 0) continue;
-            if (seenSni) return Fail("two server_name extensions");
-            seenSni = true;
             var e = new SpanCursor(ext);
             if (!e.ReadU16(out var listLength) || listLength != e.Remaining || listLength == 0) return Fail("bad server_name list");
             while (e.Remaining > 0)

@@ -18,11 +18,13 @@ internal sealed class TransparentHandler(GatewayContext context, IPEndPoint list
     {
         await using var client = new ClientConnection(socket, "transparent", context);
         var original = OriginalDestination.Get(socket);
-        if (original is null || IsSelf(original))
+        if (original is null || context.Self.IsSelf(original))
         {
             // Not redirected (a direct connection to the listener) or a loop back into the gateway: nowhere safe to go.
             await using var refused = new FlowSession(client, null, null);
-            refused.Refuse(Refusal.ByCheck(GatewayCheck.NotRedirected, listenerEndPoint.ToString(), "no original destination (connection was not redirected to the transparent listener)"));
+            refused.Refuse(original is null
+                ? Refusal.ByCheck(GatewayCheck.NotRedirected, listenerEndPoint.ToString(), "no original destination (connection was not redirected to the transparent listener)")
+                : Refusal.ByCheck(GatewayCheck.ProxyLoop, original.ToString(), $"{original} is the gateway itself: refusing a proxy loop"));
             return;
         }
         original = new IPEndPoint(IpBits.Canonical(original.Address), original.Port);
@@ -31,13 +33,13 @@ internal sealed class TransparentHandler(GatewayContext context, IPEndPoint list
         if (sniffed.Kind == StreamKind.Closed) return;
         await using var session = new FlowSession(client, sniffed.Head?.Method, sniffed.Head is { } head ? $"http://{sniffed.Name}{head.Target}" : null);
         // A named flow (SNI, or the HTTP request's host) is decided and dialled by name, resolved by the gateway
-        // itself, so the client's choice of address is never trusted; anything else by the original address.
+        // itself, so the client's choice of address is never trusted for a rule that reads the name; anything else by
+        // the original address.
         var target = sniffed.Name is { } name && Destination.TryParse(name, out var named, out _) ? named : new Destination(null, original.Address);
-        await session.DecideAsync(target, original.Port, sniffed.IsTls || sniffed.LooksLikeTls, ct).ConfigureAwait(false);
+        // Rules that permit by address alone are decided on the original destination, so a name no other rule could
+        // let through is never looked up (an attacker-chosen SNI must not leave through the gateway's resolver).
+        await session.DecideAsync(target, original.Port, sniffed.IsTls || sniffed.LooksLikeTls, ct, original.Address).ConfigureAwait(false);
         Tunnel.CheckStream(session, sniffed, named: target.Host is not null);
         await Tunnel.CarryAsync(client, session, sniffed, null, ct).ConfigureAwait(false);
     }
-
-    private bool IsSelf(IPEndPoint original) =>
-        original.Port == listenerEndPoint.Port && (original.Address.Equals(listenerEndPoint.Address) || IPAddress.IsLoopback(original.Address) && listenerEndPoint.Address.Equals(IPAddress.Any));
 }

@@ -16,6 +16,11 @@ public static class GatewayCheck
     public const string NoSni = "no-sni";
     /// <summary>Something other than TLS on port 443.</summary>
     public const string NotTlsOn443 = "not-tls-on-443";
+    /// <summary>A spliced TLS handshake the gateway cannot vouch for: a later ClientHello that disagrees with the first
+    /// (after a HelloRetryRequest), one the server did not ask for, renegotiation in the clear, or records out of place.</summary>
+    public const string TlsHandshake = "tls-handshake";
+    /// <summary>A ClientHello with Encrypted Client Hello on a flow permitted by name that would be spliced: the name it really asks for is hidden.</summary>
+    public const string EncryptedClientHello = "encrypted-client-hello";
     /// <summary>The destination is the gateway itself.</summary>
     public const string ProxyLoop = "proxy-loop";
     /// <summary>A permitted name that did not resolve.</summary>

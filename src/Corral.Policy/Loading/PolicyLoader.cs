@@ -22,7 +22,7 @@ public sealed record LoadResult(PolicyDocument? Policy, IReadOnlyList<Diagnostic
 /// </summary>
 public static class PolicyLoader
 {
-    private static readonly string[] TopKeys = ["version", "name", "defaultAction", "smartGroups", "webGroups", "threatGroups", "serviceTags", "rules", "inspection", "dns"];
+    private static readonly string[] TopKeys = ["version", "name", "defaultAction", "smartGroups", "webGroups", "threatGroups", "serviceTags", "rules", "inspection", "dns", "tls"];
     public const int MaxPortRanges = 64;
 
     public static LoadResult LoadFile(string path)
@@ -108,8 +108,9 @@ public static class PolicyLoader
 
         var inspection = new InspectionSectionReader(nodes).Read(NodeReader.Get(top, "inspection"));
         var dns = new DnsSectionReader(nodes).Read(NodeReader.Get(top, "dns"));
+        var tls = new TlsSectionReader(nodes).Read(NodeReader.Get(top, "tls"));
 
         return new PolicyDocument(file, version, name, defaultAction, smartGroups, webGroups, threatGroups, serviceTags,
-            rules, ContentHash: "") { Inspection = inspection, Dns = dns }; // the hash is set by Load, once the inputs are read
+            rules, ContentHash: "") { Inspection = inspection, Dns = dns, Tls = tls }; // the hash is set by Load, once the inputs are read
     }
 }

@@ -113,6 +113,9 @@ public sealed record PolicyDocument(
     /// <summary>The gateway resolver's treatment of names reachable only by address (watch unless the policy says otherwise).</summary>
     public DnsSettings Dns { get; init; } = DnsSettings.Default;
 
+    /// <summary>The gateway's handling of Encrypted Client Hello on spliced flows (refuse unless the policy says otherwise).</summary>
+    public TlsSettings Tls { get; init; } = TlsSettings.Default;
+
     /// <summary>SHA-256 (hex) of every feed and service-tag file in the order read: the inputs part of <see cref="ContentHash"/>.</summary>
     public string InputsDigest { get; init; } = "";
 
