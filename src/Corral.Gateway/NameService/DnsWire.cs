@@ -165,6 +165,169 @@ public static class DnsWire
         return DnsWireError.None;
     }
 
+    public const ushort TypeSvcb = 64, TypeHttps = 65;
+    private const ushort SvcKeyMandatory = 0, SvcKeyEch = 5;
+
+    /// <summary>
+    /// The response without the <c>ech</c> parameter (key 5) of its SVCB and HTTPS records (RFC 9460), and without
+    /// key 5 in their <c>mandatory</c> lists: a client that follows the standard then never gets the keys it needs to
+    /// hide its real server name from the gateway behind Encrypted Client Hello. <paramref name="rewritten"/> is null
+    /// when no record carries it (use the response as it is); a rewritten response has every name written out
+    /// uncompressed, so no compression pointer can point at moved bytes. An error means the response cannot be
+    /// rewritten safely and must not be passed on.
+    /// </summary>
+    public static DnsWireError TryStripEch(byte[] response, out byte[]? rewritten)
+    {
+        rewritten = null;
+        var found = false;
+        var error = Rewrite(response, null, ref found);
+        if (error != DnsWireError.None || !found) return error;
+        var output = new List<byte>(response.Length);
+        error = Rewrite(response, output, ref found);
+        if (error == DnsWireError.None) rewritten = [.. output];
+        return error;
+    }
+
+    /// <summary>Walks every record; with <paramref name="output"/>, writes the message again without ech parameters.</summary>
+    private static DnsWireError Rewrite(ReadOnlySpan<byte> m, List<byte>? output, ref bool found)
+    {
+        if (m.Length < HeaderLength) return DnsWireError.Truncated;
+        output?.AddRange(m[..HeaderLength]);
+        var at = HeaderLength;
+        for (var q = 0; q < Count(m, 4); q++)
+        {
+            var error = CopyName(m, at, output, out at);
+            if (error != DnsWireError.None) return error;
+            if (at + 4 > m.Length) return DnsWireError.Truncated;
+            output?.AddRange(m.Slice(at, 4));
+            at += 4;
+        }
+        var records = Count(m, 6) + Count(m, 8) + Count(m, 10);
+        for (var i = 0; i < records; i++)
+        {
+            var error = CopyName(m, at, output, out at);
+            if (error != DnsWireError.None) return error;
+            if (at + 10 > m.Length) return DnsWireError.Truncated;
+            var type = Count(m, at);
+            var data = at + 10;
+            var end = data + Count(m, at + 8);
+            if (end > m.Length) return DnsWireError.Truncated;
+            output?.AddRange(m.Slice(at, 8)); // type, class, TTL
+            var lengthAt = output?.Count ?? 0;
+            output?.AddRange([0, 0]);
+            error = type switch
+            {
+                // The RFC 1035 types whose data may hold compressed names (RFC 3597 4): written out.
+                2 or 5 or 7 or 8 or 9 or 12 => CopyNames(m, data, 0, 1, 0, end, output),
+                15 => CopyNames(m, data, 2, 1, 0, end, output),
+                6 => CopyNames(m, data, 0, 2, 20, end, output),
+                14 => CopyNames(m, data, 0, 2, 0, end, output),
+                TypeSvcb or TypeHttps => CopySvcb(m, data, end, output, ref found),
+                _ => Copy(m, data, end, output),
+            };
+            if (error != DnsWireError.None) return error;
+            if (output is not null)
+            {
+                var length = output.Count - lengthAt - 2;
+                if (length > ushort.MaxValue) return DnsWireError.Oversize;
+                output[lengthAt] = (byte)(length >> 8);
+                output[lengthAt + 1] = (byte)length;
+            }
+            at = end;
+        }
+        return DnsWireError.None;
+    }
+
+    private static DnsWireError Copy(ReadOnlySpan<byte> m, int from, int end, List<byte>? output)
+    {
+        output?.AddRange(m[from..end]);
+        return DnsWireError.None;
+    }
+
+    /// <summary>Record data of a fixed prefix, some names and a fixed suffix, filling the data exactly.</summary>
+    private static DnsWireError CopyNames(ReadOnlySpan<byte> m, int at, int prefix, int names, int suffix, int end, List<byte>? output)
+    {
+        if (at + prefix > end) return DnsWireError.Truncated;
+        output?.AddRange(m.Slice(at, prefix));
+        at += prefix;
+        for (var n = 0; n < names; n++)
+        {
+            var error = CopyName(m, at, output, out at);
+            if (error != DnsWireError.None) return error;
+        }
+        if (at + suffix != end) return DnsWireError.Truncated;
+        output?.AddRange(m.Slice(at, suffix));
+        return DnsWireError.None;
+    }
+
+    /// <summary>SVCB/HTTPS data: priority, target, then the parameters, less ech (and ech in mandatory).</summary>
+    private static DnsWireError CopySvcb(ReadOnlySpan<byte> m, int at, int end, List<byte>? output, ref bool found)
+    {
+        if (at + 2 > end) return DnsWireError.Truncated;
+        output?.AddRange(m.Slice(at, 2));
+        var error = CopyName(m, at + 2, output, out at);
+        if (error != DnsWireError.None) return error;
+        while (at < end)
+        {
+            if (at + 4 > end) return DnsWireError.Truncated;
+            var key = Count(m, at);
+            var length = Count(m, at + 2);
+            if (at + 4 + length > end) return DnsWireError.Truncated;
+            var value = m.Slice(at + 4, length);
+            at += 4 + length;
+            if (key == SvcKeyEch)
+            {
+                found = true;
+                continue;
+            }
+            if (key == SvcKeyMandatory && output is not null)
+            {
+                var kept = new List<byte>(length);
+                for (var k = 0; k + 1 < value.Length; k += 2)
+                    if (Count(value, k) != SvcKeyEch) kept.AddRange(value.Slice(k, 2));
+                if (kept.Count == 0) continue;
+                output.AddRange([0, 0, (byte)(kept.Count >> 8), (byte)kept.Count]);
+                output.AddRange(kept);
+                continue;
+            }
+            output?.AddRange(m.Slice(at - 4 - length, 4 + length));
+        }
+        return at == end ? DnsWireError.None : DnsWireError.Truncated;
+    }
+
+    /// <summary>Writes a (possibly compressed) name out uncompressed; end is where it ends in place.</summary>
+    private static DnsWireError CopyName(ReadOnlySpan<byte> m, int offset, List<byte>? output, out int end)
+    {
+        end = -1;
+        var wireBytes = 0;
+        var at = offset;
+        while (true)
+        {
+            if (at >= m.Length) return DnsWireError.Truncated;
+            var b = m[at];
+            if ((b & 0xC0) == 0xC0)
+            {
+                if (at + 1 >= m.Length) return DnsWireError.Truncated;
+                var target = ((b & 0x3F) << 8) | m[at + 1];
+                if (end < 0) end = at + 2;
+                if (target >= at) return DnsWireError.BadPointer; // strictly backwards: the walk ends
+                at = target;
+                continue;
+            }
+            if ((b & 0xC0) != 0) return DnsWireError.BadName;
+            wireBytes += b + 1;
+            if (wireBytes > MaxNameBytes) return DnsWireError.BadName;
+            if (at + 1 + b > m.Length) return DnsWireError.Truncated;
+            output?.AddRange(m.Slice(at, 1 + b));
+            if (b == 0)
+            {
+                if (end < 0) end = at + 1;
+                return DnsWireError.None;
+            }
+            at += 1 + b;
+        }
+    }
+
     /// <summary>Steps over a name in a record; pointers are not followed (where they point is not needed here).</summary>
     private static DnsWireError SkipName(ReadOnlySpan<byte> message, int offset, out int end)
     {

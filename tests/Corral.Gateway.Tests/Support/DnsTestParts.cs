@@ -47,6 +47,9 @@ public sealed class LoggingDnsUpstream : IAsyncDisposable
     public ConcurrentQueue<byte[]> UdpQueries { get; } = new();
     public HashSet<string> TruncateOverUdp { get; } = new(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>The ech value of the HTTPS record this upstream answers HTTPS queries with.</summary>
+    public static readonly byte[] EchMarker = "ECHCONFIG-MARKER"u8.ToArray();
+
     private async Task UdpLoop()
     {
         var buffer = new byte[65536];
@@ -100,7 +103,16 @@ public sealed class LoggingDnsUpstream : IAsyncDisposable
         response[3] = 0x80;
         response[6] = 0; response[7] = (byte)(truncated ? 0 : 1); // ANCOUNT
         response[8] = response[9] = response[10] = response[11] = 0;
-        if (!truncated)
+        var https = query[questionEnd - 4] == 0 && query[questionEnd - 3] == 65;
+        if (!truncated && https)
+        {
+            // An HTTPS record (RFC 9460) with mandatory [alpn, ech], alpn h2, an ech config (EchMarker) and ipv6hint ::1.
+            byte[] data = [0, 1, 0, 0, 0, 0, 4, 0, 1, 0, 5, 0, 1, 0, 3, 2, (byte)'h', (byte)'2', 0, 5, 0, (byte)EchMarker.Length, .. EchMarker,
+                0, 6, 0, 16, .. IPAddress.IPv6Loopback.GetAddressBytes()];
+            response.AddRange([0xC0, 0x0C, 0, 65, 0, 1, 0, 0, 0x01, 0x2C, 0, (byte)data.Length]);
+            response.AddRange(data);
+        }
+        else if (!truncated)
         {
             response.AddRange([0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0x01, 0x2C, 0, 4]); // pointer to the question, A, IN, TTL 300, 4 bytes
             response.AddRange(Answer.GetAddressBytes());
