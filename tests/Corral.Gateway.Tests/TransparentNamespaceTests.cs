@@ -14,33 +14,13 @@ public sealed class TransparentNamespaceTests(ITestOutputHelper output)
     public async Task Redirected_agent_traffic_is_decided_by_sni_and_host_and_denied_flows_reach_nothing()
     {
         NetworkNamespaces.SkipUnlessRootWith("ip", "iptables", "curl", "python3");
-        var k = Random.Shared.Next(1, 250);
-        var id = $"{Environment.ProcessId % 10000}{k}";
-        var agentNs = $"crl-agent-{id}";
-        var netNs = $"crl-net-{id}";
-        var (vethAgentRoot, vethAgent, vethNetRoot, vethNet) = ($"cra{id}", $"crb{id}", $"crc{id}", $"crd{id}");
-        var agentIp = $"10.213.{k}.2";
-        var internet = $"198.18.{k}.2";
         using var folder = new TempFolder("corral-netns-");
         await using var topology = new NetworkNamespaces();
-        await topology.AddAsync(agentNs);
-        await topology.AddAsync(netNs);
-        // Agent side: 10.213.k.2 in its namespace, default route to the root side (where the gateway is).
-        await topology.LinkAsync(agentNs, vethAgentRoot, vethAgent, $"10.213.{k}.1/30", $"{agentIp}/30", defaultVia: $"10.213.{k}.1");
-        // Stand-in internet: 198.18.k.2 in its own namespace (its loopback up: the readiness probe connects from inside).
-        await topology.LinkAsync(netNs, vethNetRoot, vethNet, $"198.18.{k}.1/24", $"{internet}/24");
-
-        // The server in the internet namespace: HTTPS on 443 and HTTP on 80, logging each request line it gets.
-        using var cert = TestCertificates.SelfSigned("mcp.contoso.com", "exfil.attacker.test");
-        folder.Write("cert.pem", cert.ExportCertificatePem());
-        folder.Write("key.pem", cert.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
-        var requestLog = folder.File("requests.log");
-        topology.Start(netNs, "python3", folder.Write("server.py", ServerScript), internet, folder.Path, requestLog);
+        var (k, agentNs, _, vethAgentRoot, agentIp, internet, requestLog) = await StageAsync(topology, folder, "mcp.contoso.com", "exfil.attacker.test");
 
         await using var gw = GatewayHarness.Foundry($"{internet} mcp.contoso.com exfil.attacker.test www.example.test\n", transparent: true, agentSubnet: $"10.213.{k}.0/30");
         var port = gw.Server.TransparentEndPoint!.Port.ToString();
         await topology.AddRuleAsync("nat", "PREROUTING", "-i", vethAgentRoot, "-p", "tcp", "-j", "REDIRECT", "--to-ports", port);
-        await WaitForServerAsync(netNs, internet);
 
         string[] Curl(params string[] args) => ["netns", "exec", agentNs, "curl", "-sk", "--connect-timeout", "20", "-m", "40", .. args];
         var permitted = await ProcessRunner.RunAsync("ip", Curl("--resolve", $"mcp.contoso.com:443:{internet}", "https://mcp.contoso.com/tools/list"));
@@ -73,24 +53,10 @@ public sealed class TransparentNamespaceTests(ITestOutputHelper output)
     public async Task An_address_only_rule_is_decided_on_the_original_destination_and_a_name_no_rule_could_permit_is_never_looked_up()
     {
         NetworkNamespaces.SkipUnlessRootWith("ip", "iptables", "curl", "python3");
-        var k = Random.Shared.Next(1, 250);
-        var id = $"{Environment.ProcessId % 10000}{k}";
-        var agentNs = $"crl-agent-{id}";
-        var netNs = $"crl-net-{id}";
-        var (vethAgentRoot, vethAgent, vethNetRoot, vethNet) = ($"cra{id}", $"crb{id}", $"crc{id}", $"crd{id}");
-        var internet = $"198.18.{k}.2";
-        var denied = $"198.18.{k}.3";
         using var folder = new TempFolder("corral-netns-");
         await using var topology = new NetworkNamespaces();
-        await topology.AddAsync(agentNs);
-        await topology.AddAsync(netNs);
-        await topology.LinkAsync(agentNs, vethAgentRoot, vethAgent, $"10.213.{k}.1/30", $"10.213.{k}.2/30", defaultVia: $"10.213.{k}.1");
-        await topology.LinkAsync(netNs, vethNetRoot, vethNet, $"198.18.{k}.1/24", $"{internet}/24");
-        using var cert = TestCertificates.SelfSigned("partner.example.test");
-        folder.Write("cert.pem", cert.ExportCertificatePem());
-        folder.Write("key.pem", cert.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
-        var requestLog = folder.File("requests.log");
-        topology.Start(netNs, "python3", folder.Write("server.py", ServerScript), internet, folder.Path, requestLog);
+        var (k, agentNs, _, vethAgentRoot, _, internet, _) = await StageAsync(topology, folder, "partner.example.test");
+        var denied = $"198.18.{k}.3";
 
         // The partner's one address is permitted by address alone; tools.example.test by name; the rest is denied.
         var policy = $$"""
@@ -110,7 +76,6 @@ public sealed class TransparentNamespaceTests(ITestOutputHelper output)
         var asked = new List<string>();
         await using var gw = GatewayHarness.Custom(policy, "", transparent: true, wrapResolver: _ => new RecordingResolver(asked, internet));
         await topology.AddRuleAsync("nat", "PREROUTING", "-i", vethAgentRoot, "-p", "tcp", "-j", "REDIRECT", "--to-ports", gw.Server.TransparentEndPoint!.Port.ToString());
-        await WaitForServerAsync(netNs, internet);
 
         string[] Curl(params string[] args) => ["netns", "exec", agentNs, "curl", "-sk", "--connect-timeout", "20", "-m", "40", .. args];
         // An attacker-chosen name to a denied address: refused, and the name never reaches the resolver.
@@ -140,6 +105,35 @@ public sealed class TransparentNamespaceTests(ITestOutputHelper output)
             lock (asked) asked.Add(host);
             return ValueTask.FromResult<IReadOnlyList<System.Net.IPAddress>>(host == "tools.example.test" ? [System.Net.IPAddress.Parse(toolsAddress)] : []);
         }
+    }
+
+    /// <summary>
+    /// An agent namespace (10.213.k.2, default route to the root side, where the gateway is) and a stand-in internet
+    /// namespace at 198.18.k.2 serving HTTPS on 443 and HTTP on 80 for <paramref name="names"/>, logging each request
+    /// line to the returned file; ready when this returns.
+    /// </summary>
+    private static async Task<(int K, string AgentNs, string NetNs, string VethAgentRoot, string AgentIp, string Internet, string RequestLog)> StageAsync(
+        NetworkNamespaces topology, TempFolder folder, params string[] names)
+    {
+        var k = Random.Shared.Next(1, 250);
+        var id = $"{Environment.ProcessId % 10000}{k}";
+        var agentNs = $"crl-agent-{id}";
+        var netNs = $"crl-net-{id}";
+        var (vethAgentRoot, vethAgent, vethNetRoot, vethNet) = ($"cra{id}", $"crb{id}", $"crc{id}", $"crd{id}");
+        var agentIp = $"10.213.{k}.2";
+        var internet = $"198.18.{k}.2";
+        await topology.AddAsync(agentNs);
+        await topology.AddAsync(netNs);
+        await topology.LinkAsync(agentNs, vethAgentRoot, vethAgent, $"10.213.{k}.1/30", $"{agentIp}/30", defaultVia: $"10.213.{k}.1");
+        // Its loopback is up: the readiness probe connects from inside.
+        await topology.LinkAsync(netNs, vethNetRoot, vethNet, $"198.18.{k}.1/24", $"{internet}/24");
+        using var cert = TestCertificates.SelfSigned(names);
+        folder.Write("cert.pem", cert.ExportCertificatePem());
+        folder.Write("key.pem", cert.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        var requestLog = folder.File("requests.log");
+        topology.Start(netNs, "python3", folder.Write("server.py", ServerScript), internet, folder.Path, requestLog);
+        await WaitForServerAsync(netNs, internet);
+        return (k, agentNs, netNs, vethAgentRoot, agentIp, internet, requestLog);
     }
 
     private static async Task WaitForServerAsync(string netNs, string address)

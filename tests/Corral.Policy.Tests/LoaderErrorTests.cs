@@ -33,6 +33,16 @@ public sealed class LoaderErrorTests : IDisposable
     }
 
     [Fact]
+    public void The_tls_section_reads_its_ech_handling_refuse_by_default_and_refuses_what_it_does_not_know()
+    {
+        const string rules = "rules:\n  - { name: r, priority: 1, source: [agents], webGroups: [tools], action: permit }\n";
+        Assert.Equal(Corral.Policy.Model.EchHandling.Refuse, _temp.Check(Header + rules).Compiled!.Document.Tls.Ech);
+        Assert.Equal(Corral.Policy.Model.EchHandling.Intercept, _temp.Check(Header + rules + "tls: { ech: intercept }\n").Compiled!.Document.Tls.Ech);
+        At(OnlyError(Header + rules + "tls: { ech: allow }\n", "bad-value"), 8, 13);
+        At(OnlyError(Header + rules + "tls: { echo: refuse }\n", "unknown-key"), 8, 8);
+    }
+
+    [Fact]
     public void The_dns_section_reads_its_mode_and_refuses_what_it_does_not_know()
     {
         const string rules = "rules:\n  - { name: r, priority: 1, source: [agents], webGroups: [tools], action: permit }\n";
