@@ -177,7 +177,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             await RefuseAsync(client, policy, request.Method, url, verdict, Refusal.ByRule(verdict.Rule?.Name, target.Authority, verdict.ReasonText), ct, names.OriginForm);
             return RelayEnd.Closed;
         }
-        if (HttpHeaders.Values(request.Headers, "Upgrade").Any())
+        if (RequiresUpgrade(request))
         {
             await RefuseAsync(client, policy, request.Method, url, verdict,
                 Refusal.ByCheck(GatewayCheck.Upgrade, target.Authority, "protocol upgrades cannot be inspected", 501), ct, names.OriginForm);
@@ -691,6 +691,23 @@ internal sealed class RequestPipeline(InterceptionOptions options)
     // are the client's hop only (RFC 9110 7.6.1), except those that frame or route the message: naming
     // Content-Length, Transfer-Encoding or Host there must not unframe what goes upstream. The gateway states its own
     // option only where the protocol needs it: an HTTP/1.0 request that keeps its connection alive.
+    /// <summary>
+    /// Whether the request asks for an upgrade that what follows it would need (WebSocket): refused, since the gateway
+    /// could not inspect it. An offer of h2c alone is optional for the server (RFC 9110 7.8): it is dropped with
+    /// HTTP2-Settings (<see cref="SerializeRequestHead"/>) and the request goes on as HTTP/1.1, as other proxies do.
+    /// </summary>
+    private static bool RequiresUpgrade(HttpRequestHead request)
+    {
+        foreach (var value in HttpHeaders.Values(request.Headers, "Upgrade"))
+            foreach (var token in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+                if (!token.Equals("h2c", StringComparison.OrdinalIgnoreCase)) return true;
+        return false;
+    }
+
+    /// <summary>An upgrade offer the gateway dropped (only h2c gets this far): never forwarded, named in Connection or not.</summary>
+    private static bool IsDroppedUpgradeOffer(string name) =>
+        name.Equals("Upgrade", StringComparison.OrdinalIgnoreCase) || name.Equals("HTTP2-Settings", StringComparison.OrdinalIgnoreCase);
+
     private static byte[] SerializeRequestHead(HttpRequestHead request, string originForm)
     {
         var hopOnly = HopByHopNames(request.Headers);
@@ -702,6 +719,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             if (h.Name.Equals("Keep-Alive", StringComparison.OrdinalIgnoreCase)) continue;
             if (h.Name.Equals("Connection", StringComparison.OrdinalIgnoreCase)) continue;
             if (h.Name.Equals("Expect", StringComparison.OrdinalIgnoreCase)) continue; // answered here
+            if (IsDroppedUpgradeOffer(h.Name)) continue;
             if (hopOnly is not null && hopOnly.Contains(h.Name) && !FramesOrRoutes(h.Name)) continue;
             sb.Append(h.Name).Append(": ").Append(h.Value).Append("\r\n");
         }

@@ -53,9 +53,10 @@ public sealed class DnsResolverTests
         }
     }
 
-    private static Fixture Start(string mode = "enforce", double rate = 1000, string? yaml = null)
+    private static Fixture Start(string mode = "enforce", double rate = 1000, string? yaml = null, string? hosts = null)
     {
         var folder = Directory.CreateTempSubdirectory("corral-dns-").FullName;
+        if (hosts is not null) File.WriteAllText(Path.Combine(folder, "hosts"), hosts);
         File.WriteAllText(Path.Combine(folder, "p.yaml"), yaml ?? Policy(mode));
         File.WriteAllText(Path.Combine(folder, "threats.txt"), "evil.test\n");
         var check = PolicyChecker.CheckFile(Path.Combine(folder, "p.yaml"));
@@ -67,6 +68,7 @@ public sealed class DnsResolverTests
             Listen = new IPEndPoint(IPAddress.Loopback, 0),
             Dns = new DnsOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), Upstream = upstream.EndPoint, QueriesPerSecondPerSource = rate, Burst = rate },
             DialGuard = e => IPAddress.IsLoopback(e.Address),
+            HostsFile = hosts is null ? null : Path.Combine(folder, "hosts"),
         }, new CollectingLoggerProvider(), flowLog: log);
         server.Start();
         return new Fixture { Upstream = upstream, Server = server, Log = log, Folder = folder };
@@ -124,6 +126,43 @@ public sealed class DnsResolverTests
         Assert.True(at > 0, "the HTTPS record keeps its other parameters");
         Assert.Equal(kept.Length, (raw[at - 2] << 8) | raw[at - 1]);
         Assert.Equal(raw.Length, at + kept.Length);
+    }
+
+    [Fact]
+    public async Task A_name_in_the_hosts_file_is_answered_from_it_and_never_asked_upstream()
+    {
+        await using var f = Start(hosts: "198.18.0.9 api.example.test\n");
+        var a = await DnsProbe.UdpAsync(f.Dns, DnsProbe.Query("api.example.test"));
+        var aaaa = await DnsProbe.UdpAsync(f.Dns, DnsProbe.Query("api.example.test", type: 28));
+        var threat = await DnsProbe.UdpAsync(f.Dns, DnsProbe.Query("evil.test"));
+
+        Assert.Equal([IPAddress.Parse("198.18.0.9")], a!.Addresses);
+        Assert.Equal(0, aaaa!.ResponseCode);
+        Assert.Empty(aaaa.Addresses);
+        Assert.Equal(3, threat!.ResponseCode); // the policy is asked first: NXDOMAIN
+        Assert.Empty(f.Upstream.Questions);
+    }
+
+    [Fact]
+    public async Task A_policy_whose_rules_name_no_source_serves_every_client_as_the_proxy_listeners_do()
+    {
+        await using var f = Start(yaml: """
+            version: 1
+            name: no-sources
+            defaultAction: deny
+            webGroups:
+              web: { domains: [api.example.test] }
+            rules:
+              - { name: allow-web, priority: 1, webGroups: [web], action: permit, ports: [443] }
+              - { name: deny-internet, priority: 2, destination: [public-internet], action: deny }
+            """);
+        var permitted = await DnsProbe.UdpAsync(f.Dns, DnsProbe.Query("api.example.test"));
+        var denied = await DnsProbe.UdpAsync(f.Dns, DnsProbe.Query("other.example.test"));
+
+        Assert.Equal(0, permitted!.ResponseCode);
+        Assert.Equal([f.Upstream.Answer], permitted.Addresses);
+        Assert.Equal(3, denied!.ResponseCode);
+        Assert.Equal(["api.example.test"], f.Upstream.Questions);
     }
 
     [Fact]

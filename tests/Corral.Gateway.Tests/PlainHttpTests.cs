@@ -96,6 +96,63 @@ public sealed class PlainHttpTests
     }
 
     [Fact]
+    public async Task Curl_offering_h2c_through_the_proxy_gets_its_answer_over_http1_and_the_offer_never_reaches_the_upstream()
+    {
+        Assert.SkipUnless(ProcessRunner.IsInstalled("curl"), "needs curl");
+        await using var upstream = LoopbackUpstream.Start(8080);
+        await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test\n");
+
+        var curl = await ProcessRunner.RunAsync("curl", "-s", "-i", "--http2", "-m", "20", "-x", $"http://{gw.Proxy}", $"http://www.example.test:{upstream.Port}/h2c");
+
+        Assert.StartsWith("HTTP/1.1 200", curl.Stdout);
+        string head;
+        lock (upstream.Requests) head = Assert.Single(upstream.Heads);
+        Assert.StartsWith("GET /h2c HTTP/1.1", head);
+        Assert.DoesNotContain("Upgrade", head, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("HTTP2-Settings", head, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task A_chunked_body_that_breaks_its_framing_after_a_chunk_went_upstream_is_refused_and_that_upstream_connection_is_never_reused()
+    {
+        await using var upstream = LoopbackUpstream.Start(8080);
+        await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test\n");
+        using (var tcp = await gw.RawAsync())
+        {
+            var stream = tcp.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST http://www.example.test:{upstream.Port}/upload HTTP/1.1\r\nHost: www.example.test:{upstream.Port}\r\n" +
+                "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"));
+            await Task.Delay(300); // the first chunk reaches the upstream
+            await stream.WriteAsync("5\r\nworldXX0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: www.example.test\r\n\r\n"u8.ToArray());
+            var (status, head, _) = await RawHttp.ReadResponseAsync(stream);
+            Assert.Equal(400, status);
+            Assert.Contains("X-Corral-Check: malformed-request", head);
+        }
+        using var client = gw.Client();
+        Assert.Contains("GET /next", await client.GetStringAsync($"http://www.example.test:{upstream.Port}/next"));
+
+        Assert.Equal(2, upstream.Connections);
+        lock (upstream.Requests) Assert.DoesNotContain(upstream.Requests, r => r.Contains("/smuggled"));
+    }
+
+    [Fact]
+    public async Task A_request_that_requires_an_upgrade_is_still_refused()
+    {
+        await using var upstream = LoopbackUpstream.Start(8080);
+        await using var gw = GatewayHarness.PlainHttp($"{upstream.EndPoint.Address} www.example.test\n");
+        using var tcp = await gw.RawAsync();
+        var stream = tcp.GetStream();
+
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET http://www.example.test:{upstream.Port}/ws HTTP/1.1\r\nHost: www.example.test:{upstream.Port}\r\n" +
+            "Connection: Upgrade\r\nUpgrade: h2c, websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"));
+        var (status, head, _) = await RawHttp.ReadResponseAsync(stream);
+
+        Assert.Equal(501, status);
+        Assert.Contains("X-Corral-Check: upgrade", head);
+        Assert.Equal(0, upstream.BytesReceived);
+    }
+
+    [Fact]
     public async Task A_host_header_that_differs_from_the_url_is_domain_fronting_and_is_denied()
     {
         await using var upstream = LoopbackUpstream.Start(80);

@@ -49,7 +49,8 @@ public sealed class GatewayServer : IAsyncDisposable
         _options = options;
         _logger = loggerFactory.CreateLogger("Corral.Gateway");
         Policy = new PolicySource(policy);
-        resolver ??= new Resolver(options.HostsFile is null ? HostsFile.Empty : HostsFile.Load(options.HostsFile));
+        var hosts = options.HostsFile is null ? HostsFile.Empty : HostsFile.Load(options.HostsFile);
+        resolver ??= new Resolver(hosts);
         if (flowLog is null && options.FlowLogPath is not null)
             flowLog = _ownedFlowLog = new FlowLogWriter(options.FlowLogPath, options.FlowLogMaxBytes, options.FlowLogMaxFiles, options.FlowLogQueueCapacity, _meter, loggerFactory.CreateLogger("Corral.Gateway.FlowLog"));
         RecentFlows = new RecentFlows(options.RecentFlowsCapacity);
@@ -80,7 +81,7 @@ public sealed class GatewayServer : IAsyncDisposable
         _refusals = new AcceptRefusals(_flowLog, _context, _meter, _logger);
         _maxConnections = options.Limits.MaxConnections;
         if (options.Dns is { } dnsOptions)
-            _dns = new NameService.DnsServer(dnsOptions, Policy, _flowLog, resolvedNames!, _meter, loggerFactory.CreateLogger("Corral.Gateway.Dns"), _context.NewFlowId);
+            _dns = new NameService.DnsServer(dnsOptions, Policy, _flowLog, resolvedNames!, _meter, loggerFactory.CreateLogger("Corral.Gateway.Dns"), _context.NewFlowId, hosts);
     }
 
     /// <summary>The MCP tool pins of rules with <c>pinTools</c>, in a file next to the policy.</summary>

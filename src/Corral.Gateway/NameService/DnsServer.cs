@@ -34,11 +34,18 @@ public sealed class DnsServer : IAsyncDisposable
     private readonly List<Task> _loops = [];
     private NamePolicy _names;
     private Socket? _udp, _tcp;
+    private readonly Resolution.HostsFile _hosts;
+
+    /// <summary>The TTL of answers from the hosts file: short, so an edited file (read at start) is not cached for long downstream.</summary>
+    private const uint HostsTtl = 60;
     private int _pending, _tcpClients;
 
-    public DnsServer(DnsOptions options, PolicySource policy, IFlowLog flowLog, ResolvedNames resolvedNames, Meter meter, ILogger logger, Func<string> newFlowId)
+    /// <param name="hosts">The gateway's hosts file (<c>--hosts</c>): its names are answered from it, never asked upstream.</param>
+    public DnsServer(DnsOptions options, PolicySource policy, IFlowLog flowLog, ResolvedNames resolvedNames, Meter meter, ILogger logger, Func<string> newFlowId,
+        Resolution.HostsFile? hosts = null)
     {
         _options = options;
+        _hosts = hosts ?? Resolution.HostsFile.Empty;
         _flowLog = flowLog;
         _logger = logger;
         _newFlowId = newFlowId;
@@ -250,6 +257,16 @@ public sealed class DnsServer : IAsyncDisposable
             _logger.QueryRefused(question.Name, DnsWire.TypeName(question.Type), client, verdict.Rule ?? "(default)", verdict.Reason);
             Record(client, transport, question.Name, question.Type, DnsWire.NxDomain, false, verdict.Rule, verdict.Reason, [], null, false, flags, null, verdict.AddressOnly);
             return ValueTask.FromResult(DnsWire.WriteAnswerWithoutRecords(span, question.End, DnsWire.NxDomain, answer.Span));
+        }
+        // The names the gateway itself resolves from --hosts: the agent gets the same addresses, and nothing goes upstream.
+        if (_hosts.TryLookup(question.Name, out var fixedAddresses))
+        {
+            var n = DnsWire.WriteAnswerWithAddresses(span, question.End, question.Type, fixedAddresses, HostsTtl, answer.Span);
+            var given = fixedAddresses.Where(a => question.Type == DnsWire.TypeA ? a.AddressFamily == AddressFamily.InterNetwork
+                : question.Type == DnsWire.TypeAaaa && a.AddressFamily == AddressFamily.InterNetworkV6).ToArray();
+            ResolvedNames.Remember(question.Name, given, HostsTtl);
+            Record(client, transport, question.Name, question.Type, DnsWire.NoError, true, verdict.Rule, "answered from the gateway's hosts file", given, null, false, flags, null, verdict.AddressOnly);
+            return ValueTask.FromResult(n);
         }
         if (_cache.TryGet(question, out var cached))
         {

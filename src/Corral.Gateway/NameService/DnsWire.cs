@@ -125,6 +125,37 @@ public static class DnsWire
     }
 
     /// <summary>
+    /// An answer to the query's question from addresses the gateway holds itself (the hosts file): the A or AAAA
+    /// records among them for an A or AAAA question (none for other types), as many as fit, each with
+    /// <paramref name="ttl"/>. Returns its length.
+    /// </summary>
+    public static int WriteAnswerWithAddresses(ReadOnlySpan<byte> query, int questionEnd, ushort type, IReadOnlyList<IPAddress> addresses, uint ttl, Span<byte> into)
+    {
+        var length = WriteAnswerWithoutRecords(query, questionEnd, NoError, into);
+        if (length != questionEnd) return length;
+        ushort count = 0;
+        foreach (var address in addresses)
+        {
+            var size = type == TypeA && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 4
+                : type == TypeAaaa && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? 16 : 0;
+            if (size == 0 || length + 12 + size > into.Length) continue;
+            var record = into[length..];
+            record[0] = 0xC0; // a pointer to the question's name
+            record[1] = HeaderLength;
+            BinaryPrimitives.WriteUInt16BigEndian(record[2..], type);
+            BinaryPrimitives.WriteUInt16BigEndian(record[4..], 1);
+            BinaryPrimitives.WriteUInt32BigEndian(record[6..], ttl);
+            BinaryPrimitives.WriteUInt16BigEndian(record[10..], (ushort)size);
+            address.TryWriteBytes(record[12..], out _);
+            length += 12 + size;
+            count++;
+        }
+        into[2] |= 0x04; // AA: the gateway's own answer
+        BinaryPrimitives.WriteUInt16BigEndian(into[6..], count);
+        return length;
+    }
+
+    /// <summary>
     /// Checks that <paramref name="response"/> answers <paramref name="question"/> under <paramref name="id"/>, and
     /// collects the A and AAAA records of its answer section, the offsets of every TTL (to age a cached copy) and the
     /// smallest TTL. The OPT pseudo-record's TTL field is not a TTL and is left out.

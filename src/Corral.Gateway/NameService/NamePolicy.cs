@@ -23,6 +23,7 @@ public sealed class NamePolicy
     private readonly CompiledPolicy _policy;
     private readonly CompiledPolicy? _withoutAddressOnly;
     private readonly IpPrefix[] _sources;
+    private readonly bool _everySource;
 
     public NamePolicy(CompiledPolicy policy)
     {
@@ -31,6 +32,8 @@ public sealed class NamePolicy
         var addressOnly = new Decision.AddressOnlyRules(policy);
         AddressOnlyRules = addressOnly.Names;
         _withoutAddressOnly = addressOnly.WithoutThem;
+        // A source is what some rule's source matches, as on the proxy listeners: a rule that names no source matches every client.
+        _everySource = document.Rules.Any(r => r.Source.Count == 0);
         var sourceGroups = document.Rules.SelectMany(r => r.Source).Select(s => s.Value).ToHashSet(StringComparer.Ordinal);
         _sources = document.SmartGroups.Where(g => sourceGroups.Contains(g.Name)).SelectMany(g => g.AllPrefixes).Distinct().ToArray();
     }
@@ -41,9 +44,11 @@ public sealed class NamePolicy
     /// <summary>The rules that permit by address alone: names reachable only through them are what <see cref="Mode"/> decides.</summary>
     public IReadOnlyList<string> AddressOnlyRules { get; }
 
-    /// <summary>Whether <paramref name="source"/> is in a smart group some rule names as its source.</summary>
+    /// <summary>Whether some rule could apply to <paramref name="source"/>: it is in a smart group a rule names as its
+    /// source, or a rule names no source (and so applies to every client, as on the proxy listeners).</summary>
     public bool Serves(IPAddress source)
     {
+        if (_everySource) return true;
         foreach (var prefix in _sources)
             if (prefix.Contains(source)) return true;
         return false;
