@@ -269,6 +269,33 @@ public sealed class LogVerifyTests
         finally { Directory.Delete(folder, recursive: true); }
     }
 
+    [Fact]
+    public void The_signing_key_is_made_owner_only_kept_from_being_overwritten_and_refused_when_others_can_read_it()
+    {
+        using var folder = new TempFolder();
+        var (key, pub) = KeyGen(folder);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(key));
+        var again = CorralProgram.RunInProcess("log", "keygen", "--out", folder.File("key"));
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains("refusing to overwrite", again.Stderr);
+
+        var policy = folder.File("p.yaml");
+        Assert.Equal(0, CorralProgram.RunInProcess("init", "--template", "azure-foundry", "-o", policy, "--agent-subnet", "127.0.0.0/8").ExitCode);
+        File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var gateway = CorralProgram.RunInProcess("gateway", policy, "--flow-log", folder.File("flows.jsonl"), "--flow-log-signing-key", key);
+        Assert.Equal(1, gateway.ExitCode);
+        Assert.Contains("can be read by others", gateway.Stderr);
+
+        // Verifying needs the key to check against, or an explicit choice to check the chain only.
+        var noKey = CorralProgram.RunInProcess("log", "verify", folder.File("flows.jsonl"));
+        Assert.Equal(2, noKey.ExitCode);
+        Assert.Contains("--key", noKey.Stderr);
+        File.WriteAllText(folder.File("empty.jsonl"), "");
+        var empty = Verify(pub, folder.File("empty.jsonl"));
+        Assert.Equal(1, empty.ExitCode); // nothing to prove is not "whole"
+        Assert.Contains("not-chained", empty.Stdout);
+    }
+
     private static async Task<(int Status, string Head, string Body)> DeniedConnectAsync(int port)
     {
         using var client = new TcpClient();
