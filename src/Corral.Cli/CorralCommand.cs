@@ -17,6 +17,7 @@ public static class CorralCommand
         root.Subcommands.Add(ReplayCommand.Create(stdout, stderr));
         root.Subcommands.Add(SuggestCommand.Create(stdout, stderr));
         root.Subcommands.Add(CaCommand.Create(stdout, stderr));
+        root.Subcommands.Add(LogCommand.Create(stdout, stderr));
         root.Subcommands.Add(GatewayCommand.Create(stderr));
         root.Subcommands.Add(TerraformCommand.Create(stdout, stderr));
         root.Subcommands.Add(LabCommand.Create(stdout, stderr));

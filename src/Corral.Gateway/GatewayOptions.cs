@@ -31,6 +31,12 @@ public sealed record GatewayOptions
     /// <summary>How many rotated flow-log files are kept.</summary>
     public int FlowLogMaxFiles { get; init; } = 5;
 
+    /// <summary>Signs the flow log's checkpoints (docs/flow-log.md, "Tamper evidence"); null writes the hash chain without checkpoints.</summary>
+    public Audit.CheckpointSigner? FlowLogSigner { get; init; }
+
+    /// <summary>With <see cref="FlowLogSigner"/>: a signed checkpoint after this many records (and at start, rotation and shutdown).</summary>
+    public int FlowLogCheckpointEvery { get; init; } = FlowLog.FlowLogWriter.DefaultCheckpointEvery;
+
     /// <summary>Records queued for the flow-log writer before new ones are dropped (and counted).</summary>
     public int FlowLogQueueCapacity { get; init; } = 16_384;
 

@@ -95,7 +95,7 @@ public sealed class FlowLogReader(LineProblems problems, bool strict = false)
             }
             else reader.Skip();
         }
-        if (evt is "close") return null;
+        if (evt is "close" or "checkpoint" or "gap") return null; // no verdict: a connection's end, or the chain's own lines (docs/flow-log.md)
         if (evt is not ("decision" or "request")) { problem = evt is null ? "no \"event\"" : $"unknown event '{evt}'"; return null; }
         if (version < 1) { problem = "\"v\" is not a schema version"; return null; }
         if (time is null) { problem = "no valid \"time\""; return null; }

@@ -32,6 +32,18 @@ public sealed class FlowLogReaderTests : IDisposable
     }
 
     [Fact]
+    public void The_chain_fields_and_the_chain_own_checkpoint_and_gap_lines_are_not_records_and_not_malformed()
+    {
+        var chained = Decision.Replace("{\"v\":2,", "{\"v\":2,\"seq\":2,\"prev\":\"" + new string('a', 64) + "\",", StringComparison.Ordinal);
+        var (records, problems) = Read(string.Join('\n',
+            """{"v":2,"seq":1,"prev":"0000000000000000000000000000000000000000000000000000000000000000","time":"2026-12-01T10:00:00Z","event":"checkpoint","reason":"start","key":"cfe71ef50b33fcc9","sig":"AA=="}""",
+            chained,
+            """{"v":2,"seq":3,"prev":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","time":"2026-12-01T10:00:01Z","event":"gap","reason":"queue-full","dropped":4}"""));
+        Assert.Equal(2L, Assert.Single(records).Line);
+        Assert.Equal(0L, problems.Count);
+    }
+
+    [Fact]
     public void Malformed_lines_are_counted_each_with_its_reason_and_strict_stops_at_the_first()
     {
         var (records, problems) = Read(string.Join('\n',

@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Threading.Channels;
+using Corral.Audit;
 using Microsoft.Extensions.Logging;
 
 namespace Corral.Gateway.FlowLog;
@@ -53,6 +54,12 @@ public sealed record FlowLogStatus(string? Problem, DateTimeOffset? Since, long 
 /// <see cref="Status"/> names the problem (readiness, dashboard) and <c>corral.gateway.flowlog.failing</c> is 1.
 /// </para>
 /// <para>
+/// Tamper evidence: every line carries the hash chain (<c>"seq"</c>, <c>"prev"</c>), continued across rotation and
+/// restarts; with a signer, a signed checkpoint follows every <c>checkpointEvery</c> records and marks start, rotation
+/// and shutdown; records dropped for a full queue leave a gap record. All of it is computed here, on the writer's
+/// thread, never on a connection's.
+/// </para>
+/// <para>
 /// Rotation by others: the file is opened with <c>O_APPEND</c>, so copytruncate needs nothing; once per batch the
 /// writer checks that the path still names its file and reopens it when it was renamed away or deleted.
 /// </para>
@@ -75,6 +82,15 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
     /// <summary>A batch is written out once it holds this many bytes.</summary>
     private const int BatchBytes = 64 * 1024;
 
+    /// <summary>Records between two signed checkpoints, unless configured.</summary>
+    public const int DefaultCheckpointEvery = 1000;
+
+    /// <summary>Room kept below the size limit for the checkpoint that closes a file (one is about 260 bytes).</summary>
+    private const int CheckpointRoom = 512;
+
+    /// <summary>How much of a file's end is read to pick up its chain (a record is far shorter).</summary>
+    private const int ResumeTail = 256 * 1024;
+
     private readonly Channel<FlowRecord> _queue;
     private readonly string _path;
     private readonly long _maxBytes;
@@ -89,7 +105,16 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
     private long _droppedTotal;
     private long _droppedReported;
     private long _writtenTotal;
+    private long _queueFullTotal;
     private volatile Failure? _failure;
+    private readonly CheckpointSigner? _signer;
+    private readonly int _checkpointEvery;
+    // The chain, touched only by the writer thread: the next line's link, that link as of the last successful append,
+    // the records since the last checkpoint, the queue-full drops already written as a gap record, and whether a
+    // reopened file ended in a torn write.
+    private ChainLink _link, _committedLink;
+    private long _sinceCheckpoint, _gapRecorded;
+    private bool _tornWrite;
 
     /// <summary>A failure in progress: what, since when, and the drop count when it began.</summary>
     private sealed record Failure(string Problem, DateTimeOffset Since, long DroppedBefore)
@@ -97,8 +122,11 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
         public DateTimeOffset ReportedAt { get; set; } = Since;
     }
 
-    public FlowLogWriter(string path, long maxBytes, int maxFiles, int capacity, Meter meter, ILogger logger)
+    public FlowLogWriter(string path, long maxBytes, int maxFiles, int capacity, Meter meter, ILogger logger,
+        CheckpointSigner? signer = null, int checkpointEvery = DefaultCheckpointEvery)
     {
+        _signer = signer;
+        _checkpointEvery = Math.Max(1, checkpointEvery);
         _path = Path.GetFullPath(path);
         _maxBytes = Math.Max(4096, maxBytes);
         _maxFiles = Math.Max(1, maxFiles);
@@ -129,6 +157,7 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
     public void Write(FlowRecord record)
     {
         if (_queue.Writer.TryWrite(record)) return;
+        Interlocked.Increment(ref _queueFullTotal); // the writer records it as a gap in the chain
         var total = CountDropped(1, QueueFull);
         // Report the first drop at once, then at most once per 1000 so that logging does not add to the overload.
         if (total == 1 || total - Interlocked.Read(ref _droppedReported) >= 1000)
@@ -157,32 +186,42 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
             var line = new ArrayBufferWriter<byte>(1024);
             using var json = new Utf8JsonWriter(line, JsonOptions);
             var reader = _queue.Reader;
+            var room = _signer is null ? 0 : CheckpointRoom;
+            _link = _committedLink = ResumeChain();
+            CurrentLength(ref file); // opens the file, ending a torn last write first
+            AppendGaps(batch, line, json);
+            if (_signer is not null) AppendCheckpoint(batch, line, json, CheckpointReason.Start);
+            Commit(ref file, batch, ref records);
             while (WaitToRead(reader))
             {
                 var length = CurrentLength(ref file);
+                AppendGaps(batch, line, json);
                 var count = 0;
                 while (reader.TryRead(out var record))
                 {
-                    line.ResetWrittenCount();
-                    json.Reset(line);
-                    FlowRecordJson.Write(json, record);
-                    json.Flush();
-                    line.Write("\n"u8);
-                    // Rotate before a line that would take the file past the limit (a file holds at least one line).
-                    if (length + batch.WrittenCount + line.WrittenCount > _maxBytes && length + batch.WrittenCount > 0)
+                    Serialize(line, json, record);
+                    // Rotate before a line that would take the file past the limit (a file holds at least one line),
+                    // keeping room for the checkpoint that closes it.
+                    if (length + batch.WrittenCount + line.WrittenCount + room > _maxBytes && length + batch.WrittenCount > 0)
                     {
+                        if (_signer is not null) AppendCheckpoint(batch, line, json, CheckpointReason.Rotation);
                         Commit(ref file, batch, ref records);
                         Rotate(ref file);
                         length = CurrentLength(ref file);
+                        Serialize(line, json, record); // again: its link follows the checkpoint
                     }
-                    batch.Write(line.WrittenSpan);
+                    AppendLine(batch, line);
                     records++;
                     count++;
+                    if (_signer is not null && ++_sinceCheckpoint >= _checkpointEvery) AppendCheckpoint(batch, line, json, CheckpointReason.Interval);
                     if (batch.WrittenCount >= BatchBytes) length += Commit(ref file, batch, ref records);
                 }
                 Commit(ref file, batch, ref records);
                 if (count > 0) Thread.Sleep(Coalesce);
             }
+            AppendGaps(batch, line, json);
+            if (_signer is not null) AppendCheckpoint(batch, line, json, CheckpointReason.Shutdown);
+            Commit(ref file, batch, ref records);
         }
         catch (Exception e)
         {
@@ -199,6 +238,82 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
                 if (failure is null) _pumped.TrySetResult(); else _pumped.TrySetException(failure);
             }
         }
+    }
+
+    /// <summary>Writes <paramref name="record"/> as one line (with its newline) linked at the chain's current place.</summary>
+    private void Serialize(ArrayBufferWriter<byte> line, Utf8JsonWriter json, FlowRecord record)
+    {
+        line.ResetWrittenCount();
+        json.Reset(line);
+        FlowRecordJson.Write(json, record, _link);
+        json.Flush();
+        line.Write("\n"u8);
+    }
+
+    /// <summary>Adds the line to the batch and moves the chain past it.</summary>
+    private void AppendLine(ArrayBufferWriter<byte> batch, ArrayBufferWriter<byte> line)
+    {
+        batch.Write(line.WrittenSpan);
+        _link = _link.Next(line.WrittenSpan[..^1]);
+    }
+
+    private void AppendCheckpoint(ArrayBufferWriter<byte> batch, ArrayBufferWriter<byte> line, Utf8JsonWriter json, CheckpointReason reason)
+    {
+        line.ResetWrittenCount();
+        json.Reset(line);
+        ChainLines.WriteCheckpoint(json, _link, DateTimeOffset.UtcNow, reason, _signer!);
+        json.Flush();
+        line.Write("\n"u8);
+        AppendLine(batch, line);
+        _sinceCheckpoint = 0;
+    }
+
+    /// <summary>Records what was lost since the last look: a torn write found on opening the file, records a full queue refused.</summary>
+    private void AppendGaps(ArrayBufferWriter<byte> batch, ArrayBufferWriter<byte> line, Utf8JsonWriter json)
+    {
+        if (_tornWrite)
+        {
+            _tornWrite = false;
+            AppendGap(batch, line, json, "torn-write", null);
+        }
+        var refused = Interlocked.Read(ref _queueFullTotal);
+        if (refused > _gapRecorded)
+        {
+            AppendGap(batch, line, json, "queue-full", refused - _gapRecorded);
+            _gapRecorded = refused;
+        }
+    }
+
+    private void AppendGap(ArrayBufferWriter<byte> batch, ArrayBufferWriter<byte> line, Utf8JsonWriter json, string reason, long? dropped)
+    {
+        line.ResetWrittenCount();
+        json.Reset(line);
+        ChainLines.WriteGap(json, _link, DateTimeOffset.UtcNow, reason, dropped);
+        json.Flush();
+        line.Write("\n"u8);
+        AppendLine(batch, line);
+    }
+
+    /// <summary>
+    /// Where the chain goes on: after the last chained line of the live file, or, when it has none (just rotated), of
+    /// the newest rotated file; a new chain when neither has one.
+    /// </summary>
+    private ChainLink ResumeChain()
+    {
+        foreach (var candidate in new[] { _path, $"{_path}.1" })
+        {
+            try
+            {
+                using var stream = new FileStream(candidate, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                var start = Math.Max(0, stream.Length - ResumeTail);
+                stream.Position = start;
+                var tail = new byte[stream.Length - start];
+                stream.ReadExactly(tail);
+                if (ChainResume.After(tail) is { } link) return link;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* not there or unreadable: try the next */ }
+        }
+        return ChainLink.First;
     }
 
     /// <summary>
@@ -239,6 +354,7 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
             {
                 _logger.PartialLine(_path);
                 file.AppendWhole("\n"u8);
+                _tornWrite = true;
             }
             return file;
         }
@@ -255,7 +371,7 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
     /// </summary>
     private int Commit(ref AppendFile? file, ArrayBufferWriter<byte> batch, ref int records)
     {
-        if (records == 0) return 0;
+        if (batch.WrittenCount == 0) return 0;
         var bytes = batch.WrittenCount;
         for (var attempt = 0; !TryAppend(ref file, batch.WrittenSpan, records); attempt++)
         {
@@ -263,11 +379,13 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
             {
                 // Stopping and still failing: what is held cannot be written; count it rather than lose it silently.
                 CountDropped(records, WriteFailed);
+                _link = _committedLink; // the chain goes on from what is on disk
                 bytes = 0;
                 break;
             }
             _stopping.Wait(RetryInterval);
         }
+        if (bytes > 0) _committedLink = _link;
         batch.ResetWrittenCount();
         records = 0;
         return bytes;
@@ -287,8 +405,11 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
             ReportFailure(e.Message);
             return false;
         }
-        _written.Add(records);
-        Interlocked.Add(ref _writtenTotal, records);
+        if (records > 0)
+        {
+            _written.Add(records);
+            Interlocked.Add(ref _writtenTotal, records);
+        }
         if (_failure is { } ended)
         {
             _failure = null;

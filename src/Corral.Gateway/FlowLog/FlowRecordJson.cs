@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Corral.Audit;
 using Corral.Policy.Compilation;
 
 namespace Corral.Gateway.FlowLog;
@@ -6,10 +7,12 @@ namespace Corral.Gateway.FlowLog;
 /// <summary>Writes a <see cref="FlowRecord"/> as one JSON object (the flow-log line format).</summary>
 public static class FlowRecordJson
 {
-    public static void Write(Utf8JsonWriter w, FlowRecord r)
+    /// <summary>Writes the record; <paramref name="link"/> (the flow log's hash chain) puts <c>"seq"</c> and <c>"prev"</c> after <c>"v"</c>.</summary>
+    public static void Write(Utf8JsonWriter w, FlowRecord r, ChainLink? link = null)
     {
         w.WriteStartObject();
         w.WriteNumber("v", FlowRecord.SchemaVersion);
+        if (link is { } l) WriteLink(w, l);
         w.WriteString("time", r.Time.UtcDateTime.ToString("O"));
         w.WriteString("event", r.Event switch { FlowEvent.Decision => "decision", FlowEvent.Request => "request", FlowEvent.Dns => "dns", _ => "close" });
         w.WriteString("flow", r.FlowId);
@@ -61,6 +64,13 @@ public static class FlowRecordJson
             w.WriteNumber("duration_ms", Math.Round(r.DurationMs ?? 0, 3));
         }
         w.WriteEndObject();
+    }
+
+    /// <summary>The chain fields: <c>"seq"</c>, this line's place in the chain, and <c>"prev"</c>, the hash of the line before.</summary>
+    public static void WriteLink(Utf8JsonWriter w, ChainLink link)
+    {
+        w.WriteNumber("seq", link.Seq);
+        w.WriteString("prev", link.Prev);
     }
 
     // "mcp": {"method", "tool", "denied", "reason", "tools_changed"}: what the request carried and what became of it.

@@ -52,7 +52,8 @@ public sealed class GatewayServer : IAsyncDisposable
         var hosts = options.HostsFile is null ? HostsFile.Empty : HostsFile.Load(options.HostsFile);
         resolver ??= new Resolver(hosts);
         if (flowLog is null && options.FlowLogPath is not null)
-            flowLog = _ownedFlowLog = new FlowLogWriter(options.FlowLogPath, options.FlowLogMaxBytes, options.FlowLogMaxFiles, options.FlowLogQueueCapacity, _meter, loggerFactory.CreateLogger("Corral.Gateway.FlowLog"));
+            flowLog = _ownedFlowLog = new FlowLogWriter(options.FlowLogPath, options.FlowLogMaxBytes, options.FlowLogMaxFiles, options.FlowLogQueueCapacity, _meter, loggerFactory.CreateLogger("Corral.Gateway.FlowLog"),
+                options.FlowLogSigner, options.FlowLogCheckpointEvery);
         RecentFlows = new RecentFlows(options.RecentFlowsCapacity);
         _flowLog = new TeeFlowLog(flowLog ?? new NullFlowLog(), RecentFlows);
         // Observed at scrape time only: nothing on the flow path.
