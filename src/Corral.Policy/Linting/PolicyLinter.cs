@@ -60,15 +60,12 @@ public static class PolicyLinter
             if (rule.Action == RuleAction.Permit && rule.Decrypt == DecryptPolicy.Allowed)
                 LintDecryptOfPinnedNames(document, compiled, rules[i], diagnostics);
 
+            // One sentence; the trade-off and the dns: section's part: corral explain --lint resolves-every-name.
             if (ResolvesEveryName(rule, document))
                 diagnostics.Add(new Diagnostic(Severity.Warning, "resolves-every-name", rule.Location,
-                    $"rule '{rule.Name}' {(rule.Action == RuleAction.Permit ? "permits" : "lets through (watch mode)")} by address with no web group: " +
-                    $"for the sources it covers the gateway must resolve any name asked for on {PortsText(rule)}, since any name " +
-                    "might resolve into its destinations, so a name can carry data out through DNS queries" +
-                    (document.Dns.Mode == RuleMode.Watch
-                        ? "; the gateway's resolver (dns: mode watch) answers names reachable only through it and flags them"
-                        : "; the gateway's resolver (dns: mode enforce) refuses names reachable only through it"),
-                    "narrow its ports or sources, or add a web group naming the hosts it is for (then the name must match too); 'dns: { mode: enforce }' refuses the names no web group names"));
+                    $"rule '{rule.Name}' {(rule.Action == RuleAction.Permit ? "permits" : "lets through (watch mode)")} by address alone, " +
+                    $"so the gateway resolves any name its sources ask for on {PortsText(rule)}",
+                    "add a web group naming its hosts, or narrow its sources or ports"));
 
             // A watched permit is never decrypted, so its URL filters cannot be checked: every path of the host passes.
             if (rule.Action == RuleAction.Permit && rule.Mode == RuleMode.Watch &&
