@@ -13,22 +13,12 @@ public sealed class ScriptsCorralTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    private static string RepositoryRoot
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, "Corral.slnx"))) return dir.FullName;
-            throw new InvalidOperationException($"no Corral.slnx above {AppContext.BaseDirectory}");
-        }
-    }
-
     [Fact]
     public async Task The_first_call_says_on_stderr_that_it_builds_and_how_long_that_takes_and_later_calls_are_quiet()
     {
         Assert.SkipUnless(ProcessRunner.IsInstalled("bash") && ProcessRunner.IsInstalled("flock"), "bash and flock run scripts/corral");
         var scripts = Directory.CreateDirectory(Path.Combine(_temp.Path, "scripts")).FullName;
-        File.Copy(Path.Combine(RepositoryRoot, "scripts", "corral"), Path.Combine(scripts, "corral"));
+        File.Copy(Path.Combine(Repository.Root, "scripts", "corral"), Path.Combine(scripts, "corral"));
         var project = Directory.CreateDirectory(Path.Combine(_temp.Path, "src", "Corral.Cli")).FullName;
         await File.WriteAllTextAsync(Path.Combine(project, "Corral.Cli.csproj"),
             "<Project Sdk=\"Microsoft.NET.Sdk\"><PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework>" +

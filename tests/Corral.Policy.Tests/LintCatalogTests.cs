@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Corral.Policy.Linting;
+using Corral.Testing;
 
 namespace Corral.Policy.Tests;
 
@@ -9,27 +10,17 @@ namespace Corral.Policy.Tests;
 /// </summary>
 public sealed partial class LintCatalogTests
 {
-    private static string RepositoryRoot
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, "Corral.slnx"))) return dir.FullName;
-            throw new InvalidOperationException($"no Corral.slnx above {AppContext.BaseDirectory}");
-        }
-    }
-
     [Fact]
     public void Every_warning_code_in_the_policy_core_is_explained_and_listed_in_the_docs()
     {
         // The codes as the source writes them: diagnostics.Warning("code", …), nodes.Warning("code", …), new Diagnostic(Severity.Warning, "code", …).
-        var sources = Directory.EnumerateFiles(Path.Combine(RepositoryRoot, "src", "Corral.Policy"), "*.cs", SearchOption.AllDirectories)
+        var sources = Directory.EnumerateFiles(Path.Combine(Repository.Root, "src", "Corral.Policy"), "*.cs", SearchOption.AllDirectories)
             .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal));
         var codes = sources.SelectMany(f => WarningCode().Matches(File.ReadAllText(f)).Select(m => m.Groups["code"].Value)).ToHashSet();
         Assert.Contains("resolves-every-name", codes);
         Assert.Contains("service-tags-unresolved", codes);
 
-        var docs = File.ReadAllText(Path.Combine(RepositoryRoot, "docs", "policy.md"));
+        var docs = File.ReadAllText(Path.Combine(Repository.Root, "docs", "policy.md"));
         Assert.All(codes, code =>
         {
             Assert.True(LintCatalog.Find(code) is not null, $"warning '{code}' has no explanation in LintCatalog (corral explain --lint {code})");
