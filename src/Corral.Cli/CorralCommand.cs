@@ -10,6 +10,19 @@ public static class CorralCommand
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        var parse = Create(stdout, stderr).Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors) stderr.WriteLine($"corral: {error.Message}");
+            stderr.WriteLine($"Run '{CommonOptions.InvokedAs} --help' for usage.");
+            return UsageError;
+        }
+        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+    }
+
+    /// <summary>The command tree, for running and for checking that a documented command line parses.</summary>
+    public static RootCommand Create(TextWriter stdout, TextWriter stderr)
+    {
         var root = new RootCommand("Corral: contain AI agents' network egress with a policy written as code.");
         root.Subcommands.Add(InitCommand.Create(stdout, stderr));
         root.Subcommands.Add(CheckCommand.Create(stdout, stderr));
@@ -22,14 +35,6 @@ public static class CorralCommand
         root.Subcommands.Add(TerraformCommand.Create(stdout, stderr));
         root.Subcommands.Add(LabCommand.Create(stdout, stderr));
         root.Subcommands.Add(McpCommand.Create(stdout, stderr));
-
-        var parse = root.Parse(args);
-        if (parse.Errors.Count > 0)
-        {
-            foreach (var error in parse.Errors) stderr.WriteLine($"corral: {error.Message}");
-            stderr.WriteLine("Run 'corral --help' for usage.");
-            return UsageError;
-        }
-        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+        return root;
     }
 }

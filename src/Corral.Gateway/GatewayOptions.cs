@@ -68,10 +68,14 @@ public sealed record GatewayOptions
 public sealed record GatewayLimits
 {
     /// <summary>
-    /// Connections served at once (lowered at start to what the open-file limit carries); further clients are
-    /// refused: 503 with the refusal body on the explicit listener, a flow record and a metric each.
+    /// Connections served at once; further clients are refused: 503 with the refusal body on the explicit listener, a
+    /// flow record and a metric each. Null: as many as the open-file limit carries (<see cref="DefaultMaxConnections"/>
+    /// where the limit cannot be read). A value the open-file limit cannot carry is lowered at start, with a warning.
     /// </summary>
-    public int MaxConnections { get; init; } = 4096;
+    public int? MaxConnections { get; init; }
+
+    /// <summary>The connection limit where the open-file limit cannot be read (not Linux) and none was chosen.</summary>
+    public const int DefaultMaxConnections = 4096;
 
     /// <summary>The largest HTTP request (or response) head, in bytes.</summary>
     public int MaxHeadBytes { get; init; } = 32 * 1024;

@@ -485,8 +485,10 @@ internal sealed class RequestPipeline(InterceptionOptions options)
         return new(originForm, null, false);
     }
 
+    // The pattern's name is not quoted: quotes mark a value of this one flow (replay counts refusals by the text with
+    // quoted values left out), and a pattern is a category of refusal.
     private static Refusal SecretRefusal(RelayTarget target, string pattern) =>
-        Refusal.ByCheck(GatewayCheck.PayloadInspection, target.Authority, $"the request carries '{pattern}'");
+        Refusal.ByCheck(GatewayCheck.PayloadInspection, target.Authority, $"the request carries {pattern}");
 
     private async Task<byte[]> ReadSmallBodyAsync(PipeReader reader, HttpRequestHead request, PayloadInspector.StreamScan? scan, CancellationToken ct)
     {

@@ -123,7 +123,7 @@ internal static class ScenarioPlays
         // The refusal is the payload check's; the rule that let the flow in (and decrypted it) is on the flow's decision record.
         var decision = record is null ? null : c.Records.FirstOrDefault(r => r.Event == FlowEvent.Decision && r.FlowId == record.FlowId);
         var passed = post is { Kind: AttemptKind.Response, Status: 403 } && record is { Check: Interception.Http.GatewayCheck.PayloadInspection } &&
-                     record.Refusal!.Contains("'private-key'") && bytes == 0 && Rule(decision) == s.ExpectedRule;
+                     record.Refusal!.EndsWith("carries private-key", StringComparison.Ordinal) && bytes == 0 && Rule(decision) == s.ExpectedRule;
         return Result(s, c, $"{post.Describe()}: {(record is null ? "no refusal logged" : $"{record.Check}: {record.Refusal}")}", Rule(decision), true, bytes, passed);
     }
 

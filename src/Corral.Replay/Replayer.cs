@@ -8,7 +8,7 @@ namespace Corral.Replay;
 /// the number of distinct changes and destinations (each change keeps at most <see cref="MaxDestinationsPerChange"/>),
 /// never by the number of records.
 /// </summary>
-public sealed class Replayer(CompiledPolicy policy)
+public sealed partial class Replayer(CompiledPolicy policy)
 {
     public const int MaxDestinationsPerChange = 4096;
 
@@ -54,12 +54,14 @@ public sealed class Replayer(CompiledPolicy policy)
         };
     }
 
-    // "refused by the gateway: CONNECT to 'x' loops back…" would make one group per name; group by the words before the first quote.
-    private static string ReasonGroup(string reason)
-    {
-        var quote = reason.IndexOfAny(['\'', '"']);
-        return quote > 0 ? reason[..quote].TrimEnd(' ', ':') : reason;
-    }
+    // Refusal texts quote the values of one flow ('gone.example' did not resolve; the TLS SNI 'a' differs from the
+    // requested 'b'): each quoted value is shown as '…' so that flows refused for one reason are counted together, and
+    // the rest of the sentence, categories such as a payload pattern's name included, is kept whole. An apostrophe
+    // inside a word (the gateway's limit) is not a quote.
+    private static string ReasonGroup(string reason) => QuotedValue().Replace(reason, m => $"{m.Value[0]}…{m.Value[0]}");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?<![\p{L}\p{N}])(?:'[^']*'|""[^""]*"")(?![\p{L}\p{N}])")]
+    private static partial System.Text.RegularExpressions.Regex QuotedValue();
 
     // Destinations are counted by name and port (by address and port when there is no name): a name that resolves to
     // many addresses is one destination, shown with the first address it was seen at.

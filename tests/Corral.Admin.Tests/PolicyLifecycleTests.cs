@@ -200,6 +200,35 @@ public sealed class PolicyLifecycleTests : IDisposable
         ], lines);
     }
 
+    [Fact]
+    public void ReloadLogSaysWhenAFailureClearsEvenWhenTheFixPutBackTheTextInForce()
+    {
+        var lines = new List<(LogLevel Level, string Message)>();
+        var ids = new List<int>();
+        var log = new ReloadLog(new ListLogger(lines, ids));
+        var status = new ReloadStatus("abc", "live-test", DateTimeOffset.UtcNow, ReloadSource.File, 1, 2, false, null, null, 3, 1);
+        var failure = new ReloadFailure(DateTimeOffset.UtcNow, ReloadSource.File, []);
+
+        log.Applied(status, ReloadSource.File, changed: true);          // a healthy reload: nothing cleared
+        log.Refused(status with { Failing = true }, failure);
+        log.Refused(status with { Failing = true }, failure);
+        log.Applied(status, ReloadSource.File, changed: false);         // fixed back to the policy in force
+        log.Refused(status with { Failing = true }, failure);
+        log.Applied(status with { Hash = "def" }, ReloadSource.File, changed: true);
+        log.Applied(status with { Hash = "def" }, ReloadSource.File, changed: false);
+
+        Assert.Equal([
+            (LogLevel.Information, "Policy live-test (abc) in force, from file"),
+            (LogLevel.Error, "Policy reload from file failed; abc stays in force: reload failed"),
+            (LogLevel.Error, "Policy reload from file failed; abc stays in force: reload failed"),
+            (LogLevel.Information, "Policy reload failure cleared after 2 failed attempt(s): live-test (abc) in force, from file"),
+            (LogLevel.Error, "Policy reload from file failed; abc stays in force: reload failed"),
+            (LogLevel.Information, "Policy live-test (def) in force, from file"),
+            (LogLevel.Information, "Policy reload failure cleared after 1 failed attempt(s): live-test (def) in force, from file"),
+        ], lines);
+        Assert.Equal([1301, 1300, 1300, 1310, 1300, 1301, 1310], ids);
+    }
+
     private sealed class RecordingListener : IPolicyChangeListener
     {
         public List<string> Told { get; } = [];
@@ -213,12 +242,15 @@ public sealed class PolicyLifecycleTests : IDisposable
         public void Refused(ReloadStatus status, ReloadFailure failure) => throw new InvalidOperationException("listener bug");
     }
 
-    private sealed class ListLogger(List<(LogLevel, string)> lines) : ILogger
+    private sealed class ListLogger(List<(LogLevel, string)> lines, List<int>? eventIds = null) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
         public bool IsEnabled(LogLevel logLevel) => true;
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
             lines.Add((logLevel, formatter(state, exception)));
+            eventIds?.Add(eventId.Id);
+        }
     }
 
     public void Dispose()

@@ -34,6 +34,68 @@ public sealed class PolicyCommandTests : IDisposable
         Assert.Equal(["action", "rule", "priority", "enforced", "decrypt", "reason"], mcr.EnumerateObject().Select(p => p.Name));
     }
 
+    /// <summary>
+    /// The pack as a new user first meets it: <c>init</c> then <c>check</c> gives exactly these warnings, each one short
+    /// sentence that says what to do, and a pointer to where the long explanations are. The count is the agreed one.
+    /// </summary>
+    [Fact]
+    public void A_fresh_foundry_pack_checks_with_the_agreed_warnings_each_one_short_sentence_that_says_what_to_do()
+    {
+        Assert.Equal(0, Run("init", "--template", "azure-foundry", "--agent-subnet", "10.20.1.0/24", "--spoke-cidr", "10.30.0.0/16",
+            "--region", "eastus", "--tool-fqdn", "mcp.contoso.com", "-o", "corral.yaml").ExitCode);
+        var check = Run("check", "corral.yaml");
+        Assert.Equal(0, check.ExitCode);
+        Assert.Equal("", check.Stderr);
+        Assert.Equal([
+            "corral.yaml:15:33: warning: the gateway cannot enforce the policy's 4 service tags without a Service Tags file (set serviceTags.file to Microsoft's weekly ServiceTags_Public_*.json) [service-tags-unresolved]",
+            "corral.yaml:46:5: warning: rule 'allow-aca-svctag' permits by address alone, so the gateway resolves any name its sources ask for on port 443 (add a web group naming its hosts, or narrow its sources or ports) [resolves-every-name]",
+            "corral.yaml: ok: 6 rules, 2 warning(s)",
+            "why a warning matters and what to weigh: corral explain --lint CODE (e.g. service-tags-unresolved)",
+        ], check.Stdout.TrimEnd('\n').Split('\n'));
+        foreach (var warning in check.Stdout.Split('\n').Where(l => l.Contains(": warning: ", StringComparison.Ordinal)))
+            Assert.True(warning.Length <= 240, $"{warning.Length} characters: {warning}");
+    }
+
+    [Fact]
+    public void Explain_lint_gives_the_long_form_of_each_warning_and_names_the_lints_for_an_unknown_one()
+    {
+        var explained = Run("explain", "--lint", "resolves-every-name");
+        Assert.Equal(0, explained.ExitCode);
+        Assert.StartsWith("resolves-every-name: a rule that lets flows through by address alone", explained.Stdout);
+        Assert.Contains("Why: The gateway decides most flows by name before resolving it.", explained.Stdout);
+        Assert.Contains("What to do: Add a web group naming the hosts the rule is for", explained.Stdout);
+        Assert.Equal(0, Run("explain", "--lint", "[service-tags-unresolved]").ExitCode); // as copied from the end of a warning
+
+        var unknown = Run("explain", "--lint", "resolve-every-name");
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("no lint 'resolve-every-name' (did you mean 'resolves-every-name'?); the lints: shadowed-rule, ", unknown.Stderr);
+    }
+
+    [Fact]
+    public void Hints_name_the_command_as_the_user_runs_it_and_the_ca_hint_runs_as_printed()
+    {
+        var asScript = new Dictionary<string, string> { ["CORRAL_INVOKED_AS"] = "scripts/corral" };
+        ProcessResult RunAs(IReadOnlyDictionary<string, string>? environment, params string[] args) =>
+            ProcessRunner.Run(CorralProgram.DotnetHost, [CorralProgram.Dll, .. args], new RunOptions { WorkingDirectory = _temp.Path, Environment = environment, Timeout = TimeSpan.FromMinutes(2) });
+
+        // A missing policy: the hint names the command the user ran, wherever the policy core wrote 'corral …'.
+        var missing = RunAs(asScript, "check", "nope.yaml");
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("(create one with 'scripts/corral init --template azure-foundry')", missing.Stderr);
+        var json = RunAs(asScript, "check", "nope.yaml", "--json");
+        Assert.Equal("create one with 'scripts/corral init --template azure-foundry'",
+            JsonDocument.Parse(json.Stdout).RootElement.GetProperty("diagnostics")[0].GetProperty("hint").GetString());
+        Assert.Contains("fix them with 'scripts/corral check' first", RunAs(asScript, "explain", "nope.yaml", "--src", "10.0.0.1", "--dst", "a.example").Stderr);
+        Assert.Contains("(create one with 'corral init --template azure-foundry')", RunAs(null, "check", "nope.yaml").Stderr);
+
+        // ca init: the next step names the policy, so it runs as printed.
+        Assert.Equal(0, Run("init", "--template", "azure-foundry", "-o", "try.yaml").ExitCode);
+        var ca = RunAs(asScript, "ca", "init", "--out", "ca", "--constrain-to", "try.yaml");
+        Assert.Equal(0, ca.ExitCode);
+        Assert.Contains($"next: scripts/corral gateway try.yaml --ca-cert {Path.Combine("ca", "corral-ca.crt")} --ca-key {Path.Combine("ca", "corral-ca.key")}", ca.Stdout);
+        Assert.Contains("next: corral gateway corral.yaml --ca-cert", Run("ca", "init", "--out", "ca2").Stdout);
+    }
+
     [Fact]
     public void Explain_takes_the_path_as_sent_and_says_when_a_URL_filter_cannot_match_it()
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
+using Corral.Testing;
 
 namespace Corral.Lab.Tests;
 
@@ -87,11 +88,138 @@ public sealed partial class ReadmeExamplesTests
         Assert.All(languages, l => Assert.Contains(l, new[] { "sh", "text", "json" }));
 
         // The set-up block is the test suite itself and the lab (tested by LabRunTests): its scripts exist and parse.
-        var setUp = Commands(ShellBlocks(readme)[0]);
+        var setUp = Commands(SetUpBlocks(readme)[0]);
         Assert.Equal(["bash scripts/lab.sh", "bash scripts/test.sh"], setUp.Select(c => c.Split('#')[0].Trim()));
         foreach (var script in new[] { "scripts/lab.sh", "scripts/test.sh" })
             Assert.True(File.Exists(Path.Combine(RepositoryRoot, script)), $"{script} is named in the README's set-up");
     }
+
+    /// <summary>
+    /// Commands in the prose are held to what they say too: a corral command line parses (placeholders such as … and
+    /// CODE stand for a value), a script named after bash exists, and a dotnet command is one of a set-up block's, which
+    /// <see cref="TheDotnetToolInstallsAsWrittenFromTheRepositoryRootAndFromOutsideIt"/> runs.
+    /// </summary>
+    [Fact]
+    public void EveryCommandInTheProseParsesOrIsRunByATest()
+    {
+        var readme = File.ReadAllText(Path.Combine(RepositoryRoot, "README.md"));
+        var prose = ProseCommands(readme);
+        Assert.Contains(prose, c => c.StartsWith("bash scripts/demo.sh", StringComparison.Ordinal));
+        var setUp = SetUpBlocks(readme).SelectMany(Commands).Select(c => c.Split('#')[0].Trim()).ToList();
+        var failures = new List<string>();
+        foreach (var command in prose)
+        {
+            var words = command.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (words[0] is "scripts/corral" or "corral")
+            {
+                var args = words.Skip(1).Select(w => w == "…" ? "x" : w).ToArray();
+                var errors = Corral.Cli.CorralCommand.Create(TextWriter.Null, TextWriter.Null).Parse(args).Errors;
+                if (errors.Count > 0) failures.Add($"`{command}`: {string.Join("; ", errors.Select(e => e.Message))}");
+            }
+            else if (words[0] == "dotnet")
+            {
+                if (!setUp.Contains(command)) failures.Add($"`{command}` is in the prose only: put it in a set-up block, where a test runs it");
+            }
+            else
+            {
+                var script = words.SkipWhile(w => w != "bash").Skip(1).First();
+                if (!File.Exists(Path.Combine(RepositoryRoot, script))) failures.Add($"`{command}`: {script} does not exist");
+            }
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+    }
+
+    /// <summary>
+    /// The README's dotnet-tool block, run as written from the repository root (which maps every package source, so
+    /// --add-source is refused there) and its install command from a folder outside the repository with the package
+    /// folder's full path, as the README says. Each install goes to a home folder of its own; the packages the pack
+    /// restores come from this machine's cache.
+    /// </summary>
+    [Fact]
+    public async Task TheDotnetToolInstallsAsWrittenFromTheRepositoryRootAndFromOutsideIt()
+    {
+        var readme = File.ReadAllText(Path.Combine(RepositoryRoot, "README.md"));
+        var block = Assert.Single(SetUpBlocks(readme), b => b.Contains("dotnet tool install", StringComparison.Ordinal));
+        var commands = Commands(block).ToList();
+        Assert.Equal(2, commands.Count);
+        var install = commands[1].Split('#')[0].Trim();
+        Assert.Contains(" --source artifacts/package ", install);
+
+        var packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } set ? set
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        var outside = Directory.CreateTempSubdirectory("corral-tool-");
+        try
+        {
+            async Task<ProcessResult> Bash(string command, string workingDirectory, string home) =>
+                await ProcessRunner.RunAsync("bash", ["-c", command], new RunOptions
+                {
+                    WorkingDirectory = workingDirectory, Timeout = TimeSpan.FromMinutes(10),
+                    Environment = new Dictionary<string, string>
+                    {
+                        ["HOME"] = home, ["DOTNET_CLI_HOME"] = home, ["NUGET_PACKAGES"] = packages,
+                        ["DOTNET_NOLOGO"] = "1", ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1", ["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1",
+                    },
+                });
+
+            var rootHome = Directory.CreateDirectory(Path.Combine(outside.FullName, "home-root")).FullName;
+            foreach (var command in commands)
+            {
+                var result = await Bash(command, RepositoryRoot, rootHome);
+                Assert.True(result.ExitCode == 0, $"`{command}` from the repository root: exit {result.ExitCode}\n{result.Output}");
+            }
+            var tool = Path.Combine(rootHome, ".dotnet", "tools", "corral");
+            var help = await Bash($"'{tool}' --help", outside.FullName, rootHome);
+            Assert.True(help.ExitCode == 0, help.Output);
+            Assert.Contains("Corral: contain AI agents' network egress", help.Stdout);
+
+            // From outside the repository: the same command with the package folder's full path.
+            var otherHome = Directory.CreateDirectory(Path.Combine(outside.FullName, "home-outside")).FullName;
+            var fromOutside = install.Replace(" artifacts/package ", $" '{Path.Combine(RepositoryRoot, "artifacts", "package")}' ", StringComparison.Ordinal);
+            var installed = await Bash(fromOutside, outside.FullName, otherHome);
+            Assert.True(installed.ExitCode == 0, $"`{fromOutside}` from {outside.FullName}: exit {installed.ExitCode}\n{installed.Output}");
+            Assert.True(File.Exists(Path.Combine(otherHome, ".dotnet", "tools", "corral")));
+
+            // What a NuGet user sees: a readme, an icon and a description.
+            var package = Assert.Single(Directory.GetFiles(Path.Combine(RepositoryRoot, "artifacts", "package"), "Corral.*.nupkg"));
+            using var zip = System.IO.Compression.ZipFile.OpenRead(package);
+            Assert.Contains(zip.Entries, e => e.FullName == "PACKAGE.md");
+            Assert.Contains(zip.Entries, e => e.FullName == "icon.png");
+            using var nuspec = new StreamReader(zip.Entries.Single(e => e.FullName == "Corral.nuspec").Open());
+            var manifest = await nuspec.ReadToEndAsync();
+            Assert.Contains("<readme>PACKAGE.md</readme>", manifest);
+            Assert.Contains("<icon>icon.png</icon>", manifest);
+            Assert.Contains("<description>Contain AI agents' network egress", manifest);
+        }
+        finally
+        {
+            outside.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>The README's sample of the lab's table has the columns, rule line and closing line the lab prints.</summary>
+    [Fact]
+    public void TheReadmesLabSampleHasTheColumnsTheLabPrints()
+    {
+        var readme = File.ReadAllText(Path.Combine(RepositoryRoot, "README.md"));
+        var sample = Assert.Single(Fence().Matches(readme), m => m.Groups["body"].Value.StartsWith("== explicit mode ==", StringComparison.Ordinal))
+            .Groups["body"].Value.Split('\n');
+
+        var results = Corral.Lab.Scenarios.All.Select(s => new Corral.Lab.ScenarioResult(s.Number, s.Id, s.Title, "explicit", s.Expected,
+            new string('o', 60), s.ExpectedRule, false, s.Owasp, 0, Corral.Lab.ScenarioOutcome.Pass)).ToList();
+        var pass = new Corral.Lab.LabPass(Corral.Lab.LabMode.Explicit, "explicit proxy", TimeSpan.FromSeconds(1), results, []);
+        var printed = new Corral.Lab.LabReport(DateTimeOffset.UnixEpoch, TimeSpan.FromSeconds(1), [pass]).ToTable().Split('\n');
+
+        static string[] Columns(string line) => ColumnGap().Split(line.Trim());
+        Assert.Equal(Columns(printed[1]), Columns(sample[1]));             // the header
+        Assert.Equal(printed[2].TrimEnd(), sample[2].TrimEnd());           // the rule under it: every column as wide as printed
+        var rows = sample.Skip(3).TakeWhile(l => l.Length > 0 && char.IsDigit(l[0])).ToList();
+        Assert.Equal(Corral.Lab.Scenarios.All.Count, rows.Count);
+        Assert.All(rows, r => Assert.Equal(Columns(printed[1]).Length, Columns(r).Length));
+        Assert.Contains(sample, l => l.StartsWith("lab passed (", StringComparison.Ordinal));
+    }
+
+    [GeneratedRegex(@"\s{2,}")]
+    private static partial Regex ColumnGap();
 
     [Fact]
     public async Task EveryReadmeCommandRunsAsWrittenAndDoesWhatItsCommentSays()
@@ -101,7 +229,7 @@ public sealed partial class ReadmeExamplesTests
         Assert.SkipWhen(Environment.UserName != "root", "the README's stand-in listens on port 443 and the test isolates it in namespaces of its own: run as root");
 
         var readme = File.ReadAllText(Path.Combine(RepositoryRoot, "README.md"));
-        var commands = ShellBlocks(readme).Skip(1).SelectMany(Commands).ToList();
+        var commands = WalkThroughBlocks(readme).SelectMany(Commands).ToList();
         Assert.Equal(Expected.Length, commands.Count);
         for (var i = 0; i < commands.Count; i++)
             Assert.True(commands[i].StartsWith(Expected[i].Starts, StringComparison.Ordinal),
@@ -219,6 +347,23 @@ public sealed partial class ReadmeExamplesTests
 
     private static List<string> ShellBlocks(string readme) =>
         Fence().Matches(readme).Where(m => m.Groups["lang"].Value == "sh").Select(m => m.Groups["body"].Value).ToList();
+
+    /// <summary>Where the walk-through starts: the blocks before it set a machine up (the lab and tests, the dotnet tool).</summary>
+    private const string WalkThroughHeading = "## Five minutes with Corral";
+
+    private static List<string> SetUpBlocks(string readme) => ShellBlocks(readme[..readme.IndexOf(WalkThroughHeading, StringComparison.Ordinal)]);
+
+    private static List<string> WalkThroughBlocks(string readme) => ShellBlocks(readme[readme.IndexOf(WalkThroughHeading, StringComparison.Ordinal)..]);
+
+    /// <summary>The inline <c>`code`</c> spans of the prose (outside fenced blocks) that are command lines.</summary>
+    private static List<string> ProseCommands(string readme) =>
+        InlineCode().Matches(Fence().Replace(readme, "")).Select(m => m.Groups["code"].Value)
+            .Where(c => c.StartsWith("scripts/corral ", StringComparison.Ordinal) || c.StartsWith("corral ", StringComparison.Ordinal)
+                        || c.StartsWith("dotnet ", StringComparison.Ordinal) || c.Contains("bash ", StringComparison.Ordinal))
+            .ToList();
+
+    [GeneratedRegex(@"(?<!`)`(?<code>[^`\n]+)`(?!`)")]
+    private static partial Regex InlineCode();
 
     /// <summary>A block's commands: continuation lines joined, comment-only and empty lines left out.</summary>
     private static IEnumerable<string> Commands(string block) =>

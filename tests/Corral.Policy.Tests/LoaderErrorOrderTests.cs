@@ -45,7 +45,7 @@ public sealed class LoaderErrorOrderTests : IDisposable
                 "<dir>/corral.yaml:12:16: error: 'defaultAction' must be permit | deny, not 'maybe' [bad-value]",
                 "<dir>/corral.yaml:11:23: error: 'cloud' must be Public | AzureGovernment | China | AzureGermany, not 'Publik' (did you mean 'Public'?) [bad-value]",
                 "<dir>/corral.yaml:10:21: error: '10.20.1.0/33' is not a CIDR: prefix length must be a number from 0 to 32 [bad-cidr]",
-                "<dir>/corral.yaml:10:48: warning: service tag 'AzureCloud' cannot be enforced by the Corral gateway: no serviceTags file is configured (set serviceTags.file to Microsoft's weekly ServiceTags_Public_*.json; Aviatrix resolves the tag itself) [service-tags-unresolved]",
+                "<dir>/corral.yaml:10:48: warning: the gateway cannot enforce service tag 'AzureCloud' without a Service Tags file (set serviceTags.file to Microsoft's weekly ServiceTags_Public_*.json) [service-tags-unresolved]",
                 "<dir>/corral.yaml:8:22: error: 'bad domain' is not a valid domain: character ' ' is not allowed in a host name [bad-domain]",
                 "<dir>/corral.yaml:6:22: error: feed file 'feeds/missing.txt' not found (looked for <dir>/feeds/missing.txt) (create it: one IP, CIDR or domain a line, '#' for comments) [feed-not-found]",
                 "<dir>/feeds/bad.txt:2:1: error: not an IP address, CIDR or domain: one entry a line [bad-feed-entry]",

@@ -1,3 +1,4 @@
+using Corral.Policy;
 
 namespace Corral.Replay.Tests;
 
@@ -80,5 +81,30 @@ public sealed class FlowLogReaderTests : IDisposable
         Assert.Equal(MissingFacts.AllAddresses | MissingFacts.Tls, records[2].Missing);
         Assert.True(records[3].Recorded.Refused);
         Assert.StartsWith("refused by the gateway", records[3].NotReplayable);
+    }
+
+    [Fact]
+    public void Refused_records_are_counted_by_their_whole_reason_with_each_flows_own_values_left_out()
+    {
+        static string Refused(string reason) =>
+            $$"""{"v":2,"time":"2026-12-01T10:00:00Z","event":"decision","src":"10.20.1.5:4","dst":"20.1.2.3:443","host":"a.example","action":"deny","rule":null,"priority":null,"enforced":true,"decrypt":false,"reason":"{{reason}}","refused":true}""";
+        var (records, _) = Read(string.Join('\n',
+            Refused("the request carries private-key"), Refused("the request carries private-key"), Refused("the request carries aws-access-key"),
+            Refused("'gone.example' did not resolve"), Refused("'other.example' did not resolve"),
+            Refused("the TLS SNI 'evil.example' differs from the requested 'a.example' (domain fronting)"),
+            Refused("the TLS SNI 'x.example' differs from the requested 'b.example' (domain fronting)"),
+            Refused("4096 connections open, the gateway's limit")));
+        var policy = PolicyChecker.CheckText("p.yaml", "version: 1\nname: p\ndefaultAction: deny\nrules: []\n", _folder).Compiled!;
+
+        var report = new Replayer(policy).Run(records);
+
+        Assert.Equal(new Dictionary<string, long>
+        {
+            ["refused by the gateway: the request carries private-key"] = 2,
+            ["refused by the gateway: the request carries aws-access-key"] = 1,
+            ["refused by the gateway: '…' did not resolve"] = 2,
+            ["refused by the gateway: the TLS SNI '…' differs from the requested '…' (domain fronting)"] = 2,
+            ["refused by the gateway: 4096 connections open, the gateway's limit"] = 1,
+        }, report.NotReplayed.ToDictionary());
     }
 }

@@ -56,7 +56,8 @@ internal static class CaCommand
                 if (GitIgnoreCheck.IsExposed(key))
                     stderr.WriteLine($"corral ca init: warning: {key} is in a git work tree that does not ignore it: add its folder to .gitignore so the private key is never committed");
                 if (names is not null) stdout.WriteLine($"constrained to: {string.Join(", ", names)}");
-                stdout.WriteLine($"next: {CommonOptions.InvokedAs} gateway --ca-cert {cert} --ca-key {key}");
+                // The policy the CA was made for, else the gateway's default policy file: named, so the line runs as printed.
+                stdout.WriteLine($"next: {CommonOptions.InvokedAs} gateway {parse.GetValue(constrainTo) ?? CommonOptions.DefaultPolicyFile} --ca-cert {cert} --ca-key {key}");
                 return CorralCommand.Ok;
             }
             catch (CaException ex)

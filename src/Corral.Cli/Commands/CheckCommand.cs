@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Corral.Policy;
+using Corral.Policy.Linting;
 
 namespace Corral.Cli.Commands;
 
@@ -28,6 +29,8 @@ internal static class CheckCommand
                     ? $"{path}: ok: {result.Compiled!.Rules.Count} rules, {result.WarningCount} warning(s)"
                     : $"{path}: {result.ErrorCount} error(s), {result.WarningCount} warning(s)";
                 (result.Succeeded ? stdout : stderr).WriteLine(summary);
+                if (result.Diagnostics.FirstOrDefault(d => LintCatalog.Find(d.Code) is not null) is { } explained)
+                    (result.Succeeded ? stdout : stderr).WriteLine($"why a warning matters and what to weigh: {CommonOptions.InvokedAs} explain --lint CODE (e.g. {explained.Code})");
             }
             return result.Succeeded ? CorralCommand.Ok : CorralCommand.InputError;
         });
@@ -50,7 +53,7 @@ internal static class CheckCommand
                 w.WriteString("hash", compiled.Hash);
             }
             w.WriteStartArray("diagnostics");
-            foreach (var d in result.Diagnostics)
+            foreach (var d in result.Diagnostics.Select(CommonOptions.AsInvoked))
             {
                 w.WriteStartObject();
                 w.WriteString("severity", d.IsError ? "error" : "warning");

@@ -17,10 +17,13 @@ internal static class CommonOptions
     /// </summary>
     public static string InvokedAs => Environment.GetEnvironmentVariable("CORRAL_INVOKED_AS") is { Length: > 0 } path ? path : "corral";
 
+    /// <summary>The policy file a command reads when none is named.</summary>
+    public const string DefaultPolicyFile = "corral.yaml";
+
     public static Argument<string> PolicyArgument() => new("policy")
     {
         Description = "The policy file",
-        DefaultValueFactory = _ => "corral.yaml",
+        DefaultValueFactory = _ => DefaultPolicyFile,
         Arity = ArgumentArity.ZeroOrOne,
     };
 
@@ -57,7 +60,7 @@ internal static class CommonOptions
         result = PolicyChecker.CheckFile(policyPath, options: options);
         if (result.Succeeded) return true;
         WriteDiagnostics(stderr, result.Diagnostics.Where(d => d.IsError));
-        stderr.WriteLine($"corral {command}: {policyPath}: {result.ErrorCount} error(s); fix them with 'corral check' first");
+        stderr.WriteLine($"corral {command}: {policyPath}: {result.ErrorCount} error(s); fix them with '{InvokedAs} check' first");
         result = null;
         return false;
     }
@@ -73,6 +76,16 @@ internal static class CommonOptions
 
     public static void WriteDiagnostics(TextWriter writer, IEnumerable<Diagnostic> diagnostics)
     {
-        foreach (var d in diagnostics) writer.WriteLine(d.ToString());
+        foreach (var d in diagnostics) writer.WriteLine(AsInvoked(d).ToString());
     }
+
+    /// <summary>
+    /// A diagnostic whose hint names the command as the user runs it: the policy core writes 'corral …' (it cannot know
+    /// how it was run), which from a checkout is scripts/corral.
+    /// </summary>
+    public static Diagnostic AsInvoked(Diagnostic d) => d.Hint is null ? d : d with { Hint = AsInvoked(d.Hint) };
+
+    /// <summary>Every quoted 'corral …' command in <paramref name="text"/>, named as the user runs corral.</summary>
+    public static string AsInvoked(string text) =>
+        InvokedAs == "corral" ? text : text.Replace("'corral ", $"'{InvokedAs} ", StringComparison.Ordinal);
 }

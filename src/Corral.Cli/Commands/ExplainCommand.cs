@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net;
 using Corral.Policy.Addressing;
 using Corral.Policy.Compilation;
+using Corral.Policy.Linting;
 using Corral.Policy.Model;
 
 namespace Corral.Cli.Commands;
@@ -29,9 +30,11 @@ internal static class ExplainCommand
         };
         var mcpTool = new Option<string?>("--mcp-tool") { Description = "An MCP tools/call for this tool name, carried by the flow (decided by the matching rule's mcp section)" };
         var standIns = CommonOptions.PublicStandInOption();
-        var command = new Command("explain", "Explain which rule decides a flow") { policy, src, dst, port, resolved, path, protocol, plain, json, flows, standIns, mcpTool };
+        var lint = new Option<string?>("--lint") { Description = "Explain a warning of 'corral check' instead: what it finds, why it matters, what to do (the CODE at the end of its line)" };
+        var command = new Command("explain", "Explain which rule decides a flow, or a warning of 'corral check' (--lint CODE)") { policy, src, dst, port, resolved, path, protocol, plain, json, flows, standIns, mcpTool, lint };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(lint) is { } code) return ExplainLint(code, stdout, stderr);
             if (!CommonOptions.TryParseStandIns(parse.GetValue(standIns), out var prefixes, out var standInError))
             {
                 stderr.WriteLine($"corral explain: {standInError}");
@@ -71,6 +74,24 @@ internal static class ExplainCommand
             return CorralCommand.Ok;
         });
         return command;
+    }
+
+    /// <summary><c>explain --lint CODE</c>: the long form of a warning; an unknown code lists the known ones.</summary>
+    private static int ExplainLint(string code, TextWriter stdout, TextWriter stderr)
+    {
+        if (LintCatalog.Find(code.Trim().Trim('[', ']')) is not { } lint)
+        {
+            var codes = LintCatalog.All.Select(l => l.Code).ToList();
+            var didYouMean = Corral.Policy.Diagnostics.Suggest.DidYouMean(code, codes) is { } hint ? $" ({hint})" : "";
+            stderr.WriteLine($"corral explain: no lint '{code}'{didYouMean}; the lints: {string.Join(", ", codes)}");
+            return CorralCommand.UsageError;
+        }
+        stdout.WriteLine($"{lint.Code}: {lint.Finds}");
+        stdout.WriteLine();
+        stdout.WriteLine($"Why: {lint.Why}");
+        stdout.WriteLine();
+        stdout.WriteLine($"What to do: {CommonOptions.AsInvoked(lint.WhatToDo)}");
+        return CorralCommand.Ok;
     }
 
     /// <summary>Builds a flow from explain's options (or the same fields of a --flows line); the error names the option.</summary>

@@ -28,7 +28,7 @@ internal static class GatewayCommand
         var reusePort = new Option<bool>("--reuse-port") { Description = "Share the listeners' ports with other processes (SO_REUSEPORT); without it a busy address is an error" };
         var hosts = new Option<string?>("--hosts") { Description = "Static name -> address map (/etc/hosts format), consulted before DNS" };
         var standIns = CommonOptions.PublicStandInOption();
-        var maxConnections = new Option<int>("--max-connections") { Description = "Connections served at once (lowered, with a warning, to what the open-file limit carries)", DefaultValueFactory = _ => 4096 };
+        var maxConnections = new Option<int?>("--max-connections") { Description = "Connections served at once. Default: as many as the open-file limit carries (ulimit -n); a larger value is lowered to that, with a warning" };
         var maxHead = new Option<int>("--max-head-bytes") { Description = "Largest HTTP request head", DefaultValueFactory = _ => 32 * 1024 };
         var helloTimeout = new Option<double>("--client-hello-timeout") { Description = "Seconds to wait for a complete TLS ClientHello (or a tunnel's first byte)", DefaultValueFactory = _ => 5 };
         var headTimeout = new Option<double>("--head-timeout") { Description = "Seconds a client may take to send a request head", DefaultValueFactory = _ => 10 };
@@ -67,7 +67,7 @@ internal static class GatewayCommand
             foreach (var (name, value) in new[] { ("--client-hello-timeout", parse.GetValue(helloTimeout)), ("--head-timeout", parse.GetValue(headTimeout)),
                          ("--connect-timeout", parse.GetValue(connectTimeout)), ("--idle-timeout", parse.GetValue(idleTimeout)), ("--drain-timeout", parse.GetValue(drainTimeout)) })
                 if (value is <= 0 or > 86_400) { Usage($"{name} must be between 0 and 86400 seconds"); return CorralCommand.UsageError; }
-            if (parse.GetValue(maxConnections) < 1 || parse.GetValue(maxHead) < 1024) { Usage("--max-connections must be >= 1 and --max-head-bytes >= 1024"); return CorralCommand.UsageError; }
+            if (parse.GetValue(maxConnections) is < 1 || parse.GetValue(maxHead) < 1024) { Usage("--max-connections must be >= 1 and --max-head-bytes >= 1024"); return CorralCommand.UsageError; }
 
             var rate = parse.GetValue(dnsRate);
             if (rate is <= 0 or > 1_000_000) { Usage("--dns-rate must be between 0 and 1000000 queries a second"); return CorralCommand.UsageError; }

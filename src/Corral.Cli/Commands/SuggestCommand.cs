@@ -102,7 +102,7 @@ internal static class SuggestCommand
             if (parse.GetValue(write))
             {
                 File.WriteAllText(policyPath, edited, new UTF8Encoding(false));
-                report.WriteLine($"# Wrote {suggestion.Entries.Count} entr{(suggestion.Entries.Count == 1 ? "y" : "ies")} to web group '{webGroup}' in {policyPath}; run 'corral check' and 'corral replay' before shipping it.");
+                report.WriteLine($"# Wrote {suggestion.Entries.Count} entr{(suggestion.Entries.Count == 1 ? "y" : "ies")} to web group '{webGroup}' in {policyPath}; run '{CommonOptions.InvokedAs} check' and '{CommonOptions.InvokedAs} replay' before shipping it.");
             }
             return CorralCommand.Ok;
         });

@@ -40,7 +40,7 @@ internal static class TerraformCommand
             {
                 // A policy that does not check is never half-exported: no file is written.
                 CommonOptions.WriteDiagnostics(stderr, result.Diagnostics.Where(d => d.IsError));
-                stderr.WriteLine($"{policyPath}: {result.ErrorCount} error(s); no module written (fix them with 'corral check' first)");
+                stderr.WriteLine($"{policyPath}: {result.ErrorCount} error(s); no module written (fix them with '{CommonOptions.InvokedAs} check' first)");
                 return CorralCommand.InputError;
             }
 

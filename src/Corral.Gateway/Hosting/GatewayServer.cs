@@ -80,7 +80,7 @@ public sealed class GatewayServer : IAsyncDisposable
             ToolPins = ToolPins,
         };
         _refusals = new AcceptRefusals(_flowLog, _context, _meter, _logger);
-        _maxConnections = options.Limits.MaxConnections;
+        _maxConnections = options.Limits.MaxConnections ?? GatewayLimits.DefaultMaxConnections;
         if (options.Dns is { } dnsOptions)
             _dns = new NameService.DnsServer(dnsOptions, Policy, _flowLog, resolvedNames!, _meter, loggerFactory.CreateLogger("Corral.Gateway.Dns"), _context.NewFlowId, hosts);
     }
@@ -153,13 +153,16 @@ public sealed class GatewayServer : IAsyncDisposable
     /// <summary>Another endpoint this process serves (the admin API): no flow is ever dialled to it.</summary>
     public void AddOwnEndPoint(IPEndPoint endPoint) => _context.Self.Add(endPoint);
 
-    /// <summary>Lowers the connection limit to what the open-file limit can carry, and says so.</summary>
+    /// <summary>
+    /// Sets the connection limit to what the open-file limit can carry when none was chosen, and lowers a chosen one
+    /// that it cannot carry, with a warning (only a value the operator chose is worth one).
+    /// </summary>
     private void ApplyDescriptorBudget()
     {
         if (DescriptorBudget.OfThisProcess() is not { } budget) return;
-        var configured = _options.Limits.MaxConnections;
         _logger.OpenFileBudget(budget.SoftLimit, budget.HardLimit, budget.OpenAtStart, budget.SafeConnections, DescriptorBudget.PerConnection, DescriptorBudget.Reserve);
-        if (configured > budget.SafeConnections)
+        if (_options.Limits.MaxConnections is not { } configured) Volatile.Write(ref _maxConnections, budget.SafeConnections);
+        else if (configured > budget.SafeConnections)
         {
             _logger.ConnectionLimitLowered(configured, budget.SafeConnections);
             Volatile.Write(ref _maxConnections, budget.SafeConnections);

@@ -60,10 +60,12 @@ public static class PolicyLinter
             if (rule.Action == RuleAction.Permit && rule.Decrypt == DecryptPolicy.Allowed)
                 LintDecryptOfPinnedNames(document, compiled, rules[i], diagnostics);
 
+            // One sentence; the trade-off and the dns: section's part: corral explain --lint resolves-every-name.
             if (ResolvesEveryName(rule, document))
                 diagnostics.Add(new Diagnostic(Severity.Warning, "resolves-every-name", rule.Location,
-                    $"rule '{rule.Name}' {(rule.Action == RuleAction.Permit ? "permits" : "lets through (watch mode)")} by address alone, so in explicit mode the gateway must look up any name asked for on {PortsText(rule)}: a DNS channel out",
-                    "add a web group naming the hosts it is for, or narrow its ports or sources (docs/policy.md, \"Deciding before resolving\", has the other fixes)"));
+                    $"rule '{rule.Name}' {(rule.Action == RuleAction.Permit ? "permits" : "lets through (watch mode)")} by address alone, " +
+                    $"so in explicit mode the gateway resolves any name its sources ask for on {PortsText(rule)}",
+                    "add a web group naming its hosts, or narrow its sources or ports"));
 
             // A watched permit is never decrypted, so its URL filters cannot be checked: every path of the host passes.
             if (rule.Action == RuleAction.Permit && rule.Mode == RuleMode.Watch &&

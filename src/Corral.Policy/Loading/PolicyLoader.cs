@@ -100,7 +100,9 @@ public static class PolicyLoader
 
         var serviceTags = new ServiceTagsSectionReader(nodes, inputs).Read(NodeReader.Get(top, "serviceTags"), out var tagsFile);
         var groups = new GroupNames();
-        var smartGroups = GroupSectionReader.Read(nodes, groups, NodeReader.Get(top, "smartGroups"), GroupSection.Smart, new SmartGroupReader(nodes, serviceTags, tagsFile).Read);
+        var smartGroupReader = new SmartGroupReader(nodes, serviceTags, tagsFile);
+        var smartGroups = GroupSectionReader.Read(nodes, groups, NodeReader.Get(top, "smartGroups"), GroupSection.Smart, smartGroupReader.Read);
+        smartGroupReader.ReportUnenforcedTags();
         var webGroups = GroupSectionReader.Read(nodes, groups, NodeReader.Get(top, "webGroups"), GroupSection.Web, new WebGroupReader(nodes).Read);
         var threatGroups = GroupSectionReader.Read(nodes, groups, NodeReader.Get(top, "threatGroups"), GroupSection.Threat, new ThreatGroupReader(nodes, inputs).Read);
         var rules = new RulesSectionReader(nodes, modeSites).Read(NodeReader.Get(top, "rules"), top);

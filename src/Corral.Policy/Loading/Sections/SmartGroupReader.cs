@@ -8,6 +8,22 @@ internal sealed class SmartGroupReader(NodeReader nodes, ServiceTagsSource? sour
 {
     private static readonly string[] Keys = ["cidrs", "serviceTag"];
 
+    /// <summary>Service tags read with no Service Tags file: one warning names them all (<see cref="ReportUnenforcedTags"/>).</summary>
+    private readonly List<Located<string>> _unenforced = [];
+
+    /// <summary>
+    /// One warning, at the first such tag, for every service tag the gateway cannot enforce for want of a Service Tags
+    /// file: the fix is one setting, not one per tag. Why and what Aviatrix does instead: <c>corral explain --lint service-tags-unresolved</c>.
+    /// </summary>
+    public void ReportUnenforcedTags()
+    {
+        if (_unenforced.Count == 0) return;
+        var tags = _unenforced.Count == 1 ? $"service tag '{_unenforced[0].Value}'" : $"the policy's {_unenforced.Count} service tags";
+        nodes.Warning("service-tags-unresolved", _unenforced[0].Location,
+            $"the gateway cannot enforce {tags} without a Service Tags file",
+            "set serviceTags.file to Microsoft's weekly ServiceTags_Public_*.json");
+    }
+
     public SmartGroup? Read(string name, YMapping body)
     {
         nodes.CheckKeys(body, Keys, $"smart group '{name}'");
@@ -27,9 +43,7 @@ internal sealed class SmartGroupReader(NodeReader nodes, ServiceTagsSource? sour
             tag = new(tagName, tagNode.Location);
             if (source?.File is null)
             {
-                nodes.Warning("service-tags-unresolved", tagNode.Location,
-                    $"service tag '{tagName}' cannot be enforced by the Corral gateway: no serviceTags file is configured",
-                    "set serviceTags.file to Microsoft's weekly ServiceTags_Public_*.json; Aviatrix resolves the tag itself");
+                _unenforced.Add(new(tagName, tagNode.Location));
                 // The built-in list is the Public cloud's; another cloud's tags are taken as written and pinned as the policy says.
                 var catalog = ServiceTagCatalog.BuiltIn;
                 var publicCloud = source?.Cloud is null or "Public";
