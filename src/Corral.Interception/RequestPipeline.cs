@@ -394,25 +394,22 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             }
             break;
         }
-        // A tools/list answer on a rule that pins tools is read whole (within a bound) and compared with the pins before
-        // any byte of it reaches the client: a client that has the listing may call a changed tool at once, on another
-        // connection, and that call must meet the hold.
-        var listRequest = mcpRules is { PinTools: not ToolPinning.Off } && response.Status == 200
-            ? mcpDecision?.Body.Messages.FirstOrDefault(m => m.Method == "tools/list" && m.IsRequest) : null;
+        // On a rule that pins tools, every response body passes the listing guard: a listing is compared with the pins
+        // before any byte of it reaches the client (which may call a changed tool at once, on another connection, and
+        // that call must meet the hold), and one that cannot be compared never reaches it.
         var exchange = mcpDecision?.Exchange;
-        if (listRequest is not null)
+        if (mcpRules is { PinTools: not ToolPinning.Off } && response.Framing != BodyFraming.None)
         {
-            var (answer, listing) = await ReadListingAnswerAsync(upstream.Reader, response, first.Bytes, listRequest, ct);
-            if (answer is null)
+            var guard = new McpListingGuard(options, policy, mcpDecision?.Body, verdict.Rule!.Name, target.Authority);
+            var guarded = await guard.RelayAsync(upstream.Reader, client, response, first.Bytes, ct);
+            down += guarded.Down;
+            if (guard.Changed.Count > 0) exchange = (exchange ?? new McpExchange($"({request.Method} stream)", null, false, null)) with { ToolsChanged = guard.Changed };
+            if (guarded.Refusal is { } withheld)
             {
-                await RefuseAsync(client, policy, request.Method, url, verdict, Refusal.ByCheck(GatewayCheck.UninspectableBody, target.Authority,
-                    $"the tools/list answer is larger than {options.BufferedBodyLimit} bytes: it cannot be compared with the pinned tools", 502),
-                    ct, names.OriginForm, up, down, forwarded: true, mcp: exchange);
-                return RelayEnd.Closed; // the rest of the answer is still on the upstream connection: never reused
+                await client.FlushAsync(ct);
+                policy.OnRequest(new InspectedRequest(request.Method, url, verdict, true, guarded.Status, withheld, up, down) { Path = names.OriginForm, Mcp = exchange });
+                return RelayEnd.Closed; // the rest of the answer may still be on the upstream connection: never reused
             }
-            if (listing is not null && exchange is not null) exchange = exchange with { ToolsChanged = policy.OnToolsListed(listing) };
-            await client.WriteAsync(answer, ct);
-            down += answer.Length;
         }
         // A small Content-Length body that has already arrived goes out with its head in one write (one TLS record,
         // one send) instead of two; everything else is relayed as it comes.
@@ -548,50 +545,6 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             await client.FlushAsync(ct);
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException) { } // the client went away; the record is written
-    }
-
-    /// <summary>
-    /// A tools/list answer read whole: its head and body as received (to relay), and the listing it holds (null when
-    /// it cannot be read as one). A null answer when the body is over the buffered-body bound.
-    /// </summary>
-    private async Task<(byte[]? Answer, McpToolListing? Listing)> ReadListingAnswerAsync(PipeReader upstream, HttpResponseHead response, byte[] head,
-        JsonRpcMessage listRequest, CancellationToken ct)
-    {
-        // Chunk framing is kept as received, so the framed body may be somewhat larger than its content.
-        using var answer = new BoundedStream(head.Length + 2 * options.BufferedBodyLimit);
-        using var content = new CappedCapture(options.BufferedBodyLimit);
-        answer.Write(head);
-        try
-        {
-            // A body that runs to the connection's end has no framing: its bytes are its content.
-            await BodyCopier.CopyAsync(upstream, answer, response.Framing, response.ContentLength, null, ct,
-                response.Framing == BodyFraming.UntilClose ? null : content);
-        }
-        catch (BoundedStream.FullException)
-        {
-            return (null, null);
-        }
-        if (response.Framing == BodyFraming.UntilClose) content.Write(answer.GetBuffer().AsSpan(head.Length, (int)answer.Length - head.Length));
-        if (content.Overflowed) return (null, null);
-        return (answer.ToArray(), ReadToolListing(content, response, listRequest));
-    }
-
-    private McpToolListing? ReadToolListing(CappedCapture listed, HttpResponseHead response, JsonRpcMessage listRequest)
-    {
-        if (listed.Overflowed) return null;
-        var codings = HttpHeaders.Values(response.Headers, "Content-Encoding").SelectMany(v => v.Split(','))
-            .Select(t => t.Trim().ToLowerInvariant()).Where(t => t.Length > 0 && t != "identity").ToList();
-        byte[] body;
-        try
-        {
-            body = codings.Count == 0 ? listed.ToArray() : ContentDecoding.Decode(listed.ToArray(), codings, options.DecodedBodyLimit);
-        }
-        catch (HttpMessageRefusedException)
-        {
-            return null;
-        }
-        var eventStream = HttpHeaders.Values(response.Headers, "Content-Type").Any(v => v.TrimStart().StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase));
-        return ToolListingReader.Read(body, eventStream, listRequest.Id!, listRequest.HasCursor);
     }
 
     private static List<string> ContentCodings(HttpRequestHead request) =>

@@ -41,14 +41,55 @@ public sealed class ToolPinsTests : IDisposable
     }
 
     [Fact]
-    public void A_server_that_reverts_is_no_longer_held()
+    public void A_server_that_reverts_stays_held_until_an_operator_accepts()
     {
+        // A client that read the changed definition may still act on it: showing the accepted one again (to another
+        // session, or later) must not lift the hold. It lifted it before.
         var pins = new ToolPins(Path.Combine(_folder, "p.mcp-pins.json"));
         pins.Observe("s", Listing(true, ("a", "1")));
         pins.Observe("s", Listing(true, ("a", "2")));
         Assert.True(pins.IsHeld("s", "a"));
-        pins.Observe("s", Listing(true, ("a", "1")));
+        Assert.Empty(pins.Observe("s", Listing(true, ("a", "1"))).NewlyFlagged);
+        Assert.True(pins.IsHeld("s", "a"));
+        Assert.Equal(["a"], pins.Accept("s"));
         Assert.False(pins.IsHeld("s", "a"));
+        Assert.Empty(pins.Observe("s", Listing(true, ("a", "1"))).Changed); // the accepted definition was kept
+    }
+
+    [Theory]
+    [InlineData("a", "a")]      // the same name twice, changed entry first (it used to clear the hold)
+    [InlineData("a", "A")]      // differing only in case
+    [InlineData("a", "\uFF41")] // a fullwidth letter, the same name under NFKC
+    public void A_name_listed_twice_is_a_change_held_under_every_spelling(string first, string second)
+    {
+        second = System.Text.RegularExpressions.Regex.Unescape(second);
+        var pins = new ToolPins(Path.Combine(_folder, "p.mcp-pins.json"));
+        pins.Observe("s", Listing(true, ("a", "1"), ("b", "2")));
+        var seen = pins.Observe("s", Listing(true, (first, "9"), (second, "1"), ("b", "2")));
+        Assert.Contains(first, seen.NewlyFlagged);
+        Assert.True(pins.IsHeld("s", "a"));
+        Assert.True(pins.IsHeld("s", "A"));
+        Assert.True(pins.IsHeld("s", second));
+        Assert.False(pins.IsHeld("s", "b"));
+    }
+
+    [Fact]
+    public void A_name_listed_twice_on_first_sight_is_held_and_the_rest_pinned()
+    {
+        var pins = new ToolPins(Path.Combine(_folder, "p.mcp-pins.json"));
+        Assert.Equal(["a"], pins.Observe("s", Listing(true, ("a", "1"), ("a", "2"), ("b", "3"))).NewlyFlagged);
+        Assert.True(pins.IsHeld("s", "a"));
+        Assert.False(pins.IsHeld("s", "b"));
+    }
+
+    [Fact]
+    public void A_page_never_lifts_a_hold_another_page_placed()
+    {
+        var pins = new ToolPins(Path.Combine(_folder, "p.mcp-pins.json"));
+        pins.Observe("s", Listing(true, ("a", "1"), ("b", "2")));
+        pins.Observe("s", Listing(false, ("a", "9")));
+        pins.Observe("s", Listing(false, ("a", "1"), ("b", "2")));
+        Assert.True(pins.IsHeld("s", "a"));
     }
 
     [Fact]

@@ -37,56 +37,90 @@ public sealed class ToolPins
 
     public string FilePath => _path;
 
-    /// <summary>Compares a tools/list answer of <paramref name="server"/> with its pins; pins a server seen for the first time.</summary>
+    /// <summary>
+    /// Compares a tools/list answer of <paramref name="server"/> with its pins; pins a server seen for the first time.
+    /// A name listed twice (in any spelling a client or server may take for the same name) is a change in itself:
+    /// which definition a client keeps is unknown. A hold ends only when an operator accepts: a later listing that shows
+    /// the accepted definition again does not lift it, since the client that read the change may still act on it.
+    /// </summary>
     public PinComparison Observe(string server, McpToolListing listing)
     {
+        var groups = listing.Tools.GroupBy(t => Fold(t.Name), StringComparer.Ordinal).ToList();
         lock (_lock)
         {
             Refresh();
-            if (!_servers.TryGetValue(server, out var pins))
-            {
-                pins = new ServerPins();
-                foreach (var t in listing.Tools) pins.Accepted[t.Name] = t.Hash;
-                _servers[server] = pins;
-                Save();
-                return new([], []);
-            }
+            var first = !_servers.TryGetValue(server, out var pins);
+            if (pins is null) _servers[server] = pins = new ServerPins();
             var changed = new List<string>();
             var newly = new List<string>();
-            var dirty = false;
+            var dirty = first;
             void Flag(string name, string? hash)
             {
-                changed.Add(name);
+                if (!changed.Contains(name)) changed.Add(name);
                 if (pins.Pending.TryGetValue(name, out var pending) && pending == hash) return;
                 pins.Pending[name] = hash;
                 newly.Add(name);
                 dirty = true;
             }
             var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var t in listing.Tools)
+            foreach (var group in groups)
             {
-                seen.Add(t.Name);
-                if (pins.Accepted.TryGetValue(t.Name, out var accepted) && accepted == t.Hash)
+                var definitions = group.ToList();
+                foreach (var t in definitions) seen.Add(t.Name);
+                if (definitions.Count > 1)
                 {
-                    dirty |= pins.Pending.Remove(t.Name); // back to what was accepted
+                    var combined = "listed-" + definitions.Count + "-times:" + string.Join(",", definitions.Select(t => t.Hash).Order(StringComparer.Ordinal));
+                    foreach (var name in definitions.Select(t => t.Name).Distinct()) Flag(name, combined);
                     continue;
                 }
-                Flag(t.Name, t.Hash);
+                var tool = definitions[0];
+                if (first) { pins.Accepted[tool.Name] = tool.Hash; continue; }
+                if (pins.Accepted.TryGetValue(tool.Name, out var accepted) && accepted == tool.Hash)
+                {
+                    // Back to what was accepted: still held until an operator accepts (it then keeps what it had).
+                    if (pins.Pending.TryGetValue(tool.Name, out var pending) && pending != accepted)
+                    {
+                        pins.Pending[tool.Name] = accepted;
+                        dirty = true;
+                    }
+                    continue;
+                }
+                Flag(tool.Name, tool.Hash);
             }
-            if (listing.Complete)
+            if (listing.Complete && !first)
                 foreach (var name in pins.Accepted.Keys.Where(n => !seen.Contains(n)).ToList()) Flag(name, null);
             if (dirty) Save();
             return new(changed, newly);
         }
     }
 
-    /// <summary>Whether calls to <paramref name="tool"/> on <paramref name="server"/> wait for an operator: it was added or changed.</summary>
+    /// <summary>
+    /// Whether calls to <paramref name="tool"/> on <paramref name="server"/> wait for an operator: it was added or
+    /// changed. Names are compared as <see cref="Fold"/> does, so a call never escapes a hold by another spelling.
+    /// </summary>
     public bool IsHeld(string server, string tool)
     {
+        var folded = Fold(tool);
         lock (_lock)
         {
             Refresh();
-            return _servers.TryGetValue(server, out var pins) && pins.Pending.TryGetValue(tool, out var hash) && hash is not null;
+            return _servers.TryGetValue(server, out var pins) && pins.Pending.Any(p => p.Value is not null && Fold(p.Key) == folded);
+        }
+    }
+
+    /// <summary>
+    /// A tool name as the loosest reader compares it: compatibility-normalized (NFKC) and in upper case, so names
+    /// that differ only in case or in Unicode form count as one.
+    /// </summary>
+    public static string Fold(string name)
+    {
+        try
+        {
+            return name.Normalize(System.Text.NormalizationForm.FormKC).ToUpperInvariant();
+        }
+        catch (ArgumentException)
+        {
+            return name.ToUpperInvariant(); // not valid Unicode: compared as it is
         }
     }
 

@@ -59,33 +59,49 @@ internal static class McpGate
     {
         var requests = decision.PerMessage.Where(p => p.Message.IsRequest).ToList();
         if (requests.Count == 0) return null;
+        return ErrorAnswer(requests.Select(r => (r.Message.Id!, r.Denial ?? $"{Describe(r.Message)} was not sent: another message in its batch was denied by rule '{rule}'", r.Message.Tool)).ToList(),
+            decision.Body.IsBatch, rule);
+    }
+
+    /// <summary>HTTP 200 with a JSON-RPC error for each request (by its raw id): a batch answers a batch.</summary>
+    public static byte[] ErrorAnswer(IReadOnlyList<(string RawId, string Reason, string? Tool)> errors, bool batch, string rule)
+    {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
-            if (decision.Body.IsBatch) w.WriteStartArray();
-            foreach (var (message, denial) in requests)
-            {
-                w.WriteStartObject();
-                w.WriteString("jsonrpc", "2.0");
-                w.WritePropertyName("id");
-                w.WriteRawValue(message.Id!);
-                w.WriteStartObject("error");
-                w.WriteNumber("code", PolicyDeniedCode);
-                var reason = denial ?? $"{Describe(message)} was not sent: another message in its batch was denied by rule '{rule}'";
-                w.WriteString("message", $"Egress policy: {reason}. {Http.Refusal.Advice}");
-                w.WriteStartObject("data");
-                w.WriteString("error", "blocked_by_policy");
-                w.WriteString("rule", rule);
-                if (message.Tool is not null) w.WriteString("tool", message.Tool);
-                w.WriteBoolean("retry", false);
-                w.WriteEndObject();
-                w.WriteEndObject();
-                w.WriteEndObject();
-            }
-            if (decision.Body.IsBatch) w.WriteEndArray();
+            if (batch) w.WriteStartArray();
+            foreach (var (id, reason, tool) in errors) WriteError(w, id, reason, rule, tool);
+            if (batch) w.WriteEndArray();
         }
         var body = stream.ToArray();
         var head = $"HTTP/1.1 200 OK\r\n{Http.Refusal.RuleHeader}: {Http.Refusal.Printable(rule)}\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n";
         return [.. Encoding.ASCII.GetBytes(head), .. body];
+    }
+
+    /// <summary>One JSON-RPC error message answering <paramref name="rawId"/>, as compact JSON (an event's data).</summary>
+    public static byte[] ErrorMessage(string rawId, string reason, string rule)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping })) WriteError(w, rawId, reason, rule, null);
+        return stream.ToArray();
+    }
+
+    private static void WriteError(Utf8JsonWriter w, string rawId, string reason, string rule, string? tool)
+    {
+        w.WriteStartObject();
+        w.WriteString("jsonrpc", "2.0");
+        w.WritePropertyName("id");
+        w.WriteRawValue(rawId);
+        w.WriteStartObject("error");
+        w.WriteNumber("code", PolicyDeniedCode);
+        w.WriteString("message", $"Egress policy: {reason}. {Http.Refusal.Advice}");
+        w.WriteStartObject("data");
+        w.WriteString("error", "blocked_by_policy");
+        w.WriteString("rule", rule);
+        if (tool is not null) w.WriteString("tool", tool);
+        w.WriteBoolean("retry", false);
+        w.WriteEndObject();
+        w.WriteEndObject();
+        w.WriteEndObject();
     }
 }
