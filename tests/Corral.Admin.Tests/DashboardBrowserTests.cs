@@ -66,9 +66,10 @@ public sealed class DashboardBrowserTests
         // Promote: the page first shows what enforcing would block (the replay of the remembered flows), nothing changes yet.
         // The button is the same element across refreshes, so a click is never lost to a re-render.
         driver.FindElement(By.CssSelector(".watch-rule[data-rule='deny-internet'] button.promote")).Click();
-        await UntilAsync(() => driver.FindElement(By.Id("impact-box")).Displayed && driver.FindElement(By.Id("impact-box")).GetAttribute("data-blocked") == "2",
+        await UntilAsync(() => driver.FindElement(By.Id("impact-box")).Displayed && driver.FindElement(By.Id("impact-box")).GetAttribute("data-blocked") == "4",
             "the impact of enforcing deny-internet");
-        Assert.Contains("would block 2", driver.FindElement(By.Id("impact-summary")).Text);
+        // Replay's count: each connection's decision and its request.
+        Assert.Contains("would block 4", driver.FindElement(By.Id("impact-summary")).Text);
         var blocked = Assert.Single(driver.FindElements(By.CssSelector("#impact-destinations li")));
         Assert.Equal("other.test", blocked.GetAttribute("data-destination"));
         Assert.Equal(RuleMode.Watch, live.Gateway.Policy.Current.Document.Rules.Single(r => r.Name == "deny-internet").Mode);

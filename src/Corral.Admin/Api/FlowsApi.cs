@@ -30,7 +30,8 @@ internal static class FlowsApi
             {
                 var denied = r.Refusal is not null || r.Verdict is not { Action: Policy.Model.RuleAction.Permit };
                 var isEnforced = r.Refusal is not null || r.Verdict is not { Enforced: false };
-                return (rule is null || r.Verdict?.Rule?.Name == rule)
+                return RecentFlows.HasOwnOutcome(r)
+                    && (rule is null || r.Verdict?.Rule?.Name == rule)
                     && (action is null || (action == "deny") == denied)
                     && (enforced is null || (enforced == "true") == isEnforced)
                     && (host is null || (r.Host?.Contains(host, StringComparison.OrdinalIgnoreCase) ?? false));

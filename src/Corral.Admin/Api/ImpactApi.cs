@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Corral.Gateway.FlowLog;
@@ -41,7 +42,8 @@ internal static class ImpactApi
             }
             var since = window is { } seconds ? DateTimeOffset.UtcNow.AddSeconds(-seconds) : DateTimeOffset.MinValue;
             var remembered = flows.Snapshot(flows.Capacity, r => r.Time >= since);
-            var report = new Replayer(enforced) { Top = Math.Clamp(top ?? 10, 1, 100) }.Run(remembered.Select(RememberedFlows.ToRecordedFlow).Reverse());
+            var problems = new LineProblems();
+            var report = new Replayer(enforced) { Top = Math.Clamp(top ?? 10, 1, 100) }.Run(RememberedFlows.AsRecorded(remembered, problems), problems);
             context.Response.ContentType = "application/json; charset=utf-8";
             await using var json = new Utf8JsonWriter(context.Response.BodyWriter, JsonOptions);
             json.WriteStartObject();
@@ -59,20 +61,23 @@ internal static class ImpactApi
     }
 }
 
-/// <summary>The gateway's in-memory records as replay reads them.</summary>
+/// <summary>
+/// The gateway's in-memory records as replay reads them: each is written as its flow-log line and read back by the
+/// flow-log reader, so a rule's impact and <c>corral replay</c> over the same records are one computation.
+/// </summary>
 internal static class RememberedFlows
 {
-    public static RecordedFlow ToRecordedFlow(FlowRecord r)
+    public static IEnumerable<RecordedFlow> AsRecorded(IReadOnlyList<FlowRecord> newestFirst, LineProblems problems)
     {
-        var refused = r.IsGatewayRefusal || r.Verdict is null;
-        var v = r.Verdict.GetValueOrDefault();
-        var recorded = refused ? new Outcome(null, false, true, true) : Outcome.Of(v);
-        var facts = r.Facts is { Destinations.Count: > 0 } f && !refused ? f : (Policy.Compilation.Flow?)null;
-        return new RecordedFlow
+        var reader = new FlowLogReader(problems);
+        var line = new ArrayBufferWriter<byte>(1024);
+        for (var i = newestFirst.Count - 1; i >= 0; i--)
         {
-            File = "memory", Time = r.Time, Kind = r.Event == FlowEvent.Request ? RecordKind.Request : RecordKind.Decision, FlowId = r.FlowId,
-            Host = r.Host, Address = r.Destination?.Address, Port = r.Destination?.Port ?? r.Facts?.Port ?? 0, Recorded = recorded, Facts = facts,
-            NotReplayable = facts is not null ? null : refused ? $"refused by the gateway: {r.Refusal}" : "no destination address recorded",
-        };
+            line.ResetWrittenCount();
+            using (var json = new Utf8JsonWriter(line, JsonOptions)) FlowRecordJson.Write(json, newestFirst[i]);
+            if (reader.Parse("memory", newestFirst.Count - i, line.WrittenSpan) is { } recorded) yield return recorded;
+        }
     }
+
+    private static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.Default };
 }

@@ -69,7 +69,7 @@ async function confirmWithImpact(ruleName, onConfirm) {
     const r = (await getJson("/api/rules/" + encodeURIComponent(ruleName) + "/impact")).replay;
     box.dataset.blocked = String(r.permit_to_deny);
     summary.textContent = "Enforcing " + ruleName + " would block " + r.permit_to_deny + " of the " + r.records
-      + " flows the gateway remembers" + (r.permit_to_deny > 0 ? " (last seen " + new Date(r.changes[0].last_seen).toLocaleTimeString() + "):" : ".");
+      + " decisions and requests the gateway remembers" + (r.permit_to_deny > 0 ? " (last seen " + new Date(r.changes[0].last_seen).toLocaleTimeString() + "):" : ".");
     for (const change of r.changes.filter(c => c.enforcement === "permit-to-deny")) {
       for (const d of change.top_destinations) {
         const item = document.createElement("li");

@@ -1,28 +1,38 @@
 namespace Corral.Gateway.FlowLog;
 
 /// <summary>
-/// The last N decision records and the request records whose outcome is their own, kept in memory for the admin API and dashboard. Writing is one
-/// interlocked increment and one reference store, so the flow path never waits on a reader.
+/// The last N decision and request records, kept in memory for the admin API and dashboard. Every request record is
+/// kept (not only those with an outcome of their own) because a rule's impact is replay over these records, and replay
+/// decides each request again: a kept-alive connection's later requests can fall to a URL filter or a per-request rule
+/// that its decision did not. Writing is one interlocked increment and one reference store, so the flow path never
+/// waits on a reader.
 /// </summary>
 public sealed class RecentFlows : IFlowLog
 {
     private readonly FlowRecord?[] _slots;
-    private long _written;
+    private long _stored;
+    private long _outcomes;
 
     public RecentFlows(int capacity = 2048) => _slots = new FlowRecord?[Math.Max(16, capacity)];
 
     public int Capacity => _slots.Length;
 
-    /// <summary>Records seen so far (including those the ring has since overwritten).</summary>
-    public long Written => Interlocked.Read(ref _written);
+    /// <summary>Records with an outcome of their own seen so far (including those the ring has since overwritten).</summary>
+    public long Written => Interlocked.Read(ref _outcomes);
+
+    /// <summary>
+    /// A record the dashboard and <c>/api/flows</c> list: every decision, and a request whose verdict or refusal is its
+    /// own (a URL filter, payload inspection, fronting). A request carried under its flow's verdict adds nothing to
+    /// count there: one flow, one entry.
+    /// </summary>
+    public static bool HasOwnOutcome(FlowRecord record) =>
+        record.Event != FlowEvent.Request || record.Refusal is not null || record.Verdict is not { LetsThrough: true } || record.Status is >= 400;
 
     public void Write(FlowRecord record)
     {
-        if (record.Event == FlowEvent.Close) return; // close records carry no verdict; the dashboard shows decisions
-        // A request carried under its flow's own verdict adds nothing to count: one flow, one entry. A request with a
-        // verdict or refusal of its own (a URL filter, payload inspection, fronting) is kept.
-        if (record.Event == FlowEvent.Request && record.Refusal is null && record.Verdict is { LetsThrough: true } && record.Status is < 400) return;
-        var n = Interlocked.Increment(ref _written);
+        if (record.Event == FlowEvent.Close) return; // close records carry no verdict
+        if (HasOwnOutcome(record)) Interlocked.Increment(ref _outcomes);
+        var n = Interlocked.Increment(ref _stored);
         Volatile.Write(ref _slots[(n - 1) % _slots.Length], record);
     }
 
@@ -30,7 +40,7 @@ public sealed class RecentFlows : IFlowLog
     public IReadOnlyList<FlowRecord> Snapshot(int limit, Func<FlowRecord, bool>? filter = null)
     {
         var result = new List<FlowRecord>(Math.Min(limit, _slots.Length));
-        var newest = Interlocked.Read(ref _written);
+        var newest = Interlocked.Read(ref _stored);
         for (var n = newest; n > 0 && n > newest - _slots.Length && result.Count < limit; n--)
         {
             var record = Volatile.Read(ref _slots[(n - 1) % _slots.Length]);

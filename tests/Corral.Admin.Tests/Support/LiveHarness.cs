@@ -64,11 +64,11 @@ public sealed class LiveHarness : IAsyncDisposable
     /// <param name="adminHosts">Names the admin server accepts in Host besides its address.</param>
     /// <param name="dns">Also serve the resolver on loopback; its upstream (127.0.0.1:9) is never asked for the names tests refuse.</param>
     public static async Task<LiveHarness> StartAsync(string? policyText = null, bool withToken = true, bool watch = true, IPAddress? adminAddress = null,
-        IReadOnlyList<string>? adminHosts = null, bool dns = false)
+        IReadOnlyList<string>? adminHosts = null, bool dns = false, bool flowLog = false)
     {
         var upstream = LoopbackUpstream.Answering("ok");
         var harness = GatewayHarness.Custom(policyText ?? PolicyText, $"{upstream.EndPoint.Address} www.example.test other.test evil.test\n",
-            files: new Dictionary<string, string> { ["feeds/bad.txt"] = "# threat feed\nevil.test\n" }, policyFileName: "corral.yaml", flowLog: false,
+            files: new Dictionary<string, string> { ["feeds/bad.txt"] = "# threat feed\nevil.test\n" }, policyFileName: "corral.yaml", flowLog: flowLog,
             dns: dns ? new DnsOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), Upstream = new IPEndPoint(IPAddress.Loopback, 9) } : null);
         var gateway = harness.Server;
         var reloader = new PolicyReloader(gateway, harness.PolicyPath, GatewayHarness.StandIns, NullLogger.Instance);
@@ -83,6 +83,49 @@ public sealed class LiveHarness : IAsyncDisposable
     }
 
     public string Hash => Gateway.Policy.Current.Hash;
+
+    /// <summary>The flow log file (written when started with <c>flowLog: true</c>).</summary>
+    public string FlowLogPath => _harness.FlowLogPath;
+
+    /// <summary>
+    /// Several plain HTTP GETs for http://HOST:PORT/ on one kept-alive connection (the last asks to close); returns
+    /// the statuses.
+    /// </summary>
+    public async Task<int[]> KeptAliveFlowAsync(string host, int requests)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(Gateway.ListenEndPoint!);
+        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        var statuses = new int[requests];
+        for (var i = 0; i < requests; i++)
+        {
+            var close = i == requests - 1 ? "Connection: close\r\n" : "";
+            var request = $"GET http://{host}:{Upstream.Port}/{i} HTTP/1.1\r\nHost: {host}:{Upstream.Port}\r\n{close}\r\n";
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+            statuses[i] = await ReadResponseAsync(stream);
+        }
+        return statuses;
+    }
+
+    /// <summary>Reads one response framed by Content-Length, head and body; returns its status.</summary>
+    private static async Task<int> ReadResponseAsync(Stream stream)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        var head = new StringBuilder();
+        var one = new byte[1];
+        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+        {
+            if (await stream.ReadAsync(one, cts.Token) == 0) return -1;
+            head.Append((char)one[0]);
+        }
+        var lines = head.ToString().Split("\r\n");
+        var length = lines.Skip(1).Select(l => l.Split(':', 2)).Where(p => p.Length == 2 && p[0].Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+            .Select(p => int.Parse(p[1].Trim(), System.Globalization.CultureInfo.InvariantCulture)).FirstOrDefault();
+        await stream.ReadExactlyAsync(new byte[length], cts.Token);
+        var parts = lines[0].Split(' ');
+        return parts.Length >= 2 && int.TryParse(parts[1], out var status) ? status : -1;
+    }
+
 
     /// <summary>One new flow through the gateway: a plain HTTP GET for http://HOST:PORT/ on a fresh connection; returns the status.</summary>
     public async Task<int> FlowAsync(string host)
