@@ -75,6 +75,7 @@ public sealed class DecodedInspectionTests
         { "base64url without padding", "x=" + Convert.ToBase64String(Encoding.ASCII.GetBytes("?" + Key + ">>")).TrimEnd('=').Replace('+', '-').Replace('/', '_') },
         { "hex", "payload=" + Convert.ToHexString(Encoding.ASCII.GetBytes(Key)) },
         { "base64 of utf-16le", "cmd=" + Convert.ToBase64String(Encoding.Unicode.GetBytes("echo " + Key)) },
+        { "MIME base64 with line breaks", "--b\r\nContent-Transfer-Encoding: base64\r\n\r\n" + Convert.ToBase64String(Encoding.ASCII.GetBytes(new string('.', 50) + Key), Base64FormattingOptions.InsertLineBreaks) + "\r\n--b--" },
         { "base64 of percent-encoding", "b=" + Convert.ToBase64String(Encoding.ASCII.GetBytes("k=AKIA%49OSFODNN7EXAMPLE&x=1")) },
     };
 

@@ -18,7 +18,9 @@ internal static class DecodedViews
     /// <summary>Hex of a 20-character key id is 40 digits; 32 also covers 16-byte secrets.</summary>
     public const int MinHexRun = 32;
 
-    private static readonly SearchValues<char> Base64Chars = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_");
+    // Line breaks belong to a run: MIME base64 (a multipart part, a PEM body) breaks lines every 76 characters and
+    // decoders skip them, so a secret must not hide across one.
+    private static readonly SearchValues<char> Base64Chars = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_\r\n");
     private static readonly SearchValues<char> HexChars = SearchValues.Create("0123456789ABCDEFabcdef");
     private static readonly SearchValues<char> PercentTriggers = SearchValues.Create("%+");
 
@@ -171,9 +173,15 @@ internal static class DecodedViews
             at = start + length;
             if (length < MinBase64Run) continue;
             var cut = start == 0;
-            foreach (var shift in cut ? [0, 1, 2, 3] : new[] { 0 })
-                if (length - shift >= MinBase64Run && Base64Decode(text.AsSpan(start + shift, length - shift)) is { Length: > 0 } bytes)
-                    yield return bytes;
+            var run = text.AsSpan(start, length);
+            var broken = run.ContainsAny('\r', '\n');
+            // A run cut by the window, or one that joins lines (a word before a MIME body), may start anywhere in its groups.
+            var lines = broken ? string.Concat(run.ToString().Split('\r', '\n')) : null;
+            foreach (var shift in cut || broken ? [0, 1, 2, 3] : new[] { 0 })
+            {
+                var usable = lines is null ? text.AsSpan(start + shift, length - shift) : lines.AsSpan(Math.Min(shift, lines.Length));
+                if (usable.Length >= MinBase64Run && Base64Decode(usable) is { Length: > 0 } bytes) yield return bytes;
+            }
             foreach (var hex in HexRuns(text, start, length, cut))
                 yield return hex;
         }
