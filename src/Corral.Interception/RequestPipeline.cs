@@ -194,10 +194,13 @@ internal sealed class RequestPipeline(InterceptionOptions options)
 
         // ---- payload inspection: head, then body ----
         var inspect = verdict.Enforced && !inspector.IsEmpty;
-        var scan = inspect ? inspector.StartStream() : null;
-        if (scan?.Feed(ScannableHead(request, names.OriginForm, inspector)) is { } headSecret)
+        var contentType = HttpHeaders.Values(request.Headers, "Content-Type").FirstOrDefault();
+        var scan = inspect ? inspector.StartStream(contentType) : null;
+        var bodyBound = verdict.Rule?.Rule.MaxBufferedBody ?? options.BufferedBodyLimit;
+        if (scan?.ScanApart(ScannableHead(request, names.OriginForm, inspector)) is { } headSecret)
         {
             await RefuseAsync(client, policy, request.Method, url, verdict, SecretRefusal(target, headSecret), ct, names.OriginForm);
+            await DrainAsync(clientReader, ct);
             return RelayEnd.Closed;
         }
         if (HttpHeaders.HasToken(request.Headers, "Expect", "100-continue"))
@@ -216,7 +219,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             {
                 if (readsMcp)
                 {
-                    var (framed, data) = await ReadWholeBodyAsync(clientReader, request, inspect ? inspector : null, ct);
+                    var (framed, data) = await ReadWholeBodyAsync(clientReader, request, inspect ? inspector : null, bodyBound, ct);
                     bufferedBody = framed;
                     var ruleName = verdict.Rule!.Name;
                     if (JsonRpcBody.TryParse(data, out var notJsonRpc) is not { } rpc)
@@ -234,12 +237,13 @@ internal sealed class RequestPipeline(InterceptionOptions options)
                     }
                 }
                 else bufferedBody = encoded
-                    ? (await ReadWholeBodyAsync(clientReader, request, inspector, ct)).Framed
+                    ? (await ReadWholeBodyAsync(clientReader, request, inspector, bodyBound, ct)).Framed
                     : await ReadSmallBodyAsync(clientReader, request, scan, ct);
             }
             catch (BodyCopier.SecretFoundException secret)
             {
                 await RefuseAsync(client, policy, request.Method, url, verdict, SecretRefusal(target, secret.Pattern), ct, names.OriginForm);
+                await DrainAsync(clientReader, ct);
                 return RelayEnd.Closed;
             }
             catch (HttpMessageRefusedException ex)
@@ -248,6 +252,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
                     ? Refusal.ByCheck(GatewayCheck.UninspectableBody, target.Authority, ex.Message, ex.Status)
                     : Refusal.ByCheck(GatewayCheck.Malformed, target.Authority, $"malformed request body: {ex.Message}", ex.Status);
                 await RefuseAsync(client, policy, request.Method, url, verdict, refusal, ct, names.OriginForm);
+                if (ex.Status is 413 or 415) await DrainAsync(clientReader, ct);
                 return RelayEnd.Closed;
             }
         }
@@ -311,10 +316,12 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             }
             catch (BodyCopier.SecretFoundException secret)
             {
-                // The upstream saw an unfinished request; drop the connection so it is never completed.
+                // The upstream saw an unfinished request (its Content-Length or last chunk never arrives); drop the
+                // connection so it is never completed, then answer the client and read what it is still sending.
                 await upstream.DisposeAsync();
                 upstreams.Current = null;
                 await RefuseAsync(client, policy, request.Method, url, verdict, SecretRefusal(target, secret.Pattern), ct, names.OriginForm);
+                await DrainAsync(clientReader, ct);
                 return RelayEnd.Closed;
             }
             catch (HttpMessageRefusedException ex)
@@ -494,25 +501,53 @@ internal sealed class RequestPipeline(InterceptionOptions options)
         return collected.ToArray();
     }
 
-    // The body as framed (to forward unchanged) and its data decoded (to scan and to read), both within bounds.
-    private async Task<(byte[] Framed, byte[] Data)> ReadWholeBodyAsync(PipeReader reader, HttpRequestHead request, PayloadInspector? inspector, CancellationToken ct)
+    // The body as framed (to forward unchanged) and its data decoded (to scan and to read), both within the rule's bound.
+    private async Task<(byte[] Framed, byte[] Data)> ReadWholeBodyAsync(PipeReader reader, HttpRequestHead request, PayloadInspector? inspector, int bound,
+        CancellationToken ct)
     {
-        if (request.Framing == BodyFraming.ContentLength && request.ContentLength > options.BufferedBodyLimit)
-            throw new HttpMessageRefusedException(413, $"a body over {options.BufferedBodyLimit} bytes cannot be inspected");
-        using var framed = new BoundedStream(options.BufferedBodyLimit + 64 * 1024);
-        using var data = new BoundedStream(options.BufferedBodyLimit);
+        var tooLarge = $"a body over {bound} bytes cannot be read whole to be inspected on this rule (its maxBufferedBody)";
+        if (request.Framing == BodyFraming.ContentLength && request.ContentLength > bound) throw new HttpMessageRefusedException(413, tooLarge);
+        using var framed = new BoundedStream(bound + 64 * 1024);
+        using var data = new BoundedStream(bound);
+        var contentType = HttpHeaders.Values(request.Headers, "Content-Type").FirstOrDefault();
         try
         {
-            await BodyCopier.CopyAsync(reader, framed, request.Framing, request.ContentLength, inspector?.StartStream(), ct, data);
+            await BodyCopier.CopyAsync(reader, framed, request.Framing, request.ContentLength, inspector?.StartStream(contentType), ct, data);
         }
         catch (BoundedStream.FullException)
         {
-            throw new HttpMessageRefusedException(413, $"a body over {options.BufferedBodyLimit} bytes cannot be inspected");
+            throw new HttpMessageRefusedException(413, tooLarge);
         }
         var codings = ContentCodings(request);
-        var decoded = codings.Count == 0 ? data.ToArray() : ContentDecoding.Decode(data.ToArray(), codings, options.DecodedBodyLimit);
-        if (inspector?.Scan(decoded) is { } secret) throw new BodyCopier.SecretFoundException(secret);
+        var decoded = codings.Count == 0 ? data.ToArray() : ContentDecoding.Decode(data.ToArray(), codings, Math.Max(options.DecodedBodyLimit, bound));
+        if (codings.Count > 0 && inspector?.Scan(decoded, contentType) is { } secret) throw new BodyCopier.SecretFoundException(secret);
         return (framed.ToArray(), decoded);
+    }
+
+    private const long DrainLimit = 256L << 20;
+    private static readonly TimeSpan DrainTime = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// After a refusal sent while the client may still be sending its body: read and discard what it sends until it
+    /// stops, within a bound, so the connection is not reset under the refusal (a client reads a reset, not the 403).
+    /// The refusal said Connection: close, so nothing read here is ever taken for a request.
+    /// </summary>
+    private static async Task DrainAsync(PipeReader reader, CancellationToken ct)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        limit.CancelAfter(DrainTime);
+        long drained = 0;
+        try
+        {
+            while (drained < DrainLimit)
+            {
+                var result = await reader.ReadAsync(limit.Token);
+                drained += result.Buffer.Length;
+                reader.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted || result.IsCanceled) return;
+            }
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException) { } // gone, or long enough
     }
 
     // MCP's Streamable HTTP uses POST (messages), GET (the server's event stream) and DELETE (ending a session);
@@ -635,7 +670,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
         sb.Append(request.Method).Append(' ').Append(originForm).Append("\r\n");
         foreach (var h in request.Headers)
         {
-            if (!inspector.Settings.ScanAuthorizationHeader && h.Name.Equals("Authorization", StringComparison.OrdinalIgnoreCase)) continue;
+            if (!inspector.Settings.ScansHeader(h.Name)) continue;
             sb.Append(h.Name).Append(": ").Append(h.Value).Append("\r\n");
         }
         return Encoding.Latin1.GetBytes(sb.ToString());

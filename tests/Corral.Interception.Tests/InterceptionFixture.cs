@@ -57,17 +57,18 @@ public sealed class InterceptionFixture : IAsyncDisposable
     /// <summary>Which certificate the upstream presents; tests swap in bad ones.</summary>
     public X509Certificate2 UpstreamCertificate { get; set; } = null!;
 
-    public static async Task<InterceptionFixture> StartAsync()
+    /// <param name="policy">The policy to intercept under (<see cref="Policy"/> unless a test needs another rule).</param>
+    public static async Task<InterceptionFixture> StartAsync(string? policy = null)
     {
         var f = new InterceptionFixture();
-        await f.InitAsync();
+        await f.InitAsync(policy ?? Policy);
         return f;
     }
 
-    private async Task InitAsync()
+    private async Task InitAsync(string policy)
     {
         Directory.CreateDirectory(_dir);
-        File.WriteAllText(Path.Combine(_dir, "corral.yaml"), Policy);
+        File.WriteAllText(Path.Combine(_dir, "corral.yaml"), policy);
         Assert.True(IpPrefix.TryParse("127.0.0.1/32", out var standIn, out _));
         var check = PolicyChecker.CheckFile(Path.Combine(_dir, "corral.yaml"), options: new CompileOptions { PublicStandIns = [standIn] });
         Assert.True(check.Succeeded, string.Join("\n", check.Diagnostics));
@@ -80,6 +81,7 @@ public sealed class InterceptionFixture : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
         {
+            k.Limits.MaxRequestBodySize = null; // uploads larger than Kestrel's 30 MB default reach the echo
             k.Listen(IPAddress.Loopback, 0, listen =>
             {
                 listen.Protocols = HttpProtocols.Http1;

@@ -39,10 +39,17 @@ internal static class BodyCopier
             var buffer = result.Buffer;
             if (buffer.IsEmpty && result.IsCompleted) throw new HttpMessageRefusedException(400, "body ended before its Content-Length");
             var take = buffer.Slice(0, Math.Min(buffer.Length, remaining));
-            await WriteScannedAsync(take, destination, scan, ct);
-            if (dataSink is not null) foreach (var segment in take) await dataSink.WriteAsync(segment, ct);
+            try
+            {
+                await WriteScannedAsync(take, destination, scan, ct);
+                if (dataSink is not null) foreach (var segment in take) await dataSink.WriteAsync(segment, ct);
+            }
+            finally
+            {
+                // Consumed even when a scan or a bound stops the copy, so the reader can still drain what follows.
+                source.AdvanceTo(take.End);
+            }
             remaining -= take.Length;
-            source.AdvanceTo(take.End);
         }
         return length;
     }

@@ -92,6 +92,12 @@ public sealed record Rule(
 
     /// <summary>The rule's MCP section (tools, methods, pinning), or null: only a decrypting permit may have one.</summary>
     public McpRules? Mcp { get; init; }
+
+    /// <summary>
+    /// How many bytes of a request body the gateway may hold to inspect it whole on this rule (an MCP JSON-RPC body, a
+    /// body with a content coding); null: the gateway's default (1 MiB). Bodies scanned as they stream need no such bound.
+    /// </summary>
+    public int? MaxBufferedBody { get; init; }
 }
 
 /// <summary>A loaded, validated policy file with its feeds and service tags read.</summary>

@@ -9,7 +9,7 @@ namespace Corral.Policy.Loading.Sections;
 /// </summary>
 internal sealed class RuleReader(NodeReader nodes)
 {
-    private static readonly string[] Keys = ["name", "priority", "source", "destination", "webGroups", "action", "protocol", "ports", "decrypt", "mode", "logging", "requireTls", "mcp"];
+    private static readonly string[] Keys = ["name", "priority", "source", "destination", "webGroups", "action", "protocol", "ports", "decrypt", "mode", "logging", "requireTls", "mcp", "maxBufferedBody"];
     private readonly McpSectionReader _mcp = new(nodes);
 
     public Rule? Read(YMapping body)
@@ -52,7 +52,28 @@ internal sealed class RuleReader(NodeReader nodes)
         if (mcp is not null && (action != RuleAction.Permit || decrypt != DecryptPolicy.Allowed))
             nodes.Error("mcp-needs-decrypt", Field(body, "mcp")!, $"rule '{name}' has an mcp section, but the gateway sees MCP calls only in flows it may decrypt",
                 action == RuleAction.Permit ? "add 'decrypt: allowed' to the rule" : "mcp belongs on a permit with 'decrypt: allowed'");
-        return rule with { Mcp = mcp };
+        var maxBufferedBody = Field(body, "maxBufferedBody") is { } mb ? ReadBodyBound(mb, name) : null;
+        if (maxBufferedBody is not null && action != RuleAction.Permit)
+            nodes.Error("buffer-on-deny", Field(body, "maxBufferedBody")!, $"rule '{name}' denies, so it reads no body", "maxBufferedBody belongs on a permit");
+        return rule with { Mcp = mcp, MaxBufferedBody = maxBufferedBody };
+    }
+
+    /// <summary>Smallest and largest per-rule body bounds: below 64 KiB an ordinary MCP call fails; above 256 MiB one request could hold too much memory.</summary>
+    public const int MinBufferedBody = 64 << 10, MaxBufferedBody = 256 << 20;
+
+    // A byte count, or a whole number of KiB, MiB or GiB ("8MiB", "512 KiB").
+    private int? ReadBodyBound(YNode node, string rule)
+    {
+        var text = NodeReader.ScalarText(node).Trim();
+        var digits = text.TakeWhile(char.IsAsciiDigit).Count();
+        var unit = text[digits..].Trim();
+        long scale = unit switch { "" or "B" => 1, "KiB" => 1L << 10, "MiB" => 1L << 20, "GiB" => 1L << 30, _ => 0 };
+        if (node is YScalar && digits > 0 && digits <= 12 && scale > 0 && long.TryParse(text[..digits], out var count)
+            && count * scale is >= MinBufferedBody and <= MaxBufferedBody)
+            return (int)(count * scale);
+        nodes.Error("bad-body-bound", node, $"rule '{rule}': maxBufferedBody '{text}' must be a size from 64KiB to 256MiB",
+            "bytes, or a whole number with KiB, MiB or GiB, such as 16MiB");
+        return null;
     }
 
     /// <summary>Fields each valid alone that no gateway can enforce together.</summary>
