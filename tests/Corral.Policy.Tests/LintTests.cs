@@ -15,7 +15,7 @@ public sealed class LintTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    private static readonly string Pack = AzureFoundryTemplate.Render(new AzureFoundryOptions());
+    private static readonly string Pack = AzureFoundryTemplate.Render(new AzureFoundryOptions { Watch = false });
 
     // Findings of every address-only permit (resolves-every-name, tested on its own below) are left out here, as are
     // service tags without a file.
