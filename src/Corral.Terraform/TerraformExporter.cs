@@ -38,6 +38,7 @@ public static class TerraformExporter
         {
             new(VersionsFile.FileName, VersionsFile.Write(context)),
             new(VariablesFile.FileName, VariablesFile.Write(context)),
+            new(TfvarsExample.FileName, TfvarsExample.Write(context)),
             new(SmartGroupsFile.FileName, SmartGroupsFile.Write(context)),
             new(WebGroupsFile.FileName, WebGroupsFile.Write(context)),
             new(DcfFile.FileName, DcfFile.Write(context)),

@@ -17,11 +17,14 @@ public sealed class TerraformCommandTests
         Assert.True(tf.ExitCode == 0, tf.Stderr);
 
         var infra = dir.File("infra");
-        Assert.Equal(["README.md", "dcf.tf", "gateway.tf", "network.tf", "outputs.tf", "smartgroups.tf", "variables.tf", "versions.tf", "webgroups.tf"],
+        Assert.Equal(["README.md", "dcf.tf", "gateway.tf", "network.tf", "outputs.tf", "smartgroups.tf", "terraform.tfvars.example", "variables.tf", "versions.tf", "webgroups.tf"],
             Directory.GetFiles(infra).Select(f => Path.GetFileName(f)!).Order(StringComparer.Ordinal));
         var parsed = HclParser.ParseFolder(infra);
         var rules = parsed.GetProperty("dcf.tf").GetProperty("resource").GetProperty("aviatrix_dcf_ruleset").GetProperty("foundry_agents_eastus")[0].GetProperty("rules");
         Assert.Equal(6, rules.GetArrayLength());
+        // `corral init` with defaults: every rule deploys in watch mode, promotion is the documented next step.
+        Assert.All(rules.EnumerateArray(), r => Assert.True(r.GetProperty("watch").GetBoolean(), r.GetProperty("name").GetString()));
+        Assert.Contains("~> 9.0.0", File.ReadAllText(Path.Combine(infra, "versions.tf")));
         // Comments point back at the policy file and line.
         Assert.Contains("# deny-threat-intel (p.yaml:", File.ReadAllText(Path.Combine(infra, "dcf.tf")));
         // What Aviatrix cannot express is on stderr and in the README, never dropped.
@@ -30,6 +33,21 @@ public sealed class TerraformCommandTests
         var readme = File.ReadAllText(Path.Combine(infra, "README.md"));
         Assert.Contains("`internal-address-guard`", readme);
         Assert.Contains("hosts overrides", readme);
+    }
+
+    [Fact]
+    public void Init_enforce_writes_every_rule_enforced_and_the_controller_flag_pins_the_provider()
+    {
+        using var dir = new TempFolder("corral-tf-");
+        var init = CorralProgram.Run(dir.Path, "init", "--enforce", "-o", "p.yaml");
+        Assert.True(init.ExitCode == 0, init.Stderr);
+        Assert.DoesNotContain("mode: watch", File.ReadAllText(dir.File("p.yaml")));
+        Assert.Equal(CorralCommand.UsageError, CorralProgram.Run(dir.Path, "init", "--enforce", "--watch", "-o", "q.yaml").ExitCode);
+        var tf = CorralProgram.Run(dir.Path, "terraform", "p.yaml", "-o", "infra", "--controller", "8.2");
+        Assert.True(tf.ExitCode == 0, tf.Stderr);
+        Assert.Contains("~> 8.2.0", File.ReadAllText(dir.File("infra/versions.tf")));
+        Assert.Contains("aviatrix_distributed_firewalling_config", File.ReadAllText(dir.File("infra/dcf.tf")));
+        Assert.Contains("[decrypt-needs-9.0]", tf.Stderr);
     }
 
     [Fact]

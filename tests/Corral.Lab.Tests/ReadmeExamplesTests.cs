@@ -25,7 +25,7 @@ public sealed partial class ReadmeExamplesTests
         ("scripts/corral explain --src 10.20.1.5 --dst mcr.microsoft.com", 0, ["verdict: permit by allow-aca-fqdn"]),
         ("scripts/corral explain --src 10.20.1.5 --dst mcp.contoso.com --resolved 10.30.0.7", 0, ["verdict: deny by deny-east-west"]),
         ("scripts/corral explain --src 10.20.1.5 --dst attacker.example --json", 0,
-            ["""{"action":"deny","rule":"default-deny-internet","priority":5,"enforced":true,"decrypt":false,"reason":"matched rule 'default-deny-internet'"}"""]),
+            ["""{"action":"deny","rule":"default-deny-internet","priority":5,"enforced":false,"decrypt":false,"reason":"matched rule 'default-deny-internet' in watch mode: logged, not enforced"}"""]),
         // Run the gateway
         ("scripts/corral init --template azure-foundry --agent-subnet 127.0.0.1/32", 0, ["wrote try.yaml"]),
         ("scripts/corral ca init --out corral-ca --constrain-to try.yaml", 0, ["constrained to: mcp.contoso.com"]),
@@ -43,7 +43,7 @@ public sealed partial class ReadmeExamplesTests
         ("grep -c '\"event\":\"decision\"' flows.jsonl", 0, [WholeLine + "3"]),
         // Operate it live: from watch to enforce
         ("umask 077;", 0, []),
-        ("scripts/corral init --template azure-foundry --agent-subnet 127.0.0.1/32 --tool-fqdn mcp.contoso.com --watch", 0, ["wrote watch.yaml"]),
+        ("scripts/corral init --template azure-foundry --agent-subnet 127.0.0.1/32 --tool-fqdn mcp.contoso.com -o watch.yaml", 0, ["wrote watch.yaml"]),
         ("scripts/corral gateway watch.yaml", 0, []),
         ("until curl -sf 127.0.0.1:9901/readyz", 0, []),
         ("for host in", 0, ["""{"standIn":"docs.contoso.com","method":"GET","path":"/","bodyBytes":0}""", """{"standIn":"exfil.attacker.example","""]),

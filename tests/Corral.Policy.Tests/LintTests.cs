@@ -16,7 +16,7 @@ public sealed class LintTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    private static readonly string Pack = AzureFoundryTemplate.Render(new AzureFoundryOptions());
+    private static readonly string Pack = AzureFoundryTemplate.Render(new AzureFoundryOptions { Watch = false });
 
     // Findings of every address-only permit (resolves-every-name, tested on its own below) are left out here, as are
     // service tags without a file.
@@ -156,6 +156,9 @@ public sealed class LintTests : IDisposable
         var d = Assert.Single(lints, l => l.Code == "catch-all-watch");
         Assert.Contains(lints, l => l.Code == "watch-url-filter"); // allow-tool-calls' URL filters are not applied while watched
         Assert.Equal(Severity.Warning, d.Severity);
+        // A pack is watch by default, so this is expected on a fresh pack: one short sentence that says what to do.
+        Assert.Contains("promote it (mode: enforce)", d.Message);
+        Assert.Null(d.Hint);
         var strict = _temp.Check(watched, strict: true);
         Assert.False(strict.Succeeded);
         Assert.Contains(strict.Diagnostics, x => x.Code == "catch-all-watch" && x.IsError);

@@ -20,7 +20,7 @@ public sealed class PolicyEditorTests
     [Fact]
     public void Promoting_and_demoting_a_flow_style_rule_keeps_the_rest_of_the_file()
     {
-        var pack = AzureFoundryTemplate.Render(new AzureFoundryOptions());
+        var pack = AzureFoundryTemplate.Render(new AzureFoundryOptions { Watch = false });
         var (watched, error) = PolicyEditor.SetRuleMode("p.yaml", pack, "default-deny-internet", RuleMode.Watch);
         Assert.Null(error);
         Assert.Equal(RuleMode.Watch, ModeOf(watched!, "default-deny-internet"));
@@ -88,8 +88,8 @@ public sealed class PolicyEditorTests
 
     public static TheoryData<string, bool> Texts => new()
     {
-        { AzureFoundryTemplate.Render(new AzureFoundryOptions()), false },
-        { AzureFoundryTemplate.Render(new AzureFoundryOptions()), true },
+        { AzureFoundryTemplate.Render(new AzureFoundryOptions { Watch = false }), false },
+        { AzureFoundryTemplate.Render(new AzureFoundryOptions { Watch = false }), true },
         { BlockStyle, false },
         { BlockStyle, true },
     };

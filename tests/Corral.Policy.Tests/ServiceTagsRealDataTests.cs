@@ -84,8 +84,8 @@ public sealed class ServiceTagsRealDataTests : IDisposable
     [Theory]
     [InlineData("AzureActiveDirectory", "AzureActiveDirectory")] // no regional ranges: the global tag
     [InlineData("AzureFrontDoor.FirstParty", "AzureFrontDoor.FirstParty")]
-    [InlineData("MicrosoftContainerRegistry", "MicrosoftContainerRegistry.EastUS")] // pinned to East US
-    [InlineData("AzureContainerRegistry", "AzureContainerRegistry.EastUS")]
+    [InlineData("MicrosoftContainerRegistry", "MicrosoftContainerRegistry")] // global, as Microsoft's ACA firewall guidance lists it
+    [InlineData("AzureContainerRegistry", "AzureContainerRegistry")]
     public void Every_prefix_of_the_resolved_tag_decides_and_nothing_outside_it(string tag, string resolved)
     {
         WriteTags();
@@ -213,7 +213,7 @@ public sealed class ServiceTagsRealDataTests : IDisposable
         Assert.Equal("AzureActiveDirectory", aad.ServiceTagResolvedName);
         var mcr = _temp.Compile(Policy(serviceTags, "MICROSOFTCONTAINERREGISTRY")).Document.SmartGroups.Single(g => g.Name == "tagged");
         Assert.Equal("MicrosoftContainerRegistry", mcr.ServiceTag!.Value);
-        Assert.Equal("MicrosoftContainerRegistry.EastUS", mcr.ServiceTagResolvedName);
+        Assert.Equal("MicrosoftContainerRegistry", mcr.ServiceTagResolvedName); // never narrowed to the region (ACA guidance)
     }
 
     [Fact]
@@ -255,7 +255,9 @@ public sealed class ServiceTagCatalogTests
             Assert.Equal(name, catalog.Spelling(name.ToUpperInvariant()));
             if (region.Length == 0) continue;
             var dot = name.LastIndexOf('.');
-            Assert.Equal(name, catalog.Resolve(name[..dot], name[(dot + 1)..].ToLowerInvariant()));
+            // MCR and ACR stay global, as Microsoft's Azure Container Apps firewall guidance lists them.
+            var expected = ServiceTagCatalog.AlwaysGlobal.Contains(name[..dot]) ? name[..dot] : name;
+            Assert.Equal(expected, catalog.Resolve(name[..dot], name[(dot + 1)..].ToLowerInvariant()));
         }
         Assert.Equal("AzureActiveDirectory", catalog.Resolve("AzureActiveDirectory", "eastus"));
         Assert.Equal("AzureFrontDoor.FirstParty", catalog.Resolve("azurefrontdoor.firstparty", "eastus"));

@@ -13,7 +13,11 @@ namespace Corral.Terraform.Tests;
 internal static class GeneratedModules
 {
     public static readonly string[] Variants =
-        ["standalone", "transit", "policy-list", "transit-policy-list", "watch", "every-feature", "every-feature-policy-list", "ipv6-agents"];
+        ["standalone", "transit", "policy-list", "transit-policy-list", "watch", "every-feature", "every-feature-policy-list", "ipv6-agents",
+         "standalone-8.2", "transit-8.2", "every-feature-8.2"];
+
+    /// <summary>The provider release a variant's module is pinned to (the 9.0 line unless the variant names 8.2).</summary>
+    public static string ReleaseOf(string variant) => variant.EndsWith("-8.2", StringComparison.Ordinal) ? "v8.2.0" : "v9.0.10";
 
     public static TheoryData<string> All
     {
@@ -81,6 +85,7 @@ internal static class GeneratedModules
     {
         var transit = new TerraformOptions { Gateway = GatewayMode.Transit, TransitGatewayName = "transit-eastus" };
         var policyList = new TerraformOptions { Ruleset = RulesetKind.PolicyList };
+        var v82 = new TerraformOptions { Controller = ControllerRelease.V8_2 };
         return variant switch
         {
             "standalone" => TerraformExporter.Export(FoundryPack.Compile(FoundryPack.Write(dir))),
@@ -91,6 +96,9 @@ internal static class GeneratedModules
             "watch" => TerraformExporter.Export(FoundryPack.Compile(FoundryPack.Write(dir, new AzureFoundryOptions { Watch = true }))),
             "every-feature" => TerraformExporter.Export(FoundryPack.Compile(WriteEveryFeature(dir))),
             "every-feature-policy-list" => TerraformExporter.Export(FoundryPack.Compile(WriteEveryFeature(dir)), policyList),
+            "standalone-8.2" => TerraformExporter.Export(FoundryPack.Compile(FoundryPack.Write(dir)), v82),
+            "transit-8.2" => TerraformExporter.Export(FoundryPack.Compile(FoundryPack.Write(dir)), transit with { Controller = ControllerRelease.V8_2 }),
+            "every-feature-8.2" => TerraformExporter.Export(FoundryPack.Compile(WriteEveryFeature(dir)), v82),
             "ipv6-agents" => TerraformExporter.Export(FoundryPack.Compile(WritePolicy(dir, Ipv6AgentsPolicy))),
             _ => throw new ArgumentOutOfRangeException(nameof(variant), variant, null),
         };

@@ -57,7 +57,7 @@ public sealed class HclParseTests
         Assert.Equal([1, 2, 3, 4, 5, 6], list.Select(r => r.GetProperty("priority").GetInt32()));
         Assert.All(list, r => Assert.Contains(r.GetProperty("protocol").GetString(), new[] { "TCP", "UDP", "ICMP", "ANY" }));
         Assert.All(list, r => Assert.True(r.GetProperty("logging").GetBoolean()));
-        Assert.All(list, r => Assert.False(r.GetProperty("watch").GetBoolean()));
+        Assert.All(list, r => Assert.True(r.GetProperty("watch").GetBoolean())); // the pack deploys watch first
 
         // Web-group rules target Public Internet over TCP, as Aviatrix requires.
         foreach (var rule in list.Where(r => r.TryGetProperty("web_groups", out _)))
@@ -97,7 +97,8 @@ public sealed class HclParseTests
         Assert.Equal("AzureActiveDirectory", aad.GetProperty("ext_args").GetProperty("service_name").GetString());
         // AzureActiveDirectory has no regional ranges (Microsoft's file, changeNumber 360): pinning it would match nothing.
         Assert.False(aad.GetProperty("ext_args").TryGetProperty("region", out _));
-        Assert.Equal("eastus", Expressions(smart, "aca_svctag_mcr").Single().GetProperty("ext_args").GetProperty("region").GetString());
+        // MCR stays global, as Microsoft's Azure Container Apps firewall guidance lists it.
+        Assert.False(Expressions(smart, "aca_svctag_mcr").Single().GetProperty("ext_args").TryGetProperty("region", out _));
         Assert.Equal("10.30.0.0/16", Expressions(smart, "other_spoke_resources").Single().GetProperty("cidr").GetString());
         Assert.Equal("threatiq", Expressions(smart, "default_threatgroup").Single().GetProperty("external").GetString());
 
@@ -125,14 +126,17 @@ public sealed class HclParseTests
         using var dir = new TempFolder("corral-tf-");
         var parsed = ParseModule(dir, Options(gateway, "dcf-ruleset"));
         var network = parsed.GetProperty("network.tf").GetProperty("resource");
+        // The existing BYOVNet subnet by default; creating it is the option.
+        var existing = parsed.GetProperty("network.tf").GetProperty("data").GetProperty("azurerm_subnet").GetProperty("agents")[0];
+        Assert.Equal("${var.create_agent_subnet ? 0 : 1}", existing.GetProperty("count").GetString());
         var agents = network.GetProperty("azurerm_subnet").GetProperty("agents")[0];
+        Assert.Equal("${var.create_agent_subnet ? 1 : 0}", agents.GetProperty("count").GetString());
         Assert.Equal(["10.20.1.0/24"], agents.GetProperty("address_prefixes").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal("Microsoft.App/environments", agents.GetProperty("delegation")[0].GetProperty("service_delegation")[0].GetProperty("name").GetString());
-        var table = network.GetProperty("azurerm_route_table").GetProperty("agents")[0];
-        Assert.Equal("0.0.0.0/0", table.GetProperty("route")[0].GetProperty("address_prefix").GetString());
-        Assert.Equal("VirtualAppliance", table.GetProperty("route")[0].GetProperty("next_hop_type").GetString());
-        Assert.Equal("${aviatrix_spoke_gateway.foundry.private_ip}", table.GetProperty("route")[0].GetProperty("next_hop_in_ip_address").GetString());
-        Assert.Equal(["${route}"], table.GetProperty("lifecycle")[0].GetProperty("ignore_changes").EnumerateArray().Select(e => e.GetString()));
+        var routes = network.GetProperty("azurerm_route");
+        Assert.Equal("None", routes.GetProperty("agents_blackhole")[0].GetProperty("next_hop_type").GetString());
+        foreach (var half in new[] { "agents_low_half_via_gateway", "agents_high_half_via_gateway" })
+            Assert.Equal("${aviatrix_spoke_gateway.foundry.private_ip}", routes.GetProperty(half)[0].GetProperty("next_hop_in_ip_address").GetString());
 
         var resources = parsed.GetProperty("gateway.tf").GetProperty("resource");
         var spoke = resources.GetProperty("aviatrix_spoke_gateway").GetProperty("foundry")[0];

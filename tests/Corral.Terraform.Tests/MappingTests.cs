@@ -25,8 +25,8 @@ public sealed class MappingTests
         using var dir = new TempFolder("corral-tf-");
         var policy = FoundryPack.Compile(FoundryPack.Write(dir, new AzureFoundryOptions { Watch = true }));
         var dcf = FileOf(TerraformExporter.Export(policy), DcfFile.FileName);
-        Assert.Equal(6, dcf.Split("watch            = true").Length - 1);
-        Assert.DoesNotContain("watch            = false", dcf);
+        Assert.Equal(6, System.Text.RegularExpressions.Regex.Matches(dcf, @"watch += true").Count);
+        Assert.DoesNotMatch(@"(?m)^ +watch += false", dcf);
     }
 
     [Fact]
@@ -78,7 +78,7 @@ public sealed class MappingTests
         Assert.Matches("src_smart_groups += \\[local.anywhere_uuid\\]", dcf);
         Assert.Matches("dst_smart_groups += \\[local.anywhere_uuid\\]", dcf);
         Assert.Matches("logging += false", dcf);
-        Assert.Matches("default\" \\{\\n  action += \"PERMIT\"", dcf);
+        Assert.Matches("default\" \\{\\n  count += var.manage_default_action \\? 1 : 0\\n  action += \"PERMIT\"", dcf);
         Assert.True(dcf.IndexOf("\"dns\"", StringComparison.Ordinal) < dcf.IndexOf("\"tls-only\"", StringComparison.Ordinal));
         Assert.True(dcf.IndexOf("\"tls-only\"", StringComparison.Ordinal) < dcf.IndexOf("\"ping\"", StringComparison.Ordinal));
         Assert.DoesNotContain(module.Warnings, w => w.Code == "internal-address-guard");
@@ -145,7 +145,7 @@ public sealed class UnexpressibleTests
         var codes = module.Warnings.Select(w => w.Code).ToList();
         Assert.Contains("internal-address-guard", codes);
         Assert.Contains("web-group-destination", codes);
-        Assert.Contains("default-action-scope", codes);
+        Assert.Contains("no-catch-all-rule", codes); // defaultAction: deny is controller-wide; no rule of the module denies the rest
         Assert.Contains("gateway-only", codes);
         Assert.Contains("dns-gateway-only", codes);
         var guard = module.Warnings.First(w => w.Code == "internal-address-guard");

@@ -8,16 +8,22 @@ namespace Corral.Terraform.Tests;
 /// </summary>
 public sealed class ProviderSchemaTests
 {
+    /// <summary>Each module against the release it pins (versions.tf: ~&gt; 8.2.0 or ~&gt; 9.0.0), which is the only one `terraform init` can pick.</summary>
     public static TheoryData<string, string> ModulesAndReleases
     {
         get
         {
             var data = new TheoryData<string, string>();
-            foreach (var variant in GeneratedModules.Variants)
-            foreach (var release in ProviderSchemas.Aviatrix)
-                data.Add(variant, release.Version);
+            foreach (var variant in GeneratedModules.Variants) data.Add(variant, GeneratedModules.ReleaseOf(variant));
             return data;
         }
+    }
+
+    [Fact]
+    public void Both_release_lines_have_modules()
+    {
+        Assert.Contains(GeneratedModules.Variants, v => GeneratedModules.ReleaseOf(v) == "v8.2.0");
+        Assert.Contains(GeneratedModules.Variants, v => GeneratedModules.ReleaseOf(v) == "v9.0.10");
     }
 
     [Fact]

@@ -44,8 +44,10 @@ internal static class ProviderSchemas
         foreach (var version in reference.RootElement.GetProperty("versions").EnumerateObject())
         {
             var resources = Types(version.Value);
+            var aviatrix = supplement.RootElement.GetProperty("aviatrix").GetProperty(version.Name);
+            foreach (var (name, schema) in Types(aviatrix.GetProperty("resource"))) resources.Add(name, schema);
             foreach (var (name, schema) in Types(azurerm.GetProperty("resource"))) resources.Add(name, schema);
-            var data = Types(supplement.RootElement.GetProperty("aviatrix").GetProperty(version.Name).GetProperty("data"));
+            var data = Types(aviatrix.GetProperty("data"));
             foreach (var (name, schema) in Types(azurerm.GetProperty("data"))) data.Add(name, schema);
             releases.Add(new ProviderRelease(version.Name, resources, data));
         }

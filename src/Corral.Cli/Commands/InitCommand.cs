@@ -15,13 +15,19 @@ internal static class InitCommand
         var region = new Option<string>("--region") { Description = "The Azure region of the Foundry account", DefaultValueFactory = _ => "eastus" };
         var toolFqdn = new Option<string[]>("--tool-fqdn") { Description = "An approved tool-call FQDN, e.g. an MCP server (repeatable)" };
         var mcpTool = new Option<string[]>("--mcp-tool") { Description = "An MCP tool the agent may call on the tool servers (repeatable): adds an mcp section to allow-tool-calls" };
-        var watch = new Option<bool>("--watch") { Description = "Write every rule in watch mode (log, don't block), as the reference deploys first" };
+        var watch = new Option<bool>("--watch") { Description = "Write every rule in watch mode (the default)", Hidden = true };
+        var enforce = new Option<bool>("--enforce") { Description = "Write every rule enforced, skipping the watch-first step (by default every rule logs what it would do and blocks nothing until promoted)" };
         var output = new Option<string>("--output", "-o") { Description = "Where to write the policy", DefaultValueFactory = _ => "corral.yaml" };
         var force = new Option<bool>("--force") { Description = "Overwrite existing files" };
 
-        var command = new Command("init", "Write a policy pack to start from") { template, agentSubnet, spokeCidr, region, toolFqdn, mcpTool, watch, output, force };
+        var command = new Command("init", "Write a policy pack to start from") { template, agentSubnet, spokeCidr, region, toolFqdn, mcpTool, watch, enforce, output, force };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(watch) && parse.GetValue(enforce))
+            {
+                stderr.WriteLine("corral init: --watch and --enforce contradict each other (watch is the default)");
+                return CorralCommand.UsageError;
+            }
             var options = new AzureFoundryOptions
             {
                 AgentSubnet = parse.GetValue(agentSubnet)!,
@@ -29,7 +35,7 @@ internal static class InitCommand
                 Region = parse.GetValue(region)!.ToLowerInvariant(),
                 ToolFqdns = parse.GetValue(toolFqdn) ?? [],
                 McpTools = parse.GetValue(mcpTool) ?? [],
-                Watch = parse.GetValue(watch),
+                Watch = !parse.GetValue(enforce),
             };
             var problems = AzureFoundryTemplate.Validate(options);
             if (problems.Count > 0)

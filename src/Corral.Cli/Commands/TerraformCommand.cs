@@ -17,8 +17,10 @@ internal static class TerraformCommand
         var transitGw = new Option<string?>("--transit-gw") { Description = "The transit gateway to attach to (with --gateway transit); otherwise a module variable" };
         var ruleset = new Option<string>("--ruleset") { Description = "dcf-ruleset (attached before UI-managed rules) or policy-list (owns the controller's whole list)", DefaultValueFactory = _ => "dcf-ruleset" };
         ruleset.AcceptOnlyFromAmong("dcf-ruleset", "policy-list");
+        var controller = new Option<string>("--controller") { Description = "The Aviatrix controller's release line: the provider is pinned to it (~> 8.2.0 or ~> 9.0.0); per-rule decryption needs 9.0", DefaultValueFactory = _ => "9.0" };
+        controller.AcceptOnlyFromAmong("8.2", "9.0");
 
-        var command = new Command("terraform", "Write the Terraform module (Aviatrix DCF + azurerm) that deploys a policy") { policy, output, gateway, transitGw, ruleset };
+        var command = new Command("terraform", "Write the Terraform module (Aviatrix DCF + azurerm) that deploys a policy") { policy, output, gateway, transitGw, ruleset, controller };
         command.SetAction(parse =>
         {
             var mode = parse.GetValue(gateway) == "transit" ? GatewayMode.Transit : GatewayMode.Standalone;
@@ -49,6 +51,7 @@ internal static class TerraformCommand
                 Gateway = mode,
                 TransitGatewayName = transitName,
                 Ruleset = parse.GetValue(ruleset) == "policy-list" ? RulesetKind.PolicyList : RulesetKind.DcfRuleset,
+                Controller = parse.GetValue(controller) == "8.2" ? ControllerRelease.V8_2 : ControllerRelease.V9_0,
             };
             var module = TerraformExporter.Export(result.Compiled!, options);
             var directory = parse.GetValue(output)!;
@@ -70,7 +73,7 @@ internal static class TerraformCommand
             foreach (var warning in module.Warnings) stderr.WriteLine(warning);
             foreach (var (name, _) in module.Files) stdout.WriteLine($"wrote {Path.Combine(directory, name)}");
             stdout.WriteLine($"{module.Warnings.Count} thing(s) Corral enforces that Aviatrix cannot are listed above and in {Path.Combine(directory, "README.md")}");
-            stdout.WriteLine($"next: cd {directory} && terraform init && terraform plan");
+            stdout.WriteLine($"next: cd {directory} && cp terraform.tfvars.example terraform.tfvars (set instance_name and the inputs) && terraform init && terraform plan");
             return CorralCommand.Ok;
         });
         return command;

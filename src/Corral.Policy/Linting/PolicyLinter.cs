@@ -54,8 +54,7 @@ public static class PolicyLinter
 
             if (IsCatchAllDeny(rule) && rule.Mode == RuleMode.Watch)
                 diagnostics.Add(new Diagnostic(Severity.Warning, "catch-all-watch", rule.LocationOf("mode"),
-                    $"catch-all deny '{rule.Name}' is in watch mode: every flow it would block goes through",
-                    "fine while validating; set 'mode: enforce' (or remove 'mode') to contain the agent"));
+                    $"catch-all deny '{rule.Name}' only watches: promote it (mode: enforce) once its logged flows look right"));
 
             if (rule.Action == RuleAction.Permit && rule.Decrypt == DecryptPolicy.Allowed)
                 LintDecryptOfPinnedNames(document, compiled, rules[i], diagnostics);

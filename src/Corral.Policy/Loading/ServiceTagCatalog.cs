@@ -39,6 +39,16 @@ internal sealed class ServiceTagCatalog
     /// <summary>Every tag name (global and regional) as Microsoft spells it.</summary>
     public IEnumerable<string> Names => _spelling.Values;
 
+    /// <summary>
+    /// Tags never narrowed to the policy's region: Microsoft's Azure Container Apps firewall guidance lists the global
+    /// MicrosoftContainerRegistry and AzureContainerRegistry tags, since image layers are served from other regions' endpoints.
+    /// </summary>
+    public static readonly FrozenSet<string> AlwaysGlobal =
+        new[] { "MicrosoftContainerRegistry", "AzureContainerRegistry" }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Whether a policy's region narrows <paramref name="tag"/> to its regional ranges.</summary>
+    public static bool PinsRegion(string tag, string? region) => !string.IsNullOrEmpty(region) && !AlwaysGlobal.Contains(tag);
+
     /// <summary>The tag as Microsoft spells it, or null when the list does not have it.</summary>
     public string? Spelling(string tag) => _spelling.GetValueOrDefault(tag);
 
@@ -48,7 +58,7 @@ internal sealed class ServiceTagCatalog
     /// </summary>
     public string? Resolve(string tag, string? region)
     {
-        if (!string.IsNullOrEmpty(region) && _regionalNames.Contains($"{tag}.{region}")) return _spelling[$"{tag}.{region}"];
+        if (PinsRegion(tag, region) && _regionalNames.Contains($"{tag}.{region}")) return _spelling[$"{tag}.{region}"];
         return Spelling(tag);
     }
 

@@ -13,11 +13,12 @@ internal sealed record ServiceTagsFile(string? ChangeNumber, string? Cloud, Sour
 {
     /// <summary>
     /// Finds a tag: with a pinned region, the regional tag <c>Name.Region</c> when the file has one, else the global tag.
-    /// A name that already names a region (<c>MicrosoftContainerRegistry.EastUS</c>) is taken as written.
+    /// A name that already names a region (<c>MicrosoftContainerRegistry.EastUS</c>) is taken as written; a tag
+    /// <see cref="ServiceTagCatalog.AlwaysGlobal"/> names is never narrowed.
     /// </summary>
     public ServiceTagEntry? Find(string tag, string? region)
     {
-        if (!string.IsNullOrEmpty(region) && Tags.TryGetValue($"{tag}.{region}", out var regional)) return regional;
+        if (ServiceTagCatalog.PinsRegion(tag, region) && Tags.TryGetValue($"{tag}.{region}", out var regional)) return regional;
         return Tags.GetValueOrDefault(tag);
     }
 }

@@ -19,8 +19,8 @@ public sealed record AzureFoundryOptions
     /// <summary>With <see cref="McpTools"/>: how the tool servers' definitions are pinned (Off leaves pinTools out).</summary>
     public Model.ToolPinning PinTools { get; init; } = Model.ToolPinning.Flag;
 
-    /// <summary>Write every rule in watch mode, as the reference deploys first.</summary>
-    public bool Watch { get; init; }
+    /// <summary>Write every rule in watch mode, as the reference deploys first (the default; false writes them enforced).</summary>
+    public bool Watch { get; init; } = true;
 }
 
 /// <summary>
@@ -71,7 +71,7 @@ public static class AzureFoundryTemplate
 # Corral policy: Azure AI Foundry hosted agents (BYOVNet), region {{o.Region}}.
 # Written by `corral init --template azure-foundry` from the Aviatrix "Validated Containment
 # Architecture for Azure AI Foundry Agents". Check it with `corral check`, ask it with
-# `corral explain --src IP --dst HOST`, deploy it with `corral terraform -o infra`.
+# `corral explain --src IP --dst HOST`, deploy it with `corral terraform -o infra`.{{(o.Watch ? WatchNote : "")}}
 version: 1
 name: foundry-agents-{{o.Region}}
 defaultAction: deny   # when no rule matches (Aviatrix's implicit default is permit; this pack makes it deny)
@@ -113,7 +113,8 @@ rules:
   # 2. Platform FQDNs the runtime needs (token acquisition, image pulls); spliced, never decrypted. Must precede default deny.
   - { name: allow-aca-fqdn, priority: 2, source: [foundry-agents], webGroups: [aca-requirements-fqdns], action: permit, decrypt: not-allowed, ports: [443]{{mode}} }
   # 3. The same platform by Service Tag address ranges (MCR, Front Door, ACR, AAD); spliced, never decrypted.
-  - { name: allow-aca-svctag, priority: 3, source: [foundry-agents], destination: [aca-svctag-aad, aca-svctag-mcr, aca-svctag-afd, aca-svctag-acr], action: permit, decrypt: not-allowed, ports: [443]{{mode}} }
+  #    By address alone, so TLS is required: nothing but a TLS handshake reaches these ranges.
+  - { name: allow-aca-svctag, priority: 3, source: [foundry-agents], destination: [aca-svctag-aad, aca-svctag-mcr, aca-svctag-afd, aca-svctag-acr], action: permit, decrypt: not-allowed, ports: [443], requireTls: true{{mode}} }
   # 4. Approved tool calls; decryption allowed so URL filters and payload inspection can see inside.{{mcpComment}}
   - { name: allow-tool-calls, priority: 4, source: [foundry-agents], webGroups: [foundry-tool-calls], action: permit, decrypt: allowed, ports: [443]{{mode}}{{mcp}} }
   # 5. Everything else on the internet: the exfiltration and supply-chain paths. Every deny is logged.
@@ -124,6 +125,9 @@ rules:
 """);
         return sb.ToString();
     }
+
+    private const string WatchNote = "\n\n# Every rule starts in watch mode: it logs what it would do and blocks nothing. Once the logs\n" +
+                                     "# (and `corral replay`) show a rule blocks only what it should, promote it: mode: enforce.";
 
     /// <summary>The empty threat feed files, with a comment on where feeds come from.</summary>
     public static string FeedFileText(string kind) => $"""

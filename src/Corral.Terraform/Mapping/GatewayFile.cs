@@ -23,7 +23,7 @@ public static class GatewayFile
         file.TopBlock("resource", ["aviatrix_spoke_gateway", "foundry"], b => b
             .Attribute("cloud_type", AzureCloudType)
             .Expression("account_name", "var.aviatrix_account_name")
-            .Expression("gw_name", "var.gateway_name")
+            .Attribute("gw_name", ModuleContext.ObjectName("spoke"))
             .Expression("vpc_id", "\"${data.azurerm_virtual_network.foundry.name}:${var.resource_group_name}:${data.azurerm_virtual_network.foundry.guid}\"")
             .Expression("vpc_reg", "var.aviatrix_region")
             .Expression("gw_size", "var.gateway_size")
@@ -36,7 +36,10 @@ public static class GatewayFile
             .Expression("ha_gw_size", "var.gateway_size")
             .Blank()
             .Comment("Egress to Public Internet leaves with the gateway's address (DCF egress rules need SNAT).")
-            .Attribute("single_ip_snat", true),
+            .Attribute("single_ip_snat", true)
+            .Blank()
+            .Comment("The rules exist before the gateway carries a flow, and outlive it on destroy.")
+            .Expression("depends_on", $"[{context.RulesAddress}]"),
             "One spoke gateway HA pair per Foundry VNet, in the Foundry account's region (Standard_B2ms or larger).");
 
         if (context.Options.Gateway == GatewayMode.Transit)

@@ -1,6 +1,7 @@
 using Corral.Policy.Compilation;
 using Corral.Policy.Diagnostics;
 using Corral.Policy.Model;
+using Corral.Terraform.Hcl;
 
 namespace Corral.Terraform.Mapping;
 
@@ -46,6 +47,21 @@ public sealed class ModuleContext
         PolicyDocument.PublicInternet => AviatrixBuiltIns.PublicInternetLocal,
         _ => $"{SmartGroupType}.{Names.For(SmartGroupType, groupName)}.uuid",
     };
+
+    /// <summary>
+    /// The name of an object the module makes on the controller or in Azure: the instance name first, so that modules
+    /// of several policies, VNets or regions never share an object (a template on <c>var.instance_name</c>).
+    /// </summary>
+    public static HclExpression ObjectName(string suffix) =>
+        HclExpression.Raw("\"${var.instance_name}-" + HclExpression.Of(suffix).ToString()[1..^1] + "\"");
+
+    /// <summary>True when some permit rule may decrypt: the controller's interception CA then matters.</summary>
+    public bool Decrypts => Policy.Rules.Any(r => r.Rule.Action == RuleAction.Permit && r.Rule.Decrypt == DecryptPolicy.Allowed);
+
+    /// <summary>The HCL address of the resource that holds the rules.</summary>
+    public string RulesAddress => Options.Ruleset == RulesetKind.DcfRuleset
+        ? $"aviatrix_dcf_ruleset.{PolicyResourceName}"
+        : $"aviatrix_distributed_firewalling_policy_list.{PolicyResourceName}";
 
     public string WebGroupUuid(string webGroupName) => $"{WebGroupType}.{Names.For(WebGroupType, webGroupName)}.uuid";
 }

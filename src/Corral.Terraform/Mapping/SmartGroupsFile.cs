@@ -30,7 +30,7 @@ public static class SmartGroupsFile
                               ? $": Azure service tag {group.ServiceTag.Value}; Aviatrix keeps its ranges current." : ".");
             file.TopBlock("resource", [ModuleContext.SmartGroupType, name], b =>
             {
-                b.Attribute("name", group.Name);
+                b.Attribute("name", ModuleContext.ObjectName(group.Name));
                 b.Block("selector", s =>
                 {
                     if (isAgent) AgentExpressions(s, group);
@@ -59,7 +59,7 @@ public static class SmartGroupsFile
                         : "they list no addresses to carry over; domains cannot be carried over (see README.md).");
             file.TopBlock("resource", [ModuleContext.SmartGroupType, name], b =>
             {
-                b.Attribute("name", threat.Name);
+                b.Attribute("name", ModuleContext.ObjectName(threat.Name));
                 b.Block("selector", s =>
                 {
                     s.Block("match_expressions", m => m.Attribute("external", "threatiq"));
@@ -95,7 +95,7 @@ public static class SmartGroupsFile
             .Expression("for_each", $"var.agent_smart_group_by_subnet ? [] : {cidrs}")
             .Block("content", c => c.Expression("cidr", "match_expressions.value")));
         selector.Block("dynamic", ["match_expressions"], d => d
-            .Expression("for_each", "var.agent_smart_group_by_subnet ? [azurerm_subnet.agents.name] : []")
+            .Expression("for_each", "var.agent_smart_group_by_subnet ? [local.agent_subnet_name] : []")
             .Block("content", c => c
                 .Attribute("type", "subnet")
                 .Expression("name", "match_expressions.value")

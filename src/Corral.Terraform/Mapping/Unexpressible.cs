@@ -65,10 +65,20 @@ public static class Unexpressible
                     "and a global tag pinned to a region may match nothing"));
         }
 
-        var defaultAction = document.DefaultAction == RuleAction.Permit ? "PERMIT" : "DENY";
-        warnings.Add(new("default-action-scope", file,
-            $"defaultAction becomes Aviatrix's default action rule ({defaultAction}), which is controller-wide: it decides unmatched flows on every " +
-            "DCF-enforcing gateway of the controller, not only this spoke's; on a shared controller make sure other workloads have their permits first"));
+        // The default action is controller-wide and opt-in (manage_default_action): the policy's own catch-all rule is what
+        // contains the agents on a shared controller.
+        if (document.DefaultAction == RuleAction.Deny && !context.Policy.Rules.Any(r => Corral.Policy.Linting.PolicyLinter.IsCatchAllDeny(r.Rule)))
+            warnings.Add(new("no-catch-all-rule", file,
+                "defaultAction: deny is controller-wide in Aviatrix, so the module sets it only with manage_default_action = true; without it, flows no rule " +
+                "matches take the controller's default (PERMIT unless its owner changed it): add a last rule denying the agents to public-internet"));
+        foreach (var rule in context.Policy.Rules.Where(r => r.Rule.Source.Count == 0 || r.Rule.Source.Any(s => s.Value == PolicyDocument.Anywhere)))
+            warnings.Add(new("shared-source", rule.Rule.LocationOf("source"),
+                $"rule '{rule.Name}' has source anywhere: on a shared controller it decides flows of every spoke whose rules come after this module's; " +
+                "name the agents' smart group as its source"));
+        if (context.Options.Controller == ControllerRelease.V8_2 && context.Decrypts)
+            warnings.Add(new("decrypt-needs-9.0", file,
+                "per-rule decryption (decrypt_policy) needs controller 9.0, as the reference architecture says; on 8.2 the rules with " +
+                "decrypt: allowed are not decrypted by Aviatrix, so their URL filters and payload checks stay with the Corral gateway (--controller 9.0)"));
         warnings.Add(new("gateway-only", file,
             "the Corral gateway's own checks have no Aviatrix equivalent and are not in the module: payload patterns and per-request inspection " +
             "of decrypted traffic, Host/SNI/CONNECT agreement (domain fronting), static hosts overrides (--hosts), and its 403 body telling agents not to retry"));

@@ -17,7 +17,7 @@ public static class WebGroupsFile
         {
             var name = context.Names.For(ModuleContext.WebGroupType, group.Name);
             file.TopBlock("resource", [ModuleContext.WebGroupType, name], b => b
-                .Attribute("name", group.Name)
+                .Attribute("name", ModuleContext.ObjectName(group.Name))
                 .Block("selector", s =>
                 {
                     MatchExpressions.Write(s, "snifilter", group.Domains.Select(d => d.Value.ToString()).ToList());

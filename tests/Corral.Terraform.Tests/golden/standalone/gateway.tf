@@ -5,7 +5,7 @@
 resource "aviatrix_spoke_gateway" "foundry" {
   cloud_type   = 8
   account_name = var.aviatrix_account_name
-  gw_name      = var.gateway_name
+  gw_name      = "${var.instance_name}-spoke"
   vpc_id       = "${data.azurerm_virtual_network.foundry.name}:${var.resource_group_name}:${data.azurerm_virtual_network.foundry.guid}"
   vpc_reg      = var.aviatrix_region
   gw_size      = var.gateway_size
@@ -19,4 +19,7 @@ resource "aviatrix_spoke_gateway" "foundry" {
 
   # Egress to Public Internet leaves with the gateway's address (DCF egress rules need SNAT).
   single_ip_snat = true
+
+  # The rules exist before the gateway carries a flow, and outlive it on destroy.
+  depends_on = [aviatrix_dcf_ruleset.foundry_agents_eastus]
 }

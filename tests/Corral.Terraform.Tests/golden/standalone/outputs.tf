@@ -1,8 +1,8 @@
 # Outputs of the module for policy foundry-agents-eastus (corral.yaml), written by `corral terraform`.
 
 output "agent_subnet_id" {
-  description = "The delegated hosted-agent subnet: give it to the Foundry account (BYOVNet)."
-  value       = azurerm_subnet.agents.id
+  description = "The delegated hosted-agent subnet (BYOVNet)."
+  value       = local.agent_subnet_id
 }
 
 output "spoke_gateway_name" {
@@ -18,6 +18,16 @@ output "spoke_gateway_private_ip" {
 output "ha_spoke_gateway_private_ip" {
   description = "The HA gateway's private address."
   value       = aviatrix_spoke_gateway.foundry.ha_private_ip
+}
+
+output "egress_public_ips" {
+  description = "The gateways' public addresses: egress to the internet leaves from these (single_ip_snat); give them to tool owners for their allowlists."
+  value       = compact([aviatrix_spoke_gateway.foundry.public_ip, aviatrix_spoke_gateway.foundry.ha_public_ip])
+}
+
+output "agent_route_table_id" {
+  description = "The agent subnet's route table (blackhole default, halves to the gateway)."
+  value       = azurerm_route_table.agents.id
 }
 
 output "smart_group_uuids" {
@@ -44,4 +54,9 @@ output "web_group_uuids" {
 output "dcf_rules_id" {
   description = "The resource that holds the DCF rules."
   value       = aviatrix_dcf_ruleset.foundry_agents_eastus.id
+}
+
+output "dcf_attachment_point" {
+  description = "The attachment point the rules attach to (declare it in the root policy group)."
+  value       = local.dcf_attachment_point
 }

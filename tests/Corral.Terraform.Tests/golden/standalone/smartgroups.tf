@@ -7,9 +7,9 @@ locals {
   public_internet_uuid = "def000ad-0000-0000-0000-000000000001"
 }
 
-# foundry-agents (corral.yaml:11): the hosted-agent subnet, source identity of the egress rules.
+# foundry-agents (corral.yaml:14): the hosted-agent subnet, source identity of the egress rules.
 resource "aviatrix_smart_group" "foundry_agents" {
-  name = "foundry-agents"
+  name = "${var.instance_name}-foundry-agents"
   selector {
     dynamic "match_expressions" {
       for_each = var.agent_smart_group_by_subnet ? [] : ["10.20.1.0/24"]
@@ -18,7 +18,7 @@ resource "aviatrix_smart_group" "foundry_agents" {
       }
     }
     dynamic "match_expressions" {
-      for_each = var.agent_smart_group_by_subnet ? [azurerm_subnet.agents.name] : []
+      for_each = var.agent_smart_group_by_subnet ? [local.agent_subnet_name] : []
       content {
         type         = "subnet"
         name         = match_expressions.value
@@ -28,9 +28,9 @@ resource "aviatrix_smart_group" "foundry_agents" {
   }
 }
 
-# other-spoke-resources (corral.yaml:13).
+# other-spoke-resources (corral.yaml:16).
 resource "aviatrix_smart_group" "other_spoke_resources" {
-  name = "other-spoke-resources"
+  name = "${var.instance_name}-other-spoke-resources"
   selector {
     match_expressions {
       cidr = "10.30.0.0/16"
@@ -38,9 +38,9 @@ resource "aviatrix_smart_group" "other_spoke_resources" {
   }
 }
 
-# aca-svctag-aad (corral.yaml:15): Azure service tag AzureActiveDirectory; Aviatrix keeps its ranges current.
+# aca-svctag-aad (corral.yaml:18): Azure service tag AzureActiveDirectory; Aviatrix keeps its ranges current.
 resource "aviatrix_smart_group" "aca_svctag_aad" {
-  name = "aca-svctag-aad"
+  name = "${var.instance_name}-aca-svctag-aad"
   selector {
     match_expressions {
       external = "azureips"
@@ -51,23 +51,22 @@ resource "aviatrix_smart_group" "aca_svctag_aad" {
   }
 }
 
-# aca-svctag-mcr (corral.yaml:16): Azure service tag MicrosoftContainerRegistry; Aviatrix keeps its ranges current.
+# aca-svctag-mcr (corral.yaml:19): Azure service tag MicrosoftContainerRegistry; Aviatrix keeps its ranges current.
 resource "aviatrix_smart_group" "aca_svctag_mcr" {
-  name = "aca-svctag-mcr"
+  name = "${var.instance_name}-aca-svctag-mcr"
   selector {
     match_expressions {
       external = "azureips"
       ext_args = {
         service_name = "MicrosoftContainerRegistry"
-        region       = "eastus"
       }
     }
   }
 }
 
-# aca-svctag-afd (corral.yaml:17): Azure service tag AzureFrontDoor.FirstParty; Aviatrix keeps its ranges current.
+# aca-svctag-afd (corral.yaml:20): Azure service tag AzureFrontDoor.FirstParty; Aviatrix keeps its ranges current.
 resource "aviatrix_smart_group" "aca_svctag_afd" {
-  name = "aca-svctag-afd"
+  name = "${var.instance_name}-aca-svctag-afd"
   selector {
     match_expressions {
       external = "azureips"
@@ -78,26 +77,25 @@ resource "aviatrix_smart_group" "aca_svctag_afd" {
   }
 }
 
-# aca-svctag-acr (corral.yaml:18): Azure service tag AzureContainerRegistry; Aviatrix keeps its ranges current.
+# aca-svctag-acr (corral.yaml:21): Azure service tag AzureContainerRegistry; Aviatrix keeps its ranges current.
 resource "aviatrix_smart_group" "aca_svctag_acr" {
-  name = "aca-svctag-acr"
+  name = "${var.instance_name}-aca-svctag-acr"
   selector {
     match_expressions {
       external = "azureips"
       ext_args = {
         service_name = "AzureContainerRegistry"
-        region       = "eastus"
       }
     }
   }
 }
 
-# default-threatgroup (corral.yaml:34): a threat group. Aviatrix has no threat-group resource, so this is a smart group
+# default-threatgroup (corral.yaml:37): a threat group. Aviatrix has no threat-group resource, so this is a smart group
 # on Aviatrix's ThreatIQ feed (external = "threatiq"; ext_args can narrow it by type or severity).
 # The local feed files (feeds/threat-ips.txt, feeds/threat-domains.txt) are what the Corral gateway enforces;
 # they list no addresses to carry over; domains cannot be carried over (see README.md).
 resource "aviatrix_smart_group" "default_threatgroup" {
-  name = "default-threatgroup"
+  name = "${var.instance_name}-default-threatgroup"
   selector {
     match_expressions {
       external = "threatiq"

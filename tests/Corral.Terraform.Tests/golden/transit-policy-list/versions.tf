@@ -1,5 +1,6 @@
 # Providers of the module for policy foundry-agents-eastus (corral.yaml), written by `corral terraform`.
-# Aviatrix: controller 8.2 or later (per-rule decrypt_policy needs 9.0, as the reference architecture says).
+# Aviatrix: pinned to controller release 9.0 (`corral terraform --controller`); the provider refuses a controller
+# of another release line. Per-rule decrypt_policy needs 9.0, as the reference architecture says.
 
 terraform {
   required_version = ">= 1.5.0"
@@ -7,7 +8,7 @@ terraform {
   required_providers {
     aviatrix = {
       source  = "AviatrixSystems/aviatrix"
-      version = ">= 8.2, < 10.0"
+      version = "~> 9.0.0"
     }
     azurerm = {
       source  = "hashicorp/azurerm"
@@ -16,7 +17,7 @@ terraform {
   }
 }
 
-# Aviatrix controller credentials come from the provider's own settings (see its documentation), never from this module.
+# Aviatrix controller credentials come from AVIATRIX_CONTROLLER_IP, AVIATRIX_USERNAME and AVIATRIX_PASSWORD, never from this module.
 provider "azurerm" {
   subscription_id = var.azure_subscription_id
   features {}

@@ -1,9 +1,9 @@
 # Web groups of policy foundry-agents-eastus (corral.yaml), written by `corral terraform`.
 # A snifilter matches the TLS server name; a urlfilter needs a rule that may decrypt (decrypt_policy = "DECRYPT_ALLOWED").
 
-# aca-requirements-fqdns (corral.yaml:25)
+# aca-requirements-fqdns (corral.yaml:28)
 resource "aviatrix_web_group" "aca_requirements_fqdns" {
-  name = "aca-requirements-fqdns"
+  name = "${var.instance_name}-aca-requirements-fqdns"
   selector {
     match_expressions {
       snifilter = "mcr.microsoft.com"
@@ -32,9 +32,9 @@ resource "aviatrix_web_group" "aca_requirements_fqdns" {
   }
 }
 
-# foundry-tool-calls (corral.yaml:28)
+# foundry-tool-calls (corral.yaml:31)
 resource "aviatrix_web_group" "foundry_tool_calls" {
-  name = "foundry-tool-calls"
+  name = "${var.instance_name}-foundry-tool-calls"
   selector {
     match_expressions {
       snifilter = "mcp.contoso.com"
