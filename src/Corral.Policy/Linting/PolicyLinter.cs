@@ -59,10 +59,13 @@ public static class PolicyLinter
             if (rule.Action == RuleAction.Permit && rule.Decrypt == DecryptPolicy.Allowed)
                 LintDecryptOfPinnedNames(document, compiled, rules[i], diagnostics);
 
-            // One sentence; the trade-off and the dns: section's part: corral explain --lint resolves-every-name.
-            if (ResolvesEveryName(rule, document))
+            // One sentence; the trade-off and the dns: section's part: corral explain --lint resolves-every-name. A watched
+            // deny also resolves every name until it is promoted, but while it watches it lets the flows themselves
+            // through, which is what promotion (and catch-all-watch) is about: warning on each watched deny of a fresh,
+            // watch-first pack says nothing the operator can act on before promoting.
+            if (rule.Action == RuleAction.Permit && ResolvesEveryName(rule, document))
                 diagnostics.Add(new Diagnostic(Severity.Warning, "resolves-every-name", rule.Location,
-                    $"rule '{rule.Name}' {(rule.Action == RuleAction.Permit ? "permits" : "lets through (watch mode)")} by address alone, " +
+                    $"rule '{rule.Name}' permits by address alone, " +
                     $"so in explicit mode the gateway resolves any name its sources ask for on {PortsText(rule)}",
                     "add a web group naming its hosts, or narrow its sources or ports"));
 
