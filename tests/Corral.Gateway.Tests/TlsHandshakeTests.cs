@@ -143,6 +143,44 @@ public sealed class TlsHandshakeTests
         Assert.Single(server.Records);
     }
 
+    // ---- Transparent mode: the same checks when the agent connects straight to the server's address ----
+
+    [Theory]
+    [InlineData("retry", "names 'other.example.test'")]
+    [InlineData("tls12", "renegotiation")]
+    public async Task In_transparent_mode_a_second_ClientHello_naming_another_server_is_refused_and_never_reaches_it(string serverAnswer, string reason)
+    {
+        NetworkNamespaces.SkipUnlessRootWith("ip", "iptables");
+        await using var topology = new NetworkNamespaces();
+        var k = Random.Shared.Next(1, 250);
+        var id = $"{Environment.ProcessId % 10000}{k}";
+        var (agentNs, vethRoot, vethAgent) = ($"crl-tls-{id}", $"crt{id}", $"cru{id}");
+        await topology.AddAsync(agentNs);
+        await topology.LinkAsync(agentNs, vethRoot, vethAgent, $"10.215.{k}.1/30", $"10.215.{k}.2/30", defaultVia: $"10.215.{k}.1");
+        // The stand-in server's "internet" address lives on this host, so the gateway's dial to the original destination reaches it.
+        var serverAddress = System.Net.IPAddress.Parse($"198.18.{k}.2");
+        await topology.AddAddressAsync("lo", $"{serverAddress}/32");
+        await using var server = TlsScriptServer.Start(443, serverAnswer, serverAddress);
+        await using var gw = GatewayHarness.Custom(Policy.Replace("[127.0.0.0/8]", $"[127.0.0.0/8, 10.215.{k}.0/30]"),
+            $"{serverAddress} tools.example.test other.example.test\n", transparent: true);
+        await topology.AddRuleAsync("nat", "PREROUTING", "-i", vethRoot, "-p", "tcp", "-j", "REDIRECT", "--to-ports",
+            gw.Server.TransparentEndPoint!.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        // The agent, inside its namespace, connects to the server's own address; iptables hands the connection to the gateway.
+        using var socket = new Corral.Lab.Namespaces.NetworkNamespace(agentNs).CreateTcpSocket();
+        using var connect = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await socket.ConnectAsync(new System.Net.IPEndPoint(serverAddress, 443), connect.Token);
+        await using var stream = new NetworkStream(socket, ownsSocket: false);
+
+        await stream.WriteAsync(Hello("tools.example.test"));
+        var answer = await ReadRecordAsync(stream);
+        Assert.True(answer[0] == 0x16 && answer[5] == 2, "the server's answer to the permitted ClientHello reaches the agent");
+        await stream.WriteAsync(serverAnswer == "retry" ? ChangeCipherSpec.Concat(Hello("other.example.test")).ToArray() : Hello("other.example.test"));
+
+        await AssertRefusedAsync(gw, stream, reason);
+        Assert.Equal(1, server.ClientHellos);
+    }
+
     // ---- Encrypted Client Hello: the name a spliced flow was decided on may not be the one it asks for ----
 
     [Fact]

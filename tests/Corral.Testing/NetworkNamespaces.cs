@@ -48,6 +48,13 @@ public sealed class NetworkNamespaces : IAsyncDisposable
         if (defaultVia is not null) await MustExecAsync(ns, "ip", "route", "add", "default", "via", defaultVia);
     }
 
+    /// <summary>Adds <paramref name="cidr"/> to <paramref name="device"/> in the root namespace (removed on dispose).</summary>
+    public async Task AddAddressAsync(string device, string cidr)
+    {
+        await ProcessRunner.MustRunAsync("ip", "addr", "add", cidr, "dev", device);
+        _undo.Push(["ip", "addr", "del", cidr, "dev", device]);
+    }
+
     public Task LoopbackUpAsync(string ns) => MustExecAsync(ns, "ip", "link", "set", "lo", "up");
 
     /// <summary>Appends an iptables rule to <paramref name="chain"/> of <paramref name="table"/> (deleted on dispose).</summary>

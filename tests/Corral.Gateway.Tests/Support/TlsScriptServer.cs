@@ -31,11 +31,12 @@ public sealed class TlsScriptServer : IAsyncDisposable
     /// <summary>The ClientHello messages received (handshake records whose first byte is 1).</summary>
     public int ClientHellos { get { lock (_records) return _records.Count(r => r[0] == 0x16 && r[5] == 1); } }
 
-    public static TlsScriptServer Start(int port, string firstAnswer)
+    /// <param name="address">Where to listen: a fresh loopback address unless given.</param>
+    public static TlsScriptServer Start(int port, string firstAnswer, IPAddress? address = null)
     {
         for (var attempt = 0; ; attempt++)
         {
-            var listener = new TcpListener(LoopbackAddresses.Next(), port);
+            var listener = new TcpListener(address ?? LoopbackAddresses.Next(), port);
             try
             {
                 listener.Start();
