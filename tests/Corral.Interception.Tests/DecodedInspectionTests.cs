@@ -112,13 +112,18 @@ public sealed class DecodedInspectionTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task An_API_key_header_meant_for_the_destination_is_not_a_leak()
+    public async Task A_key_in_an_API_key_header_is_scanned_like_any_other_header_and_Authorization_is_not()
     {
+        // An Anthropic key on its way to GitHub is a key where it does not belong: the gateway cannot tell a header's
+        // own key from a stolen one, so only Authorization (HTTP's own credential header) is skipped by default.
         using var client = _f.Client();
-        var request = new HttpRequestMessage(HttpMethod.Get, "https://api.github.com/repos/contoso/app");
-        request.Headers.TryAddWithoutValidation("x-api-key", "sk" + "-ant-api03-" + new string('a', 93) + "AA");
-        var response = await client.SendAsync(request);
-        Assert.Equal("repo contoso/app", await response.Content.ReadAsStringAsync());
+        var leak = new HttpRequestMessage(HttpMethod.Get, "https://api.github.com/repos/contoso/app");
+        leak.Headers.TryAddWithoutValidation("x-api-key", "sk" + "-ant-api03-" + new string('a', 93) + "AA");
+        Assert.Equal(HttpStatusCode.Forbidden, (await client.SendAsync(leak)).StatusCode);
+
+        var own = new HttpRequestMessage(HttpMethod.Get, "https://api.github.com/repos/contoso/app");
+        own.Headers.TryAddWithoutValidation("Authorization", "Bearer ghp_" + new string('a', 36));
+        Assert.Equal("repo contoso/app", await (await client.SendAsync(own)).Content.ReadAsStringAsync());
     }
 
     [Fact]

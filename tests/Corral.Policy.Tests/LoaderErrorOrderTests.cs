@@ -40,7 +40,7 @@ public sealed class LoaderErrorOrderTests : IDisposable
             extra: 1
             """,
             [
-                "<dir>/corral.yaml:14:1: error: unknown key 'extra' in the policy (expected one of: version, name, defaultAction, smartGroups, webGroups, threatGroups, serviceTags, rules, inspection, dns) [unknown-key]",
+                "<dir>/corral.yaml:14:1: error: unknown key 'extra' in the policy (expected one of: version, name, defaultAction, smartGroups, webGroups, threatGroups, serviceTags, rules, inspection, dns, tls) [unknown-key]",
                 "<dir>/corral.yaml:13:10: error: unsupported version '2' (this Corral reads version: 1) [bad-version]",
                 "<dir>/corral.yaml:12:16: error: 'defaultAction' must be permit | deny, not 'maybe' [bad-value]",
                 "<dir>/corral.yaml:11:23: error: 'cloud' must be Public | AzureGovernment | China | AzureGermany, not 'Publik' (did you mean 'Public'?) [bad-value]",
@@ -150,7 +150,7 @@ public sealed class LoaderErrorOrderTests : IDisposable
         Assert.Equal(100, diagnostics.Count(d => d.Contains("did you mean 'cidrs'?", StringComparison.Ordinal)));
         Assert.Equal(
         [
-            "<dir>/corral.yaml:104:29: error: unknown key 'actoin' in a rule (expected one of: name, priority, source, destination, webGroups, action, protocol, ports, decrypt, mode, logging, requireTls, mcp) [unknown-key]",
+            "<dir>/corral.yaml:104:29: error: unknown key 'actoin' in a rule (expected one of: name, priority, source, destination, webGroups, action, protocol, ports, decrypt, mode, logging, requireTls, mcp, maxBufferedBody) [unknown-key]",
             "<dir>/corral.yaml:104:5: error: rule 'r' has no 'action' (action: permit or action: deny) [missing-key]",
             "<dir>/corral.yaml:105:14: error: 'mode' must be enforce | watch, not 'enforc' [bad-value]",
         ], diagnostics.Skip(200));

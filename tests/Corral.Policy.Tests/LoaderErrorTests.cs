@@ -209,12 +209,17 @@ public sealed class LoaderErrorTests : IDisposable
             rules:
               - { name: aad, priority: 1, destination: [aad], action: permit }
               - { name: mcr, priority: 2, destination: [mcr], action: permit }
+              - { name: mcr-east, priority: 3, destination: [mcr-east], action: permit }
             """);
         Assert.Equal("aad", compiled.Decide(Flows.To("10.0.0.1", null, 443, "20.190.130.1")).RuleOf());
         Assert.Equal("aad", compiled.Decide(Flows.To("10.0.0.1", null, 443, "2603:1006:2000::5")).RuleOf());
-        Assert.Equal("mcr", compiled.Decide(Flows.To("10.0.0.1", null, 443, "20.42.0.9")).RuleOf()); // pinned to East US
-        Assert.Equal("(default)", compiled.Decide(Flows.To("10.0.0.1", null, 443, "20.38.0.9")).RuleOf());
-        Assert.Equal("MicrosoftContainerRegistry.EastUS", compiled.Document.SmartGroups[1].ServiceTagResolvedName);
+        // Container registries are never narrowed to the policy's region (image layers come from other regions' endpoints,
+        // as Microsoft's Azure Container Apps firewall guidance lists the global tags); a regional name is taken as written.
+        Assert.Equal("mcr", compiled.Decide(Flows.To("10.0.0.1", null, 443, "20.38.0.9")).RuleOf());
+        Assert.Equal("mcr-east", compiled.Decide(Flows.To("10.0.0.1", null, 443, "20.42.0.9")).RuleOf());
+        Assert.Equal("(default)", compiled.Decide(Flows.To("10.0.0.1", null, 443, "20.50.0.9")).RuleOf());
+        Assert.Equal("MicrosoftContainerRegistry", compiled.Document.SmartGroups[1].ServiceTagResolvedName);
+        Assert.Equal("MicrosoftContainerRegistry.EastUS", compiled.Document.SmartGroups[2].ServiceTagResolvedName);
         Assert.Equal("321", compiled.Document.ServiceTags!.ChangeNumber);
         Assert.Equal([Path.Combine(_temp.Directory, "corral.yaml"), Path.Combine(_temp.Directory, "tags", "st.json")], compiled.Document.InputFiles);
     }

@@ -66,7 +66,7 @@ public sealed class GatewayHarness : IAsyncDisposable
         var folder = NewFolder();
         var policy = Path.Combine(folder, "p.yaml");
         var args = new List<string> { "init", "--template", "azure-foundry", "-o", policy, "--agent-subnet", agentSubnet };
-        if (watch) args.Add("--watch");
+        args.Add(watch ? "--watch" : "--enforce");
         var output = new StringWriter();
         Assert.Equal(0, CorralCommand.Run([.. args], output, output));
         return new GatewayHarness(folder, policy, hosts, limits, transparent, interception);

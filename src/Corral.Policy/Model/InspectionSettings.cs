@@ -15,14 +15,13 @@ public sealed record InspectionSettings(IReadOnlyList<string> BuiltIns, IReadOnl
     public static readonly InspectionSettings Default = new(BuiltInPatterns.Names, [], false);
 
     /// <summary>
-    /// Headers whose value is the caller's credential for the destination itself (an API key for the API being called),
-    /// skipped unless <see cref="ScanAuthorizationHeader"/> is set: scanning them would deny every call to an API that
-    /// takes its key there (Azure OpenAI's api-key, Anthropic's x-api-key, Azure API Management's subscription key).
+    /// The one header skipped unless <see cref="ScanAuthorizationHeader"/> is set: Authorization carries the caller's
+    /// credential for the destination in the scheme HTTP defines for it. Other headers are scanned whatever their name:
+    /// a key in X-Api-Key is as easily a stolen key sent where it does not belong (an AWS key to an approved MCP server,
+    /// one provider's key to another's host) as the destination's own, and the gateway cannot tell which; keys the agent
+    /// must send in such headers belong in the gateway's credentials, not the agent's hands.
     /// </summary>
-    public static readonly IReadOnlySet<string> DestinationCredentialHeaders = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
-    {
-        "Authorization", "Api-Key", "X-Api-Key", "X-Goog-Api-Key", "Ocp-Apim-Subscription-Key",
-    };
+    public static readonly IReadOnlySet<string> DestinationCredentialHeaders = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "Authorization" };
 
     /// <summary>Whether payload inspection reads a request header of this name.</summary>
     public bool ScansHeader(string name) => ScanAuthorizationHeader || !DestinationCredentialHeaders.Contains(name);
