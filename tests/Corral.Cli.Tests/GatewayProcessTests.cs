@@ -15,7 +15,7 @@ public sealed class GatewayProcessTests
         await using var upstream = LoopbackUpstream.Start(443, "mcp.contoso.com", "exfil.attacker.test");
         using var folder = new TempFolder("corral-cli-gw-");
         var policy = folder.File("p.yaml");
-        Assert.Equal(0, CorralCommand.Run(["init", "--template", "azure-foundry", "-o", policy, "--agent-subnet", "127.0.0.0/8"], new StringWriter(), new StringWriter()));
+        Assert.Equal(0, CorralCommand.Run(["init", "--template", "azure-foundry", "--enforce", "-o", policy, "--agent-subnet", "127.0.0.0/8"], new StringWriter(), new StringWriter()));
         folder.Write("hosts", $"{upstream.EndPoint.Address} mcp.contoso.com exfil.attacker.test\n");
         var port = ChildProcess.FreePort();
         await using var gateway = CorralProgram.Start(["gateway", policy, "--listen", $"127.0.0.1:{port}", "--hosts", "hosts", "--flow-log", "flows.jsonl", "--public-standin", "127.0.0.0/8"],

@@ -280,7 +280,7 @@ public sealed class LogVerifyTests
         Assert.Contains("refusing to overwrite", again.Stderr);
 
         var policy = folder.File("p.yaml");
-        Assert.Equal(0, CorralProgram.RunInProcess("init", "--template", "azure-foundry", "-o", policy, "--agent-subnet", "127.0.0.0/8").ExitCode);
+        Assert.Equal(0, CorralProgram.RunInProcess("init", "--template", "azure-foundry", "--enforce", "-o", policy, "--agent-subnet", "127.0.0.0/8").ExitCode);
         File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         var gateway = CorralProgram.RunInProcess("gateway", policy, "--flow-log", folder.File("flows.jsonl"), "--flow-log-signing-key", key);
         Assert.Equal(1, gateway.ExitCode);

@@ -15,7 +15,7 @@ public sealed class PolicyCommandTests : IDisposable
     [Fact]
     public void Init_then_check_exits_zero_and_explain_gives_the_documented_verdicts()
     {
-        var init = Run("init", "--template", "azure-foundry", "-o", "p.yaml");
+        var init = Run("init", "--template", "azure-foundry", "--enforce", "-o", "p.yaml");
         Assert.Equal(0, init.ExitCode);
         Assert.True(File.Exists(Path.Combine(_temp.Path, "feeds", "threat-ips.txt")));
 
@@ -48,7 +48,7 @@ public sealed class PolicyCommandTests : IDisposable
         Assert.Equal("", check.Stderr);
         Assert.Equal([
             "corral.yaml:18:33: warning: the gateway cannot enforce the policy's 4 service tags without a Service Tags file (set serviceTags.file to Microsoft's weekly ServiceTags_Public_*.json) [service-tags-unresolved]",
-            "corral.yaml:50:5: warning: rule 'allow-aca-svctag' permits by address alone, so in explicit mode the gateway resolves any name its sources ask for on port 443 (add a web group naming its hosts, or narrow its sources or ports) [resolves-every-name]",
+            "corral.yaml:50:5: warning: rule 'allow-aca-svctag' permits by address alone: in explicit mode any name its sources ask for on port 443 is resolved (add a web group naming its hosts, or narrow its sources or ports) [resolves-every-name]",
             "corral.yaml:54:127: warning: catch-all deny 'default-deny-internet' only watches: promote it (mode: enforce) once its logged flows look right [catch-all-watch]",
             "corral.yaml: ok: 6 rules, 3 warning(s)",
             "why a warning matters and what to weigh: corral explain --lint CODE (e.g. service-tags-unresolved)",
@@ -143,7 +143,7 @@ public sealed class PolicyCommandTests : IDisposable
         Assert.Equal(0, Run("check").ExitCode);
         var strict = Run("check", "--strict");
         Assert.Equal(1, strict.ExitCode);
-        Assert.Contains("error: catch-all deny 'default-deny-internet' is in watch mode", strict.Stderr);
+        Assert.Contains("error: catch-all deny 'default-deny-internet' only watches", strict.Stderr);
     }
 
     [Theory]

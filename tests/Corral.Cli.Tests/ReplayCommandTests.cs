@@ -26,7 +26,7 @@ public sealed class ReplayCommandTests
         }
         await gw.WaitForRecordsAsync(rs => rs.Count(r => r.GetProperty("event").GetString() == "close") >= 3);
         var enforcing = Path.Combine(gw.Folder, "enforce.yaml");
-        Assert.Equal(0, Run(out _, "init", "--template", "azure-foundry", "-o", enforcing, "--agent-subnet", "127.0.0.0/8"));
+        Assert.Equal(0, Run(out _, "init", "--template", "azure-foundry", "--enforce", "-o", enforcing, "--agent-subnet", "127.0.0.0/8"));
         return (gw, enforcing, upstream);
     }
 

@@ -30,7 +30,7 @@ public sealed class LintTests : IDisposable
         var d = Assert.Single(_temp.Check(Pack).Diagnostics, d => d.Code == "resolves-every-name");
         Assert.Equal(Severity.Warning, d.Severity);
         // One short sentence that says what to do; the trade-off is in 'corral explain --lint resolves-every-name'.
-        Assert.Equal("rule 'allow-aca-svctag' permits by address alone, so in explicit mode the gateway resolves any name its sources ask for on port 443", d.Message);
+        Assert.Equal("rule 'allow-aca-svctag' permits by address alone, in explicit mode any name its sources ask for on port 443 is resolved", d.Message);
         Assert.Equal("add a web group naming its hosts, or narrow its sources or ports", d.Hint);
         Assert.Contains("'mode: enforce' refuses them", LintCatalog.Find("resolves-every-name")!.Why);
         Assert.Contains("allow-aca-svctag", Pack.Split('\n')[d.Location.Line - 1]);
@@ -56,8 +56,8 @@ public sealed class LintTests : IDisposable
             """).Diagnostics.Where(d => d.Code == "resolves-every-name").ToList();
         // A watched deny resolves names too until it is promoted, but the warning would say nothing promotion does not.
         Assert.Equal(["allow-partner", "allow-anything"], diagnostics.Select(d => d.Message.Split('\'')[1]));
-        Assert.EndsWith("on ports 443, 8000-8100", diagnostics[0].Message);
-        Assert.EndsWith("on any port", diagnostics[1].Message);
+        Assert.EndsWith("on ports 443, 8000-8100 is resolved", diagnostics[0].Message);
+        Assert.EndsWith("on any port is resolved", diagnostics[1].Message);
         Assert.Equal(11, diagnostics[0].Location.Line);
     }
 

@@ -65,8 +65,7 @@ public static class PolicyLinter
             // watch-first pack says nothing the operator can act on before promoting.
             if (rule.Action == RuleAction.Permit && ResolvesEveryName(rule, document))
                 diagnostics.Add(new Diagnostic(Severity.Warning, "resolves-every-name", rule.Location,
-                    $"rule '{rule.Name}' permits by address alone, " +
-                    $"so in explicit mode the gateway resolves any name its sources ask for on {PortsText(rule)}",
+                    $"rule '{rule.Name}' permits by address alone: in explicit mode any name its sources ask for on {PortsText(rule)} is resolved",
                     "add a web group naming its hosts, or narrow its sources or ports"));
 
             // A watched permit is never decrypted, so its URL filters cannot be checked: every path of the host passes.
