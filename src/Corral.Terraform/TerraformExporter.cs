@@ -47,6 +47,8 @@ public static class TerraformExporter
             new(OutputsFile.FileName, OutputsFile.Write(context)),
             new(ModuleReadme.FileName, ModuleReadme.Write(context, warnings)),
         };
+        // The policy's interception CA (checked as it loaded), copied beside the module so that it applies from its own folder.
+        if (context.Decrypts && context.Document.Tls.InterceptionCa is { } ca) files.Add(new(VariablesFile.InterceptionCaFile, ca.Pem));
         return new TerraformModule(files, warnings);
     }
 }

@@ -49,8 +49,9 @@ public sealed class PolicyCommandTests : IDisposable
         Assert.Equal([
             "corral.yaml:18:33: warning: the gateway cannot enforce the policy's 4 service tags without a Service Tags file (set serviceTags.file to Microsoft's weekly ServiceTags_Public_*.json) [service-tags-unresolved]",
             "corral.yaml:50:5: warning: rule 'allow-aca-svctag' permits by address alone: in explicit mode any name its sources ask for on port 443 is resolved (add a web group naming its hosts, or narrow its sources or ports) [resolves-every-name]",
+            "corral.yaml:52:128: warning: rule 'allow-tool-calls' decrypts but the policy declares no interception CA (run 'corral ca init --out corral-ca' and set tls.interceptionCa; the agents and the controller must trust it) [no-interception-ca]",
             "corral.yaml:54:127: warning: catch-all deny 'default-deny-internet' only watches: promote it (mode: enforce) once its logged flows look right [catch-all-watch]",
-            "corral.yaml: ok: 6 rules, 3 warning(s)",
+            "corral.yaml: ok: 6 rules, 4 warning(s)",
             "why a warning matters and what to weigh: corral explain --lint CODE (e.g. service-tags-unresolved)",
         ], check.Stdout.TrimEnd('\n').Split('\n'));
         foreach (var warning in check.Stdout.Split('\n').Where(l => l.Contains(": warning: ", StringComparison.Ordinal)))

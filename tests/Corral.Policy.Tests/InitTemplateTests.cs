@@ -27,7 +27,7 @@ public sealed class InitTemplateTests
         foreach (var feed in AzureFoundryTemplate.ThreatFeedFiles) temp.Write(feed, AzureFoundryTemplate.FeedFileText("x"));
         var result = temp.Check(AzureFoundryTemplate.Render(new AzureFoundryOptions { Watch = false }));
         Assert.True(result.Succeeded);
-        Assert.All(result.Diagnostics, d => Assert.Contains(d.Code, new[] { "service-tags-unresolved", "resolves-every-name" }));
+        Assert.All(result.Diagnostics, d => Assert.Contains(d.Code, new[] { "service-tags-unresolved", "resolves-every-name", "no-interception-ca" }));
         var doc = result.Document!;
         Assert.Equal(
             ["deny-threat-intel", "allow-aca-fqdn", "allow-aca-svctag", "allow-tool-calls", "default-deny-internet", "deny-east-west"],

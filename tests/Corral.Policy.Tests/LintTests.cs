@@ -21,7 +21,33 @@ public sealed class LintTests : IDisposable
     // Findings of every address-only permit (resolves-every-name, tested on its own below) are left out here, as are
     // service tags without a file.
     private IReadOnlyList<Diagnostic> Lints(string yaml) =>
-        _temp.Check(yaml).Diagnostics.Where(d => d.Code is not "service-tags-unresolved" and not "resolves-every-name").ToList();
+        _temp.Check(yaml).Diagnostics.Where(d => d.Code is not "service-tags-unresolved" and not "resolves-every-name" and not "no-interception-ca").ToList();
+
+    [Fact]
+    public void A_decrypting_policy_without_an_interception_ca_is_told_once_what_to_do_and_one_that_declares_it_is_not()
+    {
+        var d = Assert.Single(_temp.Check(Pack).Diagnostics, d => d.Code == "no-interception-ca");
+        Assert.Equal(Severity.Warning, d.Severity);
+        Assert.Equal("rule 'allow-tool-calls' decrypts but the policy declares no interception CA", d.Message);
+        Assert.Equal("run 'corral ca init --out corral-ca' and set tls.interceptionCa; the agents and the controller must trust it", d.Hint);
+        var line = Pack.Split('\n')[d.Location.Line - 1];
+        Assert.Contains("name: allow-tool-calls", line);
+        Assert.StartsWith("allowed, ", line[(d.Location.Column - 1)..]); // at the rule's 'decrypt: allowed'
+        Assert.NotNull(LintCatalog.Find("no-interception-ca"));
+
+        // Watched, it still warns: promoting it is one word away.
+        Assert.Single(_temp.Check(AzureFoundryTemplate.Render(new AzureFoundryOptions())).Diagnostics, d => d.Code == "no-interception-ca");
+
+        _temp.Write("corral-ca/corral-ca.crt", Corral.Testing.TestCertificates.CaPem().CertificatePem);
+        var declared = Pack.Replace("  # interceptionCa: corral-ca/corral-ca.crt", "  interceptionCa: corral-ca/corral-ca.crt", StringComparison.Ordinal);
+        Assert.NotEqual(Pack, declared);
+        Assert.DoesNotContain(_temp.Check(declared).Diagnostics, d => d.Code == "no-interception-ca" || d.IsError);
+
+        var noDecryption = AzureFoundryTemplate.Render(new AzureFoundryOptions { Watch = false, ToolFqdns = ["mcp.contoso.com"] }) // no URL filter
+            .Replace("decrypt: allowed", "decrypt: not-allowed", StringComparison.Ordinal);
+        Assert.True(_temp.Check(noDecryption).Succeeded);
+        Assert.DoesNotContain(_temp.Check(noDecryption).Diagnostics, d => d.Code == "no-interception-ca");
+    }
 
     [Fact]
     public void The_reference_pack_has_no_lint_findings_but_its_address_only_permit()

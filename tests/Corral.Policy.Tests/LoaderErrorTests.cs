@@ -43,6 +43,53 @@ public sealed class LoaderErrorTests : IDisposable
     }
 
     [Fact]
+    public void The_tls_section_reads_the_interception_ca_certificate_relative_to_the_policy_and_keeps_the_bytes_it_checked()
+    {
+        const string rules = "rules:\n  - { name: r, priority: 1, source: [agents], webGroups: [tools], action: permit, decrypt: allowed }\n";
+        var (certificate, _) = Corral.Testing.TestCertificates.CaPem();
+        var path = _temp.Write("corral-ca/corral-ca.crt", certificate);
+        var result = _temp.Check(Header + rules + "tls: { interceptionCa: corral-ca/corral-ca.crt }\n");
+        Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics));
+        var ca = result.Compiled!.Document.Tls.InterceptionCa!;
+        Assert.Equal(("corral-ca/corral-ca.crt", certificate, 8, 24), (ca.Path, ca.Pem, ca.Location.Line, ca.Location.Column));
+        Assert.Contains(path, result.Compiled.Document.InputFiles); // a reload sees a new certificate
+        Assert.Null(_temp.Check(Header + rules).Compiled!.Document.Tls.InterceptionCa);
+    }
+
+    [Fact]
+    public void An_interception_ca_that_is_missing_unreadable_not_a_pem_certificate_not_a_ca_or_carries_a_key_is_refused_at_its_line()
+    {
+        const string rules = "rules:\n  - { name: r, priority: 1, source: [agents], webGroups: [tools], action: permit, decrypt: allowed }\n";
+        const string tls = "tls:\n  ech: refuse\n  interceptionCa: ca.crt\n"; // the path at 10:19
+        var (certificate, key) = Corral.Testing.TestCertificates.CaPem();
+        Diagnostic Refused(string code, string? fileText, string because)
+        {
+            File.Delete(Path.Combine(_temp.Directory, "ca.crt"));
+            if (fileText is not null) _temp.Write("ca.crt", fileText);
+            var d = OnlyError(Header + rules + tls, code);
+            At(d, 10, 19);
+            Assert.Contains(because, d.Message);
+            return d;
+        }
+
+        Assert.Contains("corral ca init", Refused("ca-not-found", null, "interception CA certificate 'ca.crt' not found").Hint);
+        System.IO.Directory.CreateDirectory(Path.Combine(_temp.Directory, "ca.crt"));
+        At(OnlyError(Header + rules + tls, "ca-unreadable"), 10, 19);
+        System.IO.Directory.Delete(Path.Combine(_temp.Directory, "ca.crt"));
+        Refused("ca-unreadable", new string('A', 64 * 1024 + 1), "the limit is");
+        Refused("bad-ca", "not a certificate\n", "is not a PEM certificate");
+        Refused("bad-ca", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "does not parse");
+        Refused("bad-ca", "caf\u00e9\n" + certificate, "not ASCII");
+        using (var leaf = Corral.Testing.TestCertificates.SelfSigned("mcp.contoso.com"))
+            Refused("bad-ca", leaf.ExportCertificatePem() + "\n", "is not a CA certificate");
+        Refused("bad-ca", certificate + key, "holds a private key");
+        Refused("bad-ca", key + certificate, "holds a private key");
+        Refused("bad-ca", certificate + "-----BEGIN PRIVATE KEY-----\nnot base64!\n-----END PRIVATE KEY-----\n", "holds a private key");
+        Refused("bad-ca", certificate + "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n", "'X509 CRL' block");
+        At(OnlyError(Header + rules + "tls: { interceptionCa: [ca.crt] }\n", "bad-type"), 8, 24);
+    }
+
+    [Fact]
     public void The_dns_section_reads_its_mode_and_refuses_what_it_does_not_know()
     {
         const string rules = "rules:\n  - { name: r, priority: 1, source: [agents], webGroups: [tools], action: permit }\n";

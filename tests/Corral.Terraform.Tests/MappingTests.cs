@@ -20,6 +20,36 @@ public sealed class MappingTests
     private static string FileOf(TerraformModule module, string name) => module.Files.Single(f => f.Key == name).Value;
 
     [Fact]
+    public void The_policys_interception_ca_is_copied_beside_the_module_as_the_default_certificate_and_the_key_stays_a_variable()
+    {
+        using var dir = new TempFolder("corral-tf-");
+        var path = FoundryPack.Write(dir);
+        var (certificate, key) = TestCertificates.CaPem();
+        dir.Write("corral-ca/corral-ca.crt", certificate);
+        dir.Write("corral-ca/corral-ca.key", key);
+        File.WriteAllText(path, File.ReadAllText(path).Replace("  # interceptionCa:", "  interceptionCa:", StringComparison.Ordinal));
+        var module = TerraformExporter.Export(FoundryPack.Compile(path));
+        var folder = dir.File("infra");
+        module.WriteTo(folder);
+
+        var parsed = ParsedModule.Parse(folder);
+        var none = new Dictionary<string, string>();
+        Assert.Equal(VariablesFile.InterceptionCaFile, parsed.Value("mitm_ca_certificate_file", none));
+        Assert.Null(parsed.Value("mitm_ca_private_key_file", none));
+        // Applied from its own folder, Terraform's file() reads the copy: the certificate the policy declared, and no key.
+        Assert.Equal(certificate, File.ReadAllText(Path.Combine(folder, parsed.Value("mitm_ca_certificate_file", none)!)));
+        Assert.DoesNotContain(module.Files, f => f.Value.Contains("PRIVATE KEY", StringComparison.Ordinal));
+        Assert.Contains("interception-ca.crt` here is its copy", FileOf(module, ModuleReadme.FileName));
+
+        // Undeclared: no copy, and the certificate is a variable to set.
+        using var plain = new TempFolder("corral-tf-");
+        var undeclared = TerraformExporter.Export(FoundryPack.Compile(FoundryPack.Write(plain)));
+        Assert.DoesNotContain(undeclared.Files, f => f.Key == VariablesFile.InterceptionCaFile);
+        undeclared.WriteTo(plain.File("infra"));
+        Assert.Null(ParsedModule.Parse(plain.File("infra")).Value("mitm_ca_certificate_file", none));
+    }
+
+    [Fact]
     public void Watch_mode_pack_writes_watch_true_on_every_rule()
     {
         using var dir = new TempFolder("corral-tf-");

@@ -68,6 +68,15 @@ public static class LintCatalog
             "Without a Service Tags file, tag names are checked against Corral's built-in list, taken from Microsoft's file. A name not in it is " +
             "most likely misspelled, and Aviatrix would refuse it at deploy time.",
             "Fix the spelling (the warning names the closest tag), or set serviceTags.file to a current file that has the tag."),
+        new("no-interception-ca",
+            "a policy that decrypts but declares no interception CA",
+            "A rule with 'decrypt: allowed' ends the agent's TLS at the gateway or the Aviatrix controller, which presents certificates signed " +
+            "by the interception CA. Until the agents trust that CA, every decrypted call fails TLS; until the controller has it active, it " +
+            "cannot decrypt. Declared in the policy, the CA is checked here (a readable PEM CA certificate, no private key) and 'corral terraform' " +
+            "copies it into the module as the default of mitm_ca_certificate_file.",
+            "Run 'corral ca init --out corral-ca' (or use your own CA) and set 'tls: { interceptionCa: corral-ca/corral-ca.crt }'; put the " +
+            "certificate into the agent image's trust store (docs/trust-store.md). The private key never goes in the policy: the gateway takes it " +
+            "with --ca-key, Terraform with mitm_ca_private_key_file. Leave it while the decrypting rules only watch and the CA is managed elsewhere."),
     ];
 
     /// <summary>The explanation of <paramref name="code"/>, or null.</summary>

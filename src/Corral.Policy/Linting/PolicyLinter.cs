@@ -9,7 +9,8 @@ namespace Corral.Policy.Linting;
 /// <summary>
 /// Warnings about a policy that loads but would break the agent runtime or leave a hole: shadowed rules,
 /// permits after a catch-all deny, decryption of certificate-pinned Microsoft names, platform names that
-/// the catch-all would block, a catch-all left in watch mode, and rules that make every name resolvable.
+/// the catch-all would block, a catch-all left in watch mode, rules that make every name resolvable, and decryption
+/// without a declared interception CA.
 /// </summary>
 public static class PolicyLinter
 {
@@ -57,7 +58,15 @@ public static class PolicyLinter
                     $"catch-all deny '{rule.Name}' only watches: promote it (mode: enforce) once its logged flows look right"));
 
             if (rule.Action == RuleAction.Permit && rule.Decrypt == DecryptPolicy.Allowed)
+            {
                 LintDecryptOfPinnedNames(document, compiled, rules[i], diagnostics);
+                // A decrypting permit (watched too: it decrypts once promoted) needs a CA the agents and the controller
+                // trust: one warning, at the first such rule, when none is declared (a declared one was checked as it loaded).
+                if (document.Tls.InterceptionCa is null && !diagnostics.Any(d => d.Code == "no-interception-ca"))
+                    diagnostics.Add(new Diagnostic(Severity.Warning, "no-interception-ca", rule.LocationOf("decrypt"),
+                        $"rule '{rule.Name}' decrypts but the policy declares no interception CA",
+                        "run 'corral ca init --out corral-ca' and set tls.interceptionCa; the agents and the controller must trust it"));
+            }
 
             // One sentence; the trade-off and the dns: section's part: corral explain --lint resolves-every-name. A watched
             // deny also resolves every name until it is promoted, but while it watches it lets the flows themselves

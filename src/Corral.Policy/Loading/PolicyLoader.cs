@@ -110,7 +110,7 @@ public static class PolicyLoader
 
         var inspection = new InspectionSectionReader(nodes).Read(NodeReader.Get(top, "inspection"));
         var dns = new DnsSectionReader(nodes).Read(NodeReader.Get(top, "dns"));
-        var tls = new TlsSectionReader(nodes).Read(NodeReader.Get(top, "tls"));
+        var tls = new TlsSectionReader(nodes, inputs).Read(NodeReader.Get(top, "tls"));
 
         return new PolicyDocument(file, version, name, defaultAction, smartGroups, webGroups, threatGroups, serviceTags,
             rules, ContentHash: "") { Inspection = inspection, Dns = dns, Tls = tls }; // the hash is set by Load, once the inputs are read

@@ -122,6 +122,10 @@ rules:
   # 6. Lateral movement to adjacent spokes' private endpoints and workloads.
   - { name: deny-east-west, priority: 6, source: [foundry-agents], destination: [other-spoke-resources], action: deny{{mode}} }
 
+tls:
+  # allow-tool-calls decrypts: run `corral ca init --out corral-ca`, then uncomment (agents and the controller must trust it).
+  # interceptionCa: corral-ca/corral-ca.crt
+
 """);
         return sb.ToString();
     }

@@ -34,7 +34,10 @@ public static class ModuleReadme
         sb.Append("| An Azure access account onboarded in the controller | `aviatrix_account_name` | – |\n\n");
         if (context.Decrypts)
             sb.Append("This policy decrypts (a rule has `decrypt: allowed`): until the hosted agent containers trust the controller's active interception CA, " +
-                      "every decrypted call fails TLS. Put the CA certificate into the agent image's trust store (docs/trust-store.md in Corral) before promoting those rules.\n\n");
+                      "every decrypted call fails TLS. Put the CA certificate into the agent image's trust store (docs/trust-store.md in Corral) before promoting those rules." +
+                      (context.Document.Tls.InterceptionCa is { } ca
+                          ? $" The policy declares that certificate (tls.interceptionCa: {ca.Path}); `{VariablesFile.InterceptionCaFile}` here is its copy and the default of mitm_ca_certificate_file."
+                          : "") + "\n\n");
 
         sb.Append("## Credentials\n\n");
         sb.Append("- Aviatrix: `AVIATRIX_CONTROLLER_IP`, `AVIATRIX_USERNAME`, `AVIATRIX_PASSWORD` (the provider's own environment variables; never in this module).\n");

@@ -28,7 +28,9 @@ public static class TfvarsExample
             sb.Append("\n# This policy decrypts: the controller's active interception CA must be trusted by the hosted agent containers.\n");
             sb.Append("# To make this module's CA the active one (controller-wide), from `corral ca init` or your own:\n");
             sb.Append($"# {VariablesFile.ManageMitmCa}           = true\n");
-            sb.Append("# mitm_ca_certificate_file = \"../corral-ca/corral-ca.crt\"\n");
+            sb.Append(context.Document.Tls.InterceptionCa is { } ca
+                ? $"# mitm_ca_certificate_file = \"{VariablesFile.InterceptionCaFile}\" # the default: a copy of the policy's tls.interceptionCa ({ca.Path})\n"
+                : "# mitm_ca_certificate_file = \"../corral-ca/corral-ca.crt\"\n");
             sb.Append("# mitm_ca_private_key_file = \"../corral-ca/corral-ca.key\"\n");
         }
         sb.Append("\n# Controller-wide objects: leave these false on a controller that serves other spokes (README.md).\n");

@@ -17,6 +17,12 @@ public static class VariablesFile
     public const string ManageDefaultAction = "manage_default_action";
     public const string ManageDcfRoot = "manage_dcf_root_policy_group";
     public const string ManageMitmCa = "manage_mitm_ca";
+
+    /// <summary>
+    /// The copy of the policy's <c>tls.interceptionCa</c> written beside the module: the default of mitm_ca_certificate_file,
+    /// a bare name, which Terraform's file() reads from the directory terraform runs in: the module's own.
+    /// </summary>
+    public const string InterceptionCaFile = "interception-ca.crt";
     public const string ReplacePolicyList = "replace_controller_policy_list";
 
     private const string CidrCondition = "can(cidrhost({0}, 0)) && can(regex(\"^[0-9.]+/[0-9]+$\", {0}))";
@@ -95,9 +101,13 @@ public static class VariablesFile
             Variable(file, ManageMitmCa, "bool",
                 "Controller-wide: upload mitm_ca_certificate_file and mitm_ca_private_key_file and make them the controller's active TLS " +
                 "interception CA, which signs every decrypted connection on the controller. False: the CA already active is used.", HclExpression.Of(false));
-            Variable(file, "mitm_ca_certificate_file", "string",
-                "PEM file of the interception CA certificate (`corral ca init` writes corral-ca/corral-ca.crt, or your own CA): " +
-                "the hosted agent containers must trust it.", HclExpression.Raw("null"));
+            var declared = context.Document.Tls.InterceptionCa;
+            Variable(file, "mitm_ca_certificate_file", "string", declared is null
+                    ? "PEM file of the interception CA certificate (`corral ca init` writes corral-ca/corral-ca.crt, or your own CA): " +
+                      "the hosted agent containers must trust it."
+                    : $"PEM file of the interception CA certificate; the default is the copy of the policy's tls.interceptionCa ({declared.Path}) " +
+                      "beside this module, read from the directory terraform runs in (this one). The hosted agent containers must trust it.",
+                declared is null ? HclExpression.Raw("null") : HclExpression.Of(InterceptionCaFile));
             Variable(file, "mitm_ca_private_key_file", "string",
                 "PEM file of the interception CA's private key (with manage_mitm_ca; it is kept in the Terraform state, marked sensitive).",
                 HclExpression.Raw("null"));
