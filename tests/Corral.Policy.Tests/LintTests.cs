@@ -56,7 +56,7 @@ public sealed class LintTests : IDisposable
         var d = Assert.Single(_temp.Check(Pack).Diagnostics, d => d.Code == "resolves-every-name");
         Assert.Equal(Severity.Warning, d.Severity);
         // One short sentence that says what to do; the trade-off is in 'corral explain --lint resolves-every-name'.
-        Assert.Equal("rule 'allow-aca-svctag' permits by address alone, in explicit mode any name its sources ask for on port 443 is resolved", d.Message);
+        Assert.Equal("rule 'allow-aca-svctag' permits by address alone: in explicit mode any name its sources ask for on port 443 is resolved", d.Message);
         Assert.Equal("add a web group naming its hosts, or narrow its sources or ports", d.Hint);
         Assert.Contains("'mode: enforce' refuses them", LintCatalog.Find("resolves-every-name")!.Why);
         Assert.Contains("allow-aca-svctag", Pack.Split('\n')[d.Location.Line - 1]);

@@ -13,7 +13,7 @@ public static class GatewayProcess
     {
         var folder = Directory.CreateTempSubdirectory("corral-gw-proc-").FullName;
         var output = new StringWriter();
-        Assert.Equal(0, CorralCommand.Run(["init", "--template", "azure-foundry", "-o", Path.Combine(folder, "p.yaml"), "--agent-subnet", "127.0.0.0/8"], output, output));
+        Assert.Equal(0, CorralCommand.Run(["init", "--template", "azure-foundry", "--enforce", "-o", Path.Combine(folder, "p.yaml"), "--agent-subnet", "127.0.0.0/8"], output, output));
         File.WriteAllText(Path.Combine(folder, "hosts"), hosts + "127.0.0.2 exfil.attacker.test\n");
         return folder;
     }
