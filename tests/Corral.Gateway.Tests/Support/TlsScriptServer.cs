@@ -28,8 +28,10 @@ public sealed class TlsScriptServer : IAsyncDisposable
     /// <summary>Every record received, whole (header included).</summary>
     public IReadOnlyList<byte[]> Records { get { lock (_records) return [.. _records]; } }
 
-    /// <summary>The ClientHello messages received (handshake records whose first byte is 1).</summary>
-    public int ClientHellos { get { lock (_records) return _records.Count(r => r[0] == 0x16 && r[5] == 1); } }
+    private int _clientHellos;
+
+    /// <summary>The whole ClientHello messages received (handshake messages reassembled across records, as a server does).</summary>
+    public int ClientHellos => Volatile.Read(ref _clientHellos);
 
     /// <param name="address">Where to listen: a fresh loopback address unless given.</param>
     public static TlsScriptServer Start(int port, string firstAnswer, IPAddress? address = null)
@@ -56,10 +58,20 @@ public sealed class TlsScriptServer : IAsyncDisposable
             using var client = await _listener.AcceptTcpClientAsync(_stop.Token);
             var stream = client.GetStream();
             var hellos = 0;
+            var handshake = new List<byte>();
             while (await ReadRecordAsync(stream) is { } record)
             {
                 lock (_records) _records.Add(record);
-                if (record[0] != 0x16 || record[5] != 1) continue;
+                if (record[0] != 0x16) continue;
+                // A server answers a ClientHello once it has all of it: a message split over several records is one.
+                handshake.AddRange(record.AsSpan(5).ToArray());
+                if (handshake.Count < 4) continue;
+                var length = (handshake[1] << 16) | (handshake[2] << 8) | handshake[3];
+                if (handshake.Count < 4 + length) continue;
+                var type = handshake[0];
+                handshake.RemoveRange(0, 4 + length);
+                if (type != 1) continue;
+                Interlocked.Increment(ref _clientHellos);
                 hellos++;
                 byte[] answer = hellos == 1
                     ? firstAnswer switch
