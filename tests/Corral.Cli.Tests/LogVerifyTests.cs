@@ -19,7 +19,7 @@ public sealed class LogVerifyTests
     /// <summary>A signing key pair in <paramref name="folder"/>, made by <c>corral log keygen</c>.</summary>
     private static (string Key, string Public) KeyGen(TempFolder folder, string name = "key")
     {
-        var run = CorralProgram.RunInProcess("log", "keygen", "--out", folder.File(name));
+        var run = CorralInProcess.Run("log", "keygen", "--out", folder.File(name));
         Assert.True(run.ExitCode == 0, run.Stderr);
         return (folder.File($"{name}/{CheckpointSigner.KeyFileName}"), folder.File($"{name}/{CheckpointSigner.PublicKeyFileName}"));
     }
@@ -44,7 +44,7 @@ public sealed class LogVerifyTests
         return path;
     }
 
-    private static ProcessResult Verify(string publicKey, params string[] files) => CorralProgram.RunInProcess(["log", "verify", "--key", publicKey, .. files]);
+    private static ProcessResult Verify(string publicKey, params string[] files) => CorralInProcess.Run(["log", "verify", "--key", publicKey, .. files]);
 
     /// <summary>The 1-based number of a line in <paramref name="file"/> that is a record (not a checkpoint), past the first few.</summary>
     private static int RecordLine(string file, int after = 5) =>
@@ -249,7 +249,7 @@ public sealed class LogVerifyTests
                 stop.Cancel();
                 await load;
             }
-            var killed = CorralProgram.RunInProcess("log", "verify", "--key", pub, Path.Combine(folder, "flows.jsonl"));
+            var killed = CorralInProcess.Run("log", "verify", "--key", pub, Path.Combine(folder, "flows.jsonl"));
             Assert.True(killed.ExitCode is 0 or 3, killed.Stdout); // never "tampered"
             Assert.DoesNotContain("TAMPERED", killed.Stdout);
             if (killed.ExitCode == 3) Assert.Matches("unsigned-tail|no-shutdown", killed.Stdout);
@@ -261,7 +261,7 @@ public sealed class LogVerifyTests
                 await again.SignalAsync("TERM");
                 Assert.Equal(0, await again.WaitForExitAsync());
             }
-            var restarted = CorralProgram.RunInProcess("log", "verify", "--key", pub, Path.Combine(folder, "flows.jsonl"));
+            var restarted = CorralInProcess.Run("log", "verify", "--key", pub, Path.Combine(folder, "flows.jsonl"));
             Assert.True(restarted.ExitCode == 0, restarted.Stdout);
             Assert.Contains(": unclean-restart: the gateway restarted without having shut down", restarted.Stdout);
             Assert.Contains("whole and untampered", restarted.Stdout);
@@ -275,19 +275,19 @@ public sealed class LogVerifyTests
         using var folder = new TempFolder();
         var (key, pub) = KeyGen(folder);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(key));
-        var again = CorralProgram.RunInProcess("log", "keygen", "--out", folder.File("key"));
+        var again = CorralInProcess.Run("log", "keygen", "--out", folder.File("key"));
         Assert.Equal(1, again.ExitCode);
         Assert.Contains("refusing to overwrite", again.Stderr);
 
         var policy = folder.File("p.yaml");
-        Assert.Equal(0, CorralProgram.RunInProcess("init", "--template", "azure-foundry", "--enforce", "-o", policy, "--agent-subnet", "127.0.0.0/8").ExitCode);
+        Assert.Equal(0, CorralInProcess.Run("init", "--template", "azure-foundry", "--enforce", "-o", policy, "--agent-subnet", "127.0.0.0/8").ExitCode);
         File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-        var gateway = CorralProgram.RunInProcess("gateway", policy, "--flow-log", folder.File("flows.jsonl"), "--flow-log-signing-key", key);
+        var gateway = CorralInProcess.Run("gateway", policy, "--flow-log", folder.File("flows.jsonl"), "--flow-log-signing-key", key);
         Assert.Equal(1, gateway.ExitCode);
         Assert.Contains("can be read by others", gateway.Stderr);
 
         // Verifying needs the key to check against, or an explicit choice to check the chain only.
-        var noKey = CorralProgram.RunInProcess("log", "verify", folder.File("flows.jsonl"));
+        var noKey = CorralInProcess.Run("log", "verify", folder.File("flows.jsonl"));
         Assert.Equal(2, noKey.ExitCode);
         Assert.Contains("--key", noKey.Stderr);
         File.WriteAllText(folder.File("empty.jsonl"), "");

@@ -21,7 +21,7 @@ public sealed class SuggestCommandTests
 
     private static int Run(out string stdout, out string stderr, params string[] args)
     {
-        (var code, stdout, stderr) = CorralProgram.RunInProcess(args);
+        (var code, stdout, stderr) = CorralInProcess.Run(args);
         return code;
     }
 

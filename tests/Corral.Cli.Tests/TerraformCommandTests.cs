@@ -5,7 +5,7 @@ namespace Corral.Cli.Tests;
 /// <summary>`corral terraform` as users run it: the built command end to end, bad input, usage errors.</summary>
 public sealed class TerraformCommandTests
 {
-    private static ProcessResult Run(params string[] args) => CorralProgram.RunInProcess(args);
+    private static ProcessResult Run(params string[] args) => CorralInProcess.Run(args);
 
     [Fact]
     public void Init_then_terraform_writes_a_module_that_parses()

@@ -346,4 +346,60 @@ public sealed class DecisionSemanticsTests : IDisposable
         };
         Assert.Equal(0, Flows.AllocatedBy(() => { foreach (var f in flows) _policy.Decide(f); }));
     }
+
+    [Fact]
+    public void A_broad_destination_group_never_opens_metadata_loopback_or_platform_addresses_to_a_name()
+    {
+        var policy = _temp.Compile("""
+            version: 1
+            smartGroups:
+              everything: { cidrs: [0.0.0.0/0, "::/0"] }
+            webGroups:
+              tools: { domains: [api.example.com] }
+            rules:
+              - { name: allow-api, priority: 1, destination: [everything], webGroups: [tools], action: permit }
+            """);
+        foreach (var address in new[] { "169.254.169.254", "127.0.0.1", "168.63.129.16", "64:ff9b::a9fe:a9fe" })
+            Assert.Equal(RuleAction.Deny, policy.Decide(Flows.To("10.0.0.1", "api.example.com", 443, address)).Action);
+        Assert.Equal(RuleAction.Permit, policy.Decide(Flows.To("10.0.0.1", "api.example.com", 443, "10.40.0.9")).Action); // private: opened explicitly
+    }
+
+    [Theory]
+    [InlineData("64:ff9b::a1e:5")]    // NAT64 of 10.30.0.5
+    [InlineData("2002:a1e:5::1")]     // 6to4 of 10.30.0.5
+    [InlineData("::a1e:5")]           // IPv4-compatible
+    [InlineData("::ffff:0:a1e:5")]    // SIIT
+    [InlineData("fec0::1")]           // site-local
+    public void IPv6_forms_of_internal_addresses_are_not_public_internet(string address)
+    {
+        var policy = _temp.Compile("""
+            version: 1
+            rules:
+              - { name: allow-internet, priority: 1, destination: [public-internet], action: permit }
+            """);
+        Assert.Null(policy.Decide(Flows.To("10.0.0.1", null, 443, address)).Rule);
+    }
+
+    [Fact]
+    public void Decide_fails_closed_on_facts_a_caller_should_never_hand_over()
+    {
+        var policy = _temp.Compile("version: 1\nwebGroups: { w: { domains: [api.example.com] } }\nrules:\n  - { name: r, priority: 1, webGroups: [w], action: permit }\n");
+        var noAddress = policy.Decide(new Flow { Source = IPAddress.Loopback, Host = "api.example.com", Port = 443 });
+        Assert.Equal((RuleAction.Deny, DecisionReason.NoDestinationAddress), (noAddress.Action, noAddress.Reason));
+        var raw = policy.Decide(Flows.To("10.0.0.1", "API.example.com.", 443, "198.18.0.1"));
+        Assert.Equal((RuleAction.Deny, DecisionReason.HostNotNormalized), (raw.Action, raw.Reason));
+    }
+
+    [Theory]
+    [InlineData("4294967296")]
+    [InlineData("1.2.3.999")]
+    [InlineData("evil.123")]
+    public void Numeric_hosts_that_are_not_valid_addresses_are_refused_not_taken_as_names(string text) =>
+        Assert.False(Destination.TryParse(text, out _, out _));
+
+    [Fact]
+    public void Very_long_hex_literals_are_still_addresses() =>
+        Assert.Equal(IPAddress.Parse("127.0.0.1"), Assert.IsType<IPAddress>(Parse("0x0000000000000000000000000000000000007f000001")));
+
+    private static IPAddress? Parse(string s) => Destination.TryParse(s, out var d, out _) ? d.Address : null;
 }

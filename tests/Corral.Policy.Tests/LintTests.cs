@@ -189,4 +189,33 @@ public sealed class LintTests : IDisposable
         Assert.False(strict.Succeeded);
         Assert.Contains(strict.Diagnostics, x => x.Code == "catch-all-watch" && x.IsError);
     }
+
+    [Fact]
+    public void A_name_permit_with_its_own_internal_group_is_not_reported_as_shadowed()
+    {
+        var result = _temp.Check("""
+            version: 1
+            smartGroups:
+              internal-api: { cidrs: [10.40.0.0/16] }
+            webGroups:
+              api: { domains: [api.contoso.com] }
+            rules:
+              - { name: allow-api-public, priority: 1, webGroups: [api], action: permit }
+              - { name: allow-api-internal, priority: 2, destination: [internal-api], webGroups: [api], action: permit }
+            """);
+        Assert.DoesNotContain(result.Diagnostics, d => d.Code == "shadowed-rule");
+    }
+
+    [Fact]
+    public void A_watched_permit_with_URL_filters_is_flagged()
+    {
+        var result = _temp.Check("""
+            version: 1
+            webGroups:
+              gh: { urls: ["api.github.com/repos/contoso/*"] }
+            rules:
+              - { name: allow-gh, priority: 1, webGroups: [gh], action: permit, decrypt: allowed, mode: watch }
+            """);
+        Assert.Contains(result.Diagnostics, d => d.Code == "watch-url-filter");
+    }
 }

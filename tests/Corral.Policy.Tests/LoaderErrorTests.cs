@@ -328,4 +328,18 @@ public sealed class LoaderErrorTests : IDisposable
         var result = PolicyChecker.CheckFile(Path.Combine(_temp.Directory, "nope.yaml"));
         Assert.Contains("corral init", result.Single("file-not-found").Hint);
     }
+
+    [Fact]
+    public void A_bad_priority_is_one_error_not_two()
+    {
+        var result = _temp.Check("version: 1\nrules:\n  - { name: a, priority: x, action: deny }\n  - { name: b, priority: 0, action: deny }\n");
+        Assert.Single(result.Diagnostics, d => d.IsError);
+    }
+
+    [Fact]
+    public void A_service_tags_file_with_a_byte_order_mark_loads()
+    {
+        _temp.Write("st.json", "\uFEFF{\"values\":[{\"name\":\"AzureActiveDirectory\",\"properties\":{\"addressPrefixes\":[\"20.190.128.0/18\"]}}]}");
+        Assert.True(_temp.Check("version: 1\nsmartGroups:\n  aad: { serviceTag: AzureActiveDirectory }\nserviceTags: { file: st.json }\nrules:\n  - { name: r, priority: 1, destination: [aad], action: permit }\n").Succeeded);
+    }
 }

@@ -91,4 +91,13 @@ public sealed class RequestPathTests : IDisposable
         };
         Assert.Equal(0, Flows.AllocatedBy(() => { foreach (var f in flows) _policy.Decide(f); }));
     }
+
+    [Theory]
+    [InlineData("/repos/contoso//../evil")]
+    [InlineData("/repos/contoso/..;/evil")]
+    [InlineData("/repos/contoso/x#/../../evil")]
+    [InlineData("/repos/contoso/%252e%252e/evil")]
+    [InlineData("/repos/contoso/%c0%ae%c0%ae/evil")]
+    public void Ambiguous_paths_are_refused_rather_than_normalized_into_a_URL_filter(string target) =>
+        Assert.False(UrlPath.TryNormalize(target, out _, out _));
 }

@@ -88,4 +88,53 @@ public sealed class UntrustedInputTests : IDisposable
         var d = Assert.Single(result.Diagnostics, d => d.Code == "yaml-syntax");
         Assert.True(d.Location.Line >= 3);
     }
+
+    [Theory]
+    [InlineData("a: {\nb: c\n")]
+    [InlineData("rules: [\n  x\ny: 1\n")]
+    [InlineData("a: {# x\nb: c\n")]
+    public void YAML_that_crashes_the_parser_is_a_located_error(string yaml)
+    {
+        var result = _temp.Check(yaml);
+        Assert.False(result.Succeeded);
+        Assert.Contains(result.Diagnostics, d => d.Code == "yaml-syntax" && d.Location.Line > 0);
+    }
+
+    [Fact]
+    public void A_device_as_a_feed_or_service_tags_file_is_refused_not_read_forever()
+    {
+        var result = _temp.Check("version: 1\nthreatGroups:\n  bad: { feeds: [/dev/zero] }\nserviceTags: { file: /dev/urandom }\nrules:\n  - { name: r, priority: 1, destination: [bad], action: deny }\n");
+        Assert.False(result.Succeeded);
+        Assert.Contains(result.Diagnostics, d => d.Code == "service-tags-unreadable" || d.Code == "bad-service-tags");
+    }
+
+    [Fact]
+    public void A_FIFO_as_a_feed_is_refused_within_moments()
+    {
+        var fifo = Path.Combine(_temp.Directory, "feed.fifo");
+        var made = System.Diagnostics.Process.Start("mkfifo", fifo);
+        made.WaitForExit();
+        Assert.Equal(0, made.ExitCode);
+        var result = _temp.Check("version: 1\nthreatGroups:\n  bad: { feeds: [feed.fifo] }\nrules:\n  - { name: r, priority: 1, destination: [bad], action: deny }\n");
+        Assert.Contains(result.Diagnostics, d => d.Code == "feed-unreadable" && d.Message.Contains("regular file"));
+    }
+
+    [Fact]
+    public void Feed_errors_do_not_echo_the_file_contents()
+    {
+        _temp.Write("secret.txt", "root:$y$j9T$secrethash:19000:0:99999:7:::\n");
+        var result = _temp.Check("version: 1\nthreatGroups:\n  bad: { feeds: [secret.txt] }\nrules:\n  - { name: r, priority: 1, destination: [bad], action: deny }\n");
+        Assert.DoesNotContain(result.Diagnostics, d => d.ToString().Contains("secrethash"));
+    }
+
+    [Fact]
+    public void Suggestions_stay_fast_on_a_policy_full_of_typos()
+    {
+        var groups = string.Join("\n", Enumerable.Range(0, 3000).Select(i => $"  g{i}: {{ cidrs: [10.{i / 250}.{i % 250}.0/24] }}"));
+        var rules = string.Join("\n", Enumerable.Range(0, 3000).Select(i => $"  - {{ name: r{i}, priority: {i}, source: [x{i}], action: deny }}"));
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var result = _temp.Check($"version: 1\nsmartGroups:\n{groups}\nrules:\n{rules}\n");
+        Assert.Equal(3000, result.Diagnostics.Count(d => d.Code == "unknown-group"));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 4_000_000_000L);
+    }
 }

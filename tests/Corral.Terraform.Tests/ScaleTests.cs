@@ -96,7 +96,7 @@ public sealed class ScaleTests
               - { name: r, priority: 1, source: [agents], destination: [partners], action: deny }
             """);
         var output = dir.File("infra");
-        var (code, _, error) = CorralProgram.RunInProcess("terraform", dir.File("corral.yaml"), "-o", output);
+        var (code, _, error) = CorralProgram.Run(dir.Path, "terraform", dir.File("corral.yaml"), "-o", output);
         Assert.Equal(Corral.Cli.CorralCommand.InputError, code);
         Assert.Contains("corral.yaml:5:", error);
         Assert.Contains("error: smart group 'partners' has 10,001 CIDRs; Aviatrix enforces at most 10,000 in a smart group", error);

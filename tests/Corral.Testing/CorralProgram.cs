@@ -1,8 +1,9 @@
-using Corral.Cli;
-
 namespace Corral.Testing;
 
-/// <summary>The <c>corral</c> command as a user runs it: the built corral.dll as its own process, or its entry point in-process.</summary>
+/// <summary>
+/// The <c>corral</c> command as a user runs it: the built corral.dll as its own process. A test project that runs it
+/// references src/Corral.Cli, which puts corral.dll next to the tests.
+/// </summary>
 public static class CorralProgram
 {
     /// <summary>The built corral.dll (copied next to the tests).</summary>
@@ -10,8 +11,8 @@ public static class CorralProgram
     {
         get
         {
-            var dll = typeof(CorralCommand).Assembly.Location;
-            Assert.True(File.Exists(dll), $"built corral not found at {dll}");
+            var dll = Path.Combine(AppContext.BaseDirectory, "corral.dll");
+            Assert.True(File.Exists(dll), $"built corral not found at {dll} (does the test project reference src/Corral.Cli?)");
             return dll;
         }
     }
@@ -22,14 +23,6 @@ public static class CorralProgram
     /// <summary>Runs <c>corral ARGS</c> in <paramref name="workingDirectory"/> to its end (two minutes at most).</summary>
     public static ProcessResult Run(string workingDirectory, params string[] args) =>
         ProcessRunner.Run(DotnetHost, [Dll, .. args], new RunOptions { WorkingDirectory = workingDirectory, Timeout = TimeSpan.FromMinutes(2) });
-
-    /// <summary>Runs the command's entry point in this process, with its output captured.</summary>
-    public static ProcessResult RunInProcess(params string[] args)
-    {
-        var (stdout, stderr) = (new StringWriter(), new StringWriter());
-        var code = CorralCommand.Run(args, stdout, stderr);
-        return new ProcessResult(code, stdout.ToString(), stderr.ToString());
-    }
 
     /// <summary>Starts <c>corral ARGS</c> as a long-running child (a gateway, a lab run).</summary>
     public static ChildProcess Start(IEnumerable<string> args, string? workingDirectory = null, bool ownsFolder = false, int? openFileLimit = null) =>

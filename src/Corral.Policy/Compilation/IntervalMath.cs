@@ -39,7 +39,8 @@ internal static class IntervalMath
         }
     }
 
-    private static List<Range> Merge(IEnumerable<Range> ranges)
+    /// <summary>The ranges sorted by first address, overlapping and adjacent ones joined; give one address family at a time.</summary>
+    public static List<Range> Merge(IEnumerable<Range> ranges)
     {
         var sorted = ranges.OrderBy(r => r.First).ToList();
         var merged = new List<Range>();

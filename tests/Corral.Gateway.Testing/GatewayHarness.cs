@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
-using Corral.Cli;
 using Corral.Gateway;
 using Corral.Gateway.Hosting;
 using Corral.Gateway.NameService;
@@ -10,6 +9,7 @@ using Corral.Gateway.Resolution;
 using Corral.Policy;
 using Corral.Policy.Addressing;
 using Corral.Policy.Compilation;
+using Corral.Policy.Templates;
 
 namespace Corral.Testing;
 
@@ -64,11 +64,7 @@ public sealed class GatewayHarness : IAsyncDisposable
         GatewayInterception? interception = null)
     {
         var folder = NewFolder();
-        var policy = Path.Combine(folder, "p.yaml");
-        var args = new List<string> { "init", "--template", "azure-foundry", "-o", policy, "--agent-subnet", agentSubnet };
-        args.Add(watch ? "--watch" : "--enforce");
-        var output = new StringWriter();
-        Assert.Equal(0, CorralCommand.Run([.. args], output, output));
+        var policy = FoundryPack.WriteTo(folder, "p.yaml", new AzureFoundryOptions { AgentSubnet = agentSubnet, Watch = watch });
         return new GatewayHarness(folder, policy, hosts, limits, transparent, interception);
     }
 

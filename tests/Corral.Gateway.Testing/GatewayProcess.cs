@@ -1,10 +1,10 @@
-using Corral.Cli;
+using Corral.Policy.Templates;
 
 namespace Corral.Testing;
 
 /// <summary>
-/// <c>corral gateway</c> as a real child process in a temp folder that holds the Foundry pack (agent subnet on
-/// loopback) and a hosts file, with loopback as the public stand-in.
+/// <c>corral gateway</c> as a real child process in a temp folder that holds the Foundry pack (enforced, agent subnet
+/// on loopback) and a hosts file, with loopback as the public stand-in. The test project references src/Corral.Cli.
 /// </summary>
 public static class GatewayProcess
 {
@@ -12,8 +12,7 @@ public static class GatewayProcess
     public static string NewFolder(string hosts)
     {
         var folder = Directory.CreateTempSubdirectory("corral-gw-proc-").FullName;
-        var output = new StringWriter();
-        Assert.Equal(0, CorralCommand.Run(["init", "--template", "azure-foundry", "--enforce", "-o", Path.Combine(folder, "p.yaml"), "--agent-subnet", "127.0.0.0/8"], output, output));
+        FoundryPack.WriteTo(folder, "p.yaml", new AzureFoundryOptions { AgentSubnet = "127.0.0.0/8", Watch = false });
         File.WriteAllText(Path.Combine(folder, "hosts"), hosts + "127.0.0.2 exfil.attacker.test\n");
         return folder;
     }
