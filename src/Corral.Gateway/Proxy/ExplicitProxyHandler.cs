@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using Corral.Gateway.Http;
+using Corral.Gateway.Sniffing;
 using Corral.Interception;
 using Corral.Interception.Http;
 

@@ -2,6 +2,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Corral.Gateway.Splicing;
+using Corral.Gateway.Sniffing;
 using Corral.Gateway.Tls;
 using Corral.Interception;
 using Corral.Interception.Http;

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Corral.Gateway.Proxy;
+using Corral.Gateway.Sniffing;
 using Corral.Interception.Http;
 using Corral.Policy.Addressing;
 using Corral.Policy.Compilation;

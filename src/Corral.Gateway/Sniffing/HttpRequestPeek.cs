@@ -1,7 +1,7 @@
 using System.Buffers;
 using Corral.Interception.Http;
 
-namespace Corral.Gateway.Http;
+namespace Corral.Gateway.Sniffing;
 
 /// <summary>
 /// Peeks at a request head through the one HTTP/1.1 parser (<see cref="Http1Parser"/>), without consuming it: the

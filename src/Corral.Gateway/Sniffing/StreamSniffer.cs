@@ -1,8 +1,8 @@
-using Corral.Gateway.Http;
+using Corral.Gateway.Proxy;
 using Corral.Gateway.Tls;
 using Corral.Interception.Http;
 
-namespace Corral.Gateway.Proxy;
+namespace Corral.Gateway.Sniffing;
 
 /// <summary>What the first bytes of a stream turned out to be.</summary>
 internal enum StreamKind { Tls, Http, Opaque, Silent, Closed, Bad }
