@@ -1,72 +1,11 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Text;
 using Corral.Interception.Http;
 using Corral.Interception.Mcp;
-using Corral.Policy.Compilation;
 using Corral.Policy.Inspection;
 using Corral.Policy.Model;
 
 namespace Corral.Interception;
-
-/// <summary>
-/// Why a request stopped before its response was relayed in full: the refusal the client gets and its record says.
-/// Every stage's refusal comes back as one of these, and one place (<see cref="RequestStages.RefuseAsync"/>) answers it.
-/// </summary>
-internal sealed record RequestRefused(Refusal Refusal)
-{
-    /// <summary>The client may still be sending its body: read and discard it after the answer.</summary>
-    public bool Drain { get; init; }
-
-    /// <summary>Sent in place of the refusal's own HTTP response (an MCP call answered by id).</summary>
-    public byte[]? Answer { get; init; }
-
-    /// <summary>The client already has its answer (a listing withheld mid-response).</summary>
-    public bool Answered { get; init; }
-
-    /// <summary>Refused after the request went upstream: its record counts the bytes that moved.</summary>
-    public bool Forwarded { get; init; }
-
-    /// <summary>Bytes read from the client for a request refused without forwarding (an MCP call read whole).</summary>
-    public long Up { get; init; }
-
-    public McpExchange? Mcp { get; init; }
-}
-
-/// <summary>A stage's outcome: go on to the next stage, or stop the request (refused, or how the connection ends).</summary>
-internal readonly record struct Step(bool GoesOn, RelayResult? End, RequestRefused? Refused)
-{
-    public static readonly Step GoOn = new(true, null, null);
-
-    /// <summary>The request is done and the connection goes on to the next one.</summary>
-    public static readonly Step Next = new(false, null, null);
-    public static readonly Step Closed = new(false, new RelayResult(RelayEnd.Closed), null);
-    public static Step Stop(RelayResult end) => new(false, end, null);
-    public static implicit operator Step(RequestRefused refused) => new(false, new RelayResult(RelayEnd.Closed), refused);
-}
-
-/// <summary>One request as it passes the stages: what each stage learned, for the next one and for the record.</summary>
-internal sealed class RequestExchange(string authority)
-{
-    public ParsedRequest? Request { get; set; }
-    public HttpRequestHead Head => Request!.Head;
-    public string Url { get; set; } = authority;
-
-    /// <summary>The path as sent (origin-form), once the names agreed.</summary>
-    public string? Path { get; set; }
-    public Verdict Verdict { get; set; }
-
-    /// <summary>The MCP rules of the rule that let the request through, when it has an mcp section.</summary>
-    public McpRules? McpRules => Verdict.Rule?.Rule.Mcp;
-    public bool Inspects { get; set; }
-    public PayloadInspector.StreamScan? Scan { get; set; }
-    public byte[]? BufferedBody { get; set; }
-    public McpGate.Decision? McpDecision { get; set; }
-    public UpstreamConnection? Upstream { get; set; }
-    public (ReadOnlySequence<byte> Head, byte[] Bytes, bool Ended) ResponseHead { get; set; }
-    public long Up { get; set; }
-    public long Down { get; set; }
-}
 
 /// <summary>
 /// The stages one request passes, each returning a refusal or going on (YARP's HttpForwarder with its ForwarderError
@@ -143,7 +82,7 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
     // ---- shape: what the gateway can carry and inspect, and what MCP's transport allows ----
     private Step CheckShape(RequestExchange x)
     {
-        if (RequiresUpgrade(x.Head))
+        if (RequestHeads.RequiresUpgrade(x.Head))
             return new RequestRefused(Refusal.ByCheck(GatewayCheck.Upgrade, target.Authority, "protocol upgrades cannot be inspected", 501));
         if (x.McpRules is not null && McpTransportRefusal(x.Head) is { } transportProblem)
             return new RequestRefused(Refusal.ByRule(x.Verdict.Rule!.Name, target.Authority, transportProblem, 400))
@@ -156,7 +95,7 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
     {
         x.Inspects = x.Verdict.Enforced && !inspector.IsEmpty;
         x.Scan = x.Inspects ? inspector.StartStream(ContentType(x.Head)) : null;
-        if (x.Scan?.ScanApart(ScannableHead(x.Head, x.Path!, inspector)) is { } headSecret)
+        if (x.Scan?.ScanApart(RequestHeads.ScannableHead(x.Head, x.Path!, inspector)) is { } headSecret)
             return new RequestRefused(SecretRefusal(headSecret)) { Drain = true };
         if (HttpHeaders.HasToken(x.Head.Headers, "Expect", "100-continue"))
             await client.WriteAsync("HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray(), ct);
@@ -228,7 +167,7 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
         var request = x.Head;
         var canRetry = SafeToRetry.Contains(request.Method) && (request.Framing == BodyFraming.None || (request.Framing == BodyFraming.ContentLength && request.ContentLength == 0));
         var retried = false;
-        var forwardedHead = SerializeRequestHead(request, x.Path!);
+        var forwardedHead = RequestHeads.SerializeRequestHead(request, x.Path!);
         while (true)
         {
             var upstream = upstreams.Current ?? upstreams.TryRent();
@@ -241,7 +180,7 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
             upstreams.Current = upstream;
             var reused = upstream.Served > 0;
             upstream.Clean = false;
-            if (HttpHeaders.Values(request.Headers, "Authorization").Any(IsConnectionBoundAuth)) upstream.Poolable = false;
+            if (HttpHeaders.Values(request.Headers, "Authorization").Any(RequestHeads.IsConnectionBoundAuth)) upstream.Poolable = false;
 
             x.Up = x.Request!.Length;
             var failed = false;
@@ -394,10 +333,10 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
         gate.Complete(new InspectedRequest(request.Method, x.Url, x.Verdict, true, response.Status, null, x.Up, x.Down) { Path = x.Path, Mcp = exchange });
         // Each hop closes on its own terms: a client that asked to close (an agent's one call per connection) ends
         // its hop, while the upstream connection, which was not asked to close, stays clean for the next flow.
-        var upstreamKept = !ForwardedWantsClose(request) && !response.WantsClose && response.Status != 101;
+        var upstreamKept = !RequestHeads.ForwardedWantsClose(request) && !response.WantsClose && response.Status != 101;
         var clientKept = upstreamKept && !request.WantsClose;
         upstream.Served++;
-        if (HttpHeaders.Values(response.Headers, "WWW-Authenticate").Any(IsConnectionBoundAuth)) upstream.Poolable = false;
+        if (HttpHeaders.Values(response.Headers, "WWW-Authenticate").Any(RequestHeads.IsConnectionBoundAuth)) upstream.Poolable = false;
         upstream.Clean = upstreamKept;
         return clientKept ? Step.Next : Step.Closed;
     }
@@ -570,10 +509,6 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
         return whole;
     }
 
-    // NTLM and Negotiate authenticate the connection, not the request: such a connection must stay with its client.
-    private static bool IsConnectionBoundAuth(string value) =>
-        value.TrimStart().StartsWith("NTLM", StringComparison.OrdinalIgnoreCase) || value.TrimStart().StartsWith("Negotiate", StringComparison.OrdinalIgnoreCase);
-
     /// <summary>Reads one head; with consume false the bytes stay in the reader (the caller consumes them once it keeps the request).</summary>
     private async Task<(ReadOnlySequence<byte> Head, byte[] Bytes, bool Ended)> ReadHeadAsync(PipeReader reader, bool consume, CancellationToken ct)
     {
@@ -617,77 +552,5 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
             foreach (var b in segment.Span)
                 if (b is not ((byte)'\r' or (byte)'\n')) return false;
         return true;
-    }
-
-    // What payload inspection sees of a head: everything but the credentials meant for the destination itself.
-    private static byte[] ScannableHead(HttpRequestHead request, string originForm, PayloadInspector inspector)
-    {
-        var sb = new StringBuilder();
-        sb.Append(request.Method).Append(' ').Append(originForm).Append("\r\n");
-        foreach (var h in request.Headers)
-        {
-            if (!inspector.Settings.ScansHeader(h.Name)) continue;
-            sb.Append(h.Name).Append(": ").Append(h.Value).Append("\r\n");
-        }
-        return Encoding.Latin1.GetBytes(sb.ToString());
-    }
-
-    // The upstream gets a canonical head built from what was parsed, never the client's raw bytes, and always in
-    // origin-form: an upstream never sees an absolute target it might route by. Connection and the fields it names
-    // are the client's hop only (RFC 9110 7.6.1), except those that frame or route the message: naming
-    // Content-Length, Transfer-Encoding or Host there must not unframe what goes upstream. The gateway states its own
-    // option only where the protocol needs it: an HTTP/1.0 request that keeps its connection alive.
-    /// <summary>
-    /// Whether the request asks for an upgrade that what follows it would need (WebSocket): refused, since the gateway
-    /// could not inspect it. An offer of h2c alone is optional for the server (RFC 9110 7.8): it is dropped with
-    /// HTTP2-Settings (<see cref="SerializeRequestHead"/>) and the request goes on as HTTP/1.1, as other proxies do.
-    /// </summary>
-    private static bool RequiresUpgrade(HttpRequestHead request)
-    {
-        foreach (var value in HttpHeaders.Values(request.Headers, "Upgrade"))
-            foreach (var token in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-                if (!token.Equals("h2c", StringComparison.OrdinalIgnoreCase)) return true;
-        return false;
-    }
-
-    /// <summary>An upgrade offer the gateway dropped (only h2c gets this far): never forwarded, named in Connection or not.</summary>
-    private static bool IsDroppedUpgradeOffer(string name) =>
-        name.Equals("Upgrade", StringComparison.OrdinalIgnoreCase) || name.Equals("HTTP2-Settings", StringComparison.OrdinalIgnoreCase);
-
-    private static byte[] SerializeRequestHead(HttpRequestHead request, string originForm)
-    {
-        var hopOnly = HopByHopNames(request.Headers);
-        var sb = new StringBuilder();
-        sb.Append(request.Method).Append(' ').Append(originForm).Append(' ').Append(request.Version).Append("\r\n");
-        foreach (var h in request.Headers)
-        {
-            if (h.Name.StartsWith("Proxy-", StringComparison.OrdinalIgnoreCase)) continue;
-            if (h.Name.Equals("Keep-Alive", StringComparison.OrdinalIgnoreCase)) continue;
-            if (h.Name.Equals("Connection", StringComparison.OrdinalIgnoreCase)) continue;
-            if (h.Name.Equals("Expect", StringComparison.OrdinalIgnoreCase)) continue; // answered here
-            if (IsDroppedUpgradeOffer(h.Name)) continue;
-            if (hopOnly is not null && hopOnly.Contains(h.Name) && !FramesOrRoutes(h.Name)) continue;
-            sb.Append(h.Name).Append(": ").Append(h.Value).Append("\r\n");
-        }
-        if (request.Version == "HTTP/1.0" && !request.WantsClose) sb.Append("Connection: keep-alive\r\n");
-        sb.Append("\r\n");
-        return Encoding.Latin1.GetBytes(sb.ToString());
-    }
-
-    /// <summary>Whether the head the upstream gets asks it to close: only HTTP/1.0 without keep-alive (the client's own close stays on its hop).</summary>
-    private static bool ForwardedWantsClose(HttpRequestHead request) => request.Version == "HTTP/1.0" && request.WantsClose;
-
-    private static bool FramesOrRoutes(string name) =>
-        name.Equals("Host", StringComparison.OrdinalIgnoreCase) || name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)
-        || name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase);
-
-    /// <summary>The field names the Connection header lists (null when it lists none).</summary>
-    private static HashSet<string>? HopByHopNames(IReadOnlyList<HttpHeader> headers)
-    {
-        HashSet<string>? names = null;
-        foreach (var value in HttpHeaders.Values(headers, "Connection"))
-            foreach (var token in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-                (names ??= new HashSet<string>(StringComparer.OrdinalIgnoreCase)).Add(token);
-        return names;
     }
 }
