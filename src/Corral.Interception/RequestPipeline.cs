@@ -5,7 +5,6 @@ using Corral.Interception.Http;
 using Corral.Interception.Mcp;
 using Corral.Policy.Compilation;
 using Corral.Policy.Inspection;
-using Corral.Policy.Model;
 
 namespace Corral.Interception;
 
@@ -184,7 +183,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
             return RelayEnd.Closed;
         }
 
-        var mcpRules = verdict.Rule?.Rule.Mcp;
+        var mcpRules = verdict.Rule?.Mcp;
         if (mcpRules is not null && McpTransportRefusal(request) is { } transportProblem)
         {
             await RefuseAsync(client, policy, request.Method, url, verdict, Refusal.ByRule(verdict.Rule!.Name, target.Authority, transportProblem, 400), ct,
@@ -196,7 +195,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
         var inspect = verdict.Enforced && !inspector.IsEmpty;
         var contentType = HttpHeaders.Values(request.Headers, "Content-Type").FirstOrDefault();
         var scan = inspect ? inspector.StartStream(contentType) : null;
-        var bodyBound = verdict.Rule?.Rule.MaxBufferedBody ?? options.BufferedBodyLimit;
+        var bodyBound = verdict.Rule?.MaxBufferedBody ?? options.BufferedBodyLimit;
         if (scan?.ScanApart(ScannableHead(request, names.OriginForm, inspector)) is { } headSecret)
         {
             await RefuseAsync(client, policy, request.Method, url, verdict, SecretRefusal(target, headSecret), ct, names.OriginForm);
@@ -405,7 +404,7 @@ internal sealed class RequestPipeline(InterceptionOptions options)
         // before any byte of it reaches the client (which may call a changed tool at once, on another connection, and
         // that call must meet the hold), and one that cannot be compared never reaches it.
         var exchange = mcpDecision?.Exchange;
-        if (mcpRules is { PinTools: not ToolPinning.Off } && response.Framing != BodyFraming.None)
+        if (mcpRules is { PinsTools: true } && response.Framing != BodyFraming.None)
         {
             var guard = new McpListingGuard(options, policy, mcpDecision?.Body, verdict.Rule!.Name, target.Authority);
             var guarded = await guard.RelayAsync(upstream.Reader, client, response, first.Bytes, ct);

@@ -51,6 +51,9 @@ internal sealed class FlowSession : IAsyncDisposable
 
     public bool LetsThrough => Refusal is null && _decision.LetsThrough;
 
+    /// <summary>The payload patterns of the policy snapshot this flow is decided on: every request of the flow is inspected with them.</summary>
+    public Policy.Inspection.PayloadInspector Inspector => _policy.Inspector;
+
     /// <summary>The TLS settings of the policy snapshot this flow is decided on.</summary>
     public Policy.Model.TlsSettings Tls => _policy.Document.Tls;
 

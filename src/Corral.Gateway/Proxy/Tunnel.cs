@@ -103,7 +103,7 @@ internal static class Tunnel
             return;
         }
         // A rule that decides MCP calls one by one cannot let a stream it cannot read through whole (no CA, no SNI, not TLS).
-        if (session.Decision.Verdict is { Enforced: true, Rule.Rule.Mcp: not null } mcpVerdict)
+        if (session.Decision.Verdict is { Enforced: true, Rule.Mcp: not null } mcpVerdict)
         {
             session.Refuse(Refusal.ByCheck(GatewayCheck.McpNotDecrypted, session.Authority,
                 $"rule '{mcpVerdict.Rule!.Name}' decides MCP calls one by one, which needs this flow decrypted" +
@@ -139,7 +139,7 @@ internal static class Tunnel
         {
             return await ctx.PlainRelay.RunAsync(client.Stream, client.Reader, target, session.DialTo!, async token =>
                 new ResumingNetworkStream(await upstream.TakeOrDialAsync(session.DialTo!, ctx, token).ConfigureAwait(false), ownsSocket: true),
-                session.Requests, ctx.Decider.CurrentInspector(), ct, ctx.StoppingToken).ConfigureAwait(false);
+                session.Requests, session.Inspector, ct, ctx.StoppingToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or TimeoutException or OperationCanceledException)
         {
@@ -220,7 +220,7 @@ internal static class Tunnel
         {
             await ctx.Interceptor!.RunAsync(duplex, host, session.DialTo!, session.Port, async token =>
                 new ResumingNetworkStream(await pre.TakeOrDialAsync(session.DialTo!, ctx, token).ConfigureAwait(false), ownsSocket: true),
-                session.Requests, ctx.Decider.CurrentInspector(), ct, ctx.StoppingToken).ConfigureAwait(false);
+                session.Requests, session.Inspector, ct, ctx.StoppingToken).ConfigureAwait(false);
             session.Close();
         }
         catch (Exception e) when (e is IOException or SocketException or TimeoutException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
