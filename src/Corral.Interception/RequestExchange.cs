@@ -55,7 +55,7 @@ internal sealed class RequestExchange(string authority)
     public Verdict Verdict { get; set; }
 
     /// <summary>The MCP rules of the rule that let the request through, when it has an mcp section.</summary>
-    public McpRules? McpRules => Verdict.Rule?.Rule.Mcp;
+    public CompiledMcpRules? McpRules => Verdict.Rule?.Mcp;
     public bool Inspects { get; set; }
     public PayloadInspector.StreamScan? Scan { get; set; }
     public byte[]? BufferedBody { get; set; }

@@ -135,7 +135,7 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
         }
     }
 
-    private int BodyBound(RequestExchange x) => x.Verdict.Rule?.Rule.MaxBufferedBody ?? options.BufferedBodyLimit;
+    private int BodyBound(RequestExchange x) => x.Verdict.Rule?.MaxBufferedBody ?? options.BufferedBodyLimit;
 
     // ---- MCP: the body read whole, parsed as JSON-RPC, and each call decided; a denied call is answered here ----
     private async Task<Step> DecideMcpCallsAsync(RequestExchange x, IReadOnlyList<string> codings, CancellationToken ct)
@@ -307,7 +307,7 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
         // before any byte of it reaches the client (which may call a changed tool at once, on another connection, and
         // that call must meet the hold), and one that cannot be compared never reaches it.
         var exchange = x.McpDecision?.Exchange;
-        if (x.McpRules is { PinTools: not ToolPinning.Off } && response.Framing != BodyFraming.None)
+        if (x.McpRules is { PinsTools: true } && response.Framing != BodyFraming.None)
         {
             var guard = new McpListingGuard(options, gate, x.McpDecision?.Body, x.Verdict.Rule!.Name, target.Authority);
             var guarded = await guard.RelayAsync(upstream.Reader, client, response, first.Bytes, ct);

@@ -127,6 +127,40 @@ public sealed class DecisionParityProperties
         Assert.True(finals > 100 && resolves > 100, $"{finals} final, {resolves} needing addresses");
     }
 
+    [Fact]
+    public void Setting_the_address_only_rules_aside_decides_as_the_policy_compiled_without_them()
+    {
+        int setAside = 0, compared = 0;
+        Gen.Select(GenPolicy, GenFlow.Array[150]).Sample((spec, flows) =>
+        {
+            var policy = Compile(spec);
+            var addressOnly = policy.Rules.Where(r => r.ResolvesEveryName).Select(r => r.Rule).ToHashSet();
+            Assert.Equal(policy.Document.Rules.Where(addressOnly.Contains).Select(r => r.Name), policy.Names.AddressOnlyRules);
+            if (addressOnly.Count == 0)
+            {
+                Assert.Null(policy.Names.DecideByNameRules(flows[0]));
+                return;
+            }
+            setAside += addressOnly.Count;
+            var without = CompiledPolicy.Compile(policy.Document with { Rules = policy.Document.Rules.Where(r => !addressOnly.Contains(r)).ToArray() }, policy.Options);
+            Assert.Empty(without.Names.AddressOnlyRules);
+            foreach (var flow in flows.Where(f => f.Host is not null))
+            {
+                var expected = without.DecideBeforeResolving(flow);
+                var actual = policy.Names.DecideByNameRules(flow)!.Value;
+                Assert.True(expected.NeedsAddresses == actual.NeedsAddresses && Describe(expected.Verdict) == Describe(actual.Verdict) &&
+                            expected.PossibleRule?.Name == actual.PossibleRule?.Name,
+                    $"without the address-only rules {Describe(expected.Verdict)} ({expected.NeedsAddresses}), set aside {Describe(actual.Verdict)} ({actual.NeedsAddresses}) for {Describe(flow)}");
+                // The resolver's verdict: a name that only address-only rules reach is what the rules that read names refuse.
+                var name = policy.Names.Decide(flow.Source, flow.Host!);
+                var byName = without.DecideNameForAnyConnection(flow.Source, flow.Host!);
+                Assert.Equal(name.AddressOnly, policy.DecideNameForAnyConnection(flow.Source, flow.Host!).NeedsAddresses && !byName.NeedsAddresses);
+                compared++;
+            }
+        }, iter: 15, threads: 1, print: p => p.Item1 + "\nflows: " + string.Join("; ", p.Item2.Select(Describe)));
+        Assert.True(setAside > 0 && compared > 100, $"{setAside} rules set aside, {compared} flows compared");
+    }
+
     // Whenever the predicate is final, Decide with any address list (and, where the predicate did not know them,
     // any TLS flag, port and protocol) does not let the flow through; and when the final verdict's rule matches every
     // address, no address gets past it to a later rule (for the connection it was decided for: with any transport the

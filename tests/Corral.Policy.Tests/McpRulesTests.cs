@@ -1,3 +1,4 @@
+using Corral.Policy.Compilation;
 using Corral.Policy.Model;
 using Corral.Testing;
 
@@ -33,8 +34,22 @@ public sealed class McpRulesTests : IDisposable
         Assert.Equal(expected, _temp.Compile(Policy(Decrypting + $"mcp: {{ tools: [a], pinTools: {word} }} }}")).FindRule("tools")!.Rule.Mcp!.PinTools);
 
     [Fact]
-    public void A_rule_without_mcp_has_none() =>
-        Assert.Null(_temp.Compile(Policy(Decrypting + "logging: true }")).FindRule("tools")!.Rule.Mcp);
+    public void A_rule_without_mcp_has_none()
+    {
+        var rule = _temp.Compile(Policy(Decrypting + "logging: true }")).FindRule("tools")!;
+        Assert.Null(rule.Rule.Mcp);
+        Assert.Null(rule.Mcp);
+    }
+
+    [Theory]
+    [InlineData("false", false, false)]
+    [InlineData("true", true, false)]
+    [InlineData("enforce", true, true)]
+    public void The_compiled_section_pins_and_holds_as_pinTools_says(string word, bool pins, bool holds)
+    {
+        var mcp = _temp.Compile(Policy(Decrypting + $"mcp: {{ tools: [a], pinTools: {word} }} }}")).FindRule("tools")!.Mcp!;
+        Assert.Equal((pins, holds), (mcp.PinsTools, mcp.HoldsChangedTools));
+    }
 
     private (int Line, int Column, string Text) OnlyError(string yaml, string code)
     {
@@ -88,8 +103,9 @@ public sealed class McpRulesTests : IDisposable
         Assert.Contains(result.Diagnostics, d => d.Code == "unknown-key" && d.Message.Contains("'pin'"));
     }
 
-    private static McpRules Rules(string[] tools, string[]? methods = null) =>
-        new(tools.Select(t => new Located<string>(t, default!)).ToList(), ToolPinning.Off, (methods ?? []).Select(t => new Located<string>(t, default!)).ToList(), default!);
+    // The rule's mcp section as the gateway decides by it: compiled with the policy.
+    private CompiledMcpRules Rules(string tools, string? methods = null) =>
+        _temp.Compile(Policy(Decrypting + $"mcp: {{ tools: [{tools}]{(methods is null ? "" : $", methods: [{methods}]")} }} }}")).FindRule("tools")!.Mcp!;
 
     [Theory]
     [InlineData("initialize", null, true)]
@@ -108,12 +124,12 @@ public sealed class McpRulesTests : IDisposable
     [InlineData("prompts/get", null, false)]
     [InlineData("notifications", null, false)]
     public void Session_methods_pass_listed_tools_pass_and_everything_else_is_denied_by_default(string method, string? tool, bool allowed) =>
-        Assert.Equal(allowed, Rules(["search_docs"]).Decide(method, tool).Allowed);
+        Assert.Equal(allowed, Rules("search_docs").Decide(method, tool).Allowed);
 
     [Fact]
     public void Methods_lists_further_methods()
     {
-        var rules = Rules(["a"], ["resources/read"]);
+        var rules = Rules("a", "resources/read");
         Assert.Equal(new McpCallDecision(true, McpCallReason.ListedMethod), rules.Decide("resources/read", null));
         Assert.False(rules.Decide("prompts/get", null).Allowed);
     }

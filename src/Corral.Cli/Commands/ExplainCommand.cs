@@ -158,7 +158,7 @@ internal static class ExplainCommand
         if (call is not null)
         {
             w.WriteStartObject("mcp");
-            w.WriteString("method", McpRules.ToolsCall);
+            w.WriteString("method", CompiledMcpRules.ToolsCall);
             w.WriteString("tool", call.Tool);
             w.WriteString("action", call.Allowed ? "permit" : "deny");
             w.WriteString("reason", call.Reason);
@@ -174,9 +174,9 @@ internal sealed record McpCallExplanation(string Tool, bool Allowed, string Reas
     public static McpCallExplanation Of(in Verdict verdict, string tool)
     {
         if (!verdict.LetsThrough) return new(tool, false, "the flow itself is denied");
-        if (verdict.Rule?.Rule.Mcp is not { } mcp)
+        if (verdict.Rule?.Mcp is not { } mcp)
             return new(tool, true, $"rule '{verdict.Rule?.Name ?? "(default)"}' has no mcp section: any tool passes (payload inspection still applies when decrypted)");
-        var decision = mcp.Decide(McpRules.ToolsCall, tool);
+        var decision = mcp.Decide(CompiledMcpRules.ToolsCall, tool);
         var watched = !verdict.Enforced && !decision.Allowed ? " (watch mode: logged, not enforced)" : "";
         return new(tool, decision.Allowed, $"{decision.ReasonText} of rule '{verdict.Rule!.Name}'{watched}");
     }

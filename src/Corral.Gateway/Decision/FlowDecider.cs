@@ -1,8 +1,6 @@
 using System.Net;
 using Corral.Gateway.Resolution;
 using Corral.Policy.Compilation;
-using Corral.Policy.Inspection;
-using Corral.Policy.Model;
 
 namespace Corral.Gateway.Decision;
 
@@ -18,7 +16,9 @@ internal readonly record struct FlowDecision(Flow Flow, Verdict Verdict, bool Un
 /// <summary>
 /// Gathers the facts of a flow (the gateway's own resolution of the name, every address) and asks the compiled
 /// policy. This is the only place the gateway obtains verdicts; it never reads a rule itself. Every decision on one
-/// flow uses the policy snapshot the flow took when it started (<see cref="Snapshot"/>).
+/// flow uses the policy snapshot the flow took when it started (<see cref="Snapshot"/>), and so does everything else
+/// the flow asks of a policy: the address-only rules (<see cref="CompiledPolicy.Names"/>), the payload patterns
+/// (<see cref="CompiledPolicy.Inspector"/>), a rule's MCP section and body bound (<see cref="CompiledRule"/>).
 /// </summary>
 internal sealed class FlowDecider(PolicySource policy, IResolver resolver, System.Diagnostics.Metrics.Histogram<double>? decisionSeconds = null)
 {
@@ -53,14 +53,14 @@ internal sealed class FlowDecider(PolicySource policy, IResolver resolver, Syste
         else
         {
             var byName = new Flow { Source = source, Host = destination.Host, Port = port, Path = path, IsTls = isTls };
-            if (dialled is not null && AddressOnly(snapshot) is { WithoutThem: { } nameRules } addressOnly)
+            if (dialled is not null && snapshot.Names.AddressOnlyRules.Count > 0)
             {
                 // Any name could resolve into an address-only rule's destinations, so the whole policy would want every
                 // name resolved. The address the client dialled decides those rules; the name only the others.
                 var onAddress = byName with { Destinations = [dialled] };
                 var verdict = Decide(snapshot, onAddress);
-                if (verdict.LetsThrough && addressOnly.Contains(verdict.Rule?.Name)) return new FlowDecision(onAddress, verdict, false);
-                var named = nameRules.DecideBeforeResolving(byName);
+                if (verdict.LetsThrough && verdict.Rule is { ResolvesEveryName: true }) return new FlowDecision(onAddress, verdict, false);
+                var named = snapshot.Names.DecideByNameRules(byName)!.Value;
                 if (!named.NeedsAddresses)
                     return verdict.LetsThrough ? new FlowDecision(byName, named.Verdict, false) : new FlowDecision(onAddress, verdict, false);
             }
@@ -89,40 +89,4 @@ internal sealed class FlowDecider(PolicySource policy, IResolver resolver, Syste
         var flow = earlier.Flow with { IsTls = isTls };
         return new FlowDecision(flow, Decide(snapshot, flow), false);
     }
-
-    /// <summary>
-    /// The payload patterns of the policy in force, compiled once per distinct set of patterns: a reload that leaves
-    /// them as they were (a promotion, a feed update) keeps the regexes already built.
-    /// </summary>
-    public PayloadInspector CurrentInspector()
-    {
-        var settings = policy.Current.Document.Inspection;
-        var cached = Volatile.Read(ref _inspector);
-        if (cached is not null && ReferenceEquals(cached.Settings, settings)) return cached.Inspector;
-        var key = KeyOf(settings);
-        var next = cached is not null && cached.Key == key
-            ? cached with { Settings = settings }
-            : new CachedInspector(settings, key, new PayloadInspector(settings));
-        Volatile.Write(ref _inspector, next);
-        return next.Inspector;
-    }
-
-    /// <summary>The address-only rules of a policy snapshot, built once per snapshot.</summary>
-    private AddressOnlyRules AddressOnly(CompiledPolicy snapshot)
-    {
-        var cached = Volatile.Read(ref _addressOnly);
-        if (cached is not null && ReferenceEquals(cached.Policy, snapshot)) return cached;
-        cached = new AddressOnlyRules(snapshot);
-        Volatile.Write(ref _addressOnly, cached);
-        return cached;
-    }
-
-    private AddressOnlyRules? _addressOnly;
-
-    private sealed record CachedInspector(InspectionSettings Settings, string Key, PayloadInspector Inspector);
-
-    private CachedInspector? _inspector;
-
-    private static string KeyOf(InspectionSettings settings) =>
-        $"{settings.ScanAuthorizationHeader}\n{string.Join("\n", settings.BuiltIns)}\n{string.Join("\n", settings.Custom.Select(c => $"{c.Name}\0{c.Regex}"))}";
 }

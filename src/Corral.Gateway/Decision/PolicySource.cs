@@ -4,8 +4,8 @@ namespace Corral.Gateway.Decision;
 
 /// <summary>
 /// The policy in force. Swapped atomically, so a reload never half-applies. A flow takes it once, when it starts
-/// (<see cref="FlowDecider.Snapshot"/>), and decides every request on that snapshot; the DNS server follows
-/// <see cref="Swapped"/>, and the payload inspector, metrics and admin API read <see cref="Current"/> when they need it.
+/// (<see cref="FlowDecider.Snapshot"/>), and asks that snapshot everything (verdicts, payload patterns, MCP rules);
+/// the DNS server takes it once per query; metrics and the admin API read <see cref="Current"/> when they need it.
 /// </summary>
 public sealed class PolicySource(CompiledPolicy initial)
 {

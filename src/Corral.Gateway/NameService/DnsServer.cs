@@ -6,14 +6,15 @@ using System.Net;
 using System.Net.Sockets;
 using Corral.Gateway.Decision;
 using Corral.Gateway.FlowLog;
+using Corral.Policy.Compilation;
 using Microsoft.Extensions.Logging;
 
 namespace Corral.Gateway.NameService;
 
 /// <summary>
 /// The resolver for the agent subnet, over UDP and TCP. Each query is read with <see cref="DnsWire"/>, rate-limited
-/// per source, refused when its source is in no source group of the policy (no open resolver), decided by
-/// <see cref="NamePolicy"/> (a name no rule could permit is answered NXDOMAIN and never leaves), then answered from
+/// per source, refused when its source is in no source group of the policy (no open resolver), decided by the policy
+/// in force (<see cref="NamePolicy"/>: a name no rule could permit is answered NXDOMAIN and never leaves), then answered from
 /// the cache or the upstream. Every query is one <c>event: dns</c> flow record and counted.
 /// </summary>
 public sealed class DnsServer : IAsyncDisposable
@@ -32,7 +33,7 @@ public sealed class DnsServer : IAsyncDisposable
     private readonly Counter<long> _queries, _flagged, _cacheHits;
     private readonly Histogram<double> _upstreamSeconds;
     private readonly List<Task> _loops = [];
-    private NamePolicy _names;
+    private readonly PolicySource _policy;
     private Socket? _udp, _tcp;
     private readonly Resolution.HostsFile _hosts;
 
@@ -53,8 +54,7 @@ public sealed class DnsServer : IAsyncDisposable
         _upstream = new DnsUpstream(options.Upstream, options.UpstreamTimeout);
         _cache = new AnswerCache(options.CacheEntries);
         _rate = new SourceRateLimiter(options.QueriesPerSecondPerSource, options.Burst);
-        _names = new NamePolicy(policy.Current);
-        policy.Swapped += next => Volatile.Write(ref _names, new NamePolicy(next)); // compiled off the query path, on the reloading thread
+        _policy = policy;
         _queries = meter.CreateCounter<long>("corral.gateway.dns.queries", description: "DNS queries answered, by action, rule, check and address_only");
         _flagged = meter.CreateCounter<long>("corral.gateway.dns.flagged", description: "DNS queries whose name looks like encoded data, by flag");
         _cacheHits = meter.CreateCounter<long>("corral.gateway.dns.cache.hits", description: "DNS queries answered from the cache");
@@ -77,10 +77,11 @@ public sealed class DnsServer : IAsyncDisposable
         // One receive loop per core on the one socket: a cached or refused answer is made inline on the loop's thread.
         for (var i = 0; i < Math.Max(1, Environment.ProcessorCount); i++) _loops.Add(Task.Run(UdpLoopAsync));
         _loops.Add(Task.Run(TcpLoopAsync));
-        _logger.Listening(EndPoint, _options.Upstream, _names.Mode.ToString().ToLowerInvariant());
-        if (_names.AddressOnlyRules.Count > 0)
-            _logger.AddressOnlyRules(_names.AddressOnlyRules,
-                _names.Mode == Policy.Model.RuleMode.Enforce ? "refused" : "resolved and flagged", _names.Mode.ToString().ToLowerInvariant());
+        var names = _policy.Current.Names;
+        var mode = names.EnforcesAddressOnly ? "enforce" : "watch";
+        _logger.Listening(EndPoint, _options.Upstream, mode);
+        if (names.AddressOnlyRules.Count > 0)
+            _logger.AddressOnlyRules(names.AddressOnlyRules, names.EnforcesAddressOnly ? "refused" : "resolved and flagged", mode);
     }
 
     /// <summary>
@@ -242,7 +243,7 @@ public sealed class DnsServer : IAsyncDisposable
                 $"more than {_rate.PerSecond:0.#} queries a second from this source", [], null, false, [], "rate-limit");
             return ValueTask.FromResult(DnsWire.WriteAnswerWithoutRecords(span, question.End, DnsWire.Refused, answer.Span));
         }
-        var names = Volatile.Read(ref _names);
+        var names = _policy.Current.Names; // one snapshot for the whole query
         if (!names.Serves(client.Address))
         {
             _logger.NotASource(question.Name, client);

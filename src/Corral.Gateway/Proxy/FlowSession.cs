@@ -70,6 +70,9 @@ internal sealed class FlowSession : IAsyncDisposable
 
     public bool LetsThrough => Refusal is null && _decision.LetsThrough;
 
+    /// <summary>The payload patterns of the policy snapshot this flow is decided on: every request of the flow is inspected with them.</summary>
+    public Policy.Inspection.PayloadInspector Inspector => _policy.Inspector;
+
     /// <summary>The TLS settings of the policy snapshot this flow is decided on.</summary>
     public Policy.Model.TlsSettings Tls => _policy.Document.Tls;
 
@@ -165,7 +168,7 @@ internal sealed class FlowSession : IAsyncDisposable
             return FlowCarriage.Refuse;
         }
         // A rule that decides MCP calls one by one cannot let a stream it cannot read through whole (no CA, no SNI, not TLS).
-        if (_decision.Verdict is { Enforced: true, Rule.Rule.Mcp: not null } mcpVerdict)
+        if (_decision.Verdict is { Enforced: true, Rule.Mcp: not null } mcpVerdict)
         {
             Refuse(Refusal.ByCheck(GatewayCheck.McpNotDecrypted, Authority,
                 $"rule '{mcpVerdict.Rule!.Name}' decides MCP calls one by one, which needs this flow decrypted" +
@@ -202,8 +205,6 @@ internal sealed class FlowSession : IAsyncDisposable
         }
     }
 
-    /// <summary>The payload inspector for this flow's requests.</summary>
-    public Corral.Policy.Inspection.PayloadInspector Inspector => Context.Decider.CurrentInspector();
 
     /// <summary>
     /// Writes the decision record (once): before any byte goes upstream. A refused flow is counted as denied and logged.

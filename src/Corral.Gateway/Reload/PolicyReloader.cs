@@ -4,6 +4,7 @@ using Corral.Gateway.Decision;
 using Corral.Policy;
 using Corral.Policy.Compilation;
 using Corral.Policy.Editing;
+using Corral.Policy.Inspection;
 using Corral.Policy.Model;
 using Microsoft.Extensions.Logging;
 
@@ -31,7 +32,9 @@ public sealed class PolicyReloader : IAsyncDisposable
     /// <param name="meter">Where to count reloads and refusals (<see cref="ReloadMetrics"/>); none when null.</param>
     public PolicyReloader(PolicySource target, string policyPath, CompileOptions options, ILogger logger, Meter? meter = null)
     {
-        _source = new PolicyFileSource(policyPath, options, logger);
+        // One inspector cache for every compile of this gateway, seeded with the policy in force: a reload that keeps the
+        // payload patterns keeps their regexes.
+        _source = new PolicyFileSource(policyPath, options with { Inspectors = options.Inspectors ?? new InspectorCache(target.Current.Inspector) }, logger);
         IPolicyChangeListener[] listeners = meter is null ? [new ReloadLog(logger)] : [new ReloadMetrics(meter), new ReloadLog(logger)];
         _applier = new PolicyApplier(target, listeners, logger);
         _persister = new PolicyPersister(_source.PolicyPath, target.Current.Hash);

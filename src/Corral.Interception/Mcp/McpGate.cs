@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using Corral.Policy.Model;
+using Corral.Policy.Compilation;
 
 namespace Corral.Interception.Mcp;
 
@@ -14,7 +14,8 @@ public sealed record McpExchange(string Method, string? Tool, bool Denied, strin
 }
 
 /// <summary>
-/// Decides an MCP request body (JSON-RPC over Streamable HTTP) by the rule's mcp section, message by message, and
+/// Decides an MCP request body (JSON-RPC over Streamable HTTP) by the compiled rule's mcp section
+/// (<see cref="CompiledMcpRules.Decide"/>), message by message, and
 /// writes the answer a denied call gets: HTTP 200 with a JSON-RPC error for each request, carrying its id, the rule and
 /// advice not to retry, which MCP clients surface to the agent as the call's error instead of a transport fault.
 /// </summary>
@@ -26,7 +27,7 @@ internal static class McpGate
     public sealed record Decision(JsonRpcBody Body, McpExchange Exchange, IReadOnlyList<(JsonRpcMessage Message, string? Denial)> PerMessage);
 
     /// <param name="isHeld">Whether a tool's definition changed and is held until an operator accepts it.</param>
-    public static Decision Decide(JsonRpcBody body, McpRules rules, string rule, Func<string, bool> isHeld)
+    public static Decision Decide(JsonRpcBody body, CompiledMcpRules rules, string rule, Func<string, bool> isHeld)
     {
         var per = new List<(JsonRpcMessage, string?)>(body.Messages.Count);
         string? firstDenial = null;
@@ -37,7 +38,7 @@ internal static class McpGate
             {
                 var d = rules.Decide(m.Method!, m.Tool);
                 if (!d.Allowed) denial = $"{Describe(m)} denied by rule '{rule}': {d.ReasonText}";
-                else if (m.Method == McpRules.ToolsCall && rules.PinTools == ToolPinning.Enforce && isHeld(m.Tool!))
+                else if (m.Method == CompiledMcpRules.ToolsCall && rules.HoldsChangedTools && isHeld(m.Tool!))
                     denial = $"{Describe(m)} denied by rule '{rule}': the tool's definition changed since it was pinned and awaits an operator's review";
             }
             firstDenial ??= denial;
@@ -48,7 +49,7 @@ internal static class McpGate
         return new Decision(body, new McpExchange(method, tools.Count == 0 ? null : string.Join(",", tools), firstDenial is not null, firstDenial), per);
     }
 
-    private static string Describe(JsonRpcMessage m) => m.Method == McpRules.ToolsCall ? $"tools/call '{m.Tool}'" : $"method '{m.Method}'";
+    private static string Describe(JsonRpcMessage m) => m.Method == CompiledMcpRules.ToolsCall ? $"tools/call '{m.Tool}'" : $"method '{m.Method}'";
 
     /// <summary>
     /// The answer to a body with a denied message: every request in it gets a JSON-RPC error with its id (a denied one

@@ -15,4 +15,10 @@ public sealed record CompileOptions
 
     /// <summary>More addresses a hostname permit must never reach, such as the gateway's own.</summary>
     public IReadOnlyList<IpPrefix> ExtraGuarded { get; init; } = [];
+
+    /// <summary>
+    /// Where a compile takes its payload inspector: the gateway's reloader passes one cache for all its compiles, so
+    /// a reload that keeps the patterns keeps their regexes. Null: each compile builds its own.
+    /// </summary>
+    public Inspection.InspectorCache? Inspectors { get; init; }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Numerics;
 using Corral.Policy.Addressing;
+using Corral.Policy.Inspection;
 using Corral.Policy.Model;
 
 namespace Corral.Policy.Compilation;
@@ -32,6 +33,16 @@ public sealed partial class CompiledPolicy
 
     public PolicyDocument Document { get; }
     public CompileOptions Options { get; }
+
+    /// <summary>
+    /// The payload patterns of this policy, compiled: every request of a flow decided on this snapshot is inspected
+    /// with it, whatever is in force by then. Shared with the policy compiled before when the patterns are the same
+    /// (<see cref="CompileOptions.Inspectors"/>).
+    /// </summary>
+    public PayloadInspector Inspector { get; }
+
+    /// <summary>What this policy answers about names: the resolver's sources and verdicts, and the address-only rules.</summary>
+    public NamePolicy Names { get; }
 
     /// <summary>Rules in evaluation order (ascending priority).</summary>
     public IReadOnlyList<CompiledRule> Rules { get; }
@@ -91,7 +102,7 @@ public sealed partial class CompiledPolicy
             rules[i] = new CompiledRule(r, i,
                 r.Source.Select(s => addressGroupIds[s.Value]).Distinct().ToArray(),
                 r.Destination.Select(d => addressGroupIds[d.Value]).Distinct().ToArray(),
-                r.WebGroups.Select(w => webIds[w.Value]).Distinct().ToArray());
+                r.WebGroups.Select(w => webIds[w.Value]).Distinct().ToArray(), document);
         }
         Rules = rules;
         _rules = rules;
@@ -168,6 +179,9 @@ public sealed partial class CompiledPolicy
                 _rulesForSomeAddress[w] |= _destinationRules[s * _ruleWords + w];
                 _rulesForEveryAddress[w] &= _destinationRules[s * _ruleWords + w];
             }
+
+        Inspector = options.Inspectors?.For(document.Inspection) ?? new PayloadInspector(document.Inspection);
+        Names = new NamePolicy(this, WithoutAddressOnlyRules());
     }
 
     /// <summary>
@@ -183,14 +197,30 @@ public sealed partial class CompiledPolicy
         var old = _rules[at];
         var changed = old.Rule with { Mode = mode };
         var rules = (CompiledRule[])_rules.Clone();
-        rules[at] = new CompiledRule(changed, old.Index, old.SourceGroups, old.DestinationGroups, old.WebGroups);
+        rules[at] = new CompiledRule(changed, old.Index, old.SourceGroups, old.DestinationGroups, old.WebGroups, Document);
         var documentRules = Document.Rules.Select(r => ReferenceEquals(r, old.Rule) ? changed : r).ToArray();
         var document = Document with { Rules = documentRules, ContentHash = contentHash };
         return new CompiledPolicy(this, document, rules);
     }
 
-    // Shares every lookup table of basis; only the document and the rules are new (see WithRuleMode).
-    private CompiledPolicy(CompiledPolicy basis, PolicyDocument document, CompiledRule[] rules)
+    /// <summary>
+    /// This policy with the rules that let flows through by address alone set aside (null when it has none): what the
+    /// rules that read the name decide (<see cref="NamePolicy"/>). No source matches a rule set aside, so it is never a
+    /// candidate; every other table is shared, and its verdicts name the same <see cref="CompiledRule"/>s.
+    /// </summary>
+    private CompiledPolicy? WithoutAddressOnlyRules()
+    {
+        var setAside = _rules.Where(r => r.ResolvesEveryName).ToArray();
+        if (setAside.Length == 0) return null;
+        var sourceRules = (ulong[])_sourceRules.Clone();
+        for (var row = 0; row < sourceRules.Length; row += _ruleWords)
+            foreach (var rule in setAside) sourceRules[row + (rule.Index >> 6)] &= ~(1UL << rule.Index);
+        return new CompiledPolicy(this, Document, _rules, sourceRules);
+    }
+
+    // Shares every lookup table of basis; only the document and the rules are new (see WithRuleMode), or only the
+    // source masks (see WithoutAddressOnlyRules).
+    private CompiledPolicy(CompiledPolicy basis, PolicyDocument document, CompiledRule[] rules, ulong[]? sourceRules = null)
     {
         IsDerived = true;
         Document = document;
@@ -204,7 +234,7 @@ public sealed partial class CompiledPolicy
         _ruleWords = basis._ruleWords;
         _webWords = basis._webWords;
         _threatWords = basis._threatWords;
-        _sourceRules = basis._sourceRules;
+        _sourceRules = sourceRules ?? basis._sourceRules;
         _destinationRules = basis._destinationRules;
         _explicitRules = basis._explicitRules;
         _guardedSets = basis._guardedSets;
@@ -219,6 +249,8 @@ public sealed partial class CompiledPolicy
         _defaultAction = basis._defaultAction;
         _rulesForSomeAddress = basis._rulesForSomeAddress;
         _rulesForEveryAddress = basis._rulesForEveryAddress;
+        Inspector = basis.Inspector;
+        Names = new NamePolicy(this, sourceRules is null ? WithoutAddressOnlyRules() : null);
     }
 
     private void SetBit(ulong[] table, int row, int bit) => table[row * _ruleWords + (bit >> 6)] |= 1UL << bit;

@@ -5,7 +5,7 @@ namespace Corral.Policy.Compilation;
 /// <summary>A rule as the decision function sees it: its position in priority order and its per-flow checks.</summary>
 public sealed class CompiledRule
 {
-    internal CompiledRule(Rule rule, int index, int[] sourceGroups, int[] destinationGroups, int[] webGroups)
+    internal CompiledRule(Rule rule, int index, int[] sourceGroups, int[] destinationGroups, int[] webGroups, PolicyDocument document)
     {
         Rule = rule;
         Index = index;
@@ -31,7 +31,23 @@ public sealed class CompiledRule
         MatchedDecrypt = !watched && Action == RuleAction.Permit && Decrypt == DecryptPolicy.Allowed;
         MatchedReason = watched ? DecisionReason.WatchedRuleMatched : DecisionReason.RuleMatched;
         PermitsByName = Action == RuleAction.Permit && HasWebGroups;
+        ResolvesEveryName = LetsThroughByAddressAlone(rule, document);
+        Mcp = rule.Mcp is { } mcp ? new CompiledMcpRules(mcp) : null;
+        MaxBufferedBody = rule.MaxBufferedBody;
     }
+
+    /// <summary>
+    /// A rule that lets a flow through by address alone (a permit, or any watched rule, with no web group) from a
+    /// source an agent could have: no name is final before resolving for the flows it covers (see
+    /// <see cref="CompiledPolicy.DecideBeforeResolving(in Flow)"/>), so any name its sources ask for is resolvable.
+    /// </summary>
+    private static bool LetsThroughByAddressAlone(Rule rule, PolicyDocument document) =>
+        rule.WebGroups.Count == 0 && (rule.Action == RuleAction.Permit || rule.Mode == RuleMode.Watch) &&
+        (rule.Source.Count == 0 || rule.Source.Any(s => SourceCouldBeAgent(s.Value, document)));
+
+    // Any address group can hold an agent, except a threat group with no addresses (one that lists only domains).
+    private static bool SourceCouldBeAgent(string group, PolicyDocument document) =>
+        document.ThreatGroups.FirstOrDefault(t => t.Name == group) is not { } threat || threat.AllPrefixes.Any();
 
     private readonly int _protocols; // bit (1 << FlowProtocol) per protocol the rule accepts; -1 for any
     private readonly bool _requireTls;
@@ -56,6 +72,18 @@ public sealed class CompiledRule
     public DecryptPolicy Decrypt { get; }
     public bool Logging => Rule.Logging;
     public bool HasWebGroups { get; }
+
+    /// <summary>
+    /// The rule lets flows through by address alone, so any name its sources ask for is resolvable (the
+    /// <c>resolves-every-name</c> lint; the resolver's <c>dns: mode</c> decides such names, see <see cref="NamePolicy"/>).
+    /// </summary>
+    public bool ResolvesEveryName { get; }
+
+    /// <summary>The MCP calls this rule lets through, message by message; null when it has no mcp section.</summary>
+    public CompiledMcpRules? Mcp { get; }
+
+    /// <summary>How many bytes of a request body the gateway may hold to inspect it whole on this rule; null: the gateway's default.</summary>
+    public int? MaxBufferedBody { get; }
 
     internal int[] SourceGroups { get; }
     internal int[] DestinationGroups { get; }

@@ -72,7 +72,7 @@ public static class PolicyLinter
             // deny also resolves every name until it is promoted, but while it watches it lets the flows themselves
             // through, which is what promotion (and catch-all-watch) is about: warning on each watched deny of a fresh,
             // watch-first pack says nothing the operator can act on before promoting.
-            if (rule.Action == RuleAction.Permit && ResolvesEveryName(rule, document))
+            if (rule.Action == RuleAction.Permit && rules[i].ResolvesEveryName)
                 diagnostics.Add(new Diagnostic(Severity.Warning, "resolves-every-name", rule.Location,
                     $"rule '{rule.Name}' permits by address alone: in explicit mode any name its sources ask for on {PortsText(rule)} is resolved",
                     "add a web group naming its hosts, or narrow its sources or ports"));
@@ -88,19 +88,6 @@ public static class PolicyLinter
         LintPlatformNamesReachable(document, compiled, groups, diagnostics);
         return diagnostics;
     }
-
-    /// <summary>
-    /// A rule that lets a flow through by address alone (a permit, or any watched rule, with no web group) from a
-    /// source an agent could have: no name is final before resolving for the flows it covers (see
-    /// <see cref="CompiledPolicy.DecideBeforeResolving(in Flow)"/>), so the gateway resolves whatever name it is asked for.
-    /// </summary>
-    public static bool ResolvesEveryName(Rule rule, PolicyDocument document) =>
-        rule.WebGroups.Count == 0 && (rule.Action == RuleAction.Permit || rule.Mode == RuleMode.Watch) &&
-        (rule.Source.Count == 0 || rule.Source.Any(s => SourceCouldBeAgent(s.Value, document)));
-
-    // Any address group can hold an agent, except a threat group with no addresses (one that lists only domains).
-    private static bool SourceCouldBeAgent(string group, PolicyDocument document) =>
-        document.ThreatGroups.FirstOrDefault(t => t.Name == group) is not { } threat || threat.AllPrefixes.Any();
 
     private static string PortsText(Rule rule) =>
         rule.Ports.Count == 0 ? "any port" : (rule.Ports.Count == 1 ? "port " : "ports ") + string.Join(", ", rule.Ports);
