@@ -3,7 +3,6 @@ using System.IO.Pipelines;
 using Corral.Interception.Http;
 using Corral.Interception.Mcp;
 using Corral.Policy.Inspection;
-using Corral.Policy.Model;
 
 namespace Corral.Interception;
 
