@@ -13,7 +13,7 @@ public readonly record struct FlowLogLine(string File, long Number, ReadOnlyMemo
 
 /// <summary>
 /// Streams the decision and request records of flow logs (docs/flow-log.md), one line at a time: memory stays the
-/// same whatever the size of the files. Close records are skipped; a line that is not a record is counted in
+/// same whatever the size of the files. Close and DNS records are skipped; a line that is not a record is counted in
 /// <see cref="LineProblems"/> with its line number (or, when strict, stops the reading). Reads the native records
 /// and OCSF events of <c>corral log export</c> or the gateway's OCSF sink alike.
 /// </summary>
@@ -111,7 +111,9 @@ public sealed class FlowLogReader(LineProblems problems, bool strict = false)
             }
             else reader.Skip();
         }
-        if (evt is "close" or "checkpoint" or "gap") return null; // no verdict: a connection's end, or the chain's own lines (docs/flow-log.md)
+        // No connection verdict: a connection's end, the resolver's answer (its verdict is on a name; the connection that
+        // follows has its own decision record), or the chain's own lines (docs/flow-log.md).
+        if (evt is "close" or "dns" or "checkpoint" or "gap") return null;
         if (evt is not ("decision" or "request")) { problem = evt is null ? "no \"event\"" : $"unknown event '{evt}'"; return null; }
         if (version < 1) { problem = "\"v\" is not a schema version"; return null; }
         if (time is null) { problem = "no valid \"time\""; return null; }
