@@ -20,11 +20,9 @@ internal sealed record ChainedLine(long? Seq, string? Prev, string? Event, strin
             {
                 var name = reader.GetString();
                 reader.Read();
+                if (ChainField(name, ref reader, ref seq, ref prev, ref evt)) continue;
                 switch (name)
                 {
-                    case "seq": seq = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var s) && s > 0 ? s : null; break;
-                    case "prev": prev = Text(ref reader); break;
-                    case "event": evt = Text(ref reader); break;
                     case "time": time = Text(ref reader); break;
                     case "reason": reason = Text(ref reader); break;
                     case "key": key = Text(ref reader); break;
@@ -55,14 +53,20 @@ internal sealed record ChainedLine(long? Seq, string? Prev, string? Event, strin
             {
                 var name = reader.GetString();
                 reader.Read();
-                switch (name)
-                {
-                    case "seq": seq = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var s) && s > 0 ? s : null; break;
-                    case "prev": prev = Text(ref reader); break;
-                    case "event": evt = Text(ref reader); break;
-                    default: reader.Skip(); break;
-                }
+                if (!ChainField(name, ref reader, ref seq, ref prev, ref evt)) reader.Skip();
             }
+        }
+    }
+
+    /// <summary>Reads <c>seq</c>, <c>prev</c> or <c>event</c> (the reader on its value); false for any other property.</summary>
+    private static bool ChainField(string? name, ref Utf8JsonReader reader, ref long? seq, ref string? prev, ref string? evt)
+    {
+        switch (name)
+        {
+            case "seq": seq = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var s) && s > 0 ? s : null; return true;
+            case "prev": prev = Text(ref reader); return true;
+            case "event": evt = Text(ref reader); return true;
+            default: return false;
         }
     }
 
