@@ -37,6 +37,9 @@ public sealed record GatewayOptions
     /// <summary>With <see cref="FlowLogSigner"/>: a signed checkpoint after this many records (and at start, rotation and shutdown).</summary>
     public int FlowLogCheckpointEvery { get; init; } = FlowLog.FlowLogWriter.DefaultCheckpointEvery;
 
+    /// <summary>Corral's own flow-log lines (the default), or OCSF events (docs/flow-log.md, "OCSF").</summary>
+    public FlowLog.FlowLogFormat FlowLogFormat { get; init; }
+
     /// <summary>Records queued for the flow-log writer before new ones are dropped (and counted).</summary>
     public int FlowLogQueueCapacity { get; init; } = 16_384;
 

@@ -1,14 +1,21 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using Corral.Audit.Ocsf;
 using Corral.Policy.Compilation;
 
 namespace Corral.Replay;
 
+/// <summary>One line of a flow-log file; <see cref="Text"/> is valid until the next line is read.</summary>
+/// <param name="TooLong">The line was longer than <see cref="FlowLogReader.MaxLineBytes"/>: <see cref="Text"/> is empty.</param>
+public readonly record struct FlowLogLine(string File, long Number, ReadOnlyMemory<byte> Text, bool TooLong);
+
 /// <summary>
 /// Streams the decision and request records of flow logs (docs/flow-log.md), one line at a time: memory stays the
-/// same whatever the size of the files. Close records are skipped; a line that is not a record is counted in
-/// <see cref="LineProblems"/> with its line number (or, when strict, stops the reading).
+/// same whatever the size of the files. Close and DNS records are skipped; a line that is not a record is counted in
+/// <see cref="LineProblems"/> with its line number (or, when strict, stops the reading). Reads the native records
+/// and OCSF events of <c>corral log export</c> or the gateway's OCSF sink alike.
 /// </summary>
 public sealed class FlowLogReader(LineProblems problems, bool strict = false)
 {
@@ -17,15 +24,22 @@ public sealed class FlowLogReader(LineProblems problems, bool strict = false)
 
     public IEnumerable<RecordedFlow> Read(IEnumerable<string> files)
     {
+        foreach (var line in Lines(files))
+        {
+            var record = line.TooLong ? Malformed(line.File, line.Number, $"line longer than {MaxLineBytes} bytes") : Parse(line.File, line.Number, line.Text.Span);
+            if (record is not null) yield return record;
+        }
+    }
+
+    /// <summary>Every line of the files (plain or gzip), in one reused buffer.</summary>
+    public static IEnumerable<FlowLogLine> Lines(IEnumerable<string> files)
+    {
         foreach (var file in files)
         {
             using var stream = FlowLogFiles.Open(file);
             var lines = new LineSplitter(stream);
             while (lines.Next(out var start, out var length, out var tooLong))
-            {
-                var record = tooLong ? Malformed(file, lines.LineNumber, $"line longer than {MaxLineBytes} bytes") : Parse(file, lines.LineNumber, lines.Buffer.AsSpan(start, length));
-                if (record is not null) yield return record;
-            }
+                yield return new FlowLogLine(file, lines.LineNumber, lines.Buffer.AsMemory(start, length), tooLong);
         }
     }
 
@@ -36,7 +50,7 @@ public sealed class FlowLogReader(LineProblems problems, bool strict = false)
         if (text.IsEmpty || text.IndexOfAnyExcept((byte)' ', (byte)'\t') < 0) return null;
         try
         {
-            return ParseRecord(file, line, text, out var problem) ?? (problem is null ? null : Malformed(file, line, problem));
+            return ParseRecord(file, line, text, ocsf: true, out var problem) ?? (problem is null ? null : Malformed(file, line, problem));
         }
         catch (JsonException e)
         {
@@ -58,7 +72,8 @@ public sealed class FlowLogReader(LineProblems problems, bool strict = false)
         return end < 0 ? message.TrimEnd('.') : message[..end];
     }
 
-    private static RecordedFlow? ParseRecord(string file, long line, ReadOnlySpan<byte> text, out string? problem)
+    /// <param name="ocsf">Whether an OCSF event is read (mapped back to its native record); false for that record itself.</param>
+    private static RecordedFlow? ParseRecord(string file, long line, ReadOnlySpan<byte> text, bool ocsf, out string? problem)
     {
         problem = null;
         var reader = new Utf8JsonReader(text, new JsonReaderOptions { MaxDepth = 8 });
@@ -88,6 +103,7 @@ public sealed class FlowLogReader(LineProblems problems, bool strict = false)
             else if (name.SequenceEqual("enforced"u8)) enforced = Bool(ref reader);
             else if (name.SequenceEqual("refused"u8)) refused = Bool(ref reader);
             else if (name.SequenceEqual("check"u8)) { if (reader.TokenType == JsonTokenType.String) refused = true; } // the gateway check that refused
+            else if (name.SequenceEqual("class_uid"u8)) return ocsf ? ParseOcsf(file, line, text, out problem) : Problem(out problem, "an OCSF event inside an OCSF event");
             else if (name.SequenceEqual("facts"u8))
             {
                 if (reader.TokenType == JsonTokenType.StartObject) { facts = ReadFacts(ref reader, out problem); if (problem is not null) return null; }
@@ -95,7 +111,9 @@ public sealed class FlowLogReader(LineProblems problems, bool strict = false)
             }
             else reader.Skip();
         }
-        if (evt is "close" or "checkpoint" or "gap") return null; // no verdict: a connection's end, or the chain's own lines (docs/flow-log.md)
+        // No connection verdict: a connection's end, the resolver's answer (its verdict is on a name; the connection that
+        // follows has its own decision record), or the chain's own lines (docs/flow-log.md).
+        if (evt is "close" or "dns" or "checkpoint" or "gap") return null;
         if (evt is not ("decision" or "request")) { problem = evt is null ? "no \"event\"" : $"unknown event '{evt}'"; return null; }
         if (version < 1) { problem = "\"v\" is not a schema version"; return null; }
         if (time is null) { problem = "no valid \"time\""; return null; }
@@ -130,6 +148,20 @@ public sealed class FlowLogReader(LineProblems problems, bool strict = false)
             Port = dst?.Port ?? facts?.Port ?? 0, Recorded = recorded, Facts = notReplayable is null ? facts : null, Missing = missing,
             NotReplayable = notReplayable,
         };
+    }
+
+    /// <summary>An OCSF event (docs/flow-log.md, "OCSF"): read as the native record it maps back to.</summary>
+    private static RecordedFlow? ParseOcsf(string file, long line, ReadOnlySpan<byte> text, out string? problem)
+    {
+        if (JsonNode.Parse(text) is not JsonObject ocsf) return Problem(out problem, "not a JSON object");
+        if (OcsfMapping.ToNative(ocsf) is not { } native) return Problem(out problem, $"an OCSF event without Corral's fields (unmapped.{OcsfMapping.Extension})");
+        return ParseRecord(file, line, JsonSerializer.SerializeToUtf8Bytes(native), ocsf: false, out problem);
+    }
+
+    private static RecordedFlow? Problem(out string? problem, string text)
+    {
+        problem = text;
+        return null;
     }
 
     private static bool IsPolicyReasonWithoutRule(string reason) =>

@@ -28,6 +28,7 @@ public sealed class GatewayCommandTests
     [InlineData("--dns", "not-an-endpoint")]
     [InlineData("--dns-upstream", "127.0.0.1:53")] // without --dns
     [InlineData("--dns-rate", "0")]
+    [InlineData("--flow-log-format", "json")]
     public void Usage_errors_exit_2(string option, string value)
     {
         Assert.Equal(2, CorralCommand.Run(["gateway", "missing.yaml", option, value], new StringWriter(), new StringWriter()));
@@ -39,6 +40,14 @@ public sealed class GatewayCommandTests
         var stderr = new StringWriter();
         Assert.Equal(2, CorralCommand.Run(["gateway", "missing.yaml", "--flow-log-fail-closed"], new StringWriter(), stderr));
         Assert.Contains("--flow-log-fail-closed needs --flow-log", stderr.ToString());
+    }
+
+    [Fact]
+    public void An_ocsf_flow_log_without_a_flow_log_is_a_usage_error()
+    {
+        var stderr = new StringWriter();
+        Assert.Equal(2, CorralCommand.Run(["gateway", "missing.yaml", "--flow-log-format", "ocsf"], new StringWriter(), stderr));
+        Assert.Contains("--flow-log-format ocsf needs --flow-log", stderr.ToString());
     }
 
     [Fact]

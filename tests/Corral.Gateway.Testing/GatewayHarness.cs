@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Corral.Gateway;
+using Corral.Gateway.FlowLog;
 using Corral.Gateway.Hosting;
 using Corral.Gateway.NameService;
 using Corral.Gateway.Resolution;
@@ -31,7 +32,7 @@ public sealed class GatewayHarness : IAsyncDisposable
     public static readonly CompileOptions StandIns = new() { PublicStandIns = [Prefix("127.0.0.0/8")] };
 
     private GatewayHarness(string folder, string policyPath, string hosts, GatewayLimits? limits, bool transparent, GatewayInterception? interception = null,
-        Func<IResolver, IResolver>? wrapResolver = null, DnsOptions? dns = null, bool flowLog = true)
+        Func<IResolver, IResolver>? wrapResolver = null, DnsOptions? dns = null, bool flowLog = true, FlowLogFormat flowLogFormat = FlowLogFormat.Corral)
     {
         Folder = folder;
         PolicyPath = policyPath;
@@ -47,6 +48,7 @@ public sealed class GatewayHarness : IAsyncDisposable
             Listen = new IPEndPoint(IPAddress.Loopback, 0),
             Transparent = transparent ? new IPEndPoint(IPAddress.Any, 0) : null,
             FlowLogPath = flowLog ? FlowLogPath : null,
+            FlowLogFormat = flowLogFormat,
             HostsFile = hostsPath,
             Limits = limits ?? new GatewayLimits(),
             Interception = interception,
@@ -61,11 +63,11 @@ public sealed class GatewayHarness : IAsyncDisposable
 
     /// <summary>The Foundry pack from <c>corral init</c>, agent subnet = loopback, optionally all in watch mode.</summary>
     public static GatewayHarness Foundry(string hosts, bool watch = false, GatewayLimits? limits = null, bool transparent = false, string agentSubnet = "127.0.0.0/8",
-        GatewayInterception? interception = null)
+        GatewayInterception? interception = null, DnsOptions? dns = null, FlowLogFormat flowLogFormat = FlowLogFormat.Corral)
     {
         var folder = NewFolder();
         var policy = FoundryPack.WriteTo(folder, "p.yaml", new AzureFoundryOptions { AgentSubnet = agentSubnet, Watch = watch });
-        return new GatewayHarness(folder, policy, hosts, limits, transparent, interception);
+        return new GatewayHarness(folder, policy, hosts, limits, transparent, interception, dns: dns, flowLogFormat: flowLogFormat);
     }
 
     /// <summary>A small policy for plain HTTP: www.example.test permitted on 80 and 8080, the rest of the internet denied.</summary>

@@ -24,6 +24,8 @@ internal static class GatewayCommand
         var flowLogMax = new Option<long>("--flow-log-max-bytes") { Description = "Rotate the flow log past this size", DefaultValueFactory = _ => 64L * 1024 * 1024 };
         var flowLogFailClosed = new Option<bool>("--flow-log-fail-closed") { Description = "While the flow log cannot record (full disk, ...), refuse new connections (503 with a JSON refusal body) instead of serving flows whose records may be lost" };
         var flowLogKey = new Option<string?>("--flow-log-signing-key") { Description = "Sign flow-log checkpoints with this Ed25519 key (PEM, mode 600; 'corral log keygen' makes one); 'corral log verify' checks them" };
+        var flowLogFormat = new Option<string>("--flow-log-format") { Description = "Write the flow log as Corral's records (corral) or as OCSF 1.5 events (ocsf: Network, HTTP and DNS Activity; docs/flow-log.md)", DefaultValueFactory = _ => "corral" };
+        flowLogFormat.AcceptOnlyFromAmong("corral", "ocsf");
         var checkpointEvery = new Option<int>("--flow-log-checkpoint-every") { Description = "With --flow-log-signing-key: a signed checkpoint after this many records (and at start, rotation and shutdown)", DefaultValueFactory = _ => Gateway.FlowLog.FlowLogWriter.DefaultCheckpointEvery };
         var reusePort = new Option<bool>("--reuse-port") { Description = "Share the listeners' ports with other processes (SO_REUSEPORT); without it a busy address is an error" };
         var hosts = new Option<string?>("--hosts") { Description = "Static name -> address map (/etc/hosts format), consulted before DNS" };
@@ -47,7 +49,7 @@ internal static class GatewayCommand
         var noWatch = new Option<bool>("--no-watch") { Description = "Do not reload the policy when it or a file it reads changes" };
         var command = new Command("gateway", "Run the egress gateway that enforces the policy")
         {
-            policy, listen, transparent, flowLog, flowLogMax, flowLogFailClosed, flowLogKey, checkpointEvery, reusePort, hosts, standIns, maxConnections, maxHead, helloTimeout, headTimeout, connectTimeout, idleTimeout, drainTimeout,
+            policy, listen, transparent, flowLog, flowLogMax, flowLogFailClosed, flowLogKey, flowLogFormat, checkpointEvery, reusePort, hosts, standIns, maxConnections, maxHead, helloTimeout, headTimeout, connectTimeout, idleTimeout, drainTimeout,
             caCert, caKey, upstreamCa, admin, adminTokenFile, adminHosts, dns, dnsUpstream, dnsRate, noWatch,
         };
         command.SetAction(parse =>
@@ -110,6 +112,7 @@ internal static class GatewayCommand
 
             if (parse.GetValue(flowLogFailClosed) && parse.GetValue(flowLog) is null) { Usage("--flow-log-fail-closed needs --flow-log"); return CorralCommand.UsageError; }
             if (parse.GetValue(flowLogKey) is not null && parse.GetValue(flowLog) is null) { Usage("--flow-log-signing-key needs --flow-log"); return CorralCommand.UsageError; }
+            if (parse.GetValue(flowLogFormat) == "ocsf" && parse.GetValue(flowLog) is null) { Usage("--flow-log-format ocsf needs --flow-log"); return CorralCommand.UsageError; }
             if (parse.GetValue(checkpointEvery) < 1) { Usage("--flow-log-checkpoint-every must be at least 1"); return CorralCommand.UsageError; }
             Audit.CheckpointSigner? signer = null;
             try
@@ -163,7 +166,8 @@ internal static class GatewayCommand
                 Interception = interception,
                 Dns = dnsOptions,
                 Listen = listenAt, Transparent = transparentAt, FlowLogPath = parse.GetValue(flowLog), FlowLogMaxBytes = parse.GetValue(flowLogMax), HostsFile = parse.GetValue(hosts),
-                FlowLogFailClosed = parse.GetValue(flowLogFailClosed), FlowLogSigner = signer, FlowLogCheckpointEvery = parse.GetValue(checkpointEvery), ReusePort = parse.GetValue(reusePort),
+                FlowLogFailClosed = parse.GetValue(flowLogFailClosed), FlowLogSigner = signer, FlowLogCheckpointEvery = parse.GetValue(checkpointEvery),
+                FlowLogFormat = parse.GetValue(flowLogFormat) == "ocsf" ? Gateway.FlowLog.FlowLogFormat.Ocsf : Gateway.FlowLog.FlowLogFormat.Corral, ReusePort = parse.GetValue(reusePort),
                 Limits = new GatewayLimits
                 {
                     MaxConnections = parse.GetValue(maxConnections), MaxHeadBytes = parse.GetValue(maxHead),

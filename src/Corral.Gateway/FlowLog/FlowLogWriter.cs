@@ -57,7 +57,8 @@ public sealed record FlowLogStatus(string? Problem, DateTimeOffset? Since, long 
 /// Tamper evidence: every line carries the hash chain (<c>"seq"</c>, <c>"prev"</c>), continued across rotation and
 /// restarts; with a signer, a signed checkpoint follows every <c>checkpointEvery</c> records and marks start, rotation
 /// and shutdown; records dropped for a full queue leave a gap record. All of it is computed here, on the writer's
-/// thread, never on a connection's.
+/// thread, never on a connection's. In the OCSF format the records are OCSF events (their chain fields in
+/// <c>unmapped.corral</c>); checkpoint and gap lines stay in the native format, being no events of OCSF's.
 /// </para>
 /// <para>
 /// Rotation by others: the file is opened with <c>O_APPEND</c>, so copytruncate needs nothing; once per batch the
@@ -109,6 +110,7 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
     private volatile Failure? _failure;
     private readonly CheckpointSigner? _signer;
     private readonly int _checkpointEvery;
+    private readonly FlowLogFormat _format;
     // The chain, touched only by the writer thread: the next line's link, that link as of the last successful append,
     // the records since the last checkpoint, the queue-full drops already written as a gap record, and whether a
     // reopened file ended in a torn write.
@@ -123,9 +125,10 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
     }
 
     public FlowLogWriter(string path, long maxBytes, int maxFiles, int capacity, Meter meter, ILogger logger,
-        CheckpointSigner? signer = null, int checkpointEvery = DefaultCheckpointEvery)
+        CheckpointSigner? signer = null, int checkpointEvery = DefaultCheckpointEvery, FlowLogFormat format = FlowLogFormat.Corral)
     {
         _signer = signer;
+        _format = format;
         _checkpointEvery = Math.Max(1, checkpointEvery);
         _path = Path.GetFullPath(path);
         _maxBytes = Math.Max(4096, maxBytes);
@@ -185,6 +188,7 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
             var records = 0;
             var line = new ArrayBufferWriter<byte>(1024);
             using var json = new Utf8JsonWriter(line, JsonOptions);
+            using var ocsf = _format == FlowLogFormat.Ocsf ? new OcsfRecordJson(JsonOptions) : null;
             var reader = _queue.Reader;
             var room = _signer is null ? 0 : CheckpointRoom;
             _link = _committedLink = ResumeChain();
@@ -199,7 +203,7 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
                 var count = 0;
                 while (reader.TryRead(out var record))
                 {
-                    Serialize(line, json, record);
+                    Serialize(line, json, ocsf, record);
                     // Rotate before a line that would take the file past the limit (a file holds at least one line),
                     // keeping room for the checkpoint that closes it.
                     if (length + batch.WrittenCount + line.WrittenCount + room > _maxBytes && length + batch.WrittenCount > 0)
@@ -208,7 +212,7 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
                         Commit(ref file, batch, ref records);
                         Rotate(ref file);
                         length = CurrentLength(ref file);
-                        Serialize(line, json, record); // again: its link follows the checkpoint
+                        Serialize(line, json, ocsf, record); // again: its link follows the checkpoint
                     }
                     AppendLine(batch, line);
                     records++;
@@ -241,11 +245,12 @@ public sealed class FlowLogWriter : IFlowLog, IAsyncDisposable
     }
 
     /// <summary>Writes <paramref name="record"/> as one line (with its newline) linked at the chain's current place.</summary>
-    private void Serialize(ArrayBufferWriter<byte> line, Utf8JsonWriter json, FlowRecord record)
+    private void Serialize(ArrayBufferWriter<byte> line, Utf8JsonWriter json, OcsfRecordJson? ocsf, FlowRecord record)
     {
         line.ResetWrittenCount();
         json.Reset(line);
-        FlowRecordJson.Write(json, record, _link);
+        if (ocsf is null) FlowRecordJson.Write(json, record, _link);
+        else ocsf.Write(json, record, _link);
         json.Flush();
         line.Write("\n"u8);
     }

@@ -53,7 +53,7 @@ public sealed class GatewayServer : IAsyncDisposable
         resolver ??= new Resolver(hosts);
         if (flowLog is null && options.FlowLogPath is not null)
             flowLog = _ownedFlowLog = new FlowLogWriter(options.FlowLogPath, options.FlowLogMaxBytes, options.FlowLogMaxFiles, options.FlowLogQueueCapacity, _meter, loggerFactory.CreateLogger("Corral.Gateway.FlowLog"),
-                options.FlowLogSigner, options.FlowLogCheckpointEvery);
+                options.FlowLogSigner, options.FlowLogCheckpointEvery, options.FlowLogFormat);
         RecentFlows = new RecentFlows(options.RecentFlowsCapacity);
         _flowLog = new TeeFlowLog(flowLog ?? new NullFlowLog(), RecentFlows);
         // Observed at scrape time only: nothing on the flow path.
