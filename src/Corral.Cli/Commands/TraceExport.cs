@@ -15,7 +15,7 @@ namespace Corral.Cli.Commands;
 /// specification's default, used when neither is set) or <c>grpc</c>. The endpoint, headers, timeout, batching,
 /// sampler and resource variables are the SDK's own.
 /// </summary>
-internal sealed record TraceExport(string Protocol, string Endpoint)
+public sealed record TraceExport(string Protocol, string Endpoint)
 {
     private const string TracesExporter = "OTEL_TRACES_EXPORTER", GeneralEndpoint = "OTEL_EXPORTER_OTLP_ENDPOINT", TracesEndpoint = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
         GeneralProtocol = "OTEL_EXPORTER_OTLP_PROTOCOL", TracesProtocol = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", SdkDisabled = "OTEL_SDK_DISABLED";
