@@ -184,6 +184,28 @@ public sealed class TracingTests
     }
 
     [Fact]
+    public async Task A_cleartext_http_request_through_the_explicit_proxy_is_a_request_span_of_its_flow()
+    {
+        using var spans = new SpanCollector();
+        await using var web = LoopbackUpstream.Start(80);
+        await using var gw = GatewayHarness.PlainHttp($"{web.EndPoint.Address} www.example.test\n");
+        using (var client = gw.Client())
+            Assert.StartsWith("hello from upstream: GET /page?", await client.GetStringAsync("http://www.example.test/page?session=abc123"));
+
+        var (decision, _) = await gw.FlowAsync(d => d.GetProperty("host").GetString() == "www.example.test");
+        var (flow, trace) = await spans.TraceAsync(decision.GetProperty("flow").GetString()!, t => t.Any(s => s.DisplayName == "GET"));
+        Assert.Equal("False", Tag(flow, "corral.decrypted"));
+        Assert.Equal("allow-web", Tag(flow, "corral.rule"));
+        var get = Assert.Single(trace, s => s.DisplayName == "GET");
+        Assert.Equal(flow.SpanId, get.ParentSpanId);
+        Assert.Equal("http://www.example.test/page?session=REDACTED", Tag(get, "url.full"));
+        Assert.Equal("http", Tag(get, "url.scheme"));
+        Assert.Equal("80", Tag(get, "server.port"));
+        Assert.Equal("200", Tag(get, "http.response.status_code"));
+        Assert.DoesNotContain(trace, s => s.OperationName.StartsWith("corral.tls", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_request_the_gateway_refuses_inside_a_decrypted_flow_ends_in_error_with_its_check()
     {
         using var spans = new SpanCollector();
