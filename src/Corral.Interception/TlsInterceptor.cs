@@ -68,6 +68,7 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOpti
         IRequestGate gate, PayloadInspector inspector, CancellationToken ct, CancellationToken stopWaiting = default)
     {
         await using var clientTls = new SslStream(client, leaveInnerStreamOpen: false);
+        using (var traced = (gate as ITlsHandshakeObserver)?.HandshakeStarting(serverName, upstream: false))
         using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(ct))
         {
             handshake.CancelAfter(options.HandshakeTimeout);
@@ -77,9 +78,10 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOpti
                 ApplicationProtocols = Http11Only,
                 EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
             }, handshake.Token);
+            traced?.Established(clientTls);
         }
         var clientReader = PipeReader.Create(clientTls, new StreamPipeReaderOptions(leaveOpen: true));
-        var upstreams = new Upstreams(_pool, new UpstreamKey(serverName, destination), token => ConnectUpstreamAsync(serverName, connectUpstream, token));
+        var upstreams = new Upstreams(_pool, new UpstreamKey(serverName, destination), token => ConnectUpstreamAsync(serverName, connectUpstream, gate as ITlsHandshakeObserver, token));
         try
         {
             await _pipeline.RunAsync(clientTls, clientReader, new RelayTarget("https", serverName, port, RelayMode.Tunnel), upstreams, gate, inspector, first: null, ct, stopWaiting);
@@ -91,7 +93,7 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOpti
     }
 
     /// <summary>Opens and verifies a new TLS connection to the real destination.</summary>
-    private async Task<UpstreamConnection> ConnectUpstreamAsync(string serverName, Func<CancellationToken, ValueTask<Stream>> connect, CancellationToken ct)
+    private async Task<UpstreamConnection> ConnectUpstreamAsync(string serverName, Func<CancellationToken, ValueTask<Stream>> connect, ITlsHandshakeObserver? observer, CancellationToken ct)
     {
         var raw = await connect(ct);
         var tls = new SslStream(raw, leaveInnerStreamOpen: false);
@@ -116,11 +118,13 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOpti
             if (chain is not null) foreach (var s in chain.ChainStatus) chainStatus |= s.Status;
             return sslErrors == SslPolicyErrors.None;
         };
+        using var traced = observer?.HandshakeStarting(serverName, upstream: true);
         try
         {
             using var handshake = CancellationTokenSource.CreateLinkedTokenSource(ct);
             handshake.CancelAfter(options.HandshakeTimeout);
             await tls.AuthenticateAsClientAsync(client, handshake.Token);
+            traced?.Established(tls);
         }
         catch (AuthenticationException ex)
         {

@@ -19,6 +19,7 @@ public static class GatewayProcess
 
     /// <summary>Starts <c>corral gateway p.yaml --hosts hosts --public-standin 127.0.0.0/8</c> plus <paramref name="args"/> in <paramref name="folder"/>.</summary>
     /// <param name="ownsFolder">Delete the folder on dispose (false when a later process reads what this one wrote).</param>
-    public static ChildProcess Start(string folder, IEnumerable<string> args, int? openFileLimit = null, bool ownsFolder = true) =>
-        CorralProgram.Start(["gateway", "p.yaml", "--hosts", "hosts", "--public-standin", "127.0.0.0/8", .. args], folder, ownsFolder, openFileLimit);
+    /// <param name="environment">Variables to set for it (a null value removes one).</param>
+    public static ChildProcess Start(string folder, IEnumerable<string> args, int? openFileLimit = null, bool ownsFolder = true, IReadOnlyDictionary<string, string?>? environment = null) =>
+        CorralProgram.Start(["gateway", "p.yaml", "--hosts", "hosts", "--public-standin", "127.0.0.0/8", .. args], folder, ownsFolder, openFileLimit, environment);
 }

@@ -44,7 +44,9 @@ public sealed class ChildProcess : IAsyncDisposable
     /// <param name="workingDirectory">Where it runs.</param>
     /// <param name="ownsFolder">Delete <paramref name="workingDirectory"/> on dispose.</param>
     /// <param name="openFileLimit">Run under <c>ulimit -n</c> of this.</param>
-    public static ChildProcess Start(string program, IEnumerable<string> args, string? workingDirectory = null, bool ownsFolder = false, int? openFileLimit = null)
+    /// <param name="environment">Variables to set (a null value removes one) on top of this process's environment.</param>
+    public static ChildProcess Start(string program, IEnumerable<string> args, string? workingDirectory = null, bool ownsFolder = false, int? openFileLimit = null,
+        IReadOnlyDictionary<string, string?>? environment = null)
     {
         var command = new List<string> { program };
         command.AddRange(args);
@@ -64,6 +66,9 @@ public sealed class ChildProcess : IAsyncDisposable
         info.RedirectStandardOutput = true;
         info.UseShellExecute = false;
         if (workingDirectory is not null) info.WorkingDirectory = workingDirectory;
+        foreach (var (variable, value) in environment ?? new Dictionary<string, string?>())
+            if (value is null) info.Environment.Remove(variable);
+            else info.Environment[variable] = value;
         var name = string.Join(' ', args.Prepend(program).Where(a => !a.EndsWith(".dll", StringComparison.Ordinal)).Take(3));
         return new ChildProcess(Process.Start(info)!, name, workingDirectory, ownsFolder);
     }

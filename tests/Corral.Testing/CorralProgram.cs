@@ -25,6 +25,7 @@ public static class CorralProgram
         ProcessRunner.Run(DotnetHost, [Dll, .. args], new RunOptions { WorkingDirectory = workingDirectory, Timeout = TimeSpan.FromMinutes(2) });
 
     /// <summary>Starts <c>corral ARGS</c> as a long-running child (a gateway, a lab run).</summary>
-    public static ChildProcess Start(IEnumerable<string> args, string? workingDirectory = null, bool ownsFolder = false, int? openFileLimit = null) =>
-        ChildProcess.Start(DotnetHost, [Dll, .. args], workingDirectory, ownsFolder, openFileLimit);
+    public static ChildProcess Start(IEnumerable<string> args, string? workingDirectory = null, bool ownsFolder = false, int? openFileLimit = null,
+        IReadOnlyDictionary<string, string?>? environment = null) =>
+        ChildProcess.Start(DotnetHost, [Dll, .. args], workingDirectory, ownsFolder, openFileLimit, environment);
 }

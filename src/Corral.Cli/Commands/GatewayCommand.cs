@@ -195,6 +195,9 @@ internal static class GatewayCommand
         // spliced connection, docs/performance.md). Streams the gateway parses or decrypts go back to the pool
         // (ResumingNetworkStream). Set before the first socket exists; an operator's own value (e.g. 0) is kept.
         if (Environment.GetEnvironmentVariable(InlineCompletions) is null) Environment.SetEnvironmentVariable(InlineCompletions, "1");
+        var traces = TraceExport.FromEnvironment(Environment.GetEnvironmentVariable, out var traceError);
+        if (traceError is not null) { stderr.WriteLine($"corral gateway: {traceError}"); return CorralCommand.UsageError; }
+        using var tracer = traces?.Start(); // disposed after the host: the last spans are flushed
         var host = BuildHost(policy, options, live);
         try
         {
@@ -218,6 +221,7 @@ internal static class GatewayCommand
             }
             if (standIns.Count > 0) logger.PublicStandIns(standIns);
             logger.PolicyInForce(policy.Document.Name, policy.Hash);
+            if (traces is not null) logger.TracesExported(traces.Protocol, traces.Endpoint);
             host.WaitForShutdownAsync().GetAwaiter().GetResult();
             return CorralCommand.Ok;
         }

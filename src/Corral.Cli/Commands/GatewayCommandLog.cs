@@ -11,4 +11,7 @@ internal static partial class GatewayCommandLog
 
     [LoggerMessage(3001, LogLevel.Information, "Policy {Name} ({Hash}) in force")]
     public static partial void PolicyInForce(this ILogger logger, string name, string hash);
+
+    [LoggerMessage(3002, LogLevel.Information, "Traces exported over OTLP ({Protocol}) to {Endpoint}")]
+    public static partial void TracesExported(this ILogger logger, string protocol, string endpoint);
 }

@@ -45,6 +45,7 @@ internal sealed class AcceptRefusals(IFlowLog flowLog, GatewayContext context, M
         var now = DateTimeOffset.UtcNow;
         flowLog.Write(new FlowRecord { Event = FlowEvent.Decision, Time = now, FlowId = id, Listener = listener, Source = source, Refusal = note });
         flowLog.Write(new FlowRecord { Event = FlowEvent.Close, Time = now, FlowId = id, Listener = listener, Source = source, Refusal = note, DurationMs = 0 });
+        Observability.FlowTracing.AcceptRefused(id, listener, source, check, reason);
         if (_lines[check].ShouldWrite(out var since))
             logger.ConnectionRefused(listener, source, check, reason, since);
         if (speaksHttp) Answer(client, (Refusal.ByCheck(check, "(not read)", reason, 503) with { AdviceText = advice }).ToHttpResponse());

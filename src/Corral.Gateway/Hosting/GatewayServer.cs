@@ -75,7 +75,7 @@ public sealed class GatewayServer : IAsyncDisposable
             : null;
         ToolPins = new Mcp.ToolPins(options.McpPinsPath ?? Mcp.ToolPins.PathFor(policy.Document.FilePath));
         var resolvedNames = options.Dns is { } dns ? new NameService.ResolvedNames(dns.NameEntries) : null;
-        _context = new GatewayContext(options.Limits, new FlowDecider(Policy, resolver, decisionSeconds), _flowLog, _logger, _meter, options.DialGuard, _stopAccepting.Token, interceptor, resolvedNames)
+        _context = new GatewayContext(options.Limits, new FlowDecider(Policy, new Observability.TracedResolver(resolver), decisionSeconds), _flowLog, _logger, _meter, options.DialGuard, _stopAccepting.Token, interceptor, resolvedNames)
         {
             ToolPins = ToolPins,
         };

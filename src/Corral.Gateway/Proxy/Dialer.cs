@@ -8,7 +8,12 @@ internal static class Dialer
 {
     /// <param name="resumeOnPool">Continue on a thread-pool thread when the connect completes on a socket event thread
     /// (inline completions, see <see cref="ResumingNetworkStream"/>): true for callers that parse or decrypt next.</param>
-    public static async Task<Socket> ConnectAsync(IPEndPoint endpoint, TimeSpan timeout, Func<IPEndPoint, bool>? guard, CancellationToken ct, bool resumeOnPool)
+    public static Task<Socket> ConnectAsync(IPEndPoint endpoint, TimeSpan timeout, Func<IPEndPoint, bool>? guard, CancellationToken ct, bool resumeOnPool) =>
+        Observability.FlowTracing.Enabled
+            ? Observability.FlowTracing.TraceDialAsync(endpoint, () => DialAsync(endpoint, timeout, guard, ct, resumeOnPool))
+            : DialAsync(endpoint, timeout, guard, ct, resumeOnPool);
+
+    private static async Task<Socket> DialAsync(IPEndPoint endpoint, TimeSpan timeout, Func<IPEndPoint, bool>? guard, CancellationToken ct, bool resumeOnPool)
     {
         if (guard is not null && !guard(endpoint)) throw new SocketException((int)SocketError.AccessDenied);
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };

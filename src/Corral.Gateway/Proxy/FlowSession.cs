@@ -41,6 +41,7 @@ internal sealed class FlowSession : IAsyncDisposable
     private readonly string? _method, _url;
     private bool _decisionWritten, _closed;
     private FlowDecision _decision;
+    private readonly Observability.FlowTrace? _trace;
 
     public FlowSession(ClientConnection client, string? method, string? url)
     {
@@ -49,6 +50,7 @@ internal sealed class FlowSession : IAsyncDisposable
         _method = method;
         _url = url;
         Id = client.Context.NewFlowId();
+        _trace = Observability.FlowTrace.Start(client, Id); // tracing hook: null when tracing is off
     }
 
     public string Id { get; }
@@ -83,6 +85,7 @@ internal sealed class FlowSession : IAsyncDisposable
     /// <param name="dialled">The address the client dialled, when known (transparent mode): see <see cref="FlowDecider.DecideAsync"/>.</param>
     public async ValueTask DecideAsync(Destination destination, int port, bool? isTls, CancellationToken ct, IPAddress? dialled = null)
     {
+        using var traced = _trace?.Deciding(this); // tracing hook
         Name = HttpAuthority.NameOf(destination);
         Port = port;
         _decision = await Context.Decider.DecideAsync(_policy, _client.Source.Address, destination, port, null, isTls, ct, dialled).ConfigureAwait(false);
@@ -121,6 +124,7 @@ internal sealed class FlowSession : IAsyncDisposable
     {
         if (Refusal is not null) return;
         Refusal = refusal;
+        _trace?.RefusedLate(refusal); // tracing hook
         Context.Metrics.Denied.Add(1);
         Context.Logger.FlowRefused(Id, _client.Listener, _client.Source, Authority, refusal.Check, refusal.Reason);
     }
@@ -213,6 +217,7 @@ internal sealed class FlowSession : IAsyncDisposable
     {
         if (_decisionWritten) return;
         _decisionWritten = true;
+        _trace?.Decided(this, decrypted); // tracing hook
         var verdict = _decision.Flow.Source is null ? (Verdict?)null : _decision.Verdict;
         var refusedByCheck = Refusal is { Check: not null };
         var letsThrough = Refusal is null && _decision.LetsThrough;
@@ -242,10 +247,16 @@ internal sealed class FlowSession : IAsyncDisposable
     private RequestGate? _requests;
     private long _requestsUp, _requestsDown;
 
-    private sealed class RequestGate(FlowSession session) : IRequestGate
+    private sealed class RequestGate(FlowSession session) : IRequestGate, ITlsHandshakeObserver
     {
         // The path as sent: the policy reads it only where a URL filter must match, and one it cannot read matches none.
-        public Verdict Admit(string path) => session.Context.Decider.DecideRequest(session._policy, session._decision, path);
+        public Verdict Admit(string path)
+        {
+            session._trace?.RequestStarting(); // tracing hook: a request is admitted once, when its head has been read
+            return session.Context.Decider.DecideRequest(session._policy, session._decision, path);
+        }
+
+        public ITlsHandshakeScope? HandshakeStarting(string serverName, bool upstream) => session._trace?.HandshakeStarting(serverName, upstream); // tracing hook
 
         public bool IsToolHeld(string tool) => session.IsToolHeld(tool);
 
@@ -255,6 +266,7 @@ internal sealed class FlowSession : IAsyncDisposable
         {
             session._requestsUp += request.BytesUp;
             session._requestsDown += request.BytesDown;
+            session._trace?.RequestDone(session, request); // tracing hook
             var ctx = session.Context;
             if (!request.Forwarded || request.Refusal is not null) ctx.Metrics.Denied.Add(1);
             var refusal = request.Refusal;
@@ -316,6 +328,7 @@ internal sealed class FlowSession : IAsyncDisposable
             Destination = DialTo, Host = HostOrNull(), BytesUp = up, BytesDown = down, DurationMs = Stopwatch.GetElapsedTime(_started).TotalMilliseconds,
             Refusal = note ?? (Refusal is { Check: not null } ? Refusal.Reason : null), Check = Refusal?.Check,
         });
+        _trace?.Closed(up, down, note); // tracing hook
     }
 
     public ValueTask DisposeAsync()
