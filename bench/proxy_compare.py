@@ -176,6 +176,8 @@ def aggregate(raw, ms):
             if cpus: entry[t]["cpu"] = {"key": cpu_key, "median": med(cpus)}
             switches = [r["proxy_switches_per_op"] for r in by[t].values() if r.get("proxy_switches_per_op") is not None]
             if switches: entry[t]["switches"] = med(switches)
+            voluntary = [r["proxy_voluntary_switches_per_op"] for r in by[t].values() if r.get("proxy_voluntary_switches_per_op") is not None]
+            if voluntary: entry[t]["voluntary_switches"] = med(voluntary)
         def ratio(a, b, f=lambda r: r["value"]):
             xs = [f(by[a][k]) / f(by[b][k]) for k in by[a] if k in by[b] and f(by[b][k])]
             return summary(xs)
@@ -298,17 +300,20 @@ def markdown(doc):
         lines.append(f"| {title} | {e['unit']} | {fmt(e['corral'], d)} | {fmt(e['squid'], d)} | {fmt(e['direct'], d)} | {fmt(e['corral_vs_direct'], 2)} | {fmt(e['squid_vs_direct'], 2)} | {fmt(e['corral_vs_squid'], 2)} |")
     lines += ["", "Proxy CPU (user + system, the proxy process and its children) and context switches (every thread's sleeps",
               "and wake-ups) per unit of work, median over rounds:", "",
-              "| measure | Corral CPU | Squid CPU | Corral switches | Squid switches |", "|---|---:|---:|---:|---:|"]
+              "| measure | Corral CPU | Squid CPU | Corral switches (voluntary) | Squid switches (voluntary) |", "|---|---:|---:|---:|---:|"]
     for name, e in res.items():
         c, s = e["corral"].get("cpu"), e["squid"].get("cpu")
         if not c and not s: continue
         unit = "CPU s per GiB" if (c or s)["key"] == "proxy_cpu_s_per_gib" else "CPU ms per connection/request"
-        cs, ss = e["corral"].get("switches"), e["squid"].get("switches")
-        lines.append(f"| {e['title']} ({unit}) | {c['median'] if c else '—'} | {s['median'] if s else '—'} | {'—' if cs is None else f'{cs:.1f}'} | {'—' if ss is None else f'{ss:.1f}'} |")
+        sw = lambda t: "—" if e[t].get("switches") is None else f"{e[t]['switches']:.1f}" + (f" ({e[t]['voluntary_switches']:.1f})" if e[t].get("voluntary_switches") is not None else "")
+        lines.append(f"| {e['title']} ({unit}) | {c['median'] if c else '—'} | {s['median'] if s else '—'} | {sw('corral')} | {sw('squid')} |")
     lines += ["", "Against the issue's targets (median; 'yes'/'no' only when every round agrees):", "", "| target | Corral | met? |", "|---|---:|---|"]
+    d = res.get("splice_agent_1", {}).get("direct", {})
+    too_slow = d.get("median") is not None and d["median"] < CLIENT_FLOOR
     for t in doc["targets"]:
         met = "—" if t["met"] is None else ("yes" if t["met"] else "**no**")
         if t["met"] is not None and not t.get("conclusive", True): met = f"inconclusive (median says {met}; rounds straddle the target)"
+        if t["met"] is not None and too_slow: met = f"not judged: direct below {CLIENT_FLOOR} conn/s one at a time (median says {met})"
         lines.append(f"| {t['target']} | {t['shown'] or '—'} | {met} |")
     if doc["failures"]:
         lines += ["", "Failed measurements:", ""] + [f"- round {f['round']} {f['measure']} {f['target']}: {f['error']}" for f in doc["failures"]]

@@ -8,7 +8,9 @@
  *
  * Prints one JSON line: conn/s, p50/p99 per call (ms), the issuer of the server certificate (a bumped call shows the
  * proxy's CA, a spliced or direct one the upstream's), and with --pid the proxy's CPU time and context switches per
- * call (the process and its descendants, every thread). Exit 1 when more than 1 % of the calls failed.
+ * call (the process and its descendants, every thread; all, and the voluntary ones alone: a thread going to sleep to
+ * wait, which the code decides, while involuntary ones are preemption, which a loaded machine decides).
+ * Exit 1 when more than 1 % of the calls failed.
  * Built by bench/run.sh: cc -O2 -o agent agent.c -lssl -lcrypto -lpthread -lm
  */
 #define _GNU_SOURCE
@@ -142,7 +144,7 @@ static void *worker(void *arg) {
 }
 
 /* The proxy's process tree: CPU time (ticks) and context switches of every thread, from /proc. */
-static void tree_usage(int root, long *ticks, long *switches) {
+static void tree_usage(int root, long *ticks, long *switches, long *voluntary) {
   int pids[4096], parents[4096], n = 0;
   DIR *d = opendir("/proc");
   struct dirent *e;
@@ -166,7 +168,7 @@ static void tree_usage(int root, long *ticks, long *switches) {
   for (int i = 0; i < count; i++)
     for (int j = 0; j < n && count < 4096; j++)
       if (parents[j] == tree[i]) tree[count++] = pids[j];
-  *ticks = *switches = 0;
+  *ticks = *switches = *voluntary = 0;
   for (int i = 0; i < count; i++) {
     char path[64], line[320];
     snprintf(path, sizeof path, "/proc/%d/stat", tree[i]);
@@ -190,7 +192,8 @@ static void tree_usage(int root, long *ticks, long *switches) {
       if (!s) continue;
       while (fgets(line, sizeof line, s)) {
         long v;
-        if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1 || sscanf(line, "nonvoluntary_ctxt_switches: %ld", &v) == 1) *switches += v;
+        if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1) { *switches += v; *voluntary += v; }
+        else if (sscanf(line, "nonvoluntary_ctxt_switches: %ld", &v) == 1) *switches += v;
       }
       fclose(s);
     }
@@ -263,14 +266,14 @@ int main(int argc, char **argv) {
   /* The warm-up lasts at least until every worker finished one call (capped at 60 s), as the .NET client's. */
   sleep_s(warmup);
   for (double t0 = now_ms(); atomic_load(&ever_done) < concurrency && now_ms() - t0 < 60e3;) sleep_s(0.05);
-  long ticks0 = 0, switches0 = 0, ticks1 = 0, switches1 = 0;
-  if (pid > 0) tree_usage(pid, &ticks0, &switches0);
+  long ticks0 = 0, switches0 = 0, voluntary0 = 0, ticks1 = 0, switches1 = 0, voluntary1 = 0;
+  if (pid > 0) tree_usage(pid, &ticks0, &switches0, &voluntary0);
   double start = now_ms();
   atomic_store(&measuring, 1);
   sleep_s(seconds);
   atomic_store(&measuring, 0);
   double elapsed = (now_ms() - start) / 1e3;
-  if (pid > 0) tree_usage(pid, &ticks1, &switches1);
+  if (pid > 0) tree_usage(pid, &ticks1, &switches1, &voluntary1);
   atomic_store(&stop, 1);
   for (int w = 0; w < concurrency; w++) pthread_join(threads[w], NULL);
 
@@ -283,7 +286,8 @@ int main(int argc, char **argv) {
   json_string(proxy ? proxy : "direct");
   printf(",\"value\":%.3f,\"unit\":\"conn/s\",\"count\":%ld,\"errors\":%ld,\"seconds\":%.3f,\"concurrency\":%d", count / elapsed, count, errs, elapsed, concurrency);
   if (pid > 0 && count > 0)
-    printf(",\"proxy_cpu_ms_per_op\":%.4f,\"proxy_switches_per_op\":%.4f", (ticks1 - ticks0) * 10.0 / count, (double)(switches1 - switches0) / count);
+    printf(",\"proxy_cpu_ms_per_op\":%.4f,\"proxy_switches_per_op\":%.4f,\"proxy_voluntary_switches_per_op\":%.4f",
+           (ticks1 - ticks0) * 10.0 / count, (double)(switches1 - switches0) / count, (double)(voluntary1 - voluntary0) / count);
   printf(",\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"issuer\":", percentile(all, total, 0.5), percentile(all, total, 0.99));
   json_string(issuer);
   printf(",\"host\":");
