@@ -11,6 +11,8 @@
 #   bash bench/run.sh --quick       CI smoke run: tiny sizes, 1 s warm-up, 1 round (keeps the harness working; figures not judged)
 #   bash bench/run.sh --rounds N    full sizes, N rounds
 #   bash bench/run.sh --only A,B    only these measures (e.g. splice_agent_1,bump_agent_1,bump_agent_8,tunnel_1)
+#   bash bench/run.sh --serve       start everything, write the addresses to artifacts/bench/serve.env and wait (for
+#                                   A/B gateways beside it, bench/splice_ab.py, and profiling); Ctrl-C stops it all
 #
 # Installs squid-openssl, nginx-light, gcc and libssl-dev with apt when missing (root). Traffic stays on 127.0.0.1.
 # Every process it starts is stopped and its temp folder removed on exit, also on failure or Ctrl-C.
@@ -25,6 +27,7 @@ while [ $# -gt 0 ]; do
     --quick) mode=quick; rounds=1 ;;
     --rounds) rounds="${2:?--rounds needs a number}"; shift ;;
     --only) only="${2:?--only needs measure names}"; shift ;;
+    --serve) mode=serve ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -231,6 +234,16 @@ squid -N -f "$sq/squid.conf" >"$sq/stdout.log" 2>&1 &
 pids+=($!); squid_pid=$!
 wait_port "$squid_port" "$squid_pid" "squid"
 log "squid $(squid -v | head -1 | awk '{print $4}') pid $squid_pid on 127.0.0.1:$squid_port"
+
+if [ "$mode" = serve ]; then
+  mkdir -p artifacts/bench
+  printf 'TLS_PORT=%s\nCORRAL=127.0.0.1:%s\nCORRAL_PID=%s\nSQUID=127.0.0.1:%s\nSQUID_PID=%s\nAGENT=%s\nBENCH_TMP=%s\n' \
+    "$tls_port" "$corral_port" "$corral_pid" "$squid_port" "$squid_pid" "$tmp/agent" "$tmp" >artifacts/bench/serve.env
+  log "serving; addresses in artifacts/bench/serve.env (Ctrl-C stops everything)"
+  sleep infinity &
+  pids+=($!)
+  wait $!
+fi
 
 # ---- measure, interleaved per round, and write the report -------------------------------------------------------
 mkdir -p artifacts/bench
