@@ -93,63 +93,50 @@ internal static class HandshakeGuard
     {
         ClientHelloParser? first = null;
         var messages = new HandshakeMessages(maxHelloBytes, type => type == 1);
+        // One record's verdict: a problem, or whether the client's keys are now in use (the rest needs no look).
+        (string? Problem, bool KeysInUse) Check(byte[] record)
+        {
+            var (type, payload) = (record[0], record.AsMemory(5));
+            var phase = state.Phase;
+            switch (type)
+            {
+                case Handshake:
+                    return (messages.Feed(payload.Span, (message, body) =>
+                    {
+                        if (message != 1) return state.Phase == Phase.Tls12 && message is 11 or 15 or 16
+                            ? null : $"unexpected handshake message {message} from the client before the handshake completed";
+                        var hello = new ClientHelloParser(maxHelloBytes);
+                        if (hello.ParseHello(body) != Sniffing.ParseStatus.Done) return $"malformed ClientHello: {hello.Error}";
+                        if (first is null) { first = hello; return null; }
+                        if (state.Phase != Phase.AwaitingSecondHello)
+                            return state.Phase == Phase.Tls12 ? "a ClientHello in the clear after the server answered (renegotiation)" : "a further ClientHello the server did not ask for";
+                        if (Disagreement(first, hello) is { } why) return $"the ClientHello after the HelloRetryRequest {why}";
+                        state.Phase = Phase.AwaitingFinalServerHello;
+                        return null;
+                    }), false);
+                case ChangeCipherSpec:
+                    // TLS 1.3 clients may send one for middlebox compatibility at any point; in TLS 1.2 it means
+                    // everything after it is encrypted.
+                    return payload.Length != 1 || payload.Span[0] != 1 ? ("malformed ChangeCipherSpec from the client", false) : (null, phase == Phase.Tls12);
+                case ApplicationData:
+                    // Encrypted: the handshake's client flight (TLS 1.3), or 0-RTT early data sent before the server answered.
+                    if (phase == Phase.Tls13) return (null, true);
+                    return phase == Phase.Tls12 || first is null ? ("application data from the client before the handshake", false) : (null, false);
+                case Alert:
+                    return (null, false);
+                default:
+                    return ($"unexpected TLS record type {type} from the client during the handshake", false);
+            }
+        }
         try
         {
             while (!state.Stopped)
             {
-                var (record, status) = await ReadRecordAsync(client, state).ConfigureAwait(false);
-                if (status is not null)
-                {
-                    if (status.Length > 0) state.Fail($"from the client: {status}");
-                    else if (!state.Stopped) state.End("the client closed during the TLS handshake");
-                    return;
-                }
-                var (type, payload) = (record![0], record.AsMemory(5));
-                var phase = state.Phase;
-                var finished = false;
-                string? problem = null;
-                switch (type)
-                {
-                    case Handshake:
-                        problem = messages.Feed(payload.Span, (message, body) =>
-                        {
-                            if (message != 1) return state.Phase == Phase.Tls12 && message is 11 or 15 or 16
-                                ? null : $"unexpected handshake message {message} from the client before the handshake completed";
-                            var hello = new ClientHelloParser(maxHelloBytes);
-                            if (hello.ParseHello(body) != Sniffing.ParseStatus.Done) return $"malformed ClientHello: {hello.Error}";
-                            if (first is null) { first = hello; return null; }
-                            if (state.Phase != Phase.AwaitingSecondHello)
-                                return state.Phase == Phase.Tls12 ? "a ClientHello in the clear after the server answered (renegotiation)" : "a further ClientHello the server did not ask for";
-                            if (Disagreement(first, hello) is { } why) return $"the ClientHello after the HelloRetryRequest {why}";
-                            state.Phase = Phase.AwaitingFinalServerHello;
-                            return null;
-                        });
-                        break;
-                    case ChangeCipherSpec:
-                        // TLS 1.3 clients may send one for middlebox compatibility at any point; in TLS 1.2 it means
-                        // everything after it is encrypted.
-                        if (payload.Length != 1 || payload.Span[0] != 1) problem = "malformed ChangeCipherSpec from the client";
-                        else finished = phase == Phase.Tls12;
-                        break;
-                    case ApplicationData:
-                        // Encrypted: the handshake's client flight (TLS 1.3), or 0-RTT early data sent before the server answered.
-                        if (phase == Phase.Tls13) finished = true;
-                        else if (phase == Phase.Tls12 || first is null) problem = "application data from the client before the handshake";
-                        break;
-                    case Alert:
-                        break;
-                    default:
-                        problem = $"unexpected TLS record type {type} from the client during the handshake";
-                        break;
-                }
-                if (problem is not null)
-                {
-                    state.Fail(problem);
-                    return;
-                }
-                await SendAsync(upstream, record, ct).ConfigureAwait(false);
-                state.Up += record.Length;
-                if (finished) return;
+                var (relayed, status) = await RelayRecordsAsync(client, upstream, state, Check, up: true, ct).ConfigureAwait(false);
+                if (relayed == Relayed.More) continue;
+                if (status is { Length: > 0 }) state.Fail(status);
+                else if (relayed == Relayed.Ended && !state.Stopped) state.End("the client closed during the TLS handshake");
+                return;
             }
         }
         catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
@@ -167,56 +154,46 @@ internal static class HandshakeGuard
     private static async Task ServerSideAsync(State state, PipeReader upstream, Socket client, CancellationToken ct)
     {
         var messages = new HandshakeMessages(64 * 1024, type => type == 2);
+        (string? Problem, bool KeysInUse) Check(byte[] record)
+        {
+            var phase = state.Phase;
+            if (record[0] != Handshake)
+                return (record[0] is ChangeCipherSpec or Alert ? null : $"unexpected TLS record type {record[0]} from the server before its ServerHello", false);
+            var problem = messages.Feed(record.AsSpan(5), (message, body) =>
+            {
+                if (message != 2) return state.Phase is Phase.Tls12 or Phase.Tls13 ? null : $"the server sent handshake message {message} before its ServerHello";
+                var (retry, tls13, error) = ReadServerHello(body);
+                if (error is not null) return error;
+                switch (state.Phase)
+                {
+                    case Phase.AwaitingServerHello when retry:
+                        // Set before the HelloRetryRequest reaches the client: its next ClientHello can only come after.
+                        state.Phase = Phase.AwaitingSecondHello;
+                        return null;
+                    case Phase.AwaitingServerHello or Phase.AwaitingFinalServerHello when !retry:
+                        state.Phase = tls13 ? Phase.Tls13 : Phase.Tls12;
+                        return state.Phase == Phase.Tls12 && phase == Phase.AwaitingFinalServerHello ? "the server chose TLS 1.2 after a HelloRetryRequest" : null;
+                    default:
+                        return retry ? "a second HelloRetryRequest" : "a ServerHello before the client's second ClientHello";
+                }
+            });
+            // Once the server has chosen its version, what it sends next is relayed unread (see RelayBufferedAsync).
+            return (problem, problem is null && state.Phase is Phase.Tls12 or Phase.Tls13);
+        }
         try
         {
             while (!state.Stopped && !state.ClientDone)
             {
-                var phase = state.Phase;
-                if (phase is Phase.Tls12 or Phase.Tls13)
+                if (state.Phase is Phase.Tls12 or Phase.Tls13)
                 {
                     if (!await RelayBufferedAsync(state, upstream, client, ct).ConfigureAwait(false)) return;
                     continue;
                 }
-                var (record, status) = await ReadRecordAsync(upstream, state).ConfigureAwait(false);
-                if (status is not null)
-                {
-                    if (status.Length > 0) state.Fail($"from the server: {status}");
-                    else if (!state.Stopped && !state.ClientDone) state.End("the server closed during the TLS handshake");
-                    return;
-                }
-                string? problem = null;
-                if (record![0] == Handshake)
-                {
-                    problem = messages.Feed(record.AsSpan(5), (message, body) =>
-                    {
-                        if (message != 2) return state.Phase is Phase.Tls12 or Phase.Tls13 ? null : $"the server sent handshake message {message} before its ServerHello";
-                        var (retry, tls13, error) = ReadServerHello(body);
-                        if (error is not null) return error;
-                        switch (state.Phase)
-                        {
-                            case Phase.AwaitingServerHello when retry:
-                                // Set before the HelloRetryRequest reaches the client: its next ClientHello can only come after.
-                                state.Phase = Phase.AwaitingSecondHello;
-                                return null;
-                            case Phase.AwaitingServerHello or Phase.AwaitingFinalServerHello when !retry:
-                                state.Phase = tls13 ? Phase.Tls13 : Phase.Tls12;
-                                return state.Phase == Phase.Tls12 && phase == Phase.AwaitingFinalServerHello ? "the server chose TLS 1.2 after a HelloRetryRequest" : null;
-                            default:
-                                return retry ? "a second HelloRetryRequest" : "a ServerHello before the client's second ClientHello";
-                        }
-                    });
-                }
-                else if (record[0] is not (ChangeCipherSpec or Alert))
-                {
-                    problem = $"unexpected TLS record type {record[0]} from the server before its ServerHello";
-                }
-                if (problem is not null)
-                {
-                    state.Fail(problem);
-                    return;
-                }
-                await SendAsync(client, record, ct).ConfigureAwait(false);
-                state.Down += record.Length;
+                var (relayed, status) = await RelayRecordsAsync(upstream, client, state, Check, up: false, ct).ConfigureAwait(false);
+                if (relayed is Relayed.More or Relayed.Rest) continue;
+                if (status is { Length: > 0 }) state.Fail(status);
+                else if (relayed == Relayed.Ended && !state.Stopped && !state.ClientDone) state.End("the server closed during the TLS handshake");
+                return;
             }
         }
         catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
@@ -243,12 +220,24 @@ internal static class HandshakeGuard
         return false;
     }
 
-    /// <summary>
-    /// One whole record (header and payload), consumed from the reader. Status null: a record; "": the guard is over
-    /// or the stream ended cleanly between records; else what was wrong.
-    /// </summary>
-    private static async ValueTask<(byte[]? Record, string? Status)> ReadRecordAsync(PipeReader reader, State state)
+    private enum Relayed
     {
+        More,    // whole records were checked and relayed; more may follow
+        Rest,    // the check said the sender's keys are in use: the rest of what was buffered was relayed too
+        Stopped, // the guard is over (or the read was cancelled): nothing relayed
+        Ended,   // the stream ended (cleanly between records, or with the problem given)
+    }
+
+    /// <summary>
+    /// Relays what one read brings: every whole record in it, each checked in order, goes on in one send (as the
+    /// sender wrote them, so the other side wakes once per flight rather than once per record). When a record's
+    /// check says the sender's keys are now in use, the rest of the buffer goes along unread, as the splice would
+    /// send it next. A record that fails its check stops the guard with nothing of that read relayed. Bytes not relayed stay in the reader.
+    /// </summary>
+    private static async ValueTask<(Relayed What, string? Problem)> RelayRecordsAsync(PipeReader reader, Socket to, State state,
+        Func<byte[], (string? Problem, bool KeysInUse)> check, bool up, CancellationToken ct)
+    {
+        var side = up ? "from the client" : "from the server";
         while (true)
         {
             var result = await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false);
@@ -256,24 +245,42 @@ internal static class HandshakeGuard
             if (state.Stopped || result.IsCanceled)
             {
                 reader.AdvanceTo(buffer.Start);
-                return (null, "");
+                return (Relayed.Stopped, null);
             }
-            if (buffer.Length >= 5)
+            var remaining = buffer;
+            var rest = false;
+            while (!rest && remaining.Length >= 5)
             {
-                var (version, length) = ReadHeader(buffer);
-                if (version != 3) { reader.AdvanceTo(buffer.Start); return (null, "unknown TLS record version"); }
-                if (length == 0 || length > MaxRecordPayload) { reader.AdvanceTo(buffer.Start); return (null, "bad TLS record length"); }
-                if (buffer.Length >= 5 + length)
+                var (version, length) = ReadHeader(remaining);
+                if (version != 3) { reader.AdvanceTo(buffer.Start); return (Relayed.Ended, $"{side}: unknown TLS record version"); }
+                if (length == 0 || length > MaxRecordPayload) { reader.AdvanceTo(buffer.Start); return (Relayed.Ended, $"{side}: bad TLS record length"); }
+                if (remaining.Length < 5 + length) break;
+                (var problem, rest) = check(remaining.Slice(0, 5 + length).ToArray());
+                if (problem is not null)
                 {
-                    var record = buffer.Slice(0, 5 + length).ToArray();
-                    reader.AdvanceTo(buffer.GetPosition(5 + length));
-                    return (record, null);
+                    reader.AdvanceTo(buffer.Start);
+                    return (Relayed.Ended, problem);
                 }
+                remaining = rest ? remaining.Slice(remaining.End) : remaining.Slice(5 + length);
+            }
+            var relay = buffer.Slice(0, remaining.Start);
+            if (!relay.IsEmpty)
+            {
+                try
+                {
+                    foreach (var segment in relay) await SendAsync(to, segment, ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    reader.AdvanceTo(remaining.Start, buffer.End);
+                }
+                if (up) state.Up += relay.Length; else state.Down += relay.Length;
+                return (rest ? Relayed.Rest : Relayed.More, null);
             }
             if (result.IsCompleted)
             {
                 reader.AdvanceTo(buffer.Start);
-                return (null, buffer.IsEmpty ? "" : "the stream ended inside a TLS record");
+                return (Relayed.Ended, buffer.IsEmpty ? null : $"{side}: the stream ended inside a TLS record");
             }
             reader.AdvanceTo(buffer.Start, buffer.End);
         }
