@@ -107,7 +107,7 @@ public static class PolicyLoader
         var threatGroups = GroupSectionReader.Read(nodes, groups, NodeReader.Get(top, "threatGroups"), GroupSection.Threat, new ThreatGroupReader(nodes, inputs).Read);
         var rules = new RulesSectionReader(nodes, modeSites).Read(NodeReader.Get(top, "rules"), top);
         new ReferenceValidator(nodes, groups).Check(rules, webGroups);
-        var credentialsReader = new CredentialsSectionReader(nodes, groups);
+        var credentialsReader = new CredentialsSectionReader(nodes, groups, inputs);
         var credentials = credentialsReader.Read(NodeReader.Get(top, "credentials"));
         credentialsReader.CheckReachable(credentials, rules);
 

@@ -18,6 +18,9 @@ public enum CredentialSourceKind
 /// </summary>
 public sealed record CredentialSource(CredentialSourceKind Kind, string Reference, SourceLocation Location)
 {
+    /// <summary>For a file: its full path (relative references resolve against the policy's folder). Never read by the policy core.</summary>
+    public string? FullPath { get; init; }
+
     public override string ToString() => Kind == CredentialSourceKind.File ? $"file {Reference}" : $"environment variable {Reference}";
 }
 

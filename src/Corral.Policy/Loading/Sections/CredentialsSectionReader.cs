@@ -8,7 +8,7 @@ namespace Corral.Policy.Loading.Sections;
 /// the header or query parameter it goes in, and the placeholder the agent holds instead. The value itself is never
 /// read here: checking a policy needs no secret, and nothing derived from the policy can leak one.
 /// </summary>
-internal sealed partial class CredentialsSectionReader(NodeReader nodes, GroupNames groups)
+internal sealed partial class CredentialsSectionReader(NodeReader nodes, GroupNames groups, PolicyInputs inputs)
 {
     private static readonly string[] Keys = ["source", "destinations", "header", "query", "placeholder"];
     private static readonly string[] SourceKinds = ["file", "env"];
@@ -80,7 +80,7 @@ internal sealed partial class CredentialsSectionReader(NodeReader nodes, GroupNa
         switch (kindKey.Value)
         {
             case "file" when reference.Length > 0 && !reference.Any(char.IsControl):
-                return new CredentialSource(CredentialSourceKind.File, reference, valueNode.Location);
+                return new CredentialSource(CredentialSourceKind.File, reference, valueNode.Location) { FullPath = inputs.FullPath(reference) };
             case "file":
                 nodes.Error("bad-source", valueNode, $"the file of credential '{name}' is a path");
                 return null;
