@@ -65,7 +65,7 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOpti
     /// <param name="port">The port the flow was permitted to (names requests must agree with).</param>
     /// <param name="inspector">The payload patterns of the policy in force when the flow started.</param>
     public async Task RunAsync(Stream client, string serverName, IPEndPoint destination, int port, Func<CancellationToken, ValueTask<Stream>> connectUpstream,
-        IRequestPolicy policy, PayloadInspector inspector, CancellationToken ct, CancellationToken stopWaiting = default)
+        IRequestGate gate, PayloadInspector inspector, CancellationToken ct, CancellationToken stopWaiting = default)
     {
         await using var clientTls = new SslStream(client, leaveInnerStreamOpen: false);
         using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(ct))
@@ -82,7 +82,7 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOpti
         var upstreams = new Upstreams(_pool, new UpstreamKey(serverName, destination), token => ConnectUpstreamAsync(serverName, connectUpstream, token));
         try
         {
-            await _pipeline.RunAsync(clientTls, clientReader, new RelayTarget("https", serverName, port, RelayMode.Tunnel), upstreams, policy, inspector, ct, stopWaiting);
+            await _pipeline.RunAsync(clientTls, clientReader, new RelayTarget("https", serverName, port, RelayMode.Tunnel), upstreams, gate, inspector, first: null, ct, stopWaiting);
         }
         finally
         {

@@ -1,5 +1,5 @@
 using System.IO.Pipelines;
-using Corral.Gateway.Http;
+using Corral.Gateway.Sniffing;
 using Corral.Gateway.Tests.Support;
 using Corral.Gateway.Tls;
 

@@ -158,14 +158,14 @@ public sealed class InterceptionFixture : IAsyncDisposable
         return System.Text.Encoding.ASCII.GetString(bytes.ToArray());
     }
 
-    private sealed class Decider(InterceptionFixture fixture, string host) : IRequestPolicy
+    private sealed class Decider(InterceptionFixture fixture, string host) : IRequestGate
     {
-        public Verdict Decide(string path) => fixture.Compiled.Decide(new Flow
+        public Verdict Admit(string path) => fixture.Compiled.Decide(new Flow
         {
             Source = IPAddress.Loopback, Host = host, Port = 443, IsTls = true, Path = path, Destinations = [IPAddress.Loopback],
         });
 
-        public void OnRequest(InspectedRequest request) => fixture.Records.Enqueue(request);
+        public void Complete(InspectedRequest request) => fixture.Records.Enqueue(request);
     }
 
     /// <summary>A raw TLS connection through the interceptor, trusting only the interception CA.</summary>

@@ -84,14 +84,14 @@ public sealed class UpstreamPoolTests : IAsyncLifetime
         }
     }
 
-    private sealed class Decider(UpstreamPoolTests t) : IRequestPolicy
+    private sealed class Decider(UpstreamPoolTests t) : IRequestGate
     {
-        public Verdict Decide(string path) => t._policy.Decide(new Flow
+        public Verdict Admit(string path) => t._policy.Decide(new Flow
         {
             Source = IPAddress.Loopback, Host = Name, Port = 443, IsTls = true, Path = path, Destinations = [IPAddress.Loopback],
         });
 
-        public void OnRequest(InspectedRequest request) => t._records.Enqueue(request);
+        public void Complete(InspectedRequest request) => t._records.Enqueue(request);
     }
 
     /// <summary>One intercepted client connection: TLS to the interceptor, trusting only the interception CA.</summary>

@@ -38,8 +38,8 @@ internal sealed class AcceptRefusals(IFlowLog flowLog, GatewayContext context, M
         Interlocked.Increment(ref _total);
         var source = client.RemoteEndPoint is IPEndPoint remote ? new IPEndPoint(IpBits.Canonical(remote.Address), remote.Port) : new IPEndPoint(IPAddress.None, 0);
         _refused.Add(1, new KeyValuePair<string, object?>("listener", listener), new KeyValuePair<string, object?>("check", check));
-        context.Flows.Add(1, new KeyValuePair<string, object?>("rule", "(refused)"), new KeyValuePair<string, object?>("action", "deny"), new KeyValuePair<string, object?>("enforced", "true"));
-        context.Denied.Add(1);
+        context.Metrics.Flows.Add(1, new KeyValuePair<string, object?>("rule", "(refused)"), new KeyValuePair<string, object?>("action", "deny"), new KeyValuePair<string, object?>("enforced", "true"));
+        context.Metrics.Denied.Add(1);
         var id = context.NewFlowId();
         var note = $"{check}: {reason}";
         var now = DateTimeOffset.UtcNow;

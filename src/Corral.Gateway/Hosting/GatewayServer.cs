@@ -302,8 +302,7 @@ public sealed class GatewayServer : IAsyncDisposable
     public async Task StopAsync()
     {
         if (Interlocked.Exchange(ref _stopped, 1) == 1) return;
-        _context.Stopping = true;
-        _stopAccepting.Cancel();
+        _stopAccepting.Cancel(); // the handlers read it as Stopping: kept-alive connections close after their current request
         foreach (var l in _listeners) l.Dispose();
         if (_dns is not null) await _dns.DisposeAsync().ConfigureAwait(false);
         await Task.WhenAll(_acceptLoops).ConfigureAwait(false);

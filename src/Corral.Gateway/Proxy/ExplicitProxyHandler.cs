@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using Corral.Gateway.Http;
+using Corral.Gateway.Sniffing;
 using Corral.Interception;
 using Corral.Interception.Http;
 
@@ -19,32 +19,37 @@ internal sealed class ExplicitProxyHandler(GatewayContext context)
         CancellationTokenSource? betweenRequests = null; // only a kept-alive connection needs it (not a CONNECT)
         try
         {
+            ParsedRequest? next = null; // a request the last flow left unread (another destination), its head parsed once there
             for (var first = true; ; first = false)
             {
                 if (!first && context.Stopping) return;
-                var peek = new HttpRequestPeek(context.HttpLimits);
-                // Between requests a graceful shutdown need not wait for the idle timeout: stop waiting for the next one.
-                if (!first) betweenRequests ??= CancellationTokenSource.CreateLinkedTokenSource(ct, context.StoppingToken);
-                var outcome = await PipePeek.PeekAsync(client.Reader, peek, limits.MaxHeadBytes + 1, first ? limits.HeadTimeout : limits.IdleTimeout,
-                    first ? ct : betweenRequests!.Token).ConfigureAwait(false);
-                switch (outcome)
+                var request = next;
+                if (request is null)
                 {
-                    case PeekOutcome.Done: break;
-                    case PeekOutcome.Closed: return;
-                    case PeekOutcome.TimedOut when !first: return; // an idle kept-alive connection
-                    case PeekOutcome.Invalid: await RefuseInputAsync(client, peek.Status, $"malformed request: {peek.Error}").ConfigureAwait(false); return;
-                    case PeekOutcome.TooLarge: await RefuseInputAsync(client, 431, $"request head larger than {limits.MaxHeadBytes} bytes").ConfigureAwait(false); return;
-                    case PeekOutcome.TimedOut: await RefuseInputAsync(client, 408, $"request head not complete within {limits.HeadTimeout.TotalSeconds:0.#} s").ConfigureAwait(false); return;
-                    default: await RefuseInputAsync(client, 400, "the client closed in the middle of a request head").ConfigureAwait(false); return;
+                    var peek = new HttpRequestPeek(context.HttpLimits);
+                    // Between requests a graceful shutdown need not wait for the idle timeout: stop waiting for the next one.
+                    if (!first) betweenRequests ??= CancellationTokenSource.CreateLinkedTokenSource(ct, context.StoppingToken);
+                    var outcome = await PipePeek.PeekAsync(client.Reader, peek, limits.MaxHeadBytes + 1, first ? limits.HeadTimeout : limits.IdleTimeout,
+                        first ? ct : betweenRequests!.Token).ConfigureAwait(false);
+                    switch (outcome)
+                    {
+                        case PeekOutcome.Done: break;
+                        case PeekOutcome.Closed: return;
+                        case PeekOutcome.TimedOut when !first: return; // an idle kept-alive connection
+                        case PeekOutcome.Invalid: await RefuseInputAsync(client, peek.Status, $"malformed request: {peek.Error}").ConfigureAwait(false); return;
+                        case PeekOutcome.TooLarge: await RefuseInputAsync(client, 431, $"request head larger than {limits.MaxHeadBytes} bytes").ConfigureAwait(false); return;
+                        case PeekOutcome.TimedOut: await RefuseInputAsync(client, 408, $"request head not complete within {limits.HeadTimeout.TotalSeconds:0.#} s").ConfigureAwait(false); return;
+                        default: await RefuseInputAsync(client, 400, "the client closed in the middle of a request head").ConfigureAwait(false); return;
+                    }
+                    request = peek.Parsed!;
                 }
-                var head = peek.Head!;
-                if (head.Method == "CONNECT")
+                if (request.Head.Method == "CONNECT")
                 {
-                    await ConsumeAsync(client, peek.Length, ct).ConfigureAwait(false);
-                    await ConnectAsync(client, head, ct).ConfigureAwait(false);
+                    await ConsumeAsync(client, request.Length, ct).ConfigureAwait(false);
+                    await ConnectAsync(client, request.Head, ct).ConfigureAwait(false);
                     return;
                 }
-                if (!await PlainAsync(client, head, ct).ConfigureAwait(false)) return;
+                if ((next = await PlainAsync(client, request, ct).ConfigureAwait(false)) is null) return;
             }
         }
         finally
@@ -98,16 +103,16 @@ internal sealed class ExplicitProxyHandler(GatewayContext context)
             throw;
         }
         var sniffed = await StreamSniffer.SniffAsync(client, ct).ConfigureAwait(false);
-        Tunnel.CheckStream(session, sniffed, named: destination.Host is not null);
-        await Tunnel.CarryAsync(client, session, sniffed, upstream, ct).ConfigureAwait(false);
+        await Tunnel.CarryAsync(client, session, sniffed, named: destination.Host is not null, upstream, ct).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// An absolute-form request: a flow to the destination it names, whose requests the request pipeline carries.
-    /// Returns whether the connection carries on with a request to another destination.
+    /// An absolute-form request: a flow to the destination it names, whose requests the request pipeline carries (the
+    /// first one as parsed here). Returns the next request when the connection carries on to another destination.
     /// </summary>
-    private async Task<bool> PlainAsync(ClientConnection client, HttpRequestHead head, CancellationToken ct)
+    private async Task<ParsedRequest?> PlainAsync(ClientConnection client, ParsedRequest request, CancellationToken ct)
     {
+        var head = request.Head;
         await using var session = new FlowSession(client, head.Method, head.Target);
         if (!HttpAuthority.TrySplitAbsolute(head.Target, out var scheme, out var authority, out _) || scheme != "http")
         {
@@ -115,31 +120,31 @@ internal sealed class ExplicitProxyHandler(GatewayContext context)
                 : $"unsupported request target '{Refusal.Printable(head.Target)}' (only http:// URLs and CONNECT)";
             session.Refuse(Refusal.ByCheck(GatewayCheck.Malformed, Refusal.Printable(head.Target), what, 400));
             await AnswerAsync(client, session).ConfigureAwait(false);
-            return false;
+            return null;
         }
         if (!HttpAuthority.TryParse(authority, 80, out var destination, out var port, out var error))
         {
             session.Refuse(Refusal.ByCheck(GatewayCheck.Malformed, Refusal.Printable(authority), $"bad URL authority: {error}", 400));
             await AnswerAsync(client, session).ConfigureAwait(false);
-            return false;
+            return null;
         }
         await session.DecideAsync(destination, port, isTls: false, ct).ConfigureAwait(false);
         if (port == 443) session.Refuse(Refusal.ByCheck(GatewayCheck.NotTlsOn443, session.Authority, "only TLS may use port 443"));
         if (session.Refusal is not null)
         {
             await AnswerAsync(client, session).ConfigureAwait(false);
-            return false;
+            return null;
         }
-        session.Permit(decrypted: false);
+        session.Admit();
         using var upstream = new Tunnel.PreDialed(null);
-        var end = await Tunnel.RelayAsync(client, session, new RelayTarget("http", session.Name, port, RelayMode.Proxy), upstream, ct).ConfigureAwait(false);
-        return end == RelayEnd.OtherDestination && !context.Stopping;
+        var end = await Tunnel.RelayAsync(client, session, new RelayTarget("http", session.Name, port, RelayMode.Proxy), upstream, request, ct).ConfigureAwait(false);
+        return end.End == RelayEnd.OtherDestination && !context.Stopping ? end.Next : null;
     }
 
-    /// <summary>Answers a refused flow with its refusal (records written by the session).</summary>
+    /// <summary>Answers a refused flow with its refusal; admitting it writes its decision record.</summary>
     private static async Task AnswerAsync(ClientConnection client, FlowSession session)
     {
-        session.RecordDecision();
+        session.Admit();
         try { await client.SendAsync(session.Refusal!.ToHttpResponse(), CancellationToken.None).ConfigureAwait(false); }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException) { }
     }

@@ -2,17 +2,36 @@ using System.Diagnostics;
 using System.Net;
 using Corral.Gateway.Decision;
 using Corral.Gateway.FlowLog;
+using Corral.Gateway.Sniffing;
 using Corral.Interception;
 using Corral.Interception.Http;
 using Corral.Policy.Compilation;
 
 namespace Corral.Gateway.Proxy;
 
+/// <summary>What a handler does with an admitted flow (the session has written its decision record).</summary>
+internal enum FlowCarriage
+{
+    /// <summary>Refused: answer with <see cref="FlowSession.Refusal"/> in the form the client speaks, then close.</summary>
+    Refuse,
+    /// <summary>The client closed before sending anything: nothing to carry.</summary>
+    End,
+    /// <summary>Cleartext HTTP: each request through the request pipeline, admitted by <see cref="FlowSession.Requests"/>.</summary>
+    RelayHttp,
+    /// <summary>TLS decrypted, each request through the request pipeline.</summary>
+    Decrypt,
+    /// <summary>Spliced: bytes moved unread (a TLS handshake watched first).</summary>
+    Splice,
+}
+
 /// <summary>
-/// One flow from start to close: its id, the one policy snapshot every decision on it uses, its verdict or refusal,
-/// and the only place its records are written — exactly one decision record, request records for the HTTP requests
-/// it carries, and exactly one close record (written on dispose if nothing wrote it before). Handlers only gather
-/// facts (names, stream kind, addresses) and hand them here.
+/// The one gate of a flow, from start to close (Smokescreen's one deferred emission point): it owns the flow's id and
+/// the one policy snapshot every decision on it uses; it decides the connection (<see cref="DecideAsync"/>), admits
+/// it once its first bytes are known (<see cref="Admit(in Sniffed, bool, bool)"/>), admits each request it carries
+/// (<see cref="Requests"/>: head, then body) and completes it (<see cref="Close"/>). It alone writes the flow's
+/// records: exactly one decision record (at admission), one request record per HTTP request, and exactly one close
+/// record (written on dispose if nothing wrote it before). Handlers and the request pipeline only gather facts (names,
+/// stream kind, addresses, requests) and act on its answers.
 /// </summary>
 internal sealed class FlowSession : IAsyncDisposable
 {
@@ -99,24 +118,107 @@ internal sealed class FlowSession : IAsyncDisposable
     {
         if (Refusal is not null) return;
         Refusal = refusal;
-        Context.Denied.Add(1);
+        Context.Metrics.Denied.Add(1);
         Context.Logger.FlowRefused(Id, _client.Listener, _client.Source, Authority, refusal.Check, refusal.Reason);
     }
 
     /// <summary>
+    /// Admits the flow as decided so far, with no stream of its own to look at (the explicit proxy's plain HTTP, or a
+    /// refusal answered before any stream): writes the decision record. Returns whether it may go on.
+    /// </summary>
+    public bool Admit()
+    {
+        RecordDecision();
+        return LetsThrough;
+    }
+
+    /// <summary>
+    /// Admits the flow once its first bytes are known (a CONNECT tunnel or a transparent connection): holds the stream
+    /// against the decision, chooses how it is carried, and writes the decision record.
+    /// </summary>
+    /// <param name="named">Whether the flow was decided for a host name (a CONNECT authority or a transparent SNI/Host), not an address.</param>
+    /// <param name="canDecrypt">Whether the gateway has a CA to decrypt with.</param>
+    public FlowCarriage Admit(in Sniffed sniffed, bool named, bool canDecrypt)
+    {
+        var carriage = Carriage(sniffed, named, canDecrypt);
+        _decrypted = carriage == FlowCarriage.Decrypt;
+        RecordDecision(_decrypted);
+        return carriage;
+    }
+
+    private FlowCarriage Carriage(in Sniffed sniffed, bool named, bool canDecrypt)
+    {
+        CheckStream(sniffed, named);
+        if (Refusal is not null) return FlowCarriage.Refuse;
+        if (sniffed.Kind == StreamKind.Closed) return FlowCarriage.End;
+        if (sniffed.Kind == StreamKind.Http) return FlowCarriage.RelayHttp;
+        // Decrypt only an enforced permit whose rule allows it, when a CA is configured and the stream is TLS with an
+        // SNI; everything else (decrypt: not-allowed, watched rules, no CA) is spliced.
+        if (canDecrypt && _decision.Verdict.Decrypt && sniffed.IsTls && _decision.Flow.Host is not null) return FlowCarriage.Decrypt;
+        // Encrypted Client Hello hides the name the client really asks for, and the flow was decided on the visible one.
+        if (sniffed.OffersEch)
+        {
+            if (Tls.Ech == Policy.Model.EchHandling.Intercept && canDecrypt && _decision.Flow.Host is not null) return FlowCarriage.Decrypt;
+            Refuse(Refusal.ByCheck(GatewayCheck.EncryptedClientHello, Authority,
+                "the TLS ClientHello carries Encrypted Client Hello, which hides the name it really asks for; the gateway does not splice it (policy tls.ech: " +
+                (Tls.Ech == Policy.Model.EchHandling.Refuse ? "refuse)" : "intercept, which needs a CA and an SNI)")));
+            return FlowCarriage.Refuse;
+        }
+        // A rule that decides MCP calls one by one cannot let a stream it cannot read through whole (no CA, no SNI, not TLS).
+        if (_decision.Verdict is { Enforced: true, Rule.Rule.Mcp: not null } mcpVerdict)
+        {
+            Refuse(Refusal.ByCheck(GatewayCheck.McpNotDecrypted, Authority,
+                $"rule '{mcpVerdict.Rule!.Name}' decides MCP calls one by one, which needs this flow decrypted" +
+                (canDecrypt ? " (TLS with an SNI)" : ", and the gateway has no CA configured")));
+            return FlowCarriage.Refuse;
+        }
+        return FlowCarriage.Splice;
+    }
+
+    /// <summary>
+    /// Holds the stream's first bytes against the decision: a stream the parsers refuse is refused; TLS to a named
+    /// destination must name it in the SNI; names must agree (domain fronting); port 443 carries TLS and nothing else;
+    /// a TLS stream on another port is decided again as TLS.
+    /// </summary>
+    private void CheckStream(in Sniffed sniffed, bool named)
+    {
+        switch (sniffed.Kind)
+        {
+            case StreamKind.Bad:
+                Refuse(Refusal.ByCheck(GatewayCheck.Malformed, Authority, sniffed.Problem!, sniffed.LooksLikeTls ? 403 : sniffed.Status));
+                return;
+            case StreamKind.Tls when sniffed.Name is null && named:
+                Refuse(Refusal.ByCheck(GatewayCheck.NoSni, Authority, $"the TLS ClientHello names no server; a flow to '{Name}' must name it in the SNI"));
+                return;
+            case StreamKind.Tls when sniffed.Name is { } sni && sni != Name:
+                Refuse(Refusal.ByCheck(GatewayCheck.NameMismatch, Authority, $"the TLS SNI '{sni}' differs from the requested '{Name}' (domain fronting)"));
+                return;
+            case StreamKind.Tls:
+                if (Port != 443) CorrectTls(true);
+                return;
+            case StreamKind.Http or StreamKind.Opaque or StreamKind.Silent when Port == 443:
+                Refuse(Refusal.ByCheck(GatewayCheck.NotTlsOn443, Authority, "only TLS may use port 443"));
+                return;
+        }
+    }
+
+    /// <summary>The payload inspector for this flow's requests.</summary>
+    public Corral.Policy.Inspection.PayloadInspector Inspector => Context.Decider.CurrentInspector();
+
+    /// <summary>
     /// Writes the decision record (once): before any byte goes upstream. A refused flow is counted as denied and logged.
     /// </summary>
-    public void RecordDecision(bool decrypted = false)
+    private void RecordDecision(bool decrypted = false)
     {
         if (_decisionWritten) return;
         _decisionWritten = true;
         var verdict = _decision.Flow.Source is null ? (Verdict?)null : _decision.Verdict;
         var refusedByCheck = Refusal is { Check: not null };
         var letsThrough = Refusal is null && _decision.LetsThrough;
-        Context.Flows.Add(1, new KeyValuePair<string, object?>("rule", refusedByCheck ? "(refused)" : verdict?.Rule?.Name ?? "(default)"),
+        Context.Metrics.Flows.Add(1, new KeyValuePair<string, object?>("rule", refusedByCheck ? "(refused)" : verdict?.Rule?.Name ?? "(default)"),
             new KeyValuePair<string, object?>("action", !letsThrough || verdict is not { Action: Policy.Model.RuleAction.Permit } ? "deny" : "permit"),
             new KeyValuePair<string, object?>("enforced", refusedByCheck || verdict is not { Enforced: false } ? "true" : "false"));
-        if (!letsThrough) Context.Denied.Add(1);
+        if (!letsThrough) Context.Metrics.Denied.Add(1);
         if (Refusal is { } refusal)
         {
             if (refusal.Check is null) Context.Logger.FlowDenied(Id, _client.Listener, _client.Source, Authority, refusal.Rule, refusal.Reason);
@@ -134,26 +236,26 @@ internal sealed class FlowSession : IAsyncDisposable
 
     private string? HostOrNull() => Name.Length == 0 || IPAddress.TryParse(Name, out _) ? null : Name;
 
-    /// <summary>The per-request decisions and request records of the HTTP requests this flow carries.</summary>
-    public IRequestPolicy Requests => _requests ??= new RequestRecords(this);
-    private RequestRecords? _requests;
+    /// <summary>The flow's gate for the HTTP requests it carries: each one's decision and its request record.</summary>
+    public IRequestGate Requests => _requests ??= new RequestGate(this);
+    private RequestGate? _requests;
     private long _requestsUp, _requestsDown;
 
-    private sealed class RequestRecords(FlowSession session) : IRequestPolicy
+    private sealed class RequestGate(FlowSession session) : IRequestGate
     {
         // The path as sent: the policy reads it only where a URL filter must match, and one it cannot read matches none.
-        public Verdict Decide(string path) => session.Context.Decider.DecideRequest(session._policy, session._decision, path);
+        public Verdict Admit(string path) => session.Context.Decider.DecideRequest(session._policy, session._decision, path);
 
         public bool IsToolHeld(string tool) => session.IsToolHeld(tool);
 
         public IReadOnlyList<string> OnToolsListed(Interception.Mcp.McpToolListing listing) => session.OnToolsListed(listing);
 
-        public void OnRequest(InspectedRequest request)
+        public void Complete(InspectedRequest request)
         {
             session._requestsUp += request.BytesUp;
             session._requestsDown += request.BytesDown;
             var ctx = session.Context;
-            if (!request.Forwarded || request.Refusal is not null) ctx.Denied.Add(1);
+            if (!request.Forwarded || request.Refusal is not null) ctx.Metrics.Denied.Add(1);
             var refusal = request.Refusal;
             ctx.FlowLog.Write(new FlowRecord
             {
@@ -177,7 +279,7 @@ internal sealed class FlowSession : IAsyncDisposable
     private void CountMcp(Interception.Mcp.McpExchange mcp, Verdict verdict)
     {
         var outcome = !mcp.Denied ? "allowed" : verdict.Enforced ? "denied" : "would-deny";
-        Context.McpCalls.Add(1, new KeyValuePair<string, object?>("server", McpServer), new KeyValuePair<string, object?>("tool", mcp.Tool ?? mcp.Method),
+        Context.Metrics.McpCalls.Add(1, new KeyValuePair<string, object?>("server", McpServer), new KeyValuePair<string, object?>("tool", mcp.Tool ?? mcp.Method),
             new KeyValuePair<string, object?>("outcome", outcome));
     }
 
@@ -188,7 +290,7 @@ internal sealed class FlowSession : IAsyncDisposable
         var comparison = Context.ToolPins.Observe(McpServer, listing);
         foreach (var tool in comparison.NewlyFlagged)
         {
-            Context.McpToolChanges.Add(1, new KeyValuePair<string, object?>("server", McpServer), new KeyValuePair<string, object?>("tool", tool));
+            Context.Metrics.McpToolChanges.Add(1, new KeyValuePair<string, object?>("server", McpServer), new KeyValuePair<string, object?>("tool", tool));
             Context.Logger.McpToolChanged(Id, McpServer, tool);
         }
         return comparison.Changed;
@@ -196,13 +298,6 @@ internal sealed class FlowSession : IAsyncDisposable
     // A request is decided on the flow's facts with its own path and only the address dialled.
     private Flow? RequestFacts(string? path) => _decision.Flow.Source is null ? null
         : _decision.Flow with { Path = path, Destinations = DialTo is null ? _decision.Flow.Destinations : [DialTo.Address] };
-
-    /// <summary>Marks the flow as decrypted (its request records say so) and writes the decision record.</summary>
-    public void Permit(bool decrypted)
-    {
-        _decrypted = decrypted;
-        RecordDecision(decrypted);
-    }
 
     /// <summary>Writes the close record (once) with the bytes moved; the HTTP requests' bytes are added when the flow carried requests.</summary>
     public void Close(long up = 0, long down = 0, string? note = null)
@@ -212,8 +307,8 @@ internal sealed class FlowSession : IAsyncDisposable
         _closed = true;
         up += _requestsUp;
         down += _requestsDown;
-        if (up > 0) Context.BytesUp.Add(up);
-        if (down > 0) Context.BytesDown.Add(down);
+        if (up > 0) Context.Metrics.BytesUp.Add(up);
+        if (down > 0) Context.Metrics.BytesDown.Add(down);
         Context.FlowLog.Write(new FlowRecord
         {
             Event = FlowEvent.Close, Time = DateTimeOffset.UtcNow, FlowId = Id, Listener = _client.Listener, Source = _client.Source,

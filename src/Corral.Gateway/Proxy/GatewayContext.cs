@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Corral.Gateway.Proxy;
 
-/// <summary>What every connection handler shares: limits, the decider, the flow log, logging, flow ids and metrics.</summary>
+/// <summary>What every connection handler shares: limits, the decider, the flow log, logging, flow ids, metrics and the shutdown signal.</summary>
 internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, IFlowLog flowLog, ILogger logger, Meter meter, Func<System.Net.IPEndPoint, bool>? dialGuard, CancellationToken stoppingToken,
     Interception.TlsInterceptor? interceptor = null, NameService.ResolvedNames? resolvedNames = null)
 {
@@ -32,6 +32,27 @@ internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, 
     public FlowDecider Decider { get; } = decider;
     public IFlowLog FlowLog { get; } = flowLog;
     public ILogger Logger { get; } = logger;
+    /// <summary>The flow counters (decided, denied, bytes, MCP calls and tool changes).</summary>
+    public GatewayMetrics Metrics { get; } = new(meter);
+
+    /// <summary>The MCP tool pins (rules with pinTools).</summary>
+    public required Mcp.ToolPins ToolPins { get; init; }
+
+    /// <summary>Cancelled when a graceful shutdown starts; cuts only waits for a next request, never a transfer.</summary>
+    public CancellationToken StoppingToken { get; } = stoppingToken;
+
+    /// <summary>A graceful shutdown has started: kept-alive connections finish their current request and close.</summary>
+    public bool Stopping => StoppingToken.IsCancellationRequested;
+
+    /// <summary>The gateway's own endpoints, never dialled.</summary>
+    public SelfGuard Self { get; } = new();
+
+    public string NewFlowId() => $"{_idPrefix}-{Interlocked.Increment(ref _nextId):x}";
+}
+
+/// <summary>The gateway's flow counters, created once on its meter.</summary>
+internal sealed class GatewayMetrics(Meter meter)
+{
     /// <summary>Flows decided, tagged with rule, action and enforced.</summary>
     public Counter<long> Flows { get; } = meter.CreateCounter<long>("corral.gateway.flows", description: "Flows decided, by rule, action and enforced");
     public Counter<long> BytesUp { get; } = meter.CreateCounter<long>("corral.gateway.traffic.up", unit: "By", description: "Bytes sent upstream by clients");
@@ -42,18 +63,4 @@ internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, 
     public Counter<long> McpCalls { get; } = meter.CreateCounter<long>("corral.gateway.mcp.calls", description: "MCP calls on rules with an mcp section, by server, tool and outcome");
     /// <summary>MCP tools a server added, removed or changed since they were pinned, tagged with server and tool.</summary>
     public Counter<long> McpToolChanges { get; } = meter.CreateCounter<long>("corral.gateway.mcp.tool_changes", description: "MCP tool definitions changed since pinned, by server and tool");
-
-    /// <summary>The MCP tool pins (rules with pinTools).</summary>
-    public required Mcp.ToolPins ToolPins { get; init; }
-
-    /// <summary>Set when a graceful shutdown starts: kept-alive connections finish their current request and close.</summary>
-    public volatile bool Stopping;
-
-    /// <summary>Cancelled when a graceful shutdown starts; cuts only waits for a next request, never a transfer.</summary>
-    public CancellationToken StoppingToken { get; } = stoppingToken;
-
-    /// <summary>The gateway's own endpoints, never dialled.</summary>
-    public SelfGuard Self { get; } = new();
-
-    public string NewFlowId() => $"{_idPrefix}-{Interlocked.Increment(ref _nextId):x}";
 }

@@ -2,6 +2,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Corral.Gateway.Splicing;
+using Corral.Gateway.Sniffing;
 using Corral.Gateway.Tls;
 using Corral.Interception;
 using Corral.Interception.Http;
@@ -10,111 +11,40 @@ namespace Corral.Gateway.Proxy;
 
 /// <summary>
 /// Carries out a decided flow once its first bytes are known, for CONNECT tunnels and the transparent listener alike:
-/// checks that the stream agrees with the decision, then refuses it, relays its HTTP requests through the request
-/// pipeline, decrypts it, or splices it.
+/// the flow session admits it (holding the stream against the decision and writing the decision record) and says how
+/// it is carried; this refuses it, relays its HTTP requests through the request pipeline, decrypts it, or splices it.
 /// </summary>
 internal static class Tunnel
 {
     /// <summary>
-    /// Holds the stream's first bytes against the decision: a stream the parsers refuse is refused; TLS to a named
-    /// destination must name it in the SNI; names must agree (domain fronting); port 443 carries TLS and nothing else;
-    /// a TLS stream on another port is decided again as TLS.
+    /// Carries the flow to its end; its session writes its records. Never throws for network trouble.
     /// </summary>
     /// <param name="named">Whether the flow was decided for a host name (a CONNECT authority or a transparent SNI/Host), not an address.</param>
-    public static void CheckStream(FlowSession session, in Sniffed sniffed, bool named)
-    {
-        var destination = session.Authority;
-        switch (sniffed.Kind)
-        {
-            case StreamKind.Bad:
-                session.Refuse(Refusal.ByCheck(GatewayCheck.Malformed, destination, sniffed.Problem!, sniffed.LooksLikeTls ? 403 : sniffed.Status));
-                return;
-            case StreamKind.Tls when sniffed.Name is null && named:
-                session.Refuse(Refusal.ByCheck(GatewayCheck.NoSni, destination, $"the TLS ClientHello names no server; a flow to '{session.Name}' must name it in the SNI"));
-                return;
-            case StreamKind.Tls when sniffed.Name is { } sni && sni != session.Name:
-                session.Refuse(Refusal.ByCheck(GatewayCheck.NameMismatch, destination, $"the TLS SNI '{sni}' differs from the requested '{session.Name}' (domain fronting)"));
-                return;
-            case StreamKind.Tls:
-                if (session.Port != 443) session.CorrectTls(true);
-                return;
-            case StreamKind.Http or StreamKind.Opaque or StreamKind.Silent when session.Port == 443:
-                session.Refuse(Refusal.ByCheck(GatewayCheck.NotTlsOn443, destination, "only TLS may use port 443"));
-                return;
-        }
-    }
-
-    /// <summary>
-    /// Decrypt only an enforced permit whose rule allows it, when a CA is configured and the stream is TLS with an SNI;
-    /// everything else (decrypt: not-allowed, watched rules, no CA) is spliced.
-    /// </summary>
-    private static bool ShouldIntercept(GatewayContext context, FlowSession session, in Sniffed sniffed) =>
-        context.Interceptor is not null && session.Decision.Verdict.Decrypt && sniffed.IsTls && session.Decision.Flow.Host is not null;
-
-    /// <summary>
-    /// Carries the flow to its end and writes its records; never throws for network trouble.
-    /// </summary>
     /// <param name="dialed">An upstream connection already open to the verdict's address (a CONNECT dials before its 200), or null.</param>
-    public static async Task CarryAsync(ClientConnection client, FlowSession session, Sniffed sniffed, Socket? dialed, CancellationToken ct)
+    public static async Task CarryAsync(ClientConnection client, FlowSession session, Sniffed sniffed, bool named, Socket? dialed, CancellationToken ct)
     {
         using var upstream = new PreDialed(dialed);
-        if (session.Refusal is { } refusal)
+        switch (session.Admit(sniffed, named, canDecrypt: client.Context.Interceptor is not null))
         {
-            session.RecordDecision();
-            await SendRefusalAsync(client, refusal, sniffed).ConfigureAwait(false);
-            session.Close();
-            return;
-        }
-        if (sniffed.Kind == StreamKind.Closed)
-        {
-            session.RecordDecision();
-            session.Close(note: sniffed.Problem);
-            return;
-        }
-        if (sniffed.Kind == StreamKind.Http)
-        {
-            session.Permit(decrypted: false);
-            await ResumingNetworkStream.ToPool(); // the sniff ran on the event thread; parsing and scanning requests does not
-            await RelayAsync(client, session, new RelayTarget("http", session.Name, session.Port, RelayMode.Tunnel), upstream, ct).ConfigureAwait(false);
-            session.Close();
-            return;
-        }
-        if (ShouldIntercept(client.Context, session, sniffed))
-        {
-            session.Permit(decrypted: true);
-            await InterceptAsync(client, session, upstream, ct).ConfigureAwait(false);
-            return;
-        }
-        // Encrypted Client Hello hides the name the client really asks for, and the flow was decided on the visible one.
-        if (sniffed.OffersEch)
-        {
-            if (session.Tls.Ech == Policy.Model.EchHandling.Intercept && client.Context.Interceptor is not null && session.Decision.Flow.Host is not null)
-            {
-                session.Permit(decrypted: true);
+            case FlowCarriage.Refuse:
+                await SendRefusalAsync(client, session.Refusal!, sniffed).ConfigureAwait(false);
+                session.Close();
+                return;
+            case FlowCarriage.End:
+                session.Close(note: sniffed.Problem);
+                return;
+            case FlowCarriage.RelayHttp:
+                await ResumingNetworkStream.ToPool(); // the sniff ran on the event thread; parsing and scanning requests does not
+                await RelayAsync(client, session, new RelayTarget("http", session.Name, session.Port, RelayMode.Tunnel), upstream, sniffed.Request, ct).ConfigureAwait(false);
+                session.Close();
+                return;
+            case FlowCarriage.Decrypt:
                 await InterceptAsync(client, session, upstream, ct).ConfigureAwait(false);
                 return;
-            }
-            session.Refuse(Refusal.ByCheck(GatewayCheck.EncryptedClientHello, session.Authority,
-                "the TLS ClientHello carries Encrypted Client Hello, which hides the name it really asks for; the gateway does not splice it (policy tls.ech: " +
-                (session.Tls.Ech == Policy.Model.EchHandling.Refuse ? "refuse)" : "intercept, which needs a CA and an SNI)")));
-            session.RecordDecision();
-            await SendRefusalAsync(client, session.Refusal!, sniffed).ConfigureAwait(false);
-            session.Close();
-            return;
+            default:
+                await SpliceAsync(client, session, upstream, sniffed.IsTls, ct).ConfigureAwait(false);
+                return;
         }
-        // A rule that decides MCP calls one by one cannot let a stream it cannot read through whole (no CA, no SNI, not TLS).
-        if (session.Decision.Verdict is { Enforced: true, Rule.Rule.Mcp: not null } mcpVerdict)
-        {
-            session.Refuse(Refusal.ByCheck(GatewayCheck.McpNotDecrypted, session.Authority,
-                $"rule '{mcpVerdict.Rule!.Name}' decides MCP calls one by one, which needs this flow decrypted" +
-                (client.Context.Interceptor is null ? ", and the gateway has no CA configured" : " (TLS with an SNI)")));
-            session.RecordDecision();
-            await SendRefusalAsync(client, session.Refusal!, sniffed).ConfigureAwait(false);
-            session.Close();
-            return;
-        }
-        session.Permit(decrypted: false);
-        await SpliceAsync(client, session, upstream, sniffed.IsTls, ct).ConfigureAwait(false);
     }
 
     /// <summary>The refusal in the form the client is speaking: a TLS alert after a ClientHello, an HTTP answer to HTTP, else a close.</summary>
@@ -129,22 +59,24 @@ internal static class Tunnel
     }
 
     /// <summary>
-    /// Runs cleartext HTTP requests through the one request pipeline. Returns how it ended (in proxy mode, a request
-    /// naming another destination is left unread for a new flow).
+    /// Runs cleartext HTTP requests through the one request pipeline, the first one's head as the gateway already parsed
+    /// it. Returns how it ended (in proxy mode, a request naming another destination is left unread for a new flow, its
+    /// head handed back parsed).
     /// </summary>
-    public static async Task<RelayEnd> RelayAsync(ClientConnection client, FlowSession session, RelayTarget target, PreDialed upstream, CancellationToken ct)
+    public static async Task<RelayResult> RelayAsync(ClientConnection client, FlowSession session, RelayTarget target, PreDialed upstream, ParsedRequest? first,
+        CancellationToken ct)
     {
         var ctx = client.Context;
         try
         {
             return await ctx.PlainRelay.RunAsync(client.Stream, client.Reader, target, session.DialTo!, async token =>
                 new ResumingNetworkStream(await upstream.TakeOrDialAsync(session.DialTo!, ctx, token).ConfigureAwait(false), ownsSocket: true),
-                session.Requests, ctx.Decider.CurrentInspector(), ct, ctx.StoppingToken).ConfigureAwait(false);
+                session.Requests, session.Inspector, first, ct, ctx.StoppingToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or TimeoutException or OperationCanceledException)
         {
             ctx.Logger.TunnelEndedEarly(session.Id, e.Message);
-            return RelayEnd.Closed;
+            return new(RelayEnd.Closed);
         }
     }
 
@@ -220,7 +152,7 @@ internal static class Tunnel
         {
             await ctx.Interceptor!.RunAsync(duplex, host, session.DialTo!, session.Port, async token =>
                 new ResumingNetworkStream(await pre.TakeOrDialAsync(session.DialTo!, ctx, token).ConfigureAwait(false), ownsSocket: true),
-                session.Requests, ctx.Decider.CurrentInspector(), ct, ctx.StoppingToken).ConfigureAwait(false);
+                session.Requests, session.Inspector, ct, ctx.StoppingToken).ConfigureAwait(false);
             session.Close();
         }
         catch (Exception e) when (e is IOException or SocketException or TimeoutException or OperationCanceledException or System.Security.Authentication.AuthenticationException)

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
-using Corral.Gateway.Http;
+using Corral.Gateway.Sniffing;
 using Corral.Policy.Addressing;
 
 namespace Corral.Gateway.Tls;

@@ -116,7 +116,7 @@ internal static class HandshakeGuard
                             if (message != 1) return state.Phase == Phase.Tls12 && message is 11 or 15 or 16
                                 ? null : $"unexpected handshake message {message} from the client before the handshake completed";
                             var hello = new ClientHelloParser(maxHelloBytes);
-                            if (hello.ParseHello(body) != Http.ParseStatus.Done) return $"malformed ClientHello: {hello.Error}";
+                            if (hello.ParseHello(body) != Sniffing.ParseStatus.Done) return $"malformed ClientHello: {hello.Error}";
                             if (first is null) { first = hello; return null; }
                             if (state.Phase != Phase.AwaitingSecondHello)
                                 return state.Phase == Phase.Tls12 ? "a ClientHello in the clear after the server answered (renegotiation)" : "a further ClientHello the server did not ask for";

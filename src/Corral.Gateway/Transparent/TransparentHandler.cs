@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Corral.Gateway.Proxy;
+using Corral.Gateway.Sniffing;
 using Corral.Interception.Http;
 using Corral.Policy.Addressing;
 using Corral.Policy.Compilation;
@@ -31,7 +32,7 @@ internal sealed class TransparentHandler(GatewayContext context, IPEndPoint list
 
         var sniffed = await StreamSniffer.SniffAsync(client, ct).ConfigureAwait(false);
         if (sniffed.Kind == StreamKind.Closed) return;
-        await using var session = new FlowSession(client, sniffed.Head?.Method, sniffed.Head is { } head ? $"http://{sniffed.Name}{head.Target}" : null);
+        await using var session = new FlowSession(client, sniffed.Request?.Head.Method, sniffed.Request is { } request ? $"http://{sniffed.Name}{request.Head.Target}" : null);
         // A named flow (SNI, or the HTTP request's host) is decided and dialled by name, resolved by the gateway
         // itself, so the client's choice of address is never trusted for a rule that reads the name; anything else by
         // the original address.
@@ -39,7 +40,6 @@ internal sealed class TransparentHandler(GatewayContext context, IPEndPoint list
         // Rules that permit by address alone are decided on the original destination, so a name no other rule could
         // let through is never looked up (an attacker-chosen SNI must not leave through the gateway's resolver).
         await session.DecideAsync(target, original.Port, sniffed.IsTls || sniffed.LooksLikeTls, ct, original.Address).ConfigureAwait(false);
-        Tunnel.CheckStream(session, sniffed, named: target.Host is not null);
-        await Tunnel.CarryAsync(client, session, sniffed, null, ct).ConfigureAwait(false);
+        await Tunnel.CarryAsync(client, session, sniffed, named: target.Host is not null, null, ct).ConfigureAwait(false);
     }
 }

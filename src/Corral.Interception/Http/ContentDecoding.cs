@@ -9,6 +9,11 @@ namespace Corral.Interception.Http;
 /// </summary>
 internal static class ContentDecoding
 {
+    /// <summary>The content codings a message's Content-Encoding lists, in the order applied (identity left out): the one reading of the field.</summary>
+    public static List<string> CodingsOf(IReadOnlyList<HttpHeader> headers) =>
+        HttpHeaders.Values(headers, "Content-Encoding").SelectMany(v => v.Split(','))
+            .Select(t => t.Trim().ToLowerInvariant()).Where(t => t.Length > 0 && t != "identity").ToList();
+
     /// <param name="codings">As listed in Content-Encoding, in the order they were applied.</param>
     public static byte[] Decode(byte[] data, IReadOnlyList<string> codings, int limit)
     {
@@ -56,35 +61,5 @@ internal static class ContentDecoding
             }
             return output.ToArray();
         }
-    }
-}
-
-/// <summary>A memory stream that refuses to grow past a bound.</summary>
-internal sealed class BoundedStream(int limit) : MemoryStream
-{
-    public sealed class FullException() : Exception("bound reached");
-
-    public override void Write(ReadOnlySpan<byte> buffer)
-    {
-        if (Length + buffer.Length > limit) throw new FullException();
-        base.Write(buffer); // a derived MemoryStream's span write comes back through Write(byte[], int, int)
-    }
-
-    public override void Write(byte[] buffer, int offset, int count)
-    {
-        if (Length + count > limit) throw new FullException();
-        base.Write(buffer, offset, count);
-    }
-
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default)
-    {
-        Write(buffer.Span);
-        return ValueTask.CompletedTask;
-    }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken ct)
-    {
-        Write(buffer.AsSpan(offset, count));
-        return Task.CompletedTask;
     }
 }

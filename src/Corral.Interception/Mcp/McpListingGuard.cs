@@ -19,7 +19,7 @@ internal sealed record GuardedResponse(long Down, Refusal? Refusal, int Status);
 /// requests get a JSON-RPC error instead. An uncoded event stream is relayed event by event (a GET stream never ends);
 /// anything else is read whole within the buffered-body bound.
 /// </summary>
-internal sealed class McpListingGuard(InterceptionOptions options, IRequestPolicy policy, JsonRpcBody? requestBody, string rule, string authority)
+internal sealed class McpListingGuard(InterceptionOptions options, IRequestGate policy, JsonRpcBody? requestBody, string rule, string authority)
 {
     private readonly List<string> _listRequestIds = requestBody?.Messages
         .Where(m => m.IsRequest && m.Method == "tools/list" && !m.HasCursor)
@@ -30,8 +30,7 @@ internal sealed class McpListingGuard(InterceptionOptions options, IRequestPolic
 
     public async Task<GuardedResponse> RelayAsync(PipeReader upstream, Stream client, HttpResponseHead response, byte[] head, CancellationToken ct)
     {
-        var codings = HttpHeaders.Values(response.Headers, "Content-Encoding").SelectMany(v => v.Split(','))
-            .Select(t => t.Trim().ToLowerInvariant()).Where(t => t.Length > 0 && t != "identity").ToList();
+        var codings = ContentDecoding.CodingsOf(response.Headers);
         var mediaTypes = HttpHeaders.Values(response.Headers, "Content-Type").Select(v => v.Split(';')[0].Trim().ToLowerInvariant()).ToList();
         var eventStream = mediaTypes.Contains("text/event-stream");
         if (eventStream && codings.Count == 0 && response.Framing is BodyFraming.Chunked or BodyFraming.UntilClose)
@@ -44,8 +43,8 @@ internal sealed class McpListingGuard(InterceptionOptions options, IRequestPolic
         bool eventStream, List<string> mediaTypes, CancellationToken ct)
     {
         // Chunk framing is kept as received, so the framed body may be somewhat larger than its content.
-        using var answer = new BoundedStream(head.Length + 2 * options.BufferedBodyLimit);
-        using var content = new CappedCapture(options.BufferedBodyLimit);
+        using var answer = BoundedBuffer.Refusing(head.Length + 2 * options.BufferedBodyLimit);
+        using var content = BoundedBuffer.Capturing(options.BufferedBodyLimit);
         answer.Write(head);
         try
         {
@@ -53,7 +52,7 @@ internal sealed class McpListingGuard(InterceptionOptions options, IRequestPolic
             await BodyCopier.CopyAsync(upstream, answer, response.Framing, response.ContentLength, null, ct,
                 response.Framing == BodyFraming.UntilClose ? null : content);
         }
-        catch (BoundedStream.FullException)
+        catch (BoundedBuffer.FullException)
         {
             return await WithholdAsync(client, $"the answer is larger than {options.BufferedBodyLimit} bytes: it cannot be compared with the pinned tools", 502, ct);
         }

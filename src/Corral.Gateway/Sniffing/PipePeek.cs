@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 
-namespace Corral.Gateway.Http;
+namespace Corral.Gateway.Sniffing;
 
 /// <summary>What a parser made of the bytes buffered so far.</summary>
 internal enum ParseStatus { NeedMore, Done, Invalid }

@@ -1,19 +1,17 @@
 using System.Buffers;
 using Corral.Interception.Http;
 
-namespace Corral.Gateway.Http;
+namespace Corral.Gateway.Sniffing;
 
 /// <summary>
 /// Peeks at a request head through the one HTTP/1.1 parser (<see cref="Http1Parser"/>), without consuming it: the
-/// request pipeline reads the same bytes again. Tells a stream that is not HTTP at all (its first line is complete and
+/// head, parsed once here, is handed to the request pipeline (<see cref="Parsed"/>), which consumes its bytes. Tells a stream that is not HTTP at all (its first line is complete and
 /// is no request line) from HTTP the parser refuses.
 /// </summary>
 internal sealed class HttpRequestPeek(HttpLimits limits) : IPrefixParser
 {
-    public HttpRequestHead? Head { get; private set; }
-
-    /// <summary>The head's length as framed, with any empty lines before it: what to consume once it is kept.</summary>
-    public int Length { get; private set; }
+    /// <summary>The head and its length as framed, with any empty lines before it: what to consume once it is kept.</summary>
+    public Interception.ParsedRequest? Parsed { get; private set; }
 
     /// <summary>Why the parser refused the head, and the status to answer.</summary>
     public string? Error { get; private set; }
@@ -28,8 +26,7 @@ internal sealed class HttpRequestPeek(HttpLimits limits) : IPrefixParser
         {
             if (Http1Parser.TryReadHead(buffer, limits, out var head, out var after))
             {
-                Head = Http1Parser.ParseRequest(head, limits);
-                Length = (int)buffer.Slice(0, after).Length;
+                Parsed = new(Http1Parser.ParseRequest(head, limits), (int)buffer.Slice(0, after).Length);
                 return ParseStatus.Done;
             }
             if (FirstLineIsNoRequestLine(buffer))

@@ -1,14 +1,16 @@
-using Corral.Gateway.Http;
+using Corral.Gateway.Proxy;
 using Corral.Gateway.Tls;
+using Corral.Interception;
 using Corral.Interception.Http;
 
-namespace Corral.Gateway.Proxy;
+namespace Corral.Gateway.Sniffing;
 
 /// <summary>What the first bytes of a stream turned out to be.</summary>
 internal enum StreamKind { Tls, Http, Opaque, Silent, Closed, Bad }
 
-/// <summary>The outcome of sniffing: the kind, the host name it names (SNI, or the HTTP target or Host), the first HTTP head, or what was wrong.</summary>
-internal readonly record struct Sniffed(StreamKind Kind, string? Name, HttpRequestHead? Head, string? Problem, bool LooksLikeTls = false, int Status = 400)
+/// <summary>The outcome of sniffing: the kind, the host name it names (SNI, or the HTTP target or Host), the first HTTP
+/// request (parsed once, handed on to the request pipeline), or what was wrong.</summary>
+internal readonly record struct Sniffed(StreamKind Kind, string? Name, ParsedRequest? Request, string? Problem, bool LooksLikeTls = false, int Status = 400)
 {
     public bool IsTls => Kind == StreamKind.Tls;
 
@@ -69,10 +71,10 @@ internal static class StreamSniffer
         switch (outcome)
         {
             case PeekOutcome.Done:
-                var head = peek.Head!;
-                return NameOf(head) is { } name
-                    ? new(StreamKind.Http, name, head, null)
-                    : new(StreamKind.Bad, null, head, "HTTP request naming no valid host (Host header or absolute target)");
+                var request = peek.Parsed!;
+                return NameOf(request.Head) is { } name
+                    ? new(StreamKind.Http, name, request, null)
+                    : new(StreamKind.Bad, null, request, "HTTP request naming no valid host (Host header or absolute target)");
             case PeekOutcome.Invalid when peek.NotHttp:
                 return new(StreamKind.Opaque, null, null, null);
             case PeekOutcome.Invalid:
