@@ -28,6 +28,9 @@ internal sealed record RequestRefused(Refusal Refusal)
     public long Up { get; init; }
 
     public McpExchange? Mcp { get; init; }
+
+    /// <summary>The credential whose placeholder the request carried where it may not go, or that could not be read.</summary>
+    public string? Credential { get; init; }
 }
 
 /// <summary>A stage's outcome: go on to the next stage, or stop the request (refused, or how the connection ends).</summary>
@@ -63,4 +66,16 @@ internal sealed class RequestExchange(string authority)
     public (ReadOnlySequence<byte> Head, byte[] Bytes, bool Ended) ResponseHead { get; set; }
     public long Up { get; set; }
     public long Down { get; set; }
+
+    /// <summary>The head for the upstream with credential values in for placeholders; null: the client's head as parsed.</summary>
+    public HttpRequestHead? ForwardHead { get; set; }
+
+    /// <summary>The target for the upstream with a credential value in its query; null: <see cref="Path"/>.</summary>
+    public string? ForwardPath { get; set; }
+
+    /// <summary>Indexes of the headers a credential went into: inspection reads the rest.</summary>
+    public HashSet<int>? PlacedHeaders { get; set; }
+
+    /// <summary>The credential put into the request (the request record names it), or refused.</summary>
+    public string? Credential { get; set; }
 }

@@ -50,6 +50,16 @@ public interface IRequestGate
     /// <summary>A tools/list answer from this flow's MCP server, for a rule that pins tools; returns the tools that differ from the pins.</summary>
     IReadOnlyList<string> OnToolsListed(McpToolListing listing) => [];
 
+    /// <summary>The credentials of the flow's policy snapshot: which placeholders stand for which secret, and where each may go.</summary>
+    CompiledCredentials Credentials => CompiledCredentials.None;
+
+    /// <summary>A credential's value, read from its source now (a rotated key takes effect at once); null with the problem otherwise.</summary>
+    string? CredentialValue(CompiledCredential credential, out string? problem)
+    {
+        problem = "the gateway reads no credentials here";
+        return null;
+    }
+
     /// <summary>Completes one request with its outcome: the flow log's request record (called once per request).</summary>
     void Complete(InspectedRequest request);
 }
@@ -64,4 +74,7 @@ public sealed record InspectedRequest(string Method, string Url, Verdict Verdict
 
     /// <summary>On a rule with an mcp section: the JSON-RPC method(s) and tool(s) the request carried, and any denial.</summary>
     public McpExchange? Mcp { get; init; }
+
+    /// <summary>The credential put into the request, or whose placeholder refused it (a name, never a value).</summary>
+    public string? Credential { get; init; }
 }

@@ -25,6 +25,7 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
         if (step.GoesOn) step = await AgreeNamesAsync(x, ct);
         if (step.GoesOn) step = Decide(x);
         if (step.GoesOn) step = CheckShape(x);
+        if (step.GoesOn) step = CredentialStage.Place(x, target, gate);
         if (step.GoesOn) step = await InspectHeadAsync(x, ct);
         if (step.GoesOn) step = await ReadBodyAsync(x, ct);
         if (step.GoesOn) step = await ForwardAsync(x, ct);
@@ -94,7 +95,7 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
     {
         x.Inspects = x.Verdict.Enforced && !inspector.IsEmpty;
         x.Scan = x.Inspects ? inspector.StartStream(ContentType(x.Head)) : null;
-        if (x.Scan?.ScanApart(RequestHeads.ScannableHead(x.Head, x.Path!, inspector)) is { } headSecret)
+        if (x.Scan?.ScanApart(RequestHeads.ScannableHead(x.Head, x.Path!, inspector, x.PlacedHeaders)) is { } headSecret)
             return new RequestRefused(SecretRefusal(headSecret)) { Drain = true };
         if (HttpHeaders.HasToken(x.Head.Headers, "Expect", "100-continue"))
             await client.WriteAsync("HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray(), ct);
@@ -166,7 +167,7 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
         var request = x.Head;
         var canRetry = SafeToRetry.Contains(request.Method) && (request.Framing == BodyFraming.None || (request.Framing == BodyFraming.ContentLength && request.ContentLength == 0));
         var retried = false;
-        var forwardedHead = RequestHeads.SerializeRequestHead(request, x.Path!);
+        var forwardedHead = RequestHeads.SerializeRequestHead(x.ForwardHead ?? request, x.ForwardPath ?? x.Path!);
         while (true)
         {
             var upstream = upstreams.Current ?? upstreams.TryRent();
@@ -329,7 +330,7 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
             x.Down += await BodyCopier.CopyAsync(upstream.Reader, client, response.Framing, response.ContentLength, null, ct);
         }
         await client.FlushAsync(ct);
-        gate.Complete(new InspectedRequest(request.Method, x.Url, x.Verdict, true, response.Status, null, x.Up, x.Down) { Path = x.Path, Mcp = exchange });
+        gate.Complete(new InspectedRequest(request.Method, x.Url, x.Verdict, true, response.Status, null, x.Up, x.Down) { Path = x.Path, Mcp = exchange, Credential = x.Credential });
         // Each hop closes on its own terms: a client that asked to close (an agent's one call per connection) ends
         // its hop, while the upstream connection, which was not asked to close, stays clean for the next flow.
         var upstreamKept = !RequestHeads.ForwardedWantsClose(request) && !response.WantsClose && response.Status != 101;
@@ -350,7 +351,7 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
         var up = refused.Forwarded ? x.Up : refused.Up;
         var down = (refused.Forwarded ? x.Down : 0) + (refused.Answer?.Length ?? 0);
         gate.Complete(new InspectedRequest(x.Request?.Head.Method ?? "?", x.Url, x.Verdict, refused.Forwarded, refusal.Status, refusal, up, down)
-            { Path = x.Path, Mcp = refused.Mcp });
+            { Path = x.Path, Mcp = refused.Mcp, Credential = refused.Credential ?? x.Credential });
         try
         {
             if (!refused.Answered) await client.WriteAsync(refused.Answer ?? refusal.ToHttpResponse(), ct);

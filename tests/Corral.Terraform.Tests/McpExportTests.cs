@@ -24,3 +24,34 @@ public sealed class McpExportTests
         Assert.DoesNotContain(TerraformExporter.Export(policy).Warnings, w => w.Code == "mcp-gateway-only");
     }
 }
+
+/// <summary>Credentials are the gateway's alone: the module says so and never carries a value.</summary>
+public sealed class CredentialExportTests
+{
+    [Fact]
+    public void A_credential_is_reported_as_gateway_only_and_its_value_is_in_no_generated_file()
+    {
+        using var dir = new TempFolder("corral-tf-");
+        const string Secret = "tf-secret-value-4d1c9a";
+        File.WriteAllText(Path.Combine(dir.Path, "mcp.token"), Secret);
+        var yaml = """
+            version: 1
+            smartGroups:
+              agents: { cidrs: [10.20.1.0/24] }
+            webGroups:
+              mcp: { domains: [mcp.contoso.com] }
+            rules:
+              - { name: tools, priority: 10, source: [agents], webGroups: [mcp], action: permit, decrypt: allowed }
+              - { name: deny-rest, priority: 100, source: [agents], destination: [public-internet], action: deny }
+            credentials:
+              mcp-token: { source: { file: mcp.token }, destinations: [mcp], header: Authorization }
+            """;
+        var path = Path.Combine(dir.Path, "corral.yaml");
+        File.WriteAllText(path, yaml);
+        var module = TerraformExporter.Export(FoundryPack.Compile(path));
+        var warning = Assert.Single(module.Warnings, w => w.Code == "credentials-gateway-only");
+        Assert.Contains("mcp-token", warning.Message);
+        Assert.NotEmpty(module.Files);
+        Assert.All(module.Files, f => Assert.DoesNotContain(Secret, f.Value));
+    }
+}

@@ -65,11 +65,13 @@ internal static class ExplainCommand
             var explanation = result.Compiled!.Explain(flow);
             var tool = parse.GetValue(mcpTool);
             var call = tool is null ? null : McpCallExplanation.Of(explanation.Verdict, tool);
-            if (parse.GetValue(json)) WriteJson(stdout, explanation, call);
+            var credentials = CredentialExplanation.Of(result.Compiled, flow, explanation.Verdict);
+            if (parse.GetValue(json)) WriteJson(stdout, explanation, call, credentials);
             else
             {
                 WriteText(stdout, explanation);
                 if (call is not null) stdout.WriteLine(call.Text);
+                foreach (var credential in credentials) stdout.WriteLine(credential.Text);
             }
             return CorralCommand.Ok;
         });
@@ -151,7 +153,7 @@ internal static class ExplainCommand
 
     private static string DescribeAction(Verdict v) => v.Action == RuleAction.Permit ? "permit" : "deny";
 
-    private static void WriteJson(TextWriter o, Explanation e, McpCallExplanation? call) => CommonOptions.WriteJson(o, w =>
+    private static void WriteJson(TextWriter o, Explanation e, McpCallExplanation? call, IReadOnlyList<CredentialExplanation> credentials) => CommonOptions.WriteJson(o, w =>
     {
         w.WriteStartObject();
         VerdictJson.WriteProperties(w, e.Verdict);
@@ -163,6 +165,22 @@ internal static class ExplainCommand
             w.WriteString("action", call.Allowed ? "permit" : "deny");
             w.WriteString("reason", call.Reason);
             w.WriteEndObject();
+        }
+        if (credentials.Count > 0)
+        {
+            w.WriteStartArray("credentials");
+            foreach (var c in credentials)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", c.Credential.Name);
+                w.WriteString("placeholder", c.Credential.Placeholder);
+                w.WriteString("placement", c.Credential.Placement.ToString());
+                w.WriteString("source", c.Credential.Credential.Source.ToString());
+                w.WriteBoolean("injected", c.Injected);
+                if (c.Why is not null) w.WriteString("why", c.Why);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
         }
         w.WriteEndObject();
     }, indented: false);
@@ -182,4 +200,26 @@ internal sealed record McpCallExplanation(string Tool, bool Allowed, string Reas
     }
 
     public string Text => $"mcp: tools/call {Tool}: {(Allowed ? "permit" : "deny")} ({Reason})";
+}
+
+/// <summary>
+/// A credential bound to the flow's destination, and whether the gateway would put its value in: only into a request
+/// it decrypts (an enforced permit that may decrypt). Names the source, never the value.
+/// </summary>
+internal sealed record CredentialExplanation(CompiledCredential Credential, bool Injected, string? Why)
+{
+    public static IReadOnlyList<CredentialExplanation> Of(CompiledPolicy policy, Flow flow, in Verdict verdict)
+    {
+        if (flow.Host is null || policy.Credentials.IsEmpty) return [];
+        var why = !verdict.LetsThrough || verdict.Action != RuleAction.Permit ? "the flow is denied"
+            : !verdict.Enforced ? "the rule is in watch mode, so the flow is spliced, not decrypted"
+            : !verdict.Decrypt ? "the flow is not decrypted"
+            : flow.IsTls != true ? "only into decrypted TLS, never plain HTTP"
+            : null;
+        return policy.Credentials.BoundTo(flow.Host, flow.Path ?? "/").Select(c => new CredentialExplanation(c, why is null, why)).ToList();
+    }
+
+    public string Text => Injected
+        ? $"credential: {Credential.Name}: the placeholder {Credential.Placeholder} in {Credential.Placement} becomes the value from {Credential.Credential.Source}"
+        : $"credential: {Credential.Name}: not put in ({Why})";
 }

@@ -41,6 +41,9 @@ public sealed record FlowRecord
     public double? DurationMs { get; init; }
     /// <summary>On a request record of a rule with an mcp section: the JSON-RPC method(s), tool(s), and any denial or tool change.</summary>
     public Interception.Mcp.McpExchange? Mcp { get; init; }
+
+    /// <summary>A request's credential: the one put in for its placeholder, or the one whose placeholder was refused (a name, never a value).</summary>
+    public string? Credential { get; init; }
     /// <summary>
     /// The facts the verdict was made on (source, name, every candidate address, port, protocol, TLS, path), so that
     /// <c>corral replay</c> can decide the flow again against another policy without resolving anything.

@@ -53,6 +53,7 @@ public static class FlowRecordJson
                 w.WriteNumber("bytes_up", r.BytesUp);
                 w.WriteNumber("bytes_down", r.BytesDown);
                 if (r.Mcp is { } mcp) WriteMcp(w, mcp);
+                if (r.Credential is { } credential) w.WriteString("credential", credential);
             }
         }
         else

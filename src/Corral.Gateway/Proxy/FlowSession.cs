@@ -88,6 +88,13 @@ internal sealed class FlowSession : IAsyncDisposable
         using var traced = _trace?.Deciding(this); // tracing hook
         Name = HttpAuthority.NameOf(destination);
         Port = port;
+        // A credential's placeholder in a name would leave in a DNS query or an SNI before any byte could be read.
+        if (destination.Host is { } host && _policy.Credentials.FindIn(host) is { } credential)
+        {
+            Refuse(Refusal.CredentialExfiltration(credential, "the destination's name", Authority));
+            Context.Metrics.CredentialExfiltrations.Add(1, new KeyValuePair<string, object?>("credential", credential.Name), new KeyValuePair<string, object?>("rule", "(name)"));
+            return;
+        }
         _decision = await Context.Decider.DecideAsync(_policy, _client.Source.Address, destination, port, null, isTls, ct, dialled).ConfigureAwait(false);
         if (_decision.Unresolved)
         {
@@ -260,6 +267,10 @@ internal sealed class FlowSession : IAsyncDisposable
 
         public bool IsToolHeld(string tool) => session.IsToolHeld(tool);
 
+        public CompiledCredentials Credentials => session._policy.Credentials;
+
+        public string? CredentialValue(CompiledCredential credential, out string? problem) => session.Context.Credentials.TryGet(credential, out problem);
+
         public IReadOnlyList<string> OnToolsListed(Interception.Mcp.McpToolListing listing) => session.OnToolsListed(listing);
 
         public void Complete(InspectedRequest request)
@@ -277,7 +288,9 @@ internal sealed class FlowSession : IAsyncDisposable
                 Verdict = refusal is { Check: not null } ? null : request.Verdict,
                 Refusal = refusal is { Check: not null } ? refusal.Reason : null, Check = refusal?.Check, Decrypted = session._decrypted, Status = request.Status,
                 BytesUp = request.BytesUp, BytesDown = request.BytesDown, Mcp = request.Mcp, Facts = session.RequestFacts(request.Path),
+                Credential = request.Credential,
             });
+            if (request.Credential is { } credential) session.CountCredential(credential, refusal?.Check, request.Verdict);
             if (request.Mcp is { } mcp) session.CountMcp(mcp, request.Verdict);
             if (refusal is not null)
                 ctx.Logger.RequestRefused(session.Id, request.Method, request.Url, refusal.Check ?? refusal.Rule, refusal.Reason);
@@ -294,6 +307,14 @@ internal sealed class FlowSession : IAsyncDisposable
         var outcome = !mcp.Denied ? "allowed" : verdict.Enforced ? "denied" : "would-deny";
         Context.Metrics.McpCalls.Add(1, new KeyValuePair<string, object?>("server", McpServer), new KeyValuePair<string, object?>("tool", mcp.Tool ?? mcp.Method),
             new KeyValuePair<string, object?>("outcome", outcome));
+    }
+
+    private void CountCredential(string credential, string? check, Verdict verdict)
+    {
+        var tag = new KeyValuePair<string, object?>("credential", credential);
+        if (check is null) Context.Metrics.CredentialsPlaced.Add(1, tag);
+        else if (check == GatewayCheck.CredentialExfiltration)
+            Context.Metrics.CredentialExfiltrations.Add(1, tag, new KeyValuePair<string, object?>("rule", verdict.Rule?.Name ?? "(default)"));
     }
 
     private bool IsToolHeld(string tool) => Context.ToolPins.IsHeld(McpServer, tool);

@@ -38,6 +38,9 @@ internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, 
     /// <summary>The MCP tool pins (rules with pinTools).</summary>
     public required Mcp.ToolPins ToolPins { get; init; }
 
+    /// <summary>Credential values, read from their sources when a request needs one.</summary>
+    public Credentials.CredentialValues Credentials { get; } = new();
+
     /// <summary>Cancelled when a graceful shutdown starts; cuts only waits for a next request, never a transfer.</summary>
     public CancellationToken StoppingToken { get; } = stoppingToken;
 
@@ -63,4 +66,10 @@ internal sealed class GatewayMetrics(Meter meter)
     public Counter<long> McpCalls { get; } = meter.CreateCounter<long>("corral.gateway.mcp.calls", description: "MCP calls on rules with an mcp section, by server, tool and outcome");
     /// <summary>MCP tools a server added, removed or changed since they were pinned, tagged with server and tool.</summary>
     public Counter<long> McpToolChanges { get; } = meter.CreateCounter<long>("corral.gateway.mcp.tool_changes", description: "MCP tool definitions changed since pinned, by server and tool");
+
+    /// <summary>Credential values put into requests, tagged with the credential.</summary>
+    public Counter<long> CredentialsPlaced { get; } = meter.CreateCounter<long>("corral.gateway.credentials.placed", description: "Requests a credential value was put into, by credential");
+    /// <summary>Placeholders headed where their credential may not go, tagged with credential and rule: the canary.</summary>
+    public Counter<long> CredentialExfiltrations { get; } = meter.CreateCounter<long>("corral.gateway.credentials.exfiltration_attempts",
+        description: "Requests refused for carrying a credential's placeholder where it may not go, by credential and rule");
 }

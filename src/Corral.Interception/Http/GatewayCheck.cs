@@ -25,6 +25,10 @@ public static class GatewayCheck
     public const string Malformed = "malformed-request";
     /// <summary>The request head or body carries a secret.</summary>
     public const string PayloadInspection = "payload-inspection";
+    /// <summary>A credential's placeholder headed anywhere but its place: another host, header or parameter, a body, plain HTTP, a name.</summary>
+    public const string CredentialExfiltration = "credential-exfiltration";
+    /// <summary>A credential the request needs whose value the gateway cannot read (a missing file, an unset variable, a bad value).</summary>
+    public const string CredentialUnavailable = "credential-unavailable";
     /// <summary>A body that inspection cannot read (an unknown or broken Content-Encoding, or over the bound once decoded).</summary>
     public const string UninspectableBody = "uninspectable-body";
     /// <summary>A protocol upgrade (WebSocket, h2c) on an inspected flow: what follows could not be inspected.</summary>

@@ -21,6 +21,15 @@ public sealed record Refusal(int Status, string? Rule, string? Check, string Des
     /// <summary>A refusal by one of the gateway's own checks (<see cref="GatewayCheck"/>).</summary>
     public static Refusal ByCheck(string check, string destination, string reason, int status = 403) => new(status, null, check, destination, reason);
 
+    /// <summary>
+    /// A credential's placeholder headed where it may not go. The credential's name is not quoted: it is a category of
+    /// refusal, like a pattern's name (replay groups refusals by their text with quoted values left out).
+    /// </summary>
+    public static Refusal CredentialExfiltration(Policy.Compilation.CompiledCredential credential, string where, string destination) =>
+        ByCheck(GatewayCheck.CredentialExfiltration, destination,
+            $"the request carries the placeholder of credential {credential.Name} in {where}, where it may not go " +
+            $"(only in {credential.Placement} of a decrypted request to its web groups)");
+
     /// <summary>Advice in place of the policy's (e.g. for a refusal at a limit, where retrying later is right).</summary>
     public string? AdviceText { get; init; }
 

@@ -10,14 +10,16 @@ internal static class RequestHeads
     public static bool IsConnectionBoundAuth(string value) =>
         value.TrimStart().StartsWith("NTLM", StringComparison.OrdinalIgnoreCase) || value.TrimStart().StartsWith("Negotiate", StringComparison.OrdinalIgnoreCase);
 
-    // What payload inspection sees of a head: everything but the credentials meant for the destination itself.
-    public static byte[] ScannableHead(HttpRequestHead request, string originForm, PayloadInspector inspector)
+    // What payload inspection sees of a head: everything but the credentials meant for the destination itself (the
+    // headers it does not scan, and those a credential of the policy went into).
+    public static byte[] ScannableHead(HttpRequestHead request, string originForm, PayloadInspector inspector, HashSet<int>? placed = null)
     {
         var sb = new StringBuilder();
         sb.Append(request.Method).Append(' ').Append(originForm).Append("\r\n");
-        foreach (var h in request.Headers)
+        for (var i = 0; i < request.Headers.Count; i++)
         {
-            if (!inspector.Settings.ScansHeader(h.Name)) continue;
+            var h = request.Headers[i];
+            if (!inspector.Settings.ScansHeader(h.Name) || placed?.Contains(i) == true) continue;
             sb.Append(h.Name).Append(": ").Append(h.Value).Append("\r\n");
         }
         return Encoding.Latin1.GetBytes(sb.ToString());

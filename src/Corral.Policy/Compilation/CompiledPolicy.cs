@@ -47,6 +47,9 @@ public sealed partial class CompiledPolicy
     /// <summary>Rules in evaluation order (ascending priority).</summary>
     public IReadOnlyList<CompiledRule> Rules { get; }
 
+    /// <summary>The credentials the gateway puts into decrypted requests for the agents' placeholders.</summary>
+    public CompiledCredentials Credentials { get; }
+
     /// <summary>SHA-256 of the policy file and every file it read.</summary>
     public string Hash => Document.ContentHash;
 
@@ -72,6 +75,7 @@ public sealed partial class CompiledPolicy
     {
         Document = document;
         Options = options;
+        Credentials = document.Credentials.Count == 0 ? CompiledCredentials.None : new CompiledCredentials(document.Credentials, document.WebGroups);
 
         // ---- group numbering ----
         var groupNames = new List<string> { PolicyDocument.Anywhere, PolicyDocument.PublicInternet, "(internal or platform address)", "(never reachable by name)" };
@@ -225,6 +229,7 @@ public sealed partial class CompiledPolicy
         IsDerived = true;
         Document = document;
         Options = basis.Options;
+        Credentials = basis.Credentials;
         Rules = rules;
         _rules = rules;
         AddressGroupNames = basis.AddressGroupNames;

@@ -22,7 +22,7 @@ public sealed record LoadResult(PolicyDocument? Policy, IReadOnlyList<Diagnostic
 /// </summary>
 public static class PolicyLoader
 {
-    private static readonly string[] TopKeys = ["version", "name", "defaultAction", "smartGroups", "webGroups", "threatGroups", "serviceTags", "rules", "inspection", "dns", "tls"];
+    private static readonly string[] TopKeys = ["version", "name", "defaultAction", "smartGroups", "webGroups", "threatGroups", "serviceTags", "rules", "inspection", "dns", "tls", "credentials"];
     public const int MaxPortRanges = 64;
 
     public static LoadResult LoadFile(string path)
@@ -107,12 +107,15 @@ public static class PolicyLoader
         var threatGroups = GroupSectionReader.Read(nodes, groups, NodeReader.Get(top, "threatGroups"), GroupSection.Threat, new ThreatGroupReader(nodes, inputs).Read);
         var rules = new RulesSectionReader(nodes, modeSites).Read(NodeReader.Get(top, "rules"), top);
         new ReferenceValidator(nodes, groups).Check(rules, webGroups);
+        var credentialsReader = new CredentialsSectionReader(nodes, groups, inputs);
+        var credentials = credentialsReader.Read(NodeReader.Get(top, "credentials"));
+        credentialsReader.CheckReachable(credentials, rules);
 
         var inspection = new InspectionSectionReader(nodes).Read(NodeReader.Get(top, "inspection"));
         var dns = new DnsSectionReader(nodes).Read(NodeReader.Get(top, "dns"));
         var tls = new TlsSectionReader(nodes, inputs).Read(NodeReader.Get(top, "tls"));
 
         return new PolicyDocument(file, version, name, defaultAction, smartGroups, webGroups, threatGroups, serviceTags,
-            rules, ContentHash: "") { Inspection = inspection, Dns = dns, Tls = tls }; // the hash is set by Load, once the inputs are read
+            rules, ContentHash: "") { Inspection = inspection, Dns = dns, Tls = tls, Credentials = credentials }; // the hash is set by Load, once the inputs are read
     }
 }

@@ -122,6 +122,9 @@ public sealed record PolicyDocument(
     /// <summary>The gateway's handling of Encrypted Client Hello on spliced flows (refuse unless the policy says otherwise).</summary>
     public TlsSettings Tls { get; init; } = TlsSettings.Default;
 
+    /// <summary>Secrets the agents never hold: the gateway puts them into decrypted requests to the web groups each is bound to.</summary>
+    public IReadOnlyList<Credential> Credentials { get; init; } = [];
+
     /// <summary>SHA-256 (hex) of every feed and service-tag file in the order read: the inputs part of <see cref="ContentHash"/>.</summary>
     public string InputsDigest { get; init; } = "";
 

@@ -39,6 +39,11 @@ public static class Unexpressible
                     "gateway-only; Aviatrix decrypts and permits the whole server, so only the Corral gateway decides MCP calls tool by tool"));
         }
 
+        foreach (var credential in document.Credentials)
+            warnings.Add(new("credentials-gateway-only", credential.Location,
+                $"credential '{credential.Name}' ({credential.Placement}, to {string.Join(", ", credential.Destinations.Select(d => d.Value))}): gateway-only; " +
+                "Aviatrix cannot put a secret into a request, so agents behind the controller alone must hold their keys themselves"));
+
         foreach (var threat in document.ThreatGroups)
         {
             warnings.Add(new("threat-group-threatiq", threat.Location,
