@@ -28,6 +28,8 @@ internal static class CredentialStage
             var (placed, refused) = PlaceInQuery(path, credentials, c => Allowed(c, CredentialPlacementKind.Query, mayCarry, target, path), gate, target);
             if (refused is not null) return refused;
             x.ForwardPath = placed;
+            // Every placeholder in the target is in its own parameter now (any other was refused): inspection reads the rest.
+            x.ScannedPath = credentials.All.Aggregate(path, (p, c) => Without(p, c.Placeholder));
             x.Credential = credentials.FindIn(path)!.Name;
         }
 

@@ -73,6 +73,9 @@ internal sealed class RequestExchange(string authority)
     /// <summary>The target for the upstream with a credential value in its query; null: <see cref="Path"/>.</summary>
     public string? ForwardPath { get; set; }
 
+    /// <summary>The target inspection reads when a credential went into its query: without the placeholders placed.</summary>
+    public string? ScannedPath { get; set; }
+
     /// <summary>Indexes of the headers a credential went into: inspection reads the rest.</summary>
     public HashSet<int>? PlacedHeaders { get; set; }
 

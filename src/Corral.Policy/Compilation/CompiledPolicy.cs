@@ -184,7 +184,8 @@ public sealed partial class CompiledPolicy
                 _rulesForEveryAddress[w] &= _destinationRules[s * _ruleWords + w];
             }
 
-        Inspector = options.Inspectors?.For(document.Inspection) ?? new PayloadInspector(document.Inspection);
+        var inspection = Credentials.WithPlaceholderPatterns(document.Inspection);
+        Inspector = options.Inspectors?.For(inspection) ?? new PayloadInspector(inspection);
         Names = new NamePolicy(this, WithoutAddressOnlyRules());
     }
 
