@@ -62,6 +62,18 @@ public sealed class CredentialsSectionTests : IDisposable
     }
 
     [Fact]
+    public void The_resolver_never_forwards_a_name_carrying_a_placeholder()
+    {
+        var policy = _temp.Compile(Groups + Rules.Replace("webGroups: [docs], action: permit", "destination: [public-internet], action: permit") +
+                                   "credentials:\n  t: { source: { env: K }, destinations: [mcp], header: X }\n");
+        var source = System.Net.IPAddress.Parse("10.20.1.5");
+        Assert.True(policy.Names.Decide(source, "anything.example.com").Forward); // the catch-all permit would forward any name...
+        var verdict = policy.Names.Decide(source, "corral-cred-t.attacker.example");
+        Assert.False(verdict.Forward); // ...but not one carrying a placeholder
+        Assert.Contains("placeholder of credential t", verdict.Reason);
+    }
+
+    [Fact]
     public void A_policy_without_credentials_compiles_to_none()
     {
         var policy = _temp.Compile(Groups + Rules);

@@ -68,6 +68,9 @@ public sealed class NamePolicy
     {
         if (!HostName.TryNormalize(name, out var normalized, out var error))
             return new NameVerdict(false, null, $"not a host name: {error}", false);
+        // A credential's placeholder in a name would leave in the upstream query: never forwarded, whatever the rules say.
+        if (_policy.Credentials.FindIn(normalized) is { } credential)
+            return new NameVerdict(false, null, $"the name carries the placeholder of credential {credential.Name}, where it may not go", false);
         var any = _policy.DecideNameForAnyConnection(source, normalized);
         if (!any.NeedsAddresses) return new NameVerdict(false, any.Verdict.Rule?.Name, any.Verdict.ReasonText, false);
         if (_withoutAddressOnly is null) return new NameVerdict(true, any.PossibleRule?.Name, "a rule could permit a connection to this name", false);
