@@ -40,7 +40,7 @@ public sealed class LoaderErrorOrderTests : IDisposable
             extra: 1
             """,
             [
-                "<dir>/corral.yaml:14:1: error: unknown key 'extra' in the policy (expected one of: version, name, defaultAction, smartGroups, webGroups, threatGroups, serviceTags, rules, inspection, dns, tls) [unknown-key]",
+                "<dir>/corral.yaml:14:1: error: unknown key 'extra' in the policy (expected one of: version, name, defaultAction, smartGroups, webGroups, threatGroups, serviceTags, rules, inspection, dns, tls, credentials) [unknown-key]",
                 "<dir>/corral.yaml:13:10: error: unsupported version '2' (this Corral reads version: 1) [bad-version]",
                 "<dir>/corral.yaml:12:16: error: 'defaultAction' must be permit | deny, not 'maybe' [bad-value]",
                 "<dir>/corral.yaml:11:23: error: 'cloud' must be Public | AzureGovernment | China | AzureGermany, not 'Publik' (did you mean 'Public'?) [bad-value]",
