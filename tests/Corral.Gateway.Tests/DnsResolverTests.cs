@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -72,6 +73,41 @@ public sealed class DnsResolverTests
         }, new CollectingLoggerProvider(), flowLog: log);
         server.Start();
         return new Fixture { Upstream = upstream, Server = server, Log = log, Folder = folder };
+    }
+
+    [Fact]
+    public async Task Every_query_is_a_span_with_its_records_flow_id_and_a_refused_one_ends_in_error()
+    {
+        using var spans = new SpanCollector();
+        await using var f = Start("enforce", rate: 2);
+        Assert.Equal(0, (await DnsProbe.UdpAsync(f.Dns, DnsProbe.Query("api.example.test")))!.ResponseCode);
+        Assert.Equal(3, (await DnsProbe.UdpAsync(f.Dns, DnsProbe.Query("c2vjcmv0.evil.test")))!.ResponseCode);
+        for (var i = 0; i < 4; i++) await DnsProbe.UdpAsync(f.Dns, DnsProbe.Query("x.allowed.test")); // past the 2-a-second budget
+
+        var permitted = f.Log.Dns.First(r => r.Host == "api.example.test");
+        var (span, _) = await spans.TraceAsync(permitted.FlowId);
+        Assert.Equal(ActivityKind.Server, span.Kind);
+        Assert.Equal("corral.dns.query", span.OperationName);
+        Assert.Equal(ActivityStatusCode.Unset, span.Status);
+        Assert.Equal("dns", span.GetTagItem("corral.listener"));
+        Assert.Equal("udp", span.GetTagItem("network.transport"));
+        Assert.Equal("api.example.test", span.GetTagItem("dns.question.name"));
+        Assert.Equal("allow-web", span.GetTagItem("corral.rule"));
+        Assert.Equal("permit", span.GetTagItem("corral.action"));
+        Assert.Equal("NOERROR", span.GetTagItem("corral.dns.rcode"));
+
+        var threat = f.Log.Dns.First(r => r.Host == "c2vjcmv0.evil.test");
+        var (refused, _) = await spans.TraceAsync(threat.FlowId);
+        Assert.Equal(ActivityStatusCode.Error, refused.Status);
+        Assert.Equal("deny-threats", refused.GetTagItem("corral.rule"));
+        Assert.Equal("deny", refused.GetTagItem("corral.action"));
+        Assert.Equal("NXDOMAIN", refused.GetTagItem("corral.dns.rcode"));
+
+        var limited = f.Log.Dns.First(r => r.Check == "rate-limit");
+        var (checkSpan, _) = await spans.TraceAsync(limited.FlowId);
+        Assert.Equal(ActivityStatusCode.Error, checkSpan.Status);
+        Assert.Equal("rate-limit", checkSpan.GetTagItem("corral.check"));
+        Assert.Null(checkSpan.GetTagItem("corral.rule")); // a check's refusal names no rule, as in the flow log
     }
 
     [Fact]

@@ -6,6 +6,7 @@ using System.Net;
 using System.Net.Sockets;
 using Corral.Gateway.Decision;
 using Corral.Gateway.FlowLog;
+using Corral.Gateway.Observability;
 using Corral.Policy.Compilation;
 using Microsoft.Extensions.Logging;
 
@@ -344,11 +345,14 @@ public sealed class DnsServer : IAsyncDisposable
             new KeyValuePair<string, object?>("rule", check is not null ? "(refused)" : rule ?? "(default)"),
             new KeyValuePair<string, object?>("check", check ?? ""),
             new KeyValuePair<string, object?>("address_only", addressOnly ? "true" : "false"));
+        var flowId = _newFlowId();
+        var typeName = type == 0 ? "" : DnsWire.TypeName(type);
+        FlowTracing.DnsQuery(flowId, client, transport, name, typeName, DnsWire.CodeName(code), answered, rule, check, reason, upstreamMs);
         _flowLog.Write(new FlowRecord
         {
-            Event = FlowEvent.Dns, Time = DateTimeOffset.UtcNow, FlowId = _newFlowId(), Listener = "dns", Source = client, Host = name,
+            Event = FlowEvent.Dns, Time = DateTimeOffset.UtcNow, FlowId = flowId, Listener = "dns", Source = client, Host = name,
             Check = check, Refusal = check is null ? null : reason,
-            Dns = new DnsQueryFacts(transport, type == 0 ? "" : DnsWire.TypeName(type), DnsWire.CodeName(code), answered, rule, reason, addressOnly, answers, upstreamMs, cached, flags),
+            Dns = new DnsQueryFacts(transport, typeName, DnsWire.CodeName(code), answered, rule, reason, addressOnly, answers, upstreamMs, cached, flags),
         });
     }
 

@@ -40,6 +40,34 @@ public static class FlowTracing
     }
 
     /// <summary>
+    /// One query to the gateway's resolver: a <c>corral.dns.query</c> span of its own, already ended, with the same
+    /// flow id as its <c>dns</c> record, so a refused query is in the trace backend as it is in the flow log. It starts
+    /// when the upstream was asked (<paramref name="upstreamMs"/> before now), else now: the rest is microseconds.
+    /// </summary>
+    internal static void DnsQuery(string flowId, IPEndPoint source, string transport, string? name, string type, string code, bool answered,
+        string? rule, string? check, string reason, double? upstreamMs)
+    {
+        if (!Enabled) return;
+        Activity.Current = null;
+        var now = DateTimeOffset.UtcNow;
+        using var span = Source.StartActivity("corral.dns.query", ActivityKind.Server, parentContext: default,
+            startTime: upstreamMs is { } ms ? now.AddMilliseconds(-ms) : now);
+        if (span is null) return;
+        span.SetTag("corral.flow.id", flowId);
+        span.SetTag("corral.listener", "dns");
+        span.SetTag("client.address", source.Address.ToString());
+        span.SetTag("client.port", source.Port);
+        span.SetTag("network.transport", transport);
+        if (name is not null) span.SetTag("dns.question.name", name);
+        if (type.Length > 0) span.SetTag("corral.dns.type", type);
+        span.SetTag("corral.dns.rcode", code);
+        if (check is null) span.SetTag("corral.rule", rule ?? "(default-action)");
+        else span.SetTag("corral.check", check);
+        span.SetTag("corral.action", answered ? "permit" : "deny");
+        if (!answered || check is not null) span.SetStatus(ActivityStatusCode.Error, check is null ? reason : $"{check}: {reason}");
+    }
+
+    /// <summary>
     /// Dials through <paramref name="dial"/> inside a <c>corral.dial</c> span (network.peer.*; status Error when the
     /// dial fails). Called only when <see cref="Enabled"/>.
     /// </summary>

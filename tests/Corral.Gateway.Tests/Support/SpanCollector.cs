@@ -19,14 +19,14 @@ internal sealed class SpanCollector : IDisposable
     public SpanCollector() =>
         _provider = Sdk.CreateTracerProviderBuilder().AddSource(FlowTracing.SourceName).AddInMemoryExporter(_exported).Build();
 
-    /// <summary>Waits (generously) for the flow span of <paramref name="flowId"/> and returns it with every span of its trace.</summary>
+    /// <summary>Waits (generously) for the flow span (or DNS query span) of <paramref name="flowId"/> and returns it with every span of its trace.</summary>
     public async Task<(Activity Flow, List<Activity> Trace)> TraceAsync(string flowId, Func<List<Activity>, bool>? complete = null, int seconds = 20)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
         while (true)
         {
             var all = _exported.Snapshot();
-            var flow = all.FirstOrDefault(a => a.OperationName == "corral.flow" && (a.GetTagItem("corral.flow.id") as string) == flowId);
+            var flow = all.FirstOrDefault(a => a.OperationName is "corral.flow" or "corral.dns.query" && (a.GetTagItem("corral.flow.id") as string) == flowId);
             if (flow is not null)
             {
                 var trace = all.Where(a => a.TraceId == flow.TraceId).ToList();
