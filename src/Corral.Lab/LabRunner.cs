@@ -76,7 +76,7 @@ public sealed class LabRunner(TextWriter progress)
 
         await using var promoter = await AdminApiPromoter.StartAsync(gateway, policy.Path, policy.Options, ct);
         var context = new ScenarioContext(LabMode.Explicit, new ExplicitAgent(gateway.ListenEndPoint!, pki), network, servers.Https,
-            servers["database"], servers["spoke-https"], records, promoter, pki.InterceptionCa.Certificate, resolver, nameServer) { McpTools = mcpTools };
+            servers["database"], servers["spoke-https"], records, promoter, pki.InterceptionCa.Certificate, resolver, nameServer) { McpTools = mcpTools, McpToken = policy.McpToken };
         var results = await PlayAllAsync(context, ct);
         return new LabPass(LabMode.Explicit, description, clock.Elapsed, results, [promoter.Description]);
     }
@@ -163,7 +163,7 @@ public sealed class LabRunner(TextWriter progress)
 
         await using var promoter = await AdminApiPromoter.StartAsync(gateway, policy.Path, policy.Options, ct);
         var context = new ScenarioContext(LabMode.Transparent, new TransparentAgent(topology.Agent, network, pki), network, servers.Https,
-            servers["database"], servers["spoke-https"], records, promoter, pki.InterceptionCa.Certificate, resolver, nameServer) { McpTools = mcpTools };
+            servers["database"], servers["spoke-https"], records, promoter, pki.InterceptionCa.Certificate, resolver, nameServer) { McpTools = mcpTools, McpToken = policy.McpToken };
         var results = await PlayAllAsync(context, ct);
         return new LabPass(LabMode.Transparent, description, TimeSpan.Zero, results,
         [
@@ -207,7 +207,12 @@ public sealed class LabRunner(TextWriter progress)
         {
             Watch = false,
             AgentSubnet = network.AgentSubnet, SpokeCidrs = [network.SpokeCidr], McpTools = ["search_docs", "get_issue"], PinTools = ToolPinning.Enforce,
-        }) + "\ndns:\n  mode: enforce\n");
+        }) + "\ndns:\n  mode: enforce\n" +
+            // The MCP server's token: the agent holds only the placeholder, the gateway places the value (scenario 13).
+            $"\ncredentials:\n  {McpCredential}: {{ source: {{ file: secrets/mcp.token }}, destinations: [foundry-tool-calls], header: Authorization }}\n");
+        var token = "lab-mcp-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12));
+        Directory.CreateDirectory(Path.Combine(folder, "secrets"));
+        File.WriteAllText(Path.Combine(folder, "secrets", "mcp.token"), token + "\n");
         Directory.CreateDirectory(Path.Combine(folder, "feeds"));
         File.WriteAllText(Path.Combine(folder, "feeds", "threat-ips.txt"), $"# lab threat feed\n{network.AddressOf(LabHosts.CommandAndControl)}\n");
         File.WriteAllText(Path.Combine(folder, "feeds", "threat-domains.txt"), $"# lab threat feed\n{LabHosts.CommandAndControl.Name}\n");
@@ -218,8 +223,11 @@ public sealed class LabRunner(TextWriter progress)
         var check = PolicyChecker.CheckFile(path, options: options);
         if (!check.Succeeded) throw new InvalidOperationException("the lab's policy does not check: " + string.Join("; ", check.Diagnostics.Where(d => d.IsError)));
         progress.WriteLine($"lab: Foundry pack loaded ({check.Compiled!.Rules.Count} rules, policy {check.Compiled.Hash[..12]}; agent {network.AgentSubnet}, spoke {network.SpokeCidr})");
-        return new LabPolicy(path, hostsPath, check.Compiled, options);
+        return new LabPolicy(path, hostsPath, check.Compiled, options, token);
     }
+
+    /// <summary>The name of the lab policy's one credential; the agent's placeholder is <c>corral-cred-</c> and this.</summary>
+    internal const string McpCredential = "mcp-token";
 
     private static GatewayServer StartGateway(LabPolicy policy, LabPki pki, ConcurrentQueue<FlowRecord> records, GatewayOptions listeners)
     {
@@ -244,7 +252,7 @@ public sealed class LabRunner(TextWriter progress)
 
     private static IpPrefix Prefix(string text) => IpPrefix.TryParse(text, out var p, out var e) ? p : throw new InvalidOperationException(e);
 
-    private sealed record LabPolicy(string Path, string HostsPath, CompiledPolicy Compiled, CompileOptions Options);
+    private sealed record LabPolicy(string Path, string HostsPath, CompiledPolicy Compiled, CompileOptions Options, string McpToken);
 
     /// <summary>Keeps every flow record in memory so each scenario can name its deciding rule.</summary>
     private sealed class CollectingFlowLog(ConcurrentQueue<FlowRecord> records) : IFlowLog

@@ -35,6 +35,9 @@ internal sealed class ScenarioContext(LabMode mode, LabAgent agent, LabNetwork n
     /// <summary>The approved MCP server's tools, as this pass's stand-in lists them.</summary>
     public McpToolCatalog McpTools { get; init; } = new();
 
+    /// <summary>The MCP server's real token: in the gateway's credential file, never given to the agent.</summary>
+    public string McpToken { get; init; } = "";
+
     /// <summary>Where the MCP tool response told the agent to send its data (set by the tool-call scenario).</summary>
     public string? InjectedUrl { get; set; }
 

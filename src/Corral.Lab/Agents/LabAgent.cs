@@ -65,10 +65,12 @@ internal abstract class LabAgent(LabPki pki)
     protected abstract void Configure(SocketsHttpHandler handler);
 
     /// <summary>Sends a request and classifies how it ended; never throws for network trouble.</summary>
-    public async Task<Attempt> SendAsync(HttpMethod method, string url, string? body, string contentType, CancellationToken ct)
+    public async Task<Attempt> SendAsync(HttpMethod method, string url, string? body, string contentType, CancellationToken ct,
+        params (string Name, string Value)[] headers)
     {
         using var http = Client();
         using var request = new HttpRequestMessage(method, url);
+        foreach (var (name, value) in headers) request.Headers.TryAddWithoutValidation(name, value);
         if (body is not null) request.Content = new StringContent(body, Encoding.UTF8, contentType);
         try
         {
