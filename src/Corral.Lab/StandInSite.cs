@@ -66,7 +66,7 @@ public sealed class StandInSite : IAsyncDisposable
     {
         var space = authorization.IndexOf(' ', StringComparison.Ordinal);
         var (scheme, token) = space < 0 ? ("", authorization) : (authorization[..(space + 1)], authorization[(space + 1)..]);
-        return scheme + (token.Length <= 8 ? new string('*', token.Length) : $"{token[..4]}…{token[^2..]}");
+        return scheme + (token.Length <= 8 ? new string('*', token.Length) : $"{token[..4]}...{token[^2..]}");
     }
 
     public async ValueTask DisposeAsync()

