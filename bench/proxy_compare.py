@@ -27,6 +27,10 @@ def measures(mode, idle_count):
         ("bump_agent_8", "new intercepted connections, 8 at a time (warm certificate cache)", agent(TOOL, 8), False, "bump"),
         ("http_keepalive", "plain HTTP requests/s, keep-alive (16 connections)", ["http"] + rate, False, None),
         ("bump_keepalive", "requests/s on kept-alive intercepted connections (16 connections)", ["keepalive", "--host", TOOL] + rate, False, "bump"),
+        # The same with the placeholder of a credential in Authorization: Corral puts the value in (Squid and direct
+        # carry the header as it is), so Corral's two rows differ by the cost of placing a credential.
+        ("bump_keepalive_credential", "requests/s on kept-alive intercepted connections, placeholder in Authorization (16 connections)",
+         ["keepalive", "--host", TOOL, "--header", "Authorization: Bearer corral-cred-bench-key"] + rate, False, "bump"),
     ]
 
 AGENT = ("splice_agent_1", "splice_agent_8", "bump_agent_1", "bump_agent_8")
@@ -149,6 +153,13 @@ def main():
     info["log_lines"] = {"corral_flow_log": count_lines(args.corral_flows), "squid_access_log": count_lines(args.squid_log),
                          "corral_flow_log_dropped": dropped_records(args.corral_err)}
 
+    # The credential measure means something only if Corral placed the value: its request records name the credential.
+    if any(r["name"] == "bump_keepalive_credential" and r["who"] == "corral" for r in raw):
+        placed = count_matching(args.corral_flows, b'"credential":"bench-key"')
+        info["log_lines"]["corral_credential_placed"] = placed
+        if not placed:
+            failures.append({"round": 0, "measure": "bump_keepalive_credential", "target": "corral", "error": "no request record names the credential bench-key: nothing was placed"})
+
     results = aggregate(raw, ms)
     verdicts = judge(results)
     for line in client_check(results): print(line[2:].replace("**", ""), file=sys.stderr)
@@ -219,6 +230,11 @@ def dropped_records(path):
             if m: found = int(m.group(1))
     except OSError: return None
     return found
+
+def count_matching(path, needle):
+    try:
+        with open(path, "rb") as f: return sum(1 for line in f if needle in line)
+    except OSError: return None
 
 def count_lines(path):
     try:

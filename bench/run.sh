@@ -174,9 +174,12 @@ rules:
   - { name: intercept, priority: 1, webGroups: [tools], action: permit, decrypt: allowed }
   - { name: splice, priority: 2, webGroups: [spliced], action: permit }
   - { name: plain, priority: 3, webGroups: [plain], action: permit }
+credentials:                                     # bump_keepalive_credential: the placeholder becomes this value
+  bench-key: { source: { env: CORRAL_BENCH_KEY }, destinations: [tools], header: Authorization }
 EOF
 corral_port="$(free_port)"
-dotnet "$corral_dll" gateway "$tmp/bench.yaml" --listen "127.0.0.1:$corral_port" --flow-log "$tmp/corral-flows.jsonl" \
+CORRAL_BENCH_KEY="sk-bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')" \
+  dotnet "$corral_dll" gateway "$tmp/bench.yaml" --listen "127.0.0.1:$corral_port" --flow-log "$tmp/corral-flows.jsonl" \
   --hosts "$tmp/hosts" --public-standin 127.0.0.1/32 --max-connections 30000 --flow-log-max-bytes 8589934592 \
   --ca-cert "$tmp/corral-ca/corral-ca.crt" --ca-key "$tmp/corral-ca/corral-ca.key" --upstream-ca "$tmp/upstream-ca.crt" \
   >"$tmp/corral.out" 2>"$tmp/corral.err" &

@@ -90,9 +90,13 @@ sealed class BenchConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends one GET; through a proxy in plain HTTP the target is in absolute form. <paramref name="close"/> asks the server to close after answering.</summary>
-    public ValueTask SendGetAsync(string requestTarget, string hostHeader, CancellationToken ct = default, bool close = false) =>
-        _stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {requestTarget} HTTP/1.1\r\nHost: {hostHeader}\r\nUser-Agent: corral-proxybench\r\n{(close ? "Connection: close\r\n" : "")}\r\n"), ct);
+    /// <summary>
+    /// Sends one GET; through a proxy in plain HTTP the target is in absolute form. <paramref name="close"/> asks the
+    /// server to close after answering; <paramref name="extraHeader"/> is one more header line ("Name: value").
+    /// </summary>
+    public ValueTask SendGetAsync(string requestTarget, string hostHeader, CancellationToken ct = default, bool close = false, string? extraHeader = null) =>
+        _stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {requestTarget} HTTP/1.1\r\nHost: {hostHeader}\r\nUser-Agent: corral-proxybench\r\n" +
+            $"{(extraHeader is null ? "" : extraHeader + "\r\n")}{(close ? "Connection: close\r\n" : "")}\r\n"), ct);
 
     /// <summary>After the last response: reads until the other side closes; a byte more is an error.</summary>
     public async Task ReadToEndAsync(CancellationToken ct = default)
