@@ -13,8 +13,8 @@ namespace Corral.Benchmarks;
 /// <summary>
 /// The flow-log writer thread's work per record, with and without the tamper-evidence chain (docs/flow-log.md):
 /// a decision record serialized as the writer does, then (chained) with <c>seq</c>/<c>prev</c> and the SHA-256 of
-/// the line; and one Ed25519 checkpoint, which the writer signs once per <c>--flow-log-checkpoint-every</c> records.
-/// None of this runs on a connection's thread.
+/// the line; the same record written as an OCSF event (<c>--flow-log-format ocsf</c>); and one Ed25519 checkpoint,
+/// which the writer signs once per <c>--flow-log-checkpoint-every</c> records. None of this runs on a connection's thread.
 /// </summary>
 [MemoryDiagnoser]
 public class FlowLogChainBenchmarks
@@ -25,6 +25,7 @@ public class FlowLogChainBenchmarks
     private Utf8JsonWriter _json = null!;
     private FlowRecord _record = null!;
     private ChainLink _link = ChainLink.First;
+    private readonly OcsfRecordJson _ocsf = new(Options);
 
     [GlobalSetup]
     public void Setup()
@@ -57,6 +58,17 @@ public class FlowLogChainBenchmarks
         _line.ResetWrittenCount();
         _json.Reset(_line);
         FlowRecordJson.Write(_json, _record, _link);
+        _json.Flush();
+        _link = _link.Next(_line.WrittenSpan);
+        return _line.WrittenCount;
+    }
+
+    [Benchmark(Description = "record, chained, as an OCSF event")]
+    public int OcsfRecord()
+    {
+        _line.ResetWrittenCount();
+        _json.Reset(_line);
+        _ocsf.Write(_json, _record, _link);
         _json.Flush();
         _link = _link.Next(_line.WrittenSpan);
         return _line.WrittenCount;
