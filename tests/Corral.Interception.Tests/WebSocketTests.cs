@@ -240,8 +240,12 @@ public sealed class WebSocketTests : IAsyncLifetime
             var seen = _f.WebSocketMessages.Count;
             using (var raw = await OpenRawAsync("api.github.com"))
             {
-                foreach (var frame in frames) await raw.WriteAsync(frame, Ct);
-                await raw.WriteAsync(WebSocketFrames.Close(1000, "bye", mask: true), Ct);
+                try
+                {
+                    foreach (var frame in frames) await raw.WriteAsync(frame, Ct);
+                    await raw.WriteAsync(WebSocketFrames.Close(1000, "bye", mask: true), Ct);
+                }
+                catch (IOException) { } // the gateway closed at a refused frame: what follows it is never read
                 await ReadCloseCodeAsync(raw);
             }
             for (var i = 0; i < 400 && _f.Records.Count(r => r.Method == RequestStages.WebSocketCloseMethod) == before; i++) await Task.Delay(25, Ct);
