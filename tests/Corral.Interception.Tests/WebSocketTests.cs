@@ -304,13 +304,22 @@ public sealed class WebSocketTests : IAsyncLifetime
         }
     }
 
+    // Bounded, so that a relay that never answers fails the test instead of hanging it.
+    private static CancellationToken Soon()
+    {
+        var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        return timeout.Token;
+    }
+
     private static async Task<byte[]> ReceiveAsync(ClientWebSocket socket)
     {
         using var message = new MemoryStream();
         var buffer = new byte[8192];
+        var soon = Soon();
         while (true)
         {
-            var result = await socket.ReceiveAsync(buffer, Ct);
+            var result = await socket.ReceiveAsync(buffer, soon);
             message.Write(buffer, 0, result.Count);
             if (result.EndOfMessage) return message.ToArray();
         }
@@ -321,9 +330,11 @@ public sealed class WebSocketTests : IAsyncLifetime
     private static async Task AssertClosedAsync(ClientWebSocket socket, WebSocketCloseStatus status)
     {
         var buffer = new byte[1024];
+        var soon = Soon();
         while (true)
         {
-            var result = await socket.ReceiveAsync(buffer, Ct);
+            var result = await socket.ReceiveAsync(buffer, soon);
+            Assert.True(result.MessageType != WebSocketMessageType.Text || !Encoding.UTF8.GetString(buffer, 0, result.Count).Contains(Key[4..]), "a secret came back through the echo");
             if (result.MessageType != WebSocketMessageType.Close) continue;
             Assert.Equal(status, result.CloseStatus);
             return;
