@@ -87,12 +87,9 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
         {
             if (!WebSocketHandshake.AsksForWebSocket(x.Head))
                 return new RequestRefused(Refusal.ByCheck(GatewayCheck.Upgrade, target.Authority, "protocol upgrades other than WebSocket cannot be inspected", 501));
-            if (x.Verdict.Rule is not { AllowsWebSocket: true } rule)
+            if (x.Verdict.Rule is not { AllowsWebSocket: true })
                 return new RequestRefused(Refusal.ByCheck(GatewayCheck.Upgrade, target.Authority,
                     $"WebSocket is refused on rule '{x.Verdict.Rule?.Name ?? "(default-action)"}': it has no 'websocket: allow'", 501));
-            if (rule.Mcp is { PinsTools: true })
-                return new RequestRefused(Refusal.ByCheck(GatewayCheck.Upgrade, target.Authority,
-                    "WebSocket is refused on a rule that pins MCP tools: listings in WebSocket messages are not compared with the pins", 501));
             if (WebSocketHandshake.RequestProblem(x.Head, out var key) is { } problem)
                 return new RequestRefused(Refusal.ByCheck(GatewayCheck.Malformed, target.Authority, $"malformed WebSocket opening handshake: {problem}", 400));
             x.WebSocketKey = key;

@@ -2,7 +2,7 @@ namespace Corral.Policy.Tests;
 
 /// <summary>
 /// <c>websocket: allow</c>: only on a permit that decrypts (the gateway carries only the messages it reads), never
-/// beside pinned MCP tools (listings in messages are not compared); off by default; a bad one is a located error.
+/// off by default; a bad one is a located error.
 /// </summary>
 public sealed class WebSocketRuleTests
 {
@@ -21,7 +21,6 @@ public sealed class WebSocketRuleTests
     [InlineData("action: permit, ports: [443], websocket: allow", "allow", "websocket-needs-decrypt")]
     [InlineData("action: deny, websocket: allow", "allow", "websocket-needs-decrypt")]
     [InlineData($"{Permit}, websocket: yes", "yes", "bad-value")]
-    [InlineData($"{Permit}, mcp: {{ tools: [a], pinTools: enforce }}, websocket: allow", "allow", "websocket-with-pinned-tools")]
     public void WebSocket_where_the_gateway_cannot_read_it_is_a_located_error(string fields, string value, string code)
     {
         using var temp = new TempPolicy();

@@ -43,6 +43,8 @@ internal sealed class WebSocketRelay(PipeReader clientReader, Stream client, Pip
     private string? _closedBy;
     private RequestRefused? _refused;
     private McpExchange? _mcp;
+    private readonly HashSet<string> _listRequestIds = [];
+    private readonly List<string> _toolsChanged = [];
 
     /// <summary>A message refused by policy or a frame refused as malformed: both sides are closed with <see cref="Code"/>.</summary>
     private sealed class RefusedException(RequestRefused refused, ushort code) : Exception(refused.Refusal.Reason)
@@ -63,7 +65,8 @@ internal sealed class WebSocketRelay(PipeReader clientReader, Stream client, Pip
         else await stop.CancelAsync();
         await Task.WhenAll(up, down);
         var summary = new WebSocketSummary(_messagesUp, _messagesDown, _bytesUp, _bytesDown, _closeCode, _closedBy ?? "connection");
-        return new WebSocketOutcome(summary, _refused, _mcp);
+        var mcp = _toolsChanged.Count == 0 ? _mcp : (_mcp ?? new McpExchange("(websocket)", null, false, null)) with { ToolsChanged = [.. _toolsChanged] };
+        return new WebSocketOutcome(summary, _refused, mcp);
     }
 
     // ---- client to server: reassembled, validated, inspected and decided, then sent as one frame ----
@@ -132,6 +135,10 @@ internal sealed class WebSocketRelay(PipeReader clientReader, Stream client, Pip
             throw new RefusedException(new RequestRefused(Refusal.ByRule(rules.Rule, rules.Authority, problem, 400)) { Mcp = invalid }, WebSocketFrames.PolicyViolation);
         }
         var decision = McpGate.Decide(rpc!, mcp, rules.Rule, gate.IsToolHeld);
+        if (mcp.PinsTools)
+            lock (_listRequestIds)
+                foreach (var m in rpc!.Messages.Where(m => m.IsRequest && m.Method == "tools/list" && !m.HasCursor))
+                    _listRequestIds.Add(ToolListingReader.CanonicalId(m.Id!)!);
         if (decision.Exchange.Denied) _mcp = decision.Exchange; // the record names the last denial (under watch mode the message still went on)
         else _mcp ??= decision.Exchange;
         if (decision.Exchange.Denied && rules.Enforced)
@@ -171,6 +178,16 @@ internal sealed class WebSocketRelay(PipeReader clientReader, Stream client, Pip
                 if (messageOpcode is null) throw Malformed("a continuation frame with no message to continue", WebSocketFrames.ProtocolError, fromClient: false);
             }
             else if (messageOpcode is not null) throw Malformed("a new message before the last one ended", WebSocketFrames.ProtocolError, fromClient: false);
+            else if (rules.Mcp is { PinsTools: true })
+            {
+                // A pinning rule: each server message is read whole and compared with the pins before the client sees it.
+                var whole = await ReadServerMessageAsync(frame, ct);
+                CompareListings(frame.Opcode, whole);
+                await SendAsync(client, _toClient, WebSocketFrames.Write(true, frame.Opcode, whole, mask: false), toClient: true, close: false, ct);
+                _messagesDown++;
+                _bytesDown += whole.Length;
+                continue;
+            }
             else
             {
                 messageOpcode = frame.Opcode;
@@ -197,6 +214,46 @@ internal sealed class WebSocketRelay(PipeReader clientReader, Stream client, Pip
             messageOpcode = null;
             text = null;
         }
+    }
+
+    // The rest of a server message whose first frame is read (control frames between its fragments are relayed), within the bound.
+    private async Task<byte[]> ReadServerMessageAsync(WebSocketFrame first, CancellationToken ct)
+    {
+        using var message = new MemoryStream();
+        message.Write(first.Payload);
+        var frame = first;
+        while (!frame.Fin)
+        {
+            frame = await ReadFrameAsync(upstreamReader, fromClient: false, rules.ServerFrameBound - message.Length, ct)
+                ?? throw Malformed("a message the connection ended inside", WebSocketFrames.ProtocolError, fromClient: false);
+            if (frame.IsControl)
+            {
+                if (frame.Opcode == WebSocketOpcode.Close) throw Malformed("a close inside a message", WebSocketFrames.ProtocolError, fromClient: false);
+                await SendAsync(client, _toClient, WebSocketFrames.Write(true, frame.Opcode, frame.Payload, mask: false), toClient: true, close: false, ct);
+                continue;
+            }
+            if (frame.Opcode != WebSocketOpcode.Continuation) throw Malformed("a new message before the last one ended", WebSocketFrames.ProtocolError, fromClient: false);
+            message.Write(frame.Payload);
+        }
+        return message.ToArray();
+    }
+
+    // A server message on a rule that pins tools: any tools/list answer in it is compared with the pins (a changed tool
+    // is held by the gate); a message the gateway cannot read as JSON-RPC text never reaches the client.
+    private void CompareListings(WebSocketOpcode opcode, byte[] data)
+    {
+        string[] ids;
+        lock (_listRequestIds) ids = [.. _listRequestIds];
+        var scan = opcode == WebSocketOpcode.Text && System.Text.Unicode.Utf8.IsValid(data)
+            ? ToolListingReader.ReadJson(data, ids)
+            : new ListingScan([], [], "a binary or non-UTF-8 message") { ParseFailed = true };
+        if (scan.Problem is { } problem)
+            throw new RefusedException(new RequestRefused(Refusal.ByCheck(GatewayCheck.UninspectableBody, rules.Authority,
+                $"a server message cannot be compared with the pinned tools: {problem}", 502)), WebSocketFrames.PolicyViolation);
+        foreach (var listing in scan.Listings)
+            foreach (var tool in gate.OnToolsListed(listing))
+                lock (_toolsChanged)
+                    if (!_toolsChanged.Contains(tool)) _toolsChanged.Add(tool);
     }
 
     private RefusedException Malformed(string what, ushort code, bool fromClient) =>

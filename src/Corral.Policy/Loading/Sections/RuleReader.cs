@@ -55,25 +55,19 @@ internal sealed class RuleReader(NodeReader nodes)
         var maxBufferedBody = Field(body, "maxBufferedBody") is { } mb ? ReadBodyBound(mb, name) : null;
         if (maxBufferedBody is not null && action != RuleAction.Permit)
             nodes.Error("buffer-on-deny", Field(body, "maxBufferedBody")!, $"rule '{name}' denies, so it reads no body", "maxBufferedBody belongs on a permit");
-        var webSocket = Field(body, "websocket") is { } ws && ReadWebSocket(ws, rule, mcp);
+        var webSocket = Field(body, "websocket") is { } ws && ReadWebSocket(ws, rule);
         return rule with { Mcp = mcp, MaxBufferedBody = maxBufferedBody, WebSocket = webSocket };
     }
 
-    // The gateway carries only what it reads: WebSocket messages are inspected, so only a decrypting, enforced permit
-    // may let an upgrade through. A pinned tool listing cannot be compared in messages the gateway relays unread.
-    private bool ReadWebSocket(YNode node, Rule rule, McpRules? mcp)
+    // The gateway carries only what it reads: WebSocket messages are inspected, so only a decrypting permit
+    // may let an upgrade through.
+    private bool ReadWebSocket(YNode node, Rule rule)
     {
         if (nodes.Enum(node, "websocket", Words.WebSocket) is not true) return false;
         if (rule.Action != RuleAction.Permit || rule.Decrypt != DecryptPolicy.Allowed)
         {
             nodes.Error("websocket-needs-decrypt", node, $"rule '{rule.Name}' allows WebSocket, but the gateway carries only the messages it reads: in flows it may decrypt",
                 rule.Action == RuleAction.Permit ? "add 'decrypt: allowed' to the rule" : "websocket belongs on a permit with 'decrypt: allowed'");
-            return false;
-        }
-        if (mcp is { PinTools: not ToolPinning.Off })
-        {
-            nodes.Error("websocket-with-pinned-tools", node, $"rule '{rule.Name}' pins MCP tools, and the gateway does not compare tool listings carried in WebSocket messages",
-                "remove 'websocket: allow', or 'pinTools' from the rule's mcp section");
             return false;
         }
         return true;
