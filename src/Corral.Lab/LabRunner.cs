@@ -202,12 +202,13 @@ public sealed class LabRunner(TextWriter progress)
         var path = Path.Combine(folder, "corral.yaml");
         // The gateway's resolver refuses names that only the pack's address-only permit (allow-aca-svctag) could reach.
         // The pack as it is once promoted (Watch = false): the attacks must meet enforcement. `corral init` writes it in
-        // watch mode; scenario 10 plays that step, a rule in watch mode promoted to enforce.
+        // watch mode; scenario 10 plays that step, a rule in watch mode promoted to enforce. The tool rule carries WebSocket
+        // (scenario 14: a secret in a message).
         File.WriteAllText(path, AzureFoundryTemplate.Render(new AzureFoundryOptions
         {
             Watch = false,
             AgentSubnet = network.AgentSubnet, SpokeCidrs = [network.SpokeCidr], McpTools = ["search_docs", "get_issue"], PinTools = ToolPinning.Enforce,
-        }) + "\ndns:\n  mode: enforce\n");
+        }).Replace("name: allow-tool-calls,", "name: allow-tool-calls, websocket: allow,") + "\ndns:\n  mode: enforce\n");
         Directory.CreateDirectory(Path.Combine(folder, "feeds"));
         File.WriteAllText(Path.Combine(folder, "feeds", "threat-ips.txt"), $"# lab threat feed\n{network.AddressOf(LabHosts.CommandAndControl)}\n");
         File.WriteAllText(Path.Combine(folder, "feeds", "threat-domains.txt"), $"# lab threat feed\n{LabHosts.CommandAndControl.Name}\n");
