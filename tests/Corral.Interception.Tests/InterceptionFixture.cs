@@ -125,7 +125,7 @@ public sealed class InterceptionFixture : IAsyncDisposable
         _upstreamPort = new Uri(app.Urls.First()).Port;
 
         _front.Start();
-        var inspector = new PayloadInspector(Compiled.Document.Inspection);
+        var inspector = Compiled.Inspector; // the policy's patterns and its credentials' placeholders, as the gateway's snapshot has them
         var interceptor = new TlsInterceptor(new LeafCertificateCache(new LeafMinter(InterceptionCa)),
             new InterceptionOptions { UpstreamTrust = [UpstreamCa.Certificate] });
         _acceptLoop = Task.Run(async () =>
@@ -232,6 +232,8 @@ public sealed class InterceptionFixture : IAsyncDisposable
         });
 
         public void Complete(InspectedRequest request) => fixture.Records.Enqueue(request);
+
+        public CompiledCredentials Credentials => fixture.Compiled.Credentials;
     }
 
     /// <summary>A raw TLS connection through the interceptor, trusting only the interception CA.</summary>

@@ -31,6 +31,8 @@ public sealed class WebSocketTests : IAsyncLifetime
           - { name: allow-mcp, priority: 1, source: [agents], webGroups: [tools], action: permit, decrypt: allowed, ports: [443], mcp: { tools: [search_docs] }, websocket: allow }
           - { name: allow-github, priority: 2, source: [agents], webGroups: [github], action: permit, decrypt: allowed, ports: [443], websocket: allow, maxBufferedBody: 64KiB }
           - { name: default-deny-internet, priority: 3, source: [agents], destination: [public-internet], action: deny }
+        credentials:
+          github-token: { source: { env: CORRAL_TEST_UNSET_WS_TOKEN }, destinations: [github], header: Authorization }
         """;
 
     private InterceptionFixture _f = null!;
@@ -107,6 +109,20 @@ public sealed class WebSocketTests : IAsyncLifetime
         await socket.SendAsync(b, WebSocketMessageType.Text, true, Ct);
         await AssertClosedAsync(socket, WebSocketCloseStatus.PolicyViolation);
         await AssertServerSawOnlyAsync(Encoding.ASCII.GetString(a));
+    }
+
+    [Theory]
+    [InlineData("corral-cred-github-token")]
+    [InlineData("corral\\u002dcred\\u002dgithub\\u002dtoken")] // JSON-escaped
+    public async Task A_credentials_placeholder_in_a_message_is_refused_as_exfiltration_even_to_its_own_destination(string spelled)
+    {
+        // A message is never a credential's place: the placeholder would reach the server as itself, or be echoed back.
+        using var socket = await _f.WebSocketAsync("wss://api.github.com/ws");
+        await socket.SendAsync(Encoding.UTF8.GetBytes($"{{\"auth\": \"{spelled}\"}}"), WebSocketMessageType.Text, true, Ct);
+        await AssertClosedAsync(socket, WebSocketCloseStatus.PolicyViolation);
+        var closed = await CloseRecordAsync();
+        Assert.Equal(("credential-exfiltration", "github-token"), (closed.Refusal!.Check, closed.Credential));
+        await AssertServerSawOnlyAsync();
     }
 
     [Fact]

@@ -98,12 +98,7 @@ internal sealed class WebSocketRelay(PipeReader clientReader, Stream client, Pip
                 await SendAsync(upstream, _toUpstream, WebSocketFrames.Write(true, frame.Opcode, frame.Payload, mask: true), toClient: false, close: false, ct);
                 continue;
             }
-            if (frame.Opcode == WebSocketOpcode.Continuation)
-            {
-                if (messageOpcode is null) throw Malformed("a continuation frame with no message to continue", WebSocketFrames.ProtocolError, fromClient: true);
-            }
-            else if (messageOpcode is not null) throw Malformed("a new message before the last one ended", WebSocketFrames.ProtocolError, fromClient: true);
-            else messageOpcode = frame.Opcode;
+            messageOpcode = MessageOf(messageOpcode, frame, fromClient: true);
             message.Write(frame.Payload);
             if (!frame.Fin) continue;
             var data = message.ToArray();
@@ -173,12 +168,9 @@ internal sealed class WebSocketRelay(PipeReader clientReader, Stream client, Pip
                 await SendAsync(client, _toClient, WebSocketFrames.Write(true, frame.Opcode, frame.Payload, mask: false), toClient: true, close: false, ct);
                 continue;
             }
-            if (frame.Opcode == WebSocketOpcode.Continuation)
-            {
-                if (messageOpcode is null) throw Malformed("a continuation frame with no message to continue", WebSocketFrames.ProtocolError, fromClient: false);
-            }
-            else if (messageOpcode is not null) throw Malformed("a new message before the last one ended", WebSocketFrames.ProtocolError, fromClient: false);
-            else if (rules.Mcp is { PinsTools: true })
+            var starts = messageOpcode is null;
+            messageOpcode = MessageOf(messageOpcode, frame, fromClient: false);
+            if (starts && rules.Mcp is { PinsTools: true })
             {
                 // A pinning rule: each server message is read whole and compared with the pins before the client sees it.
                 var whole = await ReadServerMessageAsync(frame, ct);
@@ -186,13 +178,10 @@ internal sealed class WebSocketRelay(PipeReader clientReader, Stream client, Pip
                 await SendAsync(client, _toClient, WebSocketFrames.Write(true, frame.Opcode, whole, mask: false), toClient: true, close: false, ct);
                 _messagesDown++;
                 _bytesDown += whole.Length;
+                messageOpcode = null;
                 continue;
             }
-            else
-            {
-                messageOpcode = frame.Opcode;
-                text = frame.Opcode == WebSocketOpcode.Text ? new UTF8Encoding(false, throwOnInvalidBytes: true).GetDecoder() : null;
-            }
+            if (starts) text = frame.Opcode == WebSocketOpcode.Text ? new UTF8Encoding(false, throwOnInvalidBytes: true).GetDecoder() : null;
             if (text is not null)
             {
                 try
@@ -215,6 +204,15 @@ internal sealed class WebSocketRelay(PipeReader clientReader, Stream client, Pip
             text = null;
         }
     }
+
+    // The opcode of the message a data frame belongs to: a continuation continues one, anything else starts one.
+    private WebSocketOpcode MessageOf(WebSocketOpcode? current, WebSocketFrame frame, bool fromClient) => (frame.Opcode, current) switch
+    {
+        (WebSocketOpcode.Continuation, null) => throw Malformed("a continuation frame with no message to continue", WebSocketFrames.ProtocolError, fromClient),
+        (WebSocketOpcode.Continuation, { } continued) => continued,
+        (_, null) => frame.Opcode,
+        _ => throw Malformed("a new message before the last one ended", WebSocketFrames.ProtocolError, fromClient),
+    };
 
     // The rest of a server message whose first frame is read (control frames between its fragments are relayed), within the bound.
     private async Task<byte[]> ReadServerMessageAsync(WebSocketFrame first, CancellationToken ct)
