@@ -51,6 +51,9 @@ public sealed class InterceptionFixture : IAsyncDisposable
     public ConcurrentQueue<string> UpstreamSaw { get; } = new();
     public ConcurrentQueue<int> EchoCompleted { get; } = new();
 
+    /// <summary>Every tools/list answer the gateway compared with the pins (the gate's OnToolsListed).</summary>
+    public ConcurrentQueue<Mcp.McpToolListing> ToolListings { get; } = new();
+
     /// <summary>Every WebSocket message the upstream's /ws echo received (text as UTF-8 bytes), in order.</summary>
     public ConcurrentQueue<byte[]> WebSocketMessages { get; } = new();
 
@@ -234,6 +237,12 @@ public sealed class InterceptionFixture : IAsyncDisposable
         public void Complete(InspectedRequest request) => fixture.Records.Enqueue(request);
 
         public CompiledCredentials Credentials => fixture.Compiled.Credentials;
+
+        public IReadOnlyList<string> OnToolsListed(Mcp.McpToolListing listing)
+        {
+            fixture.ToolListings.Enqueue(listing);
+            return [];
+        }
     }
 
     /// <summary>A raw TLS connection through the interceptor, trusting only the interception CA.</summary>

@@ -154,6 +154,23 @@ public sealed class WebSocketTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task On_a_rule_that_pins_tools_a_listing_in_a_server_message_is_compared_before_the_client_gets_it()
+    {
+        await using var pinned = await InterceptionFixture.StartAsync(Policy.Replace("mcp: { tools: [search_docs] }", "mcp: { tools: [search_docs], pinTools: true }"));
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(new Uri("wss://mcp.contoso.com/ws"), pinned.Client(), Ct);
+        // The echo sends back what it gets: the client's tools/list request, then a result carrying tools (as a server's answer would).
+        await socket.SendAsync("""{"jsonrpc":"2.0","id":5,"method":"tools/list"}"""u8.ToArray(), WebSocketMessageType.Text, true, Ct);
+        await ReceiveAsync(socket);
+        Assert.Empty(pinned.ToolListings);
+        var listing = """{"jsonrpc":"2.0","id":5,"result":{"tools":[{"name":"search_docs","description":"Search the docs","inputSchema":{"type":"object"}}]}}""";
+        await socket.SendAsync(Encoding.UTF8.GetBytes(listing), WebSocketMessageType.Text, true, Ct);
+        Assert.Equal(listing, await ReceiveTextAsync(socket));
+        var compared = Assert.Single(pinned.ToolListings);
+        Assert.Equal(("search_docs", true), (Assert.Single(compared.Tools).Name, compared.Complete));
+    }
+
+    [Fact]
     public async Task A_message_that_is_not_JSON_RPC_on_an_MCP_rule_is_refused()
     {
         using var socket = await _f.WebSocketAsync("wss://mcp.contoso.com/ws");
