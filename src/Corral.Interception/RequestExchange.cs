@@ -79,6 +79,9 @@ internal sealed class RequestExchange(string authority)
     /// <summary>Indexes of the headers a credential went into: inspection reads the rest.</summary>
     public HashSet<int>? PlacedHeaders { get; set; }
 
+    /// <summary>The Sec-WebSocket-Key of a WebSocket opening handshake the rule allows; null for any other request.</summary>
+    public string? WebSocketKey { get; set; }
+
     /// <summary>The credential put into the request (the request record names it), or refused.</summary>
     public string? Credential { get; set; }
 }

@@ -77,4 +77,7 @@ public sealed record InspectedRequest(string Method, string Url, Verdict Verdict
 
     /// <summary>The credential put into the request, or whose placeholder refused it (a name, never a value).</summary>
     public string? Credential { get; init; }
+
+    /// <summary>On the record of a WebSocket's end: messages and bytes each way, and how it closed.</summary>
+    public WebSockets.WebSocketSummary? WebSocket { get; init; }
 }

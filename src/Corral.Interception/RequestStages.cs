@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using Corral.Interception.Http;
 using Corral.Interception.Mcp;
+using Corral.Interception.WebSockets;
 using Corral.Policy.Inspection;
 
 namespace Corral.Interception;
@@ -83,7 +84,16 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
     private Step CheckShape(RequestExchange x)
     {
         if (RequestHeads.RequiresUpgrade(x.Head))
-            return new RequestRefused(Refusal.ByCheck(GatewayCheck.Upgrade, target.Authority, "protocol upgrades cannot be inspected", 501));
+        {
+            if (!WebSocketHandshake.AsksForWebSocket(x.Head))
+                return new RequestRefused(Refusal.ByCheck(GatewayCheck.Upgrade, target.Authority, "protocol upgrades other than WebSocket cannot be inspected", 501));
+            if (x.Verdict.Rule is not { AllowsWebSocket: true })
+                return new RequestRefused(Refusal.ByCheck(GatewayCheck.Upgrade, target.Authority,
+                    $"WebSocket is refused on rule '{x.Verdict.Rule?.Name ?? "(default-action)"}': it has no 'websocket: allow'", 501));
+            if (WebSocketHandshake.RequestProblem(x.Head, out var key) is { } problem)
+                return new RequestRefused(Refusal.ByCheck(GatewayCheck.Malformed, target.Authority, $"malformed WebSocket opening handshake: {problem}", 400));
+            x.WebSocketKey = key;
+        }
         if (x.McpRules is not null && McpTransportRefusal(x.Head) is { } transportProblem)
             return new RequestRefused(Refusal.ByRule(x.Verdict.Rule!.Name, target.Authority, transportProblem, 400))
                 { Mcp = new McpExchange("(none)", null, true, transportProblem) };
@@ -167,7 +177,7 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
         var request = x.Head;
         var canRetry = SafeToRetry.Contains(request.Method) && (request.Framing == BodyFraming.None || (request.Framing == BodyFraming.ContentLength && request.ContentLength == 0));
         var retried = false;
-        var forwardedHead = RequestHeads.SerializeRequestHead(x.ForwardHead ?? request, x.ForwardPath ?? x.Path!);
+        var forwardedHead = RequestHeads.SerializeRequestHead(x.ForwardHead ?? request, x.ForwardPath ?? x.Path!, webSocket: x.WebSocketKey is not null);
         while (true)
         {
             var upstream = upstreams.Current ?? upstreams.TryRent();
@@ -303,6 +313,11 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
             }
             break;
         }
+        if (x.WebSocketKey is not null)
+        {
+            upstream.Clean = false; // it was asked to upgrade: never lent on, whatever it answered
+            if (response.Status == 101) return await RelayWebSocketAsync(x, response, first.Bytes, ct);
+        }
         // On a rule that pins tools, every response body passes the listing guard: a listing is compared with the pins
         // before any byte of it reaches the client (which may call a changed tool at once, on another connection, and
         // that call must meet the hold), and one that cannot be compared never reaches it.
@@ -333,13 +348,34 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
         gate.Complete(new InspectedRequest(request.Method, x.Url, x.Verdict, true, response.Status, null, x.Up, x.Down) { Path = x.Path, Mcp = exchange, Credential = x.Credential });
         // Each hop closes on its own terms: a client that asked to close (an agent's one call per connection) ends
         // its hop, while the upstream connection, which was not asked to close, stays clean for the next flow.
-        var upstreamKept = !RequestHeads.ForwardedWantsClose(request) && !response.WantsClose && response.Status != 101;
+        var upstreamKept = !RequestHeads.ForwardedWantsClose(request) && !response.WantsClose && response.Status != 101 && x.WebSocketKey is null;
         var clientKept = upstreamKept && !request.WantsClose;
         upstream.Served++;
         if (HttpHeaders.Values(response.Headers, "WWW-Authenticate").Any(RequestHeads.IsConnectionBoundAuth)) upstream.Poolable = false;
         upstream.Clean = upstreamKept;
         return clientKept ? Step.Next : Step.Closed;
     }
+
+    // ---- WebSocket: the server accepted the upgrade; its answer is checked, then messages are relayed, each client message decided ----
+    private async Task<Step> RelayWebSocketAsync(RequestExchange x, HttpResponseHead response, byte[] head, CancellationToken ct)
+    {
+        if (WebSocketHandshake.ResponseProblem(response, x.Head, x.WebSocketKey!) is { } problem)
+            return new RequestRefused(Refusal.ByCheck(GatewayCheck.WebSocket, target.Authority, $"the upstream's WebSocket handshake was refused: {problem}", 502)) { Forwarded = true };
+        await client.WriteAsync(head, ct);
+        await client.FlushAsync(ct);
+        x.Down += head.Length;
+        gate.Complete(new InspectedRequest(x.Head.Method, x.Url, x.Verdict, true, 101, null, x.Up, x.Down) { Path = x.Path, Credential = x.Credential });
+        var rules = new WebSocketRules(x.Inspects ? inspector : null, x.McpRules, x.Verdict.Enforced, x.Verdict.Rule!.Name, BodyBound(x),
+            Math.Max(BodyBound(x), options.DecodedBodyLimit), target.Authority, SecretFound);
+        var outcome = await new WebSocketRelay(clientReader, client, x.Upstream!.Reader, x.Upstream.Stream, rules, gate).RunAsync(ct);
+        var refused = outcome.Refused;
+        gate.Complete(new InspectedRequest(WebSocketCloseMethod, x.Url, x.Verdict, refused is null, 101, refused?.Refusal, outcome.Summary.BytesUp, outcome.Summary.BytesDown)
+            { Path = x.Path, Mcp = refused?.Mcp ?? outcome.Mcp, Credential = refused?.Credential, WebSocket = outcome.Summary });
+        return Step.Closed;
+    }
+
+    /// <summary>The method a WebSocket's closing record names (its opening handshake's record names GET).</summary>
+    public const string WebSocketCloseMethod = "WEBSOCKET";
 
     /// <summary>
     /// The one place a refused request is answered: its record first (so it exists whatever the client does), then

@@ -202,12 +202,13 @@ public sealed class LabRunner(TextWriter progress)
         var path = Path.Combine(folder, "corral.yaml");
         // The gateway's resolver refuses names that only the pack's address-only permit (allow-aca-svctag) could reach.
         // The pack as it is once promoted (Watch = false): the attacks must meet enforcement. `corral init` writes it in
-        // watch mode; scenario 10 plays that step, a rule in watch mode promoted to enforce.
+        // watch mode; scenario 10 plays that step, a rule in watch mode promoted to enforce. The tool rule carries WebSocket
+        // (scenario 14: a secret in a message).
         File.WriteAllText(path, AzureFoundryTemplate.Render(new AzureFoundryOptions
         {
             Watch = false,
             AgentSubnet = network.AgentSubnet, SpokeCidrs = [network.SpokeCidr], McpTools = ["search_docs", "get_issue"], PinTools = ToolPinning.Enforce,
-        }) + "\ndns:\n  mode: enforce\n" +
+        }).Replace("name: allow-tool-calls,", "name: allow-tool-calls, websocket: allow,") + "\ndns:\n  mode: enforce\n" +
             // The MCP server's token: the agent holds only the placeholder, the gateway places the value (scenario 13).
             $"\ncredentials:\n  {McpCredential}: {{ source: {{ file: secrets/mcp.token }}, destinations: [foundry-tool-calls], header: Authorization }}\n");
         var token = "lab-mcp-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12));

@@ -32,6 +32,7 @@ internal static class ScenarioPlays
         "unapproved-mcp-tool" => UnapprovedToolAsync(s, c, ct),
         "mcp-tool-rug-pull" => RugPullAsync(s, c, ct),
         "credential-exfiltration" => CredentialExfiltrationAsync(s, c, ct),
+        "websocket-exfiltration" => WebSocketExfiltrationAsync(s, c, ct),
         _ => throw new InvalidOperationException($"no play for {s.Id}"),
     };
 
@@ -149,6 +150,66 @@ internal static class ScenarioPlays
                             $"to the collector: header {header.Describe()}, body {body.Describe()}, base64 query {query.Describe()}; in a tool argument: {argument.Describe()}",
             Rule(placed), true, toCollector + toServer, passed,
             $"the agent held only '{placeholder}'; {(refusal is null ? "no credential-exfiltration record" : $"{refusal.Check}: {refusal.Refusal}")}");
+    }
+
+    /// <summary>
+    /// A compromised agent opens a WebSocket to the approved MCP server (the rule allows it) and sends an approved tool
+    /// call, then one carrying a private key (LLM02): the gateway closes the WebSocket with 1008 and the server never
+    /// receives that message.
+    /// </summary>
+    private static async Task<ScenarioResult> WebSocketExfiltrationAsync(Scenario s, ScenarioContext c, CancellationToken ct)
+    {
+        var server = c.Server(LabHosts.Mcp);
+        var before = server.WebSocketMessages.Count;
+        var minted = (System.Net.Security.RemoteCertificateValidationCallback)((_, cert, _, _) => cert is not null && new X509Certificate2(cert).Issuer == c.InterceptionCa.Subject);
+        var (stream, refusal) = await c.Agent.OpenTlsAsync(LabHosts.Mcp.Name, null, minted, ct);
+        if (stream is null) return Result(s, c, $"the WebSocket could not be opened: {refusal.Describe()}", null, false, 0, false);
+        string status;
+        System.Net.WebSockets.WebSocketCloseStatus? closed = null;
+        // get_issue: the tool the lab's other scenarios leave alone.
+        const string approved = """{"jsonrpc":"2.0","id":21,"method":"tools/call","params":{"name":"get_issue","arguments":{"id":"42"}}}""";
+        var secret = approved.Replace("{\"id\":\"42\"}", "{\"id\":\"42\",\"note\":\"-----BEGIN RSA PRIVATE KEY-----\\nMIIEowIBAAKCAQEAlab…\"}");
+        await using (stream)
+        {
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET /ws HTTP/1.1\r\nHost: {LabHosts.Mcp.Name}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+                $"Sec-WebSocket-Key: {Convert.ToBase64String(Guid.NewGuid().ToByteArray())}\r\nSec-WebSocket-Version: 13\r\n\r\n"), ct);
+            status = await ReadHeadAsync(stream, ct);
+            if (status.StartsWith("HTTP/1.1 101", StringComparison.Ordinal))
+            {
+                using var socket = System.Net.WebSockets.WebSocket.CreateFromStream(stream, new System.Net.WebSockets.WebSocketCreationOptions());
+                await socket.SendAsync(Encoding.UTF8.GetBytes(approved), System.Net.WebSockets.WebSocketMessageType.Text, true, ct);
+                await socket.SendAsync(Encoding.UTF8.GetBytes(secret), System.Net.WebSockets.WebSocketMessageType.Text, true, ct);
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                wait.CancelAfter(TimeSpan.FromSeconds(20));
+                try
+                {
+                    var buffer = new byte[4096];
+                    while (closed is null && (await socket.ReceiveAsync(buffer, wait.Token)).MessageType != System.Net.WebSockets.WebSocketMessageType.Close) { }
+                    closed = socket.CloseStatus;
+                }
+                catch (Exception e) when (e is System.Net.WebSockets.WebSocketException or OperationCanceledException) { }
+            }
+        }
+        var record = await WaitForRecord(c, LabHosts.Mcp.Name, FlowEvent.Request, r => r.WebSocket is not null);
+        var decision = record is null ? null : c.Records.FirstOrDefault(r => r.Event == FlowEvent.Decision && r.FlowId == record.FlowId);
+        var received = server.WebSocketMessages.Skip(before).ToList();
+        var leaked = received.Where(m => m.Contains("PRIVATE KEY", StringComparison.Ordinal)).Sum(m => (long)Encoding.UTF8.GetByteCount(m));
+        var passed = status.StartsWith("HTTP/1.1 101", StringComparison.Ordinal) && closed == System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation &&
+                     record is { Check: Interception.Http.GatewayCheck.PayloadInspection } && record.Refusal!.EndsWith("carries private-key", StringComparison.Ordinal) &&
+                     received.Count == 1 && leaked == 0 && Rule(decision) == s.ExpectedRule;
+        return Result(s, c, $"{status.Split("\r\n")[0]}; the tool call went through ({received.Count} message(s) reached the server); the key: " +
+                            $"closed {(closed is { } code ? (int)code : 0)}, {(record is null ? "no refusal logged" : record.Check is null ? $"rule {Rule(record)}: {record.Mcp?.Reason ?? record.Verdict?.ReasonText}" : $"{record.Check}: {record.Refusal}")}",
+            Rule(decision), true, leaked, passed);
+    }
+
+    private static async Task<string> ReadHeadAsync(Stream stream, CancellationToken ct)
+    {
+        var head = new List<byte>();
+        var one = new byte[1];
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        wait.CancelAfter(TimeSpan.FromSeconds(20));
+        while (!(head.Count >= 4 && head[^4] == '\r' && head[^3] == '\n' && head[^2] == '\r' && head[^1] == '\n') && await stream.ReadAsync(one, wait.Token) == 1) head.Add(one[0]);
+        return Encoding.Latin1.GetString(head.ToArray());
     }
 
     private static async Task<ScenarioResult> SecretAsync(Scenario s, ScenarioContext c, CancellationToken ct)

@@ -7,7 +7,11 @@ using System.Text;
 namespace Corral.Lab;
 
 /// <summary>A request as a stand-in saw it.</summary>
-public sealed record StandInRequest(string Method, string Path, string Host, string Body, string? Authorization = null);
+public sealed record StandInRequest(string Method, string Path, string Host, string Body, string? Authorization = null)
+{
+    /// <summary>The Sec-WebSocket-Key of a WebSocket opening handshake; null for any other request.</summary>
+    public string? WebSocketKey { get; init; }
+}
 
 /// <summary>What a stand-in answers: status, content type and body.</summary>
 public sealed record StandInResponse(int Status, string ContentType, string Body);
@@ -72,6 +76,14 @@ public sealed class StandInServer : IAsyncDisposable
         get { lock (_requests) return [.. _requests]; }
     }
 
+    private readonly List<string> _webSocketMessages = [];
+
+    /// <summary>Every WebSocket message this stand-in received (a WebSocket upgrade is accepted by any TLS stand-in with a handler).</summary>
+    public IReadOnlyList<string> WebSocketMessages
+    {
+        get { lock (_webSocketMessages) return [.. _webSocketMessages]; }
+    }
+
     private async Task AcceptLoopAsync()
     {
         var sessions = new List<Task>();
@@ -112,6 +124,11 @@ public sealed class StandInServer : IAsyncDisposable
             var request = await ReadRequestAsync(stream, timeout.Token);
             if (request is null) return;
             lock (_requests) _requests.Add(request);
+            if (request.WebSocketKey is { } key)
+            {
+                await ServeWebSocketAsync(stream, key, timeout.Token);
+                return;
+            }
             var response = _handler(request);
             var body = Encoding.UTF8.GetBytes(response.Body);
             var head = $"HTTP/1.1 {response.Status} OK\r\nContent-Type: {response.ContentType}\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n";
@@ -120,6 +137,34 @@ public sealed class StandInServer : IAsyncDisposable
             await stream.FlushAsync(timeout.Token);
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or System.Security.Authentication.AuthenticationException or SocketException) { }
+    }
+
+    // The runtime's own WebSocket (server side) after a 101: every message it receives is kept, nothing is answered.
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA5350", Justification = "RFC 6455 fixes SHA-1 for the accept value")]
+    private async Task ServeWebSocketAsync(Stream stream, string key, CancellationToken ct)
+    {
+        var accept = Convert.ToBase64String(System.Security.Cryptography.SHA1.HashData(Encoding.ASCII.GetBytes(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")));
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"), ct);
+        await stream.FlushAsync(ct);
+        using var socket = System.Net.WebSockets.WebSocket.CreateFromStream(stream, new System.Net.WebSockets.WebSocketCreationOptions { IsServer = true });
+        var buffer = new byte[1 << 20];
+        try
+        {
+            while (true)
+            {
+                var length = 0;
+                System.Net.WebSockets.ValueWebSocketReceiveResult result;
+                do
+                {
+                    result = await socket.ReceiveAsync(buffer.AsMemory(length), ct);
+                    length += result.Count;
+                }
+                while (!result.EndOfMessage && length < buffer.Length);
+                if (result.MessageType == System.Net.WebSockets.WebSocketMessageType.Close) return;
+                lock (_webSocketMessages) _webSocketMessages.Add(Encoding.UTF8.GetString(buffer, 0, length));
+            }
+        }
+        catch (System.Net.WebSockets.WebSocketException) { } // the gateway closed under it
     }
 
     private static async Task<StandInRequest?> ReadRequestAsync(Stream stream, CancellationToken ct)
@@ -149,7 +194,10 @@ public sealed class StandInServer : IAsyncDisposable
             if (n == 0) break;
             body.Write(chunk, 0, n);
         }
-        return new StandInRequest(requestLine[0], requestLine[1], headers.GetValueOrDefault("Host") ?? "", Encoding.UTF8.GetString(body.ToArray()), headers.GetValueOrDefault("Authorization"));
+        return new StandInRequest(requestLine[0], requestLine[1], headers.GetValueOrDefault("Host") ?? "", Encoding.UTF8.GetString(body.ToArray()), headers.GetValueOrDefault("Authorization"))
+        {
+            WebSocketKey = headers.TryGetValue("Upgrade", out var upgrade) && upgrade.Equals("websocket", StringComparison.OrdinalIgnoreCase) ? headers.GetValueOrDefault("Sec-WebSocket-Key") : null,
+        };
     }
 
     private static int IndexOfHeadEnd(MemoryStream buffer) =>

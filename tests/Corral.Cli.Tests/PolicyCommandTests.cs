@@ -105,6 +105,14 @@ public sealed class PolicyCommandTests : IDisposable
         var plain = Run("explain", "--src", "10.20.1.5", "--dst", "mcp.contoso.com", "--path", "/api/v4/projects/group%2Fproject");
         Assert.Equal(0, plain.ExitCode);
         Assert.Contains("verdict: permit by allow-tool-calls", plain.Stdout);
+        Assert.DoesNotContain("websocket:", plain.Stdout); // watched: spliced, so an upgrade is not the gateway's to decide
+        var policyFile = Path.Combine(_temp.Path, "corral.yaml");
+        File.WriteAllText(policyFile, File.ReadAllText(policyFile).Replace("ports: [443], mode: watch }", "ports: [443] }"));
+        Assert.Contains("websocket: refused (rule allow-tool-calls has no 'websocket: allow')", Run("explain", "--src", "10.20.1.5", "--dst", "mcp.contoso.com").Stdout);
+        File.WriteAllText(policyFile, File.ReadAllText(policyFile).Replace("decrypt: allowed, ports: [443] }", "decrypt: allowed, ports: [443], websocket: allow }"));
+        Assert.Contains("websocket: allowed by allow-tool-calls (each message the agent sends is inspected)",
+            Run("explain", "--src", "10.20.1.5", "--dst", "mcp.contoso.com").Stdout);
+        Assert.Contains("\"websocket\":true", Run("explain", "--src", "10.20.1.5", "--dst", "mcp.contoso.com", "--json").Stdout);
         var filtered = Run("explain", "--src", "10.20.1.5", "--dst", "api.github.com", "--path", "/repos/evil/../contoso/x");
         Assert.Equal(0, filtered.ExitCode);
         Assert.Contains("is ambiguous (dot segment ('/./' or '/../') in path), so it matches no URL filter of foundry-tool-calls", filtered.Stdout);

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Corral.Certificates;
@@ -49,6 +50,15 @@ public sealed class InterceptionFixture : IAsyncDisposable
     public ConcurrentQueue<InspectedRequest> Records { get; } = new();
     public ConcurrentQueue<string> UpstreamSaw { get; } = new();
     public ConcurrentQueue<int> EchoCompleted { get; } = new();
+
+    /// <summary>Every tools/list answer the gateway compared with the pins (the gate's OnToolsListed).</summary>
+    public ConcurrentQueue<Mcp.McpToolListing> ToolListings { get; } = new();
+
+    /// <summary>Every WebSocket message the upstream's /ws echo received (text as UTF-8 bytes), in order.</summary>
+    public ConcurrentQueue<byte[]> WebSocketMessages { get; } = new();
+
+    /// <summary>The Sec-WebSocket-Extensions each upgrade brought the upstream ("" for none).</summary>
+    public ConcurrentQueue<string> WebSocketExtensionsOffered { get; } = new();
     public int UpstreamConnections => _upstreamConnections;
     public int FrontPort => ((IPEndPoint)_front.LocalEndpoint).Port;
     private int _upstreamConnections;
@@ -94,6 +104,8 @@ public sealed class InterceptionFixture : IAsyncDisposable
             UpstreamSaw.Enqueue($"{context.Request.Method} {context.Request.Host}{context.Request.Path}");
             await next();
         });
+        app.UseWebSockets();
+        app.Map("/ws", EchoWebSocketAsync);
         app.MapGet("/hello", () => "hi");
         app.MapGet("/repos/{owner}/{repo}", (string owner, string repo) => $"repo {owner}/{repo}");
         app.MapPost("/echo", async (HttpRequest request) =>
@@ -116,7 +128,7 @@ public sealed class InterceptionFixture : IAsyncDisposable
         _upstreamPort = new Uri(app.Urls.First()).Port;
 
         _front.Start();
-        var inspector = new PayloadInspector(Compiled.Document.Inspection);
+        var inspector = Compiled.Inspector; // the policy's patterns and its credentials' placeholders, as the gateway's snapshot has them
         var interceptor = new TlsInterceptor(new LeafCertificateCache(new LeafMinter(InterceptionCa)),
             new InterceptionOptions { UpstreamTrust = [UpstreamCa.Certificate] });
         _acceptLoop = Task.Run(async () =>
@@ -129,6 +141,63 @@ public sealed class InterceptionFixture : IAsyncDisposable
                 lock (_sessions) _sessions.Add(Task.Run(() => ServeAsync(socket, interceptor, inspector)));
             }
         });
+    }
+
+    // A WebSocket echo that would take permessage-deflate if it were offered: the gateway must never let it be.
+    private async Task EchoWebSocketAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = 400;
+            return;
+        }
+        WebSocketExtensionsOffered.Enqueue(context.Request.Headers["Sec-WebSocket-Extensions"].ToString());
+        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { DangerousEnableCompression = true });
+        var buffer = new byte[4 << 20];
+        try
+        {
+            while (true)
+            {
+                var length = 0;
+                ValueWebSocketReceiveResult result;
+                do
+                {
+                    result = await socket.ReceiveAsync(buffer.AsMemory(length), CancellationToken.None);
+                    length += result.Count;
+                }
+                while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    await socket.CloseOutputAsync(socket.CloseStatus ?? WebSocketCloseStatus.NormalClosure, socket.CloseStatusDescription, CancellationToken.None);
+                    return;
+                }
+                WebSocketMessages.Enqueue(buffer.AsSpan(0, length).ToArray());
+                await socket.SendAsync(buffer.AsMemory(0, length), result.MessageType, true, CancellationToken.None);
+            }
+        }
+        catch (WebSocketException) { } // the gateway closed the connection under it
+        finally
+        {
+            Interlocked.Increment(ref _webSocketsEnded);
+        }
+    }
+
+    private int _webSocketsEnded;
+
+    /// <summary>Waits until every WebSocket the upstream accepted has ended (so everything it received is in <see cref="WebSocketMessages"/>).</summary>
+    public async Task WebSocketsEndedAsync()
+    {
+        for (var i = 0; i < 200 && Volatile.Read(ref _webSocketsEnded) < WebSocketExtensionsOffered.Count; i++) await Task.Delay(25);
+        Assert.Equal(WebSocketExtensionsOffered.Count, Volatile.Read(ref _webSocketsEnded));
+    }
+
+    /// <summary>A WebSocket through the interceptor to <paramref name="url"/>, trusting only the interception CA.</summary>
+    public async Task<ClientWebSocket> WebSocketAsync(string url, Action<ClientWebSocketOptions>? configure = null)
+    {
+        var socket = new ClientWebSocket();
+        configure?.Invoke(socket.Options);
+        await socket.ConnectAsync(new Uri(url), Client(), TestContext.Current.CancellationToken);
+        return socket;
     }
 
     /// <summary>The gateway's part, simplified: the client's first bytes name the server (a test header line), then interception.</summary>
@@ -166,6 +235,14 @@ public sealed class InterceptionFixture : IAsyncDisposable
         });
 
         public void Complete(InspectedRequest request) => fixture.Records.Enqueue(request);
+
+        public CompiledCredentials Credentials => fixture.Compiled.Credentials;
+
+        public IReadOnlyList<string> OnToolsListed(Mcp.McpToolListing listing)
+        {
+            fixture.ToolListings.Enqueue(listing);
+            return [];
+        }
     }
 
     /// <summary>A raw TLS connection through the interceptor, trusting only the interception CA.</summary>

@@ -150,7 +150,7 @@ public sealed class LoaderErrorOrderTests : IDisposable
         Assert.Equal(100, diagnostics.Count(d => d.Contains("did you mean 'cidrs'?", StringComparison.Ordinal)));
         Assert.Equal(
         [
-            "<dir>/corral.yaml:104:29: error: unknown key 'actoin' in a rule (expected one of: name, priority, source, destination, webGroups, action, protocol, ports, decrypt, mode, logging, requireTls, mcp, maxBufferedBody) [unknown-key]",
+            "<dir>/corral.yaml:104:29: error: unknown key 'actoin' in a rule (expected one of: name, priority, source, destination, webGroups, action, protocol, ports, decrypt, mode, logging, requireTls, mcp, maxBufferedBody, websocket) [unknown-key]",
             "<dir>/corral.yaml:104:5: error: rule 'r' has no 'action' (action: permit or action: deny) [missing-key]",
             "<dir>/corral.yaml:105:14: error: 'mode' must be enforce | watch, not 'enforc' [bad-value]",
         ], diagnostics.Skip(200));

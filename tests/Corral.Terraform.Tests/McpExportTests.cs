@@ -25,6 +25,22 @@ public sealed class McpExportTests
     }
 }
 
+/// <summary>WebSocket messages are read by the gateway alone: a rule that allows them is reported as gateway-only, at its field.</summary>
+public sealed class WebSocketExportTests
+{
+    [Fact]
+    public void A_rule_that_allows_WebSocket_is_reported_as_gateway_only()
+    {
+        using var dir = new TempFolder("corral-tf-");
+        var path = FoundryPack.Write(dir, new AzureFoundryOptions());
+        File.WriteAllText(path, File.ReadAllText(path).Replace("decrypt: allowed, ports: [443]", "decrypt: allowed, ports: [443], websocket: allow"));
+        var warnings = TerraformExporter.Export(FoundryPack.Compile(path)).Warnings.Where(w => w.Code == "websocket-gateway-only").ToList();
+        Assert.NotEmpty(warnings);
+        Assert.All(warnings, w => Assert.True(w.Location.Line > 0 && w.Message.Contains("gateway-only")));
+        Assert.DoesNotContain(TerraformExporter.Export(FoundryPack.Compile(FoundryPack.Write(dir, new AzureFoundryOptions()))).Warnings, w => w.Code == "websocket-gateway-only");
+    }
+}
+
 /// <summary>Credentials are the gateway's alone: the module says so and never carries a value.</summary>
 public sealed class CredentialExportTests
 {

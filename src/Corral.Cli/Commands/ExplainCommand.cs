@@ -149,6 +149,11 @@ internal static class ExplainCommand
         o.WriteLine($"verdict: {DescribeAction(v)}{(v.Rule is null ? " (default action)" : $" by {v.Rule.Name} (priority {v.Rule.Priority})")}" +
                     $"{(v.Enforced ? "" : ", NOT enforced (watch mode)")}{(v.Decrypt ? ", decrypted (when a CA is configured)" : ", not decrypted")}");
         o.WriteLine($"reason: {v.ReasonText}");
+        // Only a decrypted flow's upgrade is the gateway's to allow or refuse; a spliced one passes unread.
+        if (v is { LetsThrough: true, Decrypt: true, Rule: { } rule })
+            o.WriteLine(rule.AllowsWebSocket
+                ? $"websocket: allowed by {rule.Name} (each message the agent sends is inspected)"
+                : $"websocket: refused (rule {rule.Name} has no 'websocket: allow')");
     }
 
     private static string DescribeAction(Verdict v) => v.Action == RuleAction.Permit ? "permit" : "deny";
@@ -157,6 +162,7 @@ internal static class ExplainCommand
     {
         w.WriteStartObject();
         VerdictJson.WriteProperties(w, e.Verdict);
+        w.WriteBoolean("websocket", e.Verdict is { LetsThrough: true, Decrypt: true, Rule.AllowsWebSocket: true });
         if (call is not null)
         {
             w.WriteStartObject("mcp");

@@ -44,6 +44,9 @@ public sealed record FlowRecord
 
     /// <summary>A request's credential: the one put in for its placeholder, or the one whose placeholder was refused (a name, never a value).</summary>
     public string? Credential { get; init; }
+
+    /// <summary>On the record of a WebSocket's end (method WEBSOCKET): messages and bytes each way, the close code and who closed.</summary>
+    public Interception.WebSockets.WebSocketSummary? WebSocket { get; init; }
     /// <summary>
     /// The facts the verdict was made on (source, name, every candidate address, port, protocol, TLS, path), so that
     /// <c>corral replay</c> can decide the flow again against another policy without resolving anything.

@@ -54,6 +54,7 @@ public static class FlowRecordJson
                 w.WriteNumber("bytes_down", r.BytesDown);
                 if (r.Mcp is { } mcp) WriteMcp(w, mcp);
                 if (r.Credential is { } credential) w.WriteString("credential", credential);
+                if (r.WebSocket is { } ws) WriteWebSocket(w, ws);
             }
         }
         else
@@ -72,6 +73,19 @@ public static class FlowRecordJson
     {
         w.WriteNumber("seq", link.Seq);
         w.WriteString("prev", link.Prev);
+    }
+
+    // "websocket": {"messages_up", "messages_down", "bytes_up", "bytes_down", "close_code", "closed_by"}: a WebSocket's end.
+    private static void WriteWebSocket(Utf8JsonWriter w, Interception.WebSockets.WebSocketSummary ws)
+    {
+        w.WriteStartObject("websocket");
+        w.WriteNumber("messages_up", ws.MessagesUp);
+        w.WriteNumber("messages_down", ws.MessagesDown);
+        w.WriteNumber("bytes_up", ws.BytesUp);
+        w.WriteNumber("bytes_down", ws.BytesDown);
+        w.WriteNumber("close_code", ws.CloseCode);
+        w.WriteString("closed_by", ws.ClosedBy);
+        w.WriteEndObject();
     }
 
     // "mcp": {"method", "tool", "denied", "reason", "tools_changed"}: what the request carried and what became of it.

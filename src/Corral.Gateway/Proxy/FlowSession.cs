@@ -288,7 +288,7 @@ internal sealed class FlowSession : IAsyncDisposable
                 Verdict = refusal is { Check: not null } ? null : request.Verdict,
                 Refusal = refusal is { Check: not null } ? refusal.Reason : null, Check = refusal?.Check, Decrypted = session._decrypted, Status = request.Status,
                 BytesUp = request.BytesUp, BytesDown = request.BytesDown, Mcp = request.Mcp, Facts = session.RequestFacts(request.Path),
-                Credential = request.Credential,
+                Credential = request.Credential, WebSocket = request.WebSocket,
             });
             if (request.Credential is { } credential) session.CountCredential(credential, refusal?.Check, request.Verdict);
             if (request.Mcp is { } mcp) session.CountMcp(mcp, request.Verdict);

@@ -31,8 +31,10 @@ public static class GatewayCheck
     public const string CredentialUnavailable = "credential-unavailable";
     /// <summary>A body that inspection cannot read (an unknown or broken Content-Encoding, or over the bound once decoded).</summary>
     public const string UninspectableBody = "uninspectable-body";
-    /// <summary>A protocol upgrade (WebSocket, h2c) on an inspected flow: what follows could not be inspected.</summary>
+    /// <summary>A protocol upgrade the gateway does not carry: anything but WebSocket, or WebSocket on a rule without <c>websocket: allow</c>.</summary>
     public const string Upgrade = "upgrade";
+    /// <summary>A WebSocket frame or message the gateway refused: malformed (RFC 6455), over the rule's bound, or an extension it cannot inspect.</summary>
+    public const string WebSocket = "websocket";
     /// <summary>The upstream could not be reached, refused, reset, or failed TLS verification.</summary>
     public const string Upstream = "upstream";
     /// <summary>A connection that was not redirected to the transparent listener.</summary>

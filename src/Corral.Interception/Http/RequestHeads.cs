@@ -31,8 +31,8 @@ internal static class RequestHeads
     // Content-Length, Transfer-Encoding or Host there must not unframe what goes upstream. The gateway states its own
     // option only where the protocol needs it: an HTTP/1.0 request that keeps its connection alive.
     /// <summary>
-    /// Whether the request asks for an upgrade that what follows it would need (WebSocket): refused, since the gateway
-    /// could not inspect it. An offer of h2c alone is optional for the server (RFC 9110 7.8): it is dropped with
+    /// Whether the request asks for an upgrade that what follows it would need: refused, unless it is a WebSocket
+    /// opening handshake on a rule with <c>websocket: allow</c> (the gateway reads its messages). An offer of h2c alone is optional for the server (RFC 9110 7.8): it is dropped with
     /// HTTP2-Settings (<see cref="SerializeRequestHead"/>) and the request goes on as HTTP/1.1, as other proxies do.
     /// </summary>
     public static bool RequiresUpgrade(HttpRequestHead request)
@@ -47,7 +47,9 @@ internal static class RequestHeads
     private static bool IsDroppedUpgradeOffer(string name) =>
         name.Equals("Upgrade", StringComparison.OrdinalIgnoreCase) || name.Equals("HTTP2-Settings", StringComparison.OrdinalIgnoreCase);
 
-    public static byte[] SerializeRequestHead(HttpRequestHead request, string originForm)
+    /// <param name="webSocket">The request is a WebSocket opening handshake the rule allows: it goes on as one, with no
+    /// extension offered (the gateway cannot inspect a compressed message).</param>
+    public static byte[] SerializeRequestHead(HttpRequestHead request, string originForm, bool webSocket = false)
     {
         var hopOnly = HopByHopNames(request.Headers);
         var sb = new StringBuilder();
@@ -59,10 +61,12 @@ internal static class RequestHeads
             if (h.Name.Equals("Connection", StringComparison.OrdinalIgnoreCase)) continue;
             if (h.Name.Equals("Expect", StringComparison.OrdinalIgnoreCase)) continue; // answered here
             if (IsDroppedUpgradeOffer(h.Name)) continue;
+            if (webSocket && h.Name.Equals("Sec-WebSocket-Extensions", StringComparison.OrdinalIgnoreCase)) continue;
             if (hopOnly is not null && hopOnly.Contains(h.Name) && !FramesOrRoutes(h.Name)) continue;
             sb.Append(h.Name).Append(": ").Append(h.Value).Append("\r\n");
         }
         if (request.Version == "HTTP/1.0" && !request.WantsClose) sb.Append("Connection: keep-alive\r\n");
+        if (webSocket) sb.Append("Connection: Upgrade\r\nUpgrade: websocket\r\n");
         sb.Append("\r\n");
         return Encoding.Latin1.GetBytes(sb.ToString());
     }

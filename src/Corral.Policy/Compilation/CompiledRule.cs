@@ -34,6 +34,7 @@ public sealed class CompiledRule
         ResolvesEveryName = LetsThroughByAddressAlone(rule, document);
         Mcp = rule.Mcp is { } mcp ? new CompiledMcpRules(mcp) : null;
         MaxBufferedBody = rule.MaxBufferedBody;
+        AllowsWebSocket = rule.WebSocket;
     }
 
     /// <summary>
@@ -84,6 +85,9 @@ public sealed class CompiledRule
 
     /// <summary>How many bytes of a request body the gateway may hold to inspect it whole on this rule; null: the gateway's default.</summary>
     public int? MaxBufferedBody { get; }
+
+    /// <summary>An HTTP/1.1 WebSocket upgrade may go through this rule (<c>websocket: allow</c>), each client message inspected.</summary>
+    public bool AllowsWebSocket { get; }
 
     internal int[] SourceGroups { get; }
     internal int[] DestinationGroups { get; }

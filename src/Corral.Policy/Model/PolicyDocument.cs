@@ -98,6 +98,12 @@ public sealed record Rule(
     /// body with a content coding); null: the gateway's default (1 MiB). Bodies scanned as they stream need no such bound.
     /// </summary>
     public int? MaxBufferedBody { get; init; }
+
+    /// <summary>
+    /// <c>websocket: allow</c>: an HTTP/1.1 WebSocket upgrade may go through this rule, its client messages inspected
+    /// (only a decrypting permit may have it); false (the default): an upgrade is refused.
+    /// </summary>
+    public bool WebSocket { get; init; }
 }
 
 /// <summary>A loaded, validated policy file with its feeds and service tags read.</summary>

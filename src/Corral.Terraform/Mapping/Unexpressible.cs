@@ -37,6 +37,10 @@ public static class Unexpressible
                 warnings.Add(new("mcp-gateway-only", mcp.Location,
                     $"rule '{r.Name}' has an mcp section (tools {string.Join(", ", mcp.Tools.Select(t => t.Value))}{(mcp.PinTools == ToolPinning.Off ? "" : ", pinned")}): " +
                     "gateway-only; Aviatrix decrypts and permits the whole server, so only the Corral gateway decides MCP calls tool by tool"));
+            if (r.WebSocket)
+                warnings.Add(new("websocket-gateway-only", r.LocationOf("websocket"),
+                    $"rule '{r.Name}' allows WebSocket: gateway-only; the Corral gateway inspects each message the agent sends, while Aviatrix " +
+                    "decides the flow as a whole and does not read WebSocket messages"));
         }
 
         foreach (var credential in document.Credentials)

@@ -9,7 +9,7 @@ namespace Corral.Policy.Loading.Sections;
 /// </summary>
 internal sealed class RuleReader(NodeReader nodes)
 {
-    private static readonly string[] Keys = ["name", "priority", "source", "destination", "webGroups", "action", "protocol", "ports", "decrypt", "mode", "logging", "requireTls", "mcp", "maxBufferedBody"];
+    private static readonly string[] Keys = ["name", "priority", "source", "destination", "webGroups", "action", "protocol", "ports", "decrypt", "mode", "logging", "requireTls", "mcp", "maxBufferedBody", "websocket"];
     private readonly McpSectionReader _mcp = new(nodes);
 
     public Rule? Read(YMapping body)
@@ -55,7 +55,22 @@ internal sealed class RuleReader(NodeReader nodes)
         var maxBufferedBody = Field(body, "maxBufferedBody") is { } mb ? ReadBodyBound(mb, name) : null;
         if (maxBufferedBody is not null && action != RuleAction.Permit)
             nodes.Error("buffer-on-deny", Field(body, "maxBufferedBody")!, $"rule '{name}' denies, so it reads no body", "maxBufferedBody belongs on a permit");
-        return rule with { Mcp = mcp, MaxBufferedBody = maxBufferedBody };
+        var webSocket = Field(body, "websocket") is { } ws && ReadWebSocket(ws, rule);
+        return rule with { Mcp = mcp, MaxBufferedBody = maxBufferedBody, WebSocket = webSocket };
+    }
+
+    // The gateway carries only what it reads: WebSocket messages are inspected, so only a decrypting permit
+    // may let an upgrade through.
+    private bool ReadWebSocket(YNode node, Rule rule)
+    {
+        if (nodes.Enum(node, "websocket", Words.WebSocket) is not true) return false;
+        if (rule.Action != RuleAction.Permit || rule.Decrypt != DecryptPolicy.Allowed)
+        {
+            nodes.Error("websocket-needs-decrypt", node, $"rule '{rule.Name}' allows WebSocket, but the gateway carries only the messages it reads: in flows it may decrypt",
+                rule.Action == RuleAction.Permit ? "add 'decrypt: allowed' to the rule" : "websocket belongs on a permit with 'decrypt: allowed'");
+            return false;
+        }
+        return true;
     }
 
     /// <summary>Smallest and largest per-rule body bounds: below 64 KiB an ordinary MCP call fails; above 256 MiB one request could hold too much memory.</summary>

@@ -9,5 +9,6 @@ internal static class Words
     public static readonly (string, RuleProtocol)[] Protocols = [("any", RuleProtocol.Any), ("tcp", RuleProtocol.Tcp), ("udp", RuleProtocol.Udp), ("icmp", RuleProtocol.Icmp)];
     public static readonly (string, DecryptPolicy)[] Decrypt = [("not-allowed", DecryptPolicy.NotAllowed), ("allowed", DecryptPolicy.Allowed)];
     public static readonly (string, RuleMode)[] Modes = [("enforce", RuleMode.Enforce), ("watch", RuleMode.Watch)];
+    public static readonly (string, bool)[] WebSocket = [("deny", false), ("allow", true)];
     public static readonly (string, ToolPinning)[] Pinning = [("false", ToolPinning.Off), ("true", ToolPinning.Flag), ("enforce", ToolPinning.Enforce)];
 }
