@@ -44,6 +44,9 @@ public sealed record FlowRecord
 
     /// <summary>A request's credential: the one put in for its placeholder, or the one whose placeholder was refused (a name, never a value).</summary>
     public string? Credential { get; init; }
+
+    /// <summary>The agent the client authenticated as (explicit listener), or null.</summary>
+    public string? Agent { get; init; }
     /// <summary>
     /// The facts the verdict was made on (source, name, every candidate address, port, protocol, TLS, path), so that
     /// <c>corral replay</c> can decide the flow again against another policy without resolving anything.
