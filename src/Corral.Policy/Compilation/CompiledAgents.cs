@@ -74,6 +74,12 @@ public sealed class CompiledAgents
         return null;
     }
 
+    /// <summary>A new token: 256 random bits, base64url, with a prefix that says what it is (and that secret scanners can match).</summary>
+    public static string NewToken() => "corral-agent-" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    /// <summary>Whether a name can be an agent's in a policy (as a group name: letters, digits, '.', '_', '-').</summary>
+    public static bool IsValidName(string name) => Loading.Sections.PolicyName.IsValid(name);
+
     /// <summary>The token's SHA-256 as a policy's <c>token-sha256</c> holds it (lower-case hex).</summary>
     public static string HashOf(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 
