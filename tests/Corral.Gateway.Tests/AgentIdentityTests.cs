@@ -150,4 +150,45 @@ public sealed class AgentIdentityTests
         Assert.Equal(("interpreter", "interpreter-tools"), (decision.GetProperty("agent").GetString(), decision.GetProperty("rule").GetString()));
         lock (upstream.Requests) Assert.DoesNotContain(upstream.Heads, h => h.Contains("Proxy-", StringComparison.OrdinalIgnoreCase));
     }
+
+    [Fact]
+    public async Task An_agent_over_its_requests_a_minute_gets_429_and_a_record_while_the_subnet_is_unaffected()
+    {
+        await using var upstream = LoopbackUpstream.Start(80);
+        await using var gw = Start(upstream, ", budget: { requests-per-minute: 2 }");
+        var statuses = new List<int>();
+        for (var i = 0; i < 3; i++) statuses.Add((await GetAsync(gw, "tools.example.test", "Bearer " + InterpreterToken, $"/n{i}")).Status);
+        Assert.Equal([200, 200, 429], statuses);
+        var over = await GetAsync(gw, "tools.example.test", "Bearer " + InterpreterToken, "/n3");
+        Assert.Equal(429, over.Status);
+        Assert.Contains("X-Corral-Check: agent-budget", over.Head);
+        Assert.Contains("over its budget of 2 requests a minute", over.Body);
+        var decision = await DecisionAsync(gw, "http://tools.example.test/n3");
+        Assert.Equal(("agent-budget", "interpreter"), (decision.GetProperty("check").GetString(), decision.GetProperty("agent").GetString()));
+        Assert.Equal(200, (await GetAsync(gw, "www.example.test", null, "/anonymous")).Status);
+        lock (upstream.Requests) Assert.Equal(3, upstream.Requests.Count);
+    }
+
+    [Fact]
+    public async Task An_agent_over_its_upstream_bytes_an_hour_is_refused_before_the_body_goes_upstream()
+    {
+        await using var upstream = LoopbackUpstream.Start(80);
+        await using var gw = Start(upstream, ", budget: { upstream-bytes-per-hour: 1KiB }");
+        using var tcp = await gw.RawAsync();
+        var stream = tcp.GetStream();
+        async Task<(int Status, string Head, string Body)> PostAsync(int size, string path)
+        {
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST http://tools.example.test{path} HTTP/1.1\r\nHost: tools.example.test\r\n" +
+                $"Proxy-Authorization: Bearer {InterpreterToken}\r\nContent-Length: {size}\r\n\r\n" + new string('a', size)));
+            return await RawHttp.ReadResponseAsync(stream);
+        }
+        Assert.Equal(200, (await PostAsync(700, "/first")).Status);
+        var refused = await PostAsync(700, "/second"); // 700 more would pass 1 KiB in the hour
+        Assert.Equal(429, refused.Status);
+        Assert.Contains("over its budget of 1024 bytes sent upstream an hour", refused.Body);
+        lock (upstream.Requests) Assert.Equal(["POST /first HTTP/1.1"], upstream.Requests);
+        var records = await gw.WaitForRecordsAsync(rs => rs.Any(r => r.GetProperty("event").GetString() == "request" && r.TryGetProperty("check", out _)));
+        var request = records.Single(r => r.GetProperty("event").GetString() == "request" && r.TryGetProperty("check", out _));
+        Assert.Equal(("agent-budget", "interpreter"), (request.GetProperty("check").GetString(), request.GetProperty("agent").GetString()));
+    }
 }

@@ -110,6 +110,11 @@ internal sealed class FlowSession : IAsyncDisposable
             Refuse(Refusal.AgentUnauthenticated(Authority, refused.Reason, CompiledAgents.Realm));
             return; // nothing is resolved for it
         }
+        if (_identity?.Agent is { } agent && Context.AgentBudgets.TryStart(agent) is { } over)
+        {
+            RefuseOverBudget(Authority, over);
+            return;
+        }
         // A credential's placeholder in a name would leave in a DNS query or an SNI before any byte could be read.
         if (destination.Host is { } host && _policy.Credentials.FindIn(host) is { } credential)
         {
@@ -146,6 +151,14 @@ internal sealed class FlowSession : IAsyncDisposable
         if (again.LetsThrough) return;
         _decision = again;
         Refuse(Refusal.ByRule(again.Verdict.Rule?.Name, Authority, again.Verdict.ReasonText));
+    }
+
+    private Refusal RefuseOverBudget(string destination, string reason)
+    {
+        var refusal = Refusal.AgentOverBudget(destination, reason);
+        Refuse(refusal);
+        Context.Metrics.AgentBudgetRefusals.Add(1, new KeyValuePair<string, object?>("agent", Agent));
+        return refusal;
     }
 
     /// <summary>Refuses the flow (the first refusal stands).</summary>
@@ -300,6 +313,20 @@ internal sealed class FlowSession : IAsyncDisposable
 
         public bool IsToolHeld(string tool) => session.IsToolHeld(tool);
 
+        private bool _flowRequestCounted;
+
+        // The first request of a proxied plain-HTTP flow is the request that opened the flow, already counted then.
+        public Refusal? ChargeBudget(string destination, long declaredBytes)
+        {
+            if (session._identity?.Agent is not { } agent) return null;
+            var opening = !_flowRequestCounted && session._method != "CONNECT";
+            _flowRequestCounted = true;
+            if (session.Context.AgentBudgets.TryStart(agent, declaredBytes, countsRequest: !opening) is not { } over) return null;
+            var refusal = Refusal.AgentOverBudget(destination, over);
+            session.Context.Metrics.AgentBudgetRefusals.Add(1, new KeyValuePair<string, object?>("agent", agent.Name));
+            return refusal;
+        }
+
         public CompiledCredentials Credentials => session._policy.Credentials;
 
         public string? CredentialValue(CompiledCredential credential, out string? problem) => session.Context.Credentials.TryGet(credential, out problem);
@@ -309,6 +336,7 @@ internal sealed class FlowSession : IAsyncDisposable
         public void Complete(InspectedRequest request)
         {
             session._requestsUp += request.BytesUp;
+            if (session._identity?.Agent is { } agent) session.Context.AgentBudgets.AddBytes(agent, request.BytesUp);
             session._requestsDown += request.BytesDown;
             session._trace?.RequestDone(session, request); // tracing hook
             var ctx = session.Context;
@@ -372,6 +400,8 @@ internal sealed class FlowSession : IAsyncDisposable
         if (_closed) return;
         RecordDecision();
         _closed = true;
+        // A spliced tunnel's bytes count against its agent's budget when it closes (each request's, as it completes).
+        if (_identity?.Agent is { } agent) Context.AgentBudgets.AddBytes(agent, up);
         up += _requestsUp;
         down += _requestsDown;
         if (up > 0) Context.Metrics.BytesUp.Add(up);

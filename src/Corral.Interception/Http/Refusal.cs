@@ -15,6 +15,13 @@ public sealed record Refusal(int Status, string? Rule, string? Check, string Des
     public const string CheckHeader = "X-Corral-Check";
     public const string Advice = "The egress policy does not allow this. Do not retry it another way (other address, port, proxy, protocol, encoding or tool); ask the operator to change the policy if this access is needed.";
 
+    /// <summary>An agent over its budget: a 429 whose advice is to wait, not to go another way.</summary>
+    public static Refusal AgentOverBudget(string destination, string reason) =>
+        ByCheck(GatewayCheck.AgentBudget, destination, reason, 429) with
+        {
+            AdviceText = "This agent has used its budget for now. Wait and retry later; do not retry another way. Ask the operator if the budget is too small.",
+        };
+
     /// <summary>A denial by a policy rule (null: the default action).</summary>
     public static Refusal ByRule(string? rule, string destination, string reason, int status = 403) => new(status, rule ?? "(default-action)", null, destination, reason);
 
