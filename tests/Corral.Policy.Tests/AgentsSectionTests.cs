@@ -134,4 +134,17 @@ public sealed class AgentsSectionTests : IDisposable
         var clash = OnlyError(Policy("  agent-subnet: { token-sha256: " + InterpreterHash + ", cidrs: [10.20.1.0/24] }"), "duplicate-group");
         Assert.Contains("already defined as a smart group", clash.Message);
     }
+
+    [Fact]
+    public void The_example_in_docs_policy_md_is_a_policy_check_accepts_without_a_warning()
+    {
+        var docs = File.ReadAllText(Path.Combine(Corral.Testing.Repository.Root, "docs", "policy.md"));
+        var section = docs[docs.IndexOf("## Agents: every flow names its agent", StringComparison.Ordinal)..];
+        var start = section.IndexOf("```yaml\n", StringComparison.Ordinal) + "```yaml\n".Length;
+        var yaml = section[start..section.IndexOf("```", start, StringComparison.Ordinal)];
+        var result = _temp.Check(yaml);
+        Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics));
+        Assert.Empty(result.Diagnostics);
+        Assert.Equal(["code-interpreter", "browser"], result.Compiled!.Document.Agents.Select(a => a.Name).ToArray());
+    }
 }
