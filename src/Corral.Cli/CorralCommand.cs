@@ -30,6 +30,7 @@ public static class CorralCommand
         root.Subcommands.Add(ReplayCommand.Create(stdout, stderr));
         root.Subcommands.Add(SuggestCommand.Create(stdout, stderr));
         root.Subcommands.Add(CaCommand.Create(stdout, stderr));
+        root.Subcommands.Add(AgentCommand.Create(stdout, stderr));
         root.Subcommands.Add(LogCommand.Create(stdout, stderr));
         root.Subcommands.Add(GatewayCommand.Create(stderr));
         root.Subcommands.Add(TerraformCommand.Create(stdout, stderr));

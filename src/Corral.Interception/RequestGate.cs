@@ -44,6 +44,12 @@ public interface IRequestGate
     /// <summary>Admits one request's head: decided by its path as sent (origin-form, query included), through the policy's one decision function.</summary>
     Verdict Admit(string path);
 
+    /// <summary>
+    /// Counts a request against the budget of the flow's agent, before anything of it goes upstream (its declared body
+    /// length included); the refusal when the agent is over its budget.
+    /// </summary>
+    Refusal? ChargeBudget(string destination, long declaredBytes) => null;
+
     /// <summary>Whether a tool of this flow's MCP server changed since it was pinned and is held until an operator accepts it.</summary>
     bool IsToolHeld(string tool) => false;
 

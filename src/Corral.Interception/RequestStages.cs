@@ -77,6 +77,8 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
     {
         x.Verdict = gate.Admit(x.Path!);
         if (!x.Verdict.LetsThrough) return new RequestRefused(Refusal.ByRule(x.Verdict.Rule?.Name, target.Authority, x.Verdict.ReasonText));
+        var declared = x.Head.Framing == BodyFraming.ContentLength ? x.Head.ContentLength : 0;
+        if (gate.ChargeBudget(target.Authority, declared) is { } overBudget) return new RequestRefused(overBudget) { Drain = true };
         return Step.GoOn;
     }
 

@@ -80,7 +80,7 @@ public sealed class FlowLogReader(LineProblems problems, bool strict = false)
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) { problem = "not a JSON object"; return null; }
         int version = 1;
         DateTimeOffset? time = null;
-        string? evt = null, flowId = null, host = null, url = null, method = null, rule = null, action = null, reason = null;
+        string? evt = null, flowId = null, host = null, url = null, method = null, rule = null, action = null, reason = null, agent = null;
         bool? enforced = null, refused = null;
         IPEndPoint? src = null, dst = null;
         Flow? facts = null;
@@ -95,6 +95,7 @@ public sealed class FlowLogReader(LineProblems problems, bool strict = false)
             else if (name.SequenceEqual("src"u8)) src = EndPoint(ref reader);
             else if (name.SequenceEqual("dst"u8)) dst = EndPoint(ref reader);
             else if (name.SequenceEqual("host"u8)) host = String(ref reader);
+            else if (name.SequenceEqual("agent"u8)) agent = String(ref reader);
             else if (name.SequenceEqual("url"u8)) url = String(ref reader);
             else if (name.SequenceEqual("method"u8)) method = String(ref reader);
             else if (name.SequenceEqual("rule"u8)) rule = String(ref reader);
@@ -138,12 +139,14 @@ public sealed class FlowLogReader(LineProblems problems, bool strict = false)
             facts = new Flow { Source = src.Address, Host = host, Destinations = [dst.Address], Port = dst.Port, Path = path };
             missing |= MissingFacts.AllAddresses | MissingFacts.Tls;
         }
+        // The agent the client authenticated as is a fact of the flow: rules naming it match again on replay.
+        if (facts is { } known && agent is not null) facts = known with { Agent = agent };
         if (refused.Value) notReplayable = $"refused by the gateway: {reason}";
         else if (facts is null) notReplayable = src is null ? "no source address recorded" : "no destination address recorded";
         else if (facts.Value.Destinations.Count == 0) notReplayable = "no destination address recorded";
         return new RecordedFlow
         {
-            File = file, Line = line, Time = time.Value, Kind = kind, FlowId = flowId, Host = facts?.Host ?? host,
+            File = file, Line = line, Time = time.Value, Kind = kind, FlowId = flowId, Host = facts?.Host ?? host, Agent = agent,
             Address = dst?.Address ?? (facts is { Destinations.Count: > 0 } f ? f.Destinations[0] : null),
             Port = dst?.Port ?? facts?.Port ?? 0, Recorded = recorded, Facts = notReplayable is null ? facts : null, Missing = missing,
             NotReplayable = notReplayable,

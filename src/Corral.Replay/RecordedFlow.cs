@@ -54,6 +54,8 @@ public sealed class RecordedFlow
     public required RecordKind Kind { get; init; }
     /// <summary>The gateway's id of the connection (a decision record and its request records share it).</summary>
     public string? FlowId { get; init; }
+    /// <summary>The agent the client authenticated as (explicit listener), or null.</summary>
+    public string? Agent { get; init; }
     /// <summary>The name the client asked for, or null for an address-only flow.</summary>
     public string? Host { get; init; }
     /// <summary>The address the gateway dialled (or would have), as recorded.</summary>
@@ -68,4 +70,12 @@ public sealed class RecordedFlow
 
     /// <summary>The destination as people read it: the name, else the address.</summary>
     public string Destination => Host ?? Address?.ToString() ?? "(unknown)";
+}
+
+/// <summary>Selecting recorded flows.</summary>
+public static class RecordedFlows
+{
+    /// <summary>Only the flows of one agent (<c>--agent</c>); every flow when <paramref name="agent"/> is null.</summary>
+    public static IEnumerable<RecordedFlow> OfAgent(this IEnumerable<RecordedFlow> records, string? agent) =>
+        agent is null ? records : records.Where(r => string.Equals(r.Agent, agent, StringComparison.Ordinal));
 }

@@ -31,8 +31,9 @@ public static class TerraformExporter
     /// <summary>Builds the whole module in memory; nothing touches the disk, so a failure leaves no half-written module.</summary>
     public static TerraformModule Export(CompiledPolicy policy, TerraformOptions? options = null)
     {
-        var context = new ModuleContext(policy, options ?? new TerraformOptions());
-        var warnings = Unexpressible.Find(context);
+        var agentWarnings = new List<ExportWarning>();
+        var context = new ModuleContext(AgentSources.ForAviatrix(policy, agentWarnings), options ?? new TerraformOptions());
+        var warnings = agentWarnings.Concat(Unexpressible.Find(context)).ToList();
         if (GroupLimits.Errors(context) is { Count: > 0 } errors) return new TerraformModule([], warnings) { Errors = errors };
         var files = new List<KeyValuePair<string, string>>
         {

@@ -40,7 +40,7 @@ public sealed class LoaderErrorOrderTests : IDisposable
             extra: 1
             """,
             [
-                "<dir>/corral.yaml:14:1: error: unknown key 'extra' in the policy (expected one of: version, name, defaultAction, smartGroups, webGroups, threatGroups, serviceTags, rules, inspection, dns, tls, credentials) [unknown-key]",
+                "<dir>/corral.yaml:14:1: error: unknown key 'extra' in the policy (expected one of: version, name, defaultAction, smartGroups, webGroups, threatGroups, serviceTags, rules, inspection, dns, tls, credentials, agents) [unknown-key]",
                 "<dir>/corral.yaml:13:10: error: unsupported version '2' (this Corral reads version: 1) [bad-version]",
                 "<dir>/corral.yaml:12:16: error: 'defaultAction' must be permit | deny, not 'maybe' [bad-value]",
                 "<dir>/corral.yaml:11:23: error: 'cloud' must be Public | AzureGovernment | China | AzureGermany, not 'Publik' (did you mean 'Public'?) [bad-value]",
@@ -77,13 +77,13 @@ public sealed class LoaderErrorOrderTests : IDisposable
               - { name: r4, priority: 4, source: [agnets], destination: [treats], webGroups: [tols], action: deny, protocol: udp }
             """,
             [
-                "<dir>/corral.yaml:6:3: error: group 'shared' is already defined as a smart group (at <dir>/corral.yaml:3:3; group names are unique across smartGroups, webGroups and threatGroups) [duplicate-group]",
-                "<dir>/corral.yaml:10:3: error: group 'shared' is already defined as a smart group (at <dir>/corral.yaml:3:3; group names are unique across smartGroups, webGroups and threatGroups) [duplicate-group]",
+                "<dir>/corral.yaml:6:3: error: group 'shared' is already defined as a smart group (at <dir>/corral.yaml:3:3; group names are unique across smartGroups, webGroups, threatGroups and agents) [duplicate-group]",
+                "<dir>/corral.yaml:10:3: error: group 'shared' is already defined as a smart group (at <dir>/corral.yaml:3:3; group names are unique across smartGroups, webGroups, threatGroups and agents) [duplicate-group]",
                 "<dir>/feeds/bad.txt:2:1: error: not an IP address, CIDR or domain: one entry a line [bad-feed-entry]",
                 "<dir>/corral.yaml:14:27: error: priority 1 is also rule 'r1''s (at <dir>/corral.yaml:13:27; priorities decide the order, so each must be unique) [duplicate-priority]",
                 "<dir>/corral.yaml:15:13: error: rule name 'r2' is used twice (first at <dir>/corral.yaml:14:13) [duplicate-rule]",
                 "<dir>/corral.yaml:16:114: error: rule 'r4' uses web groups, which match TLS SNI or HTTP Host over TCP [webgroups-need-tcp]",
-                "<dir>/corral.yaml:13:39: error: 'threats' is a threat group; sources are smart groups (threat groups belong in 'destination') [wrong-group-kind]",
+                "<dir>/corral.yaml:13:39: error: 'threats' is a threat group; sources are smart groups and agents (threat groups belong in 'destination') [wrong-group-kind]",
                 "<dir>/corral.yaml:13:48: error: 'tools' is a web group, not a source group (move it to 'webGroups') [wrong-group-kind]",
                 "<dir>/corral.yaml:13:70: error: 'tools' is a web group, not a destination group (move it to 'webGroups') [wrong-group-kind]",
                 "<dir>/corral.yaml:13:100: error: 'agents' is a smart group, not a web group (move it to 'destination') [wrong-group-kind]",

@@ -107,4 +107,33 @@ public sealed class FlowLogReaderTests : IDisposable
             ["refused by the gateway: 4096 connections open, the gateway's limit"] = 1,
         }, report.NotReplayed.ToDictionary());
     }
+
+    [Fact]
+    public void A_records_agent_is_a_fact_decided_again_with_that_identity_and_flows_select_by_agent()
+    {
+        static string Permitted(string flow, string? agent) =>
+            "{\"v\":2,\"time\":\"2026-12-01T10:00:00Z\",\"event\":\"decision\",\"flow\":\"" + flow + "\",\"listener\":\"explicit\",\"src\":\"10.20.1.5:4\"," +
+            (agent is null ? "" : $"\"agent\":\"{agent}\",") +
+            """ "dst":"20.1.2.3:443","host":"mcp.contoso.com","action":"permit","rule":"tools","priority":10,"enforced":true,"decrypt":false,"reason":"matched rule 'tools'", """.Trim() +
+            """ "facts":{"src":"10.20.1.5","host":"mcp.contoso.com","addresses":["20.1.2.3"],"port":443,"protocol":"tcp","tls":true,"path":null}} """.Trim();
+        var (records, _) = Read(string.Join('\n', Permitted("f1", "code-interpreter"), Permitted("f2", null)));
+        Assert.Equal(["code-interpreter", null], records.Select(r => r.Agent).ToArray());
+        Assert.Equal("code-interpreter", records[0].Facts!.Value.Agent);
+
+        var policy = PolicyChecker.CheckText("p.yaml", $$"""
+            version: 1
+            webGroups:
+              tools: { domains: [mcp.contoso.com] }
+            agents:
+              code-interpreter: { token-sha256: {{new string('a', 64)}}, cidrs: [10.20.1.0/24] }
+            rules:
+              - { name: tools, priority: 10, source: [code-interpreter], webGroups: [tools], action: permit }
+            """, _folder).Compiled!;
+        // The agent's record is decided again as the agent: unchanged. The same flow without an agent now meets the default.
+        var report = new Replayer(policy).Run(records);
+        Assert.Equal((2L, 1L), (report.Replayed, report.Unchanged));
+        Assert.Equal(1, report.PermitToDenyCount);
+        var agentOnly = new Replayer(policy).Run(records.OfAgent("code-interpreter"));
+        Assert.Equal((1L, 1L, 0L), (agentOnly.Replayed, agentOnly.Unchanged, agentOnly.PermitToDenyCount));
+    }
 }

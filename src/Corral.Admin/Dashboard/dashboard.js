@@ -161,6 +161,7 @@ function renderFlows(flows) {
     row.dataset.enforced = String(f.enforced);
     row.append(
       el("td", new Date(f.time).toLocaleTimeString()),
+      el("td", f.agent || ""),
       el("td", f.host || "", "host"),
       el("td", f.dst || ""),
       el("td", f.rule === null ? "—" : f.rule, "rule"),

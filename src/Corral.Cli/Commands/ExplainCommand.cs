@@ -28,10 +28,11 @@ internal static class ExplainCommand
                 + """{"src":"10.20.1.5","dst":"mcr.microsoft.com","port":443,"resolved":["…"],"path":"/…","protocol":"tcp","plain":false} """
                 + "(src and dst required; the rest as the options above) or a flow-log record with facts; prints one verdict line per input line",
         };
+        var agent = new Option<string?>("--agent") { Description = "The agent the client authenticates as on the explicit listener (a name in the policy's agents section)" };
         var mcpTool = new Option<string?>("--mcp-tool") { Description = "An MCP tools/call for this tool name, carried by the flow (decided by the matching rule's mcp section)" };
         var standIns = CommonOptions.PublicStandInOption();
         var lint = new Option<string?>("--lint") { Description = "Explain a warning of 'corral check' instead: what it finds, why it matters, what to do (the CODE at the end of its line)" };
-        var command = new Command("explain", "Explain which rule decides a flow, or a warning of 'corral check' (--lint CODE)") { policy, src, dst, port, resolved, path, protocol, plain, json, flows, standIns, mcpTool, lint };
+        var command = new Command("explain", "Explain which rule decides a flow, or a warning of 'corral check' (--lint CODE)") { policy, src, dst, port, resolved, path, protocol, plain, json, flows, standIns, mcpTool, agent, lint };
         command.SetAction(parse =>
         {
             if (parse.GetValue(lint) is { } code) return ExplainLint(code, stdout, stderr);
@@ -62,6 +63,22 @@ internal static class ExplainCommand
                 return CorralCommand.UsageError;
             }
             if (!CommonOptions.TryCompile("explain", parse.GetValue(policy)!, stderr, out var result, options)) return CorralCommand.InputError;
+            if (parse.GetValue(agent) is { } agentName)
+            {
+                if (result.Compiled!.Agents.Find(agentName) is not { } known)
+                {
+                    var hint = Corral.Policy.Diagnostics.Suggest.DidYouMean(agentName, result.Compiled.Agents.All.Select(a => a.Name)) is { } h ? $" ({h})" : "";
+                    stderr.WriteLine($"corral explain: the policy has no agent '{agentName}'{hint}");
+                    return CorralCommand.UsageError;
+                }
+                // The gateway takes an agent's token only from inside its CIDRs: from elsewhere the flow is a 407, not this agent's.
+                if (!known.MayConnectFrom(flow.Source))
+                {
+                    stdout.WriteLine($"agent: {agentName}'s token is refused from {flow.Source}, outside the agent's CIDRs: the gateway answers 407 ({Corral.Interception.Http.GatewayCheck.AgentUnauthenticated})");
+                    return CorralCommand.Ok;
+                }
+                flow = flow with { Agent = agentName };
+            }
             var explanation = result.Compiled!.Explain(flow);
             var tool = parse.GetValue(mcpTool);
             var call = tool is null ? null : McpCallExplanation.Of(explanation.Verdict, tool);
@@ -136,7 +153,7 @@ internal static class ExplainCommand
     {
         var f = e.Flow;
         var target = f.Host ?? f.Destinations[0].ToString();
-        o.WriteLine($"flow: {f.Source} -> {target}:{f.Port} ({f.Protocol.ToString().ToLowerInvariant()}{(f.IsTls == true ? ", tls" : "")}{(f.Path is null ? "" : ", path " + f.Path)})");
+        o.WriteLine($"flow: {f.Source}{(f.Agent is null ? "" : $" as agent {f.Agent}")} -> {target}:{f.Port} ({f.Protocol.ToString().ToLowerInvariant()}{(f.IsTls == true ? ", tls" : "")}{(f.Path is null ? "" : ", path " + f.Path)})");
         foreach (var a in e.Addresses)
         {
             var address = a.Address?.ToString() ?? "unresolved (taken as a public address in no smart group)";
@@ -163,6 +180,7 @@ internal static class ExplainCommand
         w.WriteStartObject();
         VerdictJson.WriteProperties(w, e.Verdict);
         w.WriteBoolean("websocket", e.Verdict is { LetsThrough: true, Decrypt: true, Rule.AllowsWebSocket: true });
+        if (e.Flow.Agent is { } agent) w.WriteString("agent", agent);
         if (call is not null)
         {
             w.WriteStartObject("mcp");

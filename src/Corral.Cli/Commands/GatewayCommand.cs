@@ -221,6 +221,9 @@ internal static class GatewayCommand
             }
             if (standIns.Count > 0) logger.PublicStandIns(standIns);
             logger.PolicyInForce(policy.Document.Name, policy.Hash);
+            // The transparent listener sees addresses only: a rule whose sources are all agents never matches there.
+            var agentOnly = policy.Rules.Where(r => r.Rule.Source.Count > 0 && r.Rule.Source.All(s => policy.Agents.Find(s.Value) is not null)).Select(r => r.Name).ToList();
+            if (options.Transparent is not null && agentOnly.Count > 0) logger.AgentRulesNotTransparent(agentOnly);
             if (traces is not null) logger.TracesExported(traces.Protocol, traces.Endpoint);
             host.WaitForShutdownAsync().GetAwaiter().GetResult();
             return CorralCommand.Ok;

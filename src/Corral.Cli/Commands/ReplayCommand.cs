@@ -29,12 +29,13 @@ internal static class ReplayCommand
         var strict = new Option<bool>("--strict") { Description = "Stop at the first malformed line (exit 1) instead of counting and skipping it" };
         var standIns = CommonOptions.PublicStandInOption();
         var top = new Option<int>("--top") { Description = "Destinations listed per change", DefaultValueFactory = _ => 10 };
+        var agent = new Option<string?>("--agent") { Description = "Only the flows of this agent (the records' \"agent\")" };
         var command = new Command("replay", """
             Decide recorded flows again against a policy and report what would change: counts per (recorded rule/action ->
             new rule/action), the top destinations of each change with first and last seen, and the flows whose
             enforcement changes (a watched deny promoted to enforce blocks what it used to let through). Uses the
             addresses in the records; nothing is resolved. Exit 0, or 3 when --fail-on trips, 1 for bad input, 2 for usage.
-            """) { policy, flows, json, markdown, failOn, strict, top, standIns };
+            """) { policy, flows, json, markdown, failOn, strict, top, standIns, agent };
         command.SetAction(parse =>
         {
             if (parse.GetValue(json) && parse.GetValue(markdown))
@@ -54,7 +55,7 @@ internal static class ReplayCommand
             ReplayReport report;
             try
             {
-                var records = new FlowLogReader(malformed, parse.GetValue(strict)).Read(files);
+                var records = new FlowLogReader(malformed, parse.GetValue(strict)).Read(files).OfAgent(parse.GetValue(agent));
                 report = new Replayer(compiled.Compiled!) { Top = Math.Max(1, parse.GetValue(top)) }.Run(records, malformed);
             }
             catch (Exception e) when (e is MalformedFlowLogException or IOException or InvalidDataException)

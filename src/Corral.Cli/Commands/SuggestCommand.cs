@@ -25,13 +25,14 @@ internal static class SuggestCommand
         var collapseAt = new Option<int>("--collapse-at") { Description = "How many sibling names (one parent) make one '*.parent' entry instead of one entry each", DefaultValueFactory = _ => 3 };
         var strict = new Option<bool>("--strict") { Description = "Stop at the first malformed line (exit 1) instead of counting and skipping it" };
         var standIns = CommonOptions.PublicStandInOption();
+        var agent = new Option<string?>("--agent") { Description = "Only the flows of this agent (the records' \"agent\")" };
         var command = new Command("suggest", """
             Turn the flows a deny rule denied (or would have denied, in watch mode) into a proposed web-group change, with
             counts, first and last seen and the source groups they came from. Sibling names collapse to '*.parent' (never
             at or above a public suffix). IP literals, very long or high-entropy labels, names seen in one flow only and
             names on a threat feed are held back for review. Prints a YAML snippet and checks it: the policy with the
             entries is compiled and the same flows decided again. Changes the policy file only with --write.
-            """) { policy, flows, rule, group, write, json, collapseAt, strict, standIns };
+            """) { policy, flows, rule, group, write, json, collapseAt, strict, standIns, agent };
         command.SetAction(parse =>
         {
             if (!CommonOptions.TryParseStandIns(parse.GetValue(standIns), out var prefixes, out var standInError))
@@ -68,7 +69,7 @@ internal static class SuggestCommand
             Suggestion suggestion;
             try
             {
-                suggestion = suggester.Run(new FlowLogReader(malformed, parse.GetValue(strict)).Read(files), ruleName, webGroup, malformed);
+                suggestion = suggester.Run(new FlowLogReader(malformed, parse.GetValue(strict)).Read(files).OfAgent(parse.GetValue(agent)), ruleName, webGroup, malformed);
             }
             catch (Exception e) when (e is MalformedFlowLogException or IOException or InvalidDataException)
             {
@@ -94,7 +95,7 @@ internal static class SuggestCommand
                 stderr.WriteLine("corral suggest: the policy with these entries does not compile; nothing written");
                 return CorralCommand.InputError;
             }
-            var (permitted, selected, stillDenied) = suggester.Check(new FlowLogReader(new LineProblems()).Read(files), ruleName, editedResult.Compiled!, suggestion);
+            var (permitted, selected, stillDenied) = suggester.Check(new FlowLogReader(new LineProblems()).Read(files).OfAgent(parse.GetValue(agent)), ruleName, editedResult.Compiled!, suggestion);
             var report = parse.GetValue(json) ? stderr : stdout;
             report.WriteLine($"# With these entries {permitted} of {selected} of those flows would be permitted.");
             foreach (var (name, by) in stillDenied.OrderBy(p => p.Key, StringComparer.Ordinal))

@@ -42,8 +42,9 @@ internal sealed class FlowDecider(PolicySource policy, IResolver resolver, Syste
     /// <param name="dialled">The address the client itself dialled, when known (the transparent listener's original
     /// destination): rules that permit by address alone are decided on it, and the name is looked up only when a rule
     /// that reads the name could let the flow through.</param>
+    /// <param name="agent">The agent the client authenticated as on the explicit listener (rules naming it as a source match too); null for none.</param>
     public async ValueTask<FlowDecision> DecideAsync(CompiledPolicy snapshot, IPAddress source, Destination destination, int port, string? path, bool? isTls,
-        CancellationToken ct, IPAddress? dialled = null)
+        CancellationToken ct, IPAddress? dialled = null, string? agent = null)
     {
         IReadOnlyList<IPAddress> addresses;
         if (destination.Address is { } literal)
@@ -52,7 +53,7 @@ internal sealed class FlowDecider(PolicySource policy, IResolver resolver, Syste
         }
         else
         {
-            var byName = new Flow { Source = source, Host = destination.Host, Port = port, Path = path, IsTls = isTls };
+            var byName = new Flow { Source = source, Agent = agent, Host = destination.Host, Port = port, Path = path, IsTls = isTls };
             if (dialled is not null && snapshot.Names.AddressOnlyRules.Count > 0)
             {
                 // Any name could resolve into an address-only rule's destinations, so the whole policy would want every
@@ -70,7 +71,7 @@ internal sealed class FlowDecider(PolicySource policy, IResolver resolver, Syste
             // Never hand Decide an empty list of a name that needed its addresses: the flow is refused as unresolved.
             if (addresses.Count == 0) return new FlowDecision(byName, default, true);
         }
-        var flow = new Flow { Source = source, Host = destination.Host, Destinations = addresses, Port = port, Path = path, IsTls = isTls };
+        var flow = new Flow { Source = source, Agent = agent, Host = destination.Host, Destinations = addresses, Port = port, Path = path, IsTls = isTls };
         return new FlowDecision(flow, Decide(snapshot, flow), false);
     }
 

@@ -47,6 +47,9 @@ public sealed record FlowRecord
 
     /// <summary>On the record of a WebSocket's end (method WEBSOCKET): messages and bytes each way, the close code and who closed.</summary>
     public Interception.WebSockets.WebSocketSummary? WebSocket { get; init; }
+
+    /// <summary>The agent the client authenticated as (explicit listener), or null.</summary>
+    public string? Agent { get; init; }
     /// <summary>
     /// The facts the verdict was made on (source, name, every candidate address, port, protocol, TLS, path), so that
     /// <c>corral replay</c> can decide the flow again against another policy without resolving anything.

@@ -18,6 +18,7 @@ public static class FlowRecordJson
         w.WriteString("flow", r.FlowId);
         w.WriteString("listener", r.Listener);
         w.WriteString("src", r.Source.ToString());
+        if (r.Agent is not null) w.WriteString("agent", r.Agent);
         if (r.Destination is null) w.WriteNull("dst"); else w.WriteString("dst", r.Destination.ToString());
         if (r.Host is null) w.WriteNull("host"); else w.WriteString("host", r.Host);
         if (r.ResolvedName is not null) w.WriteString("dns_name", r.ResolvedName);

@@ -62,6 +62,7 @@ internal sealed class ExplicitProxyHandler(GatewayContext context)
     private async Task ConnectAsync(ClientConnection client, HttpRequestHead head, CancellationToken ct)
     {
         await using var session = new FlowSession(client, "CONNECT", head.Target);
+        session.Authenticate(ProxyAuthorization(head));
         if (!HttpAuthority.TryParse(head.Target, defaultPort: null, out var destination, out var port, out var error))
         {
             session.Refuse(Refusal.ByCheck(GatewayCheck.Malformed, Refusal.Printable(head.Target), $"bad CONNECT target: {error}", 400));
@@ -114,6 +115,7 @@ internal sealed class ExplicitProxyHandler(GatewayContext context)
     {
         var head = request.Head;
         await using var session = new FlowSession(client, head.Method, head.Target);
+        session.Authenticate(ProxyAuthorization(head));
         if (!HttpAuthority.TrySplitAbsolute(head.Target, out var scheme, out var authority, out _) || scheme != "http")
         {
             var what = head.Target.StartsWith('/') ? "origin-form request sent to a proxy: use an absolute http:// URL"
@@ -155,6 +157,21 @@ internal sealed class ExplicitProxyHandler(GatewayContext context)
         await using var session = new FlowSession(client, null, null);
         session.Refuse(Refusal.ByCheck(GatewayCheck.Malformed, "-", problem, status));
         await AnswerAsync(client, session).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The client's Proxy-Authorization, read only here (the request pipeline drops every Proxy- header before a head goes
+    /// upstream). Two of them are ambiguous and count as a bad one ("" identifies no agent).
+    /// </summary>
+    private static string? ProxyAuthorization(HttpRequestHead head)
+    {
+        string? found = null;
+        foreach (var value in HttpHeaders.Values(head.Headers, "Proxy-Authorization"))
+        {
+            if (found is not null) return "";
+            found = value;
+        }
+        return found;
     }
 
     private static async Task ConsumeAsync(ClientConnection client, int length, CancellationToken ct)

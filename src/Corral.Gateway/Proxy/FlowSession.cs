@@ -78,6 +78,23 @@ internal sealed class FlowSession : IAsyncDisposable
     /// <summary>The TLS settings of the policy snapshot this flow is decided on.</summary>
     public Policy.Model.TlsSettings Tls => _policy.Document.Tls;
 
+    /// <summary>The agent the client authenticated as (explicit listener), or null: what every record of the flow names.</summary>
+    public string? Agent => _identity?.Agent?.Name;
+
+    // The outcome of the client's Proxy-Authorization, when the policy has agents and the listener reads it.
+    private AgentIdentity? _identity;
+
+    /// <summary>
+    /// Reads the client's claim to be an agent (the explicit listener's Proxy-Authorization), before deciding: a policy
+    /// without agents ignores it. A header that names no agent, or a token from outside its agent's CIDRs, refuses the
+    /// flow before it is decided: never a silent fall-back to the subnet's rules. A missing header is decided on the address alone and
+    /// refused only if no rule lets it through that way (<see cref="DecideAsync"/>).
+    /// </summary>
+    public void Authenticate(string? proxyAuthorization)
+    {
+        if (_policy.Agents.Any) _identity = _policy.Agents.Identify(proxyAuthorization, _client.Source.Address);
+    }
+
     /// <summary>
     /// Decides the flow: by name alone when no address could let it through (no DNS query for a name the policy
     /// denies), else after resolving it. Then the gateway's own guard: never dial the gateway itself.
@@ -88,6 +105,16 @@ internal sealed class FlowSession : IAsyncDisposable
         using var traced = _trace?.Deciding(this); // tracing hook
         Name = HttpAuthority.NameOf(destination);
         Port = port;
+        if (_identity is { Outcome: AgentAuthentication.Invalid or AgentAuthentication.OutsideCidrs } refused)
+        {
+            Refuse(Refusal.AgentUnauthenticated(Authority, refused.Reason, CompiledAgents.Realm));
+            return; // nothing is resolved for it
+        }
+        if (_identity?.Agent is { } agent && Context.AgentBudgets.TryStart(agent) is { } over)
+        {
+            RefuseOverBudget(Authority, over);
+            return;
+        }
         // A credential's placeholder in a name would leave in a DNS query or an SNI before any byte could be read.
         if (destination.Host is { } host && _policy.Credentials.FindIn(host) is { } credential)
         {
@@ -95,13 +122,19 @@ internal sealed class FlowSession : IAsyncDisposable
             Context.Metrics.CredentialExfiltrations.Add(1, new KeyValuePair<string, object?>("credential", credential.Name), new KeyValuePair<string, object?>("rule", "(name)"));
             return;
         }
-        _decision = await Context.Decider.DecideAsync(_policy, _client.Source.Address, destination, port, null, isTls, ct, dialled).ConfigureAwait(false);
+        _decision = await Context.Decider.DecideAsync(_policy, _client.Source.Address, destination, port, null, isTls, ct, dialled, Agent).ConfigureAwait(false);
         if (_decision.Unresolved)
         {
             Refuse(Refusal.ByCheck(GatewayCheck.Unresolved, Authority, $"'{destination.Host}' did not resolve", 502));
             return;
         }
         if (_decision.Flow.Destinations.Count > 0) DialTo = new IPEndPoint(_decision.DialAddress, port);
+        // No token where the policy has agents: admitted only when a rule lets the address through without one.
+        if (_identity is { Outcome: AgentAuthentication.Missing } missing && !_decision.Verdict.LetsThrough)
+        {
+            Refuse(Refusal.AgentUnauthenticated(Authority, missing.Reason + ", and no rule admits this flow without one", CompiledAgents.Realm));
+            return;
+        }
         if (!_decision.Verdict.LetsThrough)
         {
             Refuse(Refusal.ByRule(_decision.Verdict.Rule?.Name, Authority, _decision.Verdict.ReasonText));
@@ -118,6 +151,14 @@ internal sealed class FlowSession : IAsyncDisposable
         if (again.LetsThrough) return;
         _decision = again;
         Refuse(Refusal.ByRule(again.Verdict.Rule?.Name, Authority, again.Verdict.ReasonText));
+    }
+
+    private Refusal RefuseOverBudget(string destination, string reason)
+    {
+        var refusal = Refusal.AgentOverBudget(destination, reason);
+        Refuse(refusal);
+        Context.Metrics.AgentBudgetRefusals.Add(1, new KeyValuePair<string, object?>("agent", Agent));
+        return refusal;
     }
 
     /// <summary>Refuses the flow (the first refusal stands).</summary>
@@ -228,9 +269,14 @@ internal sealed class FlowSession : IAsyncDisposable
         var verdict = _decision.Flow.Source is null ? (Verdict?)null : _decision.Verdict;
         var refusedByCheck = Refusal is { Check: not null };
         var letsThrough = Refusal is null && _decision.LetsThrough;
-        Context.Metrics.Flows.Add(1, new KeyValuePair<string, object?>("rule", refusedByCheck ? "(refused)" : verdict?.Rule?.Name ?? "(default)"),
-            new KeyValuePair<string, object?>("action", !letsThrough || verdict is not { Action: Policy.Model.RuleAction.Permit } ? "deny" : "permit"),
-            new KeyValuePair<string, object?>("enforced", refusedByCheck || verdict is not { Enforced: false } ? "true" : "false"));
+        var tags = new TagList
+        {
+            { "rule", refusedByCheck ? "(refused)" : verdict?.Rule?.Name ?? "(default)" },
+            { "action", !letsThrough || verdict is not { Action: Policy.Model.RuleAction.Permit } ? "deny" : "permit" },
+            { "enforced", refusedByCheck || verdict is not { Enforced: false } ? "true" : "false" },
+        };
+        if (_identity is not null) tags.Add("agent", Agent ?? "(none)"); // only where the policy has agents
+        Context.Metrics.Flows.Add(1, tags);
         if (!letsThrough) Context.Metrics.Denied.Add(1);
         if (Refusal is { } refusal)
         {
@@ -239,7 +285,7 @@ internal sealed class FlowSession : IAsyncDisposable
         }
         Context.FlowLog.Write(new FlowRecord
         {
-            Event = FlowEvent.Decision, Time = DateTimeOffset.UtcNow, FlowId = Id, Listener = _client.Listener, Source = _client.Source,
+            Event = FlowEvent.Decision, Time = DateTimeOffset.UtcNow, FlowId = Id, Listener = _client.Listener, Source = _client.Source, Agent = Agent,
             Destination = DialTo, Host = _decision.Flow.Host ?? HostOrNull(), Method = _method, Url = _url,
             ResolvedName = _decision.Flow.Host is null && DialTo is not null ? Context.ResolvedNames?.NameOf(DialTo.Address) : null,
             Verdict = refusedByCheck ? null : verdict, Refusal = refusedByCheck ? Refusal!.Reason : null, Check = Refusal?.Check, Decrypted = decrypted && letsThrough,
@@ -267,6 +313,20 @@ internal sealed class FlowSession : IAsyncDisposable
 
         public bool IsToolHeld(string tool) => session.IsToolHeld(tool);
 
+        private bool _flowRequestCounted;
+
+        // The first request of a proxied plain-HTTP flow is the request that opened the flow, already counted then.
+        public Refusal? ChargeBudget(string destination, long declaredBytes)
+        {
+            if (session._identity?.Agent is not { } agent) return null;
+            var opening = !_flowRequestCounted && session._method != "CONNECT";
+            _flowRequestCounted = true;
+            if (session.Context.AgentBudgets.TryStart(agent, declaredBytes, countsRequest: !opening) is not { } over) return null;
+            var refusal = Refusal.AgentOverBudget(destination, over);
+            session.Context.Metrics.AgentBudgetRefusals.Add(1, new KeyValuePair<string, object?>("agent", agent.Name));
+            return refusal;
+        }
+
         public CompiledCredentials Credentials => session._policy.Credentials;
 
         public string? CredentialValue(CompiledCredential credential, out string? problem) => session.Context.Credentials.TryGet(credential, out problem);
@@ -276,6 +336,7 @@ internal sealed class FlowSession : IAsyncDisposable
         public void Complete(InspectedRequest request)
         {
             session._requestsUp += request.BytesUp;
+            if (session._identity?.Agent is { } agent) session.Context.AgentBudgets.AddBytes(agent, request.BytesUp);
             session._requestsDown += request.BytesDown;
             session._trace?.RequestDone(session, request); // tracing hook
             var ctx = session.Context;
@@ -283,7 +344,7 @@ internal sealed class FlowSession : IAsyncDisposable
             var refusal = request.Refusal;
             ctx.FlowLog.Write(new FlowRecord
             {
-                Event = FlowEvent.Request, Time = DateTimeOffset.UtcNow, FlowId = session.Id, Listener = session._client.Listener, Source = session._client.Source,
+                Event = FlowEvent.Request, Time = DateTimeOffset.UtcNow, FlowId = session.Id, Listener = session._client.Listener, Source = session._client.Source, Agent = session.Agent,
                 Destination = session.DialTo, Host = session.HostOrNull(), Method = request.Method, Url = request.Url,
                 Verdict = refusal is { Check: not null } ? null : request.Verdict,
                 Refusal = refusal is { Check: not null } ? refusal.Reason : null, Check = refusal?.Check, Decrypted = session._decrypted, Status = request.Status,
@@ -339,13 +400,15 @@ internal sealed class FlowSession : IAsyncDisposable
         if (_closed) return;
         RecordDecision();
         _closed = true;
+        // A spliced tunnel's bytes count against its agent's budget when it closes (each request's, as it completes).
+        if (_identity?.Agent is { } agent) Context.AgentBudgets.AddBytes(agent, up);
         up += _requestsUp;
         down += _requestsDown;
         if (up > 0) Context.Metrics.BytesUp.Add(up);
         if (down > 0) Context.Metrics.BytesDown.Add(down);
         Context.FlowLog.Write(new FlowRecord
         {
-            Event = FlowEvent.Close, Time = DateTimeOffset.UtcNow, FlowId = Id, Listener = _client.Listener, Source = _client.Source,
+            Event = FlowEvent.Close, Time = DateTimeOffset.UtcNow, FlowId = Id, Listener = _client.Listener, Source = _client.Source, Agent = Agent,
             Destination = DialTo, Host = HostOrNull(), BytesUp = up, BytesDown = down, DurationMs = Stopwatch.GetElapsedTime(_started).TotalMilliseconds,
             Refusal = note ?? (Refusal is { Check: not null } ? Refusal.Reason : null), Check = Refusal?.Check,
         });

@@ -38,6 +38,9 @@ internal sealed class GatewayContext(GatewayLimits limits, FlowDecider decider, 
     /// <summary>The MCP tool pins (rules with pinTools).</summary>
     public required Mcp.ToolPins ToolPins { get; init; }
 
+    /// <summary>What each agent has used of its budget in this process.</summary>
+    public AgentBudgets AgentBudgets { get; } = new();
+
     /// <summary>Credential values, read from their sources when a request needs one.</summary>
     public Credentials.CredentialValues Credentials { get; } = new();
 
@@ -72,4 +75,8 @@ internal sealed class GatewayMetrics(Meter meter)
     /// <summary>Placeholders headed where their credential may not go, tagged with credential and rule: the canary.</summary>
     public Counter<long> CredentialExfiltrations { get; } = meter.CreateCounter<long>("corral.gateway.credentials.exfiltration_attempts",
         description: "Requests refused for carrying a credential's placeholder where it may not go, by credential and rule");
+
+    /// <summary>Flows, requests and tunnels refused or closed for an agent over its budget, tagged with the agent.</summary>
+    public Counter<long> AgentBudgetRefusals { get; } = meter.CreateCounter<long>("corral.gateway.agents.over_budget",
+        description: "Flows and requests refused, and tunnels closed, for an agent over its budget, by agent");
 }

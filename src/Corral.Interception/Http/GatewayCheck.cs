@@ -41,6 +41,10 @@ public static class GatewayCheck
     public const string NotRedirected = "not-redirected";
     /// <summary>A flow whose rule decides MCP calls, that the gateway cannot decrypt (no CA, no SNI, not TLS).</summary>
     public const string McpNotDecrypted = "mcp-not-decrypted";
+    /// <summary>The policy has agents and the client presented no valid token of one (missing, unknown, or from outside the agent's CIDRs), with no rule letting it through without one.</summary>
+    public const string AgentUnauthenticated = "agent-unauthenticated";
+    /// <summary>An agent over its budget of requests per minute or bytes sent upstream per hour.</summary>
+    public const string AgentBudget = "agent-budget";
     /// <summary>Over the gateway's connection limit.</summary>
     public const string ConnectionLimit = "connection-limit";
     /// <summary>The flow log cannot record and the operator asked to fail closed (<c>--flow-log-fail-closed</c>).</summary>

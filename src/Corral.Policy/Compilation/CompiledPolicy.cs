@@ -30,6 +30,8 @@ public sealed partial class CompiledPolicy
     private readonly bool _singleWord; // every bitset is one word: the name lookup fills one word per kind
     private readonly ulong[] _rulesForSomeAddress, _rulesForEveryAddress; // destination masks for an address not known yet
     private readonly RuleAction _defaultAction;
+    private readonly Dictionary<string, int> _agentIds;
+    private readonly ulong[] _agentRules; // [agent * _ruleWords + w]: the rules naming the agent as a source
 
     public PolicyDocument Document { get; }
     public CompileOptions Options { get; }
@@ -49,6 +51,9 @@ public sealed partial class CompiledPolicy
 
     /// <summary>The credentials the gateway puts into decrypted requests for the agents' placeholders.</summary>
     public CompiledCredentials Credentials { get; }
+
+    /// <summary>The agents that authenticate to the explicit listener, and the one function that identifies them.</summary>
+    public CompiledAgents Agents { get; }
 
     /// <summary>SHA-256 of the policy file and every file it read.</summary>
     public string Hash => Document.ContentHash;
@@ -76,6 +81,9 @@ public sealed partial class CompiledPolicy
         Document = document;
         Options = options;
         Credentials = document.Credentials.Count == 0 ? CompiledCredentials.None : new CompiledCredentials(document.Credentials, document.WebGroups);
+        Agents = document.Agents.Count == 0 ? CompiledAgents.None : new CompiledAgents(document.Agents);
+        _agentIds = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < document.Agents.Count; i++) _agentIds[document.Agents[i].Name] = i;
 
         // ---- group numbering ----
         var groupNames = new List<string> { PolicyDocument.Anywhere, PolicyDocument.PublicInternet, "(internal or platform address)", "(never reachable by name)" };
@@ -104,7 +112,7 @@ public sealed partial class CompiledPolicy
         {
             var r = ordered[i];
             rules[i] = new CompiledRule(r, i,
-                r.Source.Select(s => addressGroupIds[s.Value]).Distinct().ToArray(),
+                r.Source.Where(s => !_agentIds.ContainsKey(s.Value)).Select(s => addressGroupIds[s.Value]).Distinct().ToArray(),
                 r.Destination.Select(d => addressGroupIds[d.Value]).Distinct().ToArray(),
                 r.WebGroups.Select(w => webIds[w.Value]).Distinct().ToArray(), document);
         }
@@ -135,7 +143,8 @@ public sealed partial class CompiledPolicy
             _hardGuardedSets[s] = Has(members, HardGuardedGroup);
             foreach (var rule in rules)
             {
-                if (rule.SourceGroups.Length == 0 || rule.SourceGroups.Any(g => Has(members, g)))
+                // A rule naming only agents has no address groups, and matches no address by itself.
+                if (rule.Rule.Source.Count == 0 || rule.SourceGroups.Any(g => Has(members, g)))
                     SetBit(_sourceRules, s, rule.Index);
                 if (rule.DestinationGroups.Length == 0 || rule.DestinationGroups.Any(g => Has(members, g)))
                     SetBit(_destinationRules, s, rule.Index);
@@ -171,6 +180,10 @@ public sealed partial class CompiledPolicy
         }
         _singleWord = _ruleWords == 1 && _webWords == 1 && _threatWords == 1 && _names.IsSingleWord;
         _defaultAction = document.DefaultAction;
+        _agentRules = new ulong[Math.Max(1, document.Agents.Count) * _ruleWords];
+        foreach (var rule in rules)
+            foreach (var source in rule.Rule.Source)
+                if (_agentIds.TryGetValue(source.Value, out var agent)) SetBit(_agentRules, agent, rule.Index);
 
         // Before resolving: a rule's destination may hold when some address class satisfies it (a service-tag group
         // without a Service Tags file has none) and holds for sure when every class does.
@@ -218,19 +231,24 @@ public sealed partial class CompiledPolicy
         var setAside = _rules.Where(r => r.ResolvesEveryName).ToArray();
         if (setAside.Length == 0) return null;
         var sourceRules = (ulong[])_sourceRules.Clone();
-        for (var row = 0; row < sourceRules.Length; row += _ruleWords)
-            foreach (var rule in setAside) sourceRules[row + (rule.Index >> 6)] &= ~(1UL << rule.Index);
-        return new CompiledPolicy(this, Document, _rules, sourceRules);
+        var agentRules = (ulong[])_agentRules.Clone();
+        foreach (var table in (ulong[][])[sourceRules, agentRules])
+            for (var row = 0; row < table.Length; row += _ruleWords)
+                foreach (var rule in setAside) table[row + (rule.Index >> 6)] &= ~(1UL << rule.Index);
+        return new CompiledPolicy(this, Document, _rules, sourceRules, agentRules);
     }
 
     // Shares every lookup table of basis; only the document and the rules are new (see WithRuleMode), or only the
     // source masks (see WithoutAddressOnlyRules).
-    private CompiledPolicy(CompiledPolicy basis, PolicyDocument document, CompiledRule[] rules, ulong[]? sourceRules = null)
+    private CompiledPolicy(CompiledPolicy basis, PolicyDocument document, CompiledRule[] rules, ulong[]? sourceRules = null, ulong[]? agentRules = null)
     {
         IsDerived = true;
         Document = document;
         Options = basis.Options;
         Credentials = basis.Credentials;
+        Agents = basis.Agents;
+        _agentIds = basis._agentIds;
+        _agentRules = agentRules ?? basis._agentRules;
         Rules = rules;
         _rules = rules;
         AddressGroupNames = basis.AddressGroupNames;
@@ -444,16 +462,17 @@ public sealed partial class CompiledPolicy
             for (var w = 0; w < threatWords; w++) OrGroupRules<TWidth>(scratch[masks.Threat + w], w, _rulesByThreatDomain, scratch, masks.ThreatNameRules);
         }
         var sourceRow = LookupSet(flow.Source) * ruleWords;
+        var agentRow = flow.Agent is { } agent && _agentIds.TryGetValue(agent, out var agentId) ? agentId * ruleWords : -1;
 
         if (count == 0)
-            return DecideForAddress<TWidth, TFacts, TTrace>(flow, facts, scratch, sourceRow,
+            return DecideForAddress<TWidth, TFacts, TTrace>(flow, facts, scratch, sourceRow, agentRow,
                 TFacts.KnowsAddresses ? _unknownPublicSet : AnyAddress, -1, ref trace, ref undecided);
 
         Verdict best = default;
         var haveBest = false;
         for (var i = 0; i < count; i++)
         {
-            var verdict = DecideForAddress<TWidth, TFacts, TTrace>(flow, facts, scratch, sourceRow, LookupSet(flow.Destinations[i]), i, ref trace, ref undecided);
+            var verdict = DecideForAddress<TWidth, TFacts, TTrace>(flow, facts, scratch, sourceRow, agentRow, LookupSet(flow.Destinations[i]), i, ref trace, ref undecided);
             if (verdict.Action == RuleAction.Permit) return verdict;
             if (!haveBest || (verdict.LetsThrough && !best.LetsThrough)) { best = verdict; haveBest = true; }
         }
@@ -474,7 +493,7 @@ public sealed partial class CompiledPolicy
     /// <summary>The address set of a destination not known yet (<see cref="AddressUnknown"/>): every address is possible.</summary>
     private const int AnyAddress = -1;
 
-    private Verdict DecideForAddress<TWidth, TFacts, TTrace>(in Flow flow, TFacts facts, Span<ulong> scratch, int sourceRow,
+    private Verdict DecideForAddress<TWidth, TFacts, TTrace>(in Flow flow, TFacts facts, Span<ulong> scratch, int sourceRow, int agentRow,
         int set, int addressIndex, ref TTrace trace, ref bool undecided)
         where TWidth : struct, IWordCount where TFacts : struct, IFlowFacts where TTrace : struct, IDecisionTrace
     {
@@ -492,7 +511,8 @@ public sealed partial class CompiledPolicy
             // sure when every address does (no destination, "anywhere", or a threat group listing the name); the
             // guard may apply (the address could be internal), so a name permit is never certain.
             var threatNameWord = scratch[masks.ThreatNameRules + w];
-            var sourceWord = _sourceRules[sourceRow + w];
+            // The source holds by address, or by the agent the client authenticated as (agentRow -1: none).
+            var sourceWord = _sourceRules[sourceRow + w] | (agentRow >= 0 ? _agentRules[agentRow + w] : 0);
             var destinationWord = (TFacts.KnowsAddresses ? _destinationRules[setRow + w] : _rulesForSomeAddress[w]) | threatNameWord;
             var certainWord = TFacts.KnowsAddresses ? ulong.MaxValue : _rulesForEveryAddress[w] | threatNameWord;
             var nameWord = scratch[masks.NameRules + w];

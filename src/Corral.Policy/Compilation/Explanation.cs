@@ -53,7 +53,7 @@ internal sealed class DecisionTrace(CompiledPolicy policy, Flow flow)
         switch (check)
         {
             case RuleCheck.Source:
-                return $"source {flow.Source} is not in {Names(rule.Rule.Source)}";
+                return $"source {flow.Source}{(flow.Agent is null ? "" : $" (agent {flow.Agent})")} is not in {Names(rule.Rule.Source)}";
             case RuleCheck.Destination:
                 return $"destination {DestinationText()} is not in {Names(rule.Rule.Destination)}";
             case RuleCheck.WebGroup:

@@ -16,6 +16,12 @@ public readonly record struct Flow
 {
     public required IPAddress Source { get; init; }
 
+    /// <summary>
+    /// The agent the client authenticated as (<see cref="CompiledAgents.Identify"/>), or null: rules naming that agent
+    /// as a source match as well as those naming the source address's groups. A name the policy has no agent for matches none.
+    /// </summary>
+    public string? Agent { get; init; }
+
     /// <summary>Normalized host name (see <see cref="HostName.TryNormalize"/>), or null for an address-only flow.</summary>
     public string? Host { get; init; }
 

@@ -22,7 +22,7 @@ public sealed record LoadResult(PolicyDocument? Policy, IReadOnlyList<Diagnostic
 /// </summary>
 public static class PolicyLoader
 {
-    private static readonly string[] TopKeys = ["version", "name", "defaultAction", "smartGroups", "webGroups", "threatGroups", "serviceTags", "rules", "inspection", "dns", "tls", "credentials"];
+    private static readonly string[] TopKeys = ["version", "name", "defaultAction", "smartGroups", "webGroups", "threatGroups", "serviceTags", "rules", "inspection", "dns", "tls", "credentials", "agents"];
     public const int MaxPortRanges = 64;
 
     public static LoadResult LoadFile(string path)
@@ -105,6 +105,7 @@ public static class PolicyLoader
         smartGroupReader.ReportUnenforcedTags();
         var webGroups = GroupSectionReader.Read(nodes, groups, NodeReader.Get(top, "webGroups"), GroupSection.Web, new WebGroupReader(nodes).Read);
         var threatGroups = GroupSectionReader.Read(nodes, groups, NodeReader.Get(top, "threatGroups"), GroupSection.Threat, new ThreatGroupReader(nodes, inputs).Read);
+        var agents = GroupSectionReader.Read(nodes, groups, NodeReader.Get(top, "agents"), GroupSection.Agents, new AgentsSectionReader(nodes).Read);
         var rules = new RulesSectionReader(nodes, modeSites).Read(NodeReader.Get(top, "rules"), top);
         new ReferenceValidator(nodes, groups).Check(rules, webGroups);
         var credentialsReader = new CredentialsSectionReader(nodes, groups, inputs);
@@ -116,6 +117,6 @@ public static class PolicyLoader
         var tls = new TlsSectionReader(nodes, inputs).Read(NodeReader.Get(top, "tls"));
 
         return new PolicyDocument(file, version, name, defaultAction, smartGroups, webGroups, threatGroups, serviceTags,
-            rules, ContentHash: "") { Inspection = inspection, Dns = dns, Tls = tls, Credentials = credentials }; // the hash is set by Load, once the inputs are read
+            rules, ContentHash: "") { Inspection = inspection, Dns = dns, Tls = tls, Credentials = credentials, Agents = agents }; // the hash is set by Load, once the inputs are read
     }
 }

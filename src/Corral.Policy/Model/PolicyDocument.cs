@@ -131,6 +131,9 @@ public sealed record PolicyDocument(
     /// <summary>Secrets the agents never hold: the gateway puts them into decrypted requests to the web groups each is bound to.</summary>
     public IReadOnlyList<Credential> Credentials { get; init; } = [];
 
+    /// <summary>Agents that authenticate to the explicit listener: sources that rules name beside smart groups.</summary>
+    public IReadOnlyList<Agent> Agents { get; init; } = [];
+
     /// <summary>SHA-256 (hex) of every feed and service-tag file in the order read: the inputs part of <see cref="ContentHash"/>.</summary>
     public string InputsDigest { get; init; } = "";
 

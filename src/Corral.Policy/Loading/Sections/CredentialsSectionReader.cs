@@ -103,7 +103,7 @@ internal sealed partial class CredentialsSectionReader(NodeReader nodes, GroupNa
             if (nodes.String(item, "a web group") is not { } group) continue;
             if (groups.IsWebGroup(group)) result.Add(new(group, item.Location));
             else if (groups.TryGetAddressGroup(group, out var other) || PolicyDocument.BuiltInGroups.Contains(group))
-                nodes.Error("wrong-group-kind", item, $"'{group}' is a {other.Kind ?? "built-in group"}; a credential goes to web groups",
+                nodes.Error("wrong-group-kind", item, $"'{group}' is {GroupSection.WithArticle(other.Kind ?? "built-in group")}; a credential goes to web groups",
                     "a credential is bound to names the gateway reads in a decrypted request, so list the web groups of the APIs it is for");
             else nodes.Error("unknown-group", item, $"unknown web group '{group}' in the destinations of credential '{name}'", nodes.Hint(group, groups.WebGroupNames));
         }

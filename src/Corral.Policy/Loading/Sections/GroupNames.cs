@@ -8,12 +8,16 @@ internal sealed record GroupSection(string Key, string Kind, string Example)
     public static readonly GroupSection Smart = new("smartGroups", "smart group", "for example { cidrs: [10.20.1.0/24] }");
     public static readonly GroupSection Web = new("webGroups", "web group", "for example { domains: [api.example.com] }");
     public static readonly GroupSection Threat = new("threatGroups", "threat group", "for example { feeds: [feeds/threat-ips.txt] }");
+    /// <summary>"a smart group", "an agent": a kind as a message names it.</summary>
+    public static string WithArticle(string kind) => (kind[0] is 'a' or 'e' or 'i' or 'o' or 'u' ? "an " : "a ") + kind;
+
+    public static readonly GroupSection Agents = new("agents", "agent", "for example { token-sha256: <64 hex digits from 'corral agent token NAME'>, cidrs: [10.20.1.0/24] }");
 }
 
 /// <summary>
 /// The group names a policy defines, with their kind and place: unique across the three sections, and what the
-/// reference validator checks rules against. Address groups (smart and threat) and web groups are kept apart because
-/// rules name them in different fields.
+/// reference validator checks rules against. Address groups (smart and threat groups, and agents, which rules name as
+/// sources) and web groups are kept apart because rules name them in different fields.
 /// </summary>
 internal sealed class GroupNames
 {
@@ -30,7 +34,7 @@ internal sealed class GroupNames
         return true;
     }
 
-    /// <summary>A smart or threat group: what a rule's source and destination name.</summary>
+    /// <summary>A smart or threat group or an agent: what a rule's source and destination name.</summary>
     public bool TryGetAddressGroup(string name, out (string Kind, SourceLocation At) group) => _addressGroups.TryGetValue(name, out group);
 
     public bool IsWebGroup(string name) => _webGroups.ContainsKey(name);

@@ -32,7 +32,7 @@ internal static class GroupSectionReader
             }
             if (!names.TryDefine(section, key, out var existing))
             {
-                nodes.Error("duplicate-group", key, $"group '{name}' is already defined as a {existing.Kind}", $"at {existing.At}; group names are unique across smartGroups, webGroups and threatGroups");
+                nodes.Error("duplicate-group", key, $"group '{name}' is already defined as {GroupSection.WithArticle(existing.Kind)}", $"at {existing.At}; group names are unique across smartGroups, webGroups, threatGroups and agents");
                 continue;
             }
             if (value is not YMapping body)

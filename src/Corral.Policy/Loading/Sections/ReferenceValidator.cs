@@ -26,7 +26,9 @@ internal sealed class ReferenceValidator(NodeReader nodes, GroupNames groups)
         if (groups.TryGetAddressGroup(name, out var group))
         {
             if (sourceOnly && group.Kind == GroupSection.Threat.Kind)
-                nodes.Error("wrong-group-kind", reference.Location, $"'{name}' is a threat group; sources are smart groups", "threat groups belong in 'destination'");
+                nodes.Error("wrong-group-kind", reference.Location, $"'{name}' is a threat group; sources are smart groups and agents", "threat groups belong in 'destination'");
+            if (!sourceOnly && group.Kind == GroupSection.Agents.Kind)
+                nodes.Error("wrong-group-kind", reference.Location, $"'{name}' is an agent; an agent is a source, not a {field}", "move it to 'source'");
             return;
         }
         if (groups.IsWebGroup(name))
@@ -35,7 +37,7 @@ internal sealed class ReferenceValidator(NodeReader nodes, GroupNames groups)
             return;
         }
         nodes.Error("unknown-group", reference.Location, $"unknown group '{name}' in {field}",
-            nodes.Hint(name, groups.AddressGroupNames.Concat(PolicyDocument.BuiltInGroups)) ?? "define it under smartGroups or threatGroups");
+            nodes.Hint(name, groups.AddressGroupNames.Concat(PolicyDocument.BuiltInGroups)) ?? "define it under smartGroups, threatGroups or agents");
     }
 
     private void CheckWebGroup(Located<string> reference)
@@ -43,7 +45,7 @@ internal sealed class ReferenceValidator(NodeReader nodes, GroupNames groups)
         var name = reference.Value;
         if (groups.IsWebGroup(name)) return;
         if (groups.TryGetAddressGroup(name, out var group) || PolicyDocument.BuiltInGroups.Contains(name))
-            nodes.Error("wrong-group-kind", reference.Location, $"'{name}' is a {group.Kind ?? "built-in group"}, not a web group", "move it to 'destination'");
+            nodes.Error("wrong-group-kind", reference.Location, $"'{name}' is {GroupSection.WithArticle(group.Kind ?? "built-in group")}, not a web group", "move it to 'destination'");
         else
             nodes.Error("unknown-group", reference.Location, $"unknown web group '{name}'", nodes.Hint(name, groups.WebGroupNames));
     }
