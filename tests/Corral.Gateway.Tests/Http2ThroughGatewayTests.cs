@@ -62,6 +62,29 @@ public sealed class Http2ThroughGatewayTests
     }
 
     [Fact]
+    public async Task Stop_closes_an_idle_h2_connection_without_waiting_for_the_idle_timeout()
+    {
+        using var ca = CertificateAuthority.Create(new CaOptions());
+        await using var github = LoopbackUpstream.Start(443, "api.github.com");
+        var gateway = GatewayHarness.Foundry($"{github.EndPoint.Address} api.github.com\n", interception: new GatewayInterception(ca, [github.Certificate!]));
+        await using var _ = gateway;
+        using var client = new HttpClient(new SocketsHttpHandler
+        {
+            Proxy = new WebProxy($"http://{gateway.Proxy}"),
+            UseProxy = true,
+            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, cert, _, _) => new X509Certificate2(cert!).Issuer == ca.Certificate.Subject },
+        })
+        { Timeout = TimeSpan.FromSeconds(30), DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("https://api.github.com/repos/contoso/agent")).StatusCode);
+        Assert.Equal(1, gateway.Server.ActiveConnections);
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await gateway.Server.StopAsync();
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"stop took {watch.Elapsed}"); // idle timeout is 5 min, drain 30 s
+        Assert.Equal(0, gateway.Server.ActiveConnections);
+    }
+
+    [Fact]
     public async Task Curl_http2_through_the_proxy_is_served_over_h2_and_a_denied_path_refused()
     {
         if (!ProcessRunner.IsInstalled("curl")) Assert.Skip("curl is not installed (scripts/install-test-deps.sh installs it)");

@@ -91,6 +91,32 @@ public sealed class Http2Tests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_secret_in_a_request_trailer_is_refused_and_the_upstream_request_never_completes()
+    {
+        await using var wire = await H2Wire.ConnectAsync(_f, "mcp.contoso.com");
+        await wire.SendAsync(H2Wire.Frame(H2Wire.Headers, H2Wire.EndHeaders, 1, H2Wire.Request("POST", "mcp.contoso.com", "/echo", ("te", "trailers"))));
+        await wire.SendAsync(H2Wire.Frame(H2Wire.Data, 0, 1, "hello"u8));
+        await wire.SendAsync(H2Wire.Frame(H2Wire.Headers, H2Wire.EndHeaders | H2Wire.EndStream, 1, H2Wire.Literal("x-note", $"k={Key}")));
+        var frames = await wire.ReadUntilAsync(fs => H2Wire.Ended(fs, 1), TimeSpan.FromSeconds(10));
+        Assert.Contains("aws-access-key", H2Wire.Body(frames, 1));
+        Assert.Equal("payload-inspection: the request carries aws-access-key", Assert.Single(_f.Records).DeniedBy);
+        await Task.Delay(200);
+        Assert.Empty(_f.EchoCompleted);
+    }
+
+    [Fact]
+    public async Task A_clean_trailer_goes_upstream_in_the_last_chunk()
+    {
+        await using var wire = await H2Wire.ConnectAsync(_f, "mcp.contoso.com");
+        await wire.SendAsync(H2Wire.Frame(H2Wire.Headers, H2Wire.EndHeaders, 1, H2Wire.Request("POST", "mcp.contoso.com", "/echo")));
+        await wire.SendAsync(H2Wire.Frame(H2Wire.Data, 0, 1, "hello"u8));
+        await wire.SendAsync(H2Wire.Frame(H2Wire.Headers, H2Wire.EndHeaders | H2Wire.EndStream, 1, H2Wire.Literal("x-note", "fine")));
+        var frames = await wire.ReadUntilAsync(fs => H2Wire.Ended(fs, 1), TimeSpan.FromSeconds(10));
+        Assert.Equal("got 5", H2Wire.Body(frames, 1));
+        Assert.True(Assert.Single(_f.Records).Forwarded);
+    }
+
+    [Fact]
     public async Task An_authority_that_differs_from_the_SNI_is_domain_fronting_and_is_refused_as_its_stream()
     {
         await using var wire = await H2Wire.ConnectAsync(_f, "mcp.contoso.com");
