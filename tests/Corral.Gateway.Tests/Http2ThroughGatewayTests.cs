@@ -21,20 +21,7 @@ public sealed class Http2ThroughGatewayTests
         await using var github = LoopbackUpstream.Start(443, "api.github.com");
         await using var gateway = GatewayHarness.Foundry($"{github.EndPoint.Address} api.github.com\n", interception: new GatewayInterception(ca, [github.Certificate!]));
         var handshakes = 0;
-        using var client = new HttpClient(new SocketsHttpHandler
-        {
-            Proxy = new WebProxy($"http://{gateway.Proxy}"),
-            UseProxy = true,
-            SslOptions = new SslClientAuthenticationOptions
-            {
-                RemoteCertificateValidationCallback = (_, cert, _, _) =>
-                {
-                    Interlocked.Increment(ref handshakes);
-                    return new X509Certificate2(cert!).Issuer == ca.Certificate.Subject;
-                },
-            },
-        })
-        { Timeout = TimeSpan.FromSeconds(30), DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var client = H2Client(gateway, ca, () => Interlocked.Increment(ref handshakes));
 
         using var ok = await client.GetAsync("https://api.github.com/repos/contoso/agent");
         Assert.Equal((HttpStatusCode.OK, HttpVersion.Version20), (ok.StatusCode, ok.Version));
@@ -61,6 +48,22 @@ public sealed class Http2ThroughGatewayTests
         Assert.Contains(requests, r => r.TryGetProperty("reason", out var reason) && reason.GetString()!.Contains("private-key"));
     }
 
+    /// <summary>An h2-only client through the explicit proxy that trusts Corral's CA; <paramref name="handshake"/> counts TLS connections.</summary>
+    private static HttpClient H2Client(GatewayHarness gateway, CertificateAuthority ca, Action? handshake = null) => new(new SocketsHttpHandler
+    {
+        Proxy = new WebProxy($"http://{gateway.Proxy}"),
+        UseProxy = true,
+        SslOptions = new SslClientAuthenticationOptions
+        {
+            RemoteCertificateValidationCallback = (_, cert, _, _) =>
+            {
+                handshake?.Invoke();
+                return new X509Certificate2(cert!).Issuer == ca.Certificate.Subject;
+            },
+        },
+    })
+    { Timeout = TimeSpan.FromSeconds(30), DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+
     [Fact]
     public async Task Stop_closes_an_idle_h2_connection_without_waiting_for_the_idle_timeout()
     {
@@ -68,13 +71,7 @@ public sealed class Http2ThroughGatewayTests
         await using var github = LoopbackUpstream.Start(443, "api.github.com");
         var gateway = GatewayHarness.Foundry($"{github.EndPoint.Address} api.github.com\n", interception: new GatewayInterception(ca, [github.Certificate!]));
         await using var _ = gateway;
-        using var client = new HttpClient(new SocketsHttpHandler
-        {
-            Proxy = new WebProxy($"http://{gateway.Proxy}"),
-            UseProxy = true,
-            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, cert, _, _) => new X509Certificate2(cert!).Issuer == ca.Certificate.Subject },
-        })
-        { Timeout = TimeSpan.FromSeconds(30), DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var client = H2Client(gateway, ca);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("https://api.github.com/repos/contoso/agent")).StatusCode);
         Assert.Equal(1, gateway.Server.ActiveConnections);
 
