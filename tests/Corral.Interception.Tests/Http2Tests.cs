@@ -187,6 +187,7 @@ public sealed class Http2Tests : IAsyncLifetime
         var frames = await wire.ReadUntilAsync(H2Wire.GoneAway, TimeSpan.FromSeconds(10));
         Assert.True(H2Wire.GoneAway(frames) || sent < 50_000, "the flood was refused");
         Assert.False(H2Wire.Ended(frames, 1) && H2Wire.Body(frames, 1) == "hi");
+        Assert.DoesNotContain(_f.Records, r => r.Forwarded);
         Assert.Empty(_f.UpstreamSaw);
         await AssertStillServesAsync();
     }
@@ -205,6 +206,7 @@ public sealed class Http2Tests : IAsyncLifetime
         try { await wire.SendAsync([.. frames]); } catch (IOException) { }
         var received = await wire.ReadUntilAsync(fs => H2Wire.Ended(fs, 1) || H2Wire.GoneAway(fs), TimeSpan.FromSeconds(10));
         Assert.NotEqual("hi", H2Wire.Body(received, 1));
+        Assert.DoesNotContain(_f.Records, r => r.Forwarded); // refused by Kestrel before any stage: nothing went upstream
         Assert.True(H2Wire.GoneAway(received) || received.Any(f => f.Type == H2Wire.RstStream) || H2Wire.Ended(received, 1), "the request is answered or refused");
         Assert.Empty(_f.UpstreamSaw);
         await AssertStillServesAsync();
@@ -268,6 +270,28 @@ public sealed class Http2Tests : IAsyncLifetime
         await AssertStillServesAsync();
         Assert.DoesNotContain(_f.UpstreamSaw, s => s.Contains("attacker") || s.Contains("collector"));
         Assert.True(_f.UpstreamSaw.Count <= _f.Records.Count(r => r.Forwarded), $"{_f.UpstreamSaw.Count} upstream requests, {_f.Records.Count(r => r.Forwarded)} forwarded records");
+    }
+
+    [Fact]
+    public async Task On_an_mcp_rule_each_h2_stream_carrying_a_call_is_decided_and_an_unlisted_tool_answered_by_id()
+    {
+        await using var f = await InterceptionFixture.StartAsync(InterceptionFixture.Policy.Replace("decrypt: allowed, ports: [443] }", "decrypt: allowed, ports: [443], mcp: { tools: [search_docs] } }"));
+        using var client = f.Client();
+        client.DefaultRequestVersion = HttpVersion.Version20;
+        client.DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        static StringContent Call(string tool) => new($$"""{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"{{tool}}","arguments":{} } }""", Encoding.UTF8, "application/json");
+        var denied = client.PostAsync("https://mcp.contoso.com/echo", Call("send_email"));
+        var allowed = client.PostAsync("https://mcp.contoso.com/echo", Call("search_docs"));
+        using var answer = await denied;
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode); // a JSON-RPC error answered by id, as on HTTP/1.1
+        var text = await answer.Content.ReadAsStringAsync();
+        Assert.Contains("\"id\":7", text);
+        Assert.Contains("\"error\"", text);
+        using var ok = await allowed;
+        Assert.StartsWith("got ", await ok.Content.ReadAsStringAsync());
+        Assert.Single(f.EchoCompleted); // only the listed tool's call reached the server
+        var record = Assert.Single(f.Records, r => r.Mcp?.Denied == true);
+        Assert.Equal("send_email", record.Mcp!.Tool);
     }
 
     /// <summary>A body whose length is not known ahead: HttpClient sends it without Content-Length.</summary>
