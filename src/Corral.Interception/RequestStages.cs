@@ -399,6 +399,11 @@ internal sealed class RequestStages(InterceptionOptions options, Stream client, 
         if (refused.Drain) await DrainAsync(clientReader, ct);
     }
 
+    /// <summary>A request its front refused before the stages could take it (an HTTP/2 stream that is malformed): recorded and answered here.</summary>
+    internal Task RefuseUnframedAsync(string method, Refusal refusal, CancellationToken ct) =>
+        RefuseAsync(new RequestExchange(target.Authority) { Request = new ParsedRequest(new HttpRequestHead(method, "", "HTTP/2", [], BodyFraming.None, 0, null), 0) },
+            new RequestRefused(refusal), ct);
+
     private readonly record struct NameCheck(string OriginForm, Refusal? Refusal, bool OtherDestination);
 
     /// <summary>

@@ -5,6 +5,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Corral.Certificates;
 using Corral.Interception.Http;
+using Corral.Interception.Http2;
 using Corral.Policy.Inspection;
 
 namespace Corral.Interception;
@@ -36,20 +37,30 @@ public sealed record InterceptionOptions
 
     /// <summary>Idle upstream connections kept in all (each holds a socket).</summary>
     public int MaxIdleUpstreams { get; init; } = 256;
+
+    /// <summary>Whether decrypted flows offer h2 in ALPN (else http/1.1 only).</summary>
+    public bool OfferHttp2 { get; init; } = true;
+
+    /// <summary>Streams one h2 client connection may have open at once (each is a request in flight, with its own upstream connection).</summary>
+    public int Http2MaxStreams { get; init; } = 100;
 }
 
 /// <summary>
 /// Terminates the client's TLS with a leaf minted for the SNI name, opens verified TLS to the upstream, and hands the
 /// decrypted requests to the one <see cref="RequestPipeline"/> (names agree with the SNI, each request decided on its
-/// own path, head and body scanned before they go upstream). The client is offered ALPN http/1.1 only.
+/// own path, head and body scanned before they go upstream). The client is offered ALPN h2 and http/1.1: an h2
+/// connection goes to the gateway's one HTTP/2 server (<see cref="Http2Front"/>), whose every stream is one request
+/// through the same pipeline stages; upstream, each request travels HTTP/1.1.
 /// Upstream connections left clean when a client connection ends are pooled (see <see cref="UpstreamKey"/>) and lent
 /// to later flows to the same name and address; dispose the interceptor to close them.
 /// </summary>
 public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOptions options) : IDisposable
 {
     private static readonly List<SslApplicationProtocol> Http11Only = [SslApplicationProtocol.Http11];
+    private static readonly List<SslApplicationProtocol> Http2OrHttp11 = [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11];
     private readonly UpstreamPool _pool = new(options.MaxIdleUpstreamsPerKey, options.MaxIdleUpstreams, options.UpstreamIdleTimeout);
     private readonly RequestPipeline _pipeline = new(options);
+    private readonly Http2Front? _http2 = options.OfferHttp2 ? new Http2Front(options) : null;
 
     /// <summary>Idle upstream connections held for reuse now.</summary>
     public int IdleUpstreams => _pool.Count;
@@ -58,7 +69,11 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOpti
     public bool HasIdleUpstream(string serverName, IPEndPoint destination) => _pool.HasIdle(new UpstreamKey(serverName, destination));
 
     /// <summary>Closes the idle upstream connections; connections in use close when their client connection ends.</summary>
-    public void Dispose() => _pool.Dispose();
+    public void Dispose()
+    {
+        _http2?.Dispose();
+        _pool.Dispose();
+    }
 
     /// <summary>Runs one intercepted connection to completion. <paramref name="connectUpstream"/> opens the raw TCP stream to the permitted address.</summary>
     /// <param name="destination">The address <paramref name="connectUpstream"/> dials: with the server name, what a pooled connection is keyed by.</param>
@@ -75,16 +90,24 @@ public sealed class TlsInterceptor(LeafCertificateCache leaves, InterceptionOpti
             await clientTls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
             {
                 ServerCertificateContext = leaves.Get(serverName),
-                ApplicationProtocols = Http11Only,
+                ApplicationProtocols = _http2 is null ? Http11Only : Http2OrHttp11,
                 EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
             }, handshake.Token);
             traced?.Established(clientTls);
         }
+        var key = new UpstreamKey(serverName, destination);
+        Task<UpstreamConnection> Connect(CancellationToken token) => ConnectUpstreamAsync(serverName, connectUpstream, gate as ITlsHandshakeObserver, token);
+        var target = new RelayTarget("https", serverName, port, RelayMode.Tunnel);
+        if (_http2 is not null && clientTls.NegotiatedApplicationProtocol == SslApplicationProtocol.Http2)
+        {
+            await _http2.RunAsync(clientTls, new Http2Flow(target, new SerializedGate(gate), inspector, () => new Upstreams(_pool, key, Connect), ct), ct, stopWaiting);
+            return;
+        }
         var clientReader = PipeReader.Create(clientTls, new StreamPipeReaderOptions(leaveOpen: true));
-        var upstreams = new Upstreams(_pool, new UpstreamKey(serverName, destination), token => ConnectUpstreamAsync(serverName, connectUpstream, gate as ITlsHandshakeObserver, token));
+        var upstreams = new Upstreams(_pool, key, Connect);
         try
         {
-            await _pipeline.RunAsync(clientTls, clientReader, new RelayTarget("https", serverName, port, RelayMode.Tunnel), upstreams, gate, inspector, first: null, ct, stopWaiting);
+            await _pipeline.RunAsync(clientTls, clientReader, target, upstreams, gate, inspector, first: null, ct, stopWaiting);
         }
         finally
         {

@@ -150,21 +150,29 @@ public sealed class InterceptionTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_client_is_offered_http_1_1_only()
+    public async Task The_client_is_offered_h2_and_http_1_1_and_one_offering_http_1_1_gets_it()
     {
         await using var tls = await _f.ConnectRawAsync("mcp.contoso.com");
         Assert.True(tls.NegotiatedApplicationProtocol == default || tls.NegotiatedApplicationProtocol == SslApplicationProtocol.Http11);
+        await using var h1 = await ConnectWithAlpnAsync([SslApplicationProtocol.Http11]);
+        Assert.Equal(SslApplicationProtocol.Http11, h1.NegotiatedApplicationProtocol);
+        await using var h2 = await ConnectWithAlpnAsync([SslApplicationProtocol.Http2, SslApplicationProtocol.Http11]);
+        Assert.Equal(SslApplicationProtocol.Http2, h2.NegotiatedApplicationProtocol); // Http2Tests: each stream a request through the same stages
+    }
+
+    private async Task<SslStream> ConnectWithAlpnAsync(List<SslApplicationProtocol> offered)
+    {
         var client = new System.Net.Sockets.TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, _f.FrontPort);
         var stream = client.GetStream();
         await stream.WriteAsync("mcp.contoso.com\n"u8.ToArray());
-        await using var h2 = new SslStream(stream);
-        await h2.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        var tls = new SslStream(stream);
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
         {
-            TargetHost = "mcp.contoso.com", ApplicationProtocols = [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11],
+            TargetHost = "mcp.contoso.com", ApplicationProtocols = offered,
             CertificateChainPolicy = InterceptionFixture.TrustOnly(_f.InterceptionCa.Certificate),
         });
-        Assert.Equal(SslApplicationProtocol.Http11, h2.NegotiatedApplicationProtocol);
+        return tls;
     }
 
     private static async Task<string> SendRawAsync(Stream tls, string request)
