@@ -37,7 +37,9 @@ public readonly record struct RelayResult(RelayEnd End, ParsedRequest? Next = nu
 
 /// <summary>
 /// The flow's gate for its requests: the gateway's flow session, which owns the flow's policy snapshot. The request
-/// pipeline gathers each request's facts and acts on the answers; the gate decides and writes the records.
+/// pipeline gathers each request's facts and acts on the answers; the gate decides and writes the records. No member
+/// has a default: a gate that wraps another (HTTP/2's serialized gate) must pass on every question, or it would not
+/// compile — a default answer there would be a way around the check it stands for.
 /// </summary>
 public interface IRequestGate
 {
@@ -48,23 +50,19 @@ public interface IRequestGate
     /// Counts a request against the budget of the flow's agent, before anything of it goes upstream (its declared body
     /// length included); the refusal when the agent is over its budget.
     /// </summary>
-    Refusal? ChargeBudget(string destination, long declaredBytes) => null;
+    Refusal? ChargeBudget(string destination, long declaredBytes);
 
     /// <summary>Whether a tool of this flow's MCP server changed since it was pinned and is held until an operator accepts it.</summary>
-    bool IsToolHeld(string tool) => false;
+    bool IsToolHeld(string tool);
 
     /// <summary>A tools/list answer from this flow's MCP server, for a rule that pins tools; returns the tools that differ from the pins.</summary>
-    IReadOnlyList<string> OnToolsListed(McpToolListing listing) => [];
+    IReadOnlyList<string> OnToolsListed(McpToolListing listing);
 
     /// <summary>The credentials of the flow's policy snapshot: which placeholders stand for which secret, and where each may go.</summary>
-    CompiledCredentials Credentials => CompiledCredentials.None;
+    CompiledCredentials Credentials { get; }
 
     /// <summary>A credential's value, read from its source now (a rotated key takes effect at once); null with the problem otherwise.</summary>
-    string? CredentialValue(CompiledCredential credential, out string? problem)
-    {
-        problem = "the gateway reads no credentials here";
-        return null;
-    }
+    string? CredentialValue(CompiledCredential credential, out string? problem);
 
     /// <summary>Completes one request with its outcome: the flow log's request record (called once per request).</summary>
     void Complete(InspectedRequest request);

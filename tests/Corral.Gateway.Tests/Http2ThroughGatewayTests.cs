@@ -48,10 +48,42 @@ public sealed class Http2ThroughGatewayTests
         Assert.Contains(requests, r => r.TryGetProperty("reason", out var reason) && reason.GetString()!.Contains("private-key"));
     }
 
-    /// <summary>An h2-only client through the explicit proxy that trusts Corral's CA; <paramref name="handshake"/> counts TLS connections.</summary>
-    private static HttpClient H2Client(GatewayHarness gateway, CertificateAuthority ca, Action? handshake = null) => new(new SocketsHttpHandler
+    [Fact]
+    public async Task An_agents_budget_counts_every_h2_stream_as_it_counts_every_http_1_1_request()
     {
-        Proxy = new WebProxy($"http://{gateway.Proxy}"),
+        const string token = "corral-agent-test-h2-budget-0003";
+        using var ca = CertificateAuthority.Create(new CaOptions());
+        await using var tools = LoopbackUpstream.Start(443, "tools.example.test");
+        var yaml = $$"""
+            version: 1
+            defaultAction: deny
+            webGroups:
+              tools: { domains: [tools.example.test] }
+            agents:
+              interpreter: { token-sha256: {{Corral.Policy.Compilation.CompiledAgents.HashOf(token)}}, cidrs: [127.0.0.0/8], budget: { requests-per-minute: 3 } }
+            rules:
+              - { name: interpreter-tools, priority: 1, source: [interpreter], webGroups: [tools], action: permit, decrypt: allowed }
+            """;
+        await using var gateway = GatewayHarness.Custom(yaml, $"{tools.EndPoint.Address} tools.example.test\n", interception: new GatewayInterception(ca, [tools.Certificate!]));
+        using var client = H2Client(gateway, ca, credentials: new NetworkCredential("interpreter", token));
+
+        // The CONNECT that opened the flow counts (as on HTTP/1.1), then each stream: the third stream is over 3.
+        var statuses = new List<(HttpStatusCode, Version)>();
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await client.GetAsync($"https://tools.example.test/n{i}");
+            statuses.Add((response.StatusCode, response.Version));
+        }
+        Assert.Equal([(HttpStatusCode.OK, HttpVersion.Version20), (HttpStatusCode.OK, HttpVersion.Version20), ((HttpStatusCode)429, HttpVersion.Version20)], statuses);
+        lock (tools.Requests) Assert.Equal(2, tools.Requests.Count);
+        var records = await gateway.WaitForRecordsAsync(rs => rs.Any(r => r.GetProperty("event").GetString() == "request" && r.TryGetProperty("check", out var c) && c.GetString() == "agent-budget"));
+        Assert.All(records.Where(r => r.GetProperty("event").GetString() == "request"), r => Assert.Equal("interpreter", r.GetProperty("agent").GetString()));
+    }
+
+    /// <summary>An h2-only client through the explicit proxy that trusts Corral's CA; <paramref name="handshake"/> counts TLS connections.</summary>
+    private static HttpClient H2Client(GatewayHarness gateway, CertificateAuthority ca, Action? handshake = null, NetworkCredential? credentials = null) => new(new SocketsHttpHandler
+    {
+        Proxy = new WebProxy($"http://{gateway.Proxy}") { Credentials = credentials },
         UseProxy = true,
         SslOptions = new SslClientAuthenticationOptions
         {

@@ -238,6 +238,16 @@ public sealed class InterceptionFixture : IAsyncDisposable
 
         public CompiledCredentials Credentials => fixture.Compiled.Credentials;
 
+        public Http.Refusal? ChargeBudget(string destination, long declaredBytes) => null; // no agents here
+
+        public bool IsToolHeld(string tool) => false;
+
+        public string? CredentialValue(CompiledCredential credential, out string? problem)
+        {
+            problem = "the interception fixture reads no credential values";
+            return null;
+        }
+
         public IReadOnlyList<string> OnToolsListed(Mcp.McpToolListing listing)
         {
             fixture.ToolListings.Enqueue(listing);

@@ -92,6 +92,17 @@ public sealed class UpstreamPoolTests : IAsyncLifetime
         });
 
         public void Complete(InspectedRequest request) => t._records.Enqueue(request);
+
+        public Http.Refusal? ChargeBudget(string destination, long declaredBytes) => null;
+        public bool IsToolHeld(string tool) => false;
+        public IReadOnlyList<string> OnToolsListed(Mcp.McpToolListing listing) => [];
+        public CompiledCredentials Credentials => CompiledCredentials.None;
+
+        public string? CredentialValue(CompiledCredential credential, out string? problem)
+        {
+            problem = "the pool test reads no credential values";
+            return null;
+        }
     }
 
     /// <summary>One intercepted client connection: TLS to the interceptor, trusting only the interception CA.</summary>

@@ -21,7 +21,7 @@ internal sealed class AgentBudgets(TimeProvider? time = null)
     {
         if (agent.Budget is not { } budget) return null;
         var usage = _usage.GetOrAdd(agent.Name, _ => new Usage());
-        var now = _time.GetTimestamp() * TimeSpan.TicksPerSecond / _time.TimestampFrequency;
+        var now = NowTicks();
         lock (usage)
         {
             if (countsRequest && budget.RequestsPerMinute is { } rpm && usage.Requests.Sum(now) >= rpm)
@@ -38,13 +38,17 @@ internal sealed class AgentBudgets(TimeProvider? time = null)
     {
         if (agent.Budget?.UpstreamBytesPerHour is not { } bph || bytes <= 0) return false;
         var usage = _usage.GetOrAdd(agent.Name, _ => new Usage());
-        var now = _time.GetTimestamp() * TimeSpan.TicksPerSecond / _time.TimestampFrequency;
+        var now = NowTicks();
         lock (usage)
         {
             usage.Bytes.Add(now, bytes);
             return usage.Bytes.Sum(now) > bph;
         }
     }
+
+    // Monotonic time in TimeSpan ticks. Not timestamp * TicksPerSecond / frequency: with a nanosecond timestamp that
+    // product overflows a long after about 15 minutes of uptime, and a wrapped, negative "now" indexed the buckets below zero.
+    private long NowTicks() => _time.GetElapsedTime(0, _time.GetTimestamp()).Ticks;
 
     private sealed class Usage
     {

@@ -1,3 +1,4 @@
+using Corral.Interception.Http;
 using Corral.Interception.Mcp;
 using Corral.Policy.Compilation;
 using Corral.Policy.Inspection;
@@ -21,6 +22,11 @@ internal sealed class SerializedGate(IRequestGate inner) : IRequestGate
     public Verdict Admit(string path)
     {
         lock (_turn) return inner.Admit(path);
+    }
+
+    public Refusal? ChargeBudget(string destination, long declaredBytes)
+    {
+        lock (_turn) return inner.ChargeBudget(destination, declaredBytes);
     }
 
     public bool IsToolHeld(string tool)
