@@ -179,7 +179,8 @@ internal static class ExplainCommand
     {
         w.WriteStartObject();
         VerdictJson.WriteProperties(w, e.Verdict);
-        w.WriteBoolean("websocket", e.Verdict is { LetsThrough: true, Decrypt: true, Rule.AllowsWebSocket: true });
+        // As the text says it: only for a flow the gateway decrypts, where an upgrade is the gateway's to decide.
+        if (e.Verdict is { LetsThrough: true, Decrypt: true, Rule: { } wsRule }) w.WriteBoolean("websocket", wsRule.AllowsWebSocket);
         if (e.Flow.Agent is { } agent) w.WriteString("agent", agent);
         if (call is not null)
         {

@@ -23,6 +23,9 @@ internal sealed class Http2Front : IDisposable
     private readonly ServiceProvider _services;
     private readonly Lazy<Task> _started;
 
+    /// <summary>How long an aborted connection's streams get to end before its flow ends without them.</summary>
+    private static readonly TimeSpan AbortGrace = TimeSpan.FromSeconds(2);
+
     public Http2Front(InterceptionOptions options, ILoggerFactory? logging = null)
     {
         _services = new ServiceCollection().AddLogging().BuildServiceProvider();
@@ -63,9 +66,24 @@ internal sealed class Http2Front : IDisposable
         try
         {
             if (!_transport.Offer(connection)) throw new IOException("the gateway's HTTP/2 server has stopped");
-            using var graceful = stopWaiting.Register(() => connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.RequestClose());
-            using var abort = ct.Register(() => connection.Abort(new ConnectionAbortedException("the gateway is stopping")));
-            await connection.Ended;
+            var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            void Abort()
+            {
+                connection.Abort(new ConnectionAbortedException("the gateway is stopping"));
+                aborted.TrySetResult();
+            }
+            // Graceful: GOAWAY, streams in flight finish. A connection Kestrel has not yet taken up has no lifetime
+            // feature to ask; it is aborted instead, so a stop never waits on a close nobody was asked for.
+            using var graceful = stopWaiting.Register(() =>
+            {
+                if (connection.Features.Get<IConnectionLifetimeNotificationFeature>() is { } lifetime) lifetime.RequestClose();
+                else Abort();
+            });
+            using var abort = ct.Register(Abort);
+            // Once aborted, Kestrel ends the connection when its streams see it; the flow (and the gateway's stop) waits
+            // a bounded time for that, never for a stream stuck elsewhere.
+            if (await Task.WhenAny(connection.Ended, aborted.Task) != connection.Ended)
+                await Task.WhenAny(connection.Ended, Task.Delay(AbortGrace, CancellationToken.None));
         }
         finally
         {
